@@ -1,0 +1,368 @@
+// datapool: the command-line client.
+//
+//   datapool [--server HOST:PORT] select --pool NAME --embeddings FILE.csv
+//            [--n-samples N|F] [--min-distance X] [--no-history] [--dry-run]
+//            [--json]
+//   datapool pools list|show NAME|delete NAME [--json]
+//   datapool health [--json]
+//
+// Exit codes: 0 success, 1 the server (or the input file) refused, 2 usage.
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/datapool_client.h"
+#include "common/args.h"
+#include "common/csv_codec.h"
+#include "common/json.h"
+
+namespace datapool {
+namespace {
+
+constexpr char kUsage[] = R"(Usage: datapool [global flags] COMMAND [flags]
+
+Commands:
+  select --pool NAME --embeddings FILE.csv [--n-samples N|F]
+         [--min-distance X] [--no-history] [--dry-run]
+      Pick the most diverse rows of FILE.csv (lightly layout:
+      filenames,embedding_0..,labels) given what the pool holds, and add them
+      to the pool (created on first use). --n-samples is a count, or a
+      fraction of the candidates when it contains a '.'; --min-distance stops
+      when nothing is farther than X (-1 = off). At least one is required.
+  pools list                 all pools
+  pools show NAME            one pool
+  pools delete NAME          remove a pool and its history
+  health                     the server's grpc.health.v1 status
+
+Global flags:
+)";
+
+constexpr char kCodeNames[][20] = {
+    "OK",           "CANCELLED",          "UNKNOWN",
+    "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION", "ABORTED",      "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS",     "UNAUTHENTICATED"};
+
+struct Flags {
+  std::string server;
+  std::string timeout_s = "600";
+  bool json = false;
+  bool help = false;
+  // select
+  std::string pool;
+  std::string embeddings;
+  std::string n_samples;
+  std::string min_distance;
+  bool no_history = false;
+  bool dry_run = false;
+};
+
+int UsageError(const std::string& message) {
+  std::cerr << "datapool: " << message << "\n(see datapool --help)\n";
+  return 2;
+}
+
+int RpcError(const grpc::Status& status, const std::string& server) {
+  const int code = status.error_code();
+  std::string message = status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    message = absl::StrCat("cannot reach the server at ", server, ": ", message);
+  }
+  std::cerr << "datapool: "
+            << (code >= 0 && code <= 16 ? kCodeNames[code] : "UNKNOWN") << ": "
+            << message << "\n";
+  return 1;
+}
+
+void WritePool(const v1::PoolInfo& p, JsonWriter* w) {
+  w->BeginObject()
+      .Key("name").String(p.name())
+      .Key("size").UInt(p.size())
+      .Key("dimension").UInt(p.dimension())
+      .Key("version").UInt(p.version())
+      .Key("created_time").String(p.created_time())
+      .Key("updated_time").String(p.updated_time())
+      .Key("folder").String(p.folder())
+      .Key("normalized").Bool(p.normalized())
+      .Key("model_fingerprint").String(p.model_fingerprint())
+      .EndObject();
+}
+
+void PrintPool(const v1::PoolInfo& p) {
+  std::cout << absl::StrFormat(
+      "%s\n  size       %d\n  dimension  %d\n  version    %d\n"
+      "  created    %s\n  updated    %s\n  folder     %s\n",
+      p.name(), p.size(), p.dimension(), p.version(), p.created_time(),
+      p.updated_time(), p.folder());
+  if (!p.model_fingerprint().empty()) {
+    std::cout << "  model      " << p.model_fingerprint() << "\n";
+  }
+}
+
+const char* StopReasonText(v1::StopReason reason) {
+  switch (reason) {
+    case v1::STOP_REASON_N_SAMPLES:
+      return "n_samples";
+    case v1::STOP_REASON_MIN_DISTANCE:
+      return "min_distance";
+    case v1::STOP_REASON_EXHAUSTED:
+      return "exhausted";
+    default:
+      return "unspecified";
+  }
+}
+
+int Select(const Flags& flags, DatapoolClient& client) {
+  if (flags.pool.empty()) return UsageError("select needs --pool NAME");
+  if (flags.embeddings.empty()) {
+    return UsageError("select needs --embeddings FILE.csv");
+  }
+  v1::SelectionParams params;
+  params.set_pool(flags.pool);
+  if (!flags.n_samples.empty()) {
+    if (flags.n_samples.find_first_of(".eE") != std::string::npos) {
+      double fraction;
+      if (!absl::SimpleAtod(flags.n_samples, &fraction)) {
+        return UsageError(absl::StrCat("--n-samples: not a number: '",
+                                       flags.n_samples, "'"));
+      }
+      params.set_n_samples_fraction(fraction);
+    } else {
+      int64_t count;
+      if (!absl::SimpleAtoi(flags.n_samples, &count)) {
+        return UsageError(absl::StrCat("--n-samples: not a number: '",
+                                       flags.n_samples, "'"));
+      }
+      if (count != -1) {  // -1 = off, as upstream
+        if (count < 1) {
+          return UsageError("--n-samples must be >= 1 (or -1 for off)");
+        }
+        params.set_n_samples_count(static_cast<uint64_t>(count));
+      }
+    }
+  }
+  if (!flags.min_distance.empty()) {
+    double min_distance;
+    if (!absl::SimpleAtod(flags.min_distance, &min_distance)) {
+      return UsageError(absl::StrCat("--min-distance: not a number: '",
+                                     flags.min_distance, "'"));
+    }
+    if (min_distance != -1) params.set_min_distance(min_distance);
+  }
+  params.set_keep_history(!flags.no_history);
+  params.set_dry_run(flags.dry_run);
+
+  absl::StatusOr<EmbeddingTable> table = ReadCsvFile(flags.embeddings);
+  if (!table.ok()) {
+    std::cerr << "datapool: " << table.status().message() << "\n";
+    return 1;
+  }
+  if (!table->selected.empty() || !table->masked.empty()) {
+    // Masked rows are ignored entirely; pre-selected rows are not supported
+    // by the server yet, so refuse rather than silently ignore them.
+    EmbeddingTable kept;
+    kept.dimension = table->dimension;
+    for (size_t i = 0; i < table->size(); ++i) {
+      if (!table->selected.empty() && table->selected[i]) {
+        std::cerr << "datapool: " << flags.embeddings << ": row '"
+                  << table->filenames[i]
+                  << "' has selected=1; pre-selected rows are not supported "
+                     "yet\n";
+        return 1;
+      }
+      if (!table->masked.empty() && table->masked[i]) continue;
+      kept.filenames.push_back(table->filenames[i]);
+      kept.values.insert(kept.values.end(), table->row(i),
+                         table->row(i) + table->dimension);
+      kept.labels.push_back(table->labels[i]);
+    }
+    *table = std::move(kept);
+  }
+
+  v1::SelectResponse response;
+  grpc::Status status = client.Select(params, *table, &response);
+  if (!status.ok()) return RpcError(status, flags.server);
+
+  if (flags.json) {
+    JsonWriter w;
+    w.BeginObject().Key("selected").BeginArray();
+    for (const v1::SelectedSample& s : response.selected()) {
+      w.BeginObject().Key("filename").String(s.filename()).Key("distance");
+      if (s.has_distance()) {
+        w.Double(s.distance());
+      } else {
+        w.Null();
+      }
+      w.Key("label").Int(s.label()).EndObject();
+    }
+    w.EndArray()
+        .Key("stop_reason").String(StopReasonText(response.stop_reason()))
+        .Key("pool_size_before").UInt(response.pool_size_before())
+        .Key("pool_size_after").UInt(response.pool_size_after())
+        .Key("version").UInt(response.version())
+        .Key("committed").Bool(response.committed())
+        .Key("dry_run").Bool(flags.dry_run)
+        .Key("candidates_received").UInt(response.candidates_received())
+        .Key("candidates_already_in_pool")
+        .UInt(response.candidates_already_in_pool())
+        .EndObject();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  std::cout << absl::StrFormat(
+      "%s %d of %d candidates for pool '%s' (stopped: %s)\n",
+      flags.dry_run ? "Would select" : "Selected", response.selected_size(),
+      response.candidates_received(), flags.pool,
+      StopReasonText(response.stop_reason()));
+  if (response.candidates_already_in_pool() > 0) {
+    std::cout << absl::StrFormat("  %d candidates were already in the pool\n",
+                                 response.candidates_already_in_pool());
+  }
+  std::cout << absl::StrFormat(
+      "Pool size %d -> %d, version %d%s\n", response.pool_size_before(),
+      response.pool_size_after(), response.version(),
+      response.committed() ? "" : " (nothing written)");
+  for (const v1::SelectedSample& s : response.selected()) {
+    std::cout << absl::StrFormat(
+        "  %s  %s\n",
+        s.has_distance() ? absl::StrFormat("%.6f", s.distance()) : "   first  ",
+        s.filename());
+  }
+  return 0;
+}
+
+int Pools(const Flags& flags, const std::vector<std::string>& args,
+          DatapoolClient& client) {
+  if (args.size() < 2) return UsageError("pools needs list, show or delete");
+  const std::string& verb = args[1];
+  if (verb == "list") {
+    if (args.size() != 2) return UsageError("pools list takes no argument");
+    v1::ListPoolsResponse response;
+    grpc::Status status = client.ListPools(&response);
+    if (!status.ok()) return RpcError(status, flags.server);
+    if (flags.json) {
+      JsonWriter w;
+      w.BeginObject().Key("pools").BeginArray();
+      for (const v1::PoolInfo& p : response.pools()) WritePool(p, &w);
+      w.EndArray().EndObject();
+      std::cout << w.str() << "\n";
+    } else if (response.pools().empty()) {
+      std::cout << "No pools.\n";
+    } else {
+      std::cout << absl::StrFormat("%-32s %10s %9s %8s  %s\n", "NAME", "SIZE",
+                                   "DIMENSION", "VERSION", "UPDATED");
+      for (const v1::PoolInfo& p : response.pools()) {
+        std::cout << absl::StrFormat("%-32s %10d %9d %8d  %s\n", p.name(),
+                                     p.size(), p.dimension(), p.version(),
+                                     p.updated_time());
+      }
+    }
+    return 0;
+  }
+  if (verb != "show" && verb != "delete") {
+    return UsageError(absl::StrCat("unknown pools command '", verb, "'"));
+  }
+  if (args.size() != 3) return UsageError(absl::StrCat("pools ", verb, " NAME"));
+  v1::PoolInfo info;
+  grpc::Status status;
+  if (verb == "show") {
+    status = client.GetPool(args[2], &info);
+  } else {
+    v1::DeletePoolResponse response;
+    status = client.DeletePool(args[2], &response);
+    info = response.deleted();
+  }
+  if (!status.ok()) return RpcError(status, flags.server);
+  if (flags.json) {
+    JsonWriter w;
+    if (verb == "delete") w.BeginObject().Key("deleted");
+    WritePool(info, &w);
+    if (verb == "delete") w.EndObject();
+    std::cout << w.str() << "\n";
+  } else {
+    if (verb == "delete") std::cout << "Deleted ";
+    PrintPool(info);
+  }
+  return 0;
+}
+
+int Health(const Flags& flags, DatapoolClient& client) {
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = client.Health(&response);
+  if (!status.ok()) return RpcError(status, flags.server);
+  const std::string name =
+      grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+          response.status());
+  if (flags.json) {
+    JsonWriter w;
+    w.BeginObject().Key("status").String(name).EndObject();
+    std::cout << w.str() << "\n";
+  } else {
+    std::cout << name << "\n";
+  }
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING
+             ? 0
+             : 1;
+}
+
+int Run(int argc, char** argv) {
+  Flags flags;
+  const char* env_server = std::getenv("DATAPOOL_SERVER");
+  flags.server = env_server != nullptr && *env_server != '\0'
+                     ? env_server
+                     : "127.0.0.1:50051";
+  ArgParser parser;
+  parser.AddString("server", &flags.server,
+                   "HOST:PORT of the server (env DATAPOOL_SERVER)");
+  parser.AddString("timeout", &flags.timeout_s, "seconds before a call fails");
+  parser.AddBool("json", &flags.json, "print one JSON object");
+  parser.AddBool("help", &flags.help, "print this help");
+  parser.AddString("pool", &flags.pool, "select: pool name");
+  parser.AddString("embeddings", &flags.embeddings,
+                   "select: candidates CSV (lightly layout)");
+  parser.AddString("n-samples", &flags.n_samples,
+                   "select: count, or fraction with a '.'");
+  parser.AddString("min-distance", &flags.min_distance,
+                   "select: stop when nothing is farther than this");
+  parser.AddBool("no-history", &flags.no_history,
+                 "select: keep no copy of the replaced version");
+  parser.AddBool("dry-run", &flags.dry_run, "select: change nothing");
+  absl::StatusOr<std::vector<std::string>> args =
+      parser.Parse(std::vector<std::string>(argv + 1, argv + argc));
+  if (!args.ok()) return UsageError(std::string(args.status().message()));
+  if (flags.help || args->empty()) {
+    (flags.help ? std::cout : std::cerr) << kUsage << parser.Help();
+    return flags.help ? 0 : 2;
+  }
+  int timeout_s = 0;
+  if (!absl::SimpleAtoi(flags.timeout_s, &timeout_s) || timeout_s < 1) {
+    return UsageError(absl::StrCat("--timeout must be a positive number of "
+                                   "seconds, got '", flags.timeout_s, "'"));
+  }
+  DatapoolClient::Options options;
+  options.server = flags.server;
+  options.timeout = std::chrono::seconds(timeout_s);
+  DatapoolClient client(options);
+
+  const std::string& command = (*args)[0];
+  if (command == "select") {
+    if (args->size() != 1) {
+      return UsageError(absl::StrCat("unexpected argument '", (*args)[1], "'"));
+    }
+    return Select(flags, client);
+  }
+  if (command == "pools") return Pools(flags, *args, client);
+  if (command == "health") return Health(flags, client);
+  return UsageError(absl::StrCat("unknown command '", command, "'"));
+}
+
+}  // namespace
+}  // namespace datapool
+
+int main(int argc, char** argv) { return datapool::Run(argc, argv); }

@@ -1,0 +1,88 @@
+#include "common/args.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace datapool {
+
+void ArgParser::AddString(const std::string& name, std::string* value,
+                          const std::string& help) {
+  flags_[name] = Flag{value, nullptr, help};
+}
+
+void ArgParser::AddBool(const std::string& name, bool* value,
+                        const std::string& help) {
+  flags_[name] = Flag{nullptr, value, help};
+}
+
+absl::StatusOr<std::vector<std::string>> ArgParser::Parse(
+    const std::vector<std::string>& args) {
+  std::vector<std::string> positional;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      positional.insert(positional.end(), args.begin() + i + 1, args.end());
+      break;
+    }
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) {
+      positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2);
+    std::string inline_value;
+    bool has_inline = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name.resize(eq);
+      has_inline = true;
+    }
+    auto it = flags_.find(name);
+    if (it == flags_.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", name));
+    }
+    Flag& flag = it->second;
+    flag.set = true;
+    if (flag.bool_value != nullptr) {
+      if (has_inline) {
+        if (inline_value != "true" && inline_value != "false") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "flag --", name, " takes no value or true/false, got '",
+              inline_value, "'"));
+        }
+        *flag.bool_value = inline_value == "true";
+      } else {
+        *flag.bool_value = true;
+      }
+      continue;
+    }
+    if (has_inline) {
+      *flag.string_value = inline_value;
+    } else if (i + 1 < args.size()) {
+      *flag.string_value = args[++i];
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("flag --", name, " needs a value"));
+    }
+  }
+  return positional;
+}
+
+bool ArgParser::WasSet(const std::string& name) const {
+  auto it = flags_.find(name);
+  return it != flags_.end() && it->second.set;
+}
+
+std::string ArgParser::Help() const {
+  std::string out;
+  for (const auto& [name, flag] : flags_) {
+    absl::StrAppend(&out, "  --", name, flag.string_value ? " VALUE" : "",
+                    "\n      ", flag.help);
+    if (flag.string_value != nullptr && !flag.string_value->empty()) {
+      absl::StrAppend(&out, " (default: ", *flag.string_value, ")");
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace datapool

@@ -1,0 +1,43 @@
+// Small POSIX file helpers with absl::Status errors that name the path.
+#ifndef DATAPOOL_COMMON_FILE_UTIL_H_
+#define DATAPOOL_COMMON_FILE_UTIL_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace datapool {
+
+// Whole file contents. NotFound / PermissionDenied / Internal name the path.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Replaces `path` with `contents` atomically and durably: writes a temporary
+// file in the same folder, fsyncs it, renames it over `path` and fsyncs the
+// folder. On failure `path` is unchanged and the temporary file is removed;
+// a full disk is ResourceExhausted, anything else names the path.
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view contents);
+
+// Writes `contents` to a new temporary file beside `path` (same folder) and
+// fsyncs it; returns the temporary file's path. The caller renames or
+// removes it.
+absl::StatusOr<std::string> WriteTempFile(const std::string& path,
+                                          absl::string_view contents);
+
+// rename(2) with a status naming both paths.
+absl::Status RenameFile(const std::string& from, const std::string& to);
+
+// fsync(2) on a folder, making renames and links in it durable.
+absl::Status SyncDir(const std::string& dir);
+
+// An absl::Status for the current errno, "<what> <path>: <strerror>".
+absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path);
+
+// Temporary files written by WriteTempFile carry this marker in their name.
+inline constexpr absl::string_view kTempMarker = ".tmp-";
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_COMMON_FILE_UTIL_H_

@@ -1,0 +1,58 @@
+// DatapoolServer: the running service — pools loaded from the shared
+// folder, the Datapool API and grpc.health.v1 on one listening port.
+#ifndef DATAPOOL_SERVER_APP_DATAPOOL_SERVER_H_
+#define DATAPOOL_SERVER_APP_DATAPOOL_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/core/pool_manager.h"
+#include "server/service/datapool_service.h"
+
+namespace datapool {
+
+// Thread-safe: Shutdown may be called from any thread while Wait blocks.
+class DatapoolServer {
+ public:
+  struct Options {
+    // Folder holding one folder per pool; created when missing. Required.
+    std::string shared_dir;
+    // gRPC listening address; port 0 picks a free port. Default loopback.
+    std::string listen = "127.0.0.1:50051";
+    // Largest request message accepted. Default 64 MiB.
+    int max_message_bytes = 64 << 20;
+  };
+
+  // Loads the pools and starts serving. FailedPrecondition / DataLoss from
+  // loading; Unavailable when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<DatapoolServer>> Start(
+      const Options& options);
+
+  ~DatapoolServer();
+
+  // The bound port.
+  int port() const { return port_; }
+  PoolManager& manager() { return *manager_; }
+
+  // Reports NOT_SERVING, stops accepting calls and waits for in-flight ones
+  // (commits included) up to `grace`, after which they are cancelled.
+  void Shutdown(absl::Duration grace);
+  // Blocks until the server has shut down.
+  void Wait();
+
+ private:
+  DatapoolServer() = default;
+
+  std::unique_ptr<PoolManager> manager_;
+  std::unique_ptr<DatapoolService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_APP_DATAPOOL_SERVER_H_

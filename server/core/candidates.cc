@@ -1,0 +1,68 @@
+#include "server/core/candidates.h"
+
+#include <cmath>
+#include "absl/strings/string_view.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+
+namespace datapool {
+
+bool NormalizeRow(float* row, size_t dimension) {
+  double sq = 0;
+  for (size_t j = 0; j < dimension; ++j) sq += double{row[j]} * row[j];
+  if (sq == 0) return false;
+  const float inv = static_cast<float>(1.0 / std::sqrt(sq));
+  for (size_t j = 0; j < dimension; ++j) row[j] *= inv;
+  return true;
+}
+
+absl::Status ValidateAndNormalize(EmbeddingTable* c) {
+  const size_t n = c->size();
+  if (n == 0) return absl::InvalidArgumentError("no candidates were given");
+  if (c->dimension == 0) {
+    return absl::InvalidArgumentError("candidate dimension is 0");
+  }
+  if (c->values.size() != n * c->dimension) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected ", n, " × ", c->dimension, " = ", n * c->dimension,
+        " embedding values for ", n, " filenames, got ", c->values.size()));
+  }
+  if (c->labels.empty()) c->labels.assign(n, 0);
+  if (c->labels.size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected no labels or one per candidate (", n, "), got ",
+        c->labels.size()));
+  }
+  absl::flat_hash_map<absl::string_view, size_t> seen;
+  seen.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& name = c->filenames[i];
+    if (name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("candidate ", i, " has an empty filename"));
+    }
+    auto [it, inserted] = seen.emplace(name, i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("filename '", name, "' appears twice (candidates ",
+                       it->second, " and ", i, ")"));
+    }
+    float* row = c->mutable_row(i);
+    for (size_t j = 0; j < c->dimension; ++j) {
+      if (!std::isfinite(row[j])) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("candidate ", i, " ('", name, "') has value ", row[j],
+                         " at dimension ", j, "; values must be finite"));
+      }
+    }
+    if (!NormalizeRow(row, c->dimension)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "candidate ", i, " ('", name,
+          "') is the zero vector, which has no direction to normalise"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace datapool

@@ -1,0 +1,23 @@
+#ifndef DATAPOOL_SERVER_CORE_CANDIDATES_H_
+#define DATAPOOL_SERVER_CORE_CANDIDATES_H_
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "common/embedding_table.h"
+
+namespace datapool {
+
+// Checks candidates (at least one row, dimension >= 1, values and labels
+// sized to match, unique non-empty filenames, finite non-zero vectors) and
+// normalises each row to unit length in place. InvalidArgument names the
+// first offending row and value.
+absl::Status ValidateAndNormalize(EmbeddingTable* candidates);
+
+// Scales `row` (dimension floats) to unit length. Returns false, leaving it
+// unchanged, when it is the zero vector.
+bool NormalizeRow(float* row, size_t dimension);
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_CORE_CANDIDATES_H_

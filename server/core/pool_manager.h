@@ -1,0 +1,136 @@
+// PoolManager: the domain of Datapool. Owns the pools of one shared folder
+// in memory (loaded at start) and on disk, and runs selections into them.
+#ifndef DATAPOOL_SERVER_CORE_POOL_MANAGER_H_
+#define DATAPOOL_SERVER_CORE_POOL_MANAGER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/embedding_table.h"
+#include "server/core/kcenter_greedy.h"
+#include "server/core/pool_metadata.h"
+#include "server/core/pool_store.h"
+
+namespace datapool {
+
+struct SelectParams {
+  std::string pool;
+  // At most one of the two: a count >= 1, or a fraction in (0, 1] of the
+  // eligible candidates, rounded down.
+  std::optional<uint64_t> n_samples_count;
+  std::optional<double> n_samples_fraction;
+  // >= 0.
+  std::optional<double> min_distance;
+  bool keep_history = true;
+  bool dry_run = false;
+};
+
+struct SelectedSample {
+  std::string filename;
+  // Distance to the nearest pool or earlier pick when picked; nullopt for
+  // the first pick into an empty pool.
+  std::optional<double> distance;
+  int64_t label = 0;
+};
+
+struct SelectOutcome {
+  std::vector<SelectedSample> selected;  // in pick order
+  StopReason stop_reason = StopReason::kExhausted;
+  uint64_t pool_size_before = 0;
+  uint64_t pool_size_after = 0;
+  uint64_t version = 0;
+  bool committed = false;
+  uint64_t candidates_received = 0;
+  uint64_t candidates_already_in_pool = 0;
+};
+
+struct PoolInfo {
+  std::string name;
+  std::string folder;
+  PoolMetadata meta;
+};
+
+// Thread-safe. Commits to one pool are serialised and each selection sees
+// every earlier commit to its pool; reads and work on other pools proceed
+// meanwhile (readers use immutable snapshots swapped on commit).
+class PoolManager {
+ public:
+  struct Options {
+    // The shared folder holding one folder per pool. Required; created
+    // when missing.
+    std::string shared_dir;
+  };
+
+  // Opens the shared folder and loads every pool in it. A pool that cannot
+  // be loaded fails the start (DataLoss naming the file), so a damaged pool
+  // is never silently overwritten.
+  static absl::StatusOr<std::unique_ptr<PoolManager>> Create(
+      const Options& options);
+
+  // Validates the request, normalises the candidates in place and selects
+  // with greedy k-center, the pool's samples being centres from the start.
+  // Unless dry_run, commits the picks (creating the pool on first use)
+  // before returning. Errors: InvalidArgument for bad names, parameters or
+  // candidates; FailedPrecondition for a dimension other than the pool's;
+  // the store's status when the write fails (the pool is then unchanged).
+  absl::StatusOr<SelectOutcome> Select(const SelectParams& params,
+                                       EmbeddingTable candidates);
+
+  // NotFound when there is no such pool.
+  absl::StatusOr<PoolInfo> GetPool(absl::string_view name) const;
+  // Sorted by name.
+  std::vector<PoolInfo> ListPools() const;
+  // Removes the pool with its history; returns what it was.
+  absl::StatusOr<PoolInfo> DeletePool(absl::string_view name);
+
+ private:
+  // An immutable version of a pool.
+  struct Snapshot {
+    PoolMetadata meta;
+    EmbeddingTable table;
+    // Views into table.filenames.
+    absl::flat_hash_set<absl::string_view> filenames;
+  };
+
+  struct Pool {
+    // Held for the whole of a committing selection or a delete.
+    absl::Mutex write_mu;
+    bool deleted ABSL_GUARDED_BY(write_mu) = false;
+    mutable absl::Mutex mu;
+    // Null until the first commit of a new pool.
+    std::shared_ptr<const Snapshot> snapshot ABSL_GUARDED_BY(mu);
+  };
+
+  explicit PoolManager(std::unique_ptr<PoolStore> store)
+      : store_(std::move(store)) {}
+
+  static std::shared_ptr<const Snapshot> MakeSnapshot(PoolMetadata meta,
+                                                      EmbeddingTable table);
+  PoolInfo Info(absl::string_view name, const Snapshot& snapshot) const;
+  // The pool's entry; created (empty) when missing and `create` is set.
+  std::shared_ptr<Pool> FindPool(absl::string_view name, bool create);
+
+  // Runs the selection against `before` (may be null) and, when `commit`,
+  // writes the result. Caller holds pool->write_mu when committing.
+  absl::StatusOr<SelectOutcome> SelectLocked(
+      const SelectParams& params, const EmbeddingTable& candidates,
+      const std::shared_ptr<const Snapshot>& before, Pool* pool, bool commit);
+
+  const std::unique_ptr<PoolStore> store_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Pool>> pools_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_CORE_POOL_MANAGER_H_

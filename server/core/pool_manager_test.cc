@@ -1,0 +1,254 @@
+#include "server/core/pool_manager.h"
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "common/csv_codec.h"
+#include "common/file_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/test_util.h"
+
+namespace datapool {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+SelectParams Count(const std::string& pool, uint64_t n) {
+  SelectParams p;
+  p.pool = pool;
+  p.n_samples_count = n;
+  return p;
+}
+
+std::unique_ptr<PoolManager> Open(const std::string& dir) {
+  auto m = PoolManager::Create({dir});
+  EXPECT_TRUE(m.ok()) << m.status();
+  return m.ok() ? *std::move(m) : nullptr;
+}
+
+TEST(PoolManagerTest, SelectCreatesCommitsAndReloads) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  auto out = manager->Select(Count("p", 5), RandomTable(50, 8, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->selected.size(), 5u);
+  EXPECT_FALSE(out->selected[0].distance.has_value());
+  EXPECT_EQ(out->stop_reason, StopReason::kNSamples);
+  EXPECT_EQ(out->pool_size_before, 0u);
+  EXPECT_EQ(out->pool_size_after, 5u);
+  EXPECT_EQ(out->version, 1u);
+  EXPECT_TRUE(out->committed);
+
+  auto info = manager->GetPool("p");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->meta.size, 5u);
+  EXPECT_EQ(info->meta.dimension, 8u);
+  EXPECT_EQ(info->folder, tmp.path() + "/p");
+
+  // The CSV holds the picks, in pick order, normalised.
+  auto csv = ReadCsvFile(tmp.path() + "/p/datapool_latest.csv");
+  ASSERT_TRUE(csv.ok());
+  ASSERT_EQ(csv->size(), 5u);
+  for (size_t k = 0; k < 5; ++k) {
+    EXPECT_EQ(csv->filenames[k], out->selected[k].filename);
+    double sq = 0;
+    for (size_t j = 0; j < 8; ++j) sq += csv->row(k)[j] * csv->row(k)[j];
+    EXPECT_NEAR(sq, 1.0, 1e-5);
+  }
+
+  // A new manager on the same folder sees the pool.
+  manager.reset();
+  manager = Open(tmp.path());
+  auto reloaded = manager->GetPool("p");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_EQ(reloaded->meta.version, 1u);
+  EXPECT_EQ(reloaded->meta.size, 5u);
+}
+
+TEST(PoolManagerTest, SecondRunHonoursTheFirst) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  EmbeddingTable first = RandomTable(30, 6, 1);
+  auto a = manager->Select(Count("p", 10), first);
+  ASSERT_TRUE(a.ok());
+  // Candidates: the same 30 again plus their near copies, plus 5 new ones.
+  EmbeddingTable second = first;
+  EmbeddingTable near = first;
+  for (size_t i = 0; i < near.size(); ++i) {
+    near.filenames[i] = "near-" + near.filenames[i];
+    for (size_t j = 0; j < 6; ++j) near.mutable_row(i)[j] *= 1.0001f;
+  }
+  second.Append(near);
+  EmbeddingTable fresh = RandomTable(5, 6, 99, "fresh");
+  second.Append(fresh);
+  SelectParams p = Count("p", 1000);
+  p.min_distance = 0.05;
+  auto b = manager->Select(p, second);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->pool_size_before, 10u);
+  EXPECT_EQ(b->candidates_already_in_pool, 10u);
+  EXPECT_EQ(b->stop_reason, StopReason::kMinDistance);
+  EXPECT_EQ(b->version, 2u);
+  std::set<std::string> in_pool;
+  for (const auto& s : a->selected) in_pool.insert(s.filename);
+  for (const auto& s : b->selected) {
+    EXPECT_FALSE(in_pool.count(s.filename)) << s.filename << " picked twice";
+    EXPECT_FALSE(in_pool.count(s.filename.substr(5)))
+        << s.filename << " is a near copy of a pool sample";
+    ASSERT_TRUE(s.distance.has_value());
+    EXPECT_GE(*s.distance, 0.05);
+  }
+  // History holds version 1.
+  int history_csvs = 0;
+  for (const auto& e : fs::directory_iterator(tmp.path() + "/p/history")) {
+    if (e.path().extension() == ".csv") {
+      ++history_csvs;
+      EXPECT_THAT(e.path().filename().string(), HasSubstr("_v000001_"));
+      auto old = ReadCsvFile(e.path().string());
+      ASSERT_TRUE(old.ok());
+      EXPECT_EQ(old->size(), 10u);
+    }
+  }
+  EXPECT_EQ(history_csvs, 1);
+}
+
+TEST(PoolManagerTest, FractionOfEligibleCandidates) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  SelectParams p;
+  p.pool = "p";
+  p.n_samples_fraction = 0.25;
+  auto out = manager->Select(p, RandomTable(41, 4, 1));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->selected.size(), 10u);  // floor(0.25 × 41)
+}
+
+TEST(PoolManagerTest, DryRunChangesNothing) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  SelectParams p = Count("p", 3);
+  p.dry_run = true;
+  auto out = manager->Select(p, RandomTable(10, 4, 1));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->selected.size(), 3u);
+  EXPECT_FALSE(out->committed);
+  EXPECT_EQ(out->version, 0u);
+  EXPECT_EQ(manager->GetPool("p").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(manager->ListPools().empty());
+  EXPECT_FALSE(fs::exists(tmp.path() + "/p"));
+}
+
+TEST(PoolManagerTest, ErrorsChangeNothing) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  ASSERT_TRUE(manager->Select(Count("p", 3), RandomTable(10, 4, 1)).ok());
+  auto before = ReadFile(tmp.path() + "/p/datapool_latest.csv");
+
+  auto wrong_dim = manager->Select(Count("p", 3), RandomTable(10, 5, 2, "x"));
+  EXPECT_EQ(wrong_dim.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(wrong_dim.status().message()),
+              HasSubstr("dimension 4; the candidates have dimension 5"));
+
+  SelectParams none;
+  none.pool = "p";
+  EXPECT_EQ(manager->Select(none, RandomTable(3, 4, 3)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(manager->Select(Count("../p", 1), RandomTable(3, 4, 3)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(manager->Select(Count("p", 1), EmbeddingTable{}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  SelectParams neg = Count("p", 1);
+  neg.min_distance = -0.5;
+  EXPECT_EQ(manager->Select(neg, RandomTable(3, 4, 3)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  SelectParams frac;
+  frac.pool = "p";
+  frac.n_samples_fraction = 1.5;
+  EXPECT_EQ(manager->Select(frac, RandomTable(3, 4, 3)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  EXPECT_EQ(*ReadFile(tmp.path() + "/p/datapool_latest.csv"), *before);
+  EXPECT_EQ(manager->GetPool("p")->meta.version, 1u);
+  EXPECT_EQ(manager->ListPools().size(), 1u);  // the "../p" attempt made nothing
+}
+
+TEST(PoolManagerTest, NothingPickedCommitsNothing) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  EmbeddingTable t = RandomTable(10, 4, 1);
+  ASSERT_TRUE(manager->Select(Count("p", 10), t).ok());
+  // Every candidate is already in the pool.
+  auto again = manager->Select(Count("p", 10), t);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->selected.empty());
+  EXPECT_FALSE(again->committed);
+  EXPECT_EQ(again->version, 1u);
+  EXPECT_EQ(again->stop_reason, StopReason::kExhausted);
+}
+
+TEST(PoolManagerTest, DeleteAndList) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  ASSERT_TRUE(manager->Select(Count("b", 2), RandomTable(5, 4, 1)).ok());
+  ASSERT_TRUE(manager->Select(Count("a", 2), RandomTable(5, 4, 2)).ok());
+  auto list = manager->ListPools();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].name, "a");
+  EXPECT_EQ(list[1].name, "b");
+  auto deleted = manager->DeletePool("a");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->meta.size, 2u);
+  EXPECT_FALSE(fs::exists(tmp.path() + "/a"));
+  EXPECT_EQ(manager->DeletePool("a").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager->ListPools().size(), 1u);
+  // The name can be used again, from scratch.
+  auto again = manager->Select(Count("a", 1), RandomTable(5, 3, 3));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->version, 1u);
+}
+
+TEST(PoolManagerTest, ConcurrentSelectionsLoseNoCommit) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  constexpr int kThreads = 4, kRounds = 5;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        auto out = manager->Select(
+            Count("shared", 2),
+            RandomTable(6, 4, 100 * t + r, "t" + std::to_string(t) + "r" +
+                                               std::to_string(r) + "-"));
+        EXPECT_TRUE(out.ok()) << out.status();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto info = manager->GetPool("shared");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->meta.size, kThreads * kRounds * 2u);
+  EXPECT_EQ(info->meta.version, static_cast<uint64_t>(kThreads * kRounds));
+  auto csv = ReadCsvFile(tmp.path() + "/shared/datapool_latest.csv");
+  ASSERT_TRUE(csv.ok());
+  EXPECT_EQ(csv->size(), kThreads * kRounds * 2u);
+}
+
+TEST(PoolManagerTest, DamagedPoolFailsTheStart) {
+  TempDir tmp;
+  {
+    auto manager = Open(tmp.path());
+    ASSERT_TRUE(manager->Select(Count("p", 2), RandomTable(5, 4, 1)).ok());
+  }
+  ASSERT_TRUE(WriteFileAtomically(tmp.path() + "/p/datapool_latest.csv",
+                                  "filenames,labels\nx,notanint\n")
+                  .ok());
+  auto m = PoolManager::Create({tmp.path()});
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(m.status().message()), HasSubstr("pool 'p'"));
+}
+
+}  // namespace
+}  // namespace datapool

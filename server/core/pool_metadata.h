@@ -1,0 +1,55 @@
+// The pool's metadata file, `datapool_meta.json`, beside the CSV.
+#ifndef DATAPOOL_SERVER_CORE_POOL_METADATA_H_
+#define DATAPOOL_SERVER_CORE_POOL_METADATA_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace datapool {
+
+inline constexpr char kMetadataFileName[] = "datapool_meta.json";
+inline constexpr char kCsvFileName[] = "datapool_latest.csv";
+inline constexpr char kCheckpointFileName[] = "checkpoint_latest.ckpt";
+inline constexpr char kHistoryDirName[] = "history";
+
+// A plain value type.
+struct PoolMetadata {
+  // Layout version of this file.
+  int format_version = 1;
+  // Floats per embedding; fixed once the pool exists.
+  size_t dimension = 0;
+  // 1 for the first commit, +1 per commit.
+  uint64_t version = 0;
+  // Rows in datapool_latest.csv.
+  uint64_t size = 0;
+  // Embeddings were normalised to unit length before they were stored.
+  bool normalized = true;
+  // Hash of the model file that produced the embeddings; empty when the
+  // embeddings came from clients.
+  std::string model_fingerprint;
+  // Input size of that model in pixels (0 without a model).
+  int input_size = 0;
+  absl::Time created = absl::UnixEpoch();
+  absl::Time updated = absl::UnixEpoch();
+  // FNV-1a 64 of datapool_latest.csv, hex: tells whether the CSV on disk is
+  // the one this file describes (a crash between the two renames).
+  std::string csv_checksum;
+};
+
+std::string MetadataToJson(const PoolMetadata& meta);
+// InvalidArgument when the text is not such a file.
+absl::StatusOr<PoolMetadata> MetadataFromJson(absl::string_view text);
+
+// RFC 3339 UTC with milliseconds: 2026-11-28T06:04:48.123Z.
+std::string TimeToRfc3339(absl::Time t);
+
+// FNV-1a 64-bit of `data`, 16 hex digits.
+std::string Checksum(absl::string_view data);
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_CORE_POOL_METADATA_H_

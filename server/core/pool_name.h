@@ -1,0 +1,17 @@
+#ifndef DATAPOOL_SERVER_CORE_POOL_NAME_H_
+#define DATAPOOL_SERVER_CORE_POOL_NAME_H_
+
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+
+namespace datapool {
+
+// OK when `name` can name a pool folder: letters, digits, '-', '_', '.',
+// 1-128 characters, not starting with '.'. Otherwise InvalidArgument saying
+// what is wrong.
+absl::Status ValidatePoolName(absl::string_view name);
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_CORE_POOL_NAME_H_

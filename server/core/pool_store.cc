@@ -1,0 +1,267 @@
+#include "absl/strings/string_view.h"
+#include "server/core/pool_store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/csv_codec.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "server/core/candidates.h"
+#include "server/core/pool_name.h"
+
+namespace datapool {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr absl::string_view kDeletedPrefix = ".deleted-";
+
+absl::Status FsError(const std::error_code& ec, absl::string_view what,
+                     const fs::path& path) {
+  return ErrnoStatus(ec.value(), what, path.string());
+}
+
+// Removes temporary files that an interrupted write left in `dir`.
+void RemoveTempFiles(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (absl::StrContains(entry.path().filename().string(), kTempMarker)) {
+      fs::remove(entry.path(), ec);
+    }
+  }
+}
+
+// Links `from` to `to` (a hard link: no copy of the data), copying where the
+// file system has no hard links. An existing `to` is kept: it is the same
+// version, linked by a commit that did not finish.
+absl::Status LinkOrCopy(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) == 0 || errno == EEXIST) {
+    return absl::OkStatus();
+  }
+  if (errno != EPERM && errno != EXDEV && errno != ENOTSUP && errno != EMLINK) {
+    return ErrnoStatus(errno, absl::StrCat("cannot link ", from, " to"), to);
+  }
+  ASSIGN_OR_RETURN(std::string data, ReadFile(from));
+  return WriteFileAtomically(to, data);
+}
+
+std::string RandomSuffix() {
+  std::random_device rd;
+  return absl::StrFormat("%08x", rd());
+}
+
+// Normalises every row to unit length (zero rows stay zero).
+void NormalizeRows(EmbeddingTable* table) {
+  for (size_t i = 0; i < table->size(); ++i) {
+    NormalizeRow(table->mutable_row(i), table->dimension);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PoolStore>> PoolStore::Create(
+    const Options& options) {
+  if (options.shared_dir.empty()) {
+    return absl::InvalidArgumentError("the shared folder path is empty");
+  }
+  std::error_code ec;
+  fs::create_directories(options.shared_dir, ec);
+  if (ec || !fs::is_directory(options.shared_dir)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "shared folder ", options.shared_dir, " is not a folder and cannot be created",
+        ec ? absl::StrCat(": ", ec.message()) : ""));
+  }
+  if (::access(options.shared_dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "shared folder ", options.shared_dir, " is not writable: ",
+        std::strerror(errno)));
+  }
+  return std::unique_ptr<PoolStore>(new PoolStore(options.shared_dir));
+}
+
+std::string PoolStore::PoolDir(absl::string_view name) const {
+  return absl::StrCat(shared_dir_, "/", name);
+}
+
+std::string PoolStore::HistoryName(const PoolMetadata& meta,
+                                   absl::string_view file_name) {
+  return absl::StrCat(
+      absl::FormatTime("%Y%m%dT%H%M%E3SZ", meta.updated, absl::UTCTimeZone()),
+      absl::StrFormat("_v%06d_", meta.version), file_name);
+}
+
+absl::StatusOr<std::vector<std::string>> PoolStore::ListPoolNames() const {
+  std::vector<std::string> names;
+  std::error_code ec;
+  fs::directory_iterator it(shared_dir_, ec);
+  if (ec) return FsError(ec, "cannot list", shared_dir_);
+  for (const auto& entry : it) {
+    std::string name = entry.path().filename().string();
+    if (absl::StartsWith(name, kDeletedPrefix)) {
+      fs::remove_all(entry.path(), ec);
+      continue;
+    }
+    if (!ValidatePoolName(name).ok() || !entry.is_directory(ec)) continue;
+    if (fs::exists(entry.path() / kCsvFileName, ec)) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name) const {
+  const std::string dir = PoolDir(name);
+  const std::string csv_path = absl::StrCat(dir, "/", kCsvFileName);
+  const std::string meta_path = absl::StrCat(dir, "/", kMetadataFileName);
+  ASSIGN_OR_RETURN(std::string csv, ReadFile(csv_path));
+  StoredPool pool;
+  absl::StatusOr<EmbeddingTable> table = ParseCsv(csv);
+  if (!table.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(csv_path, ": ", table.status().message()));
+  }
+  pool.table = *std::move(table);
+  const std::string checksum = Checksum(csv);
+
+  absl::StatusOr<std::string> meta_text = ReadFile(meta_path);
+  if (absl::IsNotFound(meta_text.status())) {
+    // A pool written by another tool: adopt it.
+    NormalizeRows(&pool.table);
+    std::error_code ec;
+    auto mtime = fs::last_write_time(csv_path, ec);
+    absl::Time t = absl::Now();
+    if (!ec) {
+      t = absl::FromChrono(std::chrono::system_clock::now() +
+                           (mtime - fs::file_time_type::clock::now()));
+    }
+    pool.meta.dimension = pool.table.dimension;
+    pool.meta.version = 1;
+    pool.meta.size = pool.table.size();
+    pool.meta.normalized = true;
+    pool.meta.created = pool.meta.updated = t;
+    pool.meta.csv_checksum = checksum;
+    return pool;
+  }
+  if (!meta_text.ok()) return meta_text.status();
+  absl::StatusOr<PoolMetadata> meta = MetadataFromJson(*meta_text);
+  if (!meta.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(meta_path, ": ", meta.status().message()));
+  }
+  if (meta->csv_checksum != checksum) {
+    // A crash between renaming the CSV and the metadata into place leaves
+    // the new metadata as a temporary file: finish that commit.
+    bool recovered = false;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string file = entry.path().filename().string();
+      if (!absl::StartsWith(file, absl::StrCat(kMetadataFileName, kTempMarker))) {
+        continue;
+      }
+      absl::StatusOr<std::string> text = ReadFile(entry.path().string());
+      if (!text.ok()) continue;
+      absl::StatusOr<PoolMetadata> candidate = MetadataFromJson(*text);
+      if (candidate.ok() && candidate->csv_checksum == checksum) {
+        RETURN_IF_ERROR(RenameFile(entry.path().string(), meta_path));
+        RETURN_IF_ERROR(SyncDir(dir));
+        meta = *std::move(candidate);
+        recovered = true;
+        break;
+      }
+    }
+    if (!recovered) {
+      return absl::DataLossError(absl::StrCat(
+          csv_path, " does not match ", meta_path,
+          " (checksum ", checksum, ", expected ", meta->csv_checksum, ")"));
+    }
+  }
+  RemoveTempFiles(dir);
+  if (pool.table.size() != meta->size ||
+      (pool.table.size() > 0 && pool.table.dimension != meta->dimension)) {
+    return absl::DataLossError(absl::StrCat(
+        csv_path, " holds ", pool.table.size(), " rows of dimension ",
+        pool.table.dimension, "; the metadata says ", meta->size, " of ",
+        meta->dimension));
+  }
+  pool.meta = *std::move(meta);
+  if (!pool.meta.normalized) NormalizeRows(&pool.table);
+  return pool;
+}
+
+absl::Status PoolStore::Commit(absl::string_view name, PoolMetadata* meta,
+                               const EmbeddingTable& table,
+                               const PoolMetadata* previous,
+                               bool keep_history) {
+  const std::string dir = PoolDir(name);
+  const std::string history = absl::StrCat(dir, "/", kHistoryDirName);
+  const std::string csv_path = absl::StrCat(dir, "/", kCsvFileName);
+  const std::string meta_path = absl::StrCat(dir, "/", kMetadataFileName);
+  std::error_code ec;
+  fs::create_directories(history, ec);
+  if (ec) return FsError(ec, "cannot create folder", history);
+  if (previous == nullptr) RETURN_IF_ERROR(SyncDir(shared_dir_));
+
+  std::string csv;
+  AppendCsv(table, &csv);
+  meta->csv_checksum = Checksum(csv);
+  meta->size = table.size();
+  ASSIGN_OR_RETURN(std::string tmp_csv, WriteTempFile(csv_path, csv));
+  absl::StatusOr<std::string> tmp_meta =
+      WriteTempFile(meta_path, MetadataToJson(*meta));
+  if (!tmp_meta.ok()) {
+    ::unlink(tmp_csv.c_str());
+    return tmp_meta.status();
+  }
+  auto fail = [&](absl::Status status) {
+    ::unlink(tmp_csv.c_str());
+    ::unlink(tmp_meta->c_str());
+    return status;
+  };
+
+  // The replaced version becomes durable in history/ before it is replaced.
+  if (previous != nullptr && keep_history) {
+    for (const char* file : {kCsvFileName, kMetadataFileName}) {
+      const std::string from = absl::StrCat(dir, "/", file);
+      if (!fs::exists(from, ec)) continue;  // an adopted pool has no metadata
+      absl::Status linked = LinkOrCopy(
+          from, absl::StrCat(history, "/", HistoryName(*previous, file)));
+      if (!linked.ok()) return fail(linked);
+    }
+    absl::Status synced = SyncDir(history);
+    if (!synced.ok()) return fail(synced);
+  }
+  // Load() repairs a crash between these two renames.
+  absl::Status renamed = RenameFile(tmp_csv, csv_path);
+  if (!renamed.ok()) return fail(renamed);
+  // If this rename fails the temporary metadata stays: Load() finds it and
+  // completes the commit, so the CSV on disk is never orphaned.
+  RETURN_IF_ERROR(RenameFile(*tmp_meta, meta_path));
+  return SyncDir(dir);
+}
+
+absl::Status PoolStore::Delete(absl::string_view name) {
+  const std::string dir = PoolDir(name);
+  const std::string doomed =
+      absl::StrCat(shared_dir_, "/", kDeletedPrefix, name, "-", RandomSuffix());
+  if (::rename(dir.c_str(), doomed.c_str()) != 0) {
+    return ErrnoStatus(errno, "cannot remove pool folder", dir);
+  }
+  RETURN_IF_ERROR(SyncDir(shared_dir_));
+  std::error_code ec;
+  fs::remove_all(doomed, ec);
+  if (ec) return FsError(ec, "cannot remove", doomed);
+  return absl::OkStatus();
+}
+
+}  // namespace datapool

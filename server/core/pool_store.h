@@ -1,0 +1,81 @@
+// The pools on disk under one shared folder:
+//   <shared>/<pool>/datapool_latest.csv   the lightly embeddings CSV
+//   <shared>/<pool>/datapool_meta.json    PoolMetadata
+//   <shared>/<pool>/history/              replaced versions, named
+//       <UTC time of that version>_v<version, 6 digits>_<file name>
+#ifndef DATAPOOL_SERVER_CORE_POOL_STORE_H_
+#define DATAPOOL_SERVER_CORE_POOL_STORE_H_
+
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/embedding_table.h"
+#include "server/core/pool_metadata.h"
+
+namespace datapool {
+
+// A pool's contents as read from disk.
+struct StoredPool {
+  PoolMetadata meta;
+  EmbeddingTable table;
+};
+
+// Reads and writes pool folders. Thread-compatible per pool: callers
+// serialise Commit/Delete of one pool (PoolManager does); different pools
+// may be used from different threads at once.
+class PoolStore {
+ public:
+  struct Options {
+    // Created (with parents) when missing. Required.
+    std::string shared_dir;
+  };
+
+  // FailedPrecondition when shared_dir is not a writable folder.
+  static absl::StatusOr<std::unique_ptr<PoolStore>> Create(
+      const Options& options);
+
+  const std::string& shared_dir() const { return shared_dir_; }
+  std::string PoolDir(absl::string_view name) const;
+
+  // Names of the pool folders (valid names holding a datapool_latest.csv),
+  // sorted. Removes leftovers of interrupted deletes.
+  absl::StatusOr<std::vector<std::string>> ListPoolNames() const;
+
+  // Loads a pool. NotFound when it has no CSV; DataLoss when the CSV and
+  // metadata disagree beyond repair. Finishes a commit that a crash
+  // interrupted between its two renames, and removes temporary files.
+  // A folder with a CSV but no metadata (a pool written by the lightly
+  // worker) is adopted: its rows are normalised in memory and the metadata
+  // derived from the CSV; the next commit writes both.
+  absl::StatusOr<StoredPool> Load(absl::string_view name) const;
+
+  // Writes `table` as the pool's new version described by `*meta` (whose
+  // size and csv_checksum are filled in here). `previous` is the current version's
+  // metadata, or nullptr for a new pool. With keep_history the current
+  // files are first linked into history/. Atomic: on failure (the status
+  // names the path) the pool on disk is unchanged.
+  absl::Status Commit(absl::string_view name, PoolMetadata* meta,
+                      const EmbeddingTable& table, const PoolMetadata* previous,
+                      bool keep_history);
+
+  // Removes the pool folder with its history. The folder is first renamed
+  // away, so a crash never leaves half a pool.
+  absl::Status Delete(absl::string_view name);
+
+  // Name of the history file for `file_name` of the version `meta`.
+  static std::string HistoryName(const PoolMetadata& meta,
+                                 absl::string_view file_name);
+
+ private:
+  explicit PoolStore(std::string shared_dir)
+      : shared_dir_(std::move(shared_dir)) {}
+
+  const std::string shared_dir_;
+};
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_CORE_POOL_STORE_H_

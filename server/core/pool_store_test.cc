@@ -1,0 +1,192 @@
+#include "server/core/pool_store.h"
+
+#include <sys/stat.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "common/csv_codec.h"
+#include "common/file_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/test_util.h"
+
+namespace datapool {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::vector<std::string> Files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    out.push_back(e.path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+PoolMetadata Meta(uint64_t version, size_t d, int64_t millis) {
+  PoolMetadata m;
+  m.version = version;
+  m.dimension = d;
+  m.created = absl::FromUnixMillis(1700000000000);
+  m.updated = absl::FromUnixMillis(millis);
+  return m;
+}
+
+TEST(PoolStoreTest, CommitLoadAndHistory) {
+  TempDir tmp;
+  auto store = PoolStore::Create({tmp.path() + "/shared"});
+  ASSERT_TRUE(store.ok()) << store.status();
+  EmbeddingTable v1 = RandomTable(4, 3, 1);
+  PoolMetadata m1 = Meta(1, 3, 1700000000000);
+  ASSERT_TRUE((*store)->Commit("p", &m1, v1, nullptr, true).ok());
+  EXPECT_EQ(m1.size, 4u);
+  EmbeddingTable v2 = v1;
+  v2.Append(RandomTable(2, 3, 2, "new"));
+  PoolMetadata m2 = Meta(2, 3, 1700000001500);
+  ASSERT_TRUE((*store)->Commit("p", &m2, v2, &m1, true).ok());
+
+  const std::string dir = (*store)->PoolDir("p");
+  EXPECT_EQ(Files(dir), (std::vector<std::string>{
+                            "datapool_latest.csv", "datapool_meta.json", "history"}));
+  EXPECT_EQ(Files(dir + "/history"),
+            (std::vector<std::string>{
+                "20231114T221320.000Z_v000001_datapool_latest.csv",
+                "20231114T221320.000Z_v000001_datapool_meta.json"}));
+  auto old = ReadCsvFile(dir + "/history/20231114T221320.000Z_v000001_datapool_latest.csv");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->filenames, v1.filenames);
+  EXPECT_EQ(old->values, v1.values);
+
+  auto loaded = (*store)->Load("p");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->meta.version, 2u);
+  EXPECT_EQ(loaded->meta.size, 6u);
+  EXPECT_EQ(loaded->table.filenames, v2.filenames);
+  EXPECT_EQ(loaded->table.values, v2.values);
+  EXPECT_EQ(loaded->table.labels, v2.labels);
+
+  auto names = (*store)->ListPoolNames();
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, (std::vector<std::string>{"p"}));
+}
+
+TEST(PoolStoreTest, NoHistoryKeepsNoCopy) {
+  TempDir tmp;
+  auto store = PoolStore::Create({tmp.path()});
+  ASSERT_TRUE(store.ok());
+  EmbeddingTable t = RandomTable(2, 2, 1);
+  PoolMetadata m1 = Meta(1, 2, 1700000000000), m2 = Meta(2, 2, 1700000001000);
+  ASSERT_TRUE((*store)->Commit("p", &m1, t, nullptr, false).ok());
+  ASSERT_TRUE((*store)->Commit("p", &m2, t, &m1, false).ok());
+  EXPECT_TRUE(Files((*store)->PoolDir("p") + "/history").empty());
+}
+
+TEST(PoolStoreTest, RepairsCrashBetweenRenames) {
+  TempDir tmp;
+  auto store = PoolStore::Create({tmp.path()});
+  ASSERT_TRUE(store.ok());
+  const std::string dir = (*store)->PoolDir("p");
+  EmbeddingTable t1 = RandomTable(2, 2, 1);
+  PoolMetadata m1 = Meta(1, 2, 1700000000000);
+  ASSERT_TRUE((*store)->Commit("p", &m1, t1, nullptr, true).ok());
+  // Simulate a crash after the new CSV was renamed in but before the new
+  // metadata was: the metadata is still a temporary file.
+  EmbeddingTable t2 = RandomTable(3, 2, 2);
+  std::string csv;
+  AppendCsv(t2, &csv);
+  PoolMetadata m2 = Meta(2, 2, 1700000002000);
+  m2.size = 3;
+  m2.csv_checksum = Checksum(csv);
+  ASSERT_TRUE(WriteFileAtomically(dir + "/datapool_latest.csv", csv).ok());
+  ASSERT_TRUE(WriteTempFile(dir + "/datapool_meta.json", MetadataToJson(m2)).ok());
+  ASSERT_TRUE(WriteTempFile(dir + "/datapool_latest.csv", "junk").ok());
+
+  auto loaded = (*store)->Load("p");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->meta.version, 2u);
+  EXPECT_EQ(loaded->table.filenames, t2.filenames);
+  // The temporary files are gone.
+  EXPECT_EQ(Files(dir), (std::vector<std::string>{
+                            "datapool_latest.csv", "datapool_meta.json", "history"}));
+}
+
+TEST(PoolStoreTest, MismatchWithoutRepairIsDataLoss) {
+  TempDir tmp;
+  auto store = PoolStore::Create({tmp.path()});
+  ASSERT_TRUE(store.ok());
+  EmbeddingTable t = RandomTable(2, 2, 1);
+  PoolMetadata m = Meta(1, 2, 1700000000000);
+  ASSERT_TRUE((*store)->Commit("p", &m, t, nullptr, true).ok());
+  std::ofstream(((*store)->PoolDir("p") + "/datapool_latest.csv"), std::ios::app)
+      << "extra,1,1,0\n";
+  auto loaded = (*store)->Load("p");
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("does not match"));
+}
+
+TEST(PoolStoreTest, AdoptsAPoolWithoutMetadata) {
+  TempDir tmp;
+  auto store = PoolStore::Create({tmp.path()});
+  ASSERT_TRUE(store.ok());
+  fs::create_directories(tmp.path() + "/lightly");
+  ASSERT_TRUE(WriteFileAtomically(tmp.path() + "/lightly/datapool_latest.csv",
+                                  "filenames,embedding_0,embedding_1,labels\n"
+                                  "a.jpg,3,4,1\nb.jpg,0,2,0\n")
+                  .ok());
+  auto loaded = (*store)->Load("lightly");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->meta.dimension, 2u);
+  EXPECT_EQ(loaded->meta.version, 1u);
+  EXPECT_EQ(loaded->table.values, (std::vector<float>{0.6f, 0.8f, 0.f, 1.f}));
+  EXPECT_EQ(loaded->table.labels, (std::vector<int64_t>{1, 0}));
+}
+
+TEST(PoolStoreTest, DeleteRemovesEverything) {
+  TempDir tmp;
+  auto store = PoolStore::Create({tmp.path()});
+  ASSERT_TRUE(store.ok());
+  EmbeddingTable t = RandomTable(2, 2, 1);
+  PoolMetadata m = Meta(1, 2, 1700000000000);
+  ASSERT_TRUE((*store)->Commit("p", &m, t, nullptr, true).ok());
+  ASSERT_TRUE((*store)->Delete("p").ok());
+  EXPECT_TRUE(Files(tmp.path()).empty());
+  EXPECT_EQ((*store)->Load("p").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(PoolStoreTest, SharedDirMustBeAFolder) {
+  TempDir tmp;
+  const std::string file = tmp.path() + "/file";
+  std::ofstream(file) << "x";
+  auto store = PoolStore::Create({file});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr(file));
+}
+
+TEST(PoolStoreTest, FailedWriteLeavesPoolUnchanged) {
+  TempDir tmp;
+  auto store = PoolStore::Create({tmp.path()});
+  ASSERT_TRUE(store.ok());
+  EmbeddingTable t = RandomTable(2, 2, 1);
+  PoolMetadata m1 = Meta(1, 2, 1700000000000);
+  ASSERT_TRUE((*store)->Commit("p", &m1, t, nullptr, true).ok());
+  const std::string dir = (*store)->PoolDir("p");
+  auto before = ReadFile(dir + "/datapool_latest.csv");
+  // history/ replaced by a file: linking the old version must fail.
+  fs::remove_all(dir + "/history");
+  std::ofstream(dir + "/history") << "in the way";
+  PoolMetadata m2 = Meta(2, 2, 1700000001000);
+  absl::Status s = (*store)->Commit("p", &m2, RandomTable(3, 2, 2), &m1, true);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr(dir + "/history"));
+  EXPECT_EQ(*ReadFile(dir + "/datapool_latest.csv"), *before);
+  auto loaded = (*store)->Load("p");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->meta.version, 1u);
+}
+
+}  // namespace
+}  // namespace datapool

@@ -1,0 +1,110 @@
+#include "server/service/proto_convert.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace datapool {
+
+SelectParams FromProto(const v1::SelectionParams& proto) {
+  SelectParams p;
+  p.pool = proto.pool();
+  switch (proto.n_samples_case()) {
+    case v1::SelectionParams::kNSamplesCount:
+      p.n_samples_count = proto.n_samples_count();
+      break;
+    case v1::SelectionParams::kNSamplesFraction:
+      p.n_samples_fraction = proto.n_samples_fraction();
+      break;
+    case v1::SelectionParams::N_SAMPLES_NOT_SET:
+      break;
+  }
+  if (proto.has_min_distance()) p.min_distance = proto.min_distance();
+  p.keep_history = proto.has_keep_history() ? proto.keep_history() : true;
+  p.dry_run = proto.dry_run();
+  return p;
+}
+
+absl::Status AppendBlock(const v1::EmbeddingBlock& block,
+                         EmbeddingTable* table) {
+  const size_t n = static_cast<size_t>(block.filenames_size());
+  const size_t d = block.dimension();
+  if (n == 0 && block.values_size() == 0 && block.labels_size() == 0) {
+    return absl::OkStatus();
+  }
+  if (d == 0) {
+    return absl::InvalidArgumentError("candidates.dimension must be set (>= 1)");
+  }
+  if (static_cast<size_t>(block.values_size()) != n * d) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "candidates: ", n, " filenames of dimension ", d, " need ", n * d,
+        " values, got ", block.values_size()));
+  }
+  if (block.labels_size() != 0 && static_cast<size_t>(block.labels_size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "candidates: expected no labels or one per filename (", n, "), got ",
+        block.labels_size()));
+  }
+  if (table->size() > 0 && table->dimension != d) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "candidates: a block of dimension ", d, " follows blocks of dimension ",
+        table->dimension));
+  }
+  table->dimension = d;
+  table->filenames.insert(table->filenames.end(), block.filenames().begin(),
+                          block.filenames().end());
+  table->values.insert(table->values.end(), block.values().begin(),
+                       block.values().end());
+  if (block.labels_size() == 0) {
+    table->labels.resize(table->labels.size() + n, 0);
+  } else {
+    table->labels.insert(table->labels.end(), block.labels().begin(),
+                         block.labels().end());
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+v1::StopReason ToProto(StopReason reason) {
+  switch (reason) {
+    case StopReason::kNSamples:
+      return v1::STOP_REASON_N_SAMPLES;
+    case StopReason::kMinDistance:
+      return v1::STOP_REASON_MIN_DISTANCE;
+    case StopReason::kExhausted:
+      return v1::STOP_REASON_EXHAUSTED;
+  }
+  return v1::STOP_REASON_UNSPECIFIED;
+}
+
+}  // namespace
+
+void ToProto(const SelectOutcome& outcome, v1::SelectResponse* proto) {
+  proto->mutable_selected()->Reserve(static_cast<int>(outcome.selected.size()));
+  for (const SelectedSample& s : outcome.selected) {
+    v1::SelectedSample* out = proto->add_selected();
+    out->set_filename(s.filename);
+    if (s.distance) out->set_distance(*s.distance);
+    out->set_label(s.label);
+  }
+  proto->set_stop_reason(ToProto(outcome.stop_reason));
+  proto->set_pool_size_before(outcome.pool_size_before);
+  proto->set_pool_size_after(outcome.pool_size_after);
+  proto->set_version(outcome.version);
+  proto->set_committed(outcome.committed);
+  proto->set_candidates_received(outcome.candidates_received);
+  proto->set_candidates_already_in_pool(outcome.candidates_already_in_pool);
+}
+
+void ToProto(const PoolInfo& info, v1::PoolInfo* proto) {
+  proto->set_name(info.name);
+  proto->set_size(info.meta.size);
+  proto->set_dimension(static_cast<uint32_t>(info.meta.dimension));
+  proto->set_version(info.meta.version);
+  proto->set_created_time(TimeToRfc3339(info.meta.created));
+  proto->set_updated_time(TimeToRfc3339(info.meta.updated));
+  proto->set_folder(info.folder);
+  proto->set_normalized(info.meta.normalized);
+  proto->set_model_fingerprint(info.meta.model_fingerprint);
+}
+
+}  // namespace datapool

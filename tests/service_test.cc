@@ -1,0 +1,247 @@
+// The gRPC service through a real in-process server on loopback, called
+// with the C++ client library and the raw stub.
+#include <grpcpp/grpcpp.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "client/datapool_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/app/datapool_server.h"
+
+namespace datapool {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+EmbeddingTable Table(size_t n, size_t d, uint32_t seed, const std::string& prefix) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0, 1);
+  EmbeddingTable t;
+  t.dimension = d;
+  for (size_t i = 0; i < n; ++i) {
+    t.filenames.push_back(absl::StrCat(prefix, i));
+    t.labels.push_back(static_cast<int64_t>(i));
+    for (size_t j = 0; j < d; ++j) t.values.push_back(g(rng));
+  }
+  return t;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = absl::StrCat(::testing::TempDir(), "/svc-XXXXXX");
+    dir_ = ::mkdtemp(tmpl.data());
+    DatapoolServer::Options options;
+    options.shared_dir = dir_ + "/shared";
+    options.listen = "127.0.0.1:0";
+    auto server = DatapoolServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    DatapoolClient::Options client_options;
+    client_options.server = absl::StrCat("127.0.0.1:", server_->port());
+    client_options.timeout = std::chrono::seconds(30);
+    client_options.chunk_bytes = 256;  // many stream messages even for small sets
+    client_ = std::make_unique<DatapoolClient>(client_options);
+    stub_ = v1::Datapool::NewStub(grpc::CreateChannel(
+        client_options.server, grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    client_.reset();
+    server_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  v1::SelectionParams Params(const std::string& pool, uint64_t n) {
+    v1::SelectionParams p;
+    p.set_pool(pool);
+    p.set_n_samples_count(n);
+    return p;
+  }
+
+  // Unary Select with the candidates in the request.
+  grpc::Status Unary(const v1::SelectionParams& params, const EmbeddingTable& t,
+                     v1::SelectResponse* response) {
+    v1::SelectRequest request;
+    *request.mutable_params() = params;
+    auto* block = request.mutable_candidates();
+    block->set_dimension(static_cast<uint32_t>(t.dimension));
+    for (size_t i = 0; i < t.size(); ++i) block->add_filenames(t.filenames[i]);
+    for (float v : t.values) block->add_values(v);
+    grpc::ClientContext context;
+    return stub_->Select(&context, request, response);
+  }
+
+  void ExpectStillServing() {
+    v1::ListPoolsResponse list;
+    EXPECT_TRUE(client_->ListPools(&list).ok());
+    grpc::health::v1::HealthCheckResponse health;
+    ASSERT_TRUE(client_->Health(&health).ok());
+    EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+
+  std::string dir_;
+  std::unique_ptr<DatapoolServer> server_;
+  std::unique_ptr<DatapoolClient> client_;
+  std::unique_ptr<v1::Datapool::Stub> stub_;
+};
+
+TEST_F(ServiceTest, StreamedAndUnarySelectAgreeAndCommit) {
+  EmbeddingTable t = Table(60, 8, 1, "s");
+  v1::SelectionParams dry = Params("p", 7);
+  dry.set_dry_run(true);
+  v1::SelectResponse unary;
+  ASSERT_TRUE(Unary(dry, t, &unary).ok());
+  EXPECT_FALSE(unary.committed());
+
+  v1::SelectResponse streamed;
+  grpc::Status status = client_->Select(Params("p", 7), t, &streamed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(streamed.selected_size(), 7);
+  for (int k = 0; k < 7; ++k) {
+    EXPECT_EQ(streamed.selected(k).filename(), unary.selected(k).filename());
+  }
+  EXPECT_FALSE(streamed.selected(0).has_distance());
+  EXPECT_TRUE(streamed.selected(1).has_distance());
+  EXPECT_EQ(streamed.stop_reason(), v1::STOP_REASON_N_SAMPLES);
+  EXPECT_EQ(streamed.version(), 1u);
+  EXPECT_TRUE(streamed.committed());
+  EXPECT_EQ(streamed.candidates_received(), 60u);
+  EXPECT_TRUE(fs::exists(dir_ + "/shared/p/datapool_latest.csv"));
+
+  v1::PoolInfo info;
+  ASSERT_TRUE(client_->GetPool("p", &info).ok());
+  EXPECT_EQ(info.size(), 7u);
+  EXPECT_EQ(info.dimension(), 8u);
+  EXPECT_EQ(info.version(), 1u);
+  EXPECT_EQ(info.folder(), dir_ + "/shared/p");
+  EXPECT_TRUE(info.normalized());
+  EXPECT_THAT(info.created_time(), testing::EndsWith("Z"));
+}
+
+TEST_F(ServiceTest, BadInputGetsItsStatusCode) {
+  v1::SelectResponse r;
+  ASSERT_TRUE(client_->Select(Params("p", 2), Table(5, 4, 1, "a"), &r).ok());
+
+  struct Case {
+    const char* what;
+    grpc::StatusCode code;
+    grpc::Status status;
+  };
+  EmbeddingTable nan = Table(3, 4, 2, "n");
+  nan.values[2] = std::numeric_limits<float>::quiet_NaN();
+  EmbeddingTable zero = Table(3, 4, 2, "z");
+  std::fill(zero.values.begin(), zero.values.begin() + 4, 0.f);
+  v1::SelectionParams no_stop;
+  no_stop.set_pool("p");
+  v1::SelectionParams negative = Params("p", 1);
+  negative.set_min_distance(-1);
+
+  std::vector<Case> cases;
+  cases.push_back({"wrong dimension", grpc::StatusCode::FAILED_PRECONDITION,
+                   client_->Select(Params("p", 1), Table(3, 5, 3, "w"), &r)});
+  cases.push_back({"NaN", grpc::StatusCode::INVALID_ARGUMENT,
+                   client_->Select(Params("p", 1), nan, &r)});
+  cases.push_back({"zero vector", grpc::StatusCode::INVALID_ARGUMENT,
+                   client_->Select(Params("p", 1), zero, &r)});
+  cases.push_back({"empty", grpc::StatusCode::INVALID_ARGUMENT,
+                   client_->Select(Params("p", 1), EmbeddingTable{}, &r)});
+  cases.push_back({"bad name", grpc::StatusCode::INVALID_ARGUMENT,
+                   client_->Select(Params("a/b", 1), Table(3, 4, 4, "x"), &r)});
+  cases.push_back({"no stop", grpc::StatusCode::INVALID_ARGUMENT,
+                   client_->Select(no_stop, Table(3, 4, 4, "x"), &r)});
+  cases.push_back({"negative min_distance", grpc::StatusCode::INVALID_ARGUMENT,
+                   client_->Select(negative, Table(3, 4, 4, "x"), &r)});
+  v1::PoolInfo info;
+  cases.push_back({"missing pool", grpc::StatusCode::NOT_FOUND,
+                   client_->GetPool("nope", &info)});
+  v1::DeletePoolResponse deleted;
+  cases.push_back({"delete missing", grpc::StatusCode::NOT_FOUND,
+                   client_->DeletePool("nope", &deleted)});
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.status.error_code(), c.code)
+        << c.what << ": " << c.status.error_message();
+    EXPECT_FALSE(c.status.error_message().empty()) << c.what;
+  }
+  // Shape errors of the raw message.
+  v1::SelectRequest bad;
+  *bad.mutable_params() = Params("p", 1);
+  bad.mutable_candidates()->set_dimension(4);
+  bad.mutable_candidates()->add_filenames("x");
+  bad.mutable_candidates()->add_values(1);
+  grpc::ClientContext context;
+  grpc::Status shape = stub_->Select(&context, bad, &r);
+  EXPECT_EQ(shape.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(shape.error_message(), HasSubstr("need 4 values, got 1"));
+
+  // Nothing changed and the server still serves.
+  ASSERT_TRUE(client_->GetPool("p", &info).ok());
+  EXPECT_EQ(info.version(), 1u);
+  EXPECT_EQ(info.size(), 2u);
+  ExpectStillServing();
+}
+
+TEST_F(ServiceTest, StreamProtocolErrors) {
+  // Params in a later message.
+  v1::SelectResponse r;
+  grpc::ClientContext context;
+  auto writer = stub_->SelectStream(&context, &r);
+  v1::SelectRequest first;
+  *first.mutable_params() = Params("p", 1);
+  writer->Write(first);
+  writer->Write(first);
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("only the first message"));
+
+  grpc::ClientContext context2;
+  auto empty = stub_->SelectStream(&context2, &r);
+  empty->WritesDone();
+  EXPECT_EQ(empty->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectStillServing();
+}
+
+TEST_F(ServiceTest, ListAndDelete) {
+  v1::SelectResponse r;
+  ASSERT_TRUE(client_->Select(Params("one", 2), Table(5, 4, 1, "a"), &r).ok());
+  ASSERT_TRUE(client_->Select(Params("two", 3), Table(5, 4, 2, "b"), &r).ok());
+  v1::ListPoolsResponse list;
+  ASSERT_TRUE(client_->ListPools(&list).ok());
+  ASSERT_EQ(list.pools_size(), 2);
+  EXPECT_EQ(list.pools(0).name(), "one");
+  EXPECT_EQ(list.pools(1).size(), 3u);
+  v1::DeletePoolResponse deleted;
+  ASSERT_TRUE(client_->DeletePool("one", &deleted).ok());
+  EXPECT_EQ(deleted.deleted().size(), 2u);
+  EXPECT_FALSE(fs::exists(dir_ + "/shared/one"));
+  list.Clear();
+  ASSERT_TRUE(client_->ListPools(&list).ok());
+  EXPECT_EQ(list.pools_size(), 1);
+}
+
+TEST_F(ServiceTest, PoolsSurviveARestart) {
+  v1::SelectResponse r;
+  ASSERT_TRUE(client_->Select(Params("keep", 4), Table(9, 4, 1, "k"), &r).ok());
+  const int old_port = server_->port();
+  server_.reset();
+  DatapoolServer::Options options;
+  options.shared_dir = dir_ + "/shared";
+  options.listen = absl::StrCat("127.0.0.1:", old_port);
+  auto server = DatapoolServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  v1::PoolInfo info;
+  grpc::Status s = client_->GetPool("keep", &info);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(info.size(), 4u);
+}
+
+}  // namespace
+}  // namespace datapool
