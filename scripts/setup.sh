@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what Datapool needs from Debian's packages (only the missing ones)
+# and builds it into ./build. Sourced by run-server.sh and run-tests.sh;
+# fast when nothing changed. Environment:
+#   DATAPOOL_BUILD_DIR   build folder (default: ./build)
+#   DATAPOOL_BUILD_TYPE  CMake build type (default: RelWithDebInfo)
+set -euo pipefail
+
+DATAPOOL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATAPOOL_BUILD_DIR="${DATAPOOL_BUILD_DIR:-$DATAPOOL_ROOT/build}"
+
+DATAPOOL_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  protobuf-compiler libprotobuf-dev
+  libgrpc++-dev protobuf-compiler-grpc
+  libabsl-dev
+  libgtest-dev libgmock-dev
+  python3 python3-grpcio python3-protobuf python3-numpy
+)
+
+datapool_install_packages() {
+  local missing=()
+  local pkg
+  for pkg in "${DATAPOOL_PACKAGES[@]}"; do
+    if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
+      missing+=("$pkg")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: installing ${missing[*]}" >&2
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+datapool_build() {
+  if [ ! -f "$DATAPOOL_BUILD_DIR/build.ninja" ]; then
+    cmake -S "$DATAPOOL_ROOT" -B "$DATAPOOL_BUILD_DIR" -G Ninja \
+      -DCMAKE_BUILD_TYPE="${DATAPOOL_BUILD_TYPE:-RelWithDebInfo}" >&2
+  fi
+  # Two cores, and a few translation units need a lot of memory: -j2.
+  cmake --build "$DATAPOOL_BUILD_DIR" -- -j2 >&2
+}
+
+datapool_install_packages
+datapool_build

@@ -1,0 +1,517 @@
+"""End-to-end tests of the `datapool` CLI (env DATAPOOL_CLI_BIN) against the
+real server binary (env DATAPOOL_SERVER_BIN) on loopback, and of the server
+binary's command-line handling.
+
+Run: /usr/bin/python3 -m unittest tests/python/test_cli_e2e.py
+"""
+
+import csv
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+def _reexec_with_debian_python():
+    """`python3 test_x.py` with a python3 that lacks Debian's grpcio/numpy
+    (e.g. pyenv's) re-runs the file with /usr/bin/python3."""
+    try:
+        import grpc  # noqa: F401
+        import numpy  # noqa: F401
+    except ImportError:
+        debian = "/usr/bin/python3"
+        if (__name__ == "__main__" and os.path.exists(debian)
+                and os.path.realpath(sys.executable)
+                != os.path.realpath(debian)):
+            os.execv(debian, [debian] + sys.argv)
+        raise
+
+
+_reexec_with_debian_python()
+
+import numpy as np  # noqa: E402
+
+from datapool_testlib import (  # noqa: E402
+    STOP_EXHAUSTED, STOP_MIN_DISTANCE, STOP_N_SAMPLES, check_greedy_selection,
+    snapshot_tree, unit_rows)
+from lightly_csv import check_lightly_csv  # noqa: E402
+from server_harness import (  # noqa: E402
+    RunningServer, cli_binary, server_binary)
+
+CLI_TIMEOUT_S = 90  # the CLI must give up on its own well before this
+SERVER_EXIT_TIMEOUT_S = 30
+D = 8
+SELECT_KEYS = {"selected", "stop_reason", "pool_size_before",
+               "pool_size_after", "version", "committed", "dry_run",
+               "candidates_received", "candidates_already_in_pool"}
+POOL_KEYS = {"name", "size", "dimension", "version", "created_time",
+             "updated_time", "folder", "normalized", "model_fingerprint"}
+RFC3339_RE = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$")
+ERROR_LINE_RE = re.compile(r"^datapool: ([A-Z_]+): \S", re.MULTILINE)
+_STOP_NAMES = {"n_samples": STOP_N_SAMPLES, "min_distance": STOP_MIN_DISTANCE,
+               "exhausted": STOP_EXHAUSTED}
+
+
+def write_lightly_csv(path, names, rows, labels):
+    """Writes the lightly layout with Python's csv module (RFC 4180)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["filenames"] + ["embedding_%d" % j
+                                    for j in range(rows.shape[1])]
+                   + ["labels"])
+        for name, row, label in zip(names, rows, labels):
+            w.writerow([name] + [repr(float(v)) for v in row] + [int(label)])
+    # Read back through the checker: the test inputs themselves are valid.
+    got_names, got_rows, got_labels = check_lightly_csv(path)
+    assert got_names == list(names) and got_labels == list(labels)
+    return dict(zip(got_names, unit_rows(got_rows))), dict(zip(names, labels))
+
+
+def bound_closed_port():
+    """A socket bound to a loopback port but not listening: connections to
+    it are refused, and no other process can take the port meanwhile."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    return s, "127.0.0.1:%d" % s.getsockname()[1]
+
+
+def base_env():
+    env = dict(os.environ)
+    for k in ("DATAPOOL_SERVER", "http_proxy", "https_proxy", "grpc_proxy",
+              "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        env.pop(k, None)
+    return env
+
+
+class CliTestBase(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        server_binary()
+        cls.cli_bin = cli_binary()
+        tmp = tempfile.TemporaryDirectory(prefix="datapool-cli-")
+        cls.addClassCleanup(tmp.cleanup)
+        cls.tmp = tmp.name
+        cls.shared = os.path.join(cls.tmp, "shared")
+        cls.input = os.path.join(cls.tmp, "input")
+        cls.data = os.path.join(cls.tmp, "data")
+        for d in (cls.shared, cls.input, cls.data):
+            os.mkdir(d)
+        cls.server = RunningServer(cls.shared, cls.input)
+        cls.server.__enter__()
+        cls.addClassCleanup(cls.server.stop)
+        cls.address = cls.server.address
+
+    def run_cli(self, *args, server="flag", env_server=None):
+        """Runs the CLI; server="flag" prepends --server ADDRESS, None omits
+        it, any other string is passed as --server's value."""
+        argv = [self.cli_bin]
+        if server == "flag":
+            argv += ["--server", self.address]
+        elif server is not None:
+            argv += ["--server", server]
+        argv += [str(a) for a in args]
+        env = base_env()
+        if env_server is not None:
+            env["DATAPOOL_SERVER"] = env_server
+        try:
+            return subprocess.run(argv, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, env=env,
+                                  timeout=CLI_TIMEOUT_S)
+        except subprocess.TimeoutExpired as e:
+            self.fail("CLI hung for %d s: %s\nstdout: %s\nstderr: %s"
+                      % (CLI_TIMEOUT_S, argv, e.stdout, e.stderr))
+
+    def explain(self, proc):
+        return ("command: %s\nexit status: %d\nstdout:\n%s\nstderr:\n%s\n%s"
+                % (proc.args, proc.returncode, proc.stdout, proc.stderr,
+                   self.server.describe()))
+
+    def cli_ok(self, *args, **kw):
+        proc = self.run_cli(*args, **kw)
+        self.assertEqual(proc.returncode, 0, self.explain(proc))
+        return proc
+
+    def cli_json(self, *args, **kw):
+        proc = self.cli_ok(*args, **kw)
+        try:
+            value = json.loads(proc.stdout)
+        except ValueError as e:
+            self.fail("stdout is not one JSON value (%s)\n%s"
+                      % (e, self.explain(proc)))
+        self.assertIsInstance(value, dict, self.explain(proc))
+        return value
+
+    def cli_error(self, code_name, *args, **kw):
+        """Expects exit 1 and `datapool: CODE_NAME: message` on stderr."""
+        proc = self.run_cli(*args, **kw)
+        self.assertEqual(proc.returncode, 1, self.explain(proc))
+        m = ERROR_LINE_RE.search(proc.stderr)
+        self.assertTrue(m, "no 'datapool: CODE: message' line on stderr\n"
+                        + self.explain(proc))
+        self.assertEqual(m.group(1), code_name, self.explain(proc))
+        return proc
+
+    def assertUsageError(self, *args, **kw):
+        proc = self.run_cli(*args, **kw)
+        self.assertEqual(proc.returncode, 2, self.explain(proc))
+        self.assertTrue(proc.stderr.strip(), "usage error without a message\n"
+                        + self.explain(proc))
+        return proc
+
+    def csv_path(self, name):
+        return os.path.join(self.data, name)
+
+    def assertPool(self, pool, name, size, version):
+        self.assertTrue(POOL_KEYS <= set(pool), "POOL lacks %s: %r"
+                        % (POOL_KEYS - set(pool), pool))
+        self.assertEqual(pool["name"], name)
+        self.assertEqual(pool["size"], size)
+        self.assertEqual(pool["dimension"], D)
+        self.assertEqual(pool["version"], version)
+        self.assertIs(pool["normalized"], True)
+        self.assertEqual(pool["model_fingerprint"], "")
+        self.assertEqual(os.path.realpath(pool["folder"]),
+                         os.path.realpath(os.path.join(self.shared, name)))
+        for key in ("created_time", "updated_time"):
+            self.assertRegex(pool[key], RFC3339_RE)
+        self.assertLessEqual(pool["created_time"][:19],
+                             pool["updated_time"][:19])
+
+    def check_select_json(self, out, candidates, labels, pool_rows, n_limit,
+                          min_distance, dry_run):
+        """Common checks of a `select --json` answer; returns the names."""
+        self.assertTrue(SELECT_KEYS <= set(out), "select JSON lacks %s: %r"
+                        % (SELECT_KEYS - set(out), out))
+        self.assertIs(out["dry_run"], dry_run)
+        self.assertIs(out["committed"], (not dry_run) and bool(out["selected"]))
+        self.assertIn(out["stop_reason"], _STOP_NAMES)
+        picks = []
+        for s in out["selected"]:
+            self.assertEqual(set(s), {"filename", "distance", "label"}, s)
+            self.assertIsInstance(s["filename"], str)
+            self.assertIsInstance(s["label"], int)
+            self.assertEqual(s["label"], labels[s["filename"]], s)
+            if s["distance"] is not None:
+                self.assertIsInstance(s["distance"], (int, float), s)
+                self.assertNotIsInstance(s["distance"], bool, s)
+            picks.append((s["filename"], s["distance"]))
+        check_greedy_selection(pool_rows, candidates, picks,
+                               _STOP_NAMES[out["stop_reason"]],
+                               n_limit=n_limit, min_distance=min_distance)
+        if picks and len(pool_rows) == 0:
+            self.assertIsNone(picks[0][1])
+        self.assertEqual(out["pool_size_before"], len(pool_rows))
+        self.assertEqual(out["pool_size_after"],
+                         len(pool_rows) + len(picks))
+        return [p[0] for p in picks]
+
+
+class CliScenarioTest(CliTestBase):
+
+    def test_pool_lifecycle(self):
+        rng = np.random.default_rng(8080)
+        folder = os.path.join(self.shared, "cli-pool")
+        latest = os.path.join(folder, "datapool_latest.csv")
+        history = os.path.join(folder, "history")
+        rows_by_name = {}
+        labels_by_name = {}
+
+        # --- v1: 10 of 40 ---
+        names_a = ["a/img_%03d.png" % i for i in range(38)]
+        names_a += ["a/dir x/img,1.png", 'a/say "hi".png']
+        vec_a, lab_a = write_lightly_csv(
+            self.csv_path("a.csv"), names_a,
+            unit_rows(rng.normal(size=(40, D))), rng.integers(0, 4, 40))
+        rows_by_name.update(vec_a)
+        labels_by_name.update(lab_a)
+        out1 = self.cli_json("select", "--pool", "cli-pool", "--embeddings",
+                             self.csv_path("a.csv"), "--n-samples", "10",
+                             "--json")
+        v1 = self.check_select_json(out1, vec_a, lab_a, [], 10, None, False)
+        self.assertEqual(len(v1), 10)
+        self.assertEqual(out1["stop_reason"], "n_samples")
+        self.assertEqual(out1["version"], 1)
+        self.assertEqual(out1["candidates_received"], 40)
+        self.assertEqual(out1["candidates_already_in_pool"], 0)
+        dists = [s["distance"] for s in out1["selected"]]
+        self.assertIsNone(dists[0])
+        for k in range(2, len(dists)):
+            self.assertLessEqual(dists[k], dists[k - 1] + 1e-6,
+                                 "distances not non-increasing: %s" % dists)
+        self.assertCsv(latest, v1, rows_by_name, labels_by_name)
+        self.assertEqual(self.history_csvs(history), [])
+
+        # --- v2: --min-distance 0.5, --server after the subcommand ---
+        pool_rows = [rows_by_name[n] for n in v1]
+        fresh = unit_rows(rng.normal(size=(15, D)))
+        near_pool = unit_rows(np.array(pool_rows)
+                              + rng.normal(scale=0.01, size=(10, D)))
+        near_fresh = unit_rows(fresh[:5] + rng.normal(scale=0.01, size=(5, D)))
+        names_b = (["b/new_%02d.png" % i for i in range(15)]
+                   + ["b/near_pool_%02d.png" % i for i in range(10)]
+                   + ["b/near_new_%02d.png" % i for i in range(5)])
+        order = rng.permutation(30)
+        vec_b, lab_b = write_lightly_csv(
+            self.csv_path("b.csv"), [names_b[i] for i in order],
+            np.vstack([fresh, near_pool, near_fresh])[order],
+            [int(x) for x in rng.integers(0, 4, 30)])
+        for name in names_b[15:25]:
+            self.assertLess(min(np.linalg.norm(np.array(pool_rows)
+                                               - vec_b[name], axis=1)), 0.1)
+        rows_by_name.update(vec_b)
+        labels_by_name.update(lab_b)
+        out2 = self.cli_json("select", "--pool", "cli-pool", "--embeddings",
+                             self.csv_path("b.csv"), "--min-distance", "0.5",
+                             "--json", "--server", self.address, server=None)
+        v2 = self.check_select_json(out2, vec_b, lab_b, pool_rows, None, 0.5,
+                                    False)
+        self.assertEqual(out2["version"], 2)
+        self.assertEqual(out2["stop_reason"], "min_distance")
+        self.assertFalse(set(v2) & set(names_b[15:25]),
+                         "near-duplicates of the pool were picked")
+        self.assertGreaterEqual(len(v2), 10)
+        for s in out2["selected"]:
+            self.assertGreaterEqual(s["distance"], 0.5)
+        hist = self.history_csvs(history)
+        self.assertEqual(len(hist), 1, hist)
+        self.assertIn("v000001", hist[0])
+        self.assertCsv(os.path.join(history, hist[0]), v1, rows_by_name,
+                       labels_by_name)
+        self.assertCsv(latest, v1 + v2, rows_by_name, labels_by_name)
+        size2 = len(v1) + len(v2)
+
+        # --- pools list / show ---
+        listed = self.cli_json("pools", "list", "--json")
+        self.assertEqual(set(listed), {"pools"})
+        mine = [p for p in listed["pools"] if p["name"] == "cli-pool"]
+        self.assertEqual(len(mine), 1, listed)
+        self.assertPool(mine[0], "cli-pool", size2, 2)
+        shown = self.cli_json("pools", "show", "cli-pool", "--json")
+        self.assertEqual(shown, mine[0])
+        self.assertIn("cli-pool", self.cli_ok("pools", "list").stdout)
+        self.assertIn("cli-pool", self.cli_ok("pools", "show",
+                                              "cli-pool").stdout)
+
+        # --- dry runs change nothing ---
+        pool_rows = [rows_by_name[n] for n in v1 + v2]
+        vec_c, lab_c = write_lightly_csv(
+            self.csv_path("c.csv"), ["c/%02d.png" % i for i in range(20)],
+            unit_rows(rng.normal(size=(20, D))), [1] * 20)
+        before = snapshot_tree(folder)
+        for n_arg, want in (("0.25", 5), ("1.0", 20), ("1", 1)):
+            out = self.cli_json("select", "--pool", "cli-pool", "--embeddings",
+                                self.csv_path("c.csv"), "--n-samples", n_arg,
+                                "--dry-run", "--json")
+            picked = self.check_select_json(out, vec_c, lab_c, pool_rows,
+                                            want, None, True)
+            self.assertEqual(len(picked), want, "--n-samples %s" % n_arg)
+            self.assertEqual(out["version"], 2)
+            self.assertIs(out["committed"], False)
+        self.assertEqual(snapshot_tree(folder), before)
+        self.assertEqual(self.cli_json("pools", "show", "cli-pool",
+                                       "--json")["version"], 2)
+
+        # --- another dimension: FAILED_PRECONDITION, nothing changes ---
+        write_lightly_csv(self.csv_path("d4.csv"), ["d/%d.png" % i
+                                                    for i in range(6)],
+                          unit_rows(rng.normal(size=(6, 4))), [0] * 6)
+        self.cli_error("FAILED_PRECONDITION", "select", "--pool", "cli-pool",
+                       "--embeddings", self.csv_path("d4.csv"),
+                       "--n-samples", "3")
+        self.assertEqual(snapshot_tree(folder), before)
+
+        # --- v3: awkward filenames, --no-history ---
+        weird = ["w/comma,name.png", 'w/say "hi".png', "w/it's.png",
+                 "w/\u00fcn\u00efc\u00f6d\u00e9 \u00df.jpg"]
+        vec_w, lab_w = write_lightly_csv(
+            self.csv_path("w.csv"), weird, unit_rows(rng.normal(size=(4, D))),
+            [42, 0, 3, 1])
+        rows_by_name.update(vec_w)
+        labels_by_name.update(lab_w)
+        out3 = self.cli_json("select", "--pool", "cli-pool", "--embeddings",
+                             self.csv_path("w.csv"), "--min-distance", "0.01",
+                             "--no-history", "--json")
+        v3 = self.check_select_json(out3, vec_w, lab_w, pool_rows, None, 0.01,
+                                    False)
+        self.assertEqual(sorted(v3), sorted(weird))
+        self.assertEqual(out3["stop_reason"], "exhausted")
+        self.assertEqual(out3["version"], 3)
+        self.assertEqual(self.history_csvs(history), hist,
+                         "--no-history still kept v2")
+        self.assertCsv(latest, v1 + v2 + v3, rows_by_name, labels_by_name)
+
+        # --- delete ---
+        deleted = self.cli_json("pools", "delete", "cli-pool", "--json")
+        self.assertEqual(set(deleted), {"deleted"})
+        self.assertPool(deleted["deleted"], "cli-pool", size2 + 4, 3)
+        self.assertFalse(os.path.exists(folder))
+        self.cli_error("NOT_FOUND", "pools", "show", "cli-pool")
+        self.cli_error("NOT_FOUND", "pools", "delete", "cli-pool")
+        self.assertNotIn("cli-pool", [p["name"] for p in self.cli_json(
+            "pools", "list", "--json")["pools"]])
+
+    def history_csvs(self, history):
+        if not os.path.isdir(history):
+            return []
+        return sorted(f for f in os.listdir(history) if f.endswith(".csv"))
+
+    def assertCsv(self, path, names, rows_by_name, labels_by_name):
+        got_names, got_rows, got_labels = check_lightly_csv(path)
+        self.assertEqual(len(got_names), len(set(got_names)), path)
+        self.assertEqual(sorted(got_names), sorted(names), path)
+        for n, row, label in zip(got_names, got_rows, got_labels):
+            np.testing.assert_allclose(row, rows_by_name[n], atol=1e-5,
+                                       err_msg="%s: %r" % (path, n))
+            self.assertEqual(label, labels_by_name[n], "%s: %r" % (path, n))
+
+    def test_bad_input_files_change_nothing(self):
+        before = snapshot_tree(self.shared)
+        missing = os.path.join(self.data, "does-not-exist.csv")
+        proc = self.run_cli("select", "--pool", "cli-bad", "--embeddings",
+                            missing, "--n-samples", "1")
+        self.assertIn(proc.returncode, (1, 2), self.explain(proc))
+        self.assertIn("does-not-exist.csv", proc.stderr, self.explain(proc))
+        bad = os.path.join(self.data, "bad-header.csv")
+        with open(bad, "w") as f:
+            f.write("filename,embedding_0,labels\na.png,1.0,0\n")
+        proc = self.run_cli("select", "--pool", "cli-bad", "--embeddings",
+                            bad, "--n-samples", "1")
+        self.assertIn(proc.returncode, (1, 2), self.explain(proc))
+        self.assertTrue(proc.stderr.strip(), self.explain(proc))
+        ragged = os.path.join(self.data, "ragged.csv")
+        with open(ragged, "w") as f:
+            f.write("filenames,embedding_0,embedding_1,labels\n"
+                    "a.png,1.0,0\n")
+        proc = self.run_cli("select", "--pool", "cli-bad", "--embeddings",
+                            ragged, "--n-samples", "1")
+        self.assertIn(proc.returncode, (1, 2), self.explain(proc))
+        # Neither stopping condition: refused by the CLI (2) or the server (1).
+        vec, _ = write_lightly_csv(self.csv_path("one.csv"), ["x.png"],
+                                   [[1.0] * D], [0])
+        proc = self.run_cli("select", "--pool", "cli-bad", "--embeddings",
+                            self.csv_path("one.csv"))
+        self.assertIn(proc.returncode, (1, 2), self.explain(proc))
+        # A bad pool name: refused by the CLI (2) or the server (1).
+        proc = self.run_cli("select", "--pool", "../x", "--embeddings",
+                            self.csv_path("one.csv"), "--n-samples", "1")
+        self.assertIn(proc.returncode, (1, 2), self.explain(proc))
+        if proc.returncode == 1:
+            self.assertIn("datapool: INVALID_ARGUMENT: ", proc.stderr,
+                          self.explain(proc))
+        self.assertEqual(snapshot_tree(self.shared), before)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "x")))
+
+
+class CliConnectionTest(CliTestBase):
+
+    def test_health(self):
+        proc = self.cli_ok("health")
+        self.assertEqual(proc.stdout.strip(), "SERVING")
+        self.assertEqual(self.cli_json("health", "--json"),
+                         {"status": "SERVING"})
+
+    def test_server_flag_position_and_env(self):
+        # --server after the subcommand.
+        self.assertEqual(self.cli_ok("health", "--server", self.address,
+                                     server=None).stdout.strip(), "SERVING")
+        # DATAPOOL_SERVER is used when --server is absent ...
+        out = self.cli_json("pools", "list", "--json", server=None,
+                            env_server=self.address)
+        self.assertIsInstance(out["pools"], list)
+        sock, closed = bound_closed_port()
+        with sock:
+            # ... and really is (a dead address there makes the call fail) ...
+            proc = self.run_cli("health", server=None, env_server=closed)
+            self.assertEqual(proc.returncode, 1, self.explain(proc))
+            # ... and --server overrides it.
+            self.assertEqual(self.cli_ok("health", env_server=closed)
+                             .stdout.strip(), "SERVING")
+
+    def test_unreachable_server_fails_fast(self):
+        sock, closed = bound_closed_port()
+        with sock:
+            for args in (("health",), ("pools", "list", "--json"),
+                         ("pools", "show", "p")):
+                proc = self.run_cli(*args, server=closed)
+                self.assertEqual(proc.returncode, 1, self.explain(proc))
+                m = ERROR_LINE_RE.search(proc.stderr)
+                self.assertTrue(m, self.explain(proc))
+                self.assertIn(m.group(1), ("UNAVAILABLE", "DEADLINE_EXCEEDED"),
+                              self.explain(proc))
+                self.assertEqual(proc.stdout.strip(), "", self.explain(proc))
+
+    def test_usage_errors(self):
+        sock, closed = bound_closed_port()
+        with sock:
+            # A usage error must not depend on the server: point at a dead one.
+            emb = self.csv_path("usage.csv")
+            write_lightly_csv(emb, ["u.png"], [[1.0] * D], [0])
+            for args in ((),
+                         ("frobnicate",),
+                         ("select",),
+                         ("select", "--pool", "p", "--n-samples", "1"),
+                         ("select", "--embeddings", emb, "--n-samples", "1"),
+                         ("select", "--pool", "p", "--embeddings", emb,
+                          "--n-samples", "abc"),
+                         ("select", "--pool", "p", "--embeddings", emb,
+                          "--min-distance", "far"),
+                         ("select", "--pool", "p", "--embeddings", emb,
+                          "--n-samples", "1", "--bogus"),
+                         ("select", "--pool"),
+                         ("pools", "show"),
+                         ("pools", "frobnicate"),
+                         ("--bogus", "health")):
+                proc = self.assertUsageError(*args, server=closed)
+                if "--bogus" in args:
+                    self.assertIn("bogus", proc.stderr, self.explain(proc))
+
+
+class ServerCommandLineTest(unittest.TestCase):
+
+    def run_server(self, args):
+        argv = [server_binary()] + args
+        try:
+            return subprocess.run(argv, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True,
+                                  timeout=SERVER_EXIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired as e:
+            self.fail("server did not exit within %d s: %s\nstdout: %s\n"
+                      "stderr: %s" % (SERVER_EXIT_TIMEOUT_S, argv, e.stdout,
+                                      e.stderr))
+
+    def test_bad_command_lines(self):
+        with tempfile.TemporaryDirectory(prefix="datapool-srvargs-") as tmp:
+            shared = os.path.join(tmp, "shared")
+            inp = os.path.join(tmp, "input")
+            os.mkdir(shared)
+            os.mkdir(inp)
+            common = ["--input-dir", inp, "--listen", "127.0.0.1:0"]
+
+            proc = self.run_server(["--shared-dir", shared, "--bogus"]
+                                   + common)
+            self.assertNotEqual(proc.returncode, 0, proc)
+            self.assertIn("bogus", proc.stdout + proc.stderr, proc)
+            self.assertNotIn("listening on", proc.stdout, proc)
+
+            not_a_dir = os.path.join(tmp, "regular-file")
+            with open(not_a_dir, "w") as f:
+                f.write("x")
+            proc = self.run_server(["--shared-dir", not_a_dir] + common)
+            self.assertNotEqual(proc.returncode, 0, proc)
+            self.assertNotIn("listening on", proc.stdout, proc)
+            self.assertIn(not_a_dir, proc.stdout + proc.stderr, proc)
+            with open(not_a_dir) as f:
+                self.assertEqual(f.read(), "x")
+            self.assertEqual(os.listdir(shared), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
