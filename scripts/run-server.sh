@@ -4,5 +4,6 @@
 # Extra arguments go to the server, e.g. --listen 0.0.0.0:50051.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+datapool_build datapool-server datapool
 cd "$DATAPOOL_ROOT"
 exec "$DATAPOOL_BUILD_DIR/datapool-server" "$@"

@@ -4,5 +4,6 @@
 # Extra arguments go to ctest, e.g. -R python.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+datapool_build
 cd "$DATAPOOL_BUILD_DIR"
 exec ctest --output-on-failure -j2 "$@"

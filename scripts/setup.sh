@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Datapool needs from Debian's packages (only the missing ones)
-# and builds it into ./build. Sourced by run-server.sh and run-tests.sh;
+# and defines datapool_build (into ./build). Sourced by run-server.sh and
+# run-tests.sh; running it directly installs and builds everything;
 # fast when nothing changed. Environment:
 #   DATAPOOL_BUILD_DIR   build folder (default: ./build)
 #   DATAPOOL_BUILD_TYPE  CMake build type (default: RelWithDebInfo)
@@ -37,14 +38,18 @@ datapool_install_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# Builds the given targets (default: everything, tests included).
 datapool_build() {
   if [ ! -f "$DATAPOOL_BUILD_DIR/build.ninja" ]; then
     cmake -S "$DATAPOOL_ROOT" -B "$DATAPOOL_BUILD_DIR" -G Ninja \
       -DCMAKE_BUILD_TYPE="${DATAPOOL_BUILD_TYPE:-RelWithDebInfo}" >&2
   fi
   # Two cores, and a few translation units need a lot of memory: -j2.
-  cmake --build "$DATAPOOL_BUILD_DIR" -- -j2 >&2
+  local targets=()
+  [ $# -gt 0 ] && targets=(--target "$@")
+  cmake --build "$DATAPOOL_BUILD_DIR" "${targets[@]}" -- -j2 >&2
 }
 
 datapool_install_packages
-datapool_build
+# Run directly (not sourced): build everything.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then datapool_build; fi
