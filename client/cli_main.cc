@@ -1,8 +1,10 @@
 // datapool: the command-line client.
 //
-//   datapool [--server HOST:PORT] select --pool NAME --embeddings FILE.csv
+//   datapool [--server HOST:PORT] select --pool NAME
+//            (--embeddings FILE.csv | --input PATH... | --upload PATH...)
 //            [--n-samples N|F] [--min-distance X] [--no-history] [--dry-run]
-//            [--json]
+//            [--no-weak-labels] [--json]
+//   datapool embed (--input PATH... | --upload PATH...) --out FILE.csv
 //   datapool pools list|show NAME|delete NAME [--json]
 //   datapool health [--json]
 //
@@ -18,6 +20,7 @@
 #include "client/datapool_client.h"
 #include "common/args.h"
 #include "common/csv_codec.h"
+#include "common/file_util.h"
 #include "common/json.h"
 
 namespace datapool {
@@ -26,13 +29,20 @@ namespace {
 constexpr char kUsage[] = R"(Usage: datapool [global flags] COMMAND [flags]
 
 Commands:
-  select --pool NAME --embeddings FILE.csv [--n-samples N|F]
-         [--min-distance X] [--no-history] [--dry-run]
-      Pick the most diverse rows of FILE.csv (lightly layout:
-      filenames,embedding_0..,labels) given what the pool holds, and add them
-      to the pool (created on first use). --n-samples is a count, or a
-      fraction of the candidates when it contains a '.'; --min-distance stops
-      when nothing is farther than X (-1 = off). At least one is required.
+  select --pool NAME CANDIDATES [--n-samples N|F] [--min-distance X]
+         [--no-history] [--dry-run] [--no-weak-labels]
+      Pick the most diverse candidates given what the pool holds, and add
+      them to the pool (created on first use). CANDIDATES is one of
+        --embeddings FILE.csv   lightly layout: filenames,embedding_0..,labels
+        --input PATH...         files or folders on the server's input folder
+        --upload PATH...        local files or folders, sent to the server
+      Images are embedded by the server's model; files it cannot read are
+      listed as skipped. --n-samples is a count, or a fraction of the
+      candidates when it contains a '.'; --min-distance stops when nothing is
+      farther than X (-1 = off). At least one is required.
+  embed (--input PATH... | --upload PATH...) --out FILE.csv
+      Embed images with the server's model and write the lightly CSV (raw
+      embeddings); no pool changes.
   pools list                 all pools
   pools show NAME            one pool
   pools delete NAME          remove a pool and its history
@@ -61,7 +71,59 @@ struct Flags {
   std::string min_distance;
   bool no_history = false;
   bool dry_run = false;
+  // images
+  std::vector<std::string> inputs;
+  std::vector<std::string> uploads;
+  bool no_weak_labels = false;
+  std::string out;
 };
+
+// Extra positional arguments of select/embed continue the one image list
+// given (`--input a b c`). Returns a usage message, or "" when fine.
+std::string TakeExtraPaths(const std::vector<std::string>& args, Flags* flags) {
+  if (args.size() <= 1) return "";
+  const bool inputs = !flags->inputs.empty(), uploads = !flags->uploads.empty();
+  if (inputs == uploads) {
+    return absl::StrCat("unexpected argument '", args[1], "'");
+  }
+  auto& list = inputs ? flags->inputs : flags->uploads;
+  list.insert(list.end(), args.begin() + 1, args.end());
+  return "";
+}
+
+// The image part of a select/embed call; prints an error and returns false
+// when a local path cannot be listed.
+bool BuildImageRequest(const Flags& flags, ImageRequest* request) {
+  request->input_paths = flags.inputs;
+  if (flags.uploads.empty()) return true;
+  absl::StatusOr<std::vector<LocalImage>> local = ListLocalImages(flags.uploads);
+  if (!local.ok()) {
+    std::cerr << "datapool: " << local.status().message() << "\n";
+    return false;
+  }
+  request->uploads = *std::move(local);
+  return true;
+}
+
+void WriteSkipped(const google::protobuf::RepeatedPtrField<v1::SkippedFile>& skipped,
+                  JsonWriter* w) {
+  w->Key("skipped").BeginArray();
+  for (const v1::SkippedFile& s : skipped) {
+    w->BeginObject()
+        .Key("filename").String(s.filename())
+        .Key("reason").String(s.reason())
+        .EndObject();
+  }
+  w->EndArray();
+}
+
+void PrintSkipped(const google::protobuf::RepeatedPtrField<v1::SkippedFile>& skipped) {
+  if (skipped.empty()) return;
+  std::cout << absl::StrFormat("Skipped %d files:\n", skipped.size());
+  for (const v1::SkippedFile& s : skipped) {
+    std::cout << "  " << s.filename() << ": " << s.reason() << "\n";
+  }
+}
 
 int UsageError(const std::string& message) {
   std::cerr << "datapool: " << message << "\n(see datapool --help)\n";
@@ -91,6 +153,7 @@ void WritePool(const v1::PoolInfo& p, JsonWriter* w) {
       .Key("folder").String(p.folder())
       .Key("normalized").Bool(p.normalized())
       .Key("model_fingerprint").String(p.model_fingerprint())
+      .Key("input_size").UInt(p.input_size())
       .EndObject();
 }
 
@@ -118,10 +181,20 @@ const char* StopReasonText(v1::StopReason reason) {
   }
 }
 
+absl::StatusOr<EmbeddingTable> ReadCandidates(const std::string& path);
+void PrintSelectResult(const Flags& flags, const v1::SelectResponse& response);
+
 int Select(const Flags& flags, DatapoolClient& client) {
   if (flags.pool.empty()) return UsageError("select needs --pool NAME");
-  if (flags.embeddings.empty()) {
-    return UsageError("select needs --embeddings FILE.csv");
+  const int sources = !flags.embeddings.empty() + !flags.inputs.empty() +
+                      !flags.uploads.empty();
+  if (sources == 0) {
+    return UsageError(
+        "select needs candidates: --embeddings FILE.csv, --input PATH... or "
+        "--upload PATH...");
+  }
+  if (!flags.embeddings.empty() && sources > 1) {
+    return UsageError("--embeddings cannot be combined with --input/--upload");
   }
   v1::SelectionParams params;
   params.set_pool(flags.pool);
@@ -157,24 +230,40 @@ int Select(const Flags& flags, DatapoolClient& client) {
   }
   params.set_keep_history(!flags.no_history);
   params.set_dry_run(flags.dry_run);
+  params.set_append_weak_labels(!flags.no_weak_labels);
 
-  absl::StatusOr<EmbeddingTable> table = ReadCsvFile(flags.embeddings);
-  if (!table.ok()) {
-    std::cerr << "datapool: " << table.status().message() << "\n";
-    return 1;
+  v1::SelectResponse response;
+  grpc::Status status;
+  if (flags.embeddings.empty()) {
+    ImageRequest images;
+    if (!BuildImageRequest(flags, &images)) return 1;
+    status = client.SelectImages(params, images, &response);
+  } else {
+    absl::StatusOr<EmbeddingTable> table = ReadCandidates(flags.embeddings);
+    if (!table.ok()) {
+      std::cerr << "datapool: " << table.status().message() << "\n";
+      return 1;
+    }
+    status = client.Select(params, *table, &response);
   }
+  if (!status.ok()) return RpcError(status, flags.server);
+  PrintSelectResult(flags, response);
+  return 0;
+}
+
+// Reads a candidates CSV: masked rows are dropped; rows marked selected are
+// refused (not supported by the server yet) rather than silently ignored.
+absl::StatusOr<EmbeddingTable> ReadCandidates(const std::string& path) {
+  absl::StatusOr<EmbeddingTable> table = ReadCsvFile(path);
+  if (!table.ok()) return table.status();
   if (!table->selected.empty() || !table->masked.empty()) {
-    // Masked rows are ignored entirely; pre-selected rows are not supported
-    // by the server yet, so refuse rather than silently ignore them.
     EmbeddingTable kept;
     kept.dimension = table->dimension;
     for (size_t i = 0; i < table->size(); ++i) {
       if (!table->selected.empty() && table->selected[i]) {
-        std::cerr << "datapool: " << flags.embeddings << ": row '"
-                  << table->filenames[i]
-                  << "' has selected=1; pre-selected rows are not supported "
-                     "yet\n";
-        return 1;
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": row '", table->filenames[i],
+            "' has selected=1; pre-selected rows are not supported yet"));
       }
       if (!table->masked.empty() && table->masked[i]) continue;
       kept.filenames.push_back(table->filenames[i]);
@@ -184,11 +273,10 @@ int Select(const Flags& flags, DatapoolClient& client) {
     }
     *table = std::move(kept);
   }
+  return table;
+}
 
-  v1::SelectResponse response;
-  grpc::Status status = client.Select(params, *table, &response);
-  if (!status.ok()) return RpcError(status, flags.server);
-
+void PrintSelectResult(const Flags& flags, const v1::SelectResponse& response) {
   if (flags.json) {
     JsonWriter w;
     w.BeginObject().Key("selected").BeginArray();
@@ -210,10 +298,11 @@ int Select(const Flags& flags, DatapoolClient& client) {
         .Key("dry_run").Bool(flags.dry_run)
         .Key("candidates_received").UInt(response.candidates_received())
         .Key("candidates_already_in_pool")
-        .UInt(response.candidates_already_in_pool())
-        .EndObject();
+        .UInt(response.candidates_already_in_pool());
+    WriteSkipped(response.skipped(), &w);
+    w.EndObject();
     std::cout << w.str() << "\n";
-    return 0;
+    return;
   }
   std::cout << absl::StrFormat(
       "%s %d of %d candidates for pool '%s' (stopped: %s)\n",
@@ -233,6 +322,47 @@ int Select(const Flags& flags, DatapoolClient& client) {
         "  %s  %s\n",
         s.has_distance() ? absl::StrFormat("%.6f", s.distance()) : "   first  ",
         s.filename());
+  }
+  PrintSkipped(response.skipped());
+}
+
+int Embed(const Flags& flags, DatapoolClient& client) {
+  if (flags.inputs.empty() && flags.uploads.empty()) {
+    return UsageError("embed needs --input PATH... or --upload PATH...");
+  }
+  if (flags.out.empty()) return UsageError("embed needs --out FILE.csv");
+  ImageRequest images;
+  if (!BuildImageRequest(flags, &images)) return 1;
+  v1::EmbedResponse response;
+  grpc::Status status = client.Embed(images, !flags.no_weak_labels, &response);
+  if (!status.ok()) return RpcError(status, flags.server);
+  const v1::EmbeddingBlock& block = response.embeddings();
+  EmbeddingTable table;
+  table.dimension = block.dimension();
+  table.filenames.assign(block.filenames().begin(), block.filenames().end());
+  table.values.assign(block.values().begin(), block.values().end());
+  table.labels.assign(block.labels().begin(), block.labels().end());
+  std::string csv;
+  AppendCsv(table, &csv);
+  absl::Status written = WriteFileAtomically(flags.out, csv);
+  if (!written.ok()) {
+    std::cerr << "datapool: " << written.message() << "\n";
+    return 1;
+  }
+  if (flags.json) {
+    JsonWriter w;
+    w.BeginObject()
+        .Key("out").String(flags.out)
+        .Key("rows").UInt(table.size())
+        .Key("dimension").UInt(table.dimension)
+        .Key("model_fingerprint").String(response.model_fingerprint());
+    WriteSkipped(response.skipped(), &w);
+    w.EndObject();
+    std::cout << w.str() << "\n";
+  } else {
+    std::cout << absl::StrFormat("Wrote %d embeddings of dimension %d to %s\n",
+                                 table.size(), table.dimension, flags.out);
+    PrintSkipped(response.skipped());
   }
   return 0;
 }
@@ -333,6 +463,13 @@ int Run(int argc, char** argv) {
   parser.AddBool("no-history", &flags.no_history,
                  "select: keep no copy of the replaced version");
   parser.AddBool("dry-run", &flags.dry_run, "select: change nothing");
+  parser.AddList("input", &flags.inputs,
+                 "select/embed: file or folder on the server's input folder");
+  parser.AddList("upload", &flags.uploads,
+                 "select/embed: local image file or folder to send");
+  parser.AddBool("no-weak-labels", &flags.no_weak_labels,
+                 "select/embed: write label 0 instead of subfolder indices");
+  parser.AddString("out", &flags.out, "embed: CSV file to write");
   absl::StatusOr<std::vector<std::string>> args =
       parser.Parse(std::vector<std::string>(argv + 1, argv + argc));
   if (!args.ok()) return UsageError(std::string(args.status().message()));
@@ -351,11 +488,10 @@ int Run(int argc, char** argv) {
   DatapoolClient client(options);
 
   const std::string& command = (*args)[0];
-  if (command == "select") {
-    if (args->size() != 1) {
-      return UsageError(absl::StrCat("unexpected argument '", (*args)[1], "'"));
-    }
-    return Select(flags, client);
+  if (command == "select" || command == "embed") {
+    std::string usage = TakeExtraPaths(*args, &flags);
+    if (!usage.empty()) return UsageError(usage);
+    return command == "select" ? Select(flags, client) : Embed(flags, client);
   }
   if (command == "pools") return Pools(flags, *args, client);
   if (command == "health") return Health(flags, client);

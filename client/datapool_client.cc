@@ -1,8 +1,65 @@
 #include "client/datapool_client.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/image_files.h"
 
 namespace datapool {
+
+namespace fs = std::filesystem;
+
+absl::StatusOr<std::vector<LocalImage>> ListLocalImages(
+    const std::vector<std::string>& paths) {
+  std::vector<LocalImage> out;
+  for (const std::string& given : paths) {
+    std::error_code ec;
+    fs::path root = fs::path(given).lexically_normal();
+    if (root.has_filename() == false) root = root.parent_path();
+    if (!fs::exists(root, ec)) {
+      return absl::NotFoundError(absl::StrCat("no such file or folder: ", given));
+    }
+    if (!fs::is_directory(root, ec)) {
+      if (!IsImageFilename(root.filename().string())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            given, " is not an image file (.jpg .jpeg .png .bmp .webp .tif .tiff)"));
+      }
+      out.push_back(LocalImage{root.filename().string(), root.string(), 0});
+      continue;
+    }
+    // The folder's own name prefixes the filenames ("." names none).
+    std::string prefix = fs::absolute(root, ec).lexically_normal().filename().string();
+    if (prefix.empty() || prefix == "." || prefix == "/") prefix.clear();
+    std::vector<std::pair<std::string, std::string>> files;  // (inside, top)
+    std::map<std::string, int64_t> subfolders;
+    fs::recursive_directory_iterator it(
+        root, fs::directory_options::follow_directory_symlink, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot list ", given, ": ", ec.message()));
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot list ", given, ": ", ec.message()));
+      const std::string inside = it->path().lexically_relative(root).string();
+      if (it->is_directory(ec)) {
+        if (it.depth() == 0) subfolders[inside] = 0;
+        continue;
+      }
+      if (!IsImageFilename(it->path().filename().string())) continue;
+      const size_t slash = inside.find('/');
+      files.emplace_back(inside, slash == std::string::npos ? "" : inside.substr(0, slash));
+    }
+    std::sort(files.begin(), files.end());
+    int64_t index = 0;
+    for (auto& [name, label] : subfolders) label = index++;
+    for (const auto& [inside, top] : files) {
+      out.push_back(LocalImage{
+          prefix.empty() ? inside : absl::StrCat(prefix, "/", inside),
+          (root / inside).string(), top.empty() ? 0 : subfolders[top]});
+    }
+  }
+  return out;
+}
 
 DatapoolClient::DatapoolClient(const Options& options)
     : options_(options),
@@ -46,6 +103,75 @@ grpc::Status DatapoolClient::Select(const v1::SelectionParams& params,
   } while (begin < n);
   writer->WritesDone();
   return writer->Finish();
+}
+
+template <typename Request>
+grpc::Status DatapoolClient::StreamImages(grpc::ClientContext* context,
+                                          grpc::ClientWriter<Request>* writer,
+                                          Request first,
+                                          const ImageRequest& images) const {
+  for (const std::string& path : images.input_paths) first.add_input_paths(path);
+  Request message = std::move(first);
+  size_t message_bytes = 0;
+  auto flush = [&]() {
+    bool ok = writer->Write(message);
+    message = Request();
+    message_bytes = 0;
+    return ok;
+  };
+  bool open = true;
+  std::string data;
+  for (const LocalImage& image : images.uploads) {
+    std::ifstream in(image.path, std::ios::binary);
+    data.assign(std::istreambuf_iterator<char>(in), {});
+    if (!in.good() && !in.eof()) {
+      context->TryCancel();
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("cannot read ", image.path));
+    }
+    size_t offset = 0;
+    do {
+      const size_t room = options_.chunk_bytes > message_bytes
+                              ? options_.chunk_bytes - message_bytes
+                              : 0;
+      const size_t take = std::min(std::max<size_t>(room, 1), data.size() - offset);
+      v1::ImageChunk* chunk = message.add_images();
+      if (offset == 0) {
+        chunk->set_filename(image.filename);
+        chunk->set_label(image.label);
+      }
+      chunk->set_data(data.substr(offset, take));
+      offset += take;
+      chunk->set_last(offset == data.size());
+      message_bytes += take + image.filename.size() + 16;
+      if (message_bytes >= options_.chunk_bytes && !(open = flush())) break;
+    } while (offset < data.size());
+    if (!open) break;
+  }
+  if (open) writer->Write(message);
+  writer->WritesDone();
+  return writer->Finish();
+}
+
+grpc::Status DatapoolClient::SelectImages(const v1::SelectionParams& params,
+                                          const ImageRequest& images,
+                                          v1::SelectResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto writer = stub_->SelectStream(&context, response);
+  v1::SelectRequest first;
+  *first.mutable_params() = params;
+  return StreamImages(&context, writer.get(), std::move(first), images);
+}
+
+grpc::Status DatapoolClient::Embed(const ImageRequest& images, bool weak_labels,
+                                   v1::EmbedResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto writer = stub_->Embed(&context, response);
+  v1::EmbedRequest first;
+  first.set_append_weak_labels(weak_labels);
+  return StreamImages(&context, writer.get(), std::move(first), images);
 }
 
 grpc::Status DatapoolClient::GetPool(const std::string& pool,

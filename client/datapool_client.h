@@ -7,14 +7,45 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
 
 #include "common/embedding_table.h"
 #include "datapool/v1/datapool.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace datapool {
+
+// A local image file to upload.
+struct LocalImage {
+  // The sample's name: relative path (see ListLocalImages).
+  std::string filename;
+  // Where to read it.
+  std::string path;
+  int64_t label = 0;
+};
+
+// Lists the image files (.jpg .jpeg .png .bmp .webp .tif .tiff) under each
+// local path, with the rules the server applies to its input folder: a
+// folder is walked recursively in sorted order; filenames are relative to
+// the folder's parent (".../photos" gives "photos/cats/1.jpg"); a file is
+// named by its base name; the weak label is the index of the file's
+// first-level subfolder among the folder's sorted subfolders (0 for files
+// directly in it and for files given by name). NotFound / InvalidArgument
+// name the path.
+absl::StatusOr<std::vector<LocalImage>> ListLocalImages(
+    const std::vector<std::string>& paths);
+
+// Images for a select or embed call: paths on the server's input folder
+// and/or local files to upload.
+struct ImageRequest {
+  std::vector<std::string> input_paths;
+  std::vector<LocalImage> uploads;
+};
 
 // Thread-safe (gRPC channels and stubs are).
 class DatapoolClient {
@@ -35,6 +66,15 @@ class DatapoolClient {
   grpc::Status Select(const v1::SelectionParams& params,
                       const EmbeddingTable& candidates,
                       v1::SelectResponse* response);
+  // Select from images: input paths in the first message, uploads streamed
+  // in chunks of about options.chunk_bytes. A local file that cannot be
+  // read ends the call with its error (nothing is committed).
+  grpc::Status SelectImages(const v1::SelectionParams& params,
+                            const ImageRequest& images,
+                            v1::SelectResponse* response);
+  // Embeds images with the server's model; touches no pool.
+  grpc::Status Embed(const ImageRequest& images, bool weak_labels,
+                     v1::EmbedResponse* response);
   grpc::Status GetPool(const std::string& pool, v1::PoolInfo* response);
   grpc::Status ListPools(v1::ListPoolsResponse* response);
   grpc::Status DeletePool(const std::string& pool,
@@ -44,6 +84,11 @@ class DatapoolClient {
 
  private:
   void SetDeadline(grpc::ClientContext* context) const;
+  // Writes `first` with the input paths, then the uploads in chunks.
+  template <typename Request>
+  grpc::Status StreamImages(grpc::ClientContext* context,
+                            grpc::ClientWriter<Request>* writer, Request first,
+                            const ImageRequest& images) const;
 
   Options options_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -6,12 +6,27 @@ namespace datapool {
 
 void ArgParser::AddString(const std::string& name, std::string* value,
                           const std::string& help) {
-  flags_[name] = Flag{value, nullptr, help};
+  Flag flag;
+  flag.string_value = value;
+  flag.help = help;
+  flags_[name] = flag;
+}
+
+void ArgParser::AddList(const std::string& name,
+                        std::vector<std::string>* values,
+                        const std::string& help) {
+  Flag flag;
+  flag.list_value = values;
+  flag.help = help;
+  flags_[name] = flag;
 }
 
 void ArgParser::AddBool(const std::string& name, bool* value,
                         const std::string& help) {
-  flags_[name] = Flag{nullptr, value, help};
+  Flag flag;
+  flag.bool_value = value;
+  flag.help = help;
+  flags_[name] = flag;
 }
 
 absl::StatusOr<std::vector<std::string>> ArgParser::Parse(
@@ -55,13 +70,19 @@ absl::StatusOr<std::vector<std::string>> ArgParser::Parse(
       }
       continue;
     }
+    std::string value;
     if (has_inline) {
-      *flag.string_value = inline_value;
+      value = inline_value;
     } else if (i + 1 < args.size()) {
-      *flag.string_value = args[++i];
+      value = args[++i];
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("flag --", name, " needs a value"));
+    }
+    if (flag.list_value != nullptr) {
+      flag.list_value->push_back(std::move(value));
+    } else {
+      *flag.string_value = std::move(value);
     }
   }
   return positional;
@@ -75,7 +96,7 @@ bool ArgParser::WasSet(const std::string& name) const {
 std::string ArgParser::Help() const {
   std::string out;
   for (const auto& [name, flag] : flags_) {
-    absl::StrAppend(&out, "  --", name, flag.string_value ? " VALUE" : "",
+    absl::StrAppend(&out, "  --", name, flag.bool_value ? "" : " VALUE",
                     "\n      ", flag.help);
     if (flag.string_value != nullptr && !flag.string_value->empty()) {
       absl::StrAppend(&out, " (default: ", *flag.string_value, ")");

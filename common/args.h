@@ -19,6 +19,9 @@ class ArgParser {
   // A flag taking a value.
   void AddString(const std::string& name, std::string* value,
                  const std::string& help);
+  // A flag taking a value that may be repeated; each value is appended.
+  void AddList(const std::string& name, std::vector<std::string>* values,
+               const std::string& help);
   // A flag taking no value; sets *value to true when present.
   void AddBool(const std::string& name, bool* value, const std::string& help);
 
@@ -38,6 +41,7 @@ class ArgParser {
   struct Flag {
     std::string* string_value = nullptr;
     bool* bool_value = nullptr;
+    std::vector<std::string>* list_value = nullptr;
     std::string help;
     bool set = false;
   };

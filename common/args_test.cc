@@ -34,6 +34,14 @@ TEST(ArgParserTest, InlineValues) {
   EXPECT_FALSE(b);
 }
 
+TEST(ArgParserTest, RepeatedListFlag) {
+  std::vector<std::string> inputs;
+  ArgParser p;
+  p.AddList("input", &inputs, "");
+  ASSERT_TRUE(p.Parse({"--input", "a", "--input=b"}).ok());
+  EXPECT_EQ(inputs, (std::vector<std::string>{"a", "b"}));
+}
+
 TEST(ArgParserTest, NegativeNumberAsValue) {
   std::string v;
   ArgParser p;

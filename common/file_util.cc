@@ -56,6 +56,8 @@ absl::Status ErrnoStatus(int err, absl::string_view what,
     case EPERM:
     case EROFS:
       return absl::PermissionDeniedError(message);
+    case ELOOP:
+      return absl::PermissionDeniedError(message);
     case ENOSPC:
     case EDQUOT:
       return absl::ResourceExhaustedError(message);
@@ -64,8 +66,8 @@ absl::Status ErrnoStatus(int err, absl::string_view what,
   }
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+absl::StatusOr<std::string> ReadFile(const std::string& path, int open_flags) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | open_flags);
   if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
   FdCloser closer(fd);
   struct stat st;

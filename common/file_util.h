@@ -11,7 +11,9 @@
 namespace datapool {
 
 // Whole file contents. NotFound / PermissionDenied / Internal name the path.
-absl::StatusOr<std::string> ReadFile(const std::string& path);
+// `open_flags` are added to O_RDONLY | O_CLOEXEC (e.g. O_NOFOLLOW).
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     int open_flags = 0);
 
 // Replaces `path` with `contents` atomically and durably: writes a temporary
 // file in the same folder, fsyncs it, renames it over `path` and fsyncs the

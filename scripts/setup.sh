@@ -15,8 +15,10 @@ DATAPOOL_PACKAGES=(
   protobuf-compiler libprotobuf-dev
   libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev
+  libopencv-dev libtorch-dev libssl-dev
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf python3-numpy
+  python3-torch python3-opencv
 )
 
 datapool_install_packages() {

@@ -3,17 +3,51 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "server/backends/opencv/opencv_decoder.h"
+#include "server/backends/torch/torch_embedder.h"
 
 namespace datapool {
 
 absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
     const Options& options) {
   std::unique_ptr<DatapoolServer> s(new DatapoolServer());
-  ASSIGN_OR_RETURN(s->manager_, PoolManager::Create({options.shared_dir}));
-  s->service_ = std::make_unique<DatapoolService>(s->manager_.get());
+  ImageServices images;
+  if (options.enable_images) {
+    const int cores =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    ASSIGN_OR_RETURN(s->decoder_, OpenCvDecoder::Create({}));
+    TorchEmbedder::Options model;
+    model.model_path = options.model_path;
+    model.input_size = options.input_size;
+    model.device = options.device;
+    model.batch_size = options.batch_size;
+    model.threads = options.threads;
+    ASSIGN_OR_RETURN(s->embedder_, TorchEmbedder::Create(model));
+    if (!options.input_dir.empty()) {
+      ASSIGN_OR_RETURN(InputResolver inputs,
+                       InputResolver::Create(options.input_dir));
+      s->inputs_ = std::make_unique<InputResolver>(std::move(inputs));
+    }
+    images.decoder = s->decoder_.get();
+    images.embedder = s->embedder_.get();
+    images.inputs = s->inputs_.get();
+    images.pipeline.decode_threads =
+        options.decode_threads > 0 ? options.decode_threads : cores;
+    images.pipeline.batch_size = options.batch_size;
+    images.pipeline.max_in_flight = 4 * options.batch_size;
+    images.max_image_bytes = options.max_image_bytes;
+  }
+  PoolManager::Options pools;
+  pools.shared_dir = options.shared_dir;
+  pools.model = s->embedder_.get();
+  ASSIGN_OR_RETURN(s->manager_, PoolManager::Create(pools));
+  s->service_ = std::make_unique<DatapoolService>(s->manager_.get(), images);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),

@@ -10,6 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/core/embedder.h"
+#include "server/core/image_inputs.h"
 #include "server/core/pool_manager.h"
 #include "server/service/datapool_service.h"
 
@@ -25,10 +27,32 @@ class DatapoolServer {
     std::string listen = "127.0.0.1:50051";
     // Largest request message accepted. Default 64 MiB.
     int max_message_bytes = 64 << 20;
+
+    // Images. Folder of input images, only ever read; empty: no server-side
+    // paths. Default empty.
+    std::string input_dir;
+    // Serve images at all (decoder and model). Default true; false is for
+    // embedding-only deployments and tests.
+    bool enable_images = true;
+    // TorchScript model file; empty: the built-in model. Default empty.
+    std::string model_path;
+    // Model input side in pixels. Default 64.
+    int input_size = 64;
+    // auto | cpu | cuda. Default auto.
+    std::string device = "auto";
+    // Images per forward pass. Default 16.
+    int batch_size = 16;
+    // Torch intra-op threads; 0 = all cores. Default 0.
+    int threads = 0;
+    // Decode threads per request. Default: the number of cores.
+    int decode_threads = 0;
+    // Largest uploaded image. Default 64 MiB.
+    size_t max_image_bytes = 64 << 20;
   };
 
-  // Loads the pools and starts serving. FailedPrecondition / DataLoss from
-  // loading; Unavailable when the address cannot be bound.
+  // Loads the model and the pools and starts serving. InvalidArgument /
+  // FailedPrecondition for a bad model or folder, DataLoss for a damaged
+  // pool, Unavailable when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<DatapoolServer>> Start(
       const Options& options);
 
@@ -37,6 +61,8 @@ class DatapoolServer {
   // The bound port.
   int port() const { return port_; }
   PoolManager& manager() { return *manager_; }
+  // Null when images are disabled.
+  const Embedder* embedder() const { return embedder_.get(); }
 
   // Reports NOT_SERVING, stops accepting calls and waits for in-flight ones
   // (commits included) up to `grace`, after which they are cancelled.
@@ -47,6 +73,9 @@ class DatapoolServer {
  private:
   DatapoolServer() = default;
 
+  std::unique_ptr<ImageDecoder> decoder_;
+  std::unique_ptr<Embedder> embedder_;
+  std::unique_ptr<InputResolver> inputs_;
   std::unique_ptr<PoolManager> manager_;
   std::unique_ptr<DatapoolService> service_;
   std::unique_ptr<grpc::Server> server_;

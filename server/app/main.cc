@@ -33,8 +33,26 @@ struct ServerFlags {
   std::string listen = "127.0.0.1:50051";
   std::string max_message_mb = "64";
   std::string shutdown_grace_s = "30";
+  std::string model;
+  std::string input_size = "64";
+  std::string device = "auto";
+  std::string batch_size = "16";
+  std::string threads = "0";
+  std::string decode_threads = "0";
+  std::string max_image_mb = "64";
   bool help = false;
 };
+
+// Parses a flag's integer value in [lo, hi] or exits with a message.
+int IntFlag(const std::string& name, const std::string& value, int lo, int hi) {
+  int v = 0;
+  if (!absl::SimpleAtoi(value, &v) || v < lo || v > hi) {
+    std::cerr << "datapool-server: --" << name << " must be an integer in ["
+              << lo << ", " << hi << "], got '" << value << "'\n";
+    std::exit(2);
+  }
+  return v;
+}
 
 void Fail(const std::string& message) {
   std::cerr << "datapool-server: " << message << "\n";
@@ -69,6 +87,18 @@ int Run(int argc, char** argv) {
                    "largest request message in MiB (stream larger sets)");
   parser.AddString("shutdown-grace-s", &flags.shutdown_grace_s,
                    "seconds in-flight calls get to finish on SIGTERM");
+  parser.AddString("model", &flags.model,
+                   "TorchScript model file (N×3×S×S float -> N×D); empty: "
+                   "the built-in, untrained ResNet-18 (32-d)");
+  parser.AddString("input-size", &flags.input_size, "model input side S in pixels");
+  parser.AddString("device", &flags.device, "auto, cpu or cuda");
+  parser.AddString("batch-size", &flags.batch_size, "images per forward pass");
+  parser.AddString("threads", &flags.threads,
+                   "torch intra-op threads (0: all cores)");
+  parser.AddString("decode-threads", &flags.decode_threads,
+                   "image decode threads per request (0: all cores)");
+  parser.AddString("max-image-mb", &flags.max_image_mb,
+                   "largest uploaded image in MiB (larger ones are skipped)");
   parser.AddBool("help", &flags.help, "print this help");
   absl::StatusOr<std::vector<std::string>> positional =
       parser.Parse(std::vector<std::string>(argv + 1, argv + argc));
@@ -83,16 +113,13 @@ int Run(int argc, char** argv) {
   if (!positional->empty()) {
     Fail(absl::StrCat("unexpected argument '", positional->front(), "'"));
   }
-  int max_message_mb = 0;
-  if (!absl::SimpleAtoi(flags.max_message_mb, &max_message_mb) ||
-      max_message_mb < 1 || max_message_mb > 2047) {
-    Fail(absl::StrCat("--max-message-mb must be 1..2047, got '",
-                      flags.max_message_mb, "'"));
-  }
-  int grace_s = 0;
-  if (!absl::SimpleAtoi(flags.shutdown_grace_s, &grace_s) || grace_s < 0) {
-    Fail(absl::StrCat("--shutdown-grace-s must be >= 0, got '",
-                      flags.shutdown_grace_s, "'"));
+  const int max_message_mb =
+      IntFlag("max-message-mb", flags.max_message_mb, 1, 2047);
+  const int grace_s =
+      IntFlag("shutdown-grace-s", flags.shutdown_grace_s, 0, 86400);
+  if (flags.device != "auto" && flags.device != "cpu" && flags.device != "cuda") {
+    Fail(absl::StrCat("--device must be auto, cpu or cuda, got '",
+                      flags.device, "'"));
   }
   CheckInputDir(flags.input_dir, !parser.WasSet("input-dir"));
 
@@ -108,6 +135,16 @@ int Run(int argc, char** argv) {
   options.shared_dir = flags.shared_dir;
   options.listen = flags.listen;
   options.max_message_bytes = max_message_mb << 20;
+  options.input_dir = flags.input_dir;
+  options.model_path = flags.model;
+  options.input_size = IntFlag("input-size", flags.input_size, 8, 4096);
+  options.device = flags.device;
+  options.batch_size = IntFlag("batch-size", flags.batch_size, 1, 4096);
+  options.threads = IntFlag("threads", flags.threads, 0, 1024);
+  options.decode_threads = IntFlag("decode-threads", flags.decode_threads, 0, 1024);
+  options.max_image_bytes =
+      static_cast<size_t>(IntFlag("max-image-mb", flags.max_image_mb, 1, 4096))
+      << 20;
   absl::StatusOr<std::unique_ptr<DatapoolServer>> server =
       DatapoolServer::Start(options);
   if (!server.ok()) Fail(std::string(server.status().message()));
@@ -115,8 +152,11 @@ int Run(int argc, char** argv) {
   std::cout << "datapool-server: listening on " << host << ":"
             << (*server)->port() << std::endl;
   std::cerr << "datapool-server: shared folder " << flags.shared_dir << ", "
-            << (*server)->manager().ListPools().size() << " pools loaded"
-            << std::endl;
+            << (*server)->manager().ListPools().size() << " pools loaded; model "
+            << (flags.model.empty() ? "built-in (untrained ResNet-18)" : flags.model)
+            << " " << (*server)->embedder()->fingerprint() << ", "
+            << (*server)->embedder()->dimension() << "-d at "
+            << (*server)->embedder()->input_size() << " px" << std::endl;
 
   std::thread signal_thread([&] {
     int sig = 0;

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "server/core/candidates.h"
+#include "server/core/image_inputs.h"
 #include "server/core/pool_name.h"
 
 namespace datapool {
@@ -45,7 +46,8 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
     const Options& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<PoolStore> store,
                    PoolStore::Create({options.shared_dir}));
-  std::unique_ptr<PoolManager> manager(new PoolManager(std::move(store)));
+  std::unique_ptr<PoolManager> manager(
+      new PoolManager(std::move(store), options.model));
   ASSIGN_OR_RETURN(std::vector<std::string> names,
                    manager->store_->ListPoolNames());
   absl::MutexLock lock(&manager->mu_);
@@ -93,8 +95,85 @@ std::shared_ptr<PoolManager::Pool> PoolManager::FindPool(absl::string_view name,
   return pool;
 }
 
+std::shared_ptr<const PoolManager::Snapshot> PoolManager::CurrentSnapshot(
+    absl::string_view name) const {
+  std::shared_ptr<Pool> pool;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pools_.find(name);
+    if (it == pools_.end()) return nullptr;
+    pool = it->second;
+  }
+  absl::MutexLock lock(&pool->mu);
+  return pool->snapshot;
+}
+
+absl::Status PoolManager::CheckModelOf(absl::string_view pool,
+                                       const PoolMetadata& meta) const {
+  if (model_ == nullptr) {
+    return absl::FailedPreconditionError("this server has no model");
+  }
+  if (meta.model_fingerprint.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "pool '", pool, "' holds embeddings supplied by clients, not made by a "
+        "model; select images into a new pool"));
+  }
+  if (meta.model_fingerprint != model_->fingerprint()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "pool '", pool, "' was built with model ", meta.model_fingerprint,
+        " (input size ", meta.input_size, "); this server runs model ",
+        model_->fingerprint(), " (input size ", model_->input_size(),
+        "). Embeddings of different models cannot be mixed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PoolManager::CheckModel(absl::string_view pool) const {
+  if (model_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this server has no model; send embeddings instead of images");
+  }
+  std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(pool);
+  if (snapshot == nullptr) return absl::OkStatus();
+  return CheckModelOf(pool, snapshot->meta);
+}
+
+absl::StatusOr<SelectOutcome> PoolManager::SelectImages(
+    const SelectParams& params, EmbeddedImages images) {
+  RETURN_IF_ERROR(ValidateParams(params));
+  RETURN_IF_ERROR(CheckModel(params.pool));
+  // Rows the model made unusable are skipped like unreadable files.
+  EmbeddingTable& t = images.table;
+  EmbeddingTable kept;
+  kept.dimension = t.dimension;
+  for (size_t i = 0; i < t.size(); ++i) {
+    float* row = t.mutable_row(i);
+    bool finite = true;
+    for (size_t j = 0; j < t.dimension; ++j) finite &= std::isfinite(row[j]);
+    if (!finite || !NormalizeRow(row, t.dimension)) {
+      images.skipped.push_back(SkippedFile{
+          t.filenames[i], finite ? "the model's embedding is the zero vector"
+                                 : "the model's embedding is not finite"});
+      continue;
+    }
+    kept.filenames.push_back(std::move(t.filenames[i]));
+    kept.labels.push_back(t.labels[i]);
+    kept.values.insert(kept.values.end(), row, row + t.dimension);
+  }
+  if (kept.size() == 0) return NoUsableImagesError(images.skipped);
+  ASSIGN_OR_RETURN(SelectOutcome outcome,
+                   SelectImpl(params, std::move(kept), /*from_model=*/true));
+  outcome.skipped = std::move(images.skipped);
+  return outcome;
+}
+
 absl::StatusOr<SelectOutcome> PoolManager::Select(const SelectParams& params,
                                                   EmbeddingTable candidates) {
+  return SelectImpl(params, std::move(candidates), /*from_model=*/false);
+}
+
+absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
+    const SelectParams& params, EmbeddingTable candidates, bool from_model) {
   RETURN_IF_ERROR(ValidateParams(params));
   RETURN_IF_ERROR(ValidateAndNormalize(&candidates));
 
@@ -105,7 +184,7 @@ absl::StatusOr<SelectOutcome> PoolManager::Select(const SelectParams& params,
       absl::MutexLock lock(&pool->mu);
       snapshot = pool->snapshot;
     }
-    return SelectLocked(params, candidates, snapshot, pool.get(),
+    return SelectLocked(params, candidates, from_model, snapshot, pool.get(),
                         /*commit=*/false);
   }
   while (true) {
@@ -118,7 +197,8 @@ absl::StatusOr<SelectOutcome> PoolManager::Select(const SelectParams& params,
       snapshot = pool->snapshot;
     }
     absl::StatusOr<SelectOutcome> outcome =
-        SelectLocked(params, candidates, snapshot, pool.get(), /*commit=*/true);
+        SelectLocked(params, candidates, from_model, snapshot, pool.get(),
+                     /*commit=*/true);
     if (snapshot == nullptr) {
       bool created;
       {
@@ -138,7 +218,8 @@ absl::StatusOr<SelectOutcome> PoolManager::Select(const SelectParams& params,
 
 absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     const SelectParams& params, const EmbeddingTable& candidates,
-    const std::shared_ptr<const Snapshot>& before, Pool* pool, bool commit) {
+    bool from_model, const std::shared_ptr<const Snapshot>& before, Pool* pool,
+    bool commit) {
   SelectOutcome out;
   out.candidates_received = candidates.size();
   const EmbeddingTable empty;
@@ -152,6 +233,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
           before->meta.dimension, "; the candidates have dimension ",
           candidates.dimension));
     }
+    if (from_model) RETURN_IF_ERROR(CheckModelOf(params.pool, before->meta));
   }
 
   std::vector<uint8_t> eligible(candidates.size(), 1);
@@ -213,9 +295,16 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   meta.version += 1;
   meta.normalized = true;
   meta.updated = now;
+  // A new model pool gets the checkpoint; later commits keep the file.
+  const std::string* checkpoint = nullptr;
+  if (from_model && meta.model_fingerprint != model_->fingerprint()) {
+    meta.model_fingerprint = model_->fingerprint();
+    meta.input_size = model_->input_size();
+    checkpoint = &model_->checkpoint();
+  }
   RETURN_IF_ERROR(store_->Commit(params.pool, &meta, next,
                                  before ? &before->meta : nullptr,
-                                 params.keep_history));
+                                 params.keep_history, checkpoint));
   auto snapshot = MakeSnapshot(meta, std::move(next));
   {
     absl::MutexLock lock(&pool->mu);

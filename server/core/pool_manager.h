@@ -16,6 +16,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/embedding_table.h"
+#include "server/core/embedder.h"
+#include "server/core/embedding_pipeline.h"
+#include "server/core/image_inputs.h"
 #include "server/core/kcenter_greedy.h"
 #include "server/core/pool_metadata.h"
 #include "server/core/pool_store.h"
@@ -51,6 +54,8 @@ struct SelectOutcome {
   bool committed = false;
   uint64_t candidates_received = 0;
   uint64_t candidates_already_in_pool = 0;
+  // Image files that could not be used.
+  std::vector<SkippedFile> skipped;
 };
 
 struct PoolInfo {
@@ -68,6 +73,10 @@ class PoolManager {
     // The shared folder holding one folder per pool. Required; created
     // when missing.
     std::string shared_dir;
+    // The server's model, for SelectImages (its fingerprint is recorded in
+    // the pool and its file written as the checkpoint). Borrowed; must
+    // outlive the manager. Null: only client embeddings are accepted.
+    const Embedder* model = nullptr;
   };
 
   // Opens the shared folder and loads every pool in it. A pool that cannot
@@ -84,6 +93,19 @@ class PoolManager {
   // the store's status when the write fails (the pool is then unchanged).
   absl::StatusOr<SelectOutcome> Select(const SelectParams& params,
                                        EmbeddingTable candidates);
+
+  // Select on embeddings that the server's model produced from images.
+  // Rows the model turned into zero or non-finite vectors are skipped.
+  // The pool must hold this model's embeddings or be new
+  // (FailedPrecondition otherwise, before anything changes); the model file
+  // becomes checkpoint_latest.ckpt. InvalidArgument when no image was usable
+  // (nothing is committed); FailedPrecondition without a model.
+  absl::StatusOr<SelectOutcome> SelectImages(const SelectParams& params,
+                                             EmbeddedImages images);
+
+  // FailedPrecondition when `pool` exists and was not built with the
+  // server's model: a cheap check before spending time on embedding.
+  absl::Status CheckModel(absl::string_view pool) const;
 
   // NotFound when there is no such pool.
   absl::StatusOr<PoolInfo> GetPool(absl::string_view name) const;
@@ -110,8 +132,8 @@ class PoolManager {
     std::shared_ptr<const Snapshot> snapshot ABSL_GUARDED_BY(mu);
   };
 
-  explicit PoolManager(std::unique_ptr<PoolStore> store)
-      : store_(std::move(store)) {}
+  PoolManager(std::unique_ptr<PoolStore> store, const Embedder* model)
+      : store_(std::move(store)), model_(model) {}
 
   static std::shared_ptr<const Snapshot> MakeSnapshot(PoolMetadata meta,
                                                       EmbeddingTable table);
@@ -121,11 +143,20 @@ class PoolManager {
 
   // Runs the selection against `before` (may be null) and, when `commit`,
   // writes the result. Caller holds pool->write_mu when committing.
+  // `from_model`: the candidates come from model_.
   absl::StatusOr<SelectOutcome> SelectLocked(
       const SelectParams& params, const EmbeddingTable& candidates,
-      const std::shared_ptr<const Snapshot>& before, Pool* pool, bool commit);
+      bool from_model, const std::shared_ptr<const Snapshot>& before,
+      Pool* pool, bool commit);
+  absl::StatusOr<SelectOutcome> SelectImpl(const SelectParams& params,
+                                           EmbeddingTable candidates,
+                                           bool from_model);
+  absl::Status CheckModelOf(absl::string_view pool,
+                            const PoolMetadata& meta) const;
+  std::shared_ptr<const Snapshot> CurrentSnapshot(absl::string_view name) const;
 
   const std::unique_ptr<PoolStore> store_;
+  const Embedder* const model_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Pool>> pools_
       ABSL_GUARDED_BY(mu_);

@@ -1,5 +1,6 @@
 #include "server/core/pool_manager.h"
 
+#include <array>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -8,6 +9,7 @@
 #include "common/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/fake_models.h"
 #include "server/core/test_util.h"
 
 namespace datapool {
@@ -248,6 +250,100 @@ TEST(PoolManagerTest, DamagedPoolFailsTheStart) {
   auto m = PoolManager::Create({tmp.path()});
   EXPECT_EQ(m.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(m.status().message()), HasSubstr("pool 'p'"));
+}
+
+}  // namespace
+}  // namespace datapool
+
+namespace datapool {
+namespace {
+
+EmbeddedImages Images(std::vector<std::array<float, 3>> rows,
+                      std::vector<SkippedFile> skipped = {}) {
+  EmbeddedImages images;
+  images.table.dimension = 3;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    images.table.filenames.push_back(absl::StrCat("img", i, ".jpg"));
+    images.table.labels.push_back(static_cast<int64_t>(i));
+    images.table.values.insert(images.table.values.end(), rows[i].begin(),
+                               rows[i].end());
+  }
+  images.skipped = std::move(skipped);
+  return images;
+}
+
+TEST(PoolManagerModelTest, RecordsModelAndWritesCheckpoint) {
+  TempDir tmp;
+  FakeEmbedder model("sha256:aaa");
+  PoolManager::Options options{tmp.path(), &model};
+  auto manager = PoolManager::Create(options);
+  ASSERT_TRUE(manager.ok());
+  auto out = (*manager)->SelectImages(
+      Count("m", 2), Images({{1, 0, 0}, {0, 1, 0}, {0, 0, 0}, {0, 0, 1}},
+                            {{"bad.jpg", "not an image"}}));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->selected.size(), 2u);
+  ASSERT_EQ(out->skipped.size(), 2u);
+  EXPECT_EQ(out->skipped[0].filename, "bad.jpg");
+  EXPECT_EQ(out->skipped[1].filename, "img2.jpg");
+  EXPECT_THAT(out->skipped[1].reason, HasSubstr("zero vector"));
+  EXPECT_EQ(*ReadFile(tmp.path() + "/m/checkpoint_latest.ckpt"), "model-bytes");
+  auto info = (*manager)->GetPool("m");
+  EXPECT_EQ(info->meta.model_fingerprint, "sha256:aaa");
+  EXPECT_EQ(info->meta.input_size, 4);
+
+  // A second commit with the same model keeps the checkpoint; the history
+  // holds no checkpoint copy (it did not change).
+  ASSERT_TRUE((*manager)->SelectImages(Count("m", 1), Images({{0, 0, 1}, {1, 1, 1}})).ok());
+  for (const auto& e : fs::directory_iterator(tmp.path() + "/m/history")) {
+    EXPECT_THAT(e.path().string(), ::testing::Not(HasSubstr("ckpt")));
+  }
+}
+
+TEST(PoolManagerModelTest, OtherModelIsRefusedBeforeAnythingChanges) {
+  TempDir tmp;
+  FakeEmbedder first("sha256:aaa");
+  {
+    auto manager = PoolManager::Create({tmp.path(), &first});
+    ASSERT_TRUE(manager.ok());
+    ASSERT_TRUE((*manager)->SelectImages(Count("m", 1), Images({{1, 0, 0}})).ok());
+    ASSERT_TRUE((*manager)->Select(Count("client", 1), RandomTable(3, 3, 1)).ok());
+  }
+  auto before = ReadFile(tmp.path() + "/m/datapool_latest.csv");
+  FakeEmbedder second("sha256:bbb");
+  auto manager = PoolManager::Create({tmp.path(), &second});
+  ASSERT_TRUE(manager.ok());
+  EXPECT_EQ((*manager)->CheckModel("m").code(), absl::StatusCode::kFailedPrecondition);
+  auto out = (*manager)->SelectImages(Count("m", 1), Images({{0, 1, 0}}));
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("sha256:aaa"));
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("sha256:bbb"));
+  EXPECT_EQ(*ReadFile(tmp.path() + "/m/datapool_latest.csv"), *before);
+  EXPECT_EQ(*ReadFile(tmp.path() + "/m/checkpoint_latest.ckpt"), "model-bytes");
+  // A pool of client embeddings does not take model embeddings either.
+  EXPECT_EQ((*manager)->SelectImages(Count("client", 1), Images({{0, 1, 0}})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // New pools are fine.
+  EXPECT_TRUE((*manager)->SelectImages(Count("fresh", 1), Images({{0, 1, 0}})).ok());
+}
+
+TEST(PoolManagerModelTest, AllBadCommitsNothing) {
+  TempDir tmp;
+  FakeEmbedder model;
+  auto manager = PoolManager::Create({tmp.path(), &model});
+  ASSERT_TRUE(manager.ok());
+  auto out = (*manager)->SelectImages(
+      Count("m", 1), Images({}, {{"a.jpg", "empty file"}, {"b.jpg", "not an image"}}));
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("'a.jpg': empty file"));
+  EXPECT_FALSE(fs::exists(tmp.path() + "/m"));
+}
+
+TEST(PoolManagerModelTest, NoModelMeansNoImages) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  EXPECT_EQ(manager->SelectImages(Count("m", 1), Images({{1, 0, 0}})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

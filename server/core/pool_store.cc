@@ -202,7 +202,8 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name) const {
 absl::Status PoolStore::Commit(absl::string_view name, PoolMetadata* meta,
                                const EmbeddingTable& table,
                                const PoolMetadata* previous,
-                               bool keep_history) {
+                               bool keep_history,
+                               const std::string* checkpoint) {
   const std::string dir = PoolDir(name);
   const std::string history = absl::StrCat(dir, "/", kHistoryDirName);
   const std::string csv_path = absl::StrCat(dir, "/", kCsvFileName);
@@ -231,7 +232,11 @@ absl::Status PoolStore::Commit(absl::string_view name, PoolMetadata* meta,
 
   // The replaced version becomes durable in history/ before it is replaced.
   if (previous != nullptr && keep_history) {
-    for (const char* file : {kCsvFileName, kMetadataFileName}) {
+    for (const char* file :
+         {kCsvFileName, kMetadataFileName, kCheckpointFileName}) {
+      if (std::strcmp(file, kCheckpointFileName) == 0 && checkpoint == nullptr) {
+        continue;
+      }
       const std::string from = absl::StrCat(dir, "/", file);
       if (!fs::exists(from, ec)) continue;  // an adopted pool has no metadata
       absl::Status linked = LinkOrCopy(
@@ -240,6 +245,13 @@ absl::Status PoolStore::Commit(absl::string_view name, PoolMetadata* meta,
     }
     absl::Status synced = SyncDir(history);
     if (!synced.ok()) return fail(synced);
+  }
+  if (checkpoint != nullptr) {
+    // Only written for a new pool (or a new model): before the CSV, so a
+    // pool whose CSV exists always has its checkpoint.
+    absl::Status written = WriteFileAtomically(
+        absl::StrCat(dir, "/", kCheckpointFileName), *checkpoint);
+    if (!written.ok()) return fail(written);
   }
   // Load() repairs a crash between these two renames.
   absl::Status renamed = RenameFile(tmp_csv, csv_path);

@@ -55,11 +55,14 @@ class PoolStore {
   // Writes `table` as the pool's new version described by `*meta` (whose
   // size and csv_checksum are filled in here). `previous` is the current version's
   // metadata, or nullptr for a new pool. With keep_history the current
-  // files are first linked into history/. Atomic: on failure (the status
-  // names the path) the pool on disk is unchanged.
+  // files are first linked into history/. A non-null `checkpoint` (the
+  // model file's bytes) replaces checkpoint_latest.ckpt the same way.
+  // Atomic: on failure (the status names the path) the pool on disk is
+  // unchanged.
   absl::Status Commit(absl::string_view name, PoolMetadata* meta,
                       const EmbeddingTable& table, const PoolMetadata* previous,
-                      bool keep_history);
+                      bool keep_history,
+                      const std::string* checkpoint = nullptr);
 
   // Removes the pool folder with its history. The folder is first renamed
   // away, so a crash never leaves half a pool.

@@ -3,15 +3,20 @@
 #ifndef DATAPOOL_SERVER_SERVICE_DATAPOOL_SERVICE_H_
 #define DATAPOOL_SERVER_SERVICE_DATAPOOL_SERVICE_H_
 
+#include <memory>
+
 #include "datapool/v1/datapool.grpc.pb.h"
 #include "server/core/pool_manager.h"
+#include "server/service/image_ingest.h"
 
 namespace datapool {
 
-// Thread-safe (PoolManager is). `manager` must outlive the service.
+// Thread-safe (PoolManager and the image services are). `manager` and what
+// `images` points to must outlive the service.
 class DatapoolService final : public v1::Datapool::Service {
  public:
-  explicit DatapoolService(PoolManager* manager) : manager_(*manager) {}
+  DatapoolService(PoolManager* manager, const ImageServices& images)
+      : manager_(*manager), images_(images) {}
 
   grpc::Status Select(grpc::ServerContext* context,
                       const v1::SelectRequest* request,
@@ -19,6 +24,9 @@ class DatapoolService final : public v1::Datapool::Service {
   grpc::Status SelectStream(grpc::ServerContext* context,
                             grpc::ServerReader<v1::SelectRequest>* reader,
                             v1::SelectResponse* response) override;
+  grpc::Status Embed(grpc::ServerContext* context,
+                     grpc::ServerReader<v1::EmbedRequest>* reader,
+                     v1::EmbedResponse* response) override;
   grpc::Status GetPool(grpc::ServerContext* context,
                        const v1::GetPoolRequest* request,
                        v1::PoolInfo* response) override;
@@ -30,11 +38,15 @@ class DatapoolService final : public v1::Datapool::Service {
                           v1::DeletePoolResponse* response) override;
 
  private:
-  grpc::Status RunSelect(const v1::SelectionParams& params,
-                         EmbeddingTable candidates,
+  // Accumulates the candidates of one Select request or stream message.
+  class SelectInput;
+
+  grpc::Status RunSelect(grpc::ServerContext* context,
+                         const v1::SelectionParams& params, SelectInput& input,
                          v1::SelectResponse* response);
 
   PoolManager& manager_;
+  const ImageServices images_;
 };
 
 }  // namespace datapool

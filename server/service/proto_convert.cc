@@ -93,6 +93,25 @@ void ToProto(const SelectOutcome& outcome, v1::SelectResponse* proto) {
   proto->set_committed(outcome.committed);
   proto->set_candidates_received(outcome.candidates_received);
   proto->set_candidates_already_in_pool(outcome.candidates_already_in_pool);
+  for (const SkippedFile& s : outcome.skipped) {
+    v1::SkippedFile* out = proto->add_skipped();
+    out->set_filename(s.filename);
+    out->set_reason(s.reason);
+  }
+}
+
+void ToProto(const EmbeddedImages& images, v1::EmbedResponse* proto) {
+  const EmbeddingTable& t = images.table;
+  v1::EmbeddingBlock* block = proto->mutable_embeddings();
+  block->set_dimension(static_cast<uint32_t>(t.dimension));
+  block->mutable_filenames()->Assign(t.filenames.begin(), t.filenames.end());
+  block->mutable_values()->Assign(t.values.begin(), t.values.end());
+  block->mutable_labels()->Assign(t.labels.begin(), t.labels.end());
+  for (const SkippedFile& s : images.skipped) {
+    v1::SkippedFile* out = proto->add_skipped();
+    out->set_filename(s.filename);
+    out->set_reason(s.reason);
+  }
 }
 
 void ToProto(const PoolInfo& info, v1::PoolInfo* proto) {
@@ -105,6 +124,7 @@ void ToProto(const PoolInfo& info, v1::PoolInfo* proto) {
   proto->set_folder(info.folder);
   proto->set_normalized(info.meta.normalized);
   proto->set_model_fingerprint(info.meta.model_fingerprint);
+  proto->set_input_size(static_cast<uint32_t>(info.meta.input_size));
 }
 
 }  // namespace datapool

@@ -1,0 +1,183 @@
+#include "server/core/embedding_pipeline.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+
+namespace datapool {
+
+absl::Status NoUsableImagesError(const std::vector<SkippedFile>& skipped) {
+  if (skipped.empty()) return absl::InvalidArgumentError("no images were given");
+  std::string message =
+      absl::StrCat("none of the ", skipped.size(), " images could be used");
+  for (size_t i = 0; i < skipped.size() && i < 3; ++i) {
+    absl::StrAppend(&message, i == 0 ? ": " : "; ", "'", skipped[i].filename,
+                    "': ", skipped[i].reason);
+  }
+  return absl::InvalidArgumentError(message);
+}
+
+EmbeddingPipeline::EmbeddingPipeline(const ImageDecoder& decoder,
+                                     Embedder& embedder, const Options& options)
+    : decoder_(decoder), embedder_(embedder), options_(options) {
+  for (int i = 0; i < std::max(1, options_.decode_threads); ++i) {
+    decoders_.emplace_back([this] { DecodeLoop(); });
+  }
+  embed_thread_ = std::thread([this] { EmbedLoop(); });
+}
+
+EmbeddingPipeline::~EmbeddingPipeline() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    closed_ = true;
+  }
+  for (std::thread& t : decoders_) t.join();
+  embed_thread_.join();
+}
+
+absl::Status EmbeddingPipeline::Add(ImageInput input) {
+  absl::MutexLock lock(&mu_);
+  // At least one full batch may be in flight, or the embed thread, waiting
+  // for a full batch, and Add, waiting for room, would wait for each other.
+  const size_t limit = static_cast<size_t>(
+      std::max({1, options_.max_in_flight, options_.batch_size}));
+  auto has_room = [this, limit]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return added_ - embedded_ < limit || !error_.ok();
+  };
+  mu_.Await(absl::Condition(&has_room));
+  if (!error_.ok()) return error_;
+  queue_.emplace_back(added_++, std::move(input));
+  return absl::OkStatus();
+}
+
+void EmbeddingPipeline::Skip(SkippedFile skipped) {
+  absl::MutexLock lock(&mu_);
+  refused_.push_back(std::move(skipped));
+}
+
+absl::StatusOr<EmbeddedImages> EmbeddingPipeline::Finish() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return embedded_ == added_ || !error_.ok();
+  };
+  mu_.Await(absl::Condition(&done));
+  if (!error_.ok()) return error_;
+  EmbeddedImages out = std::move(result_);
+  out.skipped.insert(out.skipped.end(), refused_.begin(), refused_.end());
+  return out;
+}
+
+EmbeddingPipeline::Decoded EmbeddingPipeline::DecodeOne(
+    ImageInput input) const {
+  Decoded d{std::move(input.filename), input.weak_label, RgbImage{}};
+  std::string bytes = std::move(input.bytes);
+  if (!input.path.empty()) {
+    // O_NOFOLLOW: the resolver already followed (and checked) any link.
+    absl::StatusOr<std::string> read = ReadFile(input.path, O_NOFOLLOW);
+    if (!read.ok()) {
+      d.image = absl::InvalidArgumentError(
+          absl::StrCat("cannot read: ", read.status().message()));
+      return d;
+    }
+    bytes = *std::move(read);
+  }
+  d.image = decoder_.DecodeAndResize(bytes, embedder_.input_size());
+  return d;
+}
+
+void EmbeddingPipeline::DecodeLoop() {
+  while (true) {
+    std::pair<size_t, ImageInput> job;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || closed_ || stop_;
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stop_ || queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Decoded decoded = DecodeOne(std::move(job.second));
+    absl::MutexLock lock(&mu_);
+    decoded_.emplace(job.first, std::move(decoded));
+  }
+}
+
+void EmbeddingPipeline::EmbedLoop() {
+  const size_t batch = static_cast<size_t>(std::max(1, options_.batch_size));
+  const size_t dim = embedder_.dimension();
+  std::vector<Decoded> items;
+  while (true) {
+    items.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      // A full batch of consecutive decoded images, or the tail at the end.
+      auto ready = [this, batch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        if (stop_) return true;
+        size_t run = 0;
+        for (auto it = decoded_.begin();
+             it != decoded_.end() && it->first == embedded_ + run; ++it) {
+          if (++run == batch) return true;
+        }
+        return closed_ && run > 0 && embedded_ + run == added_;
+      };
+      auto finished = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return closed_ && embedded_ == added_;
+      };
+      auto wake = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return ready() || finished();
+      };
+      mu_.Await(absl::Condition(&wake));
+      if (stop_ || (finished() && !ready())) return;
+      while (items.size() < batch && !decoded_.empty() &&
+             decoded_.begin()->first == embedded_ + items.size()) {
+        items.push_back(std::move(decoded_.begin()->second));
+        decoded_.erase(decoded_.begin());
+      }
+    }
+    // Embed the good images of the batch, outside the lock.
+    std::vector<RgbImage> images;
+    std::vector<size_t> good;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (items[i].image.ok()) {
+        images.push_back(std::move(*items[i].image));
+        good.push_back(i);
+      }
+    }
+    std::vector<float> out(images.size() * dim);
+    absl::Status status = images.empty()
+                              ? absl::OkStatus()
+                              : embedder_.Embed(images, out.data());
+    absl::MutexLock lock(&mu_);
+    if (!status.ok()) {
+      error_ = absl::InternalError(
+          absl::StrCat("the model failed: ", status.message()));
+      return;
+    }
+    EmbeddingTable& t = result_.table;
+    t.dimension = dim;
+    size_t next_good = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (next_good < good.size() && good[next_good] == i) {
+        t.filenames.push_back(std::move(items[i].filename));
+        t.labels.push_back(items[i].weak_label);
+        t.values.insert(t.values.end(), out.begin() + next_good * dim,
+                        out.begin() + (next_good + 1) * dim);
+        ++next_good;
+      } else {
+        result_.skipped.push_back(SkippedFile{
+            std::move(items[i].filename),
+            std::string(items[i].image.status().message())});
+      }
+    }
+    embedded_ += items.size();
+  }
+}
+
+}  // namespace datapool

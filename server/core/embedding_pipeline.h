@@ -1,0 +1,100 @@
+// EmbeddingPipeline: reads, decodes and resizes images on worker threads
+// while the model embeds earlier batches, with a bounded number of images in
+// flight, and returns the embeddings in input order.
+#ifndef DATAPOOL_SERVER_CORE_EMBEDDING_PIPELINE_H_
+#define DATAPOOL_SERVER_CORE_EMBEDDING_PIPELINE_H_
+
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/embedding_table.h"
+#include "server/core/embedder.h"
+#include "server/core/image_inputs.h"
+
+namespace datapool {
+
+// What a pipeline produced: one row per usable image, in input order, with
+// the model's raw embeddings, and the files it could not use.
+struct EmbeddedImages {
+  EmbeddingTable table;
+  std::vector<SkippedFile> skipped;
+};
+
+// InvalidArgument saying that none of the images could be used, naming the
+// first few with their reasons.
+absl::Status NoUsableImagesError(const std::vector<SkippedFile>& skipped);
+
+// One pipeline per request. Add and Finish are called from one thread (the
+// producer); the pipeline's own threads do the rest. Destroying it stops
+// and joins its threads.
+class EmbeddingPipeline {
+ public:
+  struct Options {
+    // Threads reading and decoding files. Default 2.
+    int decode_threads = 2;
+    // Images per forward pass. Default 16.
+    int batch_size = 16;
+    // Images accepted but not yet embedded (at least batch_size); Add
+    // blocks beyond this, which bounds memory (and pushes back on a
+    // streaming client). Default 64.
+    int max_in_flight = 64;
+  };
+
+  // `decoder` and `embedder` must outlive the pipeline.
+  EmbeddingPipeline(const ImageDecoder& decoder, Embedder& embedder,
+                    const Options& options);
+  ~EmbeddingPipeline();
+  EmbeddingPipeline(const EmbeddingPipeline&) = delete;
+  EmbeddingPipeline& operator=(const EmbeddingPipeline&) = delete;
+
+  // Queues one image; blocks while max_in_flight images are pending.
+  // Returns the pipeline's error once it has failed (the model failed).
+  absl::Status Add(ImageInput input);
+  // Records a file that was refused before decoding (e.g. too large).
+  void Skip(SkippedFile skipped);
+  // Waits for every queued image. Internal when the model failed.
+  absl::StatusOr<EmbeddedImages> Finish();
+
+ private:
+  struct Decoded {
+    std::string filename;
+    int64_t weak_label = 0;
+    absl::StatusOr<RgbImage> image;
+  };
+
+  void DecodeLoop();
+  void EmbedLoop();
+  Decoded DecodeOne(ImageInput input) const;
+
+  const ImageDecoder& decoder_;
+  Embedder& embedder_;
+  const Options options_;
+
+  absl::Mutex mu_;
+  // Images waiting for a decode thread, with their sequence numbers.
+  std::deque<std::pair<size_t, ImageInput>> queue_ ABSL_GUARDED_BY(mu_);
+  // Decoded images waiting for the embed thread, by sequence number.
+  std::map<size_t, Decoded> decoded_ ABSL_GUARDED_BY(mu_);
+  size_t added_ ABSL_GUARDED_BY(mu_) = 0;     // sequence numbers handed out
+  size_t embedded_ ABSL_GUARDED_BY(mu_) = 0;  // consumed by the embed thread
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;  // no more Add
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;    // shutting down
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  EmbeddedImages result_ ABSL_GUARDED_BY(mu_);
+  std::vector<SkippedFile> refused_ ABSL_GUARDED_BY(mu_);
+
+  std::vector<std::thread> decoders_;
+  std::thread embed_thread_;
+};
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_CORE_EMBEDDING_PIPELINE_H_

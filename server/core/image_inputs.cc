@@ -1,0 +1,168 @@
+#include "server/core/image_inputs.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+
+namespace datapool {
+namespace fs = std::filesystem;
+
+absl::Status ValidateSampleFilename(absl::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("empty filename");
+  if (name.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("filename contains a NUL byte");
+  }
+  if (name.front() == '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("filename '", name, "' is absolute; use a relative path"));
+  }
+  for (absl::string_view part : absl::StrSplit(name, '/')) {
+    if (part.empty() || part == "." || part == "..") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "filename '", name, "' has an empty, '.' or '..' component"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<InputResolver> InputResolver::Create(
+    const std::string& input_dir) {
+  char buf[PATH_MAX];
+  if (::realpath(input_dir.c_str(), buf) == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "input folder ", input_dir, ": ", std::strerror(errno)));
+  }
+  std::error_code ec;
+  if (!fs::is_directory(buf, ec) || ::access(buf, R_OK | X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("input folder ", input_dir, " is not a readable folder"));
+  }
+  std::string root = buf;
+  if (root.size() > 1 && root.back() == '/') root.pop_back();
+  return InputResolver(std::move(root));
+}
+
+absl::StatusOr<std::string> InputResolver::Canonical(
+    const std::string& relative) const {
+  const std::string joined =
+      relative.empty() ? root_ : absl::StrCat(root_, "/", relative);
+  char buf[PATH_MAX];
+  if (::realpath(joined.c_str(), buf) == nullptr) {
+    return ErrnoStatus(errno, "input path", relative);
+  }
+  std::string canonical = buf;
+  if (canonical != root_ &&
+      !absl::StartsWith(canonical, root_ == "/" ? "/" : root_ + "/")) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "input path '", relative, "' leads outside the input folder"));
+  }
+  return canonical;
+}
+
+namespace {
+
+// Path of `canonical` relative to `root` (which it is inside).
+std::string RelativeTo(const std::string& root, const std::string& canonical) {
+  if (canonical == root) return "";
+  return canonical.substr(root == "/" ? 1 : root.size() + 1);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ImageInput>> InputResolver::Resolve(
+    const std::vector<std::string>& paths, bool weak_labels,
+    std::vector<SkippedFile>* skipped) const {
+  std::vector<ImageInput> out;
+  for (const std::string& path : paths) {
+    std::string relative = path;
+    while (relative.size() > 1 && relative.back() == '/') relative.pop_back();
+    if (relative == "." || relative == "/") relative.clear();
+    if (!relative.empty()) {
+      absl::Status valid = ValidateSampleFilename(relative);
+      if (!valid.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "input path '", path, "' must be relative to the input folder, "
+            "without '..' (", valid.message(), ")"));
+      }
+    }
+    ASSIGN_OR_RETURN(std::string canonical, Canonical(relative));
+    std::error_code ec;
+    if (!fs::is_directory(canonical, ec)) {
+      if (!fs::is_regular_file(canonical, ec)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "input path '", path, "' is neither a file nor a folder"));
+      }
+      out.push_back(ImageInput{RelativeTo(root_, canonical), 0, canonical, ""});
+      continue;
+    }
+    // Collect the folder's image files, each with its first-level subfolder.
+    struct Found {
+      std::string inside;  // relative to the given folder
+      std::string top;     // its first-level subfolder, or ""
+      std::string file;    // what to open
+      bool operator<(const Found& o) const { return inside < o.inside; }
+    };
+    std::vector<Found> files;
+    std::map<std::string, int64_t> subfolders;
+    fs::recursive_directory_iterator it(
+        canonical, fs::directory_options::skip_permission_denied, ec);
+    if (ec) return ErrnoStatus(ec.value(), "cannot list", path);
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) return ErrnoStatus(ec.value(), "cannot list", path);
+      const fs::path& p = it->path();
+      const std::string inside = p.lexically_relative(canonical).string();
+      const size_t slash = inside.find('/');
+      if (it.depth() == 0 && it->is_directory(ec) && !it->is_symlink(ec)) {
+        subfolders[inside] = 0;
+      }
+      if (it->is_directory(ec) || !IsImageFilename(p.filename().string())) {
+        continue;
+      }
+      std::string file = p.string();
+      if (it->is_symlink(ec)) {
+        // Follow only links that stay inside the input folder.
+        absl::StatusOr<std::string> target =
+            Canonical(RelativeTo(root_, file));
+        if (!target.ok()) {
+          skipped->push_back(
+              SkippedFile{RelativeTo(root_, file),
+                          "symlink leads outside the input folder or nowhere"});
+          continue;
+        }
+        file = *target;
+      }
+      files.push_back(Found{inside,
+                            slash == std::string::npos ? std::string()
+                                                       : inside.substr(0, slash),
+                            file});
+    }
+    std::sort(files.begin(), files.end());
+    int64_t index = 0;
+    for (auto& [name, label] : subfolders) label = index++;
+    const std::string base = RelativeTo(root_, canonical);
+    for (const Found& f : files) {
+      ImageInput input;
+      input.filename =
+          base.empty() ? f.inside : absl::StrCat(base, "/", f.inside);
+      input.path = f.file;
+      if (weak_labels && !f.top.empty()) input.weak_label = subfolders[f.top];
+      out.push_back(std::move(input));
+    }
+  }
+  return out;
+}
+
+}  // namespace datapool

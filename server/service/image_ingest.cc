@@ -1,0 +1,90 @@
+#include "server/service/image_ingest.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace datapool {
+
+absl::StatusOr<std::unique_ptr<ImageIngest>> ImageIngest::Create(
+    const ImageServices& services, bool weak_labels) {
+  if (services.decoder == nullptr || services.embedder == nullptr ||
+      services.inputs == nullptr) {
+    return absl::FailedPreconditionError(
+        "this server has no model; send embeddings instead of images");
+  }
+  return std::unique_ptr<ImageIngest>(new ImageIngest(services, weak_labels));
+}
+
+ImageIngest::ImageIngest(const ImageServices& services, bool weak_labels)
+    : services_(services),
+      weak_labels_(weak_labels),
+      pipeline_(*services.decoder, *services.embedder, services.pipeline) {}
+
+absl::Status ImageIngest::AddPaths(
+    const google::protobuf::RepeatedPtrField<std::string>& paths) {
+  if (paths.empty()) return absl::OkStatus();
+  std::vector<SkippedFile> skipped;
+  ASSIGN_OR_RETURN(std::vector<ImageInput> inputs,
+                   services_.inputs->Resolve({paths.begin(), paths.end()},
+                                             weak_labels_, &skipped));
+  for (SkippedFile& s : skipped) pipeline_.Skip(std::move(s));
+  for (ImageInput& input : inputs) RETURN_IF_ERROR(pipeline_.Add(std::move(input)));
+  return absl::OkStatus();
+}
+
+absl::Status ImageIngest::AddChunks(
+    const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks) {
+  for (const v1::ImageChunk& chunk : chunks) {
+    if (!in_image_) {
+      absl::Status valid = ValidateSampleFilename(chunk.filename());
+      if (!valid.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("uploaded image: ", valid.message()));
+      }
+      in_image_ = true;
+      oversized_ = false;
+      current_ = ImageInput{chunk.filename(), weak_labels_ ? chunk.label() : 0,
+                            "", ""};
+    } else if (!chunk.filename().empty() &&
+               chunk.filename() != current_.filename) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "uploaded image '", current_.filename, "' ended without a chunk "
+          "marked last before '", chunk.filename(), "' began"));
+    }
+    if (!oversized_) {
+      if (current_.bytes.size() + chunk.data().size() >
+          services_.max_image_bytes) {
+        oversized_ = true;
+        current_.bytes.clear();
+        current_.bytes.shrink_to_fit();
+      } else {
+        current_.bytes.append(chunk.data());
+      }
+    }
+    if (chunk.last()) {
+      in_image_ = false;
+      if (oversized_) {
+        pipeline_.Skip(SkippedFile{
+            current_.filename,
+            absl::StrCat("larger than the ", services_.max_image_bytes >> 20,
+                         " MiB limit per image")});
+      } else {
+        RETURN_IF_ERROR(pipeline_.Add(std::move(current_)));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EmbeddedImages> ImageIngest::Finish() {
+  if (in_image_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the request ended inside uploaded image '", current_.filename,
+        "' (no chunk marked last)"));
+  }
+  return pipeline_.Finish();
+}
+
+}  // namespace datapool

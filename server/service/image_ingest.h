@@ -1,0 +1,60 @@
+// ImageIngest: turns the image parts of requests (server-side paths and
+// uploaded chunks) into inputs of an EmbeddingPipeline. Protocol work only:
+// resolving and embedding are the core's.
+#ifndef DATAPOOL_SERVER_SERVICE_IMAGE_INGEST_H_
+#define DATAPOOL_SERVER_SERVICE_IMAGE_INGEST_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "datapool/v1/datapool.pb.h"
+#include "server/core/embedder.h"
+#include "server/core/embedding_pipeline.h"
+#include "server/core/image_inputs.h"
+
+namespace datapool {
+
+// What the service needs to embed images. All borrowed; null members mean
+// the server takes no images (FailedPrecondition).
+struct ImageServices {
+  const ImageDecoder* decoder = nullptr;
+  Embedder* embedder = nullptr;
+  const InputResolver* inputs = nullptr;
+  EmbeddingPipeline::Options pipeline;
+  // Largest uploaded image; larger ones are skipped. Default 64 MiB.
+  size_t max_image_bytes = 64 << 20;
+};
+
+// One per request; not thread-safe (the request's handler thread drives it).
+class ImageIngest {
+ public:
+  // FailedPrecondition when `services` has no model.
+  static absl::StatusOr<std::unique_ptr<ImageIngest>> Create(
+      const ImageServices& services, bool weak_labels);
+
+  // Resolves and queues server-side paths (errors: see InputResolver).
+  absl::Status AddPaths(
+      const google::protobuf::RepeatedPtrField<std::string>& paths);
+  // Assembles uploaded chunks into images and queues them.
+  absl::Status AddChunks(
+      const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks);
+  // Waits for the embeddings. InvalidArgument when the stream ended inside
+  // an image.
+  absl::StatusOr<EmbeddedImages> Finish();
+
+ private:
+  ImageIngest(const ImageServices& services, bool weak_labels);
+
+  const ImageServices& services_;
+  const bool weak_labels_;
+  EmbeddingPipeline pipeline_;
+  // The upload being assembled, if any.
+  bool in_image_ = false;
+  bool oversized_ = false;
+  ImageInput current_;
+};
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_SERVICE_IMAGE_INGEST_H_
