@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "server/backends/faiss/faiss_index.h"
 #include "server/backends/opencv/opencv_decoder.h"
 #include "server/backends/torch/torch_embedder.h"
 
@@ -46,6 +47,7 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   PoolManager::Options pools;
   pools.shared_dir = options.shared_dir;
   pools.model = s->embedder_.get();
+  pools.index_factory = FaissFlatIndex::Factory();
   ASSIGN_OR_RETURN(s->manager_, PoolManager::Create(pools));
   s->service_ = std::make_unique<DatapoolService>(s->manager_.get(), images);
   grpc::EnableDefaultHealthCheckService(true);

@@ -1,5 +1,6 @@
 // Greedy k-center (farthest-first traversal) over unit-normalised
-// embeddings, Euclidean distance.
+// embeddings, Euclidean distance: one fused, multi-threaded pass over the
+// candidates per pick, with exact triangle-inequality pruning.
 #ifndef DATAPOOL_SERVER_CORE_KCENTER_GREEDY_H_
 #define DATAPOOL_SERVER_CORE_KCENTER_GREEDY_H_
 
@@ -25,6 +26,18 @@ struct KCenterOptions {
   // Stop before picking a candidate whose distance to the nearest centre is
   // below this. Default: off. Never stops the first pick into an empty pool.
   std::optional<double> min_distance;
+  // Worker threads for the passes; 0 = all cores. Default 0.
+  int threads = 0;
+  // Skip distance evaluations that the triangle inequality proves useless
+  // (same picks). Default true.
+  bool prune = true;
+};
+
+struct KCenterStats {
+  // Candidate-to-centre distances computed in the passes, and those the
+  // pruning proved unnecessary.
+  uint64_t distance_evaluations = 0;
+  uint64_t evaluations_skipped = 0;
 };
 
 struct KCenterResult {
@@ -34,24 +47,43 @@ struct KCenterResult {
   // the first pick when there were no centres.
   std::vector<std::optional<double>> distances;
   StopReason stop_reason = StopReason::kExhausted;
+  KCenterStats stats;
 };
 
-// Squared Euclidean distance of two d-float vectors.
+// The candidates and what is known of the pool. Buffers are borrowed.
+struct KCenterInput {
+  // n × d floats, row-major.
+  const float* candidates = nullptr;
+  size_t n = 0;
+  size_t d = 0;
+  // Empty (all eligible) or n flags; ineligible candidates are never picked
+  // and are not centres.
+  std::vector<uint8_t> eligible;
+  // The pool: p × d floats, row-major (may be empty), and for each
+  // candidate the index of its nearest pool sample (n entries; empty when
+  // p == 0). The starting distance of a candidate is recomputed exactly to
+  // that sample.
+  const float* pool = nullptr;
+  size_t p = 0;
+  std::vector<int64_t> nearest_pool;
+};
+
+// Squared Euclidean distance of two d-float vectors. Its summation order is
+// fixed, so every caller gets bit-identical values.
 float SquaredDistance(const float* a, const float* b, size_t d);
 
-// Runs greedy k-center.
-//   candidates: n × d floats, row-major.
-//   centres:    p × d floats, row-major (the pool; may be empty).
-//   eligible:   empty (all eligible) or n flags; ineligible candidates are
-//               never picked and are not centres.
-// Each step picks the candidate farthest from its nearest centre (pool
-// samples and earlier picks); ties go to the lowest index. With no centres
-// the first pick is the candidate farthest from the mean of the eligible
-// candidates (ties: lowest index). Deterministic for a given input.
-// Thread-compatible (pure function).
-KCenterResult KCenterGreedy(const float* candidates, size_t n,
-                            const float* centres, size_t p, size_t d,
-                            const std::vector<uint8_t>& eligible,
+// For each candidate, the index of its nearest row of `pool` (brute force,
+// ties to the lowest index). For tests and small pools; servers use a
+// VectorIndex.
+std::vector<int64_t> NearestBruteForce(const float* candidates, size_t n,
+                                       const float* pool, size_t p, size_t d);
+
+// Runs greedy k-center. Each step picks the candidate farthest from its
+// nearest centre (pool samples and earlier picks); ties go to the lowest
+// index. With no pool the first pick is the candidate farthest from the
+// mean of the eligible candidates (ties: lowest index). Deterministic for a
+// given input, whatever the thread count. Thread-compatible.
+KCenterResult KCenterGreedy(const KCenterInput& input,
                             const KCenterOptions& options);
 
 }  // namespace datapool

@@ -95,6 +95,21 @@ KCenterResult Oracle(const std::vector<float>& cand, const std::vector<float>& p
   }
 }
 
+// The engine on the same data, with the pool's nearest samples by brute force.
+KCenterResult RunEngine(const std::vector<float>& cand, const std::vector<float>& pool,
+                  size_t d, const std::vector<uint8_t>& eligible,
+                  const KCenterOptions& options) {
+  KCenterInput in;
+  in.candidates = cand.data();
+  in.n = cand.size() / d;
+  in.d = d;
+  in.eligible = eligible;
+  in.pool = pool.data();
+  in.p = pool.size() / d;
+  if (in.p > 0) in.nearest_pool = NearestBruteForce(in.candidates, in.n, in.pool, in.p, d);
+  return KCenterGreedy(in, options);
+}
+
 void ExpectSame(const KCenterResult& got, const KCenterResult& want) {
   EXPECT_EQ(got.picks, want.picks);
   EXPECT_EQ(got.stop_reason, want.stop_reason);
@@ -112,6 +127,8 @@ struct Case {
   int clusters;
   size_t max_picks;
   std::optional<double> min_distance;
+  int threads = 1;
+  bool prune = true;
 };
 
 class KCenterOracleTest : public ::testing::TestWithParam<Case> {};
@@ -124,9 +141,13 @@ TEST_P(KCenterOracleTest, MatchesBruteForce) {
   KCenterOptions options;
   options.max_picks = c.max_picks;
   options.min_distance = c.min_distance;
-  KCenterResult got = KCenterGreedy(cand.data(), c.n, pool.data(), c.p, c.d,
-                                    eligible, options);
+  options.threads = c.threads;
+  options.prune = c.prune;
+  KCenterResult got = RunEngine(cand, pool, c.d, eligible, options);
   ExpectSame(got, Oracle(cand, pool, c.d, eligible, options));
+  // Pruning only skips work.
+  options.prune = !options.prune;
+  ExpectSame(RunEngine(cand, pool, c.d, eligible, options), got);
   // Distances after the first pick never increase (greedy radius).
   for (size_t k = 2; k < got.distances.size(); ++k) {
     EXPECT_LE(*got.distances[k], *got.distances[k - 1]);
@@ -145,10 +166,15 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{200, 30, 8, 4, kAll, 0.3},
                       Case{200, 30, 32, 0, 10, 1.2},
                       Case{50, 0, 4, 0, kAll, std::nullopt},
-                      Case{50, 10, 4, 3, 1000, std::nullopt}),
+                      Case{50, 10, 4, 3, 1000, std::nullopt},
+                      // Large enough for several threads and the SIMD body.
+                      Case{6000, 0, 24, 12, 40, std::nullopt, 3, true},
+                      Case{6000, 500, 24, 12, 40, std::nullopt, 3, true},
+                      Case{5000, 300, 37, 0, 30, 0.9, 2, false}),
     [](const ::testing::TestParamInfo<Case>& info) {
       const Case& c = info.param;
-      return absl::StrCat("n", c.n, "_pool", c.p, "_d", c.d, "_clusters",
+      return absl::StrCat("t", c.threads, c.prune ? "_prune" : "_exact",
+                          "_n", c.n, "_pool", c.p, "_d", c.d, "_clusters",
                           c.clusters, "_k",
                           c.max_picks == kAll ? "all" : absl::StrCat(c.max_picks),
                           "_mindist",
@@ -162,7 +188,7 @@ TEST(KCenterGreedyTest, MinDistanceStopsAndKeepsPicksApart) {
   std::vector<float> cand = UnitVectors(n, d, 10, 3);
   KCenterOptions options;
   options.min_distance = 0.4;
-  KCenterResult r = KCenterGreedy(cand.data(), n, nullptr, 0, d, {}, options);
+  KCenterResult r = RunEngine(cand, {}, d, {}, options);
   EXPECT_EQ(r.stop_reason, StopReason::kMinDistance);
   ASSERT_GT(r.picks.size(), 1u);
   for (size_t a = 0; a < r.picks.size(); ++a) {
@@ -179,7 +205,7 @@ TEST(KCenterGreedyTest, TiesGoToLowestIndexAndFirstPickIsFarthestFromMean) {
   const size_t d = 2;
   std::vector<float> cand = {1, 0, 0, 1, -1, 0, 0, -1, 1, 0, 0, 1};
   KCenterOptions options;
-  KCenterResult r = KCenterGreedy(cand.data(), 6, nullptr, 0, d, {}, options);
+  KCenterResult r = RunEngine(cand, {}, d, {}, options);
   // Mean is (1/6, 1/6): farthest are -e0 (index 2) and -e1 (index 3), tie
   // to index 2. Then farthest from -e0 is e0 (index 0, tie with 4).
   ASSERT_GE(r.picks.size(), 4u);
@@ -192,7 +218,7 @@ TEST(KCenterGreedyTest, TiesGoToLowestIndexAndFirstPickIsFarthestFromMean) {
   EXPECT_EQ(r.stop_reason, StopReason::kExhausted);
   ExpectSame(r, Oracle(cand, {}, d, {}, options));
   // Same input, same answer.
-  ExpectSame(KCenterGreedy(cand.data(), 6, nullptr, 0, d, {}, options), r);
+  ExpectSame(RunEngine(cand, {}, d, {}, options), r);
 }
 
 TEST(KCenterGreedyTest, PoolSamplesAreCentresFromTheStart) {
@@ -201,7 +227,7 @@ TEST(KCenterGreedyTest, PoolSamplesAreCentresFromTheStart) {
   std::vector<float> cand = {0.99f, 0.14f, -1, 0, 0, 1};
   KCenterOptions options;
   options.max_picks = 1;
-  KCenterResult r = KCenterGreedy(cand.data(), 3, pool.data(), 1, d, {}, options);
+  KCenterResult r = RunEngine(cand, pool, d, {}, options);
   ASSERT_EQ(r.picks.size(), 1u);
   EXPECT_EQ(r.picks[0], 1u);  // -e0 is farthest from the pool sample e0
   EXPECT_NEAR(*r.distances[0], 2.0, 1e-6);
@@ -214,7 +240,7 @@ TEST(KCenterGreedyTest, IneligibleCandidatesAreNeverPicked) {
   std::vector<uint8_t> eligible(n, 1);
   for (size_t i = 0; i < n; i += 3) eligible[i] = 0;
   KCenterOptions options;
-  KCenterResult r = KCenterGreedy(cand.data(), n, nullptr, 0, d, eligible, options);
+  KCenterResult r = RunEngine(cand, {}, d, eligible, options);
   EXPECT_EQ(r.picks.size(), n - 34);
   for (size_t i : r.picks) EXPECT_TRUE(eligible[i]) << i;
   EXPECT_EQ(r.stop_reason, StopReason::kExhausted);
@@ -225,7 +251,7 @@ TEST(KCenterGreedyTest, FirstPickIntoEmptyPoolIgnoresMinDistance) {
   std::vector<float> cand = {1, 0};
   KCenterOptions options;
   options.min_distance = 1.5;
-  KCenterResult r = KCenterGreedy(cand.data(), 1, nullptr, 0, 2, {}, options);
+  KCenterResult r = RunEngine(cand, {}, 2, {}, options);
   ASSERT_EQ(r.picks.size(), 1u);
   EXPECT_FALSE(r.distances[0].has_value());
   EXPECT_EQ(r.stop_reason, StopReason::kExhausted);
@@ -235,9 +261,40 @@ TEST(KCenterGreedyTest, ZeroPicksAllowed) {
   std::vector<float> cand = {1, 0};
   KCenterOptions options;
   options.max_picks = 0;
-  KCenterResult r = KCenterGreedy(cand.data(), 1, nullptr, 0, 2, {}, options);
+  KCenterResult r = RunEngine(cand, {}, 2, {}, options);
   EXPECT_TRUE(r.picks.empty());
   EXPECT_EQ(r.stop_reason, StopReason::kNSamples);
+}
+
+TEST(KCenterGreedyTest, PruningSkipsMostWorkOnClusteredData) {
+  // 64 tight clusters in 32-d: after a centre lands in each cluster, most
+  // candidates are provably closer to their own centre than to any new one.
+  const size_t n = 20000, d = 32;
+  std::vector<float> cand = UnitVectors(n, d, 64, 5);
+  KCenterOptions options;
+  options.max_picks = 300;
+  options.threads = 2;
+  KCenterResult pruned = RunEngine(cand, {}, d, {}, options);
+  options.prune = false;
+  KCenterResult exact = RunEngine(cand, {}, d, {}, options);
+  ExpectSame(pruned, exact);
+  EXPECT_EQ(exact.stats.evaluations_skipped, 0u);
+  EXPECT_LT(pruned.stats.distance_evaluations * 3, exact.stats.distance_evaluations);
+  EXPECT_GT(pruned.stats.evaluations_skipped, 0u);
+}
+
+TEST(KCenterGreedyTest, DuplicateHeavyDataMatchesOracle) {
+  const size_t d = 8;
+  std::vector<float> base = UnitVectors(20, d, 0, 11);
+  std::vector<float> cand;
+  for (int copy = 0; copy < 30; ++copy) cand.insert(cand.end(), base.begin(), base.end());
+  std::vector<float> pool(base.begin(), base.begin() + 3 * d);
+  for (bool prune : {true, false}) {
+    KCenterOptions options;
+    options.max_picks = 100;
+    options.prune = prune;
+    ExpectSame(RunEngine(cand, pool, d, {}, options), Oracle(cand, pool, d, {}, options));
+  }
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
   ASSIGN_OR_RETURN(std::unique_ptr<PoolStore> store,
                    PoolStore::Create({options.shared_dir}));
   std::unique_ptr<PoolManager> manager(
-      new PoolManager(std::move(store), options.model));
+      new PoolManager(std::move(store), options));
   ASSIGN_OR_RETURN(std::vector<std::string> names,
                    manager->store_->ListPoolNames());
   absl::MutexLock lock(&manager->mu_);
@@ -60,15 +60,16 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
     }
     auto pool = std::make_shared<Pool>();
     absl::MutexLock pool_lock(&pool->mu);
-    pool->snapshot =
-        MakeSnapshot(std::move(stored->meta), std::move(stored->table));
+    pool->snapshot = manager->MakeSnapshot(std::move(stored->meta),
+                                           std::move(stored->table), nullptr);
     manager->pools_.emplace(name, std::move(pool));
   }
   return manager;
 }
 
 std::shared_ptr<const PoolManager::Snapshot> PoolManager::MakeSnapshot(
-    PoolMetadata meta, EmbeddingTable table) {
+    PoolMetadata meta, EmbeddingTable table,
+    std::shared_ptr<IndexHolder> index) const {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->meta = std::move(meta);
   snapshot->table = std::move(table);
@@ -76,7 +77,45 @@ std::shared_ptr<const PoolManager::Snapshot> PoolManager::MakeSnapshot(
   for (const std::string& f : snapshot->table.filenames) {
     snapshot->filenames.insert(f);
   }
+  const EmbeddingTable& t = snapshot->table;
+  if (index == nullptr) index = std::make_shared<IndexHolder>();
+  {
+    absl::MutexLock lock(&index->mu);
+    if (index->index == nullptr && t.size() > 0) {
+      absl::StatusOr<std::unique_ptr<VectorIndex>> made =
+          index_factory_(t.dimension);
+      if (made.ok()) index->index = *std::move(made);
+    }
+    if (index->index != nullptr) {
+      const size_t have = index->index->size();
+      // A failed add leaves no index: searches fall back to brute force.
+      if (have > t.size() ||
+          !index->index->Add(t.row(have), t.size() - have).ok()) {
+        index->index = nullptr;
+      }
+    }
+  }
+  snapshot->index = std::move(index);
   return snapshot;
+}
+
+absl::Status PoolManager::SearchSnapshot(const Snapshot& snapshot,
+                                         const float* queries, size_t n,
+                                         size_t k, float* sq_distances,
+                                         int64_t* indices) const {
+  const EmbeddingTable& t = snapshot.table;
+  {
+    absl::ReaderMutexLock lock(&snapshot.index->mu);
+    const VectorIndex* index = snapshot.index->index.get();
+    if (index != nullptr && index->size() == t.size()) {
+      return index->Search(queries, n, k, sq_distances, indices);
+    }
+  }
+  // The index is missing, or a later commit grew it: search this version's
+  // rows directly.
+  BruteForceIndex brute(t.dimension);
+  RETURN_IF_ERROR(brute.Add(t.values.data(), t.size()));
+  return brute.Search(queries, n, k, sq_distances, indices);
 }
 
 PoolInfo PoolManager::Info(absl::string_view name,
@@ -248,7 +287,22 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   }
   out.candidates_already_in_pool = candidates.size() - eligible_count;
 
+  KCenterInput input;
+  input.candidates = candidates.values.data();
+  input.n = candidates.size();
+  input.d = candidates.dimension;
+  input.eligible = std::move(eligible);
+  if (pool_table.size() > 0) {
+    // Each candidate's nearest pool sample, batched through the index.
+    input.pool = pool_table.values.data();
+    input.p = pool_table.size();
+    input.nearest_pool.resize(input.n);
+    std::vector<float> sq(input.n);
+    RETURN_IF_ERROR(SearchSnapshot(*before, input.candidates, input.n, 1,
+                                   sq.data(), input.nearest_pool.data()));
+  }
   KCenterOptions options;
+  options.threads = selection_threads_;
   options.min_distance = params.min_distance;
   if (params.n_samples_count) {
     options.max_picks = *params.n_samples_count;
@@ -256,12 +310,10 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     options.max_picks = static_cast<size_t>(
         std::floor(*params.n_samples_fraction * eligible_count));
   }
-  KCenterResult result =
-      KCenterGreedy(candidates.values.data(), candidates.size(),
-                    pool_table.values.data(), pool_table.size(),
-                    candidates.dimension, eligible, options);
+  KCenterResult result = KCenterGreedy(input, options);
 
   out.stop_reason = result.stop_reason;
+  out.stats = result.stats;
   out.selected.reserve(result.picks.size());
   for (size_t k = 0; k < result.picks.size(); ++k) {
     const size_t i = result.picks[k];
@@ -305,13 +357,58 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   RETURN_IF_ERROR(store_->Commit(params.pool, &meta, next,
                                  before ? &before->meta : nullptr,
                                  params.keep_history, checkpoint));
-  auto snapshot = MakeSnapshot(meta, std::move(next));
+  auto snapshot = MakeSnapshot(meta, std::move(next),
+                               before ? before->index : nullptr);
   {
     absl::MutexLock lock(&pool->mu);
     pool->snapshot = std::move(snapshot);
   }
   out.version = meta.version;
   out.committed = true;
+  return out;
+}
+
+absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,
+                                                  EmbeddingTable queries,
+                                                  size_t k, bool from_model) {
+  constexpr size_t kMaxK = 1000;
+  RETURN_IF_ERROR(ValidatePoolName(name));
+  if (k == 0 || k > kMaxK) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("k must be in [1, ", kMaxK, "], got ", k));
+  }
+  std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
+  if (snapshot == nullptr) {
+    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+  }
+  if (from_model) RETURN_IF_ERROR(CheckModelOf(name, snapshot->meta));
+  RETURN_IF_ERROR(ValidateAndNormalize(&queries));
+  if (queries.dimension != snapshot->meta.dimension) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "pool '", name, "' holds embeddings of dimension ",
+        snapshot->meta.dimension, "; the queries have dimension ",
+        queries.dimension));
+  }
+  const size_t n = queries.size();
+  std::vector<float> sq(n * k);
+  std::vector<int64_t> ids(n * k);
+  RETURN_IF_ERROR(SearchSnapshot(*snapshot, queries.values.data(), n, k,
+                                 sq.data(), ids.data()));
+  SearchOutcome out;
+  out.queries = std::move(queries.filenames);
+  out.neighbors.resize(n);
+  for (size_t q = 0; q < n; ++q) {
+    for (size_t j = 0; j < k; ++j) {
+      const int64_t id = ids[q * k + j];
+      if (id < 0) break;
+      // Exact distance (the index may compute it as |x|²+|y|²−2x·y).
+      const double dist = std::sqrt(static_cast<double>(SquaredDistance(
+          queries.row(q), snapshot->table.row(static_cast<size_t>(id)),
+          queries.dimension)));
+      out.neighbors[q].push_back(Neighbor{snapshot->table.filenames[id], dist,
+                                          snapshot->table.labels[id]});
+    }
+  }
   return out;
 }
 

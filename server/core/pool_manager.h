@@ -22,6 +22,7 @@
 #include "server/core/kcenter_greedy.h"
 #include "server/core/pool_metadata.h"
 #include "server/core/pool_store.h"
+#include "server/core/vector_index.h"
 
 namespace datapool {
 
@@ -56,6 +57,20 @@ struct SelectOutcome {
   uint64_t candidates_already_in_pool = 0;
   // Image files that could not be used.
   std::vector<SkippedFile> skipped;
+  KCenterStats stats;
+};
+
+struct Neighbor {
+  std::string filename;
+  double distance = 0;
+  int64_t label = 0;
+};
+
+// The k nearest pool samples of each query, nearest first.
+struct SearchOutcome {
+  std::vector<std::string> queries;
+  std::vector<std::vector<Neighbor>> neighbors;
+  std::vector<SkippedFile> skipped;
 };
 
 struct PoolInfo {
@@ -77,6 +92,11 @@ class PoolManager {
     // the pool and its file written as the checkpoint). Borrowed; must
     // outlive the manager. Null: only client embeddings are accepted.
     const Embedder* model = nullptr;
+    // Makes each pool's nearest-neighbour index (kept in memory, grown on
+    // commit). Default: brute force.
+    VectorIndexFactory index_factory = BruteForceIndex::Factory();
+    // Threads of the k-center passes; 0 = all cores.
+    int selection_threads = 0;
   };
 
   // Opens the shared folder and loads every pool in it. A pool that cannot
@@ -103,6 +123,14 @@ class PoolManager {
   absl::StatusOr<SelectOutcome> SelectImages(const SelectParams& params,
                                              EmbeddedImages images);
 
+  // The k nearest pool samples of each query (normalised like candidates;
+  // from_model: they came from the server's model, which must be the
+  // pool's). NotFound for a missing pool; InvalidArgument for bad queries,
+  // k == 0 or k > 1000; FailedPrecondition for another dimension or model.
+  absl::StatusOr<SearchOutcome> Search(absl::string_view pool,
+                                       EmbeddingTable queries, size_t k,
+                                       bool from_model);
+
   // FailedPrecondition when `pool` exists and was not built with the
   // server's model: a cheap check before spending time on embedding.
   absl::Status CheckModel(absl::string_view pool) const;
@@ -115,12 +143,20 @@ class PoolManager {
   absl::StatusOr<PoolInfo> DeletePool(absl::string_view name);
 
  private:
+  // A pool's nearest-neighbour index, shared by its snapshots: rows are
+  // only appended, so the first n rows are those of a snapshot of size n.
+  struct IndexHolder {
+    absl::Mutex mu;  // readers search, a commit adds
+    std::unique_ptr<VectorIndex> index ABSL_GUARDED_BY(mu);
+  };
+
   // An immutable version of a pool.
   struct Snapshot {
     PoolMetadata meta;
     EmbeddingTable table;
     // Views into table.filenames.
     absl::flat_hash_set<absl::string_view> filenames;
+    std::shared_ptr<IndexHolder> index;
   };
 
   struct Pool {
@@ -132,11 +168,22 @@ class PoolManager {
     std::shared_ptr<const Snapshot> snapshot ABSL_GUARDED_BY(mu);
   };
 
-  PoolManager(std::unique_ptr<PoolStore> store, const Embedder* model)
-      : store_(std::move(store)), model_(model) {}
+  PoolManager(std::unique_ptr<PoolStore> store, const Options& options)
+      : store_(std::move(store)),
+        model_(options.model),
+        index_factory_(options.index_factory),
+        selection_threads_(options.selection_threads) {}
 
-  static std::shared_ptr<const Snapshot> MakeSnapshot(PoolMetadata meta,
-                                                      EmbeddingTable table);
+  // `index`: the previous snapshot's, grown by the rows beyond its size;
+  // null for a pool loaded or created now.
+  std::shared_ptr<const Snapshot> MakeSnapshot(
+      PoolMetadata meta, EmbeddingTable table,
+      std::shared_ptr<IndexHolder> index) const;
+  // k nearest rows of `snapshot` for n queries (n × k each), from its
+  // index when that holds exactly its rows, else by brute force.
+  absl::Status SearchSnapshot(const Snapshot& snapshot, const float* queries,
+                              size_t n, size_t k, float* sq_distances,
+                              int64_t* indices) const;
   PoolInfo Info(absl::string_view name, const Snapshot& snapshot) const;
   // The pool's entry; created (empty) when missing and `create` is set.
   std::shared_ptr<Pool> FindPool(absl::string_view name, bool create);
@@ -157,6 +204,8 @@ class PoolManager {
 
   const std::unique_ptr<PoolStore> store_;
   const Embedder* const model_;
+  const VectorIndexFactory index_factory_;
+  const int selection_threads_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Pool>> pools_
       ABSL_GUARDED_BY(mu_);

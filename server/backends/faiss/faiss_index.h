@@ -1,0 +1,35 @@
+// VectorIndex on FAISS: exact IndexFlatL2 (a contiguous row-major array;
+// batched queries run as BLAS sgemm blocks).
+#ifndef DATAPOOL_SERVER_BACKENDS_FAISS_FAISS_INDEX_H_
+#define DATAPOOL_SERVER_BACKENDS_FAISS_FAISS_INDEX_H_
+
+#include <memory>
+
+#include "server/core/vector_index.h"
+
+namespace datapool {
+
+// Thread-compatible, as VectorIndex. FAISS exceptions become statuses.
+class FaissFlatIndex final : public VectorIndex {
+ public:
+  // A factory of empty flat indexes. Also sets BLAS to one thread (FAISS
+  // parallelises over query blocks with OpenMP; both at once oversubscribe).
+  static VectorIndexFactory Factory();
+
+  explicit FaissFlatIndex(size_t dimension);
+  ~FaissFlatIndex() override;
+
+  size_t dimension() const override;
+  size_t size() const override;
+  absl::Status Add(const float* rows, size_t n) override;
+  absl::Status Search(const float* queries, size_t n, size_t k,
+                      float* sq_distances, int64_t* indices) const override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_BACKENDS_FAISS_FAISS_INDEX_H_
