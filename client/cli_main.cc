@@ -5,6 +5,8 @@
 //            [--n-samples N|F] [--min-distance X] [--no-history] [--dry-run]
 //            [--no-weak-labels] [--json]
 //   datapool embed (--input PATH... | --upload PATH...) --out FILE.csv
+//   datapool search --pool NAME (--embeddings FILE.csv | --input PATH... |
+//            --upload PATH...) -k K [--json]
 //   datapool pools list|show NAME|delete NAME [--json]
 //   datapool health [--json]
 //
@@ -43,6 +45,8 @@ Commands:
   embed (--input PATH... | --upload PATH...) --out FILE.csv
       Embed images with the server's model and write the lightly CSV (raw
       embeddings); no pool changes.
+  search --pool NAME QUERIES -k K
+      The K nearest pool samples of each query (QUERIES as for select).
   pools list                 all pools
   pools show NAME            one pool
   pools delete NAME          remove a pool and its history
@@ -76,6 +80,8 @@ struct Flags {
   std::vector<std::string> uploads;
   bool no_weak_labels = false;
   std::string out;
+  // search
+  std::string k = "5";
 };
 
 // Extra positional arguments of select/embed continue the one image list
@@ -119,7 +125,8 @@ void WriteSkipped(const google::protobuf::RepeatedPtrField<v1::SkippedFile>& ski
 
 void PrintSkipped(const google::protobuf::RepeatedPtrField<v1::SkippedFile>& skipped) {
   if (skipped.empty()) return;
-  std::cout << absl::StrFormat("Skipped %d files:\n", skipped.size());
+  std::cout << absl::StrFormat("Skipped %d file%s:\n", skipped.size(),
+                               skipped.size() == 1 ? "" : "s");
   for (const v1::SkippedFile& s : skipped) {
     std::cout << "  " << s.filename() << ": " << s.reason() << "\n";
   }
@@ -298,7 +305,9 @@ void PrintSelectResult(const Flags& flags, const v1::SelectResponse& response) {
         .Key("dry_run").Bool(flags.dry_run)
         .Key("candidates_received").UInt(response.candidates_received())
         .Key("candidates_already_in_pool")
-        .UInt(response.candidates_already_in_pool());
+        .UInt(response.candidates_already_in_pool())
+        .Key("distance_evaluations").UInt(response.distance_evaluations())
+        .Key("evaluations_skipped").UInt(response.evaluations_skipped());
     WriteSkipped(response.skipped(), &w);
     w.EndObject();
     std::cout << w.str() << "\n";
@@ -364,6 +373,68 @@ int Embed(const Flags& flags, DatapoolClient& client) {
                                  table.size(), table.dimension, flags.out);
     PrintSkipped(response.skipped());
   }
+  return 0;
+}
+
+int Search(const Flags& flags, DatapoolClient& client) {
+  if (flags.pool.empty()) return UsageError("search needs --pool NAME");
+  const int sources = !flags.embeddings.empty() + !flags.inputs.empty() +
+                      !flags.uploads.empty();
+  if (sources == 0) {
+    return UsageError(
+        "search needs queries: --embeddings FILE.csv, --input PATH... or "
+        "--upload PATH...");
+  }
+  if (!flags.embeddings.empty() && sources > 1) {
+    return UsageError("--embeddings cannot be combined with --input/--upload");
+  }
+  uint32_t k = 0;
+  if (!absl::SimpleAtoi(flags.k, &k) || k < 1) {
+    return UsageError(absl::StrCat("-k must be a positive integer, got '",
+                                   flags.k, "'"));
+  }
+  v1::SearchResponse response;
+  grpc::Status status;
+  if (flags.embeddings.empty()) {
+    ImageRequest images;
+    if (!BuildImageRequest(flags, &images)) return 1;
+    status = client.SearchImages(flags.pool, k, images, &response);
+  } else {
+    absl::StatusOr<EmbeddingTable> table = ReadCandidates(flags.embeddings);
+    if (!table.ok()) {
+      std::cerr << "datapool: " << table.status().message() << "\n";
+      return 1;
+    }
+    status = client.Search(flags.pool, k, *table, &response);
+  }
+  if (!status.ok()) return RpcError(status, flags.server);
+  if (flags.json) {
+    JsonWriter w;
+    w.BeginObject().Key("results").BeginArray();
+    for (const v1::QueryResult& r : response.results()) {
+      w.BeginObject().Key("query").String(r.query()).Key("neighbors").BeginArray();
+      for (const v1::Neighbor& n : r.neighbors()) {
+        w.BeginObject()
+            .Key("filename").String(n.filename())
+            .Key("distance").Double(n.distance())
+            .Key("label").Int(n.label())
+            .EndObject();
+      }
+      w.EndArray().EndObject();
+    }
+    w.EndArray();
+    WriteSkipped(response.skipped(), &w);
+    w.EndObject();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  for (const v1::QueryResult& r : response.results()) {
+    std::cout << r.query() << "\n";
+    for (const v1::Neighbor& n : r.neighbors()) {
+      std::cout << absl::StrFormat("  %.6f  %s\n", n.distance(), n.filename());
+    }
+  }
+  PrintSkipped(response.skipped());
   return 0;
 }
 
@@ -470,8 +541,12 @@ int Run(int argc, char** argv) {
   parser.AddBool("no-weak-labels", &flags.no_weak_labels,
                  "select/embed: write label 0 instead of subfolder indices");
   parser.AddString("out", &flags.out, "embed: CSV file to write");
-  absl::StatusOr<std::vector<std::string>> args =
-      parser.Parse(std::vector<std::string>(argv + 1, argv + argc));
+  parser.AddString("k", &flags.k, "search: neighbours per query (also -k)");
+  std::vector<std::string> raw(argv + 1, argv + argc);
+  for (std::string& arg : raw) {
+    if (arg == "-k") arg = "--k";  // the one short flag
+  }
+  absl::StatusOr<std::vector<std::string>> args = parser.Parse(raw);
   if (!args.ok()) return UsageError(std::string(args.status().message()));
   if (flags.help || args->empty()) {
     (flags.help ? std::cout : std::cerr) << kUsage << parser.Help();
@@ -488,9 +563,10 @@ int Run(int argc, char** argv) {
   DatapoolClient client(options);
 
   const std::string& command = (*args)[0];
-  if (command == "select" || command == "embed") {
+  if (command == "select" || command == "embed" || command == "search") {
     std::string usage = TakeExtraPaths(*args, &flags);
     if (!usage.empty()) return UsageError(usage);
+    if (command == "search") return Search(flags, client);
     return command == "select" ? Select(flags, client) : Embed(flags, client);
   }
   if (command == "pools") return Pools(flags, *args, client);

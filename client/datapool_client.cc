@@ -72,37 +72,71 @@ void DatapoolClient::SetDeadline(grpc::ClientContext* context) const {
   context->set_deadline(std::chrono::system_clock::now() + options_.timeout);
 }
 
+template <typename Request, typename BlockOf>
+grpc::Status DatapoolClient::StreamRows(grpc::ClientWriter<Request>* writer,
+                                        Request first, BlockOf block,
+                                        const EmbeddingTable& rows) const {
+  const size_t d = rows.dimension;
+  const size_t n = rows.size();
+  const size_t rows_per_chunk =
+      std::max<size_t>(1, options_.chunk_bytes / (d * sizeof(float) + 64));
+  Request request = std::move(first);
+  size_t begin = 0;
+  do {
+    const size_t end = std::min(n, begin + rows_per_chunk);
+    v1::EmbeddingBlock* out = block(request);
+    out->set_dimension(static_cast<uint32_t>(d));
+    for (size_t i = begin; i < end; ++i) {
+      out->add_filenames(rows.filenames[i]);
+      out->add_labels(rows.labels.empty() ? 0 : rows.labels[i]);
+    }
+    out->mutable_values()->Add(rows.values.begin() + begin * d,
+                               rows.values.begin() + end * d);
+    if (!writer->Write(request)) break;  // the server ended the call early
+    request = Request();
+    begin = end;
+  } while (begin < n);
+  writer->WritesDone();
+  return writer->Finish();
+}
+
 grpc::Status DatapoolClient::Select(const v1::SelectionParams& params,
                                     const EmbeddingTable& candidates,
                                     v1::SelectResponse* response) {
   grpc::ClientContext context;
   SetDeadline(&context);
-  std::unique_ptr<grpc::ClientWriter<v1::SelectRequest>> writer =
-      stub_->SelectStream(&context, response);
-  const size_t d = candidates.dimension;
-  const size_t n = candidates.size();
-  const size_t rows_per_chunk =
-      std::max<size_t>(1, options_.chunk_bytes / (d * sizeof(float) + 64));
-  size_t begin = 0;
-  bool first = true;
-  do {
-    const size_t end = std::min(n, begin + rows_per_chunk);
-    v1::SelectRequest request;
-    if (first) *request.mutable_params() = params;
-    first = false;
-    v1::EmbeddingBlock* block = request.mutable_candidates();
-    block->set_dimension(static_cast<uint32_t>(d));
-    for (size_t i = begin; i < end; ++i) {
-      block->add_filenames(candidates.filenames[i]);
-      block->add_labels(candidates.labels.empty() ? 0 : candidates.labels[i]);
-    }
-    block->mutable_values()->Add(candidates.values.begin() + begin * d,
-                                 candidates.values.begin() + end * d);
-    if (!writer->Write(request)) break;  // the server ended the call early
-    begin = end;
-  } while (begin < n);
-  writer->WritesDone();
-  return writer->Finish();
+  auto writer = stub_->SelectStream(&context, response);
+  v1::SelectRequest first;
+  *first.mutable_params() = params;
+  return StreamRows(
+      writer.get(), std::move(first),
+      [](v1::SelectRequest& r) { return r.mutable_candidates(); }, candidates);
+}
+
+grpc::Status DatapoolClient::Search(const std::string& pool, uint32_t k,
+                                    const EmbeddingTable& queries,
+                                    v1::SearchResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto writer = stub_->Search(&context, response);
+  v1::SearchRequest first;
+  first.set_pool(pool);
+  first.set_k(k);
+  return StreamRows(
+      writer.get(), std::move(first),
+      [](v1::SearchRequest& r) { return r.mutable_queries(); }, queries);
+}
+
+grpc::Status DatapoolClient::SearchImages(const std::string& pool, uint32_t k,
+                                          const ImageRequest& images,
+                                          v1::SearchResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto writer = stub_->Search(&context, response);
+  v1::SearchRequest first;
+  first.set_pool(pool);
+  first.set_k(k);
+  return StreamImages(&context, writer.get(), std::move(first), images);
 }
 
 template <typename Request>

@@ -75,6 +75,14 @@ class DatapoolClient {
   // Embeds images with the server's model; touches no pool.
   grpc::Status Embed(const ImageRequest& images, bool weak_labels,
                      v1::EmbedResponse* response);
+  // The k nearest pool samples of each query: embeddings (streamed in
+  // chunks) or images.
+  grpc::Status Search(const std::string& pool, uint32_t k,
+                      const EmbeddingTable& queries,
+                      v1::SearchResponse* response);
+  grpc::Status SearchImages(const std::string& pool, uint32_t k,
+                            const ImageRequest& images,
+                            v1::SearchResponse* response);
   grpc::Status GetPool(const std::string& pool, v1::PoolInfo* response);
   grpc::Status ListPools(v1::ListPoolsResponse* response);
   grpc::Status DeletePool(const std::string& pool,
@@ -84,6 +92,11 @@ class DatapoolClient {
 
  private:
   void SetDeadline(grpc::ClientContext* context) const;
+  // Writes `first` with the first rows, then the other rows in chunks of
+  // about options.chunk_bytes into `block(message)`.
+  template <typename Request, typename BlockOf>
+  grpc::Status StreamRows(grpc::ClientWriter<Request>* writer, Request first,
+                          BlockOf block, const EmbeddingTable& rows) const;
   // Writes `first` with the input paths, then the uploads in chunks.
   template <typename Request>
   grpc::Status StreamImages(grpc::ClientContext* context,

@@ -13,9 +13,13 @@ absl::Status NoUsableImagesError(const std::vector<SkippedFile>& skipped) {
   if (skipped.empty()) return absl::InvalidArgumentError("no images were given");
   std::string message =
       absl::StrCat("none of the ", skipped.size(), " images could be used");
-  for (size_t i = 0; i < skipped.size() && i < 3; ++i) {
+  constexpr size_t kShown = 3;
+  for (size_t i = 0; i < skipped.size() && i < kShown; ++i) {
     absl::StrAppend(&message, i == 0 ? ": " : "; ", "'", skipped[i].filename,
                     "': ", skipped[i].reason);
+  }
+  if (skipped.size() > kShown) {
+    absl::StrAppend(&message, "; and ", skipped.size() - kShown, " more");
   }
   return absl::InvalidArgumentError(message);
 }

@@ -110,6 +110,9 @@ TEST(EmbeddingPipelineTest, NoUsableImagesErrorNamesThem) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()),
               HasSubstr("none of the 2 images could be used: 'a.jpg': empty file"));
+  absl::Status many = NoUsableImagesError(
+      {{"a", "x"}, {"b", "x"}, {"c", "x"}, {"d", "x"}, {"e", "x"}});
+  EXPECT_THAT(std::string(many.message()), HasSubstr("'c': x; and 2 more"));
 }
 
 }  // namespace

@@ -41,17 +41,20 @@ class FakeDecoder : public ImageDecoder {
 // Embeds an image as its first pixel (R, G, B) as floats, dimension 3.
 class FakeEmbedder : public Embedder {
  public:
-  explicit FakeEmbedder(std::string fingerprint = "sha256:fake")
-      : fingerprint_(std::move(fingerprint)), checkpoint_("model-bytes") {}
+  explicit FakeEmbedder(std::string fingerprint = "sha256:fake",
+                        int input_size = 4)
+      : fingerprint_(std::move(fingerprint)),
+        checkpoint_("model-bytes"),
+        input_size_(input_size) {}
   size_t dimension() const override { return 3; }
-  int input_size() const override { return 4; }
+  int input_size() const override { return input_size_; }
   const std::string& fingerprint() const override { return fingerprint_; }
   const std::string& checkpoint() const override { return checkpoint_; }
   absl::Status Embed(absl::Span<const RgbImage> images, float* out) override {
     ++batches;
     if (fail) return absl::InternalError("fake model failure");
     for (const RgbImage& image : images) {
-      if (image.width != 4 || image.height != 4) {
+      if (image.width != input_size_ || image.height != input_size_) {
         return absl::InvalidArgumentError("wrong size");
       }
       for (int c = 0; c < 3; ++c) *out++ = image.pixels[c];
@@ -64,6 +67,7 @@ class FakeEmbedder : public Embedder {
  private:
   std::string fingerprint_;
   std::string checkpoint_;
+  int input_size_;
 };
 
 }  // namespace datapool

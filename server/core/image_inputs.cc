@@ -128,6 +128,13 @@ absl::StatusOr<std::vector<ImageInput>> InputResolver::Resolve(
       if (it.depth() == 0 && it->is_directory(ec) && !it->is_symlink(ec)) {
         subfolders[inside] = 0;
       }
+      if (it->is_symlink(ec) && it->is_directory(ec)) {
+        // Walks do not follow linked folders (no loops, no escapes); say so.
+        skipped->push_back(SkippedFile{RelativeTo(root_, p.string()),
+                                       "symlinked folder not followed; name "
+                                       "it as an input path instead"});
+        continue;
+      }
       if (it->is_directory(ec) || !IsImageFilename(p.filename().string())) {
         continue;
       }

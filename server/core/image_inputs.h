@@ -48,9 +48,11 @@ class InputResolver {
   // folder; 0 for files directly in it and for paths naming a file.
   // Errors: InvalidArgument for absolute paths or '..' components;
   // PermissionDenied for a path that leads outside the input folder
-  // (through a symlink); NotFound for a missing path. Symlinks met while
-  // walking that lead outside are skipped and reported in `skipped`; nothing
-  // outside the folder is opened.
+  // (through a symlink); NotFound for a missing path. A path naming a
+  // symlink is named by its target. While walking, file symlinks that stay
+  // inside are followed (named by the link), those leading outside and
+  // symlinked folders are reported in `skipped`; nothing outside the
+  // folder is opened.
   absl::StatusOr<std::vector<ImageInput>> Resolve(
       const std::vector<std::string>& paths, bool weak_labels,
       std::vector<SkippedFile>* skipped) const;

@@ -157,7 +157,8 @@ absl::Status PoolManager::CheckModelOf(absl::string_view pool,
         "pool '", pool, "' holds embeddings supplied by clients, not made by a "
         "model; select images into a new pool"));
   }
-  if (meta.model_fingerprint != model_->fingerprint()) {
+  if (meta.model_fingerprint != model_->fingerprint() ||
+      meta.input_size != model_->input_size()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "pool '", pool, "' was built with model ", meta.model_fingerprint,
         " (input size ", meta.input_size, "); this server runs model ",
@@ -177,12 +178,9 @@ absl::Status PoolManager::CheckModel(absl::string_view pool) const {
   return CheckModelOf(pool, snapshot->meta);
 }
 
-absl::StatusOr<SelectOutcome> PoolManager::SelectImages(
-    const SelectParams& params, EmbeddedImages images) {
-  RETURN_IF_ERROR(ValidateParams(params));
-  RETURN_IF_ERROR(CheckModel(params.pool));
+absl::StatusOr<EmbeddingTable> PoolManager::UsableRows(EmbeddedImages* images) {
   // Rows the model made unusable are skipped like unreadable files.
-  EmbeddingTable& t = images.table;
+  EmbeddingTable& t = images->table;
   EmbeddingTable kept;
   kept.dimension = t.dimension;
   for (size_t i = 0; i < t.size(); ++i) {
@@ -190,7 +188,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImages(
     bool finite = true;
     for (size_t j = 0; j < t.dimension; ++j) finite &= std::isfinite(row[j]);
     if (!finite || !NormalizeRow(row, t.dimension)) {
-      images.skipped.push_back(SkippedFile{
+      images->skipped.push_back(SkippedFile{
           t.filenames[i], finite ? "the model's embedding is the zero vector"
                                  : "the model's embedding is not finite"});
       continue;
@@ -199,7 +197,26 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImages(
     kept.labels.push_back(t.labels[i]);
     kept.values.insert(kept.values.end(), row, row + t.dimension);
   }
-  if (kept.size() == 0) return NoUsableImagesError(images.skipped);
+  if (kept.size() == 0) return NoUsableImagesError(images->skipped);
+  return kept;
+}
+
+absl::StatusOr<SearchOutcome> PoolManager::SearchImages(absl::string_view pool,
+                                                        EmbeddedImages images,
+                                                        size_t k) {
+  RETURN_IF_ERROR(CheckModel(pool));
+  ASSIGN_OR_RETURN(EmbeddingTable kept, UsableRows(&images));
+  ASSIGN_OR_RETURN(SearchOutcome outcome,
+                   Search(pool, std::move(kept), k, /*from_model=*/true));
+  outcome.skipped = std::move(images.skipped);
+  return outcome;
+}
+
+absl::StatusOr<SelectOutcome> PoolManager::SelectImages(
+    const SelectParams& params, EmbeddedImages images) {
+  RETURN_IF_ERROR(ValidateParams(params));
+  RETURN_IF_ERROR(CheckModel(params.pool));
+  ASSIGN_OR_RETURN(EmbeddingTable kept, UsableRows(&images));
   ASSIGN_OR_RETURN(SelectOutcome outcome,
                    SelectImpl(params, std::move(kept), /*from_model=*/true));
   outcome.skipped = std::move(images.skipped);

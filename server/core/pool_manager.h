@@ -129,7 +129,11 @@ class PoolManager {
   // k == 0 or k > 1000; FailedPrecondition for another dimension or model.
   absl::StatusOr<SearchOutcome> Search(absl::string_view pool,
                                        EmbeddingTable queries, size_t k,
-                                       bool from_model);
+                                       bool from_model = false);
+  // Search with images the server's model embedded; unusable ones are
+  // skipped as in SelectImages.
+  absl::StatusOr<SearchOutcome> SearchImages(absl::string_view pool,
+                                             EmbeddedImages images, size_t k);
 
   // FailedPrecondition when `pool` exists and was not built with the
   // server's model: a cheap check before spending time on embedding.
@@ -198,6 +202,9 @@ class PoolManager {
   absl::StatusOr<SelectOutcome> SelectImpl(const SelectParams& params,
                                            EmbeddingTable candidates,
                                            bool from_model);
+  // The usable rows of model embeddings (finite, non-zero, normalised);
+  // the others are added to images->skipped. InvalidArgument when none is.
+  static absl::StatusOr<EmbeddingTable> UsableRows(EmbeddedImages* images);
   absl::Status CheckModelOf(absl::string_view pool,
                             const PoolMetadata& meta) const;
   std::shared_ptr<const Snapshot> CurrentSnapshot(absl::string_view name) const;

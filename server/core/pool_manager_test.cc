@@ -327,6 +327,21 @@ TEST(PoolManagerModelTest, OtherModelIsRefusedBeforeAnythingChanges) {
   EXPECT_TRUE((*manager)->SelectImages(Count("fresh", 1), Images({{0, 1, 0}})).ok());
 }
 
+TEST(PoolManagerModelTest, SameModelAtAnotherInputSizeIsRefused) {
+  TempDir tmp;
+  FakeEmbedder at4("sha256:aaa", 4);
+  {
+    auto manager = PoolManager::Create({tmp.path(), &at4});
+    ASSERT_TRUE((*manager)->SelectImages(Count("m", 1), Images({{1, 0, 0}})).ok());
+  }
+  FakeEmbedder at8("sha256:aaa", 8);
+  auto manager = PoolManager::Create({tmp.path(), &at8});
+  ASSERT_TRUE(manager.ok());
+  auto out = (*manager)->SelectImages(Count("m", 1), Images({{0, 1, 0}}));
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("input size 4"));
+}
+
 TEST(PoolManagerModelTest, AllBadCommitsNothing) {
   TempDir tmp;
   FakeEmbedder model;

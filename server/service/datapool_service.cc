@@ -6,44 +6,49 @@
 
 namespace datapool {
 
-// Candidates of a select call: embeddings, or images for the model, never
-// both. Not thread-safe (one per call).
-class DatapoolService::SelectInput {
+// Candidates (or queries) of one call: embeddings, or images for the model,
+// never both. Not thread-safe (one per call).
+class DatapoolService::CandidateInput {
  public:
-  SelectInput(const ImageServices& images, PoolManager& manager)
+  CandidateInput(const ImageServices& images, PoolManager& manager)
       : images_(images), manager_(manager) {}
 
-  // Takes the candidates of one request message.
-  absl::Status Add(const v1::SelectionParams& params,
-                   const v1::SelectRequest& request) {
-    const bool has_embeddings = request.candidates().filenames_size() > 0 ||
-                                request.candidates().values_size() > 0;
-    const bool has_images =
-        request.input_paths_size() > 0 || request.images_size() > 0;
+  // Takes the candidates of one request message. `pool` is checked against
+  // the model before the first image is queued.
+  absl::Status Add(
+      absl::string_view pool, bool weak_labels,
+      const v1::EmbeddingBlock& block,
+      const google::protobuf::RepeatedPtrField<std::string>& paths,
+      const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks) {
+    const bool has_embeddings =
+        block.filenames_size() > 0 || block.values_size() > 0;
+    const bool has_images = paths.size() > 0 || chunks.size() > 0;
     if ((has_embeddings && (has_images || ingest_ != nullptr)) ||
         (has_images && table_.size() > 0)) {
       return absl::InvalidArgumentError(
           "give candidates either as embeddings or as images, not both");
     }
-    if (has_embeddings) return AppendBlock(request.candidates(), &table_);
+    if (has_embeddings) return AppendBlock(block, &table_);
     if (!has_images) return absl::OkStatus();
     if (ingest_ == nullptr) {
       // Fail before spending time on the images.
-      RETURN_IF_ERROR(manager_.CheckModel(params.pool()));
-      ASSIGN_OR_RETURN(
-          ingest_,
-          ImageIngest::Create(images_, !params.has_append_weak_labels() ||
-                                           params.append_weak_labels()));
+      RETURN_IF_ERROR(manager_.CheckModel(pool));
+      ASSIGN_OR_RETURN(ingest_, ImageIngest::Create(images_, weak_labels));
     }
-    RETURN_IF_ERROR(ingest_->AddPaths(request.input_paths()));
-    return ingest_->AddChunks(request.images());
+    RETURN_IF_ERROR(ingest_->AddPaths(paths));
+    return ingest_->AddChunks(chunks);
   }
 
-  // Runs the selection on what was added.
   absl::StatusOr<SelectOutcome> Select(const SelectParams& params) {
     if (ingest_ == nullptr) return manager_.Select(params, std::move(table_));
     ASSIGN_OR_RETURN(EmbeddedImages images, ingest_->Finish());
     return manager_.SelectImages(params, std::move(images));
+  }
+
+  absl::StatusOr<SearchOutcome> Search(absl::string_view pool, size_t k) {
+    if (ingest_ == nullptr) return manager_.Search(pool, std::move(table_), k);
+    ASSIGN_OR_RETURN(EmbeddedImages images, ingest_->Finish());
+    return manager_.SearchImages(pool, std::move(images), k);
   }
 
  private:
@@ -53,14 +58,24 @@ class DatapoolService::SelectInput {
   std::unique_ptr<ImageIngest> ingest_;
 };
 
+namespace {
+
+bool WeakLabels(const v1::SelectionParams& params) {
+  return !params.has_append_weak_labels() || params.append_weak_labels();
+}
+
+grpc::Status Cancelled() {
+  return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+}
+
+}  // namespace
+
 grpc::Status DatapoolService::RunSelect(grpc::ServerContext* context,
                                         const v1::SelectionParams& params,
-                                        SelectInput& input,
+                                        CandidateInput& input,
                                         v1::SelectResponse* response) {
   // A client that gave up must not get a commit it never saw confirmed.
-  if (context->IsCancelled()) {
-    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
-  }
+  if (context->IsCancelled()) return Cancelled();
   absl::StatusOr<SelectOutcome> outcome = input.Select(FromProto(params));
   if (!outcome.ok()) return ToGrpcStatus(outcome.status());
   ToProto(*outcome, response);
@@ -73,8 +88,10 @@ grpc::Status DatapoolService::Select(grpc::ServerContext* context,
   if (!request->has_params()) {
     return ToGrpcStatus(absl::InvalidArgumentError("params are required"));
   }
-  SelectInput input(images_, manager_);
-  absl::Status status = input.Add(request->params(), *request);
+  CandidateInput input(images_, manager_);
+  absl::Status status =
+      input.Add(request->params().pool(), WeakLabels(request->params()),
+                request->candidates(), request->input_paths(), request->images());
   if (!status.ok()) return ToGrpcStatus(status);
   return RunSelect(context, request->params(), input, response);
 }
@@ -84,7 +101,7 @@ grpc::Status DatapoolService::SelectStream(
     v1::SelectResponse* response) {
   v1::SelectRequest message;
   v1::SelectionParams params;
-  SelectInput input(images_, manager_);
+  CandidateInput input(images_, manager_);
   bool first = true;
   while (reader->Read(&message)) {
     if (first != message.has_params()) {
@@ -94,7 +111,9 @@ grpc::Status DatapoolService::SelectStream(
     }
     if (first) params = message.params();
     first = false;
-    absl::Status status = input.Add(params, message);
+    absl::Status status =
+        input.Add(params.pool(), WeakLabels(params), message.candidates(),
+                  message.input_paths(), message.images());
     if (!status.ok()) return ToGrpcStatus(status);
   }
   if (first) {
@@ -121,9 +140,7 @@ grpc::Status DatapoolService::Embed(grpc::ServerContext* context,
     if (status.ok()) status = ingest->AddChunks(message.images());
     if (!status.ok()) return ToGrpcStatus(status);
   }
-  if (context->IsCancelled()) {
-    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
-  }
+  if (context->IsCancelled()) return Cancelled();
   if (ingest == nullptr) {
     return ToGrpcStatus(absl::InvalidArgumentError("no images were given"));
   }
@@ -134,6 +151,42 @@ grpc::Status DatapoolService::Embed(grpc::ServerContext* context,
   }
   ToProto(*images, response);
   response->set_model_fingerprint(images_.embedder->fingerprint());
+  return grpc::Status::OK;
+}
+
+grpc::Status DatapoolService::Search(
+    grpc::ServerContext* context, grpc::ServerReader<v1::SearchRequest>* reader,
+    v1::SearchResponse* response) {
+  v1::SearchRequest message;
+  std::string pool;
+  uint32_t k = 0;
+  CandidateInput input(images_, manager_);
+  bool first = true;
+  while (reader->Read(&message)) {
+    if (first) {
+      pool = message.pool();
+      k = message.k();
+      // A missing pool fails before any image is embedded.
+      absl::StatusOr<PoolInfo> info = manager_.GetPool(pool);
+      if (!info.ok()) return ToGrpcStatus(info.status());
+    } else if (!message.pool().empty() || message.k() != 0) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          "only the first message of a search may name the pool and k"));
+    }
+    first = false;
+    absl::Status status =
+        input.Add(pool, /*weak_labels=*/false, message.queries(),
+                  message.input_paths(), message.images());
+    if (!status.ok()) return ToGrpcStatus(status);
+  }
+  if (first) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("the stream carried no message"));
+  }
+  if (context->IsCancelled()) return Cancelled();
+  absl::StatusOr<SearchOutcome> outcome = input.Search(pool, k);
+  if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+  ToProto(*outcome, response);
   return grpc::Status::OK;
 }
 

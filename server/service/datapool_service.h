@@ -27,6 +27,9 @@ class DatapoolService final : public v1::Datapool::Service {
   grpc::Status Embed(grpc::ServerContext* context,
                      grpc::ServerReader<v1::EmbedRequest>* reader,
                      v1::EmbedResponse* response) override;
+  grpc::Status Search(grpc::ServerContext* context,
+                      grpc::ServerReader<v1::SearchRequest>* reader,
+                      v1::SearchResponse* response) override;
   grpc::Status GetPool(grpc::ServerContext* context,
                        const v1::GetPoolRequest* request,
                        v1::PoolInfo* response) override;
@@ -38,12 +41,12 @@ class DatapoolService final : public v1::Datapool::Service {
                           v1::DeletePoolResponse* response) override;
 
  private:
-  // Accumulates the candidates of one Select request or stream message.
-  class SelectInput;
+  // Accumulates the candidates of one call.
+  class CandidateInput;
 
   grpc::Status RunSelect(grpc::ServerContext* context,
-                         const v1::SelectionParams& params, SelectInput& input,
-                         v1::SelectResponse* response);
+                         const v1::SelectionParams& params,
+                         CandidateInput& input, v1::SelectResponse* response);
 
   PoolManager& manager_;
   const ImageServices images_;

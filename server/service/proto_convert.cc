@@ -64,6 +64,15 @@ absl::Status AppendBlock(const v1::EmbeddingBlock& block,
 
 namespace {
 
+void AddSkipped(const std::vector<SkippedFile>& skipped,
+                google::protobuf::RepeatedPtrField<v1::SkippedFile>* out) {
+  for (const SkippedFile& s : skipped) {
+    v1::SkippedFile* file = out->Add();
+    file->set_filename(s.filename);
+    file->set_reason(s.reason);
+  }
+}
+
 v1::StopReason ToProto(StopReason reason) {
   switch (reason) {
     case StopReason::kNSamples:
@@ -93,11 +102,23 @@ void ToProto(const SelectOutcome& outcome, v1::SelectResponse* proto) {
   proto->set_committed(outcome.committed);
   proto->set_candidates_received(outcome.candidates_received);
   proto->set_candidates_already_in_pool(outcome.candidates_already_in_pool);
-  for (const SkippedFile& s : outcome.skipped) {
-    v1::SkippedFile* out = proto->add_skipped();
-    out->set_filename(s.filename);
-    out->set_reason(s.reason);
+  proto->set_distance_evaluations(outcome.stats.distance_evaluations);
+  proto->set_evaluations_skipped(outcome.stats.evaluations_skipped);
+  AddSkipped(outcome.skipped, proto->mutable_skipped());
+}
+
+void ToProto(const SearchOutcome& outcome, v1::SearchResponse* proto) {
+  for (size_t q = 0; q < outcome.queries.size(); ++q) {
+    v1::QueryResult* result = proto->add_results();
+    result->set_query(outcome.queries[q]);
+    for (const Neighbor& n : outcome.neighbors[q]) {
+      v1::Neighbor* out = result->add_neighbors();
+      out->set_filename(n.filename);
+      out->set_distance(n.distance);
+      out->set_label(n.label);
+    }
   }
+  AddSkipped(outcome.skipped, proto->mutable_skipped());
 }
 
 void ToProto(const EmbeddedImages& images, v1::EmbedResponse* proto) {
@@ -107,11 +128,7 @@ void ToProto(const EmbeddedImages& images, v1::EmbedResponse* proto) {
   block->mutable_filenames()->Assign(t.filenames.begin(), t.filenames.end());
   block->mutable_values()->Assign(t.values.begin(), t.values.end());
   block->mutable_labels()->Assign(t.labels.begin(), t.labels.end());
-  for (const SkippedFile& s : images.skipped) {
-    v1::SkippedFile* out = proto->add_skipped();
-    out->set_filename(s.filename);
-    out->set_reason(s.reason);
-  }
+  AddSkipped(images.skipped, proto->mutable_skipped());
 }
 
 void ToProto(const PoolInfo& info, v1::PoolInfo* proto) {

@@ -17,6 +17,7 @@ SelectParams FromProto(const v1::SelectionParams& proto);
 absl::Status AppendBlock(const v1::EmbeddingBlock& block, EmbeddingTable* table);
 
 void ToProto(const SelectOutcome& outcome, v1::SelectResponse* proto);
+void ToProto(const SearchOutcome& outcome, v1::SearchResponse* proto);
 // The raw embeddings and skipped files (not the fingerprint).
 void ToProto(const EmbeddedImages& images, v1::EmbedResponse* proto);
 void ToProto(const PoolInfo& info, v1::PoolInfo* proto);

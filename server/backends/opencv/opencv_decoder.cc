@@ -88,10 +88,8 @@ absl::StatusOr<RgbImage> ToRgb(cv::Mat img, int size, int orientation) {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported image with ", img.channels(), " channels"));
   }
-  if (img.cols != size || img.rows != size) {
-    cv::resize(img, img, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
-  }
-  // Depth conversion after the resize: cheaper, and no double rounding.
+  // To 8 bits first, so an image resizes the same whatever its depth (a
+  // 16-bit v·257 image embeds exactly like its 8-bit copy).
   switch (img.depth()) {
     case CV_8U:
       break;
@@ -105,7 +103,10 @@ absl::StatusOr<RgbImage> ToRgb(cv::Mat img, int size, int orientation) {
     default:
       return absl::InvalidArgumentError(
           "unsupported sample format (signed integers)");
+  }  if (img.cols != size || img.rows != size) {
+    cv::resize(img, img, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
   }
+
   // The output is square, so rotating after the resize gives the same image
   // as rotating before it, on far fewer pixels.
   ApplyOrientation(orientation, img);

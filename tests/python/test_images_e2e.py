@@ -1,0 +1,862 @@
+"""End-to-end tests of images in: the real server binary (env
+DATAPOOL_SERVER_BIN) with its model, driven by the `datapool` CLI (env
+DATAPOOL_CLI_BIN) with `--input` (paths on the server's input folder) and
+`--upload` (local files sent to the server), and `embed`.
+
+Every image is generated here with OpenCV (python3-opencv); the custom models
+are written here with python3-torch. Nothing is shipped or downloaded.
+
+Run: /usr/bin/python3 -m unittest -v test_images_e2e   (cwd tests/python)
+"""
+
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _reexec_with_debian_python():
+    """`python3 test_x.py` with a python3 that lacks Debian's numpy, OpenCV
+    or torch (e.g. pyenv's) re-runs the file with /usr/bin/python3."""
+    try:
+        import cv2  # noqa: F401
+        import numpy  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        debian = "/usr/bin/python3"
+        if (__name__ == "__main__" and os.path.exists(debian)
+                and os.path.realpath(sys.executable)
+                != os.path.realpath(debian)):
+            os.execv(debian, [debian] + sys.argv)
+        raise
+
+
+_reexec_with_debian_python()
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from datapool_testlib import (  # noqa: E402
+    STOP_EXHAUSTED, STOP_MIN_DISTANCE, STOP_N_SAMPLES, check_greedy_selection,
+    snapshot_tree, unit_rows)
+from lightly_csv import check_lightly_csv  # noqa: E402
+from server_harness import (  # noqa: E402
+    RunningServer, cli_binary, server_binary)
+
+CLI_TIMEOUT_S = 90
+# The CPU, one torch thread and one decode thread: the images are tiny, the
+# tests run beside others on small machines, and the numbers compared with
+# Python's CPU torch must not depend on a GPU being present (TF32, cuDNN).
+SERVER_ARGS = ("--device", "cpu", "--threads", "1", "--decode-threads", "1",
+               "--batch-size", "8")
+BUILTIN_DIM = 32
+BUILTIN_SIZE = 64
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CLASSES = ("birds", "cats", "dogs")      # sorted: labels 0, 1, 2
+UPLOAD_CLASSES = ("x", "y")              # labels 0, 1
+BAD_FILES = ("trunc.jpg", "random.jpg", "empty.png", "text.png")
+ERROR_LINE_RE = re.compile(r"^datapool: ([A-Z_]+): \S", re.MULTILINE)
+SHA256_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
+_STOP_NAMES = {"n_samples": STOP_N_SAMPLES, "min_distance": STOP_MIN_DISTANCE,
+               "exhausted": STOP_EXHAUSTED}
+
+
+# -- models written with torch.jit.script (they need this file's source) ----
+
+class ChannelMeans(torch.nn.Module):
+    """N×3×S×S -> N×3: the mean of each input channel, i.e. exactly the
+    normalised colour of a solid image."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=[2, 3])
+
+
+class ChannelMaxima(torch.nn.Module):
+    """Another model with the same output dimension (3)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.amax(dim=[2, 3])
+
+
+def save_script(module, path):
+    torch.jit.script(module.eval()).save(path)
+    return path
+
+
+# -- helpers ------------------------------------------------------------------
+
+def sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def expected_normalised(rgb):
+    """What the model sees for a solid colour (R, G, B) in 0..255."""
+    return [(v / 255.0 - m) / s
+            for v, m, s in zip(rgb, IMAGENET_MEAN, IMAGENET_STD)]
+
+
+def write_image(path, img, params=()):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not cv2.imwrite(path, img, list(params)):
+        raise AssertionError("cv2.imwrite failed for %s" % path)
+    return path
+
+
+def write_bytes(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def textured(rng, h, w, tint):
+    """A smooth random BGR uint8 image around colour `tint` (B, G, R)."""
+    noise = rng.normal(scale=60.0, size=(h, w, 3))
+    noise = cv2.GaussianBlur(noise, (5, 5), 0)
+    img = np.asarray(tint, dtype=np.float64)[None, None, :] + noise
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def read_embeddings(path):
+    """{filename: raw vector}, {filename: label} of a CSV `embed` wrote."""
+    names, rows, labels = check_lightly_csv(path)
+    if len(set(names)) != len(names):
+        raise AssertionError("%s: duplicate filenames %r" % (path, names))
+    return (dict(zip(names, np.asarray(rows, dtype=np.float64))),
+            dict(zip(names, labels)))
+
+
+def base_env():
+    env = dict(os.environ)
+    for k in ("DATAPOOL_SERVER", "http_proxy", "https_proxy", "grpc_proxy",
+              "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        env.pop(k, None)
+    return env
+
+
+class ImagesTestBase(unittest.TestCase):
+    """CLI helpers; `cls.server` is the server the CLI talks to unless a
+    call names another RunningServer."""
+
+    server = None
+
+    @classmethod
+    def make_tmp(cls, prefix):
+        server_binary()
+        cls.cli_bin = cli_binary()
+        tmp = tempfile.TemporaryDirectory(prefix=prefix)
+        cls.addClassCleanup(tmp.cleanup)
+        cls.tmp = tmp.name
+        cls.shared = os.path.join(cls.tmp, "shared")
+        cls.input = os.path.join(cls.tmp, "input")
+        cls.local = os.path.join(cls.tmp, "local")   # the client's files
+        cls.out = os.path.join(cls.tmp, "out")       # CSVs the CLI writes
+        for d in (cls.shared, cls.input, cls.local, cls.out):
+            os.mkdir(d)
+
+    @classmethod
+    def start_server(cls, shared, extra_args=()):
+        server = RunningServer(shared, cls.input,
+                               extra_args=list(SERVER_ARGS) + list(extra_args))
+        server.__enter__()
+        return server
+
+    def run_cli(self, *args, server=None):
+        server = server or self.server
+        argv = [self.cli_bin, "--server", server.address]
+        argv += [str(a) for a in args]
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True,
+                                  env=base_env(), timeout=CLI_TIMEOUT_S)
+        except subprocess.TimeoutExpired as e:
+            self.fail("CLI hung for %d s: %s\nstdout: %s\nstderr: %s\n%s"
+                      % (CLI_TIMEOUT_S, argv, e.stdout, e.stderr,
+                         server.describe()))
+        proc.server = server
+        return proc
+
+    def explain(self, proc):
+        return ("command: %s\nexit status: %d\nstdout:\n%s\nstderr:\n%s\n%s"
+                % (" ".join(proc.args), proc.returncode, proc.stdout,
+                   proc.stderr, proc.server.describe()))
+
+    def cli_ok(self, *args, **kw):
+        proc = self.run_cli(*args, **kw)
+        self.assertEqual(proc.returncode, 0, self.explain(proc))
+        return proc
+
+    def cli_json(self, *args, **kw):
+        proc = self.cli_ok(*(list(args) + ["--json"]), **kw)
+        try:
+            value = json.loads(proc.stdout)
+        except ValueError as e:
+            self.fail("stdout is not one JSON value (%s)\n%s"
+                      % (e, self.explain(proc)))
+        self.assertIsInstance(value, dict, self.explain(proc))
+        return value
+
+    def cli_error(self, code_name, *args, **kw):
+        """Expects exit 1 and `datapool: CODE_NAME: message` on stderr."""
+        proc = self.run_cli(*args, **kw)
+        self.assertEqual(proc.returncode, 1, self.explain(proc))
+        m = ERROR_LINE_RE.search(proc.stderr)
+        self.assertTrue(m, "no 'datapool: CODE: message' line on stderr\n"
+                        + self.explain(proc))
+        self.assertEqual(m.group(1), code_name, self.explain(proc))
+        return proc
+
+    def assertServing(self, server=None):
+        proc = self.cli_ok("health", server=server)
+        self.assertEqual(proc.stdout.strip(), "SERVING", self.explain(proc))
+
+    def embed(self, out_name, *args, server=None):
+        """`embed ARGS --out OUT --json`; returns (vectors, labels, json)."""
+        out = os.path.join(self.out, out_name)
+        info = self.cli_json("embed", *args, "--out", out, server=server)
+        vectors, labels = read_embeddings(out)
+        self.assertEqual(info.get("rows"), len(vectors), info)
+        return vectors, labels, info
+
+    def select(self, pool, *args, server=None):
+        out = self.cli_json("select", "--pool", pool, *args, server=server)
+        for key in ("selected", "skipped", "stop_reason", "version",
+                    "committed", "pool_size_before", "pool_size_after",
+                    "candidates_received"):
+            self.assertIn(key, out, out)
+        self.assertIsInstance(out["selected"], list, out)
+        self.assertIsInstance(out["skipped"], list, out)
+        for s in out["selected"]:
+            self.assertEqual(set(s), {"filename", "distance", "label"}, s)
+        for s in out["skipped"]:
+            self.assertEqual(set(s), {"filename", "reason"}, s)
+        return out
+
+    def assertSkipped(self, out, expected):
+        """`skipped` names exactly `expected`, each with a reason."""
+        got = {s["filename"]: s["reason"] for s in out["skipped"]}
+        self.assertEqual(sorted(got), sorted(expected), out)
+        for name, reason in got.items():
+            self.assertIsInstance(reason, str)
+            self.assertTrue(reason.strip(), "no reason for %r: %r"
+                            % (name, out))
+
+    def assertGreedy(self, out, candidates, pool_rows, n_limit=None,
+                     min_distance=None):
+        picks = [(s["filename"], s["distance"]) for s in out["selected"]]
+        check_greedy_selection(pool_rows, candidates, picks,
+                               _STOP_NAMES[out["stop_reason"]],
+                               n_limit=n_limit, min_distance=min_distance)
+        return [p[0] for p in picks]
+
+    def pool_dir(self, pool, shared=None):
+        return os.path.join(shared or self.shared, pool)
+
+
+# ---------------------------------------------------------------------------
+# The built-in model
+# ---------------------------------------------------------------------------
+
+class BuiltinModelImagesTest(ImagesTestBase):
+    """One server with the built-in model; each test uses its own pools."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_tmp("datapool-images-")
+        rng = np.random.default_rng(20261128)
+        inp, local = cls.input, cls.local
+
+        # input/train/{birds,cats,dogs}/00k.{jpg,png} + a loose file.
+        cls.train_labels = {}
+        tints = {"birds": (40, 160, 60), "cats": (60, 90, 200),
+                 "dogs": (200, 120, 40)}
+        for label, cls_name in enumerate(CLASSES):
+            for k in range(5):
+                ext = "jpg" if k % 2 == 0 else "png"
+                rel = "train/%s/%03d.%s" % (cls_name, k, ext)
+                write_image(os.path.join(inp, rel),
+                            textured(rng, 48, 64, tints[cls_name]))
+                cls.train_labels[rel] = label
+        write_image(os.path.join(inp, "train", "loose.jpg"),
+                    textured(rng, 48, 64, (128, 128, 128)))
+        cls.train_labels["train/loose.jpg"] = 0
+        # Not images by extension: ignored, neither candidates nor skipped.
+        write_bytes(os.path.join(inp, "train", "notes.txt"), b"not an image")
+        write_bytes(os.path.join(inp, "train", "cats", "README"), b"x")
+        # The client's copy of the same folder.
+        shutil.copytree(os.path.join(inp, "train"),
+                        os.path.join(local, "train"))
+
+        # local/other/{x,y}/00k.png: only on the client.
+        cls.other_labels = {}
+        for label, sub in enumerate(UPLOAD_CLASSES):
+            for k in range(3):
+                rel = "other/%s/%03d.png" % (sub, k)
+                write_image(os.path.join(local, rel),
+                            textured(rng, 40, 56, (100 + 60 * label, 30,
+                                                   220 - 60 * k)))
+                cls.other_labels[rel] = label
+
+        # Every format, from one picture.
+        base = textured(rng, 48, 64, (90, 140, 190))
+        square = textured(rng, BUILTIN_SIZE, BUILTIN_SIZE, (160, 70, 110))
+        gray = cv2.cvtColor(base, cv2.COLOR_BGR2GRAY)
+        alpha = rng.integers(0, 256, size=base.shape[:2], dtype=np.uint8)
+        fmt = os.path.join(inp, "fmt")
+        write_image(os.path.join(fmt, "photo.jpg"), base,
+                    (cv2.IMWRITE_JPEG_QUALITY, 90))
+        write_image(os.path.join(fmt, "photo.jpeg"), base)
+        write_image(os.path.join(fmt, "photo.png"), base)
+        write_image(os.path.join(fmt, "photo.bmp"), base)
+        write_image(os.path.join(fmt, "photo.webp"), base,
+                    (cv2.IMWRITE_WEBP_QUALITY, 101))          # lossless
+        write_image(os.path.join(fmt, "photo.tif"), base)
+        write_image(os.path.join(fmt, "photo.tiff"), base)
+        write_image(os.path.join(fmt, "photo_rgba.png"),
+                    np.dstack([base, alpha]))
+        write_image(os.path.join(fmt, "gray.png"), gray)
+        write_image(os.path.join(fmt, "gray_as_rgb.png"),
+                    cv2.merge([gray, gray, gray]))
+        # 16-bit: at the model's input size, so no resize happens at 16 bit.
+        write_image(os.path.join(fmt, "square_8bit.png"), square)
+        write_image(os.path.join(fmt, "square_16bit.png"),
+                    square.astype(np.uint16) * 257)
+        cls.fmt_names = sorted("fmt/" + f for f in os.listdir(fmt))
+        shutil.copytree(fmt, os.path.join(local, "fmt"))
+
+        # Corrupt files beside good ones.
+        good_jpg = cv2.imencode(
+            ".jpg", textured(rng, 48, 64, (10, 200, 90)))[1].tobytes()
+        for folder in ("bad", "allbad"):
+            d = os.path.join(inp, folder)
+            write_bytes(os.path.join(d, "trunc.jpg"),
+                        good_jpg[:len(good_jpg) // 2])
+            write_bytes(os.path.join(d, "random.jpg"),
+                        rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+            write_bytes(os.path.join(d, "empty.png"), b"")
+            write_bytes(os.path.join(d, "text.png"),
+                        b"This is a text file, renamed .png\n" * 20)
+        write_bytes(os.path.join(inp, "bad", "good1.jpg"), good_jpg)
+        write_image(os.path.join(inp, "bad", "good2.png"),
+                    textured(rng, 32, 32, (200, 20, 200)))
+        write_bytes(os.path.join(inp, "bad", "notes.txt"), b"ignored")
+        shutil.copytree(os.path.join(inp, "bad"), os.path.join(local, "bad"))
+        shutil.copytree(os.path.join(inp, "allbad"),
+                        os.path.join(local, "allbad"))
+
+        # Outside the input folder, and symlinks leading there.
+        cls.outside = os.path.join(cls.tmp, "outside")
+        write_image(os.path.join(cls.outside, "secret.jpg"),
+                    textured(rng, 48, 64, (0, 0, 255)))
+        os.symlink(cls.outside, os.path.join(inp, "escape"))
+        mixed = os.path.join(inp, "mixed")
+        write_image(os.path.join(mixed, "ok1.jpg"),
+                    textured(rng, 48, 64, (255, 0, 0)))
+        write_image(os.path.join(mixed, "ok2.png"),
+                    textured(rng, 48, 64, (0, 255, 0)))
+        os.symlink(cls.outside, os.path.join(mixed, "link"))
+        os.symlink(os.path.join(cls.outside, "secret.jpg"),
+                   os.path.join(mixed, "flink.jpg"))
+
+        # Solid colours for the checkpoint check.
+        cls.solid_rgb = {"solid/red.png": (255, 0, 128),
+                         "solid/teal.png": (20, 180, 170)}
+        for rel, (r, g, b) in cls.solid_rgb.items():
+            write_image(os.path.join(inp, rel),
+                        np.full((48, 64, 3), (b, g, r), dtype=np.uint8))
+
+        cls.server = cls.start_server(cls.shared)
+        cls.addClassCleanup(cls.server.stop)
+
+    # -- requirement 1 --------------------------------------------------------
+
+    def test_select_images_end_to_end(self):
+        pool = "img-pool"
+        folder = self.pool_dir(pool)
+        latest = os.path.join(folder, "datapool_latest.csv")
+        ckpt = os.path.join(folder, "checkpoint_latest.ckpt")
+        history = os.path.join(folder, "history")
+
+        train_vecs, train_lab, info = self.embed("train.csv", "--input",
+                                                 "train")
+        self.assertEqual(sorted(train_vecs), sorted(self.train_labels))
+        self.assertEqual(train_lab, self.train_labels)
+        self.assertEqual(info["dimension"], BUILTIN_DIM, info)
+        candidates = {n: v for n, v in zip(train_vecs,
+                                           unit_rows(list(
+                                               train_vecs.values())))}
+
+        # --- v1: 6 of 16 from the server's input folder ---
+        out1 = self.select(pool, "--input", "train", "--n-samples", "6")
+        self.assertEqual(out1["skipped"], [], out1)
+        self.assertEqual(len(out1["selected"]), 6, out1)
+        self.assertEqual(out1["stop_reason"], "n_samples")
+        self.assertEqual(out1["version"], 1)
+        self.assertIs(out1["committed"], True)
+        self.assertEqual(out1["candidates_received"], 16)
+        self.assertEqual(out1["pool_size_before"], 0)
+        self.assertEqual(out1["pool_size_after"], 6)
+        for s in out1["selected"]:
+            self.assertRegex(s["filename"],
+                             r"^train/((birds|cats|dogs)/[0-9]{3}\.(jpg|png)"
+                             r"|loose\.jpg)$", out1)
+            self.assertEqual(s["label"], self.train_labels[s["filename"]], s)
+        v1 = self.assertGreedy(out1, candidates, [], n_limit=6)
+        self.assertIsNone(out1["selected"][0]["distance"])
+        names, rows, labels = check_lightly_csv(latest)
+        self.assertEqual(names, v1, "pool CSV rows not in pick order")
+        self.assertEqual(labels, [self.train_labels[n] for n in names])
+        np.testing.assert_allclose(rows, [candidates[n] for n in names],
+                                   atol=1e-5)
+        self.assertGreater(len(set(labels)), 1,
+                           "weak labels do not vary: %r" % labels)
+
+        # The pool's checkpoint is the model, loadable in Python.
+        shown = self.cli_json("pools", "show", pool)
+        self.assertEqual(shown["size"], 6)
+        self.assertEqual(shown["version"], 1)
+        self.assertEqual(shown["dimension"], BUILTIN_DIM)
+        self.assertEqual(shown["input_size"], BUILTIN_SIZE)
+        m = SHA256_RE.match(shown["model_fingerprint"])
+        self.assertTrue(m, shown)
+        self.assertEqual(info["model_fingerprint"], shown["model_fingerprint"])
+        self.assertTrue(os.path.isfile(ckpt), os.listdir(folder))
+        self.assertEqual(sha256_file(ckpt), m.group(1))
+        with open(ckpt, "rb") as f:
+            ckpt_bytes = f.read()
+        model = torch.jit.load(ckpt, map_location="cpu").eval()
+        with torch.no_grad():
+            y = model(torch.rand(2, 3, BUILTIN_SIZE, BUILTIN_SIZE))
+        self.assertEqual(tuple(y.shape), (2, BUILTIN_DIM))
+        # ... and the very model the server ran: solid colours need no
+        # resampling, so the input tensor is known exactly.
+        solid_vecs, _, _ = self.embed("solid.csv", "--input", "solid")
+        x = torch.tensor([[[[c]] for c in expected_normalised(rgb)]
+                          for rgb in self.solid_rgb.values()],
+                         dtype=torch.float32)
+        x = x.expand(-1, 3, BUILTIN_SIZE, BUILTIN_SIZE).contiguous()
+        with torch.no_grad():
+            y = model(x).numpy()
+        for i, rel in enumerate(self.solid_rgb):
+            np.testing.assert_allclose(solid_vecs[rel], y[i], rtol=1e-4,
+                                       atol=1e-4, err_msg=rel)
+
+        # --- v2: 3 uploaded from the client's folder with subfolders ---
+        other_vecs, other_lab, _ = self.embed(
+            "other.csv", "--upload", os.path.join(self.local, "other"))
+        self.assertEqual(other_lab, self.other_labels)
+        other_cands = dict(zip(other_vecs,
+                               unit_rows(list(other_vecs.values()))))
+        out2 = self.select(pool, "--upload", os.path.join(self.local, "other"),
+                           "--n-samples", "3")
+        self.assertEqual(out2["skipped"], [], out2)
+        self.assertEqual(out2["version"], 2)
+        self.assertIs(out2["committed"], True)
+        self.assertEqual(out2["candidates_received"], 6)
+        self.assertEqual(out2["pool_size_before"], 6)
+        self.assertEqual(out2["pool_size_after"], 9)
+        for s in out2["selected"]:
+            self.assertRegex(s["filename"], r"^other/[xy]/[0-9]{3}\.png$")
+            self.assertEqual(s["label"], self.other_labels[s["filename"]], s)
+            self.assertIsNotNone(s["distance"], s)
+        v2 = self.assertGreedy(out2, other_cands,
+                               [candidates[n] for n in v1], n_limit=3)
+        names, rows, labels = check_lightly_csv(latest)
+        self.assertEqual(sorted(names), sorted(v1 + v2))
+        everything = dict(candidates, **other_cands)
+        all_labels = dict(self.train_labels, **self.other_labels)
+        for n, row, label in zip(names, rows, labels):
+            np.testing.assert_allclose(row, everything[n], atol=1e-5,
+                                       err_msg=n)
+            self.assertEqual(label, all_labels[n], n)
+        with open(ckpt, "rb") as f:
+            self.assertEqual(f.read(), ckpt_bytes, "checkpoint rewritten")
+
+        # history/ holds version 1: its CSV and its metadata.
+        hist = sorted(os.listdir(history))
+        self.assertEqual(len(hist), 2, hist)
+        self.assertTrue(hist[0].endswith("_v000001_datapool_latest.csv"), hist)
+        self.assertTrue(hist[1].endswith("_v000001_datapool_meta.json"), hist)
+        h_names, _, h_labels = check_lightly_csv(os.path.join(history,
+                                                              hist[0]))
+        self.assertEqual(sorted(h_names), sorted(v1))
+        with open(os.path.join(history, hist[1])) as f:
+            h_meta = json.load(f)
+        self.assertEqual(h_meta.get("version"), 1, h_meta)
+        shown = self.cli_json("pools", "show", pool)
+        self.assertEqual((shown["size"], shown["version"]), (9, 2))
+
+    def test_no_weak_labels_writes_zero(self):
+        pool = "img-nolabels"
+        out = self.select(pool, "--input", "train", "--n-samples", "0.5",
+                          "--no-weak-labels")
+        picked = [s["filename"] for s in out["selected"]]
+        self.assertEqual(len(picked), 8, out)
+        self.assertTrue(any(self.train_labels[n] != 0 for n in picked),
+                        "every pick has label 0 anyway; the test proves "
+                        "nothing: %r" % picked)
+        self.assertEqual([s["label"] for s in out["selected"]], [0] * 8, out)
+        names, _, labels = check_lightly_csv(
+            os.path.join(self.pool_dir(pool), "datapool_latest.csv"))
+        self.assertEqual(sorted(names), sorted(picked))
+        self.assertEqual(labels, [0] * 8)
+        _, labels, _ = self.embed("nolabels.csv", "--input", "train",
+                                  "--no-weak-labels")
+        self.assertEqual(set(labels.values()), {0})
+
+    # -- requirement 2 --------------------------------------------------------
+
+    def test_path_and_upload_give_the_same_embeddings(self):
+        for folder in ("train", "fmt"):
+            by_path, lab_path, _ = self.embed(folder + "-path.csv", "--input",
+                                              folder)
+            by_upload, lab_upload, _ = self.embed(
+                folder + "-upload.csv", "--upload",
+                os.path.join(self.local, folder))
+            # Uploaded folders are named from the folder itself, as paths are.
+            self.assertEqual(sorted(by_path), sorted(by_upload))
+            self.assertEqual(lab_path, lab_upload)
+            for name, vec in by_path.items():
+                np.testing.assert_allclose(by_upload[name], vec, rtol=0,
+                                           atol=1e-6, err_msg=name)
+
+    def test_every_format_is_embedded(self):
+        vecs, _, info = self.embed("fmt.csv", "--input", "fmt")
+        self.assertEqual(info["skipped"], [], info)
+        self.assertEqual(sorted(vecs), self.fmt_names)
+        for name, v in vecs.items():
+            self.assertEqual(v.shape, (BUILTIN_DIM,), name)
+            self.assertTrue(np.all(np.isfinite(v)), name)
+            self.assertGreater(np.linalg.norm(v), 0, name)
+
+        def same(a, b, tol=1e-4):
+            np.testing.assert_allclose(vecs["fmt/" + a], vecs["fmt/" + b],
+                                       rtol=0, atol=tol,
+                                       err_msg="%s vs %s" % (a, b))
+
+        # Lossless formats decode to the same pixels as the PNG.
+        for ext in ("bmp", "webp", "tif", "tiff"):
+            same("photo." + ext, "photo.png")
+        same("photo_rgba.png", "photo.png")              # alpha dropped
+        same("gray.png", "gray_as_rgb.png")              # grey -> RGB
+        same("square_16bit.png", "square_8bit.png")      # v*257 -> v
+        # ... and these comparisons can fail: different pictures differ.
+        self.assertGreater(np.abs(vecs["fmt/gray.png"]
+                                  - vecs["fmt/photo.png"]).max(), 1e-3)
+        self.assertGreater(np.abs(vecs["fmt/square_8bit.png"]
+                                  - vecs["fmt/photo.png"]).max(), 1e-3)
+
+    # -- requirement 4 --------------------------------------------------------
+
+    def test_paths_outside_the_input_folder_are_refused(self):
+        before = snapshot_tree(self.shared)
+        absolute = os.path.join(self.input, "train")
+        cases = [("INVALID_ARGUMENT", "../outside"),
+                 ("INVALID_ARGUMENT", "train/../../outside"),
+                 ("INVALID_ARGUMENT", absolute),
+                 ("INVALID_ARGUMENT", self.outside),
+                 ("PERMISSION_DENIED", "escape"),
+                 ("PERMISSION_DENIED", "escape/secret.jpg"),
+                 ("PERMISSION_DENIED", "mixed/link"),
+                 ("PERMISSION_DENIED", "mixed/flink.jpg")]
+        for code, path in cases:
+            with self.subTest(path=path):
+                proc = self.cli_error(code, "select", "--pool", "esc",
+                                      "--input", path, "--n-samples", "5")
+                self.assertNotIn("secret", proc.stdout)
+                self.cli_error(code, "embed", "--input", path, "--out",
+                               os.path.join(self.out, "esc.csv"))
+                self.assertServing()
+        self.assertFalse(os.path.exists(os.path.join(self.out, "esc.csv")))
+        self.assertEqual(snapshot_tree(self.shared), before)
+        self.cli_error("NOT_FOUND", "pools", "show", "esc")
+
+        # Walking a folder that holds links out: only what is inside is used.
+        out = self.select("mixed-pool", "--input", "mixed", "--n-samples",
+                          "10")
+        self.assertEqual(sorted(s["filename"] for s in out["selected"]),
+                         ["mixed/ok1.jpg", "mixed/ok2.png"], out)
+        self.assertEqual(out["candidates_received"], 2, out)
+        self.assertNotIn("secret", json.dumps(out["selected"]))
+        for s in out["skipped"]:
+            self.assertIn(s["filename"], ("mixed/flink.jpg", "mixed/link"),
+                          out)
+        names, _, _ = check_lightly_csv(
+            os.path.join(self.pool_dir("mixed-pool"), "datapool_latest.csv"))
+        self.assertEqual(sorted(names), ["mixed/ok1.jpg", "mixed/ok2.png"])
+        vecs, _, _ = self.embed("mixed.csv", "--input", "mixed")
+        self.assertEqual(sorted(vecs), ["mixed/ok1.jpg", "mixed/ok2.png"])
+        self.assertServing()
+
+    def test_corrupt_files_are_skipped(self):
+        want_skipped = ["bad/" + f for f in BAD_FILES]
+        good = ["bad/good1.jpg", "bad/good2.png"]
+        for how, arg in (("--input", "bad"),
+                         ("--upload", os.path.join(self.local, "bad"))):
+            with self.subTest(how=how):
+                pool = "corrupt-" + how.lstrip("-")
+                out = self.select(pool, how, arg, "--n-samples", "100")
+                self.assertSkipped(out, want_skipped)
+                self.assertEqual(sorted(s["filename"]
+                                        for s in out["selected"]), good, out)
+                self.assertEqual(out["candidates_received"], 2, out)
+                self.assertEqual(out["stop_reason"], "exhausted", out)
+                self.assertIs(out["committed"], True)
+                names, _, _ = check_lightly_csv(os.path.join(
+                    self.pool_dir(pool), "datapool_latest.csv"))
+                self.assertEqual(sorted(names), good)
+                self.assertServing()
+        vecs, _, info = self.embed("bad.csv", "--input", "bad")
+        self.assertEqual(sorted(vecs), good)
+        self.assertSkipped(info, want_skipped)
+
+    def test_all_bad_commits_nothing(self):
+        before = snapshot_tree(self.shared)
+        out_csv = os.path.join(self.out, "allbad.csv")
+        for how, arg in (("--input", "allbad"),
+                         ("--upload", os.path.join(self.local, "allbad"))):
+            with self.subTest(how=how):
+                proc = self.cli_error("INVALID_ARGUMENT", "select", "--pool",
+                                      "allbad", how, arg, "--n-samples", "5")
+                self.assertEqual(proc.stdout.strip(), "", self.explain(proc))
+                self.cli_error("INVALID_ARGUMENT", "embed", how, arg,
+                               "--out", out_csv)
+                self.assertFalse(os.path.exists(out_csv))
+                self.assertServing()
+        self.assertFalse(os.path.exists(self.pool_dir("allbad")))
+        self.assertEqual(snapshot_tree(self.shared), before)
+        self.cli_error("NOT_FOUND", "pools", "show", "allbad")
+
+    def test_images_into_an_embeddings_pool_are_refused(self):
+        pool = "from-csv"
+        # The same dimension as the model's: only the origin differs.
+        rng = np.random.default_rng(7)
+        path = os.path.join(self.out, "emb.csv")
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["filenames"] + ["embedding_%d" % j
+                                        for j in range(BUILTIN_DIM)]
+                       + ["labels"])
+            for i in range(6):
+                w.writerow(["e/%d.png" % i]
+                           + [repr(float(v))
+                              for v in rng.normal(size=BUILTIN_DIM)] + [0])
+        self.select(pool, "--embeddings", path, "--n-samples", "4")
+        shown = self.cli_json("pools", "show", pool)
+        self.assertEqual(shown["model_fingerprint"], "")
+        self.assertEqual(shown["dimension"], BUILTIN_DIM)
+        folder = self.pool_dir(pool)
+        before = snapshot_tree(folder)
+        for how, arg in (("--input", "train"),
+                         ("--upload", os.path.join(self.local, "other"))):
+            with self.subTest(how=how):
+                self.cli_error("FAILED_PRECONDITION", "select", "--pool", pool,
+                               how, arg, "--n-samples", "2")
+                self.assertEqual(snapshot_tree(folder), before)
+                self.assertServing()
+        self.assertFalse(os.path.exists(os.path.join(
+            folder, "checkpoint_latest.ckpt")))
+        self.assertEqual(self.cli_json("pools", "show", pool), shown)
+
+    # -- requirement 5 --------------------------------------------------------
+
+    def test_upload_single_file(self):
+        one = os.path.join(self.local, "other", "y", "001.png")
+        out = self.select("single", "--upload", one, "--n-samples", "1")
+        self.assertEqual(len(out["selected"]), 1, out)
+        self.assertEqual(out["candidates_received"], 1, out)
+        self.assertEqual(out["selected"][0]["filename"], "001.png", out)
+        self.assertEqual(out["selected"][0]["label"], 0, out)
+        self.assertEqual(out["version"], 1)
+        names, _, _ = check_lightly_csv(os.path.join(
+            self.pool_dir("single"), "datapool_latest.csv"))
+        self.assertEqual(names, ["001.png"])
+        vecs, _, _ = self.embed("single.csv", "--upload", one)
+        whole, _, _ = self.embed("single-folder.csv", "--upload",
+                                 os.path.join(self.local, "other"))
+        self.assertEqual(list(vecs), ["001.png"])
+        np.testing.assert_allclose(vecs["001.png"], whole["other/y/001.png"],
+                                   rtol=0, atol=1e-6)
+
+    def test_upload_of_a_missing_path(self):
+        before = snapshot_tree(self.shared)
+        missing = os.path.join(self.local, "no-such-folder", "photo.jpg")
+        out_csv = os.path.join(self.out, "missing.csv")
+        for args in (("select", "--pool", "missing", "--upload", missing,
+                      "--n-samples", "1"),
+                     ("select", "--pool", "missing", "--upload",
+                      os.path.join(self.local, "other"), missing,
+                      "--n-samples", "1"),
+                     ("embed", "--upload", missing, "--out", out_csv)):
+            with self.subTest(args=args):
+                proc = self.run_cli(*args)
+                self.assertNotEqual(proc.returncode, 0, self.explain(proc))
+                self.assertIn(missing, proc.stderr, self.explain(proc))
+                self.assertEqual(proc.stdout.strip(), "", self.explain(proc))
+        self.assertFalse(os.path.exists(out_csv))
+        self.assertEqual(snapshot_tree(self.shared), before)
+        self.assertServing()
+
+
+# ---------------------------------------------------------------------------
+# Custom TorchScript models
+# ---------------------------------------------------------------------------
+
+class CustomModelTest(ImagesTestBase):
+    """A pool is built with the built-in model; then the server restarts on
+    the same shared folder with a per-channel-means model at 8 px."""
+
+    MEANS_SIZE = 8
+    BUILTIN_POOL = "builtin-pool"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_tmp("datapool-models-")
+        cls.models = os.path.join(cls.tmp, "models")
+        os.mkdir(cls.models)
+        cls.means_pt = save_script(ChannelMeans(),
+                                   os.path.join(cls.models, "means.pt"))
+        cls.maxima_pt = save_script(ChannelMaxima(),
+                                    os.path.join(cls.models, "maxima.pt"))
+        rng = np.random.default_rng(99)
+        inp = cls.input
+        # Solid colours (R, G, B); odd sizes, so a resize happens.
+        cls.solid = {"solid/rgb.png": (255, 0, 128),
+                     "solid/dark.png": (3, 70, 250)}
+        for rel, (r, g, b) in cls.solid.items():
+            write_image(os.path.join(inp, rel),
+                        np.full((13, 21, 3), (b, g, r), dtype=np.uint8))
+        write_image(os.path.join(inp, "solid", "gray100.png"),
+                    np.full((10, 10), 100, dtype=np.uint8))
+        cls.solid["solid/gray100.png"] = (100, 100, 100)
+        write_image(os.path.join(inp, "solid", "deep.png"),
+                    np.full((9, 12, 3), (128 * 257, 0, 255 * 257),
+                            dtype=np.uint16))
+        cls.solid["solid/deep.png"] = (255, 0, 128)
+        shutil.copytree(os.path.join(inp, "solid"),
+                        os.path.join(cls.local, "solid"))
+        for label, sub in enumerate(CLASSES):
+            for k in range(3):
+                write_image(os.path.join(inp, "train", sub, "%d.png" % k),
+                            textured(rng, 24, 32, (40 * k, 80 * label, 90)))
+        for k in range(3):
+            write_image(os.path.join(inp, "more", "%d.png" % k),
+                        textured(rng, 24, 32, (200, 40 * k, 10)))
+        shutil.copytree(os.path.join(inp, "more"),
+                        os.path.join(cls.local, "more"))
+
+        with RunningServer(cls.shared, cls.input,
+                           extra_args=SERVER_ARGS) as builtin:
+            proc = subprocess.run(
+                [cls.cli_bin, "--server", builtin.address, "select", "--pool",
+                 cls.BUILTIN_POOL, "--input", "train", "--n-samples", "4"],
+                capture_output=True, text=True, env=base_env(),
+                timeout=CLI_TIMEOUT_S)
+            if proc.returncode != 0:
+                raise AssertionError("building %s failed: %s\n%s\n%s"
+                                     % (cls.BUILTIN_POOL, proc.stderr,
+                                        proc.stdout, builtin.describe()))
+        cls.server = cls.start_server(
+            cls.shared, ("--model", cls.means_pt,
+                         "--input-size", cls.MEANS_SIZE))
+        cls.addClassCleanup(cls.server.stop)
+
+    # -- requirement 3 --------------------------------------------------------
+
+    def test_preprocessing_is_imagenet_normalised_rgb(self):
+        for how, arg in (("--input", "solid"),
+                         ("--upload", os.path.join(self.local, "solid"))):
+            with self.subTest(how=how):
+                vecs, _, info = self.embed("solid%s.csv" % how, how, arg)
+                self.assertEqual(info["dimension"], 3, info)
+                self.assertEqual(info["model_fingerprint"],
+                                 "sha256:" + sha256_file(self.means_pt))
+                self.assertEqual(sorted(vecs), sorted(self.solid))
+                for rel, rgb in self.solid.items():
+                    np.testing.assert_allclose(
+                        vecs[rel], expected_normalised(rgb), rtol=0,
+                        atol=1e-4, err_msg="%s %r" % (rel, rgb))
+
+    # -- requirement 4: the model a pool was built with -----------------------
+
+    def test_images_into_a_pool_of_another_model_are_refused(self):
+        pool = self.BUILTIN_POOL
+        folder = self.pool_dir(pool)
+        before = snapshot_tree(folder)
+        self.assertIn("checkpoint_latest.ckpt", before)
+        shown = self.cli_json("pools", "show", pool)
+        self.assertNotEqual(shown["model_fingerprint"],
+                            "sha256:" + sha256_file(self.means_pt))
+        for how, arg in (("--input", "more"),
+                         ("--upload", os.path.join(self.local, "more"))):
+            with self.subTest(how=how):
+                self.cli_error("FAILED_PRECONDITION", "select", "--pool", pool,
+                               how, arg, "--n-samples", "2")
+                self.assertEqual(snapshot_tree(folder), before)
+                self.assertServing()
+        self.assertEqual(self.cli_json("pools", "show", pool), shown)
+
+    def test_a_custom_model_pool_records_its_model(self):
+        pool = "means-pool"
+        out = self.select(pool, "--input", "more", "--n-samples", "2")
+        self.assertIs(out["committed"], True)
+        shown = self.cli_json("pools", "show", pool)
+        self.assertEqual(shown["model_fingerprint"],
+                         "sha256:" + sha256_file(self.means_pt))
+        self.assertEqual(shown["input_size"], self.MEANS_SIZE)
+        self.assertEqual(shown["dimension"], 3)
+        ckpt = os.path.join(self.pool_dir(pool), "checkpoint_latest.ckpt")
+        self.assertEqual(sha256_file(ckpt), sha256_file(self.means_pt))
+        model = torch.jit.load(ckpt, map_location="cpu")
+        x = torch.rand(2, 3, self.MEANS_SIZE, self.MEANS_SIZE)
+        torch.testing.assert_close(model(x), x.mean(dim=[2, 3]))
+
+    def _pool_of_means_model(self, shared):
+        """Builds pool `p` with the means model in `shared`; its snapshot."""
+        with RunningServer(shared, self.input, extra_args=list(SERVER_ARGS) + [
+                "--model", self.means_pt, "--input-size",
+                str(self.MEANS_SIZE)]) as server:
+            self.select("p", "--input", "train", "--n-samples", "3",
+                        server=server)
+        return snapshot_tree(os.path.join(shared, "p"))
+
+    def test_same_dimension_other_model_is_refused(self):
+        shared = os.path.join(self.tmp, "shared-maxima")
+        os.mkdir(shared)
+        before = self._pool_of_means_model(shared)
+        with RunningServer(shared, self.input, extra_args=list(SERVER_ARGS) + [
+                "--model", self.maxima_pt, "--input-size",
+                str(self.MEANS_SIZE)]) as server:
+            self.cli_error("FAILED_PRECONDITION", "select", "--pool", "p",
+                           "--input", "more", "--n-samples", "2",
+                           server=server)
+            self.assertServing(server)
+        self.assertEqual(snapshot_tree(os.path.join(shared, "p")), before)
+
+    def test_same_model_other_input_size_is_refused(self):
+        shared = os.path.join(self.tmp, "shared-size")
+        os.mkdir(shared)
+        before = self._pool_of_means_model(shared)
+        with RunningServer(shared, self.input, extra_args=list(SERVER_ARGS) + [
+                "--model", self.means_pt, "--input-size",
+                str(2 * self.MEANS_SIZE)]) as server:
+            self.cli_error("FAILED_PRECONDITION", "select", "--pool", "p",
+                           "--input", "more", "--n-samples", "2",
+                           server=server)
+            self.assertServing(server)
+        self.assertEqual(snapshot_tree(os.path.join(shared, "p")), before)
+
+
+if __name__ == "__main__":
+    unittest.main()
