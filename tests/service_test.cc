@@ -2,6 +2,7 @@
 // with the C++ client library and the raw stub.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -9,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/datapool_client.h"
+#include "common/csv_codec.h"
+#include "server/core/kcenter_greedy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/app/datapool_server.h"
@@ -224,6 +227,89 @@ TEST_F(ServiceTest, ListAndDelete) {
   list.Clear();
   ASSERT_TRUE(client_->ListPools(&list).ok());
   EXPECT_EQ(list.pools_size(), 1);
+}
+
+TEST_F(ServiceTest, SearchFindsTheNearestPoolSamples) {
+  const EmbeddingTable pool = Table(40, 6, 1, "pool");
+  v1::SelectResponse r;
+  ASSERT_TRUE(client_->Select(Params("s", 40), pool, &r).ok());
+  // Queries: slightly moved copies of pool samples 3 and 17.
+  EmbeddingTable queries;
+  queries.dimension = 6;
+  for (int src : {3, 17}) {
+    queries.filenames.push_back(absl::StrCat("q", src));
+    queries.labels.push_back(0);
+    for (size_t j = 0; j < 6; ++j) {
+      queries.values.push_back(pool.values[src * 6 + j] + (j == 0 ? 0.01f : 0.f));
+    }
+  }
+  v1::SearchResponse response;
+  grpc::Status s = client_->Search("s", 3, queries, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).query(), "q3");
+  ASSERT_EQ(response.results(0).neighbors_size(), 3);
+  EXPECT_EQ(response.results(0).neighbors(0).filename(), "pool3");
+  EXPECT_EQ(response.results(1).neighbors(0).filename(), "pool17");
+  EXPECT_LT(response.results(0).neighbors(0).distance(), 0.01);
+  // Brute force agrees on the order and the distances.
+  auto unit = [](const float* v) {
+    std::vector<double> u(v, v + 6);
+    double n = 0;
+    for (double x : u) n += x * x;
+    for (double& x : u) x /= std::sqrt(n);
+    return u;
+  };
+  for (int q = 0; q < 2; ++q) {
+    std::vector<std::pair<double, std::string>> all;
+    auto uq = unit(queries.values.data() + q * 6);
+    for (size_t i = 0; i < pool.size(); ++i) {
+      auto up = unit(pool.values.data() + i * 6);
+      double d2 = 0;
+      for (int j = 0; j < 6; ++j) d2 += (uq[j] - up[j]) * (uq[j] - up[j]);
+      all.emplace_back(std::sqrt(d2), pool.filenames[i]);
+    }
+    std::sort(all.begin(), all.end());
+    for (int j = 0; j < 3; ++j) {
+      EXPECT_EQ(response.results(q).neighbors(j).filename(), all[j].second);
+      EXPECT_NEAR(response.results(q).neighbors(j).distance(), all[j].first, 1e-5);
+    }
+  }
+  // k larger than the pool returns the whole pool.
+  ASSERT_TRUE(client_->Search("s", 100, queries, &response).ok());
+  EXPECT_EQ(response.results(0).neighbors_size(), 40);
+  // Errors.
+  EXPECT_EQ(client_->Search("missing", 3, queries, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(client_->Search("s", 3, Table(2, 5, 9, "w"), &response).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(client_->Search("s", 0, queries, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectStillServing();
+}
+
+TEST_F(ServiceTest, SelectIntoALargePoolUsesTheIndexAndStaysExact) {
+  // Two commits grow the pool's index; a third selection must see both.
+  v1::SelectResponse r;
+  ASSERT_TRUE(client_->Select(Params("big", 300), Table(300, 16, 1, "a"), &r).ok());
+  ASSERT_TRUE(client_->Select(Params("big", 200), Table(400, 16, 2, "b"), &r).ok());
+  const EmbeddingTable third = Table(500, 16, 3, "c");
+  v1::SelectionParams p = Params("big", 20);
+  ASSERT_TRUE(client_->Select(p, third, &r).ok());
+  EXPECT_EQ(r.pool_size_before(), 500u);
+  EXPECT_GT(r.distance_evaluations(), 0u);
+  // The reported distances are the exact nearest-centre distances.
+  auto csv = ReadCsvFile(dir_ + "/shared/big/datapool_latest.csv");
+  ASSERT_TRUE(csv.ok());
+  ASSERT_EQ(csv->size(), 520u);
+  for (int k = 0; k < r.selected_size(); ++k) {
+    const size_t row = 500 + k;
+    double best = 1e9;
+    for (size_t i = 0; i < row; ++i) {
+      best = std::min<double>(best, SquaredDistance(csv->row(row), csv->row(i), 16));
+    }
+    EXPECT_NEAR(r.selected(k).distance(), std::sqrt(best), 1e-5) << k;
+  }
 }
 
 TEST_F(ServiceTest, PoolsSurviveARestart) {

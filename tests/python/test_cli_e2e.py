@@ -410,6 +410,41 @@ class CliScenarioTest(CliTestBase):
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "x")))
 
 
+class CliSearchTest(CliTestBase):
+
+    def test_search_nearest_pool_samples(self):
+        rng = np.random.default_rng(7)
+        rows = unit_rows(rng.normal(size=(30, 8)))
+        names = ["pool/%02d.jpg" % i for i in range(30)]
+        pool_csv = self.csv_path("search-pool.csv")
+        write_lightly_csv(pool_csv, names, rows, [0] * 30)
+        self.cli_json("select", "--pool", "searchable", "--embeddings",
+                      pool_csv, "--n-samples", "30", "--json")
+        queries = unit_rows(rows[[4, 21]] + 0.01)
+        query_csv = self.csv_path("search-queries.csv")
+        write_lightly_csv(query_csv, ["q4", "q21"], queries, [0, 0])
+        out = self.cli_json("search", "--pool", "searchable", "--embeddings",
+                            query_csv, "-k", "4", "--json")
+        self.assertEqual([r["query"] for r in out["results"]], ["q4", "q21"])
+        for r, q in zip(out["results"], queries):
+            want = np.argsort(np.linalg.norm(rows - q, axis=1), kind="stable")[:4]
+            self.assertEqual([n["filename"] for n in r["neighbors"]],
+                             [names[i] for i in want])
+            for n, i in zip(r["neighbors"], want):
+                self.assertAlmostEqual(n["distance"],
+                                       float(np.linalg.norm(rows[i] - q)), 5)
+        self.assertEqual(out["skipped"], [])
+        # Human output names each query and its neighbours.
+        text = self.cli_ok("search", "--pool", "searchable", "--embeddings",
+                           query_csv, "--k", "1").stdout
+        self.assertIn("q4\n", text)
+        self.assertIn("pool/04.jpg", text)
+        self.cli_error("NOT_FOUND", "search", "--pool", "nope", "--embeddings",
+                       query_csv, "-k", "1")
+        self.assertUsageError("search", "--pool", "searchable", "--embeddings",
+                              query_csv, "-k", "0")
+
+
 class CliConnectionTest(CliTestBase):
 
     def test_health(self):
