@@ -10,6 +10,9 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "server/backends/faiss/faiss_index.h"
+#ifdef DATAPOOL_CUDA
+#include "server/core/cuda/kcenter_cuda.h"
+#endif
 #include "server/backends/opencv/opencv_decoder.h"
 #include "server/backends/torch/torch_embedder.h"
 
@@ -48,6 +51,15 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   pools.shared_dir = options.shared_dir;
   pools.model = s->embedder_.get();
   pools.index_factory = FaissFlatIndex::Factory();
+#ifdef DATAPOOL_CUDA
+  if (options.device != "cpu") {
+    // k-center passes on the GPU when there is one (same picks as the CPU).
+    pools.device_factory = []() -> std::unique_ptr<KCenterDevice> {
+      std::string error;
+      return MakeCudaKCenterDevice(&error);
+    };
+  }
+#endif
   ASSIGN_OR_RETURN(s->manager_, PoolManager::Create(pools));
   s->service_ = std::make_unique<DatapoolService>(s->manager_.get(), images);
   grpc::EnableDefaultHealthCheckService(true);

@@ -196,8 +196,10 @@ std::vector<int64_t> NearestBruteForce(const float* candidates, size_t n,
   return nearest;
 }
 
-KCenterResult KCenterGreedy(const KCenterInput& in,
-                            const KCenterOptions& options) {
+namespace {
+
+KCenterResult Greedy(const KCenterInput& in, const KCenterOptions& options,
+                     KCenterDevice* device, std::string* device_error) {
   KCenterResult result;
   const size_t n = in.n, d = in.d, p = in.p;
   std::vector<float> min_sq(n, std::numeric_limits<float>::infinity());
@@ -255,11 +257,23 @@ KCenterResult KCenterGreedy(const KCenterInput& in,
   uint32_t stamp = 0;
   // Picks candidate i and, unless it was the last pick allowed, runs the
   // pass that finds the next one.
+  // A device failure is reported in *device_error; the caller redoes the
+  // selection on the CPU.
+  if (device != nullptr &&
+      !device->Load(in.candidates, n, d, min_sq.data(), device_error)) {
+    return result;
+  }
   auto take = [&](size_t i, std::optional<double> distance) {
     result.picks.push_back(i);
     result.distances.push_back(distance);
     min_sq[i] = kTaken;
     if (result.picks.size() >= options.max_picks) return BlockResult();
+    if (device != nullptr) {
+      BlockResult r;
+      if (!device->Take(i, &r.best, &r.best_value, device_error)) r.best = -1;
+      result.stats.distance_evaluations += --live;
+      return r;
+    }
     const int32_t id = static_cast<int32_t>(centres.size());
     centres.push_back(in.candidates + i * d);
     PassArgs args{in.candidates, d,
@@ -320,6 +334,20 @@ KCenterResult KCenterGreedy(const KCenterInput& in,
     }
     next = take(static_cast<size_t>(next.best), distance);
   }
+  return result;
+}
+
+}  // namespace
+
+KCenterResult KCenterGreedy(const KCenterInput& input,
+                            const KCenterOptions& options) {
+  std::string error;
+  if (options.device != nullptr) {
+    KCenterResult on_device = Greedy(input, options, options.device, &error);
+    if (error.empty()) return on_device;
+  }
+  KCenterResult result = Greedy(input, options, nullptr, &error);
+  result.device_error = error;
   return result;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace datapool {
@@ -20,6 +21,26 @@ enum class StopReason {
 
 const char* StopReasonName(StopReason reason);
 
+// The passes on an accelerator (server/core/cuda/, built with
+// -DDATAPOOL_CUDA=ON). The driver loop, first pick, stop rules and results
+// stay in KCenterGreedy; a device only keeps the distances and runs the
+// fused pass. Plain C++ (no abseil) so the CUDA part builds on its own.
+// Not thread-safe: one selection at a time per object.
+class KCenterDevice {
+ public:
+  virtual ~KCenterDevice() = default;
+  // Copies the candidates (n × d, row-major) and their starting squared
+  // distances (n; negative = cannot be picked) to the device.
+  virtual bool Load(const float* candidates, size_t n, size_t d,
+                    const float* min_sq, std::string* error) = 0;
+  // Makes candidate `i` a centre: marks it taken, lowers every live
+  // candidate's distance to it, and returns the farthest live candidate
+  // (*best = -1 when none) with its squared distance; ties to the lowest
+  // index. Distances are bit-identical to SquaredDistance.
+  virtual bool Take(size_t i, int64_t* best, float* best_sq,
+                    std::string* error) = 0;
+};
+
 struct KCenterOptions {
   // Stop after this many picks. Default: no limit.
   size_t max_picks = std::numeric_limits<size_t>::max();
@@ -29,8 +50,12 @@ struct KCenterOptions {
   // Worker threads for the passes; 0 = all cores. Default 0.
   int threads = 0;
   // Skip distance evaluations that the triangle inequality proves useless
-  // (same picks). Default true.
+  // (same picks). Default true. Not used on a device.
   bool prune = true;
+  // Run the passes on this device (borrowed) instead of the CPU. When it
+  // fails, the selection is redone on the CPU (same picks) and
+  // KCenterResult::device_error says why. Default null.
+  KCenterDevice* device = nullptr;
 };
 
 struct KCenterStats {
@@ -48,6 +73,8 @@ struct KCenterResult {
   std::vector<std::optional<double>> distances;
   StopReason stop_reason = StopReason::kExhausted;
   KCenterStats stats;
+  // Set when options.device failed and the CPU took over.
+  std::string device_error;
 };
 
 // The candidates and what is known of the pool. Buffers are borrowed.

@@ -320,6 +320,9 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   }
   KCenterOptions options;
   options.threads = selection_threads_;
+  std::unique_ptr<KCenterDevice> device;
+  if (device_factory_) device = device_factory_();
+  options.device = device.get();
   options.min_distance = params.min_distance;
   if (params.n_samples_count) {
     options.max_picks = *params.n_samples_count;

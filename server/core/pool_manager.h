@@ -4,6 +4,7 @@
 #define DATAPOOL_SERVER_CORE_POOL_MANAGER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,6 +98,9 @@ class PoolManager {
     VectorIndexFactory index_factory = BruteForceIndex::Factory();
     // Threads of the k-center passes; 0 = all cores.
     int selection_threads = 0;
+    // Makes an accelerator for the k-center passes (one per selection);
+    // null, or a null result, means the CPU. Default null.
+    std::function<std::unique_ptr<KCenterDevice>()> device_factory = nullptr;
   };
 
   // Opens the shared folder and loads every pool in it. A pool that cannot
@@ -176,7 +180,8 @@ class PoolManager {
       : store_(std::move(store)),
         model_(options.model),
         index_factory_(options.index_factory),
-        selection_threads_(options.selection_threads) {}
+        selection_threads_(options.selection_threads),
+        device_factory_(options.device_factory) {}
 
   // `index`: the previous snapshot's, grown by the rows beyond its size;
   // null for a pool loaded or created now.
@@ -213,6 +218,7 @@ class PoolManager {
   const Embedder* const model_;
   const VectorIndexFactory index_factory_;
   const int selection_threads_;
+  const std::function<std::unique_ptr<KCenterDevice>()> device_factory_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Pool>> pools_
       ABSL_GUARDED_BY(mu_);
