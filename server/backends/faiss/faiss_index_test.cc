@@ -41,6 +41,26 @@ TEST(FaissFlatIndexTest, MatchesBruteForceAndGrowsIncrementally) {
   }
 }
 
+TEST(FaissFlatIndexTest, ManySmallCommitsMatchARebuiltIndex) {
+  const size_t d = 16, commits = 50, per_commit = 37, n = 64, k = 3;
+  std::vector<float> rows = Random(commits * per_commit, d, 3);
+  auto grown = FaissFlatIndex::Factory()(d);
+  ASSERT_TRUE(grown.ok());
+  for (size_t c = 0; c < commits; ++c) {
+    ASSERT_TRUE((*grown)->Add(rows.data() + c * per_commit * d, per_commit).ok());
+  }
+  auto rebuilt = FaissFlatIndex::Factory()(d);
+  ASSERT_TRUE(rebuilt.ok());
+  ASSERT_TRUE((*rebuilt)->Add(rows.data(), commits * per_commit).ok());
+  std::vector<float> q = Random(n, d, 4);
+  std::vector<float> d1(n * k), d2(n * k);
+  std::vector<int64_t> i1(n * k), i2(n * k);
+  ASSERT_TRUE((*grown)->Search(q.data(), n, k, d1.data(), i1.data()).ok());
+  ASSERT_TRUE((*rebuilt)->Search(q.data(), n, k, d2.data(), i2.data()).ok());
+  EXPECT_EQ(i1, i2);
+  EXPECT_EQ(d1, d2);
+}
+
 TEST(FaissFlatIndexTest, EmptyIndexAndTooFewRows) {
   auto index = FaissFlatIndex::Factory()(4);
   ASSERT_TRUE(index.ok());
