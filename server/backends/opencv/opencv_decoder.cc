@@ -17,12 +17,13 @@ namespace datapool {
 namespace {
 
 // 1, 2, 4 or 8: the largest libjpeg scale-down that keeps the decoded image
-// at least twice `size` on both sides (libjpeg rounds scaled sizes up).
+// at least `size` on both sides (libjpeg rounds scaled sizes up). The DCT
+// scaling averages, so the bilinear resize after it never skips pixels.
 int JpegScaleDenominator(const ImageProbe& probe, int size) {
   for (int denom : {8, 4, 2}) {
     const int64_t w = (probe.width + denom - 1) / denom;
     const int64_t h = (probe.height + denom - 1) / denom;
-    if (w >= 2 * int64_t{size} && h >= 2 * int64_t{size}) return denom;
+    if (w >= int64_t{size} && h >= int64_t{size}) return denom;
   }
   return 1;
 }

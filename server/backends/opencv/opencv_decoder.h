@@ -35,8 +35,8 @@ class OpenCvDecoder final : public ImageDecoder {
     // file). Default 100 megapixels.
     int64_t max_pixels = 100'000'000;
     // Decode a JPEG at 1/2, 1/4 or 1/8 scale inside libjpeg (much faster)
-    // when the result is still at least twice the target size on both
-    // sides. Default true.
+    // when the result is still at least the target size on both sides.
+    // Default true.
     bool reduced_jpeg_decoding = true;
   };
 
