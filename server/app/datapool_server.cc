@@ -51,6 +51,7 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   pools.shared_dir = options.shared_dir;
   pools.model = s->embedder_.get();
   pools.index_factory = FaissFlatIndex::Factory();
+  pools.prune = options.prune;
 #ifdef DATAPOOL_CUDA
   if (options.device != "cpu") {
     // k-center passes on the GPU when there is one (same picks as the CPU).

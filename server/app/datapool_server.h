@@ -48,6 +48,8 @@ class DatapoolServer {
     int decode_threads = 0;
     // Largest uploaded image. Default 64 MiB.
     size_t max_image_bytes = 64 << 20;
+    // Triangle-inequality pruning of the k-center passes. Default false.
+    bool prune = false;
   };
 
   // Loads the model and the pools and starts serving. InvalidArgument /

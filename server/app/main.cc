@@ -40,6 +40,7 @@ struct ServerFlags {
   std::string threads = "0";
   std::string decode_threads = "0";
   std::string max_image_mb = "64";
+  bool prune = false;
   bool help = false;
 };
 
@@ -99,6 +100,10 @@ int Run(int argc, char** argv) {
                    "image decode threads per request (0: all cores)");
   parser.AddString("max-image-mb", &flags.max_image_mb,
                    "largest uploaded image in MiB (larger ones are skipped)");
+  parser.AddBool("prune", &flags.prune,
+                 "skip provably useless distance evaluations in selection "
+                 "(same picks; pays off only where compute, not memory, "
+                 "bounds the passes)");
   parser.AddBool("help", &flags.help, "print this help");
   absl::StatusOr<std::vector<std::string>> positional =
       parser.Parse(std::vector<std::string>(argv + 1, argv + argc));
@@ -136,6 +141,7 @@ int Run(int argc, char** argv) {
   options.listen = flags.listen;
   options.max_message_bytes = max_message_mb << 20;
   options.input_dir = flags.input_dir;
+  options.prune = flags.prune;
   options.model_path = flags.model;
   options.input_size = IntFlag("input-size", flags.input_size, 8, 4096);
   options.device = flags.device;

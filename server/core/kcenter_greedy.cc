@@ -228,8 +228,9 @@ KCenterResult Greedy(const KCenterInput& in, const KCenterOptions& options,
   int threads = options.threads > 0
                     ? options.threads
                     : static_cast<int>(std::thread::hardware_concurrency());
-  // Below ~64k floats a pass is too short to share.
-  if (n * d < (size_t{1} << 16)) threads = 1;
+  // Below ~1M floats a pass is shorter than waking the other threads
+  // (measured: 2 threads 2.3x slower than 1 at 2048 × 128).
+  if (n * d < (size_t{1} << 20)) threads = 1;
   threads = std::max(1, std::min<int>(threads, static_cast<int>(n / 1024) + 1));
   ThreadTeam team(threads);
   std::vector<CentreCache> caches(options.prune ? threads : 0);

@@ -168,9 +168,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{50, 0, 4, 0, kAll, std::nullopt},
                       Case{50, 10, 4, 3, 1000, std::nullopt},
                       // Large enough for several threads and the SIMD body.
-                      Case{6000, 0, 24, 12, 40, std::nullopt, 3, true},
-                      Case{6000, 500, 24, 12, 40, std::nullopt, 3, true},
-                      Case{5000, 300, 37, 0, 30, 0.9, 2, false}),
+                      Case{50000, 0, 24, 12, 40, std::nullopt, 3, true},
+                      Case{30000, 100, 40, 12, 20, std::nullopt, 3, true},
+                      Case{30000, 50, 37, 0, 20, 0.9, 2, false}),
     [](const ::testing::TestParamInfo<Case>& info) {
       const Case& c = info.param;
       return absl::StrCat("t", c.threads, c.prune ? "_prune" : "_exact",
@@ -274,6 +274,7 @@ TEST(KCenterGreedyTest, PruningSkipsMostWorkOnClusteredData) {
   KCenterOptions options;
   options.max_picks = 300;
   options.threads = 2;
+  options.prune = true;
   KCenterResult pruned = RunEngine(cand, {}, d, {}, options);
   options.prune = false;
   KCenterResult exact = RunEngine(cand, {}, d, {}, options);

@@ -320,6 +320,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   }
   KCenterOptions options;
   options.threads = selection_threads_;
+  options.prune = prune_;
   std::unique_ptr<KCenterDevice> device;
   if (device_factory_) device = device_factory_();
   options.device = device.get();

@@ -98,6 +98,9 @@ class PoolManager {
     VectorIndexFactory index_factory = BruteForceIndex::Factory();
     // Threads of the k-center passes; 0 = all cores.
     int selection_threads = 0;
+    // Triangle-inequality pruning in the passes (same picks; see
+    // KCenterOptions::prune). Default false.
+    bool prune = false;
     // Makes an accelerator for the k-center passes (one per selection);
     // null, or a null result, means the CPU. Default null.
     std::function<std::unique_ptr<KCenterDevice>()> device_factory = nullptr;
@@ -181,6 +184,7 @@ class PoolManager {
         model_(options.model),
         index_factory_(options.index_factory),
         selection_threads_(options.selection_threads),
+        prune_(options.prune),
         device_factory_(options.device_factory) {}
 
   // `index`: the previous snapshot's, grown by the rows beyond its size;
@@ -218,6 +222,7 @@ class PoolManager {
   const Embedder* const model_;
   const VectorIndexFactory index_factory_;
   const int selection_threads_;
+  const bool prune_;
   const std::function<std::unique_ptr<KCenterDevice>()> device_factory_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Pool>> pools_

@@ -1,29 +1,15 @@
 #include "server/backends/faiss/faiss_index.h"
 
-#include <dlfcn.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/impl/FaissException.h>
 
 #include <exception>
 #include <limits>
-#include <mutex>
 
 #include "absl/strings/str_cat.h"
 
 namespace datapool {
 namespace {
-
-// OpenBLAS's own thread pool would run inside FAISS's OpenMP threads.
-void SingleThreadedBlas() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    using SetThreads = void (*)(int);
-    if (auto fn = reinterpret_cast<SetThreads>(
-            ::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-      fn(1);
-    }
-  });
-}
 
 template <typename Fn>
 absl::Status Guard(const char* what, Fn&& fn) {
@@ -48,7 +34,6 @@ struct FaissFlatIndex::Impl {
 };
 
 VectorIndexFactory FaissFlatIndex::Factory() {
-  SingleThreadedBlas();
   return [](size_t dimension) -> absl::StatusOr<std::unique_ptr<VectorIndex>> {
     if (dimension == 0) {
       return absl::InvalidArgumentError("index dimension must be >= 1");
