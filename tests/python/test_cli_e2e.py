@@ -17,22 +17,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-def _reexec_with_debian_python():
-    """`python3 test_x.py` with a python3 that lacks Debian's grpcio/numpy
-    (e.g. pyenv's) re-runs the file with /usr/bin/python3."""
-    try:
-        import grpc  # noqa: F401
-        import numpy  # noqa: F401
-    except ImportError:
-        debian = "/usr/bin/python3"
-        if (__name__ == "__main__" and os.path.exists(debian)
-                and os.path.realpath(sys.executable)
-                != os.path.realpath(debian)):
-            os.execv(debian, [debian] + sys.argv)
-        raise
+import debian_python  # noqa: E402
 
-
-_reexec_with_debian_python()
+debian_python.reexec_if_needed(__name__, "grpc", "numpy")
 
 import numpy as np  # noqa: E402
 
