@@ -34,7 +34,8 @@ class ImageDecoder {
   // orientation, converts it to 8-bit RGB (grayscale replicated, alpha
   // dropped, 16-bit scaled to 8) and resizes it to size × size (bilinear).
   // InvalidArgument with a short reason ("empty file", "not an image",
-  // "corrupt or truncated JPEG", ...) when it cannot.
+  // "corrupt or truncated JPEG", ...) when it cannot; ResourceExhausted
+  // when memory runs out. Callers skip the file either way.
   virtual absl::StatusOr<RgbImage> DecodeAndResize(absl::string_view bytes,
                                                    int size) const = 0;
 };
