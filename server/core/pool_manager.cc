@@ -59,9 +59,8 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
                                        "': ", stored.status().message()));
     }
     auto pool = std::make_shared<Pool>();
-    absl::MutexLock pool_lock(&pool->mu);
-    pool->snapshot = manager->MakeSnapshot(std::move(stored->meta),
-                                           std::move(stored->table), nullptr);
+    pool->Publish(manager->MakeSnapshot(std::move(stored->meta),
+                                        std::move(stored->table), nullptr));
     manager->pools_.emplace(name, std::move(pool));
   }
   return manager;
@@ -143,8 +142,7 @@ std::shared_ptr<const PoolManager::Snapshot> PoolManager::CurrentSnapshot(
     if (it == pools_.end()) return nullptr;
     pool = it->second;
   }
-  absl::MutexLock lock(&pool->mu);
-  return pool->snapshot;
+  return pool->Current();
 }
 
 absl::Status PoolManager::CheckModelOf(absl::string_view pool,
@@ -235,11 +233,8 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
 
   if (params.dry_run) {
     std::shared_ptr<Pool> pool = FindPool(params.pool, /*create=*/false);
-    std::shared_ptr<const Snapshot> snapshot;
-    if (pool != nullptr) {
-      absl::MutexLock lock(&pool->mu);
-      snapshot = pool->snapshot;
-    }
+    std::shared_ptr<const Snapshot> snapshot =
+        pool != nullptr ? pool->Current() : nullptr;
     return SelectLocked(params, candidates, from_model, snapshot, pool.get(),
                         /*commit=*/false);
   }
@@ -247,26 +242,15 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
     std::shared_ptr<Pool> pool = FindPool(params.pool, /*create=*/true);
     absl::MutexLock write_lock(&pool->write_mu);
     if (pool->deleted) continue;  // deleted meanwhile: start a new pool
-    std::shared_ptr<const Snapshot> snapshot;
-    {
-      absl::MutexLock lock(&pool->mu);
-      snapshot = pool->snapshot;
-    }
+    std::shared_ptr<const Snapshot> snapshot = pool->Current();
     absl::StatusOr<SelectOutcome> outcome =
         SelectLocked(params, candidates, from_model, snapshot, pool.get(),
                      /*commit=*/true);
-    if (snapshot == nullptr) {
-      bool created;
-      {
-        absl::MutexLock lock(&pool->mu);
-        created = pool->snapshot != nullptr;
-      }
-      if (!created) {
-        // Nothing was committed to a new pool: forget the empty entry.
-        pool->deleted = true;
-        absl::MutexLock lock(&mu_);
-        pools_.erase(params.pool);
-      }
+    if (snapshot == nullptr && pool->Current() == nullptr) {
+      // Nothing was committed to a new pool: forget the empty entry.
+      pool->deleted = true;
+      absl::MutexLock lock(&mu_);
+      pools_.erase(params.pool);
     }
     return outcome;
   }
@@ -380,10 +364,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
                                  params.keep_history, checkpoint));
   auto snapshot = MakeSnapshot(meta, std::move(next),
                                before ? before->index : nullptr);
-  {
-    absl::MutexLock lock(&pool->mu);
-    pool->snapshot = std::move(snapshot);
-  }
+  pool->Publish(std::move(snapshot));
   out.version = meta.version;
   out.committed = true;
   return out;
@@ -435,17 +416,7 @@ absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,
 
 absl::StatusOr<PoolInfo> PoolManager::GetPool(absl::string_view name) const {
   RETURN_IF_ERROR(ValidatePoolName(name));
-  std::shared_ptr<Pool> pool;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = pools_.find(name);
-    if (it != pools_.end()) pool = it->second;
-  }
-  std::shared_ptr<const Snapshot> snapshot;
-  if (pool != nullptr) {
-    absl::MutexLock lock(&pool->mu);
-    snapshot = pool->snapshot;
-  }
+  std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
   if (snapshot == nullptr) {
     return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
   }
@@ -462,8 +433,7 @@ std::vector<PoolInfo> PoolManager::ListPools() const {
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<PoolInfo> infos;
   for (const auto& [name, pool] : pools) {
-    absl::MutexLock lock(&pool->mu);
-    if (pool->snapshot != nullptr) infos.push_back(Info(name, *pool->snapshot));
+    if (auto snapshot = pool->Current()) infos.push_back(Info(name, *snapshot));
   }
   return infos;
 }
@@ -478,11 +448,7 @@ absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
   if (pool->deleted) {
     return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
   }
-  std::shared_ptr<const Snapshot> snapshot;
-  {
-    absl::MutexLock lock(&pool->mu);
-    snapshot = pool->snapshot;
-  }
+  std::shared_ptr<const Snapshot> snapshot = pool->Current();
   if (snapshot == nullptr) {
     return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
   }

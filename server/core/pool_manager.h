@@ -177,6 +177,15 @@ class PoolManager {
     mutable absl::Mutex mu;
     // Null until the first commit of a new pool.
     std::shared_ptr<const Snapshot> snapshot ABSL_GUARDED_BY(mu);
+
+    std::shared_ptr<const Snapshot> Current() const {
+      absl::MutexLock lock(&mu);
+      return snapshot;
+    }
+    void Publish(std::shared_ptr<const Snapshot> next) {
+      absl::MutexLock lock(&mu);
+      snapshot = std::move(next);
+    }
   };
 
   PoolManager(std::unique_ptr<PoolStore> store, const Options& options)
