@@ -50,6 +50,8 @@ Commands:
   pools list                 all pools
   pools show NAME            one pool
   pools delete NAME          remove a pool and its history
+  pools history NAME         the versions kept under history/ and the current one
+  pools restore NAME VERSION make a kept version the new latest
   health                     the server's grpc.health.v1 status
 
 Global flags:
@@ -438,9 +440,67 @@ int Search(const Flags& flags, DatapoolClient& client) {
   return 0;
 }
 
+int History(const Flags& flags, const std::vector<std::string>& args,
+            DatapoolClient& client) {
+  if (args.size() != 3) return UsageError("pools history NAME");
+  v1::ListHistoryResponse response;
+  grpc::Status status = client.ListHistory(args[2], &response);
+  if (!status.ok()) return RpcError(status, flags.server);
+  if (flags.json) {
+    JsonWriter w;
+    w.BeginObject().Key("versions").BeginArray();
+    for (const v1::HistoryEntry& v : response.versions()) {
+      w.BeginObject()
+          .Key("version").UInt(v.version())
+          .Key("time").String(v.time())
+          .Key("size").UInt(v.size())
+          .Key("csv_file").String(v.csv_file())
+          .Key("current").Bool(v.current())
+          .EndObject();
+    }
+    w.EndArray().EndObject();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  std::cout << absl::StrFormat("%8s  %-24s %10s  %s\n", "VERSION", "TIME",
+                               "SIZE", "FILE");
+  for (const v1::HistoryEntry& v : response.versions()) {
+    std::cout << absl::StrFormat("%8d  %-24s %10d  %s%s\n", v.version(),
+                                 v.time(), v.size(), v.csv_file(),
+                                 v.current() ? "  (current)" : "");
+  }
+  return 0;
+}
+
+int Restore(const Flags& flags, const std::vector<std::string>& args,
+            DatapoolClient& client) {
+  uint64_t version = 0;
+  if (args.size() != 4 || !absl::SimpleAtoi(args[3], &version)) {
+    return UsageError("pools restore NAME VERSION (a version number)");
+  }
+  v1::RestoreVersionResponse response;
+  grpc::Status status = client.RestoreVersion(args[2], version, &response);
+  if (!status.ok()) return RpcError(status, flags.server);
+  if (flags.json) {
+    JsonWriter w;
+    w.BeginObject().Key("restored_version").UInt(response.restored_version())
+        .Key("pool");
+    WritePool(response.pool(), &w);
+    w.EndObject();
+    std::cout << w.str() << "\n";
+  } else {
+    std::cout << "Restored version " << response.restored_version()
+              << " as version " << response.pool().version() << " of ";
+    PrintPool(response.pool());
+  }
+  return 0;
+}
+
 int Pools(const Flags& flags, const std::vector<std::string>& args,
           DatapoolClient& client) {
-  if (args.size() < 2) return UsageError("pools needs list, show or delete");
+  if (args.size() < 2) {
+    return UsageError("pools needs list, show, delete, history or restore");
+  }
   const std::string& verb = args[1];
   if (verb == "list") {
     if (args.size() != 2) return UsageError("pools list takes no argument");
@@ -466,6 +526,8 @@ int Pools(const Flags& flags, const std::vector<std::string>& args,
     }
     return 0;
   }
+  if (verb == "history") return History(flags, args, client);
+  if (verb == "restore") return Restore(flags, args, client);
   if (verb != "show" && verb != "delete") {
     return UsageError(absl::StrCat("unknown pools command '", verb, "'"));
   }

@@ -223,6 +223,26 @@ grpc::Status DatapoolClient::ListPools(v1::ListPoolsResponse* response) {
   return stub_->ListPools(&context, v1::ListPoolsRequest(), response);
 }
 
+grpc::Status DatapoolClient::ListHistory(const std::string& pool,
+                                         v1::ListHistoryResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::ListHistoryRequest request;
+  request.set_pool(pool);
+  return stub_->ListHistory(&context, request, response);
+}
+
+grpc::Status DatapoolClient::RestoreVersion(
+    const std::string& pool, uint64_t version,
+    v1::RestoreVersionResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::RestoreVersionRequest request;
+  request.set_pool(pool);
+  request.set_version(version);
+  return stub_->RestoreVersion(&context, request, response);
+}
+
 grpc::Status DatapoolClient::DeletePool(const std::string& pool,
                                         v1::DeletePoolResponse* response) {
   grpc::ClientContext context;

@@ -85,6 +85,10 @@ class DatapoolClient {
                             v1::SearchResponse* response);
   grpc::Status GetPool(const std::string& pool, v1::PoolInfo* response);
   grpc::Status ListPools(v1::ListPoolsResponse* response);
+  grpc::Status ListHistory(const std::string& pool,
+                           v1::ListHistoryResponse* response);
+  grpc::Status RestoreVersion(const std::string& pool, uint64_t version,
+                              v1::RestoreVersionResponse* response);
   grpc::Status DeletePool(const std::string& pool,
                           v1::DeletePoolResponse* response);
   // grpc.health.v1 Check of the whole server ("" service).

@@ -438,6 +438,62 @@ std::vector<PoolInfo> PoolManager::ListPools() const {
   return infos;
 }
 
+absl::StatusOr<std::vector<PoolManager::VersionInfo>>
+PoolManager::ListHistory(absl::string_view name) const {
+  RETURN_IF_ERROR(ValidatePoolName(name));
+  std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
+  if (snapshot == nullptr) {
+    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+  }
+  ASSIGN_OR_RETURN(std::vector<HistoryVersion> kept, store_->ListHistory(name));
+  std::vector<VersionInfo> out;
+  for (HistoryVersion& v : kept) {
+    if (v.meta.version >= snapshot->meta.version) continue;
+    out.push_back(VersionInfo{std::move(v.meta),
+                              absl::StrCat(kHistoryDirName, "/", v.csv_file),
+                              false});
+  }
+  out.push_back(VersionInfo{snapshot->meta, kCsvFileName, true});
+  return out;
+}
+
+absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
+                                                     uint64_t version) {
+  RETURN_IF_ERROR(ValidatePoolName(name));
+  std::shared_ptr<Pool> pool = FindPool(name, /*create=*/false);
+  if (pool == nullptr) {
+    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+  }
+  absl::MutexLock write_lock(&pool->write_mu);
+  std::shared_ptr<const Snapshot> current = pool->Current();
+  if (pool->deleted || current == nullptr) {
+    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+  }
+  if (version == current->meta.version) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "version ", version, " is already the current version of '", name,
+        "'"));
+  }
+  ASSIGN_OR_RETURN(StoredPool kept, store_->LoadHistoryVersion(name, version));
+  if (kept.meta.model_fingerprint != current->meta.model_fingerprint) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version ", version, " of '", name, "' was made by model ",
+        kept.meta.model_fingerprint, ", the pool's is ",
+        current->meta.model_fingerprint));
+  }
+  PoolMetadata meta = kept.meta;
+  meta.version = current->meta.version + 1;
+  meta.created = current->meta.created;
+  meta.updated = absl::Now();
+  meta.normalized = true;
+  RETURN_IF_ERROR(store_->Commit(name, &meta, kept.table, &current->meta,
+                                 /*keep_history=*/true));
+  // A restore can drop rows, so the index starts afresh.
+  auto snapshot = MakeSnapshot(meta, std::move(kept.table), nullptr);
+  pool->Publish(snapshot);
+  return Info(name, *snapshot);
+}
+
 absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
   RETURN_IF_ERROR(ValidatePoolName(name));
   std::shared_ptr<Pool> pool = FindPool(name, /*create=*/false);

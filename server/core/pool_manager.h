@@ -150,6 +150,23 @@ class PoolManager {
   absl::StatusOr<PoolInfo> GetPool(absl::string_view name) const;
   // Sorted by name.
   std::vector<PoolInfo> ListPools() const;
+  // The kept versions and the current one (flagged), oldest first.
+  // NotFound for a missing pool.
+  struct VersionInfo {
+    PoolMetadata meta;
+    std::string csv_file;  // relative to the pool folder
+    bool current = false;
+  };
+  absl::StatusOr<std::vector<VersionInfo>> ListHistory(
+      absl::string_view name) const;
+
+  // Commits kept version `version` as the new latest (version number
+  // current + 1); the replaced latest goes to history/ and the in-memory
+  // index is rebuilt. NotFound for a missing pool or version;
+  // InvalidArgument when `version` is the current one.
+  absl::StatusOr<PoolInfo> RestoreVersion(absl::string_view name,
+                                          uint64_t version);
+
   // Removes the pool with its history; returns what it was.
   absl::StatusOr<PoolInfo> DeletePool(absl::string_view name);
 

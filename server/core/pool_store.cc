@@ -262,6 +262,62 @@ absl::Status PoolStore::Commit(absl::string_view name, PoolMetadata* meta,
   return SyncDir(dir);
 }
 
+absl::StatusOr<std::vector<HistoryVersion>> PoolStore::ListHistory(
+    absl::string_view name) const {
+  const std::string history = absl::StrCat(PoolDir(name), "/", kHistoryDirName);
+  std::vector<HistoryVersion> out;
+  std::error_code ec;
+  fs::directory_iterator it(history, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return out;
+    return FsError(ec, "cannot list", history);
+  }
+  const std::string meta_suffix = absl::StrCat("_", kMetadataFileName);
+  for (const auto& entry : it) {
+    const std::string file = entry.path().filename().string();
+    if (!absl::EndsWith(file, meta_suffix) ||
+        absl::StrContains(file, kTempMarker)) {
+      continue;
+    }
+    absl::StatusOr<std::string> text = ReadFile(entry.path().string());
+    if (!text.ok()) continue;
+    absl::StatusOr<PoolMetadata> meta = MetadataFromJson(*text);
+    if (!meta.ok()) continue;
+    const std::string csv_file = HistoryName(*meta, kCsvFileName);
+    if (!fs::exists(absl::StrCat(history, "/", csv_file), ec)) continue;
+    out.push_back(HistoryVersion{*std::move(meta), csv_file, file});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.meta.version < b.meta.version;
+  });
+  return out;
+}
+
+absl::StatusOr<StoredPool> PoolStore::LoadHistoryVersion(
+    absl::string_view name, uint64_t version) const {
+  ASSIGN_OR_RETURN(std::vector<HistoryVersion> versions, ListHistory(name));
+  for (const HistoryVersion& v : versions) {
+    if (v.meta.version != version) continue;
+    const std::string path =
+        absl::StrCat(PoolDir(name), "/", kHistoryDirName, "/", v.csv_file);
+    ASSIGN_OR_RETURN(std::string csv, ReadFile(path));
+    if (Checksum(csv) != v.meta.csv_checksum) {
+      return absl::DataLossError(
+          absl::StrCat(path, " does not match its metadata (checksum)"));
+    }
+    absl::StatusOr<EmbeddingTable> table = ParseCsv(csv);
+    if (!table.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": ", table.status().message()));
+    }
+    StoredPool pool{v.meta, *std::move(table)};
+    if (!pool.meta.normalized) NormalizeRows(&pool.table);
+    return pool;
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "pool '", name, "' keeps no version ", version, " in history/"));
+}
+
 absl::Status PoolStore::Delete(absl::string_view name) {
   const std::string dir = PoolDir(name);
   const std::string doomed =

@@ -23,6 +23,14 @@ struct StoredPool {
   EmbeddingTable table;
 };
 
+// A version kept under history/.
+struct HistoryVersion {
+  PoolMetadata meta;
+  // File names inside history/.
+  std::string csv_file;
+  std::string meta_file;
+};
+
 // Reads and writes pool folders. Thread-compatible per pool: callers
 // serialise Commit/Delete of one pool (PoolManager does); different pools
 // may be used from different threads at once.
@@ -63,6 +71,15 @@ class PoolStore {
                       const EmbeddingTable& table, const PoolMetadata* previous,
                       bool keep_history,
                       const std::string* checkpoint = nullptr);
+
+  // The versions under history/ that have their metadata, by version.
+  absl::StatusOr<std::vector<HistoryVersion>> ListHistory(
+      absl::string_view name) const;
+
+  // Reads one kept version. NotFound when history/ has no such version;
+  // DataLoss when its CSV does not match its metadata.
+  absl::StatusOr<StoredPool> LoadHistoryVersion(absl::string_view name,
+                                                uint64_t version) const;
 
   // Removes the pool folder with its history. The folder is first renamed
   // away, so a crash never leaves half a pool.

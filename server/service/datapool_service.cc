@@ -208,6 +208,34 @@ grpc::Status DatapoolService::ListPools(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status DatapoolService::ListHistory(
+    grpc::ServerContext*, const v1::ListHistoryRequest* request,
+    v1::ListHistoryResponse* response) {
+  absl::StatusOr<std::vector<PoolManager::VersionInfo>> versions =
+      manager_.ListHistory(request->pool());
+  if (!versions.ok()) return ToGrpcStatus(versions.status());
+  for (const PoolManager::VersionInfo& v : *versions) {
+    v1::HistoryEntry* entry = response->add_versions();
+    entry->set_version(v.meta.version);
+    entry->set_time(TimeToRfc3339(v.meta.updated));
+    entry->set_size(v.meta.size);
+    entry->set_csv_file(v.csv_file);
+    entry->set_current(v.current);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status DatapoolService::RestoreVersion(
+    grpc::ServerContext*, const v1::RestoreVersionRequest* request,
+    v1::RestoreVersionResponse* response) {
+  absl::StatusOr<PoolInfo> info =
+      manager_.RestoreVersion(request->pool(), request->version());
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  ToProto(*info, response->mutable_pool());
+  response->set_restored_version(request->version());
+  return grpc::Status::OK;
+}
+
 grpc::Status DatapoolService::DeletePool(grpc::ServerContext*,
                                          const v1::DeletePoolRequest* request,
                                          v1::DeletePoolResponse* response) {

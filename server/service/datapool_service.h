@@ -36,6 +36,12 @@ class DatapoolService final : public v1::Datapool::Service {
   grpc::Status ListPools(grpc::ServerContext* context,
                          const v1::ListPoolsRequest* request,
                          v1::ListPoolsResponse* response) override;
+  grpc::Status ListHistory(grpc::ServerContext* context,
+                           const v1::ListHistoryRequest* request,
+                           v1::ListHistoryResponse* response) override;
+  grpc::Status RestoreVersion(grpc::ServerContext* context,
+                              const v1::RestoreVersionRequest* request,
+                              v1::RestoreVersionResponse* response) override;
   grpc::Status DeletePool(grpc::ServerContext* context,
                           const v1::DeletePoolRequest* request,
                           v1::DeletePoolResponse* response) override;

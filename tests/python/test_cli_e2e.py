@@ -432,6 +432,44 @@ class CliSearchTest(CliTestBase):
                               query_csv, "-k", "0")
 
 
+class CliHistoryTest(CliTestBase):
+
+    def test_history_and_restore(self):
+        rng = np.random.default_rng(11)
+        csvs = []
+        for run in range(3):
+            rows = unit_rows(rng.normal(size=(12, 6)))
+            path = self.csv_path("hist-%d.csv" % run)
+            write_lightly_csv(path, ["r%d/%02d.jpg" % (run, i) for i in range(12)],
+                              rows, [run] * 12)
+            csvs.append(path)
+            self.cli_json("select", "--pool", "hist", "--embeddings", path,
+                          "--n-samples", "2", "--json")
+        hist = self.cli_json("pools", "history", "hist", "--json")["versions"]
+        self.assertEqual([v["version"] for v in hist], [1, 2, 3])
+        self.assertEqual([v["current"] for v in hist], [False, False, True])
+        self.assertEqual([v["size"] for v in hist], [2, 4, 6])
+        pool_dir = os.path.join(self.shared, "hist")
+        v1_csv = os.path.join(pool_dir, hist[0]["csv_file"])
+        with open(v1_csv) as f:
+            v1_text = f.read()
+        out = self.cli_json("pools", "restore", "hist", "1", "--json")
+        self.assertEqual(out["restored_version"], 1)
+        self.assertEqual(out["pool"]["version"], 4)
+        self.assertEqual(out["pool"]["size"], 2)
+        with open(os.path.join(pool_dir, "datapool_latest.csv")) as f:
+            self.assertEqual(f.read(), v1_text)
+        check_lightly_csv(os.path.join(pool_dir, "datapool_latest.csv"))
+        hist = self.cli_json("pools", "history", "hist", "--json")["versions"]
+        self.assertEqual([v["version"] for v in hist], [1, 2, 3, 4])
+        # Human output lists the versions and marks the current one.
+        text = self.cli_ok("pools", "history", "hist").stdout
+        self.assertIn("(current)", text)
+        self.cli_error("NOT_FOUND", "pools", "restore", "hist", "9")
+        self.cli_error("INVALID_ARGUMENT", "pools", "restore", "hist", "4")
+        self.assertUsageError("pools", "restore", "hist", "one")
+
+
 class CliConnectionTest(CliTestBase):
 
     def test_health(self):
