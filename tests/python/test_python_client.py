@@ -443,6 +443,43 @@ class SelectScenarioTest(DatapoolApiTestBase):
                                 for s in r.selected))
 
 
+    def test_many_concurrent_writers_with_min_distance(self):
+        # 8 clients x 25 selections into one pool, each seeing every earlier
+        # commit: no acknowledged pick is lost and min_distance holds across
+        # all of them.
+        pool = "py-writers"
+        min_distance = 0.35
+        rng = np.random.default_rng(5)
+        centres = unit_rows(rng.normal(size=(60, D)))
+        jobs = []
+        for c in range(8):
+            for r in range(25):
+                idx = rng.integers(0, len(centres), size=6)
+                rows = unit_rows(centres[idx] + 0.05 * rng.normal(size=(6, D)))
+                names = ["w%d/r%02d/%d.jpg" % (c, r, i) for i in range(6)]
+                jobs.append(self.request(
+                    self.params(pool, n=3, min_distance=min_distance),
+                    names, rows, None))
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            results = list(ex.map(
+                lambda req: self.stub.Select(req, timeout=RPC_TIMEOUT_S),
+                jobs))
+        acknowledged = [s.filename for r in results for s in r.selected]
+        commits = sum(1 for r in results if r.committed)
+        self.assertGreater(commits, 10)
+        self.assertEqual(len(acknowledged), len(set(acknowledged)))
+        info = self.get_pool(pool)
+        self.assertEqual(info.size, len(acknowledged))
+        self.assertEqual(info.version, commits)
+        names, rows, _ = check_lightly_csv(
+            os.path.join(self.pool_dir(pool), "datapool_latest.csv"))
+        self.assertEqual(sorted(names), sorted(acknowledged))
+        rows = np.asarray(rows)
+        dist = np.linalg.norm(rows[:, None, :] - rows[None, :, :], axis=2)
+        np.fill_diagonal(dist, np.inf)
+        self.assertGreaterEqual(dist.min(), min_distance - 1e-6)
+
+
 class ErrorTest(DatapoolApiTestBase):
 
     def setUp(self):
