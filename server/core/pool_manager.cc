@@ -2,6 +2,7 @@
 #include "server/core/pool_manager.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -52,13 +53,22 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
                    manager->store_->ListPoolNames());
   absl::MutexLock lock(&manager->mu_);
   for (const std::string& name : names) {
-    absl::StatusOr<StoredPool> stored = manager->store_->Load(name);
+    absl::StatusOr<std::unique_ptr<PoolLock>> lock =
+        PoolLock::Acquire(manager->store_->PoolDir(name));
+    const bool owned = lock.ok();
+    absl::StatusOr<StoredPool> stored = manager->store_->Load(name, owned);
     if (!stored.ok()) {
+      // Another owner may be between the two renames of a commit.
+      if (!owned) continue;
       return absl::Status(stored.status().code(),
                           absl::StrCat("cannot load pool '", name,
                                        "': ", stored.status().message()));
     }
     auto pool = std::make_shared<Pool>();
+    if (owned) {
+      absl::MutexLock write_lock(&pool->write_mu);
+      pool->lock = *std::move(lock);
+    }
     pool->Publish(manager->MakeSnapshot(std::move(stored->meta),
                                         std::move(stored->table), nullptr));
     manager->pools_.emplace(name, std::move(pool));
@@ -143,6 +153,21 @@ std::shared_ptr<const PoolManager::Snapshot> PoolManager::CurrentSnapshot(
     pool = it->second;
   }
   return pool->Current();
+}
+
+absl::Status PoolManager::EnsureOwned(absl::string_view name, Pool* pool) {
+  if (pool->lock != nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(pool->lock, PoolLock::Acquire(store_->PoolDir(name)));
+  // Taken over (or new): what is on disk now is the pool.
+  absl::StatusOr<StoredPool> stored = store_->Load(name);
+  if (absl::IsNotFound(stored.status())) return absl::OkStatus();  // new pool
+  if (!stored.ok()) {
+    pool->lock = nullptr;
+    return stored.status();
+  }
+  pool->Publish(MakeSnapshot(std::move(stored->meta), std::move(stored->table),
+                             nullptr));
+  return absl::OkStatus();
 }
 
 absl::Status PoolManager::CheckModelOf(absl::string_view pool,
@@ -242,12 +267,27 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
     std::shared_ptr<Pool> pool = FindPool(params.pool, /*create=*/true);
     absl::MutexLock write_lock(&pool->write_mu);
     if (pool->deleted) continue;  // deleted meanwhile: start a new pool
+    absl::Status owned = EnsureOwned(params.pool, pool.get());
+    if (!owned.ok()) {
+      if (pool->Current() == nullptr) {
+        pool->deleted = true;
+        absl::MutexLock lock(&mu_);
+        pools_.erase(params.pool);
+      }
+      return owned;
+    }
     std::shared_ptr<const Snapshot> snapshot = pool->Current();
     absl::StatusOr<SelectOutcome> outcome =
         SelectLocked(params, candidates, from_model, snapshot, pool.get(),
                      /*commit=*/true);
     if (snapshot == nullptr && pool->Current() == nullptr) {
-      // Nothing was committed to a new pool: forget the empty entry.
+      // Nothing was committed to a new pool: forget the entry, and the
+      // folder that holds only its lock file.
+      std::error_code ec;
+      const std::string dir = store_->PoolDir(params.pool);
+      std::filesystem::remove(absl::StrCat(dir, "/", kLockFileName), ec);
+      std::filesystem::remove(dir, ec);  // only when empty
+      pool->lock = nullptr;
       pool->deleted = true;
       absl::MutexLock lock(&mu_);
       pools_.erase(params.pool);
@@ -465,8 +505,12 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
     return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
   }
   absl::MutexLock write_lock(&pool->write_mu);
+  if (pool->deleted) {
+    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+  }
+  RETURN_IF_ERROR(EnsureOwned(name, pool.get()));
   std::shared_ptr<const Snapshot> current = pool->Current();
-  if (pool->deleted || current == nullptr) {
+  if (current == nullptr) {
     return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
   }
   if (version == current->meta.version) {
@@ -504,12 +548,14 @@ absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
   if (pool->deleted) {
     return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
   }
+  RETURN_IF_ERROR(EnsureOwned(name, pool.get()));
   std::shared_ptr<const Snapshot> snapshot = pool->Current();
   if (snapshot == nullptr) {
     return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
   }
   RETURN_IF_ERROR(store_->Delete(name));
   pool->deleted = true;
+  pool->lock = nullptr;
   {
     absl::MutexLock lock(&mu_);
     pools_.erase(name);

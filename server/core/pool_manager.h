@@ -21,6 +21,7 @@
 #include "server/core/embedding_pipeline.h"
 #include "server/core/image_inputs.h"
 #include "server/core/kcenter_greedy.h"
+#include "server/core/pool_lock.h"
 #include "server/core/pool_metadata.h"
 #include "server/core/pool_store.h"
 #include "server/core/vector_index.h"
@@ -106,9 +107,12 @@ class PoolManager {
     std::function<std::unique_ptr<KCenterDevice>()> device_factory = nullptr;
   };
 
-  // Opens the shared folder and loads every pool in it. A pool that cannot
-  // be loaded fails the start (DataLoss naming the file), so a damaged pool
-  // is never silently overwritten.
+  // Opens the shared folder and loads every pool in it, taking ownership
+  // (a lock file) of each pool no other server process owns. A pool that
+  // cannot be loaded fails the start (DataLoss naming the file), so a
+  // damaged pool is never silently overwritten. Pools owned by another
+  // process are served read-only from what was on disk at start (or are
+  // left out if they are mid-commit) until this process can take them over.
   static absl::StatusOr<std::unique_ptr<PoolManager>> Create(
       const Options& options);
 
@@ -191,6 +195,9 @@ class PoolManager {
     // Held for the whole of a committing selection or a delete.
     absl::Mutex write_mu;
     bool deleted ABSL_GUARDED_BY(write_mu) = false;
+    // Ownership of the folder among server processes; null while another
+    // process owns it (writes are refused until it can be taken over).
+    std::unique_ptr<PoolLock> lock ABSL_GUARDED_BY(write_mu);
     mutable absl::Mutex mu;
     // Null until the first commit of a new pool.
     std::shared_ptr<const Snapshot> snapshot ABSL_GUARDED_BY(mu);
@@ -243,6 +250,11 @@ class PoolManager {
   absl::Status CheckModelOf(absl::string_view pool,
                             const PoolMetadata& meta) const;
   std::shared_ptr<const Snapshot> CurrentSnapshot(absl::string_view name) const;
+  // Makes this process the pool's owner before a write: takes its lock if
+  // not held yet and then reloads it from disk (the previous owner may have
+  // committed since). FailedPrecondition naming the owner otherwise.
+  absl::Status EnsureOwned(absl::string_view name, Pool* pool)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->write_mu);
 
   const std::unique_ptr<PoolStore> store_;
   const Embedder* const model_;

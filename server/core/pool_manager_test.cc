@@ -1,5 +1,7 @@
 #include "server/core/pool_manager.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <filesystem>
 #include <set>
@@ -418,6 +420,56 @@ TEST(PoolManagerHistoryTest, ListAndRestore) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(manager->RestoreVersion("nope", 1).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(manager->ListHistory("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace datapool
+
+namespace datapool {
+namespace {
+
+TEST(PoolManagerOwnershipTest, OneWriterPerPoolAndTakeOver) {
+  TempDir tmp;
+  auto a = Open(tmp.path());
+  ASSERT_TRUE(a->Select(Count("p", 3), RandomTable(10, 4, 1, "a")).ok());
+  // A second manager on the same folder (flock locks are per open file,
+  // so this behaves like a second process) reads but may not write.
+  auto b = Open(tmp.path());
+  ASSERT_TRUE(b->GetPool("p").ok());
+  EXPECT_EQ(b->GetPool("p")->meta.size, 3u);
+  auto refused = b->Select(Count("p", 1), RandomTable(5, 4, 2, "b"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr(absl::StrCat("pid ", ::getpid())));
+  EXPECT_EQ(b->DeletePool("p").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(b->RestoreVersion("p", 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The owner keeps committing; then it stops.
+  ASSERT_TRUE(a->Select(Count("p", 2), RandomTable(10, 4, 3, "c")).ok());
+  a.reset();
+  // Now the second takes the pool over, with the owner's last commit.
+  auto taken = b->Select(Count("p", 1), RandomTable(5, 4, 2, "b"));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_EQ(taken->pool_size_before, 5u);
+  EXPECT_EQ(taken->version, 3u);
+  // New pools belong to whoever creates them.
+  ASSERT_TRUE(b->Select(Count("q", 1), RandomTable(5, 4, 4, "q")).ok());
+  auto c = Open(tmp.path());
+  EXPECT_EQ(c->Select(Count("q", 1), RandomTable(5, 4, 5, "r")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(PoolManagerOwnershipTest, NothingCommittedLeavesNoFolder) {
+  TempDir tmp;
+  auto m = Open(tmp.path());
+  SelectParams p;
+  p.pool = "empty";
+  p.n_samples_fraction = 0.01;  // floor(0.01 × 5) = 0 picks
+  auto out = m->Select(p, RandomTable(5, 4, 1));
+  ASSERT_TRUE(out.ok());
+  EXPECT_FALSE(out->committed);
+  EXPECT_FALSE(fs::exists(tmp.path() + "/empty"));
 }
 
 }  // namespace

@@ -120,7 +120,8 @@ absl::StatusOr<std::vector<std::string>> PoolStore::ListPoolNames() const {
   return names;
 }
 
-absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name) const {
+absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
+                                           bool repair) const {
   const std::string dir = PoolDir(name);
   const std::string csv_path = absl::StrCat(dir, "/", kCsvFileName);
   const std::string meta_path = absl::StrCat(dir, "/", kMetadataFileName);
@@ -159,10 +160,9 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name) const {
     return absl::DataLossError(
         absl::StrCat(meta_path, ": ", meta.status().message()));
   }
-  if (meta->csv_checksum != checksum) {
+  if (meta->csv_checksum != checksum && repair) {
     // A crash between renaming the CSV and the metadata into place leaves
     // the new metadata as a temporary file: finish that commit.
-    bool recovered = false;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       const std::string file = entry.path().filename().string();
@@ -176,17 +176,16 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name) const {
         RETURN_IF_ERROR(RenameFile(entry.path().string(), meta_path));
         RETURN_IF_ERROR(SyncDir(dir));
         meta = *std::move(candidate);
-        recovered = true;
         break;
       }
     }
-    if (!recovered) {
-      return absl::DataLossError(absl::StrCat(
-          csv_path, " does not match ", meta_path,
-          " (checksum ", checksum, ", expected ", meta->csv_checksum, ")"));
-    }
   }
-  RemoveTempFiles(dir);
+  if (meta->csv_checksum != checksum) {
+    return absl::DataLossError(absl::StrCat(
+        csv_path, " does not match ", meta_path, " (checksum ", checksum,
+        ", expected ", meta->csv_checksum, ")"));
+  }
+  if (repair) RemoveTempFiles(dir);
   if (pool.table.size() != meta->size ||
       (pool.table.size() > 0 && pool.table.dimension != meta->dimension)) {
     return absl::DataLossError(absl::StrCat(

@@ -58,7 +58,10 @@ class PoolStore {
   // A folder with a CSV but no metadata (a pool written by the lightly
   // worker) is adopted: its rows are normalised in memory and the metadata
   // derived from the CSV; the next commit writes both.
-  absl::StatusOr<StoredPool> Load(absl::string_view name) const;
+  // `repair` = false (for a pool another process owns) reads only: no
+  // repair, no clean-up; a mismatch is DataLoss.
+  absl::StatusOr<StoredPool> Load(absl::string_view name,
+                                  bool repair = true) const;
 
   // Writes `table` as the pool's new version described by `*meta` (whose
   // size and csv_checksum are filled in here). `previous` is the current version's

@@ -1,0 +1,36 @@
+// PoolLock: which server process owns a pool folder (and may write it).
+#ifndef DATAPOOL_SERVER_CORE_POOL_LOCK_H_
+#define DATAPOOL_SERVER_CORE_POOL_LOCK_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace datapool {
+
+inline constexpr char kLockFileName[] = "datapool.lock";
+
+// An exclusive OS lock (flock) on <pool>/datapool.lock, whose text names
+// the owner (host, pid, start time) for people and error messages. The OS
+// drops the lock when the process dies, so another server may take the pool
+// over. Released at destruction. Thread-compatible.
+class PoolLock {
+ public:
+  // Creates the folder if needed and takes the lock. FailedPrecondition
+  // naming the current owner when another process holds it.
+  static absl::StatusOr<std::unique_ptr<PoolLock>> Acquire(
+      const std::string& pool_dir);
+
+  ~PoolLock();
+  PoolLock(const PoolLock&) = delete;
+  PoolLock& operator=(const PoolLock&) = delete;
+
+ private:
+  explicit PoolLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_CORE_POOL_LOCK_H_
