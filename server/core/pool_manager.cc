@@ -51,7 +51,6 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
       new PoolManager(std::move(store), options));
   ASSIGN_OR_RETURN(std::vector<std::string> names,
                    manager->store_->ListPoolNames());
-  absl::MutexLock lock(&manager->mu_);
   for (const std::string& name : names) {
     absl::StatusOr<std::unique_ptr<PoolLock>> lock =
         PoolLock::Acquire(manager->store_->PoolDir(name));
@@ -71,6 +70,8 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
     }
     pool->Publish(manager->MakeSnapshot(std::move(stored->meta),
                                         std::move(stored->table), nullptr));
+    // Lock order: a pool's write_mu before mu_, never the reverse.
+    absl::MutexLock map_lock(&manager->mu_);
     manager->pools_.emplace(name, std::move(pool));
   }
   return manager;

@@ -91,10 +91,14 @@ def unit_rows(a):
 
 
 def snapshot_tree(root):
-    """{relative path: file bytes} of every file under root."""
+    """{relative path: file bytes} of every file under root, but the pool
+    lock files (they name the server process that owns the pool and are
+    rewritten by every server that takes it)."""
     snap = {}
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
+            if name == "datapool.lock":
+                continue
             p = os.path.join(dirpath, name)
             with open(p, "rb") as f:
                 snap[os.path.relpath(p, root)] = f.read()
