@@ -90,7 +90,8 @@ int Run(int argc, char** argv) {
                    "seconds in-flight calls get to finish on SIGTERM");
   parser.AddString("model", &flags.model,
                    "TorchScript model file (N×3×S×S float -> N×D); empty: "
-                   "the built-in, untrained ResNet-18 (32-d)");
+                   "the built-in, untrained ResNet-18 (32-d); 'none': no "
+                   "model, embeddings only");
   parser.AddString("input-size", &flags.input_size, "model input side S in pixels");
   parser.AddString("device", &flags.device, "auto, cpu or cuda");
   parser.AddString("batch-size", &flags.batch_size, "images per forward pass");
@@ -142,7 +143,8 @@ int Run(int argc, char** argv) {
   options.max_message_bytes = max_message_mb << 20;
   options.input_dir = flags.input_dir;
   options.prune = flags.prune;
-  options.model_path = flags.model;
+  options.enable_images = flags.model != "none";
+  options.model_path = flags.model == "none" ? "" : flags.model;
   options.input_size = IntFlag("input-size", flags.input_size, 8, 4096);
   options.device = flags.device;
   options.batch_size = IntFlag("batch-size", flags.batch_size, 1, 4096);
@@ -158,11 +160,16 @@ int Run(int argc, char** argv) {
   std::cout << "datapool-server: listening on " << host << ":"
             << (*server)->port() << std::endl;
   std::cerr << "datapool-server: shared folder " << flags.shared_dir << ", "
-            << (*server)->manager().ListPools().size() << " pools loaded; model "
-            << (flags.model.empty() ? "built-in (untrained ResNet-18)" : flags.model)
-            << " " << (*server)->embedder()->fingerprint() << ", "
-            << (*server)->embedder()->dimension() << "-d at "
-            << (*server)->embedder()->input_size() << " px" << std::endl;
+            << (*server)->manager().ListPools().size() << " pools loaded; ";
+  if (const Embedder* model = (*server)->embedder()) {
+    std::cerr << "model "
+              << (flags.model.empty() ? "built-in (untrained ResNet-18)"
+                                      : flags.model)
+              << " " << model->fingerprint() << ", " << model->dimension()
+              << "-d at " << model->input_size() << " px" << std::endl;
+  } else {
+    std::cerr << "no model (embeddings only)" << std::endl;
+  }
 
   std::thread signal_thread([&] {
     int sig = 0;

@@ -213,6 +213,16 @@ class RunningServer:
             self._stderr_final = self.stderr_text()
             self._stderr.close()
 
+    def crash(self):
+        """SIGKILL, as a crash or a power cut would stop it; waits for the
+        process to be gone. stop() is then a no-op."""
+        if self._stopped or self.proc is None:
+            return
+        self._stopped = True
+        self._kill()
+        self._finish_drain()
+        self._close_stderr()
+
     def stop(self):
         """SIGTERM; asserts exit status 0 within shutdown_timeout."""
         if self._stopped or self.proc is None:
