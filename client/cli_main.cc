@@ -81,6 +81,7 @@ struct Flags {
   std::vector<std::string> inputs;
   std::vector<std::string> uploads;
   bool no_weak_labels = false;
+  bool keep_duplicates = false;
   std::string out;
   // search
   std::string k = "5";
@@ -240,6 +241,7 @@ int Select(const Flags& flags, DatapoolClient& client) {
   params.set_keep_history(!flags.no_history);
   params.set_dry_run(flags.dry_run);
   params.set_append_weak_labels(!flags.no_weak_labels);
+  params.set_remove_duplicates(!flags.keep_duplicates);
 
   v1::SelectResponse response;
   grpc::Status status;
@@ -309,7 +311,8 @@ void PrintSelectResult(const Flags& flags, const v1::SelectResponse& response) {
         .Key("candidates_already_in_pool")
         .UInt(response.candidates_already_in_pool())
         .Key("distance_evaluations").UInt(response.distance_evaluations())
-        .Key("evaluations_skipped").UInt(response.evaluations_skipped());
+        .Key("evaluations_skipped").UInt(response.evaluations_skipped())
+        .Key("duplicates_removed").UInt(response.duplicates_removed());
     WriteSkipped(response.skipped(), &w);
     w.EndObject();
     std::cout << w.str() << "\n";
@@ -320,6 +323,10 @@ void PrintSelectResult(const Flags& flags, const v1::SelectResponse& response) {
       flags.dry_run ? "Would select" : "Selected", response.selected_size(),
       response.candidates_received(), flags.pool,
       StopReasonText(response.stop_reason()));
+  if (response.duplicates_removed() > 0) {
+    std::cout << absl::StrFormat("  %d exact duplicates were removed\n",
+                                 response.duplicates_removed());
+  }
   if (response.candidates_already_in_pool() > 0) {
     std::cout << absl::StrFormat("  %d candidates were already in the pool\n",
                                  response.candidates_already_in_pool());
@@ -602,6 +609,9 @@ int Run(int argc, char** argv) {
                  "select/embed: local image file or folder to send");
   parser.AddBool("no-weak-labels", &flags.no_weak_labels,
                  "select/embed: write label 0 instead of subfolder indices");
+  parser.AddBool("keep-duplicates", &flags.keep_duplicates,
+                 "select: keep candidates whose embedding equals an earlier "
+                 "one's (removed by default)");
   parser.AddString("out", &flags.out, "embed: CSV file to write");
   parser.AddString("k", &flags.k, "search: neighbours per query (also -k)");
   std::vector<std::string> raw(argv + 1, argv + argc);

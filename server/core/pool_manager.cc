@@ -328,6 +328,22 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     }
   }
   out.candidates_already_in_pool = candidates.size() - eligible_count;
+  if (params.remove_duplicates) {
+    // Exact duplicates (identical normalised embeddings): the first stays.
+    absl::flat_hash_set<absl::string_view> seen;
+    seen.reserve(eligible_count);
+    const size_t row_bytes = candidates.dimension * sizeof(float);
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if (!eligible[i]) continue;
+      const absl::string_view bytes(
+          reinterpret_cast<const char*>(candidates.row(i)), row_bytes);
+      if (!seen.insert(bytes).second) {
+        eligible[i] = 0;
+        --eligible_count;
+        ++out.duplicates_removed;
+      }
+    }
+  }
 
   KCenterInput input;
   input.candidates = candidates.values.data();

@@ -38,6 +38,9 @@ struct SelectParams {
   std::optional<double> min_distance;
   bool keep_history = true;
   bool dry_run = false;
+  // Drop candidates whose normalised embedding equals an earlier
+  // candidate's before selecting (fractions count what remains).
+  bool remove_duplicates = true;
 };
 
 struct SelectedSample {
@@ -57,6 +60,8 @@ struct SelectOutcome {
   bool committed = false;
   uint64_t candidates_received = 0;
   uint64_t candidates_already_in_pool = 0;
+  // Candidates dropped as exact duplicates of an earlier candidate.
+  uint64_t duplicates_removed = 0;
   // Image files that could not be used.
   std::vector<SkippedFile> skipped;
   KCenterStats stats;

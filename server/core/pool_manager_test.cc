@@ -474,3 +474,31 @@ TEST(PoolManagerOwnershipTest, NothingCommittedLeavesNoFolder) {
 
 }  // namespace
 }  // namespace datapool
+
+namespace datapool {
+namespace {
+
+TEST(PoolManagerDuplicatesTest, ExactDuplicatesAreRemovedAndReported) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  EmbeddingTable t = RandomTable(6, 4, 1);
+  EmbeddingTable copies = RandomTable(6, 4, 1, "copy");  // same vectors
+  t.Append(copies);
+  SelectParams all;
+  all.pool = "p";
+  all.n_samples_fraction = 1.0;
+  all.dry_run = true;
+  auto out = manager->Select(all, t);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->duplicates_removed, 6u);
+  EXPECT_EQ(out->selected.size(), 6u);  // n_samples=1.0 only drops duplicates
+  for (const auto& s : out->selected) EXPECT_THAT(s.filename, HasSubstr("img"));
+  all.remove_duplicates = false;
+  out = manager->Select(all, t);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->duplicates_removed, 0u);
+  EXPECT_EQ(out->selected.size(), 12u);
+}
+
+}  // namespace
+}  // namespace datapool

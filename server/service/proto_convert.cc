@@ -20,6 +20,8 @@ SelectParams FromProto(const v1::SelectionParams& proto) {
   if (proto.has_min_distance()) p.min_distance = proto.min_distance();
   p.keep_history = proto.has_keep_history() ? proto.keep_history() : true;
   p.dry_run = proto.dry_run();
+  p.remove_duplicates =
+      !proto.has_remove_duplicates() || proto.remove_duplicates();
   return p;
 }
 
@@ -104,6 +106,7 @@ void ToProto(const SelectOutcome& outcome, v1::SelectResponse* proto) {
   proto->set_candidates_already_in_pool(outcome.candidates_already_in_pool);
   proto->set_distance_evaluations(outcome.stats.distance_evaluations);
   proto->set_evaluations_skipped(outcome.stats.evaluations_skipped);
+  proto->set_duplicates_removed(outcome.duplicates_removed);
   AddSkipped(outcome.skipped, proto->mutable_skipped());
 }
 
