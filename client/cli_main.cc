@@ -39,7 +39,8 @@ Commands:
         --input PATH...         files or folders on the server's input folder
         --upload PATH...        local files or folders, sent to the server
       Images are embedded by the server's model; files it cannot read are
-      listed as skipped. --n-samples is a count, or a fraction of the
+      listed as skipped. CSV rows with selected=1 are picked first and count
+      toward --n-samples; rows with masked=1 are ignored. --n-samples is a count, or a fraction of the
       candidates when it contains a '.'; --min-distance stops when nothing is
       farther than X (-1 = off). At least one is required.
   embed (--input PATH... | --upload PATH...) --out FILE.csv
@@ -262,29 +263,10 @@ int Select(const Flags& flags, DatapoolClient& client) {
   return 0;
 }
 
-// Reads a candidates CSV: masked rows are dropped; rows marked selected are
-// refused (not supported by the server yet) rather than silently ignored.
+// Reads a candidates CSV; its `selected` / `masked` columns go to the
+// server, which applies the lightly meaning.
 absl::StatusOr<EmbeddingTable> ReadCandidates(const std::string& path) {
-  absl::StatusOr<EmbeddingTable> table = ReadCsvFile(path);
-  if (!table.ok()) return table.status();
-  if (!table->selected.empty() || !table->masked.empty()) {
-    EmbeddingTable kept;
-    kept.dimension = table->dimension;
-    for (size_t i = 0; i < table->size(); ++i) {
-      if (!table->selected.empty() && table->selected[i]) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ": row '", table->filenames[i],
-            "' has selected=1; pre-selected rows are not supported yet"));
-      }
-      if (!table->masked.empty() && table->masked[i]) continue;
-      kept.filenames.push_back(table->filenames[i]);
-      kept.values.insert(kept.values.end(), table->row(i),
-                         table->row(i) + table->dimension);
-      kept.labels.push_back(table->labels[i]);
-    }
-    *table = std::move(kept);
-  }
-  return table;
+  return ReadCsvFile(path);
 }
 
 void PrintSelectResult(const Flags& flags, const v1::SelectResponse& response) {

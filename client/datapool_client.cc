@@ -89,6 +89,8 @@ grpc::Status DatapoolClient::StreamRows(grpc::ClientWriter<Request>* writer,
     for (size_t i = begin; i < end; ++i) {
       out->add_filenames(rows.filenames[i]);
       out->add_labels(rows.labels.empty() ? 0 : rows.labels[i]);
+      if (!rows.selected.empty()) out->add_selected(rows.selected[i] != 0);
+      if (!rows.masked.empty()) out->add_masked(rows.masked[i] != 0);
     }
     out->mutable_values()->Add(rows.values.begin() + begin * d,
                                rows.values.begin() + end * d);

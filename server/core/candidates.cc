@@ -28,6 +28,13 @@ absl::Status ValidateAndNormalize(EmbeddingTable* c) {
         "expected ", n, " × ", c->dimension, " = ", n * c->dimension,
         " embedding values for ", n, " filenames, got ", c->values.size()));
   }
+  for (const auto* flags : {&c->selected, &c->masked}) {
+    if (!flags->empty() && flags->size() != n) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "expected no selected/masked flags or one per candidate (", n,
+          "), got ", flags->size()));
+    }
+  }
   if (c->labels.empty()) c->labels.assign(n, 0);
   if (c->labels.size() != n) {
     return absl::InvalidArgumentError(absl::StrCat(

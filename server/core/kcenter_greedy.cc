@@ -235,8 +235,8 @@ KCenterResult Greedy(const KCenterInput& in, const KCenterOptions& options,
   ThreadTeam team(threads);
   std::vector<CentreCache> caches(options.prune ? threads : 0);
   for (CentreCache& c : caches) {
-    c.value.resize(p + max_picks + 1);
-    c.stamp.assign(p + max_picks + 1, 0);
+    c.value.resize(p + live + 1);
+    c.stamp.assign(p + live + 1, 0);
   }
   std::vector<BlockResult> blocks(threads);
   const size_t block = (n + threads - 1) / threads;
@@ -290,7 +290,14 @@ KCenterResult Greedy(const KCenterInput& in, const KCenterOptions& options,
   };
 
   BlockResult next;
-  if (p == 0 && live > 0 && max_picks > 0) {
+  if (!in.preselected.empty()) {
+    for (size_t i : in.preselected) {
+      const float m = min_sq[i];
+      next = take(i, std::isinf(m) ? std::nullopt
+                                   : std::optional<double>(std::sqrt(double{m})));
+    }
+    if (result.picks.size() >= options.max_picks) next = BlockResult();
+  } else if (p == 0 && live > 0 && max_picks > 0) {
     // No centres yet: start from the candidate farthest from the mean.
     std::vector<double> mean_d(d, 0.0);
     for (size_t i = 0; i < n; ++i) {

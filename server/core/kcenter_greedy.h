@@ -96,6 +96,10 @@ struct KCenterInput {
   const float* pool = nullptr;
   size_t p = 0;
   std::vector<int64_t> nearest_pool;
+  // Eligible candidates chosen beforehand (the lightly `selected` column):
+  // picked first, in this order, whatever the stopping conditions, and
+  // counted toward max_picks.
+  std::vector<size_t> preselected;
 };
 
 // Squared Euclidean distance of two d-float vectors. Its summation order is

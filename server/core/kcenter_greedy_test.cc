@@ -300,3 +300,42 @@ TEST(KCenterGreedyTest, DuplicateHeavyDataMatchesOracle) {
 
 }  // namespace
 }  // namespace datapool
+
+namespace datapool {
+namespace {
+
+TEST(KCenterGreedyTest, PreselectedArePickedFirstAndCount) {
+  const size_t n = 200, d = 8;
+  std::vector<float> cand = UnitVectors(n, d, 4, 21);
+  KCenterInput in;
+  in.candidates = cand.data();
+  in.n = n;
+  in.d = d;
+  in.preselected = {17, 3};
+  KCenterOptions options;
+  options.max_picks = 5;
+  KCenterResult r = KCenterGreedy(in, options);
+  ASSERT_EQ(r.picks.size(), 5u);
+  EXPECT_EQ(r.picks[0], 17u);
+  EXPECT_EQ(r.picks[1], 3u);
+  EXPECT_FALSE(r.distances[0].has_value());
+  EXPECT_NEAR(*r.distances[1],
+              std::sqrt(SquaredDistance(cand.data() + 3 * d, cand.data() + 17 * d, d)),
+              1e-6);
+  // The rest is greedy from those two centres: the same as a pool of them.
+  std::vector<float> pool(cand.begin() + 17 * d, cand.begin() + 18 * d);
+  pool.insert(pool.end(), cand.begin() + 3 * d, cand.begin() + 4 * d);
+  std::vector<uint8_t> eligible(n, 1);
+  eligible[17] = eligible[3] = 0;
+  options.max_picks = 3;
+  KCenterResult rest = RunEngine(cand, pool, d, eligible, options);
+  EXPECT_EQ(std::vector<size_t>(r.picks.begin() + 2, r.picks.end()), rest.picks);
+  // More preselected rows than max_picks: all are taken, then it stops.
+  options.max_picks = 1;
+  r = KCenterGreedy(in, options);
+  EXPECT_EQ(r.picks, (std::vector<size_t>{17, 3}));
+  EXPECT_EQ(r.stop_reason, StopReason::kNSamples);
+}
+
+}  // namespace
+}  // namespace datapool

@@ -252,17 +252,43 @@ absl::StatusOr<SelectOutcome> PoolManager::Select(const SelectParams& params,
   return SelectImpl(params, std::move(candidates), /*from_model=*/false);
 }
 
+namespace {
+
+// Removes the rows flagged masked (the lightly meaning: ignored entirely).
+void DropMasked(EmbeddingTable* t) {
+  if (t->masked.empty()) return;
+  if (t->masked.size() != t->size()) return;  // ValidateAndNormalize says why
+  EmbeddingTable kept;
+  kept.dimension = t->dimension;
+  const bool flags = !t->selected.empty() && t->selected.size() == t->size();
+  const bool labels = t->labels.size() == t->size();
+  for (size_t i = 0; i < t->size(); ++i) {
+    if (t->masked[i]) continue;
+    kept.filenames.push_back(std::move(t->filenames[i]));
+    kept.values.insert(kept.values.end(), t->row(i), t->row(i) + t->dimension);
+    if (labels) kept.labels.push_back(t->labels[i]);
+    if (flags) kept.selected.push_back(t->selected[i]);
+  }
+  *t = std::move(kept);
+}
+
+}  // namespace
+
 absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
     const SelectParams& params, EmbeddingTable candidates, bool from_model) {
   RETURN_IF_ERROR(ValidateParams(params));
+  const size_t received = candidates.size();
+  DropMasked(&candidates);
   RETURN_IF_ERROR(ValidateAndNormalize(&candidates));
 
   if (params.dry_run) {
     std::shared_ptr<Pool> pool = FindPool(params.pool, /*create=*/false);
     std::shared_ptr<const Snapshot> snapshot =
         pool != nullptr ? pool->Current() : nullptr;
-    return SelectLocked(params, candidates, from_model, snapshot, pool.get(),
-                        /*commit=*/false);
+    absl::StatusOr<SelectOutcome> outcome = SelectLocked(
+        params, candidates, from_model, snapshot, pool.get(), /*commit=*/false);
+    if (outcome.ok()) outcome->candidates_received = received;
+    return outcome;
   }
   while (true) {
     std::shared_ptr<Pool> pool = FindPool(params.pool, /*create=*/true);
@@ -281,6 +307,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
     absl::StatusOr<SelectOutcome> outcome =
         SelectLocked(params, candidates, from_model, snapshot, pool.get(),
                      /*commit=*/true);
+    if (outcome.ok()) outcome->candidates_received = received;
     if (snapshot == nullptr && pool->Current() == nullptr) {
       // Nothing was committed to a new pool: forget the entry, and the
       // folder that holds only its lock file.
@@ -328,8 +355,10 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     }
   }
   out.candidates_already_in_pool = candidates.size() - eligible_count;
+  const bool has_selected = !candidates.selected.empty();
   if (params.remove_duplicates) {
-    // Exact duplicates (identical normalised embeddings): the first stays.
+    // Exact duplicates (identical normalised embeddings): the first stays;
+    // rows marked selected always stay.
     absl::flat_hash_set<absl::string_view> seen;
     seen.reserve(eligible_count);
     const size_t row_bytes = candidates.dimension * sizeof(float);
@@ -337,7 +366,8 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
       if (!eligible[i]) continue;
       const absl::string_view bytes(
           reinterpret_cast<const char*>(candidates.row(i)), row_bytes);
-      if (!seen.insert(bytes).second) {
+      if (!seen.insert(bytes).second &&
+          !(has_selected && candidates.selected[i])) {
         eligible[i] = 0;
         --eligible_count;
         ++out.duplicates_removed;
@@ -349,6 +379,9 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   input.candidates = candidates.values.data();
   input.n = candidates.size();
   input.d = candidates.dimension;
+  for (size_t i = 0; has_selected && i < candidates.size(); ++i) {
+    if (candidates.selected[i] && eligible[i]) input.preselected.push_back(i);
+  }
   input.eligible = std::move(eligible);
   if (pool_table.size() > 0) {
     // Each candidate's nearest pool sample, batched through the index.
@@ -441,6 +474,7 @@ absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,
     return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
   }
   if (from_model) RETURN_IF_ERROR(CheckModelOf(name, snapshot->meta));
+  DropMasked(&queries);
   RETURN_IF_ERROR(ValidateAndNormalize(&queries));
   if (queries.dimension != snapshot->meta.dimension) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <limits>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -498,6 +499,31 @@ TEST(PoolManagerDuplicatesTest, ExactDuplicatesAreRemovedAndReported) {
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->duplicates_removed, 0u);
   EXPECT_EQ(out->selected.size(), 12u);
+}
+
+}  // namespace
+}  // namespace datapool
+
+namespace datapool {
+namespace {
+
+TEST(PoolManagerFlagsTest, SelectedRowsComeFirstMaskedRowsAreIgnored) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  EmbeddingTable t = RandomTable(20, 6, 9);
+  t.selected.assign(20, 0);
+  t.masked.assign(20, 0);
+  t.selected[7] = t.selected[2] = 1;
+  t.masked[5] = 1;
+  t.values[5 * 6] = std::numeric_limits<float>::quiet_NaN();  // ignored entirely
+  auto out = manager->Select(Count("p", 4), t);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->selected.size(), 4u);
+  EXPECT_EQ(out->selected[0].filename, "img2.jpg");
+  EXPECT_EQ(out->selected[1].filename, "img7.jpg");
+  for (const auto& s : out->selected) EXPECT_NE(s.filename, "img5.jpg");
+  EXPECT_EQ(out->candidates_received, 20u);
+  EXPECT_EQ(manager->GetPool("p")->meta.size, 4u);
 }
 
 }  // namespace

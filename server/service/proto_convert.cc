@@ -45,11 +45,33 @@ absl::Status AppendBlock(const v1::EmbeddingBlock& block,
         "candidates: expected no labels or one per filename (", n, "), got ",
         block.labels_size()));
   }
+  for (const auto& [flags, what] :
+       {std::make_pair(&block.selected(), "selected"),
+        std::make_pair(&block.masked(), "masked")}) {
+    if (flags->size() != 0 && static_cast<size_t>(flags->size()) != n) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "candidates: expected no '", what, "' flags or one per filename (",
+          n, "), got ", flags->size()));
+    }
+  }
   if (table->size() > 0 && table->dimension != d) {
     return absl::InvalidArgumentError(absl::StrCat(
         "candidates: a block of dimension ", d, " follows blocks of dimension ",
         table->dimension));
   }
+  // Optional flags: once a block has them, every row gets one.
+  auto append_flags = [&](const google::protobuf::RepeatedField<bool>& in,
+                          std::vector<uint8_t>* out) {
+    if (in.empty() && out->empty()) return;
+    out->resize(table->size(), 0);
+    if (in.empty()) {
+      out->resize(table->size() + n, 0);
+    } else {
+      out->insert(out->end(), in.begin(), in.end());
+    }
+  };
+  append_flags(block.selected(), &table->selected);
+  append_flags(block.masked(), &table->masked);
   table->dimension = d;
   table->filenames.insert(table->filenames.end(), block.filenames().begin(),
                           block.filenames().end());

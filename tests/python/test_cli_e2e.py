@@ -470,6 +470,31 @@ class CliHistoryTest(CliTestBase):
         self.assertUsageError("pools", "restore", "hist", "one")
 
 
+class CliSelectedMaskedTest(CliTestBase):
+
+    def test_selected_and_masked_columns(self):
+        rng = np.random.default_rng(21)
+        rows = unit_rows(rng.normal(size=(10, 5)))
+        names = ["f%d.jpg" % i for i in range(10)]
+        path = self.csv_path("flags.csv")
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["filenames"] + ["embedding_%d" % j for j in range(5)]
+                       + ["selected", "masked", "labels"])
+            for i in range(10):
+                w.writerow([names[i]] + ["%r" % float(v) for v in rows[i]]
+                           + [1 if i in (6, 1) else 0, 1 if i == 4 else 0, 0])
+        out = self.cli_json("select", "--pool", "flags", "--embeddings", path,
+                            "--n-samples", "4", "--json")
+        picked = [s["filename"] for s in out["selected"]]
+        self.assertEqual(picked[:2], ["f1.jpg", "f6.jpg"])
+        self.assertEqual(len(picked), 4)
+        self.assertNotIn("f4.jpg", picked)
+        names_in_pool, _, _ = check_lightly_csv(
+            os.path.join(self.shared, "flags", "datapool_latest.csv"))
+        self.assertEqual(names_in_pool, picked)
+
+
 class CliConnectionTest(CliTestBase):
 
     def test_health(self):
