@@ -14,6 +14,10 @@
 namespace datapool {
 namespace {
 
+absl::Status PoolNotFound(absl::string_view name) {
+  return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+}
+
 absl::Status ValidateParams(const SelectParams& p) {
   RETURN_IF_ERROR(ValidatePoolName(p.pool));
   if (p.n_samples_count && p.n_samples_fraction) {
@@ -169,6 +173,15 @@ absl::Status PoolManager::EnsureOwned(absl::string_view name, Pool* pool) {
   pool->Publish(MakeSnapshot(std::move(stored->meta), std::move(stored->table),
                              nullptr));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const PoolManager::Snapshot>>
+PoolManager::OwnedSnapshot(absl::string_view name, Pool* pool) {
+  if (pool->deleted) return PoolNotFound(name);
+  RETURN_IF_ERROR(EnsureOwned(name, pool));
+  std::shared_ptr<const Snapshot> current = pool->Current();
+  if (current == nullptr) return PoolNotFound(name);
+  return current;
 }
 
 absl::Status PoolManager::CheckModelOf(absl::string_view pool,
@@ -471,7 +484,7 @@ absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,
   }
   std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
   if (snapshot == nullptr) {
-    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+    return PoolNotFound(name);
   }
   if (from_model) RETURN_IF_ERROR(CheckModelOf(name, snapshot->meta));
   DropMasked(&queries);
@@ -509,7 +522,7 @@ absl::StatusOr<PoolInfo> PoolManager::GetPool(absl::string_view name) const {
   RETURN_IF_ERROR(ValidatePoolName(name));
   std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
   if (snapshot == nullptr) {
-    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+    return PoolNotFound(name);
   }
   return Info(name, *snapshot);
 }
@@ -534,7 +547,7 @@ PoolManager::ListHistory(absl::string_view name) const {
   RETURN_IF_ERROR(ValidatePoolName(name));
   std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
   if (snapshot == nullptr) {
-    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+    return PoolNotFound(name);
   }
   ASSIGN_OR_RETURN(std::vector<HistoryVersion> kept, store_->ListHistory(name));
   std::vector<VersionInfo> out;
@@ -553,17 +566,11 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
   RETURN_IF_ERROR(ValidatePoolName(name));
   std::shared_ptr<Pool> pool = FindPool(name, /*create=*/false);
   if (pool == nullptr) {
-    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+    return PoolNotFound(name);
   }
   absl::MutexLock write_lock(&pool->write_mu);
-  if (pool->deleted) {
-    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
-  }
-  RETURN_IF_ERROR(EnsureOwned(name, pool.get()));
-  std::shared_ptr<const Snapshot> current = pool->Current();
-  if (current == nullptr) {
-    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
-  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> current,
+                   OwnedSnapshot(name, pool.get()));
   if (version == current->meta.version) {
     return absl::InvalidArgumentError(absl::StrCat(
         "version ", version, " is already the current version of '", name,
@@ -593,17 +600,11 @@ absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
   RETURN_IF_ERROR(ValidatePoolName(name));
   std::shared_ptr<Pool> pool = FindPool(name, /*create=*/false);
   if (pool == nullptr) {
-    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+    return PoolNotFound(name);
   }
   absl::MutexLock write_lock(&pool->write_mu);
-  if (pool->deleted) {
-    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
-  }
-  RETURN_IF_ERROR(EnsureOwned(name, pool.get()));
-  std::shared_ptr<const Snapshot> snapshot = pool->Current();
-  if (snapshot == nullptr) {
-    return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
-  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot,
+                   OwnedSnapshot(name, pool.get()));
   RETURN_IF_ERROR(store_->Delete(name));
   pool->deleted = true;
   pool->lock = nullptr;

@@ -260,6 +260,11 @@ class PoolManager {
   // committed since). FailedPrecondition naming the owner otherwise.
   absl::Status EnsureOwned(absl::string_view name, Pool* pool)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->write_mu);
+  // EnsureOwned, then the current snapshot; NotFound when the pool was
+  // deleted or has no version.
+  absl::StatusOr<std::shared_ptr<const Snapshot>> OwnedSnapshot(
+      absl::string_view name, Pool* pool)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->write_mu);
 
   const std::unique_ptr<PoolStore> store_;
   const Embedder* const model_;
