@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from datapool_testlib import (  # noqa: E402
     STOP_EXHAUSTED, STOP_MIN_DISTANCE, STOP_N_SAMPLES, check_greedy_selection,
     snapshot_tree, unit_rows)
+from cli_testlib import ERROR_LINE_RE, CliAssertions  # noqa: E402,F401
 from lightly_csv import check_lightly_csv  # noqa: E402
 from server_harness import (  # noqa: E402
     RunningServer, cli_binary, server_binary)
@@ -40,7 +41,6 @@ POOL_KEYS = {"name", "size", "dimension", "version", "created_time",
              "updated_time", "folder", "normalized", "model_fingerprint"}
 RFC3339_RE = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$")
-ERROR_LINE_RE = re.compile(r"^datapool: ([A-Z_]+): \S", re.MULTILINE)
 _STOP_NAMES = {"n_samples": STOP_N_SAMPLES, "min_distance": STOP_MIN_DISTANCE,
                "exhausted": STOP_EXHAUSTED}
 
@@ -77,7 +77,7 @@ def base_env():
     return env
 
 
-class CliTestBase(unittest.TestCase):
+class CliTestBase(CliAssertions, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -120,31 +120,6 @@ class CliTestBase(unittest.TestCase):
         return ("command: %s\nexit status: %d\nstdout:\n%s\nstderr:\n%s\n%s"
                 % (proc.args, proc.returncode, proc.stdout, proc.stderr,
                    self.server.describe()))
-
-    def cli_ok(self, *args, **kw):
-        proc = self.run_cli(*args, **kw)
-        self.assertEqual(proc.returncode, 0, self.explain(proc))
-        return proc
-
-    def cli_json(self, *args, **kw):
-        proc = self.cli_ok(*args, **kw)
-        try:
-            value = json.loads(proc.stdout)
-        except ValueError as e:
-            self.fail("stdout is not one JSON value (%s)\n%s"
-                      % (e, self.explain(proc)))
-        self.assertIsInstance(value, dict, self.explain(proc))
-        return value
-
-    def cli_error(self, code_name, *args, **kw):
-        """Expects exit 1 and `datapool: CODE_NAME: message` on stderr."""
-        proc = self.run_cli(*args, **kw)
-        self.assertEqual(proc.returncode, 1, self.explain(proc))
-        m = ERROR_LINE_RE.search(proc.stderr)
-        self.assertTrue(m, "no 'datapool: CODE: message' line on stderr\n"
-                        + self.explain(proc))
-        self.assertEqual(m.group(1), code_name, self.explain(proc))
-        return proc
 
     def assertUsageError(self, *args, **kw):
         proc = self.run_cli(*args, **kw)

@@ -34,6 +34,7 @@ import torch  # noqa: E402
 from datapool_testlib import (  # noqa: E402
     STOP_EXHAUSTED, STOP_MIN_DISTANCE, STOP_N_SAMPLES, check_greedy_selection,
     snapshot_tree, unit_rows)
+from cli_testlib import ERROR_LINE_RE, CliAssertions  # noqa: E402,F401
 from lightly_csv import check_lightly_csv  # noqa: E402
 from server_harness import (  # noqa: E402
     RunningServer, cli_binary, server_binary)
@@ -51,7 +52,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 CLASSES = ("birds", "cats", "dogs")      # sorted: labels 0, 1, 2
 UPLOAD_CLASSES = ("x", "y")              # labels 0, 1
 BAD_FILES = ("trunc.jpg", "random.jpg", "empty.png", "text.png")
-ERROR_LINE_RE = re.compile(r"^datapool: ([A-Z_]+): \S", re.MULTILINE)
 SHA256_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
 _STOP_NAMES = {"n_samples": STOP_N_SAMPLES, "min_distance": STOP_MIN_DISTANCE,
                "exhausted": STOP_EXHAUSTED}
@@ -131,7 +131,7 @@ def base_env():
     return env
 
 
-class ImagesTestBase(unittest.TestCase):
+class ImagesTestBase(CliAssertions, unittest.TestCase):
     """CLI helpers; `cls.server` is the server the CLI talks to unless a
     call names another RunningServer."""
 
@@ -178,30 +178,8 @@ class ImagesTestBase(unittest.TestCase):
                 % (" ".join(proc.args), proc.returncode, proc.stdout,
                    proc.stderr, proc.server.describe()))
 
-    def cli_ok(self, *args, **kw):
-        proc = self.run_cli(*args, **kw)
-        self.assertEqual(proc.returncode, 0, self.explain(proc))
-        return proc
-
     def cli_json(self, *args, **kw):
-        proc = self.cli_ok(*(list(args) + ["--json"]), **kw)
-        try:
-            value = json.loads(proc.stdout)
-        except ValueError as e:
-            self.fail("stdout is not one JSON value (%s)\n%s"
-                      % (e, self.explain(proc)))
-        self.assertIsInstance(value, dict, self.explain(proc))
-        return value
-
-    def cli_error(self, code_name, *args, **kw):
-        """Expects exit 1 and `datapool: CODE_NAME: message` on stderr."""
-        proc = self.run_cli(*args, **kw)
-        self.assertEqual(proc.returncode, 1, self.explain(proc))
-        m = ERROR_LINE_RE.search(proc.stderr)
-        self.assertTrue(m, "no 'datapool: CODE: message' line on stderr\n"
-                        + self.explain(proc))
-        self.assertEqual(m.group(1), code_name, self.explain(proc))
-        return proc
+        return super().cli_json(*(list(args) + ["--json"]), **kw)
 
     def assertServing(self, server=None):
         proc = self.cli_ok("health", server=server)
