@@ -7,7 +7,10 @@
 //   datapool embed (--input PATH... | --upload PATH...) --out FILE.csv
 //   datapool search --pool NAME (--embeddings FILE.csv | --input PATH... |
 //            --upload PATH...) -k K [--json]
-//   datapool pools list|show NAME|delete NAME [--json]
+//   datapool pools list|show NAME|delete NAME|history NAME|
+//            restore NAME VERSION [--json]
+//   datapool pools merge TARGET SOURCE... [--new] [--min-distance X]
+//            [--on-collision fail|prefix|skip] [--no-history] [--dry-run]
 //   datapool health [--json]
 //
 // Exit codes: 0 success, 1 the server (or the input file) refused, 2 usage.
@@ -53,6 +56,14 @@ Commands:
   pools delete NAME          remove a pool and its history
   pools history NAME         the versions kept under history/ and the current one
   pools restore NAME VERSION make a kept version the new latest
+  pools merge TARGET SOURCE... [--new] [--min-distance X]
+        [--on-collision fail|prefix|skip] [--no-history] [--dry-run]
+      Add the samples of the SOURCE pools (unchanged) to TARGET, or with
+      --new to a new pool TARGET. All must hold embeddings of one dimension
+      and model. --min-distance X: a sample joins only when at least X from
+      everything already there. A filename TARGET already has fails the
+      merge (fail, the default), is renamed SOURCE/filename (prefix), or is
+      dropped (skip).
   health                     the server's grpc.health.v1 status
 
 Global flags:
@@ -86,6 +97,9 @@ struct Flags {
   std::string out;
   // search
   std::string k = "5";
+  // merge
+  bool create = false;
+  std::string on_collision = "fail";
 };
 
 // Extra positional arguments of select/embed continue the one image list
@@ -485,10 +499,88 @@ int Restore(const Flags& flags, const std::vector<std::string>& args,
   return 0;
 }
 
+int Merge(const Flags& flags, const std::vector<std::string>& args,
+          DatapoolClient& client) {
+  if (args.size() < 4) return UsageError("pools merge TARGET SOURCE...");
+  v1::MergePoolsRequest request;
+  request.set_target(args[2]);
+  for (size_t i = 3; i < args.size(); ++i) request.add_sources(args[i]);
+  request.set_create(flags.create);
+  if (!flags.min_distance.empty()) {
+    double min_distance;
+    if (!absl::SimpleAtod(flags.min_distance, &min_distance)) {
+      return UsageError(absl::StrCat("--min-distance: not a number: '",
+                                     flags.min_distance, "'"));
+    }
+    if (min_distance != -1) request.set_min_distance(min_distance);
+  }
+  if (flags.on_collision == "fail") {
+    request.set_on_collision(v1::ON_COLLISION_FAIL);
+  } else if (flags.on_collision == "prefix") {
+    request.set_on_collision(v1::ON_COLLISION_PREFIX);
+  } else if (flags.on_collision == "skip") {
+    request.set_on_collision(v1::ON_COLLISION_SKIP);
+  } else {
+    return UsageError(absl::StrCat(
+        "--on-collision must be fail, prefix or skip, got '",
+        flags.on_collision, "'"));
+  }
+  request.set_keep_history(!flags.no_history);
+  request.set_dry_run(flags.dry_run);
+  v1::MergePoolsResponse response;
+  grpc::Status status = client.MergePools(request, &response);
+  if (!status.ok()) return RpcError(status, flags.server);
+  if (flags.json) {
+    JsonWriter w;
+    w.BeginObject().Key("pool");
+    WritePool(response.pool(), &w);
+    w.Key("sources").BeginArray();
+    for (const v1::MergedSource& s : response.sources()) {
+      w.BeginObject()
+          .Key("pool").String(s.pool())
+          .Key("samples").UInt(s.samples())
+          .Key("merged").UInt(s.merged())
+          .Key("renamed").UInt(s.renamed())
+          .Key("skipped_collisions").UInt(s.skipped_collisions())
+          .Key("too_close").UInt(s.too_close())
+          .EndObject();
+    }
+    w.EndArray()
+        .Key("pool_size_before").UInt(response.pool_size_before())
+        .Key("pool_size_after").UInt(response.pool_size_after())
+        .Key("committed").Bool(response.committed())
+        .Key("dry_run").Bool(flags.dry_run)
+        .EndObject();
+    std::cout << w.str() << "\n";
+    return 0;
+  }
+  for (const v1::MergedSource& s : response.sources()) {
+    std::cout << absl::StrFormat("%s %d of %d samples from '%s'",
+                                 flags.dry_run ? "Would merge" : "Merged",
+                                 s.merged(), s.samples(), s.pool());
+    if (s.renamed() > 0) std::cout << absl::StrFormat(", %d renamed", s.renamed());
+    if (s.skipped_collisions() > 0) {
+      std::cout << absl::StrFormat(", %d skipped (filename taken)",
+                                   s.skipped_collisions());
+    }
+    if (s.too_close() > 0) {
+      std::cout << absl::StrFormat(", %d too close", s.too_close());
+    }
+    std::cout << "\n";
+  }
+  std::cout << absl::StrFormat(
+      "Pool '%s' size %d -> %d, version %d%s\n", response.pool().name(),
+      response.pool_size_before(), response.pool_size_after(),
+      response.pool().version(),
+      response.committed() ? "" : " (nothing written)");
+  return 0;
+}
+
 int Pools(const Flags& flags, const std::vector<std::string>& args,
           DatapoolClient& client) {
   if (args.size() < 2) {
-    return UsageError("pools needs list, show, delete, history or restore");
+    return UsageError(
+        "pools needs list, show, delete, history, restore or merge");
   }
   const std::string& verb = args[1];
   if (verb == "list") {
@@ -517,6 +609,7 @@ int Pools(const Flags& flags, const std::vector<std::string>& args,
   }
   if (verb == "history") return History(flags, args, client);
   if (verb == "restore") return Restore(flags, args, client);
+  if (verb == "merge") return Merge(flags, args, client);
   if (verb != "show" && verb != "delete") {
     return UsageError(absl::StrCat("unknown pools command '", verb, "'"));
   }
@@ -581,10 +674,12 @@ int Run(int argc, char** argv) {
   parser.AddString("n-samples", &flags.n_samples,
                    "select: count, or fraction with a '.'");
   parser.AddString("min-distance", &flags.min_distance,
-                   "select: stop when nothing is farther than this");
+                   "select: stop when nothing is farther than this; pools "
+                   "merge: join only samples at least this far");
   parser.AddBool("no-history", &flags.no_history,
-                 "select: keep no copy of the replaced version");
-  parser.AddBool("dry-run", &flags.dry_run, "select: change nothing");
+                 "select, pools merge: keep no copy of the replaced version");
+  parser.AddBool("dry-run", &flags.dry_run,
+                 "select, pools merge: change nothing");
   parser.AddList("input", &flags.inputs,
                  "select/embed: file or folder on the server's input folder");
   parser.AddList("upload", &flags.uploads,
@@ -596,6 +691,9 @@ int Run(int argc, char** argv) {
                  "one's (removed by default)");
   parser.AddString("out", &flags.out, "embed: CSV file to write");
   parser.AddString("k", &flags.k, "search: neighbours per query (also -k)");
+  parser.AddBool("new", &flags.create, "pools merge: TARGET is a new pool");
+  parser.AddString("on-collision", &flags.on_collision,
+                   "pools merge: fail, prefix or skip (default fail)");
   std::vector<std::string> raw(argv + 1, argv + argc);
   for (std::string& arg : raw) {
     if (arg == "-k") arg = "--k";  // the one short flag

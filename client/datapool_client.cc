@@ -254,6 +254,13 @@ grpc::Status DatapoolClient::DeletePool(const std::string& pool,
   return stub_->DeletePool(&context, request, response);
 }
 
+grpc::Status DatapoolClient::MergePools(const v1::MergePoolsRequest& request,
+                                        v1::MergePoolsResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  return stub_->MergePools(&context, request, response);
+}
+
 grpc::Status DatapoolClient::Health(
     grpc::health::v1::HealthCheckResponse* response) {
   grpc::ClientContext context;

@@ -91,6 +91,8 @@ class DatapoolClient {
                               v1::RestoreVersionResponse* response);
   grpc::Status DeletePool(const std::string& pool,
                           v1::DeletePoolResponse* response);
+  grpc::Status MergePools(const v1::MergePoolsRequest& request,
+                          v1::MergePoolsResponse* response);
   // grpc.health.v1 Check of the whole server ("" service).
   grpc::Status Health(grpc::health::v1::HealthCheckResponse* response);
 

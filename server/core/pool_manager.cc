@@ -14,10 +14,6 @@
 namespace datapool {
 namespace {
 
-absl::Status PoolNotFound(absl::string_view name) {
-  return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
-}
-
 absl::Status ValidateParams(const SelectParams& p) {
   RETURN_IF_ERROR(ValidatePoolName(p.pool));
   if (p.n_samples_count && p.n_samples_fraction) {
@@ -177,10 +173,10 @@ absl::Status PoolManager::EnsureOwned(absl::string_view name, Pool* pool) {
 
 absl::StatusOr<std::shared_ptr<const PoolManager::Snapshot>>
 PoolManager::OwnedSnapshot(absl::string_view name, Pool* pool) {
-  if (pool->deleted) return PoolNotFound(name);
+  if (pool->deleted) return PoolNotFoundError(name);
   RETURN_IF_ERROR(EnsureOwned(name, pool));
   std::shared_ptr<const Snapshot> current = pool->Current();
-  if (current == nullptr) return PoolNotFound(name);
+  if (current == nullptr) return PoolNotFoundError(name);
   return current;
 }
 
@@ -309,32 +305,30 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
     if (pool->deleted) continue;  // deleted meanwhile: start a new pool
     absl::Status owned = EnsureOwned(params.pool, pool.get());
     if (!owned.ok()) {
-      if (pool->Current() == nullptr) {
-        pool->deleted = true;
-        absl::MutexLock lock(&mu_);
-        pools_.erase(params.pool);
-      }
+      ForgetIfUncommitted(params.pool, pool.get());
       return owned;
     }
-    std::shared_ptr<const Snapshot> snapshot = pool->Current();
     absl::StatusOr<SelectOutcome> outcome =
-        SelectLocked(params, candidates, from_model, snapshot, pool.get(),
-                     /*commit=*/true);
+        SelectLocked(params, candidates, from_model, pool->Current(),
+                     pool.get(), /*commit=*/true);
     if (outcome.ok()) outcome->candidates_received = received;
-    if (snapshot == nullptr && pool->Current() == nullptr) {
-      // Nothing was committed to a new pool: forget the entry, and the
-      // folder that holds only its lock file.
-      std::error_code ec;
-      const std::string dir = store_->PoolDir(params.pool);
-      std::filesystem::remove(absl::StrCat(dir, "/", kLockFileName), ec);
-      std::filesystem::remove(dir, ec);  // only when empty
-      pool->lock = nullptr;
-      pool->deleted = true;
-      absl::MutexLock lock(&mu_);
-      pools_.erase(params.pool);
-    }
+    ForgetIfUncommitted(params.pool, pool.get());
     return outcome;
   }
+}
+
+void PoolManager::ForgetIfUncommitted(absl::string_view name, Pool* pool) {
+  if (pool->Current() != nullptr) return;
+  if (pool->lock != nullptr) {
+    std::error_code ec;
+    const std::string dir = store_->PoolDir(name);
+    std::filesystem::remove(absl::StrCat(dir, "/", kLockFileName), ec);
+    std::filesystem::remove(dir, ec);  // only when empty
+    pool->lock = nullptr;
+  }
+  pool->deleted = true;
+  absl::MutexLock lock(&mu_);
+  pools_.erase(name);
 }
 
 absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
@@ -484,7 +478,7 @@ absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,
   }
   std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
   if (snapshot == nullptr) {
-    return PoolNotFound(name);
+    return PoolNotFoundError(name);
   }
   if (from_model) RETURN_IF_ERROR(CheckModelOf(name, snapshot->meta));
   DropMasked(&queries);
@@ -522,7 +516,7 @@ absl::StatusOr<PoolInfo> PoolManager::GetPool(absl::string_view name) const {
   RETURN_IF_ERROR(ValidatePoolName(name));
   std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
   if (snapshot == nullptr) {
-    return PoolNotFound(name);
+    return PoolNotFoundError(name);
   }
   return Info(name, *snapshot);
 }
@@ -547,7 +541,7 @@ PoolManager::ListHistory(absl::string_view name) const {
   RETURN_IF_ERROR(ValidatePoolName(name));
   std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
   if (snapshot == nullptr) {
-    return PoolNotFound(name);
+    return PoolNotFoundError(name);
   }
   ASSIGN_OR_RETURN(std::vector<HistoryVersion> kept, store_->ListHistory(name));
   std::vector<VersionInfo> out;
@@ -566,7 +560,7 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
   RETURN_IF_ERROR(ValidatePoolName(name));
   std::shared_ptr<Pool> pool = FindPool(name, /*create=*/false);
   if (pool == nullptr) {
-    return PoolNotFound(name);
+    return PoolNotFoundError(name);
   }
   absl::MutexLock write_lock(&pool->write_mu);
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> current,
@@ -600,7 +594,7 @@ absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
   RETURN_IF_ERROR(ValidatePoolName(name));
   std::shared_ptr<Pool> pool = FindPool(name, /*create=*/false);
   if (pool == nullptr) {
-    return PoolNotFound(name);
+    return PoolNotFoundError(name);
   }
   absl::MutexLock write_lock(&pool->write_mu);
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot,

@@ -86,6 +86,47 @@ struct PoolInfo {
   PoolMetadata meta;
 };
 
+// What a merge does with a source sample whose filename is already taken.
+enum class FilenameCollision {
+  kFail,    // refuse the merge (AlreadyExists naming the filename)
+  kPrefix,  // rename it "<source pool>/<filename>"
+  kSkip,    // keep the sample already there, drop the source's
+};
+
+struct MergeParams {
+  std::string target;
+  // Merged in order; at least one, distinct, none the target.
+  std::vector<std::string> sources;
+  // True: the target must not exist and is created, taking its model (and
+  // checkpoint) from the first source. False: it must exist.
+  bool create = false;
+  // A source sample joins only when it is at least this far from every
+  // sample already in the target and every one joined before it (greedy,
+  // farthest first); >= 0.
+  std::optional<double> min_distance;
+  FilenameCollision on_collision = FilenameCollision::kFail;
+  bool keep_history = true;
+  bool dry_run = false;
+};
+
+struct MergedSource {
+  std::string pool;
+  uint64_t samples = 0;             // rows of the source
+  uint64_t merged = 0;              // rows that joined the target
+  uint64_t renamed = 0;             // of those, under a prefixed name
+  uint64_t skipped_collisions = 0;  // dropped: filename taken (kSkip)
+  uint64_t too_close = 0;           // dropped: within min_distance
+};
+
+struct MergeOutcome {
+  // The target after the merge (as it would be, for a dry run).
+  PoolInfo pool;
+  std::vector<MergedSource> sources;
+  uint64_t pool_size_before = 0;
+  uint64_t pool_size_after = 0;
+  bool committed = false;
+};
+
 // Thread-safe. Commits to one pool are serialised and each selection sees
 // every earlier commit to its pool; reads and work on other pools proceed
 // meanwhile (readers use immutable snapshots swapped on commit).
@@ -179,6 +220,16 @@ class PoolManager {
   // Removes the pool with its history; returns what it was.
   absl::StatusOr<PoolInfo> DeletePool(absl::string_view name);
 
+  // Appends the sources' samples (in source order, each source's rows in
+  // their order) to the target and commits it; the sources are unchanged.
+  // The target's rows come first and stay. Errors: InvalidArgument for bad
+  // names or parameters; NotFound for a missing pool (or a missing target
+  // without create); AlreadyExists for an existing target with create, or
+  // a filename collision under kFail; FailedPrecondition when the pools'
+  // dimensions or models differ. Nothing is written on error, or when no
+  // sample joins an existing target.
+  absl::StatusOr<MergeOutcome> MergePools(const MergeParams& params);
+
  private:
   // A pool's nearest-neighbour index, shared by its snapshots: rows are
   // only appended, so the first n rows are those of a snapshot of size n.
@@ -249,6 +300,17 @@ class PoolManager {
   absl::StatusOr<SelectOutcome> SelectImpl(const SelectParams& params,
                                            EmbeddingTable candidates,
                                            bool from_model);
+  // The merge against `before` (null for a new target); commits when
+  // `pool` is non-null (its write_mu held).
+  absl::StatusOr<MergeOutcome> MergeLocked(
+      const MergeParams& params,
+      const std::vector<std::shared_ptr<const Snapshot>>& sources,
+      const std::shared_ptr<const Snapshot>& before, Pool* pool);
+  // After a write to a pool entry that has no version (a new pool): forgets
+  // the entry and, when this process took the folder's lock, the folder
+  // that holds only the lock file.
+  void ForgetIfUncommitted(absl::string_view name, Pool* pool)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->write_mu);
   // The usable rows of model embeddings (finite, non-zero, normalised);
   // the others are added to images->skipped. InvalidArgument when none is.
   static absl::StatusOr<EmbeddingTable> UsableRows(EmbeddedImages* images);

@@ -37,4 +37,8 @@ absl::Status ValidatePoolName(absl::string_view name) {
   return absl::OkStatus();
 }
 
+absl::Status PoolNotFoundError(absl::string_view name) {
+  return absl::NotFoundError(absl::StrCat("pool '", name, "' does not exist"));
+}
+
 }  // namespace datapool

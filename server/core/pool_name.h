@@ -12,6 +12,9 @@ namespace datapool {
 // what is wrong.
 absl::Status ValidatePoolName(absl::string_view name);
 
+// NotFound: "pool '<name>' does not exist".
+absl::Status PoolNotFoundError(absl::string_view name);
+
 }  // namespace datapool
 
 #endif  // DATAPOOL_SERVER_CORE_POOL_NAME_H_

@@ -245,4 +245,15 @@ grpc::Status DatapoolService::DeletePool(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status DatapoolService::MergePools(grpc::ServerContext*,
+                                         const v1::MergePoolsRequest* request,
+                                         v1::MergePoolsResponse* response) {
+  absl::StatusOr<MergeParams> params = FromProto(*request);
+  if (!params.ok()) return ToGrpcStatus(params.status());
+  absl::StatusOr<MergeOutcome> outcome = manager_.MergePools(*params);
+  if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+  ToProto(*outcome, response);
+  return grpc::Status::OK;
+}
+
 }  // namespace datapool

@@ -45,6 +45,9 @@ class DatapoolService final : public v1::Datapool::Service {
   grpc::Status DeletePool(grpc::ServerContext* context,
                           const v1::DeletePoolRequest* request,
                           v1::DeletePoolResponse* response) override;
+  grpc::Status MergePools(grpc::ServerContext* context,
+                          const v1::MergePoolsRequest* request,
+                          v1::MergePoolsResponse* response) override;
 
  private:
   // Accumulates the candidates of one call.

@@ -25,6 +25,32 @@ SelectParams FromProto(const v1::SelectionParams& proto) {
   return p;
 }
 
+absl::StatusOr<MergeParams> FromProto(const v1::MergePoolsRequest& proto) {
+  MergeParams p;
+  p.target = proto.target();
+  p.sources.assign(proto.sources().begin(), proto.sources().end());
+  p.create = proto.create();
+  if (proto.has_min_distance()) p.min_distance = proto.min_distance();
+  switch (proto.on_collision()) {
+    case v1::FILENAME_COLLISION_UNSPECIFIED:
+    case v1::ON_COLLISION_FAIL:
+      p.on_collision = FilenameCollision::kFail;
+      break;
+    case v1::ON_COLLISION_PREFIX:
+      p.on_collision = FilenameCollision::kPrefix;
+      break;
+    case v1::ON_COLLISION_SKIP:
+      p.on_collision = FilenameCollision::kSkip;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown on_collision value ", static_cast<int>(proto.on_collision())));
+  }
+  p.keep_history = !proto.has_keep_history() || proto.keep_history();
+  p.dry_run = proto.dry_run();
+  return p;
+}
+
 absl::Status AppendBlock(const v1::EmbeddingBlock& block,
                          EmbeddingTable* table) {
   const size_t n = static_cast<size_t>(block.filenames_size());
@@ -167,6 +193,22 @@ void ToProto(const PoolInfo& info, v1::PoolInfo* proto) {
   proto->set_normalized(info.meta.normalized);
   proto->set_model_fingerprint(info.meta.model_fingerprint);
   proto->set_input_size(static_cast<uint32_t>(info.meta.input_size));
+}
+
+void ToProto(const MergeOutcome& outcome, v1::MergePoolsResponse* proto) {
+  ToProto(outcome.pool, proto->mutable_pool());
+  for (const MergedSource& source : outcome.sources) {
+    v1::MergedSource* out = proto->add_sources();
+    out->set_pool(source.pool);
+    out->set_samples(source.samples);
+    out->set_merged(source.merged);
+    out->set_renamed(source.renamed);
+    out->set_skipped_collisions(source.skipped_collisions);
+    out->set_too_close(source.too_close);
+  }
+  proto->set_pool_size_before(outcome.pool_size_before);
+  proto->set_pool_size_after(outcome.pool_size_after);
+  proto->set_committed(outcome.committed);
 }
 
 }  // namespace datapool

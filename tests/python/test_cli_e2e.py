@@ -445,6 +445,77 @@ class CliHistoryTest(CliTestBase):
         self.assertUsageError("pools", "restore", "hist", "one")
 
 
+class CliMergeTest(CliTestBase):
+
+    def make_pool(self, pool, names, rows):
+        path = self.csv_path(pool + ".csv")
+        write_lightly_csv(path, names, rows, [0] * len(names))
+        self.cli_json("select", "--pool", pool, "--embeddings", path,
+                      "--n-samples", "1.0", "--json")
+        return check_lightly_csv(
+            os.path.join(self.shared, pool, "datapool_latest.csv"))
+
+    def test_merge_pools(self):
+        rng = np.random.default_rng(31)
+        a_names, a_rows, _ = self.make_pool(
+            "ma", ["a/%d.jpg" % i for i in range(6)],
+            unit_rows(rng.normal(size=(6, 5))))
+        # b shares two filenames with a, and one sample is a near copy of a's.
+        b_src = unit_rows(rng.normal(size=(5, 5)))
+        b_src[0] = np.asarray(a_rows[0]) + 1e-4
+        b_names, _, _ = self.make_pool(
+            "mb", ["near.jpg", "a/1.jpg", "a/2.jpg", "b/3.jpg", "b/4.jpg"],
+            b_src)
+
+        # A new pool from both; the shared names fail by default.
+        self.cli_error("ALREADY_EXISTS", "pools", "merge", "mc", "ma", "mb",
+                       "--new")
+        self.assertFalse(os.path.exists(os.path.join(self.shared, "mc")))
+        out = self.cli_json("pools", "merge", "mc", "ma", "mb", "--new",
+                            "--on-collision", "prefix", "--json")
+        self.assertTrue(out["committed"])
+        self.assertEqual(out["pool"]["version"], 1)
+        self.assertEqual(out["pool_size_after"], 11)
+        self.assertEqual([s["renamed"] for s in out["sources"]], [0, 2])
+        names, _, _ = check_lightly_csv(
+            os.path.join(self.shared, "mc", "datapool_latest.csv"))
+        self.assertEqual(names[:6], a_names)
+        self.assertEqual(names[6:], ["mb/" + n if n in a_names else n
+                                     for n in b_names])
+
+        # Into an existing pool, with min_distance and skip: the near copy
+        # and the taken names stay out.
+        dry = self.cli_json("pools", "merge", "ma", "mb", "--on-collision",
+                            "skip", "--min-distance", "0.01", "--dry-run",
+                            "--json")
+        self.assertFalse(dry["committed"])
+        self.assertEqual(dry["pool"]["version"], 1)
+        out = self.cli_json("pools", "merge", "ma", "mb", "--on-collision",
+                            "skip", "--min-distance", "0.01", "--json")
+        src = out["sources"][0]
+        self.assertEqual((src["samples"], src["skipped_collisions"],
+                          src["too_close"], src["merged"]), (5, 2, 1, 2))
+        self.assertEqual(out["pool"]["version"], 2)
+        names, _, _ = check_lightly_csv(
+            os.path.join(self.shared, "ma", "datapool_latest.csv"))
+        self.assertEqual(names[6:], [n for n in b_names if n.startswith("b/")])
+        text = self.cli_ok("pools", "merge", "ma", "mb", "--on-collision",
+                           "skip", "--min-distance", "0.01").stdout
+        self.assertIn("Merged 0 of 5 samples from 'mb'", text)
+        self.assertIn("(nothing written)", text)
+
+        # Errors: another dimension, a missing pool, bad flags.
+        self.make_pool("wide", ["w.jpg"], unit_rows(rng.normal(size=(1, 7))))
+        self.cli_error("FAILED_PRECONDITION", "pools", "merge", "ma", "wide")
+        self.cli_error("NOT_FOUND", "pools", "merge", "ma", "nope")
+        self.cli_error("NOT_FOUND", "pools", "merge", "nope", "ma")
+        self.cli_error("ALREADY_EXISTS", "pools", "merge", "ma", "mb", "--new")
+        self.cli_error("INVALID_ARGUMENT", "pools", "merge", "ma", "ma")
+        self.assertUsageError("pools", "merge", "ma")
+        self.assertUsageError("pools", "merge", "ma", "mb", "--on-collision",
+                              "rename")
+
+
 class CliSelectedMaskedTest(CliTestBase):
 
     def test_selected_and_masked_columns(self):
