@@ -7,6 +7,9 @@
 #include <deque>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <algorithm>
+#include <iterator>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -53,9 +56,12 @@ void AppendInt(int64_t v, std::string* out) {
 // Splits CSV text into records (RFC 4180). Not thread-safe.
 class CsvReader {
  public:
-  explicit CsvReader(absl::string_view text) : text_(text) {}
+  explicit CsvReader(absl::string_view text, int first_line = 1)
+      : text_(text), line_(first_line) {}
 
   bool Done() const { return pos_ >= text_.size(); }
+  // Bytes consumed so far.
+  size_t pos() const { return pos_; }
   // 1-based line on which the next record starts.
   int line() const { return line_; }
 
@@ -123,7 +129,7 @@ class CsvReader {
 
   absl::string_view text_;
   size_t pos_ = 0;
-  int line_ = 1;
+  int line_;
   std::deque<std::string> unescaped_;
 };
 
@@ -195,20 +201,147 @@ absl::Status CellError(int line, size_t column, absl::string_view what,
       cell.substr(0, 64), "'"));
 }
 
-}  // namespace
-
-void AppendCsv(const EmbeddingTable& table, std::string* out) {
-  out->append("filenames");
-  for (size_t j = 0; j < table.dimension; ++j) {
-    absl::StrAppend(out, ",embedding_", j);
+// Appends one record's cells as a row of `table`; `line` for messages.
+absl::Status AddRecord(const std::vector<absl::string_view>& cells, int line,
+                       const Header& header, EmbeddingTable* table) {
+  if (cells.size() == 1 && cells[0].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line, ": empty row"));
   }
+  if (cells.size() != header.columns) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line, ": expected ", header.columns,
+                     " columns as in the header, got ", cells.size()));
+  }
+  if (cells[0].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line, ", column 1: empty filename"));
+  }
+  const size_t values_before = table->values.size();
+  for (size_t j = 0; j < header.dimension; ++j) {
+    float v;
+    if (!ParseNumber(cells[1 + j], &v)) {
+      table->values.resize(values_before);
+      return CellError(line, j + 2, "expected a number", cells[1 + j]);
+    }
+    table->values.push_back(v);
+  }
+  uint8_t flags[2] = {0, 0};
+  for (int f = 0; f < 2; ++f) {
+    const int col = f == 0 ? header.selected_col : header.masked_col;
+    if (col < 0) continue;
+    absl::string_view c = cells[col];
+    if (c != "0" && c != "1") {
+      table->values.resize(values_before);
+      return CellError(line, col + 1, "expected 0 or 1", c);
+    }
+    flags[f] = c == "1";
+  }
+  int64_t label;
+  if (!ParseNumber(cells.back(), &label)) {
+    table->values.resize(values_before);
+    return CellError(line, cells.size(), "expected an integer label",
+                     cells.back());
+  }
+  table->filenames.emplace_back(cells[0]);
+  if (header.selected_col >= 0) table->selected.push_back(flags[0]);
+  if (header.masked_col >= 0) table->masked.push_back(flags[1]);
+  table->labels.push_back(label);
+  return absl::OkStatus();
+}
+
+// The common row (an unquoted filename, plain numbers, "\n" or "\r\n"
+// endings) parsed straight from the text. Returns the position after the
+// row, or nullptr (and `table` unchanged) for anything else, which
+// AddRecord then handles.
+const char* ParseSimpleRow(const char* p, const char* end, const Header& h,
+                           EmbeddingTable* table) {
+  const char* q = p;
+  while (q < end && *q != ',' && *q != '"' && *q != '\n' && *q != '\r') ++q;
+  if (q == p || q == end || *q != ',') return nullptr;
+  const absl::string_view filename(p, static_cast<size_t>(q - p));
+  p = q + 1;
+  const size_t values_before = table->values.size();
+  table->values.resize(values_before + h.dimension);
+  float* row = table->values.data() + values_before;
+  for (size_t j = 0; j < h.dimension; ++j) {
+    auto [e, ec] = std::from_chars(p, end, row[j]);
+    if (ec != std::errc() || e == end || *e != ',') {
+      table->values.resize(values_before);
+      return nullptr;
+    }
+    p = e + 1;
+  }
+  uint8_t flags[2] = {0, 0};
+  // selected / masked sit between the embeddings and the labels.
+  for (size_t col = h.dimension + 1; col + 1 < h.columns; ++col) {
+    if (end - p < 2 || (*p != '0' && *p != '1') || p[1] != ',') {
+      table->values.resize(values_before);
+      return nullptr;
+    }
+    flags[static_cast<int>(col) == h.selected_col ? 0 : 1] = *p == '1';
+    p += 2;
+  }
+  int64_t label;
+  auto [e, ec] = std::from_chars(p, end, label);
+  if (ec != std::errc() || e == p) {
+    table->values.resize(values_before);
+    return nullptr;
+  }
+  if (e < end) {
+    if (*e == '\n') {
+      ++e;
+    } else if (*e == '\r' && e + 1 < end && e[1] == '\n') {
+      e += 2;
+    } else {
+      table->values.resize(values_before);
+      return nullptr;
+    }
+  }
+  table->filenames.emplace_back(filename);
+  if (h.selected_col >= 0) table->selected.push_back(flags[0]);
+  if (h.masked_col >= 0) table->masked.push_back(flags[1]);
+  table->labels.push_back(label);
+  return e;
+}
+
+// Parses the records of `text` (whole records) into `table`. first_line:
+// the line `text` starts on, for messages (0: unknown, messages name
+// offsets into the chunk and are not shown to users).
+absl::Status ParseRows(absl::string_view text, const Header& header,
+                       int first_line, EmbeddingTable* table) {
+  table->dimension = header.dimension;
+  // Room for the rows the first one suggests, plus a margin.
+  const size_t first_row = std::min(text.find('\n'), text.size()) + 1;
+  table->values.reserve((text.size() / first_row + 16) * 11 / 10 *
+                        header.dimension);
+  const char* p = text.data();
+  const char* const end = text.data() + text.size();
+  int line = first_line;
+  std::vector<absl::string_view> cells;
+  while (p < end) {
+    if (const char* next = ParseSimpleRow(p, end, header, table)) {
+      p = next;
+      ++line;
+      continue;
+    }
+    CsvReader reader(absl::string_view(p, static_cast<size_t>(end - p)),
+                     line);
+    RETURN_IF_ERROR(reader.Next(&cells));
+    RETURN_IF_ERROR(AddRecord(cells, line, header, table));
+    p += reader.pos();
+    line = reader.line();
+  }
+  return absl::OkStatus();
+}
+
+// Appends rows [from, to) of `table` as CSV lines.
+void AppendRows(const EmbeddingTable& table, size_t from, size_t to,
+                std::string* out) {
   const bool has_selected = !table.selected.empty();
   const bool has_masked = !table.masked.empty();
-  if (has_selected) out->append(",selected");
-  if (has_masked) out->append(",masked");
-  out->append(",labels\n");
-  out->reserve(out->size() + table.size() * (table.dimension * 12 + 32));
-  for (size_t i = 0; i < table.size(); ++i) {
+  out->reserve(out->size() + (to - from) * (table.dimension * 12 + 32));
+  for (size_t i = from; i < to; ++i) {
     AppendField(table.filenames[i], out);
     const float* row = table.row(i);
     for (size_t j = 0; j < table.dimension; ++j) {
@@ -223,58 +356,155 @@ void AppendCsv(const EmbeddingTable& table, std::string* out) {
   }
 }
 
-absl::StatusOr<EmbeddingTable> ParseCsv(absl::string_view text) {
+int ThreadsFor(size_t bytes, int threads) {
+  if (threads <= 0) {
+    threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  // Below a few MiB per thread, starting threads costs more than it saves.
+  constexpr size_t kMinBytesPerThread = 1 << 20;
+  return static_cast<int>(std::clamp<size_t>(bytes / kMinBytesPerThread, 1,
+                                             static_cast<size_t>(threads)));
+}
+
+// Flips *in_quotes for each '"' in text[from, to).
+void CountQuotes(absl::string_view text, size_t from, size_t to,
+                 bool* in_quotes) {
+  const char* p = text.data() + from;
+  const char* const end = text.data() + to;
+  while (p < end) {
+    p = static_cast<const char*>(std::memchr(p, '"', end - p));
+    if (p == nullptr) break;
+    *in_quotes = !*in_quotes;
+    ++p;
+  }
+}
+
+// Splits `text` into about `parts` pieces of whole records: each cut is
+// after a newline outside quotes (RFC 4180 quotes come in pairs, so a
+// newline is outside quotes when an even number of '"' precede it).
+std::vector<absl::string_view> SplitRecords(absl::string_view text,
+                                            int parts) {
+  std::vector<absl::string_view> out;
+  size_t begin = 0;
+  bool in_quotes = false;  // at `begin`
+  for (int k = 1; k < parts; ++k) {
+    size_t cut = std::max(begin, text.size() / parts * k);
+    CountQuotes(text, begin, cut, &in_quotes);
+    while (cut < text.size()) {
+      const void* nl = std::memchr(text.data() + cut, '\n', text.size() - cut);
+      if (nl == nullptr) {
+        cut = text.size();
+        break;
+      }
+      const size_t at = static_cast<const char*>(nl) - text.data();
+      CountQuotes(text, cut, at, &in_quotes);
+      cut = at + 1;
+      if (!in_quotes) break;
+    }
+    if (cut >= text.size()) break;
+    out.push_back(text.substr(begin, cut - begin));
+    begin = cut;
+  }
+  out.push_back(text.substr(begin));
+  return out;
+}
+
+// The parts' rows, in order.
+EmbeddingTable Concatenate(std::vector<EmbeddingTable> parts) {
+  EmbeddingTable table = std::move(parts[0]);
+  size_t rows = table.size();
+  for (size_t c = 1; c < parts.size(); ++c) rows += parts[c].size();
+  table.filenames.reserve(rows);
+  table.values.reserve(rows * table.dimension);
+  table.labels.reserve(rows);
+  for (size_t c = 1; c < parts.size(); ++c) {
+    EmbeddingTable& part = parts[c];
+    std::move(part.filenames.begin(), part.filenames.end(),
+              std::back_inserter(table.filenames));
+    table.values.insert(table.values.end(), part.values.begin(),
+                        part.values.end());
+    table.labels.insert(table.labels.end(), part.labels.begin(),
+                        part.labels.end());
+    table.selected.insert(table.selected.end(), part.selected.begin(),
+                          part.selected.end());
+    table.masked.insert(table.masked.end(), part.masked.begin(),
+                        part.masked.end());
+    part = EmbeddingTable();  // free as we go
+  }
+  return table;
+}
+
+}  // namespace
+
+void AppendCsv(const EmbeddingTable& table, std::string* out, int threads) {
+  out->append("filenames");
+  for (size_t j = 0; j < table.dimension; ++j) {
+    absl::StrAppend(out, ",embedding_", j);
+  }
+  if (!table.selected.empty()) out->append(",selected");
+  if (!table.masked.empty()) out->append(",masked");
+  out->append(",labels\n");
+  const size_t rows = table.size();
+  const int parts =
+      ThreadsFor(rows * (table.dimension * 11 + 32), threads);
+  if (parts == 1) {
+    AppendRows(table, 0, rows, out);
+    return;
+  }
+  std::vector<std::string> texts(parts);
+  {
+    std::vector<std::thread> workers;
+    for (int c = 1; c < parts; ++c) {
+      workers.emplace_back([&, c] {
+        AppendRows(table, rows * c / parts, rows * (c + 1) / parts, &texts[c]);
+      });
+    }
+    AppendRows(table, 0, rows / parts, &texts[0]);
+    for (std::thread& w : workers) w.join();
+  }
+  size_t bytes = out->size();
+  for (const std::string& t : texts) bytes += t.size();
+  out->reserve(bytes);
+  for (std::string& t : texts) {
+    out->append(t);
+    std::string().swap(t);  // free as we go
+  }
+}
+
+absl::StatusOr<EmbeddingTable> ParseCsv(absl::string_view text, int threads) {
   if (text.empty()) {
     return absl::InvalidArgumentError("line 1: the file is empty (no header)");
   }
   CsvReader reader(text);
   std::vector<absl::string_view> cells;
   RETURN_IF_ERROR(reader.Next(&cells));
-  ASSIGN_OR_RETURN(Header header, ParseHeader(cells));
+  ASSIGN_OR_RETURN(const Header header, ParseHeader(cells));
+  const absl::string_view body = text.substr(reader.pos());
 
-  EmbeddingTable table;
-  table.dimension = header.dimension;
-  while (!reader.Done()) {
-    const int line = reader.line();
-    RETURN_IF_ERROR(reader.Next(&cells));
-    if (cells.size() == 1 && cells[0].empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("line ", line, ": empty row"));
+  std::vector<absl::string_view> chunks =
+      SplitRecords(body, ThreadsFor(body.size(), threads));
+  std::vector<EmbeddingTable> parts(chunks.size());
+  std::vector<absl::Status> results(chunks.size());
+  {
+    std::vector<std::thread> workers;
+    for (size_t c = 1; c < chunks.size(); ++c) {
+      workers.emplace_back([&, c] {
+        results[c] = ParseRows(chunks[c], header, /*first_line=*/0, &parts[c]);
+      });
     }
-    if (cells.size() != header.columns) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("line ", line, ": expected ", header.columns,
-                       " columns as in the header, got ", cells.size()));
-    }
-    if (cells[0].empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("line ", line, ", column 1: empty filename"));
-    }
-    table.filenames.emplace_back(cells[0]);
-    for (size_t j = 0; j < header.dimension; ++j) {
-      float v;
-      if (!ParseNumber(cells[1 + j], &v)) {
-        return CellError(line, j + 2, "expected a number", cells[1 + j]);
-      }
-      table.values.push_back(v);
-    }
-    for (auto [col, flags] : {std::make_pair(header.selected_col, &table.selected),
-                              std::make_pair(header.masked_col, &table.masked)}) {
-      if (col < 0) continue;
-      absl::string_view c = cells[col];
-      if (c != "0" && c != "1") {
-        return CellError(line, col + 1, "expected 0 or 1", c);
-      }
-      flags->push_back(c == "1");
-    }
-    int64_t label;
-    if (!ParseNumber(cells.back(), &label)) {
-      return CellError(line, cells.size(), "expected an integer label",
-                       cells.back());
-    }
-    table.labels.push_back(label);
+    results[0] = ParseRows(chunks[0], header, /*first_line=*/2, &parts[0]);
+    for (std::thread& w : workers) w.join();
   }
-  return table;
+  for (size_t c = 1; c < chunks.size(); ++c) {
+    if (!results[c].ok()) {
+      // A later chunk does not know its line numbers, and an earlier row
+      // may fail too: parse in one piece for the first error.
+      EmbeddingTable unused;
+      return ParseRows(body, header, /*first_line=*/2, &unused);
+    }
+  }
+  RETURN_IF_ERROR(results[0]);
+  return Concatenate(std::move(parts));
 }
 
 absl::StatusOr<EmbeddingTable> ReadCsvFile(const std::string& path) {

@@ -5,6 +5,7 @@
 #include <limits>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -108,6 +109,83 @@ TEST(CsvCodecTest, ReadCsvFileNamesThePath) {
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(t.status().message()), HasSubstr("/nonexistent/x.csv"));
+}
+
+// A table of `n` rows large enough to be split among threads, with the
+// awkward cases (quotes, commas and newlines in filenames, flags) spread
+// through it.
+EmbeddingTable LargeTable(size_t n, size_t d, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0, 1);
+  EmbeddingTable t;
+  t.dimension = d;
+  for (size_t i = 0; i < n; ++i) {
+    std::string name = "images/class_" + std::to_string(i % 10) + "/img_" +
+                       std::to_string(i) + ".jpg";
+    if (i % 997 == 3) name = "line\nbreak \"" + name + "\", too";
+    t.filenames.push_back(name);
+    for (size_t j = 0; j < d; ++j) t.values.push_back(g(rng));
+    t.labels.push_back(static_cast<int64_t>(i % 10));
+    t.selected.push_back(i % 7 == 0);
+    t.masked.push_back(i % 11 == 0);
+  }
+  return t;
+}
+
+TEST(CsvCodecTest, ThreadsChangeNeitherTextNorTable) {
+  const EmbeddingTable t = LargeTable(60000, 16, 3);  // ~13 MB of text
+  std::string one, four;
+  AppendCsv(t, &one, 1);
+  AppendCsv(t, &four, 4);
+  ASSERT_GT(one.size(), 8u << 20);
+  EXPECT_TRUE(one == four);
+  // Some rows end in CRLF, which the reader accepts.
+  std::string crlf = one;
+  for (size_t at = crlf.find("img_5000.jpg"); at != std::string::npos;
+       at = std::string::npos) {
+    crlf.insert(crlf.find('\n', at), "\r");
+  }
+  for (const std::string* text : {&one, &crlf}) {
+    auto a = ParseCsv(*text, 1);
+    auto b = ParseCsv(*text, 4);
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ(a->filenames, t.filenames);
+    EXPECT_EQ(b->filenames, t.filenames);
+    ASSERT_EQ(b->values.size(), t.values.size());
+    EXPECT_EQ(std::memcmp(b->values.data(), t.values.data(),
+                          t.values.size() * sizeof(float)),
+              0);
+    EXPECT_EQ(b->labels, t.labels);
+    EXPECT_EQ(b->selected, t.selected);
+    EXPECT_EQ(b->masked, t.masked);
+  }
+}
+
+TEST(CsvCodecTest, ThreadsReportTheFirstErrorWithItsLine) {
+  const EmbeddingTable t = LargeTable(60000, 16, 4);
+  std::string text;
+  AppendCsv(t, &text, 1);
+  // Break one value late in the file and one row even later.
+  const size_t late = text.find("img_51234.jpg,");
+  text.replace(text.find(',', late) + 1, 1, "x");
+  const size_t later = text.find("img_59000.jpg,");
+  text.replace(later, text.find('\n', later) - later, "short,1");
+  // The line of img_51234: the header, then a line per row, plus the
+  // newlines inside quoted names before it.
+  int line = 2 + 51234;
+  for (size_t i = 0; i < 51234; ++i) line += i % 997 == 3;
+  for (int threads : {1, 2, 4}) {
+    auto parsed = ParseCsv(text, threads);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.status().message(),
+              absl::StrCat("line ", line, ", column 2: expected a number, got '",
+                           text.substr(text.find(',', late) + 1,
+                                       text.find(',', text.find(',', late) + 1) -
+                                           text.find(',', late) - 1),
+                           "'"))
+        << "threads " << threads;
+  }
 }
 
 }  // namespace

@@ -75,8 +75,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, int open_flags) {
   if (S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is a folder"));
   }
+  // One byte beyond the expected size, so the read that finds the end
+  // needs no growth (growing would copy the whole file).
   std::string data;
-  data.resize(static_cast<size_t>(st.st_size));
+  data.resize(static_cast<size_t>(st.st_size) + 1);
   size_t done = 0;
   while (true) {
     if (done == data.size()) data.resize(data.size() + 65536);

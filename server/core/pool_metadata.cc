@@ -1,9 +1,12 @@
 #include "absl/strings/string_view.h"
 #include "server/core/pool_metadata.h"
 
+#include <xxhash.h>
+
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "common/json.h"
 #include "common/status_macros.h"
@@ -14,7 +17,18 @@ std::string TimeToRfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
+namespace {
+constexpr absl::string_view kChecksumPrefix = "xxh3:";
+}  // namespace
+
 std::string Checksum(absl::string_view data) {
+  return absl::StrFormat("%s%016x", kChecksumPrefix,
+                         XXH3_64bits(data.data(), data.size()));
+}
+
+std::string ChecksumLike(absl::string_view data, absl::string_view recorded) {
+  if (absl::StartsWith(recorded, kChecksumPrefix)) return Checksum(data);
+  // FNV-1a 64, as the first pools recorded it.
   uint64_t h = 14695981039346656037ull;
   for (unsigned char c : data) {
     h ^= c;

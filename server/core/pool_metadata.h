@@ -35,7 +35,7 @@ struct PoolMetadata {
   int input_size = 0;
   absl::Time created = absl::UnixEpoch();
   absl::Time updated = absl::UnixEpoch();
-  // FNV-1a 64 of datapool_latest.csv, hex: tells whether the CSV on disk is
+  // Checksum() of datapool_latest.csv: tells whether the CSV on disk is
   // the one this file describes (a crash between the two renames).
   std::string csv_checksum;
 };
@@ -47,8 +47,12 @@ absl::StatusOr<PoolMetadata> MetadataFromJson(absl::string_view text);
 // RFC 3339 UTC with milliseconds: 2026-11-28T06:04:48.123Z.
 std::string TimeToRfc3339(absl::Time t);
 
-// FNV-1a 64-bit of `data`, 16 hex digits.
+// The checksum recorded for a CSV: XXH3 64-bit of `data`, "xxh3:" and 16
+// hex digits.
 std::string Checksum(absl::string_view data);
+// The checksum of `data` by the algorithm that made `recorded`: Checksum's,
+// or FNV-1a 64 (16 bare hex digits) for metadata written by version 0.1.
+std::string ChecksumLike(absl::string_view data, absl::string_view recorded);
 
 }  // namespace datapool
 

@@ -43,8 +43,12 @@ TEST(PoolMetadataTest, RejectsBrokenFiles) {
 TEST(PoolMetadataTest, FormatsTimeAndChecksum) {
   EXPECT_EQ(TimeToRfc3339(absl::FromUnixMillis(1700000000123)),
             "2023-11-14T22:13:20.123Z");
-  EXPECT_EQ(Checksum(""), "cbf29ce484222325");  // FNV-1a 64 offset basis
+  // XXH3 64 of the empty input (the reference value of xxHash).
+  EXPECT_EQ(Checksum(""), "xxh3:2d06800538d394c2");
   EXPECT_NE(Checksum("a"), Checksum("b"));
+  // Metadata of version 0.1 pools holds FNV-1a 64: checked the same way.
+  EXPECT_EQ(ChecksumLike("", "0123456789abcdef"), "cbf29ce484222325");
+  EXPECT_EQ(ChecksumLike("a", "xxh3:0123456789abcdef"), Checksum("a"));
 }
 
 }  // namespace

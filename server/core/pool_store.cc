@@ -133,7 +133,6 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
         absl::StrCat(csv_path, ": ", table.status().message()));
   }
   pool.table = *std::move(table);
-  const std::string checksum = Checksum(csv);
 
   absl::StatusOr<std::string> meta_text = ReadFile(meta_path);
   if (absl::IsNotFound(meta_text.status())) {
@@ -151,7 +150,7 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
     pool.meta.size = pool.table.size();
     pool.meta.normalized = true;
     pool.meta.created = pool.meta.updated = t;
-    pool.meta.csv_checksum = checksum;
+    pool.meta.csv_checksum = Checksum(csv);
     return pool;
   }
   if (!meta_text.ok()) return meta_text.status();
@@ -160,6 +159,7 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
     return absl::DataLossError(
         absl::StrCat(meta_path, ": ", meta.status().message()));
   }
+  std::string checksum = ChecksumLike(csv, meta->csv_checksum);
   if (meta->csv_checksum != checksum && repair) {
     // A crash between renaming the CSV and the metadata into place leaves
     // the new metadata as a temporary file: finish that commit.
@@ -172,9 +172,12 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
       absl::StatusOr<std::string> text = ReadFile(entry.path().string());
       if (!text.ok()) continue;
       absl::StatusOr<PoolMetadata> candidate = MetadataFromJson(*text);
-      if (candidate.ok() && candidate->csv_checksum == checksum) {
+      if (candidate.ok() &&
+          candidate->csv_checksum ==
+              ChecksumLike(csv, candidate->csv_checksum)) {
         RETURN_IF_ERROR(RenameFile(entry.path().string(), meta_path));
         RETURN_IF_ERROR(SyncDir(dir));
+        checksum = candidate->csv_checksum;
         meta = *std::move(candidate);
         break;
       }
@@ -300,7 +303,7 @@ absl::StatusOr<StoredPool> PoolStore::LoadHistoryVersion(
     const std::string path =
         absl::StrCat(PoolDir(name), "/", kHistoryDirName, "/", v.csv_file);
     ASSIGN_OR_RETURN(std::string csv, ReadFile(path));
-    if (Checksum(csv) != v.meta.csv_checksum) {
+    if (ChecksumLike(csv, v.meta.csv_checksum) != v.meta.csv_checksum) {
       return absl::DataLossError(
           absl::StrCat(path, " does not match its metadata (checksum)"));
     }

@@ -188,5 +188,28 @@ TEST(PoolStoreTest, FailedWriteLeavesPoolUnchanged) {
   EXPECT_EQ(loaded->meta.version, 1u);
 }
 
+TEST(PoolStoreTest, LoadsMetadataWithTheFirstChecksum) {
+  // Pools written by version 0.1 record FNV-1a 64 (16 bare hex digits).
+  TempDir tmp;
+  auto store = PoolStore::Create({tmp.path()});
+  ASSERT_TRUE(store.ok());
+  EmbeddingTable t = RandomTable(3, 2, 1);
+  PoolMetadata m = Meta(1, 2, 1700000000000);
+  ASSERT_TRUE((*store)->Commit("p", &m, t, nullptr, true).ok());
+  const std::string dir = (*store)->PoolDir("p");
+  const std::string csv = *ReadFile(dir + "/datapool_latest.csv");
+  m.csv_checksum = ChecksumLike(csv, "0000000000000000");
+  ASSERT_EQ(m.csv_checksum.size(), 16u);
+  ASSERT_TRUE(
+      WriteFileAtomically(dir + "/datapool_meta.json", MetadataToJson(m)).ok());
+  auto loaded = (*store)->Load("p");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->table.filenames, t.filenames);
+  // A different CSV still fails the check.
+  ASSERT_TRUE(
+      WriteFileAtomically(dir + "/datapool_latest.csv", csv + "x,1,1,0\n").ok());
+  EXPECT_EQ((*store)->Load("p").status().code(), absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace datapool
