@@ -43,6 +43,7 @@ class ServiceTest : public ::testing::Test {
     DatapoolServer::Options options;
     options.shared_dir = dir_ + "/shared";
     options.listen = "127.0.0.1:0";
+    Configure(&options);
     auto server = DatapoolServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -54,6 +55,8 @@ class ServiceTest : public ::testing::Test {
     stub_ = v1::Datapool::NewStub(grpc::CreateChannel(
         client_options.server, grpc::InsecureChannelCredentials()));
   }
+  virtual void Configure(DatapoolServer::Options*) {}
+
   void TearDown() override {
     client_.reset();
     server_.reset();
@@ -327,6 +330,90 @@ TEST_F(ServiceTest, PoolsSurviveARestart) {
   grpc::Status s = client_->GetPool("keep", &info);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(info.size(), 4u);
+}
+
+class LimitsTest : public ServiceTest {
+ protected:
+  void Configure(DatapoolServer::Options* options) override {
+    options->limits.max_candidates = 50;
+    options->limits.max_filename_bytes = 32;
+    options->max_pools = 2;
+    options->max_message_bytes = 64 << 10;
+  }
+
+  // Uploads `n` one-chunk images named <prefix><i> through SelectStream.
+  grpc::Status Upload(size_t n, const std::string& prefix) {
+    v1::SelectResponse r;
+    grpc::ClientContext context;
+    auto writer = stub_->SelectStream(&context, &r);
+    v1::SelectRequest first;
+    *first.mutable_params() = Params("images", 1);
+    writer->Write(first);
+    for (size_t i = 0; i < n; ++i) {
+      v1::SelectRequest m;
+      v1::ImageChunk* chunk = m.add_images();
+      chunk->set_filename(absl::StrCat(prefix, i));
+      chunk->set_data("not an image");
+      chunk->set_last(true);
+      if (!writer->Write(m)) break;
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+};
+
+TEST_F(LimitsTest, OverALimitIsRefusedAndTheServerKeepsServing) {
+  v1::SelectResponse r;
+  // Candidates per request, counted across the stream's messages.
+  ASSERT_TRUE(client_->Select(Params("p1", 2), Table(50, 4, 1, "a"), &r).ok());
+  grpc::Status many = client_->Select(Params("p1", 2), Table(51, 4, 1, "b"), &r);
+  EXPECT_EQ(many.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(many.error_message(), HasSubstr("--max-candidates"));
+  grpc::Status images = Upload(51, "img");
+  EXPECT_EQ(images.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << images.error_message();
+
+  // Filename length, for embeddings and uploads.
+  EmbeddingTable long_name = Table(3, 4, 2, "c");
+  long_name.filenames[1] = std::string(33, 'x');
+  grpc::Status named = client_->Select(Params("p1", 1), long_name, &r);
+  EXPECT_EQ(named.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(named.error_message(), HasSubstr("--max-filename-bytes"));
+  grpc::Status upload_named = Upload(1, std::string(40, 'y'));
+  EXPECT_EQ(upload_named.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << upload_named.error_message();
+  EXPECT_THAT(upload_named.error_message(), HasSubstr("--max-filename-bytes"));
+
+  // Pools: a third one is refused until one is deleted; a dry run into a
+  // new pool creates nothing and is fine.
+  ASSERT_TRUE(client_->Select(Params("p2", 1), Table(3, 4, 3, "d"), &r).ok());
+  grpc::Status third = client_->Select(Params("p3", 1), Table(3, 4, 4, "e"), &r);
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(third.error_message(), HasSubstr("--max-pools"));
+  v1::SelectionParams dry = Params("p3", 1);
+  dry.set_dry_run(true);
+  EXPECT_TRUE(client_->Select(dry, Table(3, 4, 4, "e"), &r).ok());
+  v1::MergePoolsRequest merge;
+  merge.set_target("p3");
+  merge.add_sources("p1");
+  merge.set_create(true);
+  v1::MergePoolsResponse merged;
+  EXPECT_EQ(client_->MergePools(merge, &merged).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  v1::DeletePoolResponse deleted;
+  ASSERT_TRUE(client_->DeletePool("p2", &deleted).ok());
+  EXPECT_TRUE(client_->Select(Params("p3", 1), Table(3, 4, 4, "e"), &r).ok());
+
+  // The largest message: gRPC refuses it before it reaches the service.
+  grpc::Status huge = Unary(Params("p1", 1), Table(40, 512, 5, "f"), &r);
+  EXPECT_EQ(huge.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // Nothing refused changed a pool.
+  v1::PoolInfo info;
+  ASSERT_TRUE(client_->GetPool("p1", &info).ok());
+  EXPECT_EQ(info.version(), 1u);
+  EXPECT_EQ(info.size(), 2u);
+  ExpectStillServing();
 }
 
 }  // namespace

@@ -52,6 +52,7 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   pools.model = s->embedder_.get();
   pools.index_factory = FaissFlatIndex::Factory();
   pools.prune = options.prune;
+  pools.max_pools = options.max_pools;
 #ifdef DATAPOOL_CUDA
   if (options.device != "cpu") {
     // k-center passes on the GPU when there is one (same picks as the CPU).
@@ -62,7 +63,8 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   }
 #endif
   ASSIGN_OR_RETURN(s->manager_, PoolManager::Create(pools));
-  s->service_ = std::make_unique<DatapoolService>(s->manager_.get(), images);
+  s->service_ = std::make_unique<DatapoolService>(s->manager_.get(), images,
+                                                options.limits);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),

@@ -27,6 +27,10 @@ class DatapoolServer {
     std::string listen = "127.0.0.1:50051";
     // Largest request message accepted. Default 64 MiB.
     int max_message_bytes = 64 << 20;
+    // Limits on one request (candidates, filename length).
+    RequestLimits limits;
+    // Most pools. Default 10,000.
+    size_t max_pools = 10000;
 
     // Images. Folder of input images, only ever read; empty: no server-side
     // paths. Default empty.

@@ -32,6 +32,9 @@ struct ServerFlags {
   std::string input_dir = "./var/input";
   std::string listen = "127.0.0.1:50051";
   std::string max_message_mb = "64";
+  std::string max_candidates = "10000000";
+  std::string max_filename_bytes = "1024";
+  std::string max_pools = "10000";
   std::string shutdown_grace_s = "30";
   std::string model;
   std::string input_size = "64";
@@ -86,6 +89,12 @@ int Run(int argc, char** argv) {
                    "gRPC address; port 0 picks a free port");
   parser.AddString("max-message-mb", &flags.max_message_mb,
                    "largest request message in MiB (stream larger sets)");
+  parser.AddString("max-candidates", &flags.max_candidates,
+                   "most candidates (embedding rows or images) in one request");
+  parser.AddString("max-filename-bytes", &flags.max_filename_bytes,
+                   "longest sample filename in bytes");
+  parser.AddString("max-pools", &flags.max_pools,
+                   "most pools this server holds");
   parser.AddString("shutdown-grace-s", &flags.shutdown_grace_s,
                    "seconds in-flight calls get to finish on SIGTERM");
   parser.AddString("model", &flags.model,
@@ -141,6 +150,12 @@ int Run(int argc, char** argv) {
   options.shared_dir = flags.shared_dir;
   options.listen = flags.listen;
   options.max_message_bytes = max_message_mb << 20;
+  options.limits.max_candidates = static_cast<size_t>(
+      IntFlag("max-candidates", flags.max_candidates, 1, 1000000000));
+  options.limits.max_filename_bytes = static_cast<size_t>(
+      IntFlag("max-filename-bytes", flags.max_filename_bytes, 16, 65536));
+  options.max_pools =
+      static_cast<size_t>(IntFlag("max-pools", flags.max_pools, 1, 1000000));
   options.input_dir = flags.input_dir;
   options.prune = flags.prune;
   options.enable_images = flags.model != "none";

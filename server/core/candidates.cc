@@ -1,6 +1,7 @@
 #include "server/core/candidates.h"
 
 #include <cmath>
+#include <limits>
 #include "absl/strings/string_view.h"
 
 #include "absl/container/flat_hash_map.h"
@@ -12,8 +13,17 @@ bool NormalizeRow(float* row, size_t dimension) {
   double sq = 0;
   for (size_t j = 0; j < dimension; ++j) sq += double{row[j]} * row[j];
   if (sq == 0) return false;
-  const float inv = static_cast<float>(1.0 / std::sqrt(sq));
-  for (size_t j = 0; j < dimension; ++j) row[j] *= inv;
+  const double norm = std::sqrt(sq);
+  if (1.0 / norm <= std::numeric_limits<float>::max()) {
+    const float inv = static_cast<float>(1.0 / norm);
+    for (size_t j = 0; j < dimension; ++j) row[j] *= inv;
+  } else {
+    // Subnormal values only (norm below 2^-128): a float 1 / norm would be
+    // inf and turn the row into inf and NaN. Divide in double instead.
+    for (size_t j = 0; j < dimension; ++j) {
+      row[j] = static_cast<float>(row[j] / norm);
+    }
+  }
   return true;
 }
 
@@ -70,6 +80,13 @@ absl::Status ValidateAndNormalize(EmbeddingTable* c) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status FilenameTooLong(absl::string_view filename, size_t max_bytes) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "filename '", filename.substr(0, 64), "...' is ", filename.size(),
+      " bytes long; the most allowed is ", max_bytes,
+      " (server flag --max-filename-bytes)"));
 }
 
 }  // namespace datapool

@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/embedding_table.h"
 
 namespace datapool {
@@ -13,6 +14,10 @@ namespace datapool {
 // normalises each row to unit length in place. InvalidArgument names the
 // first offending row and value.
 absl::Status ValidateAndNormalize(EmbeddingTable* candidates);
+
+// InvalidArgument for a filename longer than `max_bytes`: names its start
+// and length.
+absl::Status FilenameTooLong(absl::string_view filename, size_t max_bytes);
 
 // Scales `row` (dimension floats) to unit length. Returns false, leaving it
 // unchanged, when it is the zero vector.

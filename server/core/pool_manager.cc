@@ -133,12 +133,24 @@ PoolInfo PoolManager::Info(absl::string_view name,
   return PoolInfo{std::string(name), store_->PoolDir(name), snapshot.meta};
 }
 
-std::shared_ptr<PoolManager::Pool> PoolManager::FindPool(absl::string_view name,
-                                                         bool create) {
+std::shared_ptr<PoolManager::Pool> PoolManager::FindPool(
+    absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto it = pools_.find(name);
+  return it != pools_.end() ? it->second : nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<PoolManager::Pool>> PoolManager::FindOrAddPool(
+    absl::string_view name) {
   absl::MutexLock lock(&mu_);
   auto it = pools_.find(name);
   if (it != pools_.end()) return it->second;
-  if (!create) return nullptr;
+  if (pools_.size() >= max_pools_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this server already holds ", pools_.size(),
+        " pools, the most it may (server flag --max-pools); delete one or "
+        "raise the limit"));
+  }
   auto pool = std::make_shared<Pool>();
   pools_.emplace(std::string(name), pool);
   return pool;
@@ -291,7 +303,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
   RETURN_IF_ERROR(ValidateAndNormalize(&candidates));
 
   if (params.dry_run) {
-    std::shared_ptr<Pool> pool = FindPool(params.pool, /*create=*/false);
+    std::shared_ptr<Pool> pool = FindPool(params.pool);
     std::shared_ptr<const Snapshot> snapshot =
         pool != nullptr ? pool->Current() : nullptr;
     absl::StatusOr<SelectOutcome> outcome = SelectLocked(
@@ -300,7 +312,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
     return outcome;
   }
   while (true) {
-    std::shared_ptr<Pool> pool = FindPool(params.pool, /*create=*/true);
+    ASSIGN_OR_RETURN(std::shared_ptr<Pool> pool, FindOrAddPool(params.pool));
     absl::MutexLock write_lock(&pool->write_mu);
     if (pool->deleted) continue;  // deleted meanwhile: start a new pool
     absl::Status owned = EnsureOwned(params.pool, pool.get());
@@ -558,7 +570,7 @@ PoolManager::ListHistory(absl::string_view name) const {
 absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
                                                      uint64_t version) {
   RETURN_IF_ERROR(ValidatePoolName(name));
-  std::shared_ptr<Pool> pool = FindPool(name, /*create=*/false);
+  std::shared_ptr<Pool> pool = FindPool(name);
   if (pool == nullptr) {
     return PoolNotFoundError(name);
   }
@@ -592,7 +604,7 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
 
 absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
   RETURN_IF_ERROR(ValidatePoolName(name));
-  std::shared_ptr<Pool> pool = FindPool(name, /*create=*/false);
+  std::shared_ptr<Pool> pool = FindPool(name);
   if (pool == nullptr) {
     return PoolNotFoundError(name);
   }

@@ -151,6 +151,9 @@ class PoolManager {
     // Makes an accelerator for the k-center passes (one per selection);
     // null, or a null result, means the CPU. Default null.
     std::function<std::unique_ptr<KCenterDevice>()> device_factory = nullptr;
+    // Most pools this server creates pools up to (pools found at start
+    // count, and are all loaded). Default 10,000.
+    size_t max_pools = 10000;
   };
 
   // Opens the shared folder and loads every pool in it, taking ownership
@@ -274,7 +277,8 @@ class PoolManager {
         index_factory_(options.index_factory),
         selection_threads_(options.selection_threads),
         prune_(options.prune),
-        device_factory_(options.device_factory) {}
+        device_factory_(options.device_factory),
+        max_pools_(options.max_pools) {}
 
   // `index`: the previous snapshot's, grown by the rows beyond its size;
   // null for a pool loaded or created now.
@@ -287,8 +291,11 @@ class PoolManager {
                               size_t n, size_t k, float* sq_distances,
                               int64_t* indices) const;
   PoolInfo Info(absl::string_view name, const Snapshot& snapshot) const;
-  // The pool's entry; created (empty) when missing and `create` is set.
-  std::shared_ptr<Pool> FindPool(absl::string_view name, bool create);
+  // The pool's entry, or null.
+  std::shared_ptr<Pool> FindPool(absl::string_view name);
+  // The pool's entry, created (empty) when missing; ResourceExhausted when
+  // that would make more than max_pools pools.
+  absl::StatusOr<std::shared_ptr<Pool>> FindOrAddPool(absl::string_view name);
 
   // Runs the selection against `before` (may be null) and, when `commit`,
   // writes the result. Caller holds pool->write_mu when committing.
@@ -334,6 +341,7 @@ class PoolManager {
   const int selection_threads_;
   const bool prune_;
   const std::function<std::unique_ptr<KCenterDevice>()> device_factory_;
+  const size_t max_pools_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Pool>> pools_
       ABSL_GUARDED_BY(mu_);

@@ -87,8 +87,13 @@ absl::StatusOr<MergeOutcome> PoolManager::MergePools(
     return MergeLocked(params, sources, before, nullptr);
   }
   while (true) {
-    std::shared_ptr<Pool> pool = FindPool(params.target, params.create);
-    if (pool == nullptr) return CheckTargetExists(params, false);
+    std::shared_ptr<Pool> pool;
+    if (params.create) {
+      ASSIGN_OR_RETURN(pool, FindOrAddPool(params.target));
+    } else {
+      pool = FindPool(params.target);
+      if (pool == nullptr) return CheckTargetExists(params, false);
+    }
     absl::MutexLock write_lock(&pool->write_mu);
     if (pool->deleted) {
       if (params.create) continue;  // deleted meanwhile: a new pool

@@ -1,6 +1,8 @@
 #include "server/service/datapool_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/core/candidates.h"
 #include "server/service/proto_convert.h"
 #include "server/service/status_util.h"
 
@@ -10,8 +12,9 @@ namespace datapool {
 // never both. Not thread-safe (one per call).
 class DatapoolService::CandidateInput {
  public:
-  CandidateInput(const ImageServices& images, PoolManager& manager)
-      : images_(images), manager_(manager) {}
+  CandidateInput(const ImageServices& images, const RequestLimits& limits,
+                 PoolManager& manager)
+      : images_(images), limits_(limits), manager_(manager) {}
 
   // Takes the candidates of one request message. `pool` is checked against
   // the model before the first image is queued.
@@ -28,7 +31,20 @@ class DatapoolService::CandidateInput {
       return absl::InvalidArgumentError(
           "give candidates either as embeddings or as images, not both");
     }
-    if (has_embeddings) return AppendBlock(block, &table_);
+    if (has_embeddings) {
+      if (table_.size() + block.filenames_size() > limits_.max_candidates) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "the request carries more than ", limits_.max_candidates,
+            " candidates, the most one request may hold (server flag "
+            "--max-candidates); split it into several requests"));
+      }
+      for (const std::string& filename : block.filenames()) {
+        if (filename.size() > limits_.max_filename_bytes) {
+          return FilenameTooLong(filename, limits_.max_filename_bytes);
+        }
+      }
+      return AppendBlock(block, &table_);
+    }
     if (!has_images) return absl::OkStatus();
     if (ingest_ == nullptr) {
       // Fail before spending time on the images.
@@ -53,10 +69,28 @@ class DatapoolService::CandidateInput {
 
  private:
   const ImageServices& images_;
+  const RequestLimits& limits_;
   PoolManager& manager_;
   EmbeddingTable table_;
   std::unique_ptr<ImageIngest> ingest_;
 };
+
+namespace {
+
+ImageServices WithLimits(ImageServices images, const RequestLimits& limits) {
+  images.max_images = limits.max_candidates;
+  images.max_filename_bytes = limits.max_filename_bytes;
+  return images;
+}
+
+}  // namespace
+
+DatapoolService::DatapoolService(PoolManager* manager,
+                                 const ImageServices& images,
+                                 const RequestLimits& limits)
+    : manager_(*manager),
+      limits_(limits),
+      images_(WithLimits(images, limits)) {}
 
 namespace {
 
@@ -88,7 +122,7 @@ grpc::Status DatapoolService::Select(grpc::ServerContext* context,
   if (!request->has_params()) {
     return ToGrpcStatus(absl::InvalidArgumentError("params are required"));
   }
-  CandidateInput input(images_, manager_);
+  CandidateInput input(images_, limits_, manager_);
   absl::Status status =
       input.Add(request->params().pool(), WeakLabels(request->params()),
                 request->candidates(), request->input_paths(), request->images());
@@ -101,7 +135,7 @@ grpc::Status DatapoolService::SelectStream(
     v1::SelectResponse* response) {
   v1::SelectRequest message;
   v1::SelectionParams params;
-  CandidateInput input(images_, manager_);
+  CandidateInput input(images_, limits_, manager_);
   bool first = true;
   while (reader->Read(&message)) {
     if (first != message.has_params()) {
@@ -160,7 +194,7 @@ grpc::Status DatapoolService::Search(
   v1::SearchRequest message;
   std::string pool;
   uint32_t k = 0;
-  CandidateInput input(images_, manager_);
+  CandidateInput input(images_, limits_, manager_);
   bool first = true;
   while (reader->Read(&message)) {
     if (first) {

@@ -11,12 +11,24 @@
 
 namespace datapool {
 
+// Limits on one request, beyond gRPC's message size.
+struct RequestLimits {
+  // Candidates (or queries) in one Select, SelectStream, Search or Embed
+  // call: embedding rows, or images (uploads plus files found under input
+  // paths). Beyond it ResourceExhausted, checked as messages arrive.
+  // Default 10,000,000.
+  size_t max_candidates = 10000000;
+  // Longest sample filename in bytes; longer: InvalidArgument. Default 1024.
+  size_t max_filename_bytes = 1024;
+};
+
 // Thread-safe (PoolManager and the image services are). `manager` and what
 // `images` points to must outlive the service.
 class DatapoolService final : public v1::Datapool::Service {
  public:
-  DatapoolService(PoolManager* manager, const ImageServices& images)
-      : manager_(*manager), images_(images) {}
+  // `images`' max_images and max_filename_bytes are replaced by `limits`.
+  DatapoolService(PoolManager* manager, const ImageServices& images,
+                  const RequestLimits& limits = {});
 
   grpc::Status Select(grpc::ServerContext* context,
                       const v1::SelectRequest* request,
@@ -58,6 +70,7 @@ class DatapoolService final : public v1::Datapool::Service {
                          CandidateInput& input, v1::SelectResponse* response);
 
   PoolManager& manager_;
+  const RequestLimits limits_;
   const ImageServices images_;
 };
 

@@ -4,13 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/core/candidates.h"
 
 namespace datapool {
 
 absl::StatusOr<std::unique_ptr<ImageIngest>> ImageIngest::Create(
     const ImageServices& services, bool weak_labels) {
-  if (services.decoder == nullptr || services.embedder == nullptr ||
-      services.inputs == nullptr) {
+  if (services.decoder == nullptr || services.embedder == nullptr) {
     return absl::FailedPreconditionError(
         "this server has no model; send embeddings instead of images");
   }
@@ -25,10 +25,17 @@ ImageIngest::ImageIngest(const ImageServices& services, bool weak_labels)
 absl::Status ImageIngest::AddPaths(
     const google::protobuf::RepeatedPtrField<std::string>& paths) {
   if (paths.empty()) return absl::OkStatus();
+  if (services_.inputs == nullptr) {
+    return absl::FailedPreconditionError(
+        "this server has no input folder (--input-dir); upload the images "
+        "instead");
+  }
   std::vector<SkippedFile> skipped;
   ASSIGN_OR_RETURN(std::vector<ImageInput> inputs,
                    services_.inputs->Resolve({paths.begin(), paths.end()},
                                              weak_labels_, &skipped));
+  images_ += inputs.size() + skipped.size();
+  if (images_ > services_.max_images) return TooManyImages();
   for (SkippedFile& s : skipped) pipeline_.Skip(std::move(s));
   for (ImageInput& input : inputs) RETURN_IF_ERROR(pipeline_.Add(std::move(input)));
   return absl::OkStatus();
@@ -38,6 +45,10 @@ absl::Status ImageIngest::AddChunks(
     const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks) {
   for (const v1::ImageChunk& chunk : chunks) {
     if (!in_image_) {
+      if (++images_ > services_.max_images) return TooManyImages();
+      if (chunk.filename().size() > services_.max_filename_bytes) {
+        return FilenameTooLong(chunk.filename(), services_.max_filename_bytes);
+      }
       absl::Status valid = ValidateSampleFilename(chunk.filename());
       if (!valid.ok()) {
         return absl::InvalidArgumentError(
@@ -76,6 +87,13 @@ absl::Status ImageIngest::AddChunks(
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status ImageIngest::TooManyImages() const {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the request carries more than ", services_.max_images,
+      " images, the most one request may hold (server flag "
+      "--max-candidates); split it into several requests"));
 }
 
 absl::StatusOr<EmbeddedImages> ImageIngest::Finish() {

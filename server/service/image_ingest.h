@@ -15,8 +15,9 @@
 
 namespace datapool {
 
-// What the service needs to embed images. All borrowed; null members mean
-// the server takes no images (FailedPrecondition).
+// What the service needs to embed images. All borrowed. Without a decoder
+// and embedder the server takes no images, without `inputs` no server-side
+// paths (FailedPrecondition).
 struct ImageServices {
   const ImageDecoder* decoder = nullptr;
   Embedder* embedder = nullptr;
@@ -24,6 +25,12 @@ struct ImageServices {
   EmbeddingPipeline::Options pipeline;
   // Largest uploaded image; larger ones are skipped. Default 64 MiB.
   size_t max_image_bytes = 64 << 20;
+  // Most images (uploads plus files found under input paths) in one
+  // request; beyond it ResourceExhausted. Default 1,000,000.
+  size_t max_images = 1000000;
+  // Longest filename of an uploaded image in bytes (InvalidArgument).
+  // Default 1024.
+  size_t max_filename_bytes = 1024;
 };
 
 // One per request; not thread-safe (the request's handler thread drives it).
@@ -45,11 +52,14 @@ class ImageIngest {
 
  private:
   ImageIngest(const ImageServices& services, bool weak_labels);
+  absl::Status TooManyImages() const;
 
   const ImageServices& services_;
   const bool weak_labels_;
   EmbeddingPipeline pipeline_;
   // The upload being assembled, if any.
+  // Images taken so far (queued or skipped), against max_images.
+  size_t images_ = 0;
   bool in_image_ = false;
   bool oversized_ = false;
   ImageInput current_;

@@ -643,6 +643,16 @@ class ServerCommandLineTest(unittest.TestCase):
                 self.assertEqual(f.read(), "x")
             self.assertEqual(os.listdir(shared), [])
 
+            # Limits must be positive integers in range.
+            for flag, value in [("--max-pools", "0"),
+                                ("--max-candidates", "lots"),
+                                ("--max-filename-bytes", "8")]:
+                proc = self.run_server(["--shared-dir", shared, flag, value]
+                                       + common)
+                self.assertEqual(proc.returncode, 2, proc)
+                self.assertIn(flag, proc.stderr, proc)
+                self.assertNotIn("listening on", proc.stdout, proc)
+
 
 if __name__ == "__main__":
     unittest.main()
