@@ -73,9 +73,11 @@ class RunningServer:
 
     def __init__(self, shared_dir, input_dir, extra_args=(), binary=None,
                  startup_timeout=STARTUP_TIMEOUT_S,
-                 shutdown_timeout=SHUTDOWN_TIMEOUT_S, env=None):
+                 shutdown_timeout=SHUTDOWN_TIMEOUT_S, env=None, wrapper=()):
         self.binary = binary or server_binary()
-        self.args = [self.binary,
+        # `wrapper`: a command that execs the rest of its arguments (the
+        # server keeps the child's pid), e.g. unshare.
+        self.args = [str(a) for a in wrapper] + [self.binary,
                      "--shared-dir", str(shared_dir),
                      "--input-dir", str(input_dir),
                      "--listen", "127.0.0.1:0"] + [str(a) for a in extra_args]
