@@ -1,6 +1,7 @@
 #include "server/core/embedding_pipeline.h"
 
 #include <fcntl.h>
+#include <xxhash.h>
 
 #include <algorithm>
 
@@ -90,6 +91,10 @@ EmbeddingPipeline::Decoded EmbeddingPipeline::DecodeOne(
     }
     bytes = *std::move(read);
   }
+  if (options_.drop_identical_files) {
+    const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+    d.digest = {h.high64, h.low64};
+  }
   d.image = decoder_.DecodeAndResize(bytes, embedder_.input_size());
   return d;
 }
@@ -145,10 +150,20 @@ void EmbeddingPipeline::EmbedLoop() {
         decoded_.erase(decoded_.begin());
       }
     }
-    // Embed the good images of the batch, outside the lock.
+    // Embed the good images of the batch, outside the lock; drop those
+    // identical to an earlier image (this thread sees them in input order).
     std::vector<RgbImage> images;
     std::vector<size_t> good;
+    std::vector<EmbeddedImages::Duplicate> duplicates;
     for (size_t i = 0; i < items.size(); ++i) {
+      if (items[i].image.ok() && options_.drop_identical_files) {
+        auto [first, inserted] =
+            seen_.try_emplace(items[i].digest, items[i].filename);
+        if (!inserted) {
+          duplicates.push_back({items[i].filename, first->second});
+          continue;
+        }
+      }
       if (items[i].image.ok()) {
         images.push_back(std::move(*items[i].image));
         good.push_back(i);
@@ -166,9 +181,13 @@ void EmbeddingPipeline::EmbedLoop() {
     }
     EmbeddingTable& t = result_.table;
     t.dimension = dim;
+    std::move(duplicates.begin(), duplicates.end(),
+              std::back_inserter(result_.duplicates));
     size_t next_good = 0;
     for (size_t i = 0; i < items.size(); ++i) {
-      if (next_good < good.size() && good[next_good] == i) {
+      const bool embedded = next_good < good.size() && good[next_good] == i;
+      if (items[i].image.ok() && !embedded) continue;  // a duplicate
+      if (embedded) {
         t.filenames.push_back(std::move(items[i].filename));
         t.labels.push_back(items[i].weak_label);
         t.values.insert(t.values.end(), out.begin() + next_good * dim,

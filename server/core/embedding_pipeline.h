@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/embedding_table.h"
@@ -26,6 +27,13 @@ namespace datapool {
 struct EmbeddedImages {
   EmbeddingTable table;
   std::vector<SkippedFile> skipped;
+  // Images left out because their file is identical (same bytes) to an
+  // earlier one's (Options::drop_identical_files).
+  struct Duplicate {
+    std::string filename;
+    std::string same_as;
+  };
+  std::vector<Duplicate> duplicates;
 };
 
 // InvalidArgument saying that none of the images could be used, naming the
@@ -46,6 +54,9 @@ class EmbeddingPipeline {
     // blocks beyond this, which bounds memory (and pushes back on a
     // streaming client). Default 64.
     int max_in_flight = 64;
+    // Leave out (unembedded) each image whose file bytes equal an earlier
+    // image's, in input order. Default false.
+    bool drop_identical_files = false;
   };
 
   // `decoder` and `embedder` must outlive the pipeline.
@@ -68,6 +79,8 @@ class EmbeddingPipeline {
     std::string filename;
     int64_t weak_label = 0;
     absl::StatusOr<RgbImage> image;
+    // XXH3-128 of the file's bytes (with drop_identical_files).
+    std::pair<uint64_t, uint64_t> digest{0, 0};
   };
 
   void DecodeLoop();
@@ -90,6 +103,9 @@ class EmbeddingPipeline {
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   EmbeddedImages result_ ABSL_GUARDED_BY(mu_);
   std::vector<SkippedFile> refused_ ABSL_GUARDED_BY(mu_);
+
+  // The embed thread's own: digest -> filename of the first image with it.
+  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, std::string> seen_;
 
   std::vector<std::thread> decoders_;
   std::thread embed_thread_;

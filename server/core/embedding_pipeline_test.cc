@@ -56,6 +56,42 @@ TEST(EmbeddingPipelineTest, EmbedsInInputOrderAndSkipsBadFiles) {
   EXPECT_GE(embedder.batches.load(), (kImages - 7) / 4);
 }
 
+TEST(EmbeddingPipelineTest, DropsIdenticalFilesInInputOrder) {
+  FakeDecoder decoder;
+  FakeEmbedder embedder;
+  EmbeddingPipeline::Options options;
+  options.decode_threads = 3;
+  options.batch_size = 2;
+  options.drop_identical_files = true;
+  EmbeddingPipeline pipeline(decoder, embedder, options);
+  // f0..f9: every third file repeats f0's bytes, and "rgb 1 1 1 " (a space
+  // more) decodes like f1 but is another file.
+  for (int i = 0; i < 10; ++i) {
+    std::string bytes = i % 3 == 0 ? "rgb 9 9 9" : absl::StrCat("rgb ", i, " 1 1");
+    if (i == 4) bytes = "rgb 1 1 1 ";
+    ASSERT_TRUE(pipeline.Add(Bytes(absl::StrCat("f", i), bytes)).ok());
+  }
+  auto result = pipeline.Finish();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->table.filenames,
+            (std::vector<std::string>{"f0", "f1", "f2", "f4", "f5", "f7", "f8"}));
+  ASSERT_EQ(result->duplicates.size(), 3u);
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(result->duplicates[k].filename, absl::StrCat("f", 3 * (k + 1)));
+    EXPECT_EQ(result->duplicates[k].same_as, "f0");
+  }
+  EXPECT_TRUE(result->skipped.empty());
+  // Off by default: the same files all come out.
+  EmbeddingPipeline keep(decoder, embedder, EmbeddingPipeline::Options());
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(keep.Add(Bytes(absl::StrCat("g", i), "rgb 9 9 9")).ok());
+  }
+  auto kept = keep.Finish();
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->table.size(), 4u);
+  EXPECT_TRUE(kept->duplicates.empty());
+}
+
 TEST(EmbeddingPipelineTest, ReadsFilesAndReportsUnreadableOnes) {
   TempDir tmp;
   const std::string good = tmp.path() + "/good.png";

@@ -265,6 +265,9 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImages(
   ASSIGN_OR_RETURN(SelectOutcome outcome,
                    SelectImpl(params, std::move(kept), /*from_model=*/true));
   outcome.skipped = std::move(images.skipped);
+  // Identical files were dropped before embedding: received, and removed.
+  outcome.candidates_received += images.duplicates.size();
+  outcome.duplicates_removed += images.duplicates.size();
   return outcome;
 }
 

@@ -39,7 +39,8 @@ struct SelectParams {
   bool keep_history = true;
   bool dry_run = false;
   // Drop candidates whose normalised embedding equals an earlier
-  // candidate's before selecting (fractions count what remains).
+  // candidate's before selecting (fractions count what remains). For
+  // images, the service also drops identical files before embedding.
   bool remove_duplicates = true;
 };
 
@@ -175,7 +176,8 @@ class PoolManager {
                                        EmbeddingTable candidates);
 
   // Select on embeddings that the server's model produced from images.
-  // Rows the model turned into zero or non-finite vectors are skipped.
+  // Rows the model turned into zero or non-finite vectors are skipped;
+  // images.duplicates (identical files) count as received and removed.
   // The pool must hold this model's embeddings or be new
   // (FailedPrecondition otherwise, before anything changes); the model file
   // becomes checkpoint_latest.ckpt. InvalidArgument when no image was usable

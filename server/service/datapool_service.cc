@@ -19,7 +19,7 @@ class DatapoolService::CandidateInput {
   // Takes the candidates of one request message. `pool` is checked against
   // the model before the first image is queued.
   absl::Status Add(
-      absl::string_view pool, bool weak_labels,
+      absl::string_view pool, bool weak_labels, bool drop_duplicates,
       const v1::EmbeddingBlock& block,
       const google::protobuf::RepeatedPtrField<std::string>& paths,
       const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks) {
@@ -49,7 +49,8 @@ class DatapoolService::CandidateInput {
     if (ingest_ == nullptr) {
       // Fail before spending time on the images.
       RETURN_IF_ERROR(manager_.CheckModel(pool));
-      ASSIGN_OR_RETURN(ingest_, ImageIngest::Create(images_, weak_labels));
+      ASSIGN_OR_RETURN(ingest_, ImageIngest::Create(images_, weak_labels,
+                                                    drop_duplicates));
     }
     RETURN_IF_ERROR(ingest_->AddPaths(paths));
     return ingest_->AddChunks(chunks);
@@ -98,6 +99,10 @@ bool WeakLabels(const v1::SelectionParams& params) {
   return !params.has_append_weak_labels() || params.append_weak_labels();
 }
 
+bool RemoveDuplicates(const v1::SelectionParams& params) {
+  return FromProto(params).remove_duplicates;
+}
+
 grpc::Status Cancelled() {
   return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
 }
@@ -125,7 +130,8 @@ grpc::Status DatapoolService::Select(grpc::ServerContext* context,
   CandidateInput input(images_, limits_, manager_);
   absl::Status status =
       input.Add(request->params().pool(), WeakLabels(request->params()),
-                request->candidates(), request->input_paths(), request->images());
+                RemoveDuplicates(request->params()), request->candidates(),
+                request->input_paths(), request->images());
   if (!status.ok()) return ToGrpcStatus(status);
   return RunSelect(context, request->params(), input, response);
 }
@@ -146,8 +152,9 @@ grpc::Status DatapoolService::SelectStream(
     if (first) params = message.params();
     first = false;
     absl::Status status =
-        input.Add(params.pool(), WeakLabels(params), message.candidates(),
-                  message.input_paths(), message.images());
+        input.Add(params.pool(), WeakLabels(params), RemoveDuplicates(params),
+                  message.candidates(), message.input_paths(),
+                  message.images());
     if (!status.ok()) return ToGrpcStatus(status);
   }
   if (first) {
@@ -209,7 +216,8 @@ grpc::Status DatapoolService::Search(
     }
     first = false;
     absl::Status status =
-        input.Add(pool, /*weak_labels=*/false, message.queries(),
+        input.Add(pool, /*weak_labels=*/false, /*drop_duplicates=*/false,
+                  message.queries(),
                   message.input_paths(), message.images());
     if (!status.ok()) return ToGrpcStatus(status);
   }

@@ -9,18 +9,31 @@
 namespace datapool {
 
 absl::StatusOr<std::unique_ptr<ImageIngest>> ImageIngest::Create(
-    const ImageServices& services, bool weak_labels) {
+    const ImageServices& services, bool weak_labels,
+    bool drop_identical_files) {
   if (services.decoder == nullptr || services.embedder == nullptr) {
     return absl::FailedPreconditionError(
         "this server has no model; send embeddings instead of images");
   }
-  return std::unique_ptr<ImageIngest>(new ImageIngest(services, weak_labels));
+  return std::unique_ptr<ImageIngest>(
+      new ImageIngest(services, weak_labels, drop_identical_files));
 }
 
-ImageIngest::ImageIngest(const ImageServices& services, bool weak_labels)
+namespace {
+EmbeddingPipeline::Options PipelineOptions(const ImageServices& services,
+                                           bool drop_identical_files) {
+  EmbeddingPipeline::Options options = services.pipeline;
+  options.drop_identical_files = drop_identical_files;
+  return options;
+}
+}  // namespace
+
+ImageIngest::ImageIngest(const ImageServices& services, bool weak_labels,
+                         bool drop_identical_files)
     : services_(services),
       weak_labels_(weak_labels),
-      pipeline_(*services.decoder, *services.embedder, services.pipeline) {}
+      pipeline_(*services.decoder, *services.embedder,
+                PipelineOptions(services, drop_identical_files)) {}
 
 absl::Status ImageIngest::AddPaths(
     const google::protobuf::RepeatedPtrField<std::string>& paths) {

@@ -36,9 +36,11 @@ struct ImageServices {
 // One per request; not thread-safe (the request's handler thread drives it).
 class ImageIngest {
  public:
-  // FailedPrecondition when `services` has no model.
+  // FailedPrecondition when `services` has no model. drop_identical_files:
+  // see EmbeddingPipeline::Options.
   static absl::StatusOr<std::unique_ptr<ImageIngest>> Create(
-      const ImageServices& services, bool weak_labels);
+      const ImageServices& services, bool weak_labels,
+      bool drop_identical_files = false);
 
   // Resolves and queues server-side paths (errors: see InputResolver).
   absl::Status AddPaths(
@@ -51,7 +53,8 @@ class ImageIngest {
   absl::StatusOr<EmbeddedImages> Finish();
 
  private:
-  ImageIngest(const ImageServices& services, bool weak_labels);
+  ImageIngest(const ImageServices& services, bool weak_labels,
+              bool drop_identical_files);
   absl::Status TooManyImages() const;
 
   const ImageServices& services_;

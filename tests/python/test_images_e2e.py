@@ -653,6 +653,27 @@ class BuiltinModelImagesTest(ImagesTestBase):
         np.testing.assert_allclose(vecs["001.png"], whole["other/y/001.png"],
                                    rtol=0, atol=1e-6)
 
+    def test_identical_files_are_dropped_before_embedding(self):
+        rng = np.random.default_rng(17)
+        folder = os.path.join(self.local, "dups")
+        for name, tint in (("a", (200, 30, 30)), ("b", (30, 200, 30)),
+                           ("c", (30, 30, 200))):
+            write_image(os.path.join(folder, name + ".png"),
+                        textured(rng, 40, 48, tint))
+        for original, copy in (("a", "x-copy"), ("c", "z-copy")):
+            with open(os.path.join(folder, original + ".png"), "rb") as f:
+                write_bytes(os.path.join(folder, copy + ".png"), f.read())
+        out = self.select("dups", "--upload", folder, "--n-samples", "1.0",
+                          "--dry-run")
+        self.assertEqual(out["candidates_received"], 5, out)
+        self.assertEqual(out["duplicates_removed"], 2, out)
+        picked = sorted(s["filename"] for s in out["selected"])
+        self.assertEqual(picked, ["dups/a.png", "dups/b.png", "dups/c.png"])
+        kept = self.select("dups", "--upload", folder, "--n-samples", "1.0",
+                           "--dry-run", "--keep-duplicates")
+        self.assertEqual(kept["duplicates_removed"], 0, kept)
+        self.assertEqual(len(kept["selected"]), 5, kept)
+
     def test_upload_of_a_missing_path(self):
         before = snapshot_tree(self.shared)
         missing = os.path.join(self.local, "no-such-folder", "photo.jpg")
