@@ -508,8 +508,8 @@ absl::StatusOr<EmbeddingTable> ParseCsv(absl::string_view text, int threads) {
 }
 
 absl::StatusOr<EmbeddingTable> ReadCsvFile(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  absl::StatusOr<EmbeddingTable> table = ParseCsv(text);
+  ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  absl::StatusOr<EmbeddingTable> table = ParseCsv(file.data());
   if (!table.ok()) {
     return absl::Status(table.status().code(),
                         absl::StrCat(path, ": ", table.status().message()));

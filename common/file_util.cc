@@ -2,6 +2,7 @@
 #include "common/file_util.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,8 +95,49 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, int open_flags) {
   return data;
 }
 
+absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
+  FdCloser closer(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
+  if (S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is a folder"));
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) return MappedFile(nullptr, 0);
+  // Populated up front: the kernel fills the page tables faster than
+  // faults one page at a time would.
+  void* data =
+      ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  if (data == MAP_FAILED) return ErrnoStatus(errno, "cannot map", path);
+  return MappedFile(static_cast<const char*>(data), size);
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : data_(other.data_), size_(other.size_) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+    data_ = other.data_;
+    size_ = other.size_;
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+}
+
 absl::StatusOr<std::string> WriteTempFile(const std::string& path,
-                                          absl::string_view contents) {
+                                          absl::string_view contents,
+                                          bool durable) {
   std::string tmp = absl::StrCat(path, kTempMarker, "XXXXXX");
   std::vector<char> name(tmp.begin(), tmp.end());
   name.push_back('\0');
@@ -118,7 +160,7 @@ absl::StatusOr<std::string> WriteTempFile(const std::string& path,
     done += static_cast<size_t>(n);
   }
   if (::fchmod(fd, 0644) != 0) return fail("cannot chmod");
-  if (::fsync(fd) != 0) return fail("cannot fsync");
+  if (durable && ::fsync(fd) != 0) return fail("cannot fsync");
   if (::close(closer.Release()) != 0) return fail("cannot close");
   return tmp;
 }

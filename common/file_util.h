@@ -15,6 +15,29 @@ namespace datapool {
 absl::StatusOr<std::string> ReadFile(const std::string& path,
                                      int open_flags = 0);
 
+// A whole file mapped read-only into memory: reading a large file without
+// copying it. Files are replaced by rename, never rewritten in place, so a
+// mapping stays valid while it lives. Move-only; thread-compatible.
+class MappedFile {
+ public:
+  // NotFound / PermissionDenied / Internal name the path.
+  static absl::StatusOr<MappedFile> Open(const std::string& path);
+
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  absl::string_view data() const { return {data_, size_}; }
+
+ private:
+  MappedFile(const char* data, size_t size) : data_(data), size_(size) {}
+
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 // Replaces `path` with `contents` atomically and durably: writes a temporary
 // file in the same folder, fsyncs it, renames it over `path` and fsyncs the
 // folder. On failure `path` is unchanged and the temporary file is removed;
@@ -22,11 +45,12 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents);
 
-// Writes `contents` to a new temporary file beside `path` (same folder) and
-// fsyncs it; returns the temporary file's path. The caller renames or
-// removes it.
+// Writes `contents` to a new temporary file beside `path` (same folder) and,
+// when `durable`, fsyncs it; returns the temporary file's path. The caller
+// renames or removes it.
 absl::StatusOr<std::string> WriteTempFile(const std::string& path,
-                                          absl::string_view contents);
+                                          absl::string_view contents,
+                                          bool durable = true);
 
 // rename(2) with a status naming both paths.
 absl::Status RenameFile(const std::string& from, const std::string& to);

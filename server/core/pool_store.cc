@@ -20,6 +20,7 @@
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "server/core/candidates.h"
+#include "server/core/pool_cache.h"
 #include "server/core/pool_name.h"
 
 namespace datapool {
@@ -66,6 +67,26 @@ std::string RandomSuffix() {
 void NormalizeRows(EmbeddingTable* table) {
   for (size_t i = 0; i < table->size(); ++i) {
     NormalizeRow(table->mutable_row(i), table->dimension);
+  }
+}
+
+// Replaces the pool's binary cache with one of `table` for large pools,
+// removes it for small ones. Best effort: the commit is done, and a
+// missing or stale cache only means the next load parses the CSV. No
+// fsync: the cache's own checksum catches a write the crash cut short.
+void WriteCache(const std::string& dir, const EmbeddingTable& table,
+                size_t csv_bytes, absl::string_view csv_checksum) {
+  const std::string path = absl::StrCat(dir, "/", kCacheFileName);
+  constexpr size_t kMinCsvBytes = 1 << 20;  // below this, parsing is instant
+  if (csv_bytes < kMinCsvBytes) {
+    ::unlink(path.c_str());
+    return;
+  }
+  absl::StatusOr<std::string> tmp = WriteTempFile(
+      path, EncodePoolCache(table, csv_checksum), /*durable=*/false);
+  if (!tmp.ok() || !RenameFile(*tmp, path).ok()) {
+    if (tmp.ok()) ::unlink(tmp->c_str());
+    ::unlink(path.c_str());  // stale: its checksum names the old CSV anyway
   }
 }
 
@@ -125,18 +146,22 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
   const std::string dir = PoolDir(name);
   const std::string csv_path = absl::StrCat(dir, "/", kCsvFileName);
   const std::string meta_path = absl::StrCat(dir, "/", kMetadataFileName);
-  ASSIGN_OR_RETURN(std::string csv, ReadFile(csv_path));
+  ASSIGN_OR_RETURN(MappedFile csv_file, MappedFile::Open(csv_path));
+  const absl::string_view csv = csv_file.data();
+  auto parse = [&]() -> absl::StatusOr<EmbeddingTable> {
+    absl::StatusOr<EmbeddingTable> table = ParseCsv(csv);
+    if (!table.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(csv_path, ": ", table.status().message()));
+    }
+    return table;
+  };
   StoredPool pool;
-  absl::StatusOr<EmbeddingTable> table = ParseCsv(csv);
-  if (!table.ok()) {
-    return absl::DataLossError(
-        absl::StrCat(csv_path, ": ", table.status().message()));
-  }
-  pool.table = *std::move(table);
 
   absl::StatusOr<std::string> meta_text = ReadFile(meta_path);
   if (absl::IsNotFound(meta_text.status())) {
     // A pool written by another tool: adopt it.
+    ASSIGN_OR_RETURN(pool.table, parse());
     NormalizeRows(&pool.table);
     std::error_code ec;
     auto mtime = fs::last_write_time(csv_path, ec);
@@ -189,6 +214,18 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
         ", expected ", meta->csv_checksum, ")"));
   }
   if (repair) RemoveTempFiles(dir);
+  // The binary cache of this very CSV spares the parse; else the CSV.
+  std::optional<EmbeddingTable> cached;
+  if (absl::StatusOr<MappedFile> cache =
+          MappedFile::Open(absl::StrCat(dir, "/", kCacheFileName));
+      cache.ok()) {
+    cached = DecodePoolCache(cache->data(), checksum);
+  }
+  if (cached.has_value()) {
+    pool.table = *std::move(cached);
+  } else {
+    ASSIGN_OR_RETURN(pool.table, parse());
+  }
   if (pool.table.size() != meta->size ||
       (pool.table.size() > 0 && pool.table.dimension != meta->dimension)) {
     return absl::DataLossError(absl::StrCat(
@@ -261,7 +298,9 @@ absl::Status PoolStore::Commit(absl::string_view name, PoolMetadata* meta,
   // If this rename fails the temporary metadata stays: Load() finds it and
   // completes the commit, so the CSV on disk is never orphaned.
   RETURN_IF_ERROR(RenameFile(*tmp_meta, meta_path));
-  return SyncDir(dir);
+  RETURN_IF_ERROR(SyncDir(dir));
+  WriteCache(dir, table, csv.size(), meta->csv_checksum);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<HistoryVersion>> PoolStore::ListHistory(
@@ -302,7 +341,8 @@ absl::StatusOr<StoredPool> PoolStore::LoadHistoryVersion(
     if (v.meta.version != version) continue;
     const std::string path =
         absl::StrCat(PoolDir(name), "/", kHistoryDirName, "/", v.csv_file);
-    ASSIGN_OR_RETURN(std::string csv, ReadFile(path));
+    ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+    const absl::string_view csv = file.data();
     if (ChecksumLike(csv, v.meta.csv_checksum) != v.meta.csv_checksum) {
       return absl::DataLossError(
           absl::StrCat(path, " does not match its metadata (checksum)"));
