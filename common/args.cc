@@ -1,5 +1,8 @@
 #include "common/args.h"
 
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace datapool {
@@ -86,6 +89,43 @@ absl::StatusOr<std::vector<std::string>> ArgParser::Parse(
     }
   }
   return positional;
+}
+
+std::string ArgParser::EnvName(const std::string& prefix,
+                               const std::string& flag) {
+  std::string name = prefix;
+  for (char c : flag) {
+    name.push_back(c == '-' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+absl::Status ArgParser::ApplyEnvironment(
+    const std::string& prefix,
+    const std::function<const char*(const char*)>& getenv) {
+  for (auto& [name, flag] : flags_) {
+    if (flag.set) continue;
+    const std::string var = EnvName(prefix, name);
+    const char* value = getenv ? getenv(var.c_str()) : std::getenv(var.c_str());
+    if (value == nullptr) continue;
+    const std::string v = value;
+    flag.set = true;
+    if (flag.bool_value != nullptr) {
+      if (v == "true" || v == "1" || v == "yes") {
+        *flag.bool_value = true;
+      } else if (v == "false" || v == "0" || v == "no" || v.empty()) {
+        *flag.bool_value = false;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            var, " must be true/1/yes or false/0/no, got '", v, "'"));
+      }
+    } else if (flag.list_value != nullptr) {
+      flag.list_value->push_back(v);
+    } else {
+      *flag.string_value = v;
+    }
+  }
+  return absl::OkStatus();
 }
 
 bool ArgParser::WasSet(const std::string& name) const {

@@ -4,6 +4,7 @@
 #ifndef DATAPOOL_COMMON_ARGS_H_
 #define DATAPOOL_COMMON_ARGS_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,7 +32,19 @@ class ArgParser {
   absl::StatusOr<std::vector<std::string>> Parse(
       const std::vector<std::string>& args);
 
-  // True when the flag was given on the command line.
+  // After Parse: each flag not given on the command line takes the value
+  // of the environment variable <prefix><NAME> when that is set (the name
+  // upper-cased, '-' as '_': --max-pools is DATAPOOL_MAX_POOLS). Booleans
+  // take true/1/yes or false/0/no; a list takes one value. InvalidArgument
+  // names the variable. `getenv` is for tests; default ::getenv.
+  absl::Status ApplyEnvironment(
+      const std::string& prefix,
+      const std::function<const char*(const char*)>& getenv = nullptr);
+  // The variable ApplyEnvironment reads for a flag.
+  static std::string EnvName(const std::string& prefix,
+                             const std::string& flag);
+
+  // True when the flag was given on the command line or the environment.
   bool WasSet(const std::string& name) const;
 
   // One line per flag: "  --name VALUE  help (default: x)".

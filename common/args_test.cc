@@ -1,5 +1,7 @@
 #include "common/args.h"
 
+#include <map>
+
 #include "gtest/gtest.h"
 
 namespace datapool {
@@ -60,6 +62,41 @@ TEST(ArgParserTest, RejectsUnknownFlagAndMissingValue) {
   auto missing = p.Parse({"--listen"});
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("needs a value"), std::string::npos);
+}
+
+TEST(ArgParserTest, EnvironmentFillsFlagsNotOnTheCommandLine) {
+  std::string shared = "./var", listen = "x";
+  bool prune = false, quiet = true;
+  ArgParser p;
+  p.AddString("shared-dir", &shared, "");
+  p.AddString("listen", &listen, "");
+  p.AddBool("prune", &prune, "");
+  p.AddBool("quiet", &quiet, "");
+  std::map<std::string, std::string> env = {
+      {"DATAPOOL_SHARED_DIR", "/data"},
+      {"DATAPOOL_LISTEN", "0.0.0.0:1"},
+      {"DATAPOOL_PRUNE", "yes"},
+      {"DATAPOOL_QUIET", "0"}};
+  auto getenv = [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  ASSERT_TRUE(p.Parse({"--listen", "127.0.0.1:2"}).ok());
+  ASSERT_TRUE(p.ApplyEnvironment("DATAPOOL_", getenv).ok());
+  EXPECT_EQ(shared, "/data");
+  EXPECT_EQ(listen, "127.0.0.1:2");  // the command line wins
+  EXPECT_TRUE(prune);
+  EXPECT_FALSE(quiet);
+  EXPECT_TRUE(p.WasSet("shared-dir"));
+  EXPECT_EQ(ArgParser::EnvName("DATAPOOL_", "max-pools"), "DATAPOOL_MAX_POOLS");
+
+  env["DATAPOOL_PRUNE"] = "maybe";
+  ArgParser q;
+  q.AddBool("prune", &prune, "");
+  ASSERT_TRUE(q.Parse({}).ok());
+  auto bad = q.ApplyEnvironment("DATAPOOL_", getenv);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("DATAPOOL_PRUNE"), std::string::npos);
 }
 
 }  // namespace

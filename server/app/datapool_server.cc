@@ -1,6 +1,7 @@
 #include "server/app/datapool_server.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
@@ -66,6 +67,8 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   s->service_ = std::make_unique<DatapoolService>(s->manager_.get(), images,
                                                 options.limits);
   grpc::EnableDefaultHealthCheckService(true);
+  // Server reflection: grpcurl and grpc_cli work without the proto files.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &s->port_);

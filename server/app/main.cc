@@ -25,7 +25,8 @@ namespace {
 constexpr char kUsage[] =
     "Usage: datapool-server [flags]\n"
     "Serves the Datapool gRPC API (datapool.v1.Datapool) and\n"
-    "grpc.health.v1.Health.\n\nFlags:\n";
+    "grpc.health.v1.Health.\n\nFlags (each also settable as the environment\n"
+    "variable DATAPOOL_<FLAG>, e.g. DATAPOOL_SHARED_DIR; flags win):\n";
 
 struct ServerFlags {
   std::string shared_dir = "./var/shared";
@@ -124,6 +125,9 @@ int Run(int argc, char** argv) {
   if (flags.help) {
     std::cout << kUsage << parser.Help();
     return 0;
+  }
+  if (absl::Status env = parser.ApplyEnvironment("DATAPOOL_"); !env.ok()) {
+    Fail(std::string(env.message()));
   }
   if (!positional->empty()) {
     Fail(absl::StrCat("unexpected argument '", positional->front(), "'"));

@@ -1,0 +1,169 @@
+"""What operators rely on, against the real server binary: gRPC server
+reflection (grpcurl / grpc_cli need no proto files) and flags given as
+DATAPOOL_* environment variables.
+
+The reflection calls are encoded by hand (Debian has no Python reflection
+client): grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo with
+`list_services` and `file_containing_symbol`.
+
+Run: /usr/bin/python3 -m unittest tests/python/test_operations.py
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import debian_python  # noqa: E402
+
+debian_python.reexec_if_needed(__name__, "grpc", "numpy")
+
+import grpc  # noqa: E402
+import numpy as np  # noqa: E402
+from google.protobuf import descriptor_pb2  # noqa: E402
+
+from datapool_testlib import load_stubs, unit_rows  # noqa: E402
+from server_harness import RunningServer, server_binary  # noqa: E402
+
+TIMEOUT_S = 30
+REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _fields(data):
+    """[(field number, wire type, value)] of one protobuf message; value is
+    an int (varint) or bytes (length-delimited)."""
+    out, pos = [], 0
+    while pos < len(data):
+        key, pos = _read_varint(data, pos)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _read_varint(data, pos)
+        elif wire == 2:
+            n, pos = _read_varint(data, pos)
+            value, pos = data[pos:pos + n], pos + n
+        else:
+            raise AssertionError("unexpected wire type %d" % wire)
+        out.append((field, wire, value))
+    return out
+
+
+def _read_varint(data, pos):
+    result = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return result, pos
+
+
+def _string_field(number, text):
+    data = text.encode()
+    return _varint(number << 3 | 2) + _varint(len(data)) + data
+
+
+class OperationsTest(unittest.TestCase):
+
+    def setUp(self):
+        server_binary()
+        self.pb2, self.rpc = load_stubs()
+        tmp = tempfile.TemporaryDirectory(prefix="datapool-ops-")
+        self.addCleanup(tmp.cleanup)
+        self.shared = os.path.join(tmp.name, "shared")
+        self.input = os.path.join(tmp.name, "input")
+        os.mkdir(self.shared)
+        os.mkdir(self.input)
+
+    def reflect(self, address, request):
+        call = grpc.insecure_channel(address).stream_stream(
+            REFLECTION, request_serializer=lambda b: b,
+            response_deserializer=lambda b: b)
+        responses = list(call(iter([request]), timeout=TIMEOUT_S))
+        self.assertEqual(len(responses), 1)
+        return _fields(responses[0])
+
+    def test_reflection_lists_and_describes_the_service(self):
+        with RunningServer(self.shared, self.input,
+                           ["--model", "none"]) as server:
+            # ServerReflectionRequest.list_services (field 7).
+            reply = self.reflect(server.address, _string_field(7, ""))
+            listed = [v for f, _, v in reply if f == 6]  # list_services_response
+            self.assertEqual(len(listed), 1, reply)
+            names = sorted(_fields(service)[0][2].decode()
+                           for f, _, service in _fields(listed[0]) if f == 1)
+            self.assertIn("datapool.v1.Datapool", names)
+            self.assertIn("grpc.health.v1.Health", names)
+
+            # file_containing_symbol (field 4): the API's own descriptor.
+            reply = self.reflect(server.address,
+                                 _string_field(4, "datapool.v1.Datapool"))
+            files = [v for f, _, v in reply if f == 4]  # file_descriptor_response
+            self.assertEqual(len(files), 1, reply)
+            protos = [descriptor_pb2.FileDescriptorProto.FromString(v)
+                      for f, _, v in _fields(files[0]) if f == 1]
+            api = [p for p in protos if p.package == "datapool.v1"]
+            self.assertEqual(len(api), 1, [p.name for p in protos])
+            methods = {m.name for s in api[0].service for m in s.method}
+            self.assertTrue({"Select", "SelectStream", "Embed", "Search",
+                             "MergePools", "RestoreVersion"} <= methods,
+                            methods)
+
+    def test_flags_from_the_environment(self):
+        env = dict(os.environ, DATAPOOL_MAX_POOLS="1",
+                   DATAPOOL_MAX_FILENAME_BYTES="20", DATAPOOL_MODEL="none")
+        with RunningServer(self.shared, self.input, env=env) as server:
+            self.assertIn("no model", server.stderr_text())
+            stub = self.rpc.DatapoolStub(grpc.insecure_channel(server.address))
+            rows = unit_rows(np.random.default_rng(1).normal(size=(3, 4)))
+
+            def select(pool, names):
+                return stub.Select(self.pb2.SelectRequest(
+                    params=self.pb2.SelectionParams(pool=pool,
+                                                    n_samples_count=1),
+                    candidates=self.pb2.EmbeddingBlock(
+                        dimension=4, filenames=names,
+                        values=rows.ravel().tolist())), timeout=TIMEOUT_S)
+
+            self.assertEqual(select("one", ["a", "b", "c"]).version, 1)
+            for pool, names, code in [
+                    ("two", ["a", "b", "c"],
+                     grpc.StatusCode.RESOURCE_EXHAUSTED),
+                    ("one", ["a", "b", "x" * 21],
+                     grpc.StatusCode.INVALID_ARGUMENT)]:
+                with self.assertRaises(grpc.RpcError) as refused:
+                    select(pool, names)
+                self.assertEqual(refused.exception.code(), code,
+                                 refused.exception.details())
+
+        # A bad value names the variable; the flag wins over the variable.
+        bad = dict(os.environ, DATAPOOL_PRUNE="maybe")
+        proc = subprocess.run(
+            [server_binary(), "--shared-dir", self.shared, "--listen",
+             "127.0.0.1:0", "--model", "none"], env=bad,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=TIMEOUT_S)
+        self.assertEqual(proc.returncode, 2, proc)
+        self.assertIn("DATAPOOL_PRUNE", proc.stderr)
+        flag_wins = dict(os.environ, DATAPOOL_MAX_POOLS="0")
+        with RunningServer(self.shared, self.input,
+                           ["--model", "none", "--max-pools", "5"],
+                           env=flag_wins):
+            pass
+
+
+if __name__ == "__main__":
+    unittest.main()
