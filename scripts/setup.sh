@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what Datapool needs from Debian's packages (only the missing ones)
-# and defines datapool_build (into ./build). Sourced by run-server.sh and
-# run-tests.sh; running it directly installs and builds everything;
-# fast when nothing changed. Environment:
-#   DATAPOOL_BUILD_DIR   build folder (default: ./build)
-#   DATAPOOL_BUILD_TYPE  CMake build type (default: RelWithDebInfo)
+# and defines datapool_build (into ./build) and datapool_build_fuzz (the
+# libFuzzer targets, with clang, into ./build-fuzz). Sourced by
+# run-server.sh and run-tests.sh; running it directly installs and builds
+# everything but the fuzzers; fast when nothing changed. Environment:
+#   DATAPOOL_BUILD_DIR       build folder (default: ./build)
+#   DATAPOOL_BUILD_TYPE      CMake build type (default: RelWithDebInfo)
+#   DATAPOOL_FUZZ_BUILD_DIR  fuzz build folder (default: ./build-fuzz)
 set -euo pipefail
 
 DATAPOOL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATAPOOL_BUILD_DIR="${DATAPOOL_BUILD_DIR:-$DATAPOOL_ROOT/build}"
+DATAPOOL_FUZZ_BUILD_DIR="${DATAPOOL_FUZZ_BUILD_DIR:-$DATAPOOL_ROOT/build-fuzz}"
 
 DATAPOOL_PACKAGES=(
   build-essential cmake ninja-build pkg-config
@@ -20,6 +23,7 @@ DATAPOOL_PACKAGES=(
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf python3-numpy
   python3-torch python3-opencv python3-faiss
+  clang libclang-rt-14-dev
 )
 
 datapool_install_packages() {
@@ -51,6 +55,17 @@ datapool_build() {
   local targets=()
   [ $# -gt 0 ] && targets=(--target "$@")
   cmake --build "$DATAPOOL_BUILD_DIR" "${targets[@]}" -- -j2 >&2
+}
+
+# Builds the fuzzers and the libraries they link (fuzz/README.md): clang
+# (libclang-rt-14-dev has libFuzzer), sanitizers on, no backends or tests.
+datapool_build_fuzz() {
+  if [ ! -f "$DATAPOOL_FUZZ_BUILD_DIR/build.ninja" ]; then
+    cmake -S "$DATAPOOL_ROOT" -B "$DATAPOOL_FUZZ_BUILD_DIR" -G Ninja \
+      -DDATAPOOL_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+  fi
+  nice cmake --build "$DATAPOOL_FUZZ_BUILD_DIR" -- -j2 >&2
 }
 
 datapool_install_packages

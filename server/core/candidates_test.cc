@@ -21,6 +21,17 @@ TEST(CandidatesTest, NormalisesRowsAndFillsLabels) {
   EXPECT_EQ(t.labels, (std::vector<int64_t>{0, 0}));
 }
 
+// Found by fuzz/request_fuzzer: 1 / norm overflowed a float for these rows.
+TEST(CandidatesTest, NormalisesRowsOfSubnormals) {
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  EmbeddingTable t;
+  t.dimension = 3;
+  t.filenames = {"a", "b"};
+  t.values = {tiny, 0, 0, 0, 3 * tiny, -4 * tiny};
+  ASSERT_TRUE(ValidateAndNormalize(&t).ok());
+  EXPECT_EQ(t.values, (std::vector<float>{1, 0, 0, 0, 0.6f, -0.8f}));
+}
+
 TEST(CandidatesTest, RejectsBadInputNamingTheRow) {
   auto expect_bad = [](EmbeddingTable t, const char* what) {
     absl::Status s = ValidateAndNormalize(&t);

@@ -316,7 +316,9 @@ KCenterResult Greedy(const KCenterInput& in, const KCenterOptions& options,
         first = static_cast<ptrdiff_t>(i);
       }
     }
-    next = take(static_cast<size_t>(first), std::nullopt);
+    // Only non-finite input leaves no first pick; callers validate it away,
+    // but never index with -1.
+    if (first >= 0) next = take(static_cast<size_t>(first), std::nullopt);
   } else {
     for (size_t i = 0; i < n; ++i) {
       if (min_sq[i] > next.best_value) {
