@@ -15,6 +15,7 @@
 //
 // Exit codes: 0 success, 1 the server (or the input file) refused, 2 usage.
 #include <cstdlib>
+#include <tuple>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -79,6 +80,11 @@ constexpr char kCodeNames[][20] = {
 
 struct Flags {
   std::string server;
+  std::string token;
+  bool tls = false;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   std::string timeout_s = "600";
   bool json = false;
   bool help = false;
@@ -666,6 +672,18 @@ int Run(int argc, char** argv) {
   parser.AddString("server", &flags.server,
                    "HOST:PORT of the server (env DATAPOOL_SERVER)");
   parser.AddString("timeout", &flags.timeout_s, "seconds before a call fails");
+  parser.AddString("token", &flags.token,
+                   "bearer token for a server that requires one (env "
+                   "DATAPOOL_TOKEN)");
+  parser.AddBool("tls", &flags.tls,
+                 "connect with TLS, trusting the system's CAs");
+  parser.AddString("tls-ca", &flags.tls_ca,
+                   "PEM CA that signed the server's certificate; implies "
+                   "--tls (env DATAPOOL_TLS_CA)");
+  parser.AddString("tls-cert", &flags.tls_cert,
+                   "PEM client certificate for mutual TLS (with --tls-key)");
+  parser.AddString("tls-key", &flags.tls_key,
+                   "PEM private key of --tls-cert");
   parser.AddBool("json", &flags.json, "print one JSON object");
   parser.AddBool("help", &flags.help, "print this help");
   parser.AddString("pool", &flags.pool, "select: pool name");
@@ -712,6 +730,30 @@ int Run(int argc, char** argv) {
   DatapoolClient::Options options;
   options.server = flags.server;
   options.timeout = std::chrono::seconds(timeout_s);
+  if (!parser.WasSet("token")) {
+    if (const char* token = std::getenv("DATAPOOL_TOKEN")) flags.token = token;
+  }
+  if (!parser.WasSet("tls-ca")) {
+    if (const char* ca = std::getenv("DATAPOOL_TLS_CA")) flags.tls_ca = ca;
+  }
+  options.token = flags.token;
+  options.tls = flags.tls || !flags.tls_ca.empty() || !flags.tls_cert.empty();
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    return UsageError("--tls-cert and --tls-key go together");
+  }
+  for (auto [flag, path, pem] :
+       {std::make_tuple("--tls-ca", &flags.tls_ca, &options.tls_root_pem),
+        std::make_tuple("--tls-cert", &flags.tls_cert, &options.tls_cert_pem),
+        std::make_tuple("--tls-key", &flags.tls_key, &options.tls_key_pem)}) {
+    if (path->empty()) continue;
+    absl::StatusOr<std::string> text = ReadFile(*path);
+    if (!text.ok()) {
+      std::cerr << "datapool: " << flag << ": " << text.status().message()
+                << "\n";
+      return 1;
+    }
+    *pem = *std::move(text);
+  }
   DatapoolClient client(options);
 
   const std::string& command = (*args)[0];

@@ -61,15 +61,31 @@ absl::StatusOr<std::vector<LocalImage>> ListLocalImages(
   return out;
 }
 
+namespace {
+
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(
+    const DatapoolClient::Options& options) {
+  if (!options.tls) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.tls_root_pem;
+  ssl.pem_cert_chain = options.tls_cert_pem;
+  ssl.pem_private_key = options.tls_key_pem;
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace
+
 DatapoolClient::DatapoolClient(const Options& options)
     : options_(options),
-      channel_(grpc::CreateChannel(options.server,
-                                   grpc::InsecureChannelCredentials())),
+      channel_(grpc::CreateChannel(options.server, ChannelCredentials(options))),
       stub_(v1::Datapool::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
-void DatapoolClient::SetDeadline(grpc::ClientContext* context) const {
+void DatapoolClient::PrepareContext(grpc::ClientContext* context) const {
   context->set_deadline(std::chrono::system_clock::now() + options_.timeout);
+  if (!options_.token.empty()) {
+    context->AddMetadata("authorization", "Bearer " + options_.token);
+  }
 }
 
 template <typename Request, typename BlockOf>
@@ -106,7 +122,7 @@ grpc::Status DatapoolClient::Select(const v1::SelectionParams& params,
                                     const EmbeddingTable& candidates,
                                     v1::SelectResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   auto writer = stub_->SelectStream(&context, response);
   v1::SelectRequest first;
   *first.mutable_params() = params;
@@ -119,7 +135,7 @@ grpc::Status DatapoolClient::Search(const std::string& pool, uint32_t k,
                                     const EmbeddingTable& queries,
                                     v1::SearchResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   auto writer = stub_->Search(&context, response);
   v1::SearchRequest first;
   first.set_pool(pool);
@@ -133,7 +149,7 @@ grpc::Status DatapoolClient::SearchImages(const std::string& pool, uint32_t k,
                                           const ImageRequest& images,
                                           v1::SearchResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   auto writer = stub_->Search(&context, response);
   v1::SearchRequest first;
   first.set_pool(pool);
@@ -193,7 +209,7 @@ grpc::Status DatapoolClient::SelectImages(const v1::SelectionParams& params,
                                           const ImageRequest& images,
                                           v1::SelectResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   auto writer = stub_->SelectStream(&context, response);
   v1::SelectRequest first;
   *first.mutable_params() = params;
@@ -203,7 +219,7 @@ grpc::Status DatapoolClient::SelectImages(const v1::SelectionParams& params,
 grpc::Status DatapoolClient::Embed(const ImageRequest& images, bool weak_labels,
                                    v1::EmbedResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   auto writer = stub_->Embed(&context, response);
   v1::EmbedRequest first;
   first.set_append_weak_labels(weak_labels);
@@ -213,7 +229,7 @@ grpc::Status DatapoolClient::Embed(const ImageRequest& images, bool weak_labels,
 grpc::Status DatapoolClient::GetPool(const std::string& pool,
                                      v1::PoolInfo* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   v1::GetPoolRequest request;
   request.set_pool(pool);
   return stub_->GetPool(&context, request, response);
@@ -221,14 +237,14 @@ grpc::Status DatapoolClient::GetPool(const std::string& pool,
 
 grpc::Status DatapoolClient::ListPools(v1::ListPoolsResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   return stub_->ListPools(&context, v1::ListPoolsRequest(), response);
 }
 
 grpc::Status DatapoolClient::ListHistory(const std::string& pool,
                                          v1::ListHistoryResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   v1::ListHistoryRequest request;
   request.set_pool(pool);
   return stub_->ListHistory(&context, request, response);
@@ -238,7 +254,7 @@ grpc::Status DatapoolClient::RestoreVersion(
     const std::string& pool, uint64_t version,
     v1::RestoreVersionResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   v1::RestoreVersionRequest request;
   request.set_pool(pool);
   request.set_version(version);
@@ -248,7 +264,7 @@ grpc::Status DatapoolClient::RestoreVersion(
 grpc::Status DatapoolClient::DeletePool(const std::string& pool,
                                         v1::DeletePoolResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   v1::DeletePoolRequest request;
   request.set_pool(pool);
   return stub_->DeletePool(&context, request, response);
@@ -257,14 +273,14 @@ grpc::Status DatapoolClient::DeletePool(const std::string& pool,
 grpc::Status DatapoolClient::MergePools(const v1::MergePoolsRequest& request,
                                         v1::MergePoolsResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   return stub_->MergePools(&context, request, response);
 }
 
 grpc::Status DatapoolClient::Health(
     grpc::health::v1::HealthCheckResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   return health_->Check(&context, grpc::health::v1::HealthCheckRequest(),
                         response);
 }

@@ -57,6 +57,15 @@ class DatapoolClient {
     std::chrono::seconds timeout{600};
     // Candidate bytes per streamed message. Default 1 MiB.
     size_t chunk_bytes = 1 << 20;
+    // Bearer token sent with every call; empty: none.
+    std::string token;
+    // TLS. With tls, the server's certificate is checked against
+    // tls_root_pem (PEM text; empty: the system's roots); tls_cert_pem and
+    // tls_key_pem are this client's certificate for mutual TLS (optional).
+    bool tls = false;
+    std::string tls_root_pem;
+    std::string tls_cert_pem;
+    std::string tls_key_pem;
   };
 
   explicit DatapoolClient(const Options& options);
@@ -97,7 +106,8 @@ class DatapoolClient {
   grpc::Status Health(grpc::health::v1::HealthCheckResponse* response);
 
  private:
-  void SetDeadline(grpc::ClientContext* context) const;
+  // The deadline and, when set, the token.
+  void PrepareContext(grpc::ClientContext* context) const;
   // Writes `first` with the first rows, then the other rows in chunks of
   // about options.chunk_bytes into `block(message)`.
   template <typename Request, typename BlockOf>

@@ -23,7 +23,7 @@ DATAPOOL_PACKAGES=(
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf python3-numpy
   python3-torch python3-opencv python3-faiss
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev openssl
 )
 
 datapool_install_packages() {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "server/backends/faiss/faiss_index.h"
 #ifdef DATAPOOL_CUDA
@@ -19,9 +20,65 @@
 
 namespace datapool {
 
+namespace {
+
+absl::StatusOr<std::string> ReadPem(absl::string_view flag,
+                                    const std::string& path) {
+  absl::StatusOr<std::string> pem = ReadFile(path);
+  if (!pem.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": ", pem.status().message()));
+  }
+  return pem;
+}
+
+// Plaintext, TLS, or mutual TLS, as the options say.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const DatapoolServer::Options& options) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS needs both --tls-cert and --tls-key");
+  }
+  if (options.tls_cert_file.empty()) {
+    if (!options.tls_client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls-client-ca needs TLS (--tls-cert and --tls-key)");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain,
+                   ReadPem("--tls-cert", options.tls_cert_file));
+  ASSIGN_OR_RETURN(pair.private_key,
+                   ReadPem("--tls-key", options.tls_key_file));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!options.tls_client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                     ReadPem("--tls-client-ca", options.tls_client_ca_file));
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
     const Options& options) {
   std::unique_ptr<DatapoolServer> s(new DatapoolServer());
+  // Security settings first: a typo fails before minutes of loading.
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   ServerCredentials(options));
+  if (!options.auth_token_file.empty()) {
+    absl::StatusOr<TokenAuthenticator> auth =
+        TokenAuthenticator::FromFile(options.auth_token_file);
+    if (!auth.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--auth-token-file: ", auth.status().message()));
+    }
+    s->auth_ = std::make_unique<TokenAuthenticator>(*std::move(auth));
+  }
   ImageServices images;
   if (options.enable_images) {
     const int cores =
@@ -65,13 +122,12 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
 #endif
   ASSIGN_OR_RETURN(s->manager_, PoolManager::Create(pools));
   s->service_ = std::make_unique<DatapoolService>(s->manager_.get(), images,
-                                                options.limits);
+                                                options.limits, s->auth_.get());
   grpc::EnableDefaultHealthCheckService(true);
   // Server reflection: grpcurl and grpc_cli work without the proto files.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &s->port_);
+  builder.AddListeningPort(options.listen, credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.RegisterService(s->service_.get());
   s->server_ = builder.BuildAndStart();

@@ -54,11 +54,23 @@ class DatapoolServer {
     size_t max_image_bytes = 64 << 20;
     // Triangle-inequality pruning of the k-center passes. Default false.
     bool prune = false;
+
+    // Security. TLS with this certificate chain and private key (PEM
+    // files); both or neither. Default: plaintext.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    // Mutual TLS: clients must present a certificate signed by this CA.
+    // Needs TLS. Default: no client certificates.
+    std::string tls_client_ca_file;
+    // Bearer tokens, one per line (see TokenAuthenticator); every Datapool
+    // call must carry one. Health stays open. Default: no tokens.
+    std::string auth_token_file;
   };
 
   // Loads the model and the pools and starts serving. InvalidArgument /
-  // FailedPrecondition for a bad model or folder, DataLoss for a damaged
-  // pool, Unavailable when the address cannot be bound.
+  // FailedPrecondition for a bad model, folder or security setting (a file
+  // that cannot be read is named), DataLoss for a damaged pool,
+  // Unavailable when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<DatapoolServer>> Start(
       const Options& options);
 
@@ -83,6 +95,7 @@ class DatapoolServer {
   std::unique_ptr<Embedder> embedder_;
   std::unique_ptr<InputResolver> inputs_;
   std::unique_ptr<PoolManager> manager_;
+  std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<DatapoolService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

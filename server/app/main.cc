@@ -45,6 +45,10 @@ struct ServerFlags {
   std::string decode_threads = "0";
   std::string max_image_mb = "64";
   bool prune = false;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::string auth_token_file;
   bool help = false;
 };
 
@@ -96,6 +100,13 @@ int Run(int argc, char** argv) {
                    "longest sample filename in bytes");
   parser.AddString("max-pools", &flags.max_pools,
                    "most pools this server holds");
+  parser.AddString("tls-cert", &flags.tls_cert,
+                   "PEM certificate chain: serve TLS (with --tls-key)");
+  parser.AddString("tls-key", &flags.tls_key, "PEM private key for --tls-cert");
+  parser.AddString("tls-client-ca", &flags.tls_client_ca,
+                   "PEM CA: require client certificates it signed (mutual TLS)");
+  parser.AddString("auth-token-file", &flags.auth_token_file,
+                   "file of bearer tokens, one per line: every call needs one");
   parser.AddString("shutdown-grace-s", &flags.shutdown_grace_s,
                    "seconds in-flight calls get to finish on SIGTERM");
   parser.AddString("model", &flags.model,
@@ -162,6 +173,10 @@ int Run(int argc, char** argv) {
       static_cast<size_t>(IntFlag("max-pools", flags.max_pools, 1, 1000000));
   options.input_dir = flags.input_dir;
   options.prune = flags.prune;
+  options.tls_cert_file = flags.tls_cert;
+  options.tls_key_file = flags.tls_key;
+  options.tls_client_ca_file = flags.tls_client_ca;
+  options.auth_token_file = flags.auth_token_file;
   options.enable_images = flags.model != "none";
   options.model_path = flags.model == "none" ? "" : flags.model;
   options.input_size = IntFlag("input-size", flags.input_size, 8, 4096);

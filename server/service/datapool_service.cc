@@ -88,10 +88,24 @@ ImageServices WithLimits(ImageServices images, const RequestLimits& limits) {
 
 DatapoolService::DatapoolService(PoolManager* manager,
                                  const ImageServices& images,
-                                 const RequestLimits& limits)
+                                 const RequestLimits& limits,
+                                 const TokenAuthenticator* auth)
     : manager_(*manager),
       limits_(limits),
-      images_(WithLimits(images, limits)) {}
+      images_(WithLimits(images, limits)),
+      auth_(auth) {}
+
+grpc::Status DatapoolService::Authorize(
+    const grpc::ServerContext& context) const {
+  if (auth_ == nullptr) return grpc::Status::OK;
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  const absl::string_view value =
+      it == metadata.end()
+          ? absl::string_view()
+          : absl::string_view(it->second.data(), it->second.size());
+  return ToGrpcStatus(auth_->Check(value));
+}
 
 namespace {
 
@@ -124,6 +138,7 @@ grpc::Status DatapoolService::RunSelect(grpc::ServerContext* context,
 grpc::Status DatapoolService::Select(grpc::ServerContext* context,
                                      const v1::SelectRequest* request,
                                      v1::SelectResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   if (!request->has_params()) {
     return ToGrpcStatus(absl::InvalidArgumentError("params are required"));
   }
@@ -139,6 +154,7 @@ grpc::Status DatapoolService::Select(grpc::ServerContext* context,
 grpc::Status DatapoolService::SelectStream(
     grpc::ServerContext* context, grpc::ServerReader<v1::SelectRequest>* reader,
     v1::SelectResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   v1::SelectRequest message;
   v1::SelectionParams params;
   CandidateInput input(images_, limits_, manager_);
@@ -167,6 +183,7 @@ grpc::Status DatapoolService::SelectStream(
 grpc::Status DatapoolService::Embed(grpc::ServerContext* context,
                                     grpc::ServerReader<v1::EmbedRequest>* reader,
                                     v1::EmbedResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   v1::EmbedRequest message;
   std::unique_ptr<ImageIngest> ingest;
   while (reader->Read(&message)) {
@@ -198,6 +215,7 @@ grpc::Status DatapoolService::Embed(grpc::ServerContext* context,
 grpc::Status DatapoolService::Search(
     grpc::ServerContext* context, grpc::ServerReader<v1::SearchRequest>* reader,
     v1::SearchResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   v1::SearchRequest message;
   std::string pool;
   uint32_t k = 0;
@@ -232,18 +250,20 @@ grpc::Status DatapoolService::Search(
   return grpc::Status::OK;
 }
 
-grpc::Status DatapoolService::GetPool(grpc::ServerContext*,
+grpc::Status DatapoolService::GetPool(grpc::ServerContext* context,
                                       const v1::GetPoolRequest* request,
                                       v1::PoolInfo* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   absl::StatusOr<PoolInfo> info = manager_.GetPool(request->pool());
   if (!info.ok()) return ToGrpcStatus(info.status());
   ToProto(*info, response);
   return grpc::Status::OK;
 }
 
-grpc::Status DatapoolService::ListPools(grpc::ServerContext*,
+grpc::Status DatapoolService::ListPools(grpc::ServerContext* context,
                                         const v1::ListPoolsRequest*,
                                         v1::ListPoolsResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   for (const PoolInfo& info : manager_.ListPools()) {
     ToProto(info, response->add_pools());
   }
@@ -251,8 +271,9 @@ grpc::Status DatapoolService::ListPools(grpc::ServerContext*,
 }
 
 grpc::Status DatapoolService::ListHistory(
-    grpc::ServerContext*, const v1::ListHistoryRequest* request,
+    grpc::ServerContext* context, const v1::ListHistoryRequest* request,
     v1::ListHistoryResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   absl::StatusOr<std::vector<PoolManager::VersionInfo>> versions =
       manager_.ListHistory(request->pool());
   if (!versions.ok()) return ToGrpcStatus(versions.status());
@@ -268,8 +289,9 @@ grpc::Status DatapoolService::ListHistory(
 }
 
 grpc::Status DatapoolService::RestoreVersion(
-    grpc::ServerContext*, const v1::RestoreVersionRequest* request,
+    grpc::ServerContext* context, const v1::RestoreVersionRequest* request,
     v1::RestoreVersionResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   absl::StatusOr<PoolInfo> info =
       manager_.RestoreVersion(request->pool(), request->version());
   if (!info.ok()) return ToGrpcStatus(info.status());
@@ -278,18 +300,20 @@ grpc::Status DatapoolService::RestoreVersion(
   return grpc::Status::OK;
 }
 
-grpc::Status DatapoolService::DeletePool(grpc::ServerContext*,
+grpc::Status DatapoolService::DeletePool(grpc::ServerContext* context,
                                          const v1::DeletePoolRequest* request,
                                          v1::DeletePoolResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   absl::StatusOr<PoolInfo> info = manager_.DeletePool(request->pool());
   if (!info.ok()) return ToGrpcStatus(info.status());
   ToProto(*info, response->mutable_deleted());
   return grpc::Status::OK;
 }
 
-grpc::Status DatapoolService::MergePools(grpc::ServerContext*,
+grpc::Status DatapoolService::MergePools(grpc::ServerContext* context,
                                          const v1::MergePoolsRequest* request,
                                          v1::MergePoolsResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   absl::StatusOr<MergeParams> params = FromProto(*request);
   if (!params.ok()) return ToGrpcStatus(params.status());
   absl::StatusOr<MergeOutcome> outcome = manager_.MergePools(*params);

@@ -8,6 +8,7 @@
 #include "datapool/v1/datapool.grpc.pb.h"
 #include "server/core/pool_manager.h"
 #include "server/service/image_ingest.h"
+#include "server/service/token_auth.h"
 
 namespace datapool {
 
@@ -27,8 +28,11 @@ struct RequestLimits {
 class DatapoolService final : public v1::Datapool::Service {
  public:
   // `images`' max_images and max_filename_bytes are replaced by `limits`.
+  // With `auth` (borrowed; must outlive the service) every call needs one
+  // of its bearer tokens (UNAUTHENTICATED otherwise); null: no tokens.
   DatapoolService(PoolManager* manager, const ImageServices& images,
-                  const RequestLimits& limits = {});
+                  const RequestLimits& limits = {},
+                  const TokenAuthenticator* auth = nullptr);
 
   grpc::Status Select(grpc::ServerContext* context,
                       const v1::SelectRequest* request,
@@ -69,9 +73,14 @@ class DatapoolService final : public v1::Datapool::Service {
                          const v1::SelectionParams& params,
                          CandidateInput& input, v1::SelectResponse* response);
 
+  // OK, or UNAUTHENTICATED when tokens are required and the call has none
+  // of them.
+  grpc::Status Authorize(const grpc::ServerContext& context) const;
+
   PoolManager& manager_;
   const RequestLimits limits_;
   const ImageServices images_;
+  const TokenAuthenticator* const auth_;
 };
 
 }  // namespace datapool
