@@ -104,7 +104,8 @@ class Harness {
     Commit("alpha", 1);
     Commit("beta", 0);
     service_ =
-        std::make_unique<DatapoolService>(manager_.get(), images_, kLimits);
+        std::make_unique<DatapoolService>(
+            manager_.get(), images_, DatapoolService::Options{kLimits});
   }
 
   // Commits two 3-d candidates to `pool` (`salt` varies names and values).

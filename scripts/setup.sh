@@ -19,7 +19,7 @@ DATAPOOL_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev
   libopencv-dev libtorch-dev libssl-dev
-  libfaiss-dev libopenblas0-openmp libxxhash-dev
+  libfaiss-dev libopenblas0-openmp libxxhash-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf python3-numpy
   python3-torch python3-opencv python3-faiss

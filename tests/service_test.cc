@@ -416,5 +416,53 @@ TEST_F(LimitsTest, OverALimitIsRefusedAndTheServerKeepsServing) {
   ExpectStillServing();
 }
 
+class AdmissionTest : public ServiceTest {
+ protected:
+  void Configure(DatapoolServer::Options* options) override {
+    options->max_running_calls = 1;
+    options->max_queued_calls = 0;
+  }
+};
+
+TEST_F(AdmissionTest, BeyondTheQueueIsRefusedWithARetryHint) {
+  // A stream holds the one slot: the server sends initial metadata once it
+  // is admitted, and the call runs until the client finishes it.
+  v1::SelectResponse streamed;
+  grpc::ClientContext holder;
+  auto writer = stub_->SelectStream(&holder, &streamed);
+  writer->WaitForInitialMetadata();
+
+  v1::SelectResponse r;
+  grpc::ClientContext refused_context;
+  v1::SelectRequest request;
+  *request.mutable_params() = Params("p", 1);
+  request.mutable_candidates()->set_dimension(2);
+  request.mutable_candidates()->add_filenames("a");
+  request.mutable_candidates()->add_values(1);
+  request.mutable_candidates()->add_values(0);
+  grpc::Status refused = stub_->Select(&refused_context, request, &r);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("--max-running-calls"));
+  auto hint = refused_context.GetServerTrailingMetadata().find(
+      "grpc-retry-pushback-ms");
+  ASSERT_NE(hint, refused_context.GetServerTrailingMetadata().end());
+  // Light calls are not queued behind heavy ones.
+  v1::ListPoolsResponse list;
+  EXPECT_TRUE(client_->ListPools(&list).ok());
+
+  v1::SelectRequest first;
+  *first.mutable_params() = Params("p", 1);
+  first.mutable_candidates()->set_dimension(2);
+  first.mutable_candidates()->add_filenames("b");
+  first.mutable_candidates()->add_values(0);
+  first.mutable_candidates()->add_values(1);
+  ASSERT_TRUE(writer->Write(first));
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  // The slot is free again.
+  grpc::ClientContext again;
+  EXPECT_TRUE(stub_->Select(&again, request, &r).ok());
+}
+
 }  // namespace
 }  // namespace datapool

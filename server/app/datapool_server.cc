@@ -121,8 +121,30 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   }
 #endif
   ASSIGN_OR_RETURN(s->manager_, PoolManager::Create(pools));
-  s->service_ = std::make_unique<DatapoolService>(s->manager_.get(), images,
-                                                options.limits, s->auth_.get());
+  Metrics::DeclareServiceMetrics(&s->metrics_);
+  PoolManager* manager = s->manager_.get();
+  s->metrics_.OnRender([manager](Metrics& m) {
+    const std::vector<PoolInfo> pools = manager->ListPools();
+    m.Set("datapool_pools", {}, static_cast<double>(pools.size()));
+    m.Clear("datapool_pool_samples");  // deleted pools go
+    for (const PoolInfo& pool : pools) {
+      m.Set("datapool_pool_samples", {{"pool", pool.name}},
+            static_cast<double>(pool.meta.size));
+    }
+  });
+  if (!options.metrics_listen.empty()) {
+    ASSIGN_OR_RETURN(s->metrics_http_, MetricsHttpServer::Start(
+                                           options.metrics_listen, &s->metrics_));
+  }
+  DatapoolService::Options service;
+  service.limits = options.limits;
+  service.auth = s->auth_.get();
+  service.metrics = &s->metrics_;
+  service.max_running_calls = options.max_running_calls;
+  service.max_queued_calls = options.max_queued_calls;
+  service.log = options.log;
+  s->service_ =
+      std::make_unique<DatapoolService>(s->manager_.get(), images, service);
   grpc::EnableDefaultHealthCheckService(true);
   // Server reflection: grpcurl and grpc_cli work without the proto files.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

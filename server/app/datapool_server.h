@@ -13,6 +13,7 @@
 #include "server/core/embedder.h"
 #include "server/core/image_inputs.h"
 #include "server/core/pool_manager.h"
+#include "server/app/metrics_http.h"
 #include "server/service/datapool_service.h"
 
 namespace datapool {
@@ -65,6 +66,16 @@ class DatapoolServer {
     // Bearer tokens, one per line (see TokenAuthenticator); every Datapool
     // call must carry one. Health stays open. Default: no tokens.
     std::string auth_token_file;
+
+    // Operations. Prometheus metrics on HOST:PORT/metrics (port 0: a free
+    // one); empty: none. Default empty (the binary's default is
+    // 127.0.0.1:9464).
+    std::string metrics_listen;
+    // Admission of heavy calls (DatapoolService::Options). Defaults 4, 32.
+    int max_running_calls = 4;
+    int max_queued_calls = 32;
+    // One line per call at kInfo and above; null: no log lines.
+    std::function<void(LogLevel, const std::string&)> log;
   };
 
   // Loads the model and the pools and starts serving. InvalidArgument /
@@ -78,6 +89,10 @@ class DatapoolServer {
 
   // The bound port.
   int port() const { return port_; }
+  // The metrics port; 0 without metrics.
+  int metrics_port() const {
+    return metrics_http_ != nullptr ? metrics_http_->port() : 0;
+  }
   PoolManager& manager() { return *manager_; }
   // Null when images are disabled.
   const Embedder* embedder() const { return embedder_.get(); }
@@ -96,6 +111,8 @@ class DatapoolServer {
   std::unique_ptr<InputResolver> inputs_;
   std::unique_ptr<PoolManager> manager_;
   std::unique_ptr<TokenAuthenticator> auth_;
+  Metrics metrics_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<DatapoolService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

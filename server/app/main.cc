@@ -9,11 +9,13 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/args.h"
@@ -49,10 +51,17 @@ struct ServerFlags {
   std::string tls_key;
   std::string tls_client_ca;
   std::string auth_token_file;
+  std::string metrics_listen = "127.0.0.1:9464";
+  std::string max_running_calls = "4";
+  std::string max_queued_calls = "32";
+  std::string log_level = "info";
   bool help = false;
 };
 
 // Parses a flag's integer value in [lo, hi] or exits with a message.
+// Serialises the server's stderr lines (calls log from many threads).
+absl::Mutex log_mu;
+
 int IntFlag(const std::string& name, const std::string& value, int lo, int hi) {
   int v = 0;
   if (!absl::SimpleAtoi(value, &v) || v < lo || v > hi) {
@@ -107,6 +116,14 @@ int Run(int argc, char** argv) {
                    "PEM CA: require client certificates it signed (mutual TLS)");
   parser.AddString("auth-token-file", &flags.auth_token_file,
                    "file of bearer tokens, one per line: every call needs one");
+  parser.AddString("metrics-listen", &flags.metrics_listen,
+                   "HOST:PORT of the Prometheus /metrics endpoint; empty: none");
+  parser.AddString("max-running-calls", &flags.max_running_calls,
+                   "heavy calls (select, embed, search, merge) run at once");
+  parser.AddString("max-queued-calls", &flags.max_queued_calls,
+                   "heavy calls waiting beyond those; more: RESOURCE_EXHAUSTED");
+  parser.AddString("log-level", &flags.log_level,
+                   "debug, info (a line per call), warning, error or off");
   parser.AddString("shutdown-grace-s", &flags.shutdown_grace_s,
                    "seconds in-flight calls get to finish on SIGTERM");
   parser.AddString("model", &flags.model,
@@ -177,6 +194,24 @@ int Run(int argc, char** argv) {
   options.tls_key_file = flags.tls_key;
   options.tls_client_ca_file = flags.tls_client_ca;
   options.auth_token_file = flags.auth_token_file;
+  options.metrics_listen = flags.metrics_listen;
+  options.max_running_calls =
+      IntFlag("max-running-calls", flags.max_running_calls, 1, 4096);
+  options.max_queued_calls =
+      IntFlag("max-queued-calls", flags.max_queued_calls, 0, 100000);
+  const std::map<std::string, int> levels = {
+      {"debug", 0}, {"info", 1}, {"warning", 2}, {"error", 3}, {"off", 4}};
+  auto level = levels.find(flags.log_level);
+  if (level == levels.end()) {
+    Fail(absl::StrCat("--log-level must be debug, info, warning, error or off, "
+                      "got '", flags.log_level, "'"));
+  }
+  const int threshold = level->second;
+  options.log = [threshold](LogLevel severity, const std::string& line) {
+    if (static_cast<int>(severity) < threshold) return;
+    absl::MutexLock lock(&log_mu);
+    std::cerr << line << std::endl;
+  };
   options.enable_images = flags.model != "none";
   options.model_path = flags.model == "none" ? "" : flags.model;
   options.input_size = IntFlag("input-size", flags.input_size, 8, 4096);
@@ -193,16 +228,29 @@ int Run(int argc, char** argv) {
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
   std::cout << "datapool-server: listening on " << host << ":"
             << (*server)->port() << std::endl;
-  std::cerr << "datapool-server: shared folder " << flags.shared_dir << ", "
-            << (*server)->manager().ListPools().size() << " pools loaded; ";
+  // Calls may already be logging: one write per line, under the log's lock.
+  std::string started;
+  if ((*server)->metrics_port() != 0) {
+    const std::string metrics_host =
+        flags.metrics_listen.substr(0, flags.metrics_listen.rfind(':'));
+    absl::StrAppend(&started, "datapool-server: metrics on http://",
+                    metrics_host, ":", (*server)->metrics_port(), "/metrics\n");
+  }
+  absl::StrAppend(&started, "datapool-server: shared folder ", flags.shared_dir,
+                  ", ", (*server)->manager().ListPools().size(),
+                  " pools loaded; ");
   if (const Embedder* model = (*server)->embedder()) {
-    std::cerr << "model "
-              << (flags.model.empty() ? "built-in (untrained ResNet-18)"
-                                      : flags.model)
-              << " " << model->fingerprint() << ", " << model->dimension()
-              << "-d at " << model->input_size() << " px" << std::endl;
+    absl::StrAppend(&started, "model ",
+                    flags.model.empty() ? "built-in (untrained ResNet-18)"
+                                        : flags.model,
+                    " ", model->fingerprint(), ", ", model->dimension(),
+                    "-d at ", model->input_size(), " px\n");
   } else {
-    std::cerr << "no model (embeddings only)" << std::endl;
+    absl::StrAppend(&started, "no model (embeddings only)\n");
+  }
+  {
+    absl::MutexLock lock(&log_mu);
+    std::cerr << started << std::flush;
   }
 
   std::thread signal_thread([&] {

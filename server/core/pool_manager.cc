@@ -351,6 +351,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     bool from_model, const std::shared_ptr<const Snapshot>& before, Pool* pool,
     bool commit) {
   SelectOutcome out;
+  const absl::Time start = absl::Now();
   out.candidates_received = candidates.size();
   const EmbeddingTable empty;
   const EmbeddingTable& pool_table = before ? before->table : empty;
@@ -438,7 +439,9 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
         candidates.filenames[i], result.distances[k], candidates.labels[i]});
   }
   out.pool_size_after = out.pool_size_before + out.selected.size();
+  out.selection_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (!commit || out.selected.empty()) return out;
+  const absl::Time commit_start = absl::Now();
 
   // Build the next version: the pool's rows, then the picks in pick order.
   EmbeddingTable next = pool_table;
@@ -479,6 +482,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   pool->Publish(std::move(snapshot));
   out.version = meta.version;
   out.committed = true;
+  out.commit_seconds = absl::ToDoubleSeconds(absl::Now() - commit_start);
   return out;
 }
 

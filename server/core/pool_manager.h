@@ -66,6 +66,10 @@ struct SelectOutcome {
   // Image files that could not be used.
   std::vector<SkippedFile> skipped;
   KCenterStats stats;
+  // Wall time of the selection (pool search and k-center) and of the
+  // commit (0 when nothing was written).
+  double selection_seconds = 0;
+  double commit_seconds = 0;
 };
 
 struct Neighbor {

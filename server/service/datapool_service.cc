@@ -1,6 +1,10 @@
 #include "server/service/datapool_service.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/json.h"
 #include "common/status_macros.h"
 #include "server/core/candidates.h"
 #include "server/service/proto_convert.h"
@@ -13,8 +17,8 @@ namespace datapool {
 class DatapoolService::CandidateInput {
  public:
   CandidateInput(const ImageServices& images, const RequestLimits& limits,
-                 PoolManager& manager)
-      : images_(images), limits_(limits), manager_(manager) {}
+                 Metrics* metrics, PoolManager& manager)
+      : images_(images), limits_(limits), metrics_(metrics), manager_(manager) {}
 
   // Takes the candidates of one request message. `pool` is checked against
   // the model before the first image is queued.
@@ -58,19 +62,35 @@ class DatapoolService::CandidateInput {
 
   absl::StatusOr<SelectOutcome> Select(const SelectParams& params) {
     if (ingest_ == nullptr) return manager_.Select(params, std::move(table_));
-    ASSIGN_OR_RETURN(EmbeddedImages images, ingest_->Finish());
+    ASSIGN_OR_RETURN(EmbeddedImages images, FinishImages());
     return manager_.SelectImages(params, std::move(images));
   }
 
   absl::StatusOr<SearchOutcome> Search(absl::string_view pool, size_t k) {
     if (ingest_ == nullptr) return manager_.Search(pool, std::move(table_), k);
-    ASSIGN_OR_RETURN(EmbeddedImages images, ingest_->Finish());
+    ASSIGN_OR_RETURN(EmbeddedImages images, FinishImages());
     return manager_.SearchImages(pool, std::move(images), k);
+  }
+
+  // Waits for the images and counts them.
+  absl::StatusOr<EmbeddedImages> FinishImages() {
+    ASSIGN_OR_RETURN(EmbeddedImages images, ingest_->Finish());
+    CountImages(images, metrics_);
+    return images;
+  }
+
+  static void CountImages(const EmbeddedImages& images, Metrics* metrics) {
+    if (metrics == nullptr) return;
+    metrics->Add("datapool_images_embedded_total", {},
+                 static_cast<double>(images.table.size()));
+    metrics->Add("datapool_images_skipped_total", {},
+                 static_cast<double>(images.skipped.size()));
   }
 
  private:
   const ImageServices& images_;
   const RequestLimits& limits_;
+  Metrics* const metrics_;
   PoolManager& manager_;
   EmbeddingTable table_;
   std::unique_ptr<ImageIngest> ingest_;
@@ -84,31 +104,6 @@ ImageServices WithLimits(ImageServices images, const RequestLimits& limits) {
   return images;
 }
 
-}  // namespace
-
-DatapoolService::DatapoolService(PoolManager* manager,
-                                 const ImageServices& images,
-                                 const RequestLimits& limits,
-                                 const TokenAuthenticator* auth)
-    : manager_(*manager),
-      limits_(limits),
-      images_(WithLimits(images, limits)),
-      auth_(auth) {}
-
-grpc::Status DatapoolService::Authorize(
-    const grpc::ServerContext& context) const {
-  if (auth_ == nullptr) return grpc::Status::OK;
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  const absl::string_view value =
-      it == metadata.end()
-          ? absl::string_view()
-          : absl::string_view(it->second.data(), it->second.size());
-  return ToGrpcStatus(auth_->Check(value));
-}
-
-namespace {
-
 bool WeakLabels(const v1::SelectionParams& params) {
   return !params.has_append_weak_labels() || params.append_weak_labels();
 }
@@ -121,16 +116,126 @@ grpc::Status Cancelled() {
   return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
 }
 
+constexpr const char* kCodeNames[] = {
+    "OK",        "CANCELLED",         "UNKNOWN",          "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",   "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",      "DATA_LOSS",
+    "UNAUTHENTICATED"};
+
+const char* CodeName(grpc::StatusCode code) {
+  const int c = static_cast<int>(code);
+  return c >= 0 && c <= 16 ? kCodeNames[c] : "UNKNOWN";
+}
+
+// Server faults, as opposed to the caller's mistakes.
+bool IsServerFault(grpc::StatusCode code) {
+  return code == grpc::StatusCode::INTERNAL ||
+         code == grpc::StatusCode::UNKNOWN ||
+         code == grpc::StatusCode::DATA_LOSS;
+}
+
 }  // namespace
+
+DatapoolService::DatapoolService(PoolManager* manager,
+                                 const ImageServices& images, Options options)
+    : manager_(*manager),
+      options_(std::move(options)),
+      images_(WithLimits(images, options_.limits)),
+      admission_(options_.max_running_calls, options_.max_queued_calls) {}
+
+grpc::Status DatapoolService::Authorize(
+    const grpc::ServerContext& context) const {
+  if (options_.auth == nullptr) return grpc::Status::OK;
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  const absl::string_view value =
+      it == metadata.end()
+          ? absl::string_view()
+          : absl::string_view(it->second.data(), it->second.size());
+  return ToGrpcStatus(options_.auth->Check(value));
+}
+
+grpc::Status DatapoolService::Handle(
+    const char* method, grpc::ServerContext& context, bool heavy,
+    const std::function<grpc::Status(CallRecord&)>& body) {
+  const absl::Time start = absl::Now();
+  Metrics* metrics = options_.metrics;
+  if (metrics != nullptr) metrics->Add("datapool_rpc_in_flight", {}, 1);
+  CallRecord record;
+  grpc::Status status = Authorize(context);
+  bool admitted = false;
+  if (status.ok() && heavy) {
+    if (metrics != nullptr) metrics->Add("datapool_work_queue_depth", {}, 1);
+    absl::Status entered =
+        admission_.Enter([&context] { return context.IsCancelled(); });
+    if (metrics != nullptr) metrics->Add("datapool_work_queue_depth", {}, -1);
+    admitted = entered.ok();
+    if (absl::IsResourceExhausted(entered)) {
+      // The standard hint for gRPC's retry policies.
+      context.AddTrailingMetadata("grpc-retry-pushback-ms", "2000");
+    }
+    status = ToGrpcStatus(entered);
+  }
+  if (status.ok()) status = body(record);
+  if (admitted) admission_.Leave();
+  Record(method, context, record, status,
+         absl::ToDoubleSeconds(absl::Now() - start));
+  if (metrics != nullptr) metrics->Add("datapool_rpc_in_flight", {}, -1);
+  return status;
+}
+
+void DatapoolService::Record(const char* method,
+                             const grpc::ServerContext& context,
+                             const CallRecord& record,
+                             const grpc::Status& status, double seconds) const {
+  const char* code = CodeName(status.error_code());
+  if (Metrics* m = options_.metrics) {
+    m->Add("datapool_rpc_requests_total", {{"method", method}, {"code", code}});
+    m->Observe("datapool_rpc_duration_seconds", {{"method", method}}, seconds);
+  }
+  if (!options_.log) return;
+  JsonWriter w;
+  w.BeginObject()
+      .Key("time").String(TimeToRfc3339(absl::Now()))
+      .Key("rpc").String(method)
+      .Key("peer").String(context.peer())
+      .Key("status").String(code)
+      .Key("ms").Double(std::round(seconds * 1e5) / 100);
+  if (!record.pool.empty()) w.Key("pool").String(record.pool);
+  if (record.candidates >= 0) w.Key("candidates").Int(record.candidates);
+  if (record.selected >= 0) w.Key("selected").Int(record.selected);
+  if (record.skipped >= 0) w.Key("skipped").Int(record.skipped);
+  if (record.version >= 0) {
+    w.Key("version").Int(record.version).Key("committed").Bool(record.committed);
+  }
+  if (!status.ok()) w.Key("error").String(status.error_message());
+  w.EndObject();
+  options_.log(IsServerFault(status.error_code()) ? LogLevel::kError
+                                                  : LogLevel::kInfo,
+               w.str());
+}
 
 grpc::Status DatapoolService::RunSelect(grpc::ServerContext* context,
                                         const v1::SelectionParams& params,
                                         CandidateInput& input,
-                                        v1::SelectResponse* response) {
+                                        v1::SelectResponse* response,
+                                        CallRecord* record) {
   // A client that gave up must not get a commit it never saw confirmed.
   if (context->IsCancelled()) return Cancelled();
   absl::StatusOr<SelectOutcome> outcome = input.Select(FromProto(params));
   if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+  record->candidates = static_cast<int64_t>(outcome->candidates_received);
+  record->selected = static_cast<int64_t>(outcome->selected.size());
+  record->skipped = static_cast<int64_t>(outcome->skipped.size());
+  record->version = static_cast<int64_t>(outcome->version);
+  record->committed = outcome->committed;
+  if (Metrics* m = options_.metrics) {
+    m->Observe("datapool_selection_seconds", {}, outcome->selection_seconds);
+    if (outcome->committed) {
+      m->Observe("datapool_commit_seconds", {}, outcome->commit_seconds);
+    }
+  }
   ToProto(*outcome, response);
   return grpc::Status::OK;
 }
@@ -138,188 +243,219 @@ grpc::Status DatapoolService::RunSelect(grpc::ServerContext* context,
 grpc::Status DatapoolService::Select(grpc::ServerContext* context,
                                      const v1::SelectRequest* request,
                                      v1::SelectResponse* response) {
-  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  if (!request->has_params()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("params are required"));
-  }
-  CandidateInput input(images_, limits_, manager_);
-  absl::Status status =
-      input.Add(request->params().pool(), WeakLabels(request->params()),
-                RemoveDuplicates(request->params()), request->candidates(),
-                request->input_paths(), request->images());
-  if (!status.ok()) return ToGrpcStatus(status);
-  return RunSelect(context, request->params(), input, response);
+  return Handle("Select", *context, true, [&](CallRecord& record) {
+    if (!request->has_params()) {
+      return ToGrpcStatus(absl::InvalidArgumentError("params are required"));
+    }
+    record.pool = request->params().pool();
+    CandidateInput input(images_, options_.limits, options_.metrics, manager_);
+    absl::Status status =
+        input.Add(request->params().pool(), WeakLabels(request->params()),
+                  RemoveDuplicates(request->params()), request->candidates(),
+                  request->input_paths(), request->images());
+    if (!status.ok()) return ToGrpcStatus(status);
+    return RunSelect(context, request->params(), input, response, &record);
+  });
 }
 
 grpc::Status DatapoolService::SelectStream(
     grpc::ServerContext* context, grpc::ServerReader<v1::SelectRequest>* reader,
     v1::SelectResponse* response) {
-  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  v1::SelectRequest message;
-  v1::SelectionParams params;
-  CandidateInput input(images_, limits_, manager_);
-  bool first = true;
-  while (reader->Read(&message)) {
-    if (first != message.has_params()) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          first ? "the first message of a stream must carry params"
-                : "only the first message of a stream may carry params"));
+  return Handle("SelectStream", *context, true, [&](CallRecord& record) {
+    // Tells the client the call was admitted before it streams.
+    reader->SendInitialMetadata();
+    v1::SelectRequest message;
+    v1::SelectionParams params;
+    CandidateInput input(images_, options_.limits, options_.metrics, manager_);
+    bool first = true;
+    while (reader->Read(&message)) {
+      if (first != message.has_params()) {
+        return ToGrpcStatus(absl::InvalidArgumentError(
+            first ? "the first message of a stream must carry params"
+                  : "only the first message of a stream may carry params"));
+      }
+      if (first) {
+        params = message.params();
+        record.pool = params.pool();
+      }
+      first = false;
+      absl::Status status =
+          input.Add(params.pool(), WeakLabels(params), RemoveDuplicates(params),
+                    message.candidates(), message.input_paths(),
+                    message.images());
+      if (!status.ok()) return ToGrpcStatus(status);
     }
-    if (first) params = message.params();
-    first = false;
-    absl::Status status =
-        input.Add(params.pool(), WeakLabels(params), RemoveDuplicates(params),
-                  message.candidates(), message.input_paths(),
-                  message.images());
-    if (!status.ok()) return ToGrpcStatus(status);
-  }
-  if (first) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("the stream carried no message"));
-  }
-  return RunSelect(context, params, input, response);
+    if (first) {
+      return ToGrpcStatus(
+          absl::InvalidArgumentError("the stream carried no message"));
+    }
+    return RunSelect(context, params, input, response, &record);
+  });
 }
 
 grpc::Status DatapoolService::Embed(grpc::ServerContext* context,
                                     grpc::ServerReader<v1::EmbedRequest>* reader,
                                     v1::EmbedResponse* response) {
-  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  v1::EmbedRequest message;
-  std::unique_ptr<ImageIngest> ingest;
-  while (reader->Read(&message)) {
-    if (ingest == nullptr) {
-      absl::StatusOr<std::unique_ptr<ImageIngest>> created =
-          ImageIngest::Create(images_, !message.has_append_weak_labels() ||
-                                           message.append_weak_labels());
-      if (!created.ok()) return ToGrpcStatus(created.status());
-      ingest = *std::move(created);
+  return Handle("Embed", *context, true, [&](CallRecord& record) {
+    reader->SendInitialMetadata();
+    v1::EmbedRequest message;
+    std::unique_ptr<ImageIngest> ingest;
+    while (reader->Read(&message)) {
+      if (ingest == nullptr) {
+        absl::StatusOr<std::unique_ptr<ImageIngest>> created =
+            ImageIngest::Create(images_, !message.has_append_weak_labels() ||
+                                             message.append_weak_labels());
+        if (!created.ok()) return ToGrpcStatus(created.status());
+        ingest = *std::move(created);
+      }
+      absl::Status status = ingest->AddPaths(message.input_paths());
+      if (status.ok()) status = ingest->AddChunks(message.images());
+      if (!status.ok()) return ToGrpcStatus(status);
     }
-    absl::Status status = ingest->AddPaths(message.input_paths());
-    if (status.ok()) status = ingest->AddChunks(message.images());
-    if (!status.ok()) return ToGrpcStatus(status);
-  }
-  if (context->IsCancelled()) return Cancelled();
-  if (ingest == nullptr) {
-    return ToGrpcStatus(absl::InvalidArgumentError("no images were given"));
-  }
-  absl::StatusOr<EmbeddedImages> images = ingest->Finish();
-  if (!images.ok()) return ToGrpcStatus(images.status());
-  if (images->table.size() == 0) {
-    return ToGrpcStatus(NoUsableImagesError(images->skipped));
-  }
-  ToProto(*images, response);
-  response->set_model_fingerprint(images_.embedder->fingerprint());
-  return grpc::Status::OK;
+    if (context->IsCancelled()) return Cancelled();
+    if (ingest == nullptr) {
+      return ToGrpcStatus(absl::InvalidArgumentError("no images were given"));
+    }
+    absl::StatusOr<EmbeddedImages> images = ingest->Finish();
+    if (!images.ok()) return ToGrpcStatus(images.status());
+    CandidateInput::CountImages(*images, options_.metrics);
+    record.candidates = static_cast<int64_t>(images->table.size());
+    record.skipped = static_cast<int64_t>(images->skipped.size());
+    if (images->table.size() == 0) {
+      return ToGrpcStatus(NoUsableImagesError(images->skipped));
+    }
+    ToProto(*images, response);
+    response->set_model_fingerprint(images_.embedder->fingerprint());
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status DatapoolService::Search(
     grpc::ServerContext* context, grpc::ServerReader<v1::SearchRequest>* reader,
     v1::SearchResponse* response) {
-  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  v1::SearchRequest message;
-  std::string pool;
-  uint32_t k = 0;
-  CandidateInput input(images_, limits_, manager_);
-  bool first = true;
-  while (reader->Read(&message)) {
-    if (first) {
-      pool = message.pool();
-      k = message.k();
-      // A missing pool fails before any image is embedded.
-      absl::StatusOr<PoolInfo> info = manager_.GetPool(pool);
-      if (!info.ok()) return ToGrpcStatus(info.status());
-    } else if (!message.pool().empty() || message.k() != 0) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          "only the first message of a search may name the pool and k"));
+  return Handle("Search", *context, true, [&](CallRecord& record) {
+    reader->SendInitialMetadata();
+    v1::SearchRequest message;
+    std::string pool;
+    uint32_t k = 0;
+    CandidateInput input(images_, options_.limits, options_.metrics, manager_);
+    bool first = true;
+    while (reader->Read(&message)) {
+      if (first) {
+        pool = message.pool();
+        k = message.k();
+        record.pool = pool;
+        // A missing pool fails before any image is embedded.
+        absl::StatusOr<PoolInfo> info = manager_.GetPool(pool);
+        if (!info.ok()) return ToGrpcStatus(info.status());
+      } else if (!message.pool().empty() || message.k() != 0) {
+        return ToGrpcStatus(absl::InvalidArgumentError(
+            "only the first message of a search may name the pool and k"));
+      }
+      first = false;
+      absl::Status status =
+          input.Add(pool, /*weak_labels=*/false, /*drop_duplicates=*/false,
+                    message.queries(), message.input_paths(), message.images());
+      if (!status.ok()) return ToGrpcStatus(status);
     }
-    first = false;
-    absl::Status status =
-        input.Add(pool, /*weak_labels=*/false, /*drop_duplicates=*/false,
-                  message.queries(),
-                  message.input_paths(), message.images());
-    if (!status.ok()) return ToGrpcStatus(status);
-  }
-  if (first) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("the stream carried no message"));
-  }
-  if (context->IsCancelled()) return Cancelled();
-  absl::StatusOr<SearchOutcome> outcome = input.Search(pool, k);
-  if (!outcome.ok()) return ToGrpcStatus(outcome.status());
-  ToProto(*outcome, response);
-  return grpc::Status::OK;
+    if (first) {
+      return ToGrpcStatus(
+          absl::InvalidArgumentError("the stream carried no message"));
+    }
+    if (context->IsCancelled()) return Cancelled();
+    absl::StatusOr<SearchOutcome> outcome = input.Search(pool, k);
+    if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+    record.candidates = static_cast<int64_t>(outcome->queries.size());
+    ToProto(*outcome, response);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status DatapoolService::GetPool(grpc::ServerContext* context,
                                       const v1::GetPoolRequest* request,
                                       v1::PoolInfo* response) {
-  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  absl::StatusOr<PoolInfo> info = manager_.GetPool(request->pool());
-  if (!info.ok()) return ToGrpcStatus(info.status());
-  ToProto(*info, response);
-  return grpc::Status::OK;
+  return Handle("GetPool", *context, false, [&](CallRecord& record) {
+    record.pool = request->pool();
+    absl::StatusOr<PoolInfo> info = manager_.GetPool(request->pool());
+    if (!info.ok()) return ToGrpcStatus(info.status());
+    ToProto(*info, response);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status DatapoolService::ListPools(grpc::ServerContext* context,
                                         const v1::ListPoolsRequest*,
                                         v1::ListPoolsResponse* response) {
-  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  for (const PoolInfo& info : manager_.ListPools()) {
-    ToProto(info, response->add_pools());
-  }
-  return grpc::Status::OK;
+  return Handle("ListPools", *context, false, [&](CallRecord&) {
+    for (const PoolInfo& info : manager_.ListPools()) {
+      ToProto(info, response->add_pools());
+    }
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status DatapoolService::ListHistory(
     grpc::ServerContext* context, const v1::ListHistoryRequest* request,
     v1::ListHistoryResponse* response) {
-  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  absl::StatusOr<std::vector<PoolManager::VersionInfo>> versions =
-      manager_.ListHistory(request->pool());
-  if (!versions.ok()) return ToGrpcStatus(versions.status());
-  for (const PoolManager::VersionInfo& v : *versions) {
-    v1::HistoryEntry* entry = response->add_versions();
-    entry->set_version(v.meta.version);
-    entry->set_time(TimeToRfc3339(v.meta.updated));
-    entry->set_size(v.meta.size);
-    entry->set_csv_file(v.csv_file);
-    entry->set_current(v.current);
-  }
-  return grpc::Status::OK;
+  return Handle("ListHistory", *context, false, [&](CallRecord& record) {
+    record.pool = request->pool();
+    absl::StatusOr<std::vector<PoolManager::VersionInfo>> versions =
+        manager_.ListHistory(request->pool());
+    if (!versions.ok()) return ToGrpcStatus(versions.status());
+    for (const PoolManager::VersionInfo& v : *versions) {
+      v1::HistoryEntry* entry = response->add_versions();
+      entry->set_version(v.meta.version);
+      entry->set_time(TimeToRfc3339(v.meta.updated));
+      entry->set_size(v.meta.size);
+      entry->set_csv_file(v.csv_file);
+      entry->set_current(v.current);
+    }
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status DatapoolService::RestoreVersion(
     grpc::ServerContext* context, const v1::RestoreVersionRequest* request,
     v1::RestoreVersionResponse* response) {
-  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  absl::StatusOr<PoolInfo> info =
-      manager_.RestoreVersion(request->pool(), request->version());
-  if (!info.ok()) return ToGrpcStatus(info.status());
-  ToProto(*info, response->mutable_pool());
-  response->set_restored_version(request->version());
-  return grpc::Status::OK;
+  return Handle("RestoreVersion", *context, false, [&](CallRecord& record) {
+    record.pool = request->pool();
+    absl::StatusOr<PoolInfo> info =
+        manager_.RestoreVersion(request->pool(), request->version());
+    if (!info.ok()) return ToGrpcStatus(info.status());
+    record.version = static_cast<int64_t>(info->meta.version);
+    record.committed = true;
+    ToProto(*info, response->mutable_pool());
+    response->set_restored_version(request->version());
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status DatapoolService::DeletePool(grpc::ServerContext* context,
                                          const v1::DeletePoolRequest* request,
                                          v1::DeletePoolResponse* response) {
-  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  absl::StatusOr<PoolInfo> info = manager_.DeletePool(request->pool());
-  if (!info.ok()) return ToGrpcStatus(info.status());
-  ToProto(*info, response->mutable_deleted());
-  return grpc::Status::OK;
+  return Handle("DeletePool", *context, false, [&](CallRecord& record) {
+    record.pool = request->pool();
+    absl::StatusOr<PoolInfo> info = manager_.DeletePool(request->pool());
+    if (!info.ok()) return ToGrpcStatus(info.status());
+    ToProto(*info, response->mutable_deleted());
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status DatapoolService::MergePools(grpc::ServerContext* context,
                                          const v1::MergePoolsRequest* request,
                                          v1::MergePoolsResponse* response) {
-  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  absl::StatusOr<MergeParams> params = FromProto(*request);
-  if (!params.ok()) return ToGrpcStatus(params.status());
-  absl::StatusOr<MergeOutcome> outcome = manager_.MergePools(*params);
-  if (!outcome.ok()) return ToGrpcStatus(outcome.status());
-  ToProto(*outcome, response);
-  return grpc::Status::OK;
+  return Handle("MergePools", *context, true, [&](CallRecord& record) {
+    record.pool = request->target();
+    absl::StatusOr<MergeParams> params = FromProto(*request);
+    if (!params.ok()) return ToGrpcStatus(params.status());
+    absl::StatusOr<MergeOutcome> outcome = manager_.MergePools(*params);
+    if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+    record.version = static_cast<int64_t>(outcome->pool.meta.version);
+    record.committed = outcome->committed;
+    ToProto(*outcome, response);
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace datapool

@@ -3,11 +3,16 @@
 #ifndef DATAPOOL_SERVER_SERVICE_DATAPOOL_SERVICE_H_
 #define DATAPOOL_SERVER_SERVICE_DATAPOOL_SERVICE_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "datapool/v1/datapool.grpc.pb.h"
 #include "server/core/pool_manager.h"
+#include "server/service/admission.h"
 #include "server/service/image_ingest.h"
+#include "server/service/metrics.h"
 #include "server/service/token_auth.h"
 
 namespace datapool {
@@ -23,16 +28,44 @@ struct RequestLimits {
   size_t max_filename_bytes = 1024;
 };
 
+// How a call went, for the log line and the metrics.
+struct CallRecord {
+  std::string pool;
+  int64_t candidates = -1;  // -1: not applicable
+  int64_t selected = -1;
+  int64_t version = -1;
+  int64_t skipped = -1;
+  bool committed = false;
+};
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
 // Thread-safe (PoolManager and the image services are). `manager` and what
-// `images` points to must outlive the service.
+// `images` and the options point to must outlive the service.
 class DatapoolService final : public v1::Datapool::Service {
  public:
-  // `images`' max_images and max_filename_bytes are replaced by `limits`.
-  // With `auth` (borrowed; must outlive the service) every call needs one
-  // of its bearer tokens (UNAUTHENTICATED otherwise); null: no tokens.
+  struct Options {
+    RequestLimits limits;
+    // Every call needs one of its bearer tokens (UNAUTHENTICATED
+    // otherwise); null: no tokens.
+    const TokenAuthenticator* auth = nullptr;
+    // Where call counts, latencies and image counts go; null: nowhere.
+    Metrics* metrics = nullptr;
+    // Heavy calls (Select, SelectStream, Embed, Search, MergePools) running
+    // at once, and waiting beyond those; a call beyond both gets
+    // RESOURCE_EXHAUSTED with a retry hint. Defaults 4 and 32.
+    int max_running_calls = 4;
+    int max_queued_calls = 32;
+    // One JSON line per call (method, peer, pool, counts, duration,
+    // status) at kInfo, or kError for server faults; null: no log. Never
+    // carries metadata (tokens).
+    std::function<void(LogLevel, const std::string&)> log;
+  };
+
+  // `images`' max_images and max_filename_bytes are replaced by
+  // options.limits.
   DatapoolService(PoolManager* manager, const ImageServices& images,
-                  const RequestLimits& limits = {},
-                  const TokenAuthenticator* auth = nullptr);
+                  Options options);
 
   grpc::Status Select(grpc::ServerContext* context,
                       const v1::SelectRequest* request,
@@ -71,16 +104,25 @@ class DatapoolService final : public v1::Datapool::Service {
 
   grpc::Status RunSelect(grpc::ServerContext* context,
                          const v1::SelectionParams& params,
-                         CandidateInput& input, v1::SelectResponse* response);
+                         CandidateInput& input, v1::SelectResponse* response,
+                         CallRecord* record);
 
+  // Runs one call: authorization, admission (heavy calls), `body`, then
+  // the metrics and the log line.
+  grpc::Status Handle(const char* method, grpc::ServerContext& context,
+                      bool heavy,
+                      const std::function<grpc::Status(CallRecord&)>& body);
   // OK, or UNAUTHENTICATED when tokens are required and the call has none
   // of them.
   grpc::Status Authorize(const grpc::ServerContext& context) const;
+  void Record(const char* method, const grpc::ServerContext& context,
+              const CallRecord& record, const grpc::Status& status,
+              double seconds) const;
 
   PoolManager& manager_;
-  const RequestLimits limits_;
+  const Options options_;
   const ImageServices images_;
-  const TokenAuthenticator* const auth_;
+  Admission admission_;
 };
 
 }  // namespace datapool

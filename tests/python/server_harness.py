@@ -80,7 +80,10 @@ class RunningServer:
         self.args = [str(a) for a in wrapper] + [self.binary,
                      "--shared-dir", str(shared_dir),
                      "--input-dir", str(input_dir),
-                     "--listen", "127.0.0.1:0"] + [str(a) for a in extra_args]
+                     "--listen", "127.0.0.1:0",
+                     # Tests run in parallel: no fixed metrics port.
+                     "--metrics-listen", "127.0.0.1:0"] + [
+                         str(a) for a in extra_args]
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
         self.env = env

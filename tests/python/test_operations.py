@@ -1,4 +1,5 @@
-"""What operators rely on, against the real server binary: gRPC server
+"""What operators rely on, against the real server binary: Prometheus
+metrics scraped over HTTP, one JSON log line per call, gRPC server
 reflection (grpcurl / grpc_cli need no proto files) and flags given as
 DATAPOOL_* environment variables.
 
@@ -9,11 +10,14 @@ client): grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo with
 Run: /usr/bin/python3 -m unittest tests/python/test_operations.py
 """
 
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -76,6 +80,40 @@ def _string_field(number, text):
     return _varint(number << 3 | 2) + _varint(len(data)) + data
 
 
+METRICS_LINE = re.compile(r"metrics on (http://\S+/metrics)")
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def scrape(url):
+    """{(name, frozenset of (label, value))): value} of a Prometheus text
+    page; checks that every sample's family has HELP and TYPE lines."""
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as reply:
+        if reply.status != 200:
+            raise AssertionError("HTTP %d from %s" % (reply.status, url))
+        content_type = reply.headers.get("Content-Type", "")
+        text = reply.read().decode()
+    if not content_type.startswith("text/plain"):
+        raise AssertionError("Content-Type %r" % content_type)
+    typed, samples = set(), {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        if not m:
+            raise AssertionError("not a sample line: %r" % line)
+        name = m.group(1)
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        if name not in typed and family not in typed:
+            raise AssertionError("sample without # TYPE: %r" % line)
+        labels = frozenset(LABEL.findall(m.group(3) or ""))
+        samples[(name, labels)] = float(m.group(4))
+    return samples
+
+
 class OperationsTest(unittest.TestCase):
 
     def setUp(self):
@@ -121,6 +159,66 @@ class OperationsTest(unittest.TestCase):
             self.assertTrue({"Select", "SelectStream", "Embed", "Search",
                              "MergePools", "RestoreVersion"} <= methods,
                             methods)
+
+    def test_metrics_and_call_log(self):
+        with RunningServer(self.shared, self.input,
+                           ["--model", "none"]) as server:
+            m = METRICS_LINE.search(server.stderr_text())
+            self.assertTrue(m, server.describe())
+            url = m.group(1)
+            before = scrape(url)
+            stub = self.rpc.DatapoolStub(grpc.insecure_channel(server.address))
+            rows = unit_rows(np.random.default_rng(2).normal(size=(6, 4)))
+            reply = stub.Select(self.pb2.SelectRequest(
+                params=self.pb2.SelectionParams(pool="seen", n_samples_count=3),
+                candidates=self.pb2.EmbeddingBlock(
+                    dimension=4, filenames=["f%d" % i for i in range(6)],
+                    values=rows.ravel().tolist())), timeout=TIMEOUT_S)
+            self.assertEqual(reply.version, 1)
+            with self.assertRaises(grpc.RpcError):
+                stub.GetPool(self.pb2.GetPoolRequest(pool="nope"),
+                             timeout=TIMEOUT_S)
+            after = scrape(url)
+
+            def delta(name, **labels):
+                key = (name, frozenset(labels.items()))
+                return after.get(key, 0) - before.get(key, 0)
+
+            self.assertEqual(delta("datapool_rpc_requests_total",
+                                   method="Select", code="OK"), 1)
+            self.assertEqual(delta("datapool_rpc_requests_total",
+                                   method="GetPool", code="NOT_FOUND"), 1)
+            self.assertEqual(delta("datapool_rpc_duration_seconds_count",
+                                   method="Select"), 1)
+            self.assertEqual(delta("datapool_rpc_duration_seconds_bucket",
+                                   method="Select", le="+Inf"), 1)
+            self.assertEqual(delta("datapool_commit_seconds_count"), 1)
+            self.assertEqual(delta("datapool_selection_seconds_count"), 1)
+            self.assertEqual(after[("datapool_pool_samples",
+                                    frozenset({("pool", "seen")}))], 3)
+            self.assertEqual(after[("datapool_pools", frozenset())], 1)
+            self.assertEqual(after[("datapool_rpc_in_flight", frozenset())], 0)
+
+            # One JSON line per call, with what happened.
+            calls = [json.loads(line) for line in
+                     server.stderr_text().splitlines() if line.startswith("{")]
+            select = [c for c in calls if c["rpc"] == "Select"]
+            self.assertEqual(len(select), 1, calls)
+            self.assertEqual((select[0]["pool"], select[0]["status"],
+                              select[0]["candidates"], select[0]["selected"],
+                              select[0]["version"], select[0]["committed"]),
+                             ("seen", "OK", 6, 3, 1, True))
+            self.assertGreaterEqual(select[0]["ms"], 0)
+            missing = [c for c in calls if c["rpc"] == "GetPool"]
+            self.assertEqual(missing[0]["status"], "NOT_FOUND")
+            self.assertIn("nope", missing[0]["error"])
+
+        with RunningServer(self.shared, self.input,
+                           ["--model", "none", "--log-level", "warning"]) as quiet:
+            stub = self.rpc.DatapoolStub(grpc.insecure_channel(quiet.address))
+            stub.ListPools(self.pb2.ListPoolsRequest(), timeout=TIMEOUT_S)
+        self.assertFalse([line for line in quiet.stderr_text().splitlines()
+                          if line.startswith("{")], quiet.stderr_text())
 
     def test_flags_from_the_environment(self):
         env = dict(os.environ, DATAPOOL_MAX_POOLS="1",

@@ -1,0 +1,53 @@
+#include "server/app/metrics_http.h"
+
+#include <httplib.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace datapool {
+
+MetricsHttpServer::MetricsHttpServer()
+    : http_(std::make_unique<httplib::Server>()) {}
+
+absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
+    const std::string& listen, Metrics* metrics) {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]:9464
+  }
+  if (colon == std::string::npos || host.empty() ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics-listen must be HOST:PORT, got '", listen, "'"));
+  }
+  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
+  server->http_->Get("/metrics", [metrics](const httplib::Request&,
+                                           httplib::Response& response) {
+    response.set_content(metrics->Render(),
+                         "text/plain; version=0.0.4; charset=utf-8");
+  });
+  const int bound = port == 0 ? server->http_->bind_to_any_port(host)
+                              : (server->http_->bind_to_port(host, port)
+                                     ? port
+                                     : -1);
+  if (bound <= 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve metrics on ", listen,
+        " (--metrics-listen: address in use or invalid?)"));
+  }
+  server->port_ = bound;
+  httplib::Server* http = server->http_.get();
+  server->thread_ = std::thread([http] { http->listen_after_bind(); });
+  return server;
+}
+
+MetricsHttpServer::~MetricsHttpServer() {
+  http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace datapool
