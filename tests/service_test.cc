@@ -464,5 +464,49 @@ TEST_F(AdmissionTest, BeyondTheQueueIsRefusedWithARetryHint) {
   EXPECT_TRUE(stub_->Select(&again, request, &r).ok());
 }
 
+class CancellationTest : public ServiceTest {
+ protected:
+  void Configure(DatapoolServer::Options* options) override {
+    options->max_running_calls = 1;
+    options->max_queued_calls = 4;
+  }
+};
+
+TEST_F(CancellationTest, ADeadlineStopsASelectionAndCommitsNothing) {
+  // A selection of about a minute here: 100k candidates, 50k picks.
+  v1::SelectRequest request;
+  *request.mutable_params() = Params("slow", 50000);
+  const EmbeddingTable t = Table(100000, 32, 7, "c");
+  v1::EmbeddingBlock* block = request.mutable_candidates();
+  block->set_dimension(32);
+  for (const std::string& f : t.filenames) block->add_filenames(f);
+  block->mutable_values()->Add(t.values.begin(), t.values.end());
+  v1::SelectResponse r;
+  grpc::ClientContext timed;
+  timed.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(1500));
+  grpc::Status late = stub_->Select(&timed, request, &r);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+
+  // With one slot, the next heavy call waits until the cancelled one has
+  // let go of it: well before a full selection could have finished (tens
+  // of seconds here).
+  grpc::ClientContext next;
+  next.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::SelectRequest small;
+  *small.mutable_params() = Params("other", 1);
+  small.mutable_candidates()->set_dimension(2);
+  small.mutable_candidates()->add_filenames("a");
+  small.mutable_candidates()->add_values(1);
+  small.mutable_candidates()->add_values(0);
+  grpc::Status after = stub_->Select(&next, small, &r);
+  EXPECT_TRUE(after.ok()) << after.error_message();
+  // Nothing was committed by the cancelled call.
+  v1::PoolInfo info;
+  EXPECT_EQ(client_->GetPool("slow", &info).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/shared/slow"));
+}
+
 }  // namespace
 }  // namespace datapool

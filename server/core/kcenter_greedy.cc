@@ -333,6 +333,10 @@ KCenterResult Greedy(const KCenterInput& in, const KCenterOptions& options,
       result.stop_reason = StopReason::kNSamples;
       break;
     }
+    if (options.cancelled && options.cancelled()) {
+      result.cancelled = true;
+      break;
+    }
     if (next.best < 0) {
       result.stop_reason = StopReason::kExhausted;
       break;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct KCenterOptions {
   std::optional<double> min_distance;
   // Worker threads for the passes; 0 = all cores. Default 0.
   int threads = 0;
+  // Polled before each pick; true stops the selection at once with
+  // KCenterResult::cancelled set (the picks so far are kept). Default null.
+  std::function<bool()> cancelled;
   // Skip distance evaluations that the triangle inequality proves useless
   // (same picks). Default false: the passes are memory-bound, and skipping
   // scattered rows saves evaluations (3-6x fewer on clustered data) but not
@@ -78,6 +82,8 @@ struct KCenterResult {
   KCenterStats stats;
   // Set when options.device failed and the CPU took over.
   std::string device_error;
+  // options.cancelled said stop.
+  bool cancelled = false;
 };
 
 // The candidates and what is known of the pool. Buffers are borrowed.

@@ -422,6 +422,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   if (device_factory_) device = device_factory_();
   options.device = device.get();
   options.min_distance = params.min_distance;
+  options.cancelled = params.cancelled;
   if (params.n_samples_count) {
     options.max_picks = *params.n_samples_count;
   } else if (params.n_samples_fraction) {
@@ -429,6 +430,10 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
         std::floor(*params.n_samples_fraction * eligible_count));
   }
   KCenterResult result = KCenterGreedy(input, options);
+  if (result.cancelled || (params.cancelled && params.cancelled())) {
+    return absl::CancelledError(
+        "the call was cancelled during the selection; nothing was committed");
+  }
 
   out.stop_reason = result.stop_reason;
   out.stats = result.stats;

@@ -38,6 +38,9 @@ struct SelectParams {
   std::optional<double> min_distance;
   bool keep_history = true;
   bool dry_run = false;
+  // Polled during the selection and before the commit; true ends the call
+  // with Cancelled and nothing committed. Default null.
+  std::function<bool()> cancelled;
   // Drop candidates whose normalised embedding equals an earlier
   // candidate's before selecting (fractions count what remains). For
   // images, the service also drops identical files before embedding.

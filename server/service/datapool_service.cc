@@ -221,9 +221,12 @@ grpc::Status DatapoolService::RunSelect(grpc::ServerContext* context,
                                         CandidateInput& input,
                                         v1::SelectResponse* response,
                                         CallRecord* record) {
-  // A client that gave up must not get a commit it never saw confirmed.
+  // A client that gave up (or whose deadline passed) must not get a commit
+  // it never saw confirmed; the selection stops as soon as it notices.
   if (context->IsCancelled()) return Cancelled();
-  absl::StatusOr<SelectOutcome> outcome = input.Select(FromProto(params));
+  SelectParams select = FromProto(params);
+  select.cancelled = [context] { return context->IsCancelled(); };
+  absl::StatusOr<SelectOutcome> outcome = input.Select(select);
   if (!outcome.ok()) return ToGrpcStatus(outcome.status());
   record->candidates = static_cast<int64_t>(outcome->candidates_received);
   record->selected = static_cast<int64_t>(outcome->selected.size());
