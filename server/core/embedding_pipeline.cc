@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <xxhash.h>
 
+#include "absl/time/time.h"
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -64,12 +66,26 @@ void EmbeddingPipeline::Skip(SkippedFile skipped) {
   refused_.push_back(std::move(skipped));
 }
 
-absl::StatusOr<EmbeddedImages> EmbeddingPipeline::Finish() {
+absl::StatusOr<EmbeddedImages> EmbeddingPipeline::Finish(
+    const std::function<void(size_t, size_t)>& progress) {
   absl::MutexLock lock(&mu_);
   closed_ = true;
   auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return embedded_ == added_ || !error_.ok();
   };
+  if (progress) {
+    size_t reported = SIZE_MAX;
+    while (!mu_.AwaitWithTimeout(absl::Condition(&done),
+                                 absl::Milliseconds(100))) {
+      if (embedded_ != reported) {
+        reported = embedded_;
+        const size_t total = added_;
+        mu_.Unlock();  // the callback may write to the network
+        progress(reported, total);
+        mu_.Lock();
+      }
+    }
+  }
   mu_.Await(absl::Condition(&done));
   if (!error_.ok()) return error_;
   EmbeddedImages out = std::move(result_);

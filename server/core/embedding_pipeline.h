@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -72,7 +73,10 @@ class EmbeddingPipeline {
   // Records a file that was refused before decoding (e.g. too large).
   void Skip(SkippedFile skipped);
   // Waits for every queued image. Internal when the model failed.
-  absl::StatusOr<EmbeddedImages> Finish();
+  // `progress` (optional) is called on this thread with (embedded, total)
+  // when the count moves, at most every 100 ms.
+  absl::StatusOr<EmbeddedImages> Finish(
+      const std::function<void(size_t, size_t)>& progress = nullptr);
 
  private:
   struct Decoded {

@@ -267,6 +267,7 @@ KCenterResult Greedy(const KCenterInput& in, const KCenterOptions& options,
   auto take = [&](size_t i, std::optional<double> distance) {
     result.picks.push_back(i);
     result.distances.push_back(distance);
+    if (options.on_pick) options.on_pick(result.picks.size());
     min_sq[i] = kTaken;
     if (result.picks.size() >= options.max_picks) return BlockResult();
     if (device != nullptr) {

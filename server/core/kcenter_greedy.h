@@ -53,6 +53,9 @@ struct KCenterOptions {
   // Polled before each pick; true stops the selection at once with
   // KCenterResult::cancelled set (the picks so far are kept). Default null.
   std::function<bool()> cancelled;
+  // Called after each pick with the number of picks so far (on the
+  // calling thread). Default null.
+  std::function<void(size_t)> on_pick;
   // Skip distance evaluations that the triangle inequality proves useless
   // (same picks). Default false: the passes are memory-bound, and skipping
   // scattered rows saves evaluations (3-6x fewer on clustered data) but not

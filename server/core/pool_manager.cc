@@ -1,6 +1,7 @@
 #include "absl/strings/string_view.h"
 #include "server/core/pool_manager.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -429,6 +430,12 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     options.max_picks = static_cast<size_t>(
         std::floor(*params.n_samples_fraction * eligible_count));
   }
+  if (params.progress) {
+    const uint64_t target = std::min<uint64_t>(options.max_picks, eligible_count);
+    options.on_pick = [&params, target](size_t picks) {
+      params.progress("selecting", picks, target);
+    };
+  }
   KCenterResult result = KCenterGreedy(input, options);
   if (result.cancelled || (params.cancelled && params.cancelled())) {
     return absl::CancelledError(
@@ -447,6 +454,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   out.selection_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (!commit || out.selected.empty()) return out;
   const absl::Time commit_start = absl::Now();
+  if (params.progress) params.progress("committing", 0, 1);
 
   // Build the next version: the pool's rows, then the picks in pick order.
   EmbeddingTable next = pool_table;
@@ -488,6 +496,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   out.version = meta.version;
   out.committed = true;
   out.commit_seconds = absl::ToDoubleSeconds(absl::Now() - commit_start);
+  if (params.progress) params.progress("committing", 1, 1);
   return out;
 }
 

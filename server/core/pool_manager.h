@@ -41,6 +41,10 @@ struct SelectParams {
   // Polled during the selection and before the commit; true ends the call
   // with Cancelled and nothing committed. Default null.
   std::function<bool()> cancelled;
+  // Told how the call goes (on the calling thread): ("selecting", picks,
+  // target) after each pick, ("committing", 0 then 1, 1). Default null.
+  std::function<void(absl::string_view phase, uint64_t done, uint64_t total)>
+      progress;
   // Drop candidates whose normalised embedding equals an earlier
   // candidate's before selecting (fractions count what remains). For
   // images, the service also drops identical files before embedding.

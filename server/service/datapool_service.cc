@@ -56,15 +56,20 @@ class DatapoolService::CandidateInput {
       ASSIGN_OR_RETURN(ingest_, ImageIngest::Create(images_, weak_labels,
                                                     drop_duplicates));
     }
+    images_received_ += paths.size();
+    for (const v1::ImageChunk& chunk : chunks) images_received_ += chunk.last();
     RETURN_IF_ERROR(ingest_->AddPaths(paths));
     return ingest_->AddChunks(chunks);
   }
 
   absl::StatusOr<SelectOutcome> Select(const SelectParams& params) {
     if (ingest_ == nullptr) return manager_.Select(params, std::move(table_));
-    ASSIGN_OR_RETURN(EmbeddedImages images, FinishImages());
+    ASSIGN_OR_RETURN(EmbeddedImages images, FinishImages(params.progress));
     return manager_.SelectImages(params, std::move(images));
   }
+
+  // Candidates or images taken so far.
+  size_t received() const { return table_.size() + images_received_; }
 
   absl::StatusOr<SearchOutcome> Search(absl::string_view pool, size_t k) {
     if (ingest_ == nullptr) return manager_.Search(pool, std::move(table_), k);
@@ -73,8 +78,16 @@ class DatapoolService::CandidateInput {
   }
 
   // Waits for the images and counts them.
-  absl::StatusOr<EmbeddedImages> FinishImages() {
-    ASSIGN_OR_RETURN(EmbeddedImages images, ingest_->Finish());
+  absl::StatusOr<EmbeddedImages> FinishImages(
+      const std::function<void(absl::string_view, uint64_t, uint64_t)>&
+          progress = nullptr) {
+    std::function<void(size_t, size_t)> embedded;
+    if (progress) {
+      embedded = [&progress](size_t done, size_t total) {
+        progress("embedding", done, total);
+      };
+    }
+    ASSIGN_OR_RETURN(EmbeddedImages images, ingest_->Finish(embedded));
     CountImages(images, metrics_);
     return images;
   }
@@ -94,6 +107,7 @@ class DatapoolService::CandidateInput {
   PoolManager& manager_;
   EmbeddingTable table_;
   std::unique_ptr<ImageIngest> ingest_;
+  size_t images_received_ = 0;  // paths given and uploads completed
 };
 
 namespace {
@@ -127,6 +141,35 @@ const char* CodeName(grpc::StatusCode code) {
   const int c = static_cast<int>(code);
   return c >= 0 && c <= 16 ? kCodeNames[c] : "UNKNOWN";
 }
+
+// Writes throttled Progress messages (a few per second, and every change of
+// phase) to a stream; the handler's thread only.
+template <typename Message, typename Stream>
+class ProgressWriter {
+ public:
+  explicit ProgressWriter(Stream* stream) : stream_(stream) {}
+
+  void Report(absl::string_view phase, uint64_t done, uint64_t total) {
+    const absl::Time now = absl::Now();
+    const bool finished = total > 0 && done == total;
+    if (phase == phase_ && !finished && now - last_ < absl::Milliseconds(200)) {
+      return;
+    }
+    phase_ = std::string(phase);
+    last_ = now;
+    Message message;
+    v1::Progress* p = message.mutable_progress();
+    p->set_phase(phase_);
+    p->set_done(done);
+    p->set_total(total);
+    stream_->Write(message);
+  }
+
+ private:
+  Stream* const stream_;
+  std::string phase_;
+  absl::Time last_ = absl::InfinitePast();
+};
 
 // Server faults, as opposed to the caller's mistakes.
 bool IsServerFault(grpc::StatusCode code) {
@@ -220,12 +263,14 @@ grpc::Status DatapoolService::RunSelect(grpc::ServerContext* context,
                                         const v1::SelectionParams& params,
                                         CandidateInput& input,
                                         v1::SelectResponse* response,
-                                        CallRecord* record) {
+                                        CallRecord* record,
+                                        const ProgressFn& progress) {
   // A client that gave up (or whose deadline passed) must not get a commit
   // it never saw confirmed; the selection stops as soon as it notices.
   if (context->IsCancelled()) return Cancelled();
   SelectParams select = FromProto(params);
   select.cancelled = [context] { return context->IsCancelled(); };
+  select.progress = progress;
   absl::StatusOr<SelectOutcome> outcome = input.Select(select);
   if (!outcome.ok()) return ToGrpcStatus(outcome.status());
   record->candidates = static_cast<int64_t>(outcome->candidates_received);
@@ -257,79 +302,146 @@ grpc::Status DatapoolService::Select(grpc::ServerContext* context,
                   RemoveDuplicates(request->params()), request->candidates(),
                   request->input_paths(), request->images());
     if (!status.ok()) return ToGrpcStatus(status);
-    return RunSelect(context, request->params(), input, response, &record);
+    return RunSelect(context, request->params(), input, response, &record,
+                     nullptr);
   });
+}
+
+template <typename Stream>
+grpc::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
+                                         Stream* stream,
+                                         v1::SelectResponse* response,
+                                         CallRecord& record,
+                                         const ProgressFn& progress) {
+  // Tells the client the call was admitted before it streams.
+  stream->SendInitialMetadata();
+  v1::SelectRequest message;
+  v1::SelectionParams params;
+  CandidateInput input(images_, options_.limits, options_.metrics, manager_);
+  bool first = true;
+  while (stream->Read(&message)) {
+    if (first != message.has_params()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          first ? "the first message of a stream must carry params"
+                : "only the first message of a stream may carry params"));
+    }
+    if (first) {
+      params = message.params();
+      record.pool = params.pool();
+    }
+    first = false;
+    absl::Status status =
+        input.Add(params.pool(), WeakLabels(params), RemoveDuplicates(params),
+                  message.candidates(), message.input_paths(),
+                  message.images());
+    if (!status.ok()) return ToGrpcStatus(status);
+    if (progress) progress("receiving", input.received(), 0);
+  }
+  if (first) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("the stream carried no message"));
+  }
+  return RunSelect(context, params, input, response, &record, progress);
 }
 
 grpc::Status DatapoolService::SelectStream(
     grpc::ServerContext* context, grpc::ServerReader<v1::SelectRequest>* reader,
     v1::SelectResponse* response) {
   return Handle("SelectStream", *context, true, [&](CallRecord& record) {
-    // Tells the client the call was admitted before it streams.
-    reader->SendInitialMetadata();
-    v1::SelectRequest message;
-    v1::SelectionParams params;
-    CandidateInput input(images_, options_.limits, options_.metrics, manager_);
-    bool first = true;
-    while (reader->Read(&message)) {
-      if (first != message.has_params()) {
-        return ToGrpcStatus(absl::InvalidArgumentError(
-            first ? "the first message of a stream must carry params"
-                  : "only the first message of a stream may carry params"));
-      }
-      if (first) {
-        params = message.params();
-        record.pool = params.pool();
-      }
-      first = false;
-      absl::Status status =
-          input.Add(params.pool(), WeakLabels(params), RemoveDuplicates(params),
-                    message.candidates(), message.input_paths(),
-                    message.images());
-      if (!status.ok()) return ToGrpcStatus(status);
-    }
-    if (first) {
-      return ToGrpcStatus(
-          absl::InvalidArgumentError("the stream carried no message"));
-    }
-    return RunSelect(context, params, input, response, &record);
+    return SelectFrom(context, reader, response, record, nullptr);
   });
+}
+
+grpc::Status DatapoolService::SelectWithProgress(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::SelectProgress, v1::SelectRequest>* stream) {
+  return Handle("SelectWithProgress", *context, true, [&](CallRecord& record) {
+    using Stream =
+        grpc::ServerReaderWriter<v1::SelectProgress, v1::SelectRequest>;
+    ProgressWriter<v1::SelectProgress, Stream> writer(stream);
+    v1::SelectProgress last;
+    grpc::Status status = SelectFrom(
+        context, stream, last.mutable_result(), record,
+        [&writer](absl::string_view phase, uint64_t done, uint64_t total) {
+          writer.Report(phase, done, total);
+        });
+    if (status.ok()) stream->Write(last);
+    return status;
+  });
+}
+
+template <typename Stream>
+grpc::Status DatapoolService::EmbedFrom(grpc::ServerContext* context,
+                                        Stream* stream,
+                                        v1::EmbedResponse* response,
+                                        CallRecord& record,
+                                        const ProgressFn& progress) {
+  stream->SendInitialMetadata();
+  v1::EmbedRequest message;
+  std::unique_ptr<ImageIngest> ingest;
+  size_t received = 0;
+  while (stream->Read(&message)) {
+    if (ingest == nullptr) {
+      absl::StatusOr<std::unique_ptr<ImageIngest>> created =
+          ImageIngest::Create(images_, !message.has_append_weak_labels() ||
+                                           message.append_weak_labels());
+      if (!created.ok()) return ToGrpcStatus(created.status());
+      ingest = *std::move(created);
+    }
+    absl::Status status = ingest->AddPaths(message.input_paths());
+    if (status.ok()) status = ingest->AddChunks(message.images());
+    if (!status.ok()) return ToGrpcStatus(status);
+    received += message.input_paths_size();
+    for (const v1::ImageChunk& chunk : message.images()) received += chunk.last();
+    if (progress) progress("receiving", received, 0);
+  }
+  if (context->IsCancelled()) return Cancelled();
+  if (ingest == nullptr) {
+    return ToGrpcStatus(absl::InvalidArgumentError("no images were given"));
+  }
+  std::function<void(size_t, size_t)> embedded;
+  if (progress) {
+    embedded = [&progress](size_t done, size_t total) {
+      progress("embedding", done, total);
+    };
+  }
+  absl::StatusOr<EmbeddedImages> images = ingest->Finish(embedded);
+  if (!images.ok()) return ToGrpcStatus(images.status());
+  CandidateInput::CountImages(*images, options_.metrics);
+  record.candidates = static_cast<int64_t>(images->table.size());
+  record.skipped = static_cast<int64_t>(images->skipped.size());
+  if (images->table.size() == 0) {
+    return ToGrpcStatus(NoUsableImagesError(images->skipped));
+  }
+  if (progress) progress("embedding", images->table.size(), images->table.size());
+  ToProto(*images, response);
+  response->set_model_fingerprint(images_.embedder->fingerprint());
+  return grpc::Status::OK;
 }
 
 grpc::Status DatapoolService::Embed(grpc::ServerContext* context,
                                     grpc::ServerReader<v1::EmbedRequest>* reader,
                                     v1::EmbedResponse* response) {
   return Handle("Embed", *context, true, [&](CallRecord& record) {
-    reader->SendInitialMetadata();
-    v1::EmbedRequest message;
-    std::unique_ptr<ImageIngest> ingest;
-    while (reader->Read(&message)) {
-      if (ingest == nullptr) {
-        absl::StatusOr<std::unique_ptr<ImageIngest>> created =
-            ImageIngest::Create(images_, !message.has_append_weak_labels() ||
-                                             message.append_weak_labels());
-        if (!created.ok()) return ToGrpcStatus(created.status());
-        ingest = *std::move(created);
-      }
-      absl::Status status = ingest->AddPaths(message.input_paths());
-      if (status.ok()) status = ingest->AddChunks(message.images());
-      if (!status.ok()) return ToGrpcStatus(status);
-    }
-    if (context->IsCancelled()) return Cancelled();
-    if (ingest == nullptr) {
-      return ToGrpcStatus(absl::InvalidArgumentError("no images were given"));
-    }
-    absl::StatusOr<EmbeddedImages> images = ingest->Finish();
-    if (!images.ok()) return ToGrpcStatus(images.status());
-    CandidateInput::CountImages(*images, options_.metrics);
-    record.candidates = static_cast<int64_t>(images->table.size());
-    record.skipped = static_cast<int64_t>(images->skipped.size());
-    if (images->table.size() == 0) {
-      return ToGrpcStatus(NoUsableImagesError(images->skipped));
-    }
-    ToProto(*images, response);
-    response->set_model_fingerprint(images_.embedder->fingerprint());
-    return grpc::Status::OK;
+    return EmbedFrom(context, reader, response, record, nullptr);
+  });
+}
+
+grpc::Status DatapoolService::EmbedWithProgress(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::EmbedProgress, v1::EmbedRequest>* stream) {
+  return Handle("EmbedWithProgress", *context, true, [&](CallRecord& record) {
+    using Stream =
+        grpc::ServerReaderWriter<v1::EmbedProgress, v1::EmbedRequest>;
+    ProgressWriter<v1::EmbedProgress, Stream> writer(stream);
+    v1::EmbedProgress last;
+    grpc::Status status = EmbedFrom(
+        context, stream, last.mutable_result(), record,
+        [&writer](absl::string_view phase, uint64_t done, uint64_t total) {
+          writer.Report(phase, done, total);
+        });
+    if (status.ok()) stream->Write(last);
+    return status;
   });
 }
 

@@ -73,9 +73,17 @@ class DatapoolService final : public v1::Datapool::Service {
   grpc::Status SelectStream(grpc::ServerContext* context,
                             grpc::ServerReader<v1::SelectRequest>* reader,
                             v1::SelectResponse* response) override;
+  grpc::Status SelectWithProgress(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::SelectProgress, v1::SelectRequest>* stream)
+      override;
   grpc::Status Embed(grpc::ServerContext* context,
                      grpc::ServerReader<v1::EmbedRequest>* reader,
                      v1::EmbedResponse* response) override;
+  grpc::Status EmbedWithProgress(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::EmbedProgress, v1::EmbedRequest>* stream)
+      override;
   grpc::Status Search(grpc::ServerContext* context,
                       grpc::ServerReader<v1::SearchRequest>* reader,
                       v1::SearchResponse* response) override;
@@ -102,10 +110,24 @@ class DatapoolService final : public v1::Datapool::Service {
   // Accumulates the candidates of one call.
   class CandidateInput;
 
+  // (phase, done, total); may be null.
+  using ProgressFn =
+      std::function<void(absl::string_view, uint64_t, uint64_t)>;
+
   grpc::Status RunSelect(grpc::ServerContext* context,
                          const v1::SelectionParams& params,
                          CandidateInput& input, v1::SelectResponse* response,
-                         CallRecord* record);
+                         CallRecord* record, const ProgressFn& progress);
+  // The body of SelectStream / SelectWithProgress, and of Embed /
+  // EmbedWithProgress, over either kind of stream.
+  template <typename Stream>
+  grpc::Status SelectFrom(grpc::ServerContext* context, Stream* stream,
+                          v1::SelectResponse* response, CallRecord& record,
+                          const ProgressFn& progress);
+  template <typename Stream>
+  grpc::Status EmbedFrom(grpc::ServerContext* context, Stream* stream,
+                         v1::EmbedResponse* response, CallRecord& record,
+                         const ProgressFn& progress);
 
   // Runs one call: authorization, admission (heavy calls), `body`, then
   // the metrics and the log line.

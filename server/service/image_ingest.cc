@@ -109,13 +109,14 @@ absl::Status ImageIngest::TooManyImages() const {
       "--max-candidates); split it into several requests"));
 }
 
-absl::StatusOr<EmbeddedImages> ImageIngest::Finish() {
+absl::StatusOr<EmbeddedImages> ImageIngest::Finish(
+    const std::function<void(size_t, size_t)>& progress) {
   if (in_image_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the request ended inside uploaded image '", current_.filename,
         "' (no chunk marked last)"));
   }
-  return pipeline_.Finish();
+  return pipeline_.Finish(progress);
 }
 
 }  // namespace datapool

@@ -50,7 +50,8 @@ class ImageIngest {
       const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks);
   // Waits for the embeddings. InvalidArgument when the stream ended inside
   // an image.
-  absl::StatusOr<EmbeddedImages> Finish();
+  absl::StatusOr<EmbeddedImages> Finish(
+      const std::function<void(size_t, size_t)>& progress = nullptr);
 
  private:
   ImageIngest(const ImageServices& services, bool weak_labels,

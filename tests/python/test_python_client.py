@@ -613,6 +613,59 @@ class ErrorTest(DatapoolApiTestBase):
                             "stream whose messages disagree on dimension")
 
 
+class ProgressTest(DatapoolApiTestBase):
+    """SelectWithProgress: progress messages while the call runs, the result
+    last; cancelling it commits nothing."""
+
+    def big_request(self, pool, n, picks, seed):
+        rng = np.random.default_rng(seed)
+        rows = unit_rows(rng.normal(size=(n, 32)))
+        names = ["%s/%06d.jpg" % (pool, i) for i in range(n)]
+        return self.request(self.params(pool, n=picks), names, rows)
+
+    def test_progress_then_result(self):
+        replies = list(self.stub.SelectWithProgress(
+            iter([self.big_request("prog", 20000, 3000, 1)]), timeout=120))
+        self.assertTrue(replies[-1].HasField("result"), replies[-1])
+        result = replies[-1].result
+        self.assertTrue(result.committed)
+        self.assertEqual(len(result.selected), 3000)
+        progress = [r.progress for r in replies[:-1]]
+        self.assertTrue(all(r.HasField("progress") for r in replies[:-1]))
+        phases = [p.phase for p in progress]
+        order = ["receiving", "selecting", "committing"]
+        self.assertEqual(sorted(set(phases), key=order.index),
+                         [ph for ph in order if ph in phases])
+        self.assertEqual(phases, sorted(phases, key=order.index), phases)
+        selecting = [p for p in progress if p.phase == "selecting"]
+        self.assertTrue(selecting, phases)
+        self.assertTrue(all(p.total == 3000 and p.done <= 3000
+                            for p in selecting))
+        self.assertEqual(selecting[-1].done, 3000)
+        done = [p.done for p in selecting]
+        self.assertEqual(done, sorted(done))
+        self.assertEqual((progress[-1].phase, progress[-1].done,
+                          progress[-1].total), ("committing", 1, 1))
+        # Throttled: far fewer messages than picks.
+        self.assertLess(len(selecting), 500)
+
+    def test_cancel_commits_nothing(self):
+        call = self.stub.SelectWithProgress(
+            iter([self.big_request("cancelled", 100000, 50000, 2)]),
+            timeout=300)
+        for reply in call:
+            if reply.HasField("progress") and reply.progress.phase == "selecting":
+                call.cancel()
+                break
+        self.assertEqual(call.code(), grpc.StatusCode.CANCELLED)
+        # Commits to one pool are serialised: once this one is in, the
+        # cancelled call has let go of the pool without writing.
+        after = self.stub.Select(self.request(
+            self.params("cancelled", n=1), ["late.jpg"],
+            unit_rows(np.ones((1, 32)))), timeout=120)
+        self.assertEqual((after.version, after.pool_size_after), (1, 1))
+
+
 class RestartTest(unittest.TestCase):
     """The pool state survives a server restart (read back from disk)."""
 
