@@ -14,7 +14,13 @@
 //   datapool health [--json]
 //
 // Exit codes: 0 success, 1 the server (or the input file) refused, 2 usage.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 #include <tuple>
 #include <iostream>
 #include <string>
@@ -23,6 +29,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "client/datapool_client.h"
 #include "common/args.h"
 #include "common/csv_codec.h"
@@ -156,6 +163,40 @@ void PrintSkipped(const google::protobuf::RepeatedPtrField<v1::SkippedFile>& ski
   }
 }
 
+// One line on stderr, redrawn in place: "selecting  1200/3000 [#####.....]".
+// Thread-safe (progress arrives on the client's reader thread).
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
+
+  void Show(const v1::Progress& p) {
+    if (!enabled_) return;
+    absl::MutexLock lock(&mu_);
+    std::string line = absl::StrFormat("%-10s %d", p.phase(), p.done());
+    if (p.total() > 0) {
+      constexpr int kWidth = 30;
+      const int filled = static_cast<int>(
+          kWidth * std::min<uint64_t>(p.done(), p.total()) / p.total());
+      absl::StrAppend(&line, "/", p.total(), " [", std::string(filled, '#'),
+                      std::string(kWidth - filled, '.'), "]");
+    }
+    std::cerr << "\r" << line << "\033[K" << std::flush;
+    shown_ = true;
+  }
+
+  // Ends the line, if one was drawn.
+  void Done() {
+    absl::MutexLock lock(&mu_);
+    if (shown_) std::cerr << "\r\033[K" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  const bool enabled_;
+  absl::Mutex mu_;
+  bool shown_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 int UsageError(const std::string& message) {
   std::cerr << "datapool: " << message << "\n(see datapool --help)\n";
   return 2;
@@ -265,18 +306,27 @@ int Select(const Flags& flags, DatapoolClient& client) {
   params.set_remove_duplicates(!flags.keep_duplicates);
 
   v1::SelectResponse response;
-  grpc::Status status;
+  ImageRequest images;
+  absl::StatusOr<EmbeddingTable> table;
   if (flags.embeddings.empty()) {
-    ImageRequest images;
     if (!BuildImageRequest(flags, &images)) return 1;
-    status = client.SelectImages(params, images, &response);
   } else {
-    absl::StatusOr<EmbeddingTable> table = ReadCandidates(flags.embeddings);
+    table = ReadCandidates(flags.embeddings);
     if (!table.ok()) {
       std::cerr << "datapool: " << table.status().message() << "\n";
       return 1;
     }
-    status = client.Select(params, *table, &response);
+  }
+  // A progress line on a terminal only (never with --json or when piped).
+  ProgressBar bar(!flags.json && ::isatty(STDERR_FILENO));
+  grpc::Status status = client.SelectWithProgress(
+      params, flags.embeddings.empty() ? nullptr : &*table,
+      flags.embeddings.empty() ? &images : nullptr,
+      [&bar](const v1::Progress& p) { bar.Show(p); }, &response);
+  bar.Done();
+  if (status.error_code() == grpc::StatusCode::CANCELLED) {
+    std::cerr << "datapool: cancelled; nothing was committed\n";
+    return 130;
   }
   if (!status.ok()) return RpcError(status, flags.server);
   PrintSelectResult(flags, response);
@@ -754,7 +804,21 @@ int Run(int argc, char** argv) {
     }
     *pem = *std::move(text);
   }
+  // Ctrl-C cancels the call in flight (the server then commits nothing);
+  // a second one exits at once. SIGINT is blocked before gRPC starts its
+  // threads, so only the thread below receives it.
+  sigset_t interrupt;
+  sigemptyset(&interrupt);
+  sigaddset(&interrupt, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &interrupt, nullptr);
   DatapoolClient client(options);
+  std::thread([interrupt, &client]() mutable {
+    int sig = 0;
+    sigwait(&interrupt, &sig);
+    client.Cancel();
+    sigwait(&interrupt, &sig);
+    _exit(130);
+  }).detach();
 
   const std::string& command = (*args)[0];
   if (command == "select" || command == "embed" || command == "search") {

@@ -1,5 +1,7 @@
 #include "client/datapool_client.h"
 
+#include <thread>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -88,10 +90,9 @@ void DatapoolClient::PrepareContext(grpc::ClientContext* context) const {
   }
 }
 
-template <typename Request, typename BlockOf>
-grpc::Status DatapoolClient::StreamRows(grpc::ClientWriter<Request>* writer,
-                                        Request first, BlockOf block,
-                                        const EmbeddingTable& rows) const {
+template <typename Writer, typename Request, typename BlockOf>
+void DatapoolClient::WriteRows(Writer* writer, Request first, BlockOf block,
+                               const EmbeddingTable& rows) const {
   const size_t d = rows.dimension;
   const size_t n = rows.size();
   const size_t rows_per_chunk =
@@ -115,7 +116,6 @@ grpc::Status DatapoolClient::StreamRows(grpc::ClientWriter<Request>* writer,
     begin = end;
   } while (begin < n);
   writer->WritesDone();
-  return writer->Finish();
 }
 
 grpc::Status DatapoolClient::Select(const v1::SelectionParams& params,
@@ -126,9 +126,9 @@ grpc::Status DatapoolClient::Select(const v1::SelectionParams& params,
   auto writer = stub_->SelectStream(&context, response);
   v1::SelectRequest first;
   *first.mutable_params() = params;
-  return StreamRows(
-      writer.get(), std::move(first),
-      [](v1::SelectRequest& r) { return r.mutable_candidates(); }, candidates);
+  WriteRows(writer.get(), std::move(first),
+            [](v1::SelectRequest& r) { return r.mutable_candidates(); }, candidates);
+  return writer->Finish();
 }
 
 grpc::Status DatapoolClient::Search(const std::string& pool, uint32_t k,
@@ -140,9 +140,9 @@ grpc::Status DatapoolClient::Search(const std::string& pool, uint32_t k,
   v1::SearchRequest first;
   first.set_pool(pool);
   first.set_k(k);
-  return StreamRows(
-      writer.get(), std::move(first),
-      [](v1::SearchRequest& r) { return r.mutable_queries(); }, queries);
+  WriteRows(writer.get(), std::move(first),
+            [](v1::SearchRequest& r) { return r.mutable_queries(); }, queries);
+  return writer->Finish();
 }
 
 grpc::Status DatapoolClient::SearchImages(const std::string& pool, uint32_t k,
@@ -154,14 +154,15 @@ grpc::Status DatapoolClient::SearchImages(const std::string& pool, uint32_t k,
   v1::SearchRequest first;
   first.set_pool(pool);
   first.set_k(k);
-  return StreamImages(&context, writer.get(), std::move(first), images);
+  grpc::Status written =
+      WriteImages(&context, writer.get(), std::move(first), images);
+  return written.ok() ? writer->Finish() : written;
 }
 
-template <typename Request>
-grpc::Status DatapoolClient::StreamImages(grpc::ClientContext* context,
-                                          grpc::ClientWriter<Request>* writer,
-                                          Request first,
-                                          const ImageRequest& images) const {
+template <typename Writer, typename Request>
+grpc::Status DatapoolClient::WriteImages(grpc::ClientContext* context,
+                                         Writer* writer, Request first,
+                                         const ImageRequest& images) const {
   for (const std::string& path : images.input_paths) first.add_input_paths(path);
   Request message = std::move(first);
   size_t message_bytes = 0;
@@ -202,7 +203,7 @@ grpc::Status DatapoolClient::StreamImages(grpc::ClientContext* context,
   }
   if (open) writer->Write(message);
   writer->WritesDone();
-  return writer->Finish();
+  return grpc::Status::OK;
 }
 
 grpc::Status DatapoolClient::SelectImages(const v1::SelectionParams& params,
@@ -213,7 +214,66 @@ grpc::Status DatapoolClient::SelectImages(const v1::SelectionParams& params,
   auto writer = stub_->SelectStream(&context, response);
   v1::SelectRequest first;
   *first.mutable_params() = params;
-  return StreamImages(&context, writer.get(), std::move(first), images);
+  grpc::Status written =
+      WriteImages(&context, writer.get(), std::move(first), images);
+  return written.ok() ? writer->Finish() : written;
+}
+
+grpc::Status DatapoolClient::SelectWithProgress(
+    const v1::SelectionParams& params, const EmbeddingTable* candidates,
+    const ImageRequest* images,
+    const std::function<void(const v1::Progress&)>& on_progress,
+    v1::SelectResponse* response) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  {
+    absl::MutexLock lock(&cancel_mu_);
+    if (cancelled_) context.TryCancel();
+    active_ = &context;
+  }
+  auto stream = stub_->SelectWithProgress(&context);
+  // Progress arrives while the requests still go out: read on another
+  // thread so neither side waits for the other.
+  bool got_result = false;
+  std::thread reader([&] {
+    v1::SelectProgress message;
+    while (stream->Read(&message)) {
+      if (message.has_result()) {
+        *response = std::move(*message.mutable_result());
+        got_result = true;
+      } else if (on_progress) {
+        on_progress(message.progress());
+      }
+    }
+  });
+  v1::SelectRequest first;
+  *first.mutable_params() = params;
+  grpc::Status written = grpc::Status::OK;
+  if (candidates != nullptr) {
+    WriteRows(stream.get(), std::move(first),
+              [](v1::SelectRequest& r) { return r.mutable_candidates(); },
+              *candidates);
+  } else {
+    written = WriteImages(&context, stream.get(), std::move(first), *images);
+  }
+  reader.join();
+  grpc::Status status = stream->Finish();
+  {
+    absl::MutexLock lock(&cancel_mu_);
+    active_ = nullptr;
+  }
+  if (!written.ok()) return written;
+  if (status.ok() && !got_result) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "the server ended the call without a result");
+  }
+  return status;
+}
+
+void DatapoolClient::Cancel() {
+  absl::MutexLock lock(&cancel_mu_);
+  cancelled_ = true;
+  if (active_ != nullptr) active_->TryCancel();
 }
 
 grpc::Status DatapoolClient::Embed(const ImageRequest& images, bool weak_labels,
@@ -223,7 +283,9 @@ grpc::Status DatapoolClient::Embed(const ImageRequest& images, bool weak_labels,
   auto writer = stub_->Embed(&context, response);
   v1::EmbedRequest first;
   first.set_append_weak_labels(weak_labels);
-  return StreamImages(&context, writer.get(), std::move(first), images);
+  grpc::Status written =
+      WriteImages(&context, writer.get(), std::move(first), images);
+  return written.ok() ? writer->Finish() : written;
 }
 
 grpc::Status DatapoolClient::GetPool(const std::string& pool,

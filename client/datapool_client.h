@@ -7,12 +7,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 #include "common/embedding_table.h"
 #include "datapool/v1/datapool.grpc.pb.h"
@@ -81,6 +84,17 @@ class DatapoolClient {
   grpc::Status SelectImages(const v1::SelectionParams& params,
                             const ImageRequest& images,
                             v1::SelectResponse* response);
+  // SelectWithProgress with `candidates` (embeddings) or else `images`:
+  // `on_progress` is called for each progress message, on another thread
+  // than the caller's, while the call runs.
+  grpc::Status SelectWithProgress(
+      const v1::SelectionParams& params, const EmbeddingTable* candidates,
+      const ImageRequest* images,
+      const std::function<void(const v1::Progress&)>& on_progress,
+      v1::SelectResponse* response);
+  // Cancels the SelectWithProgress call in flight, and any started later
+  // (for Ctrl-C). Thread-safe.
+  void Cancel();
   // Embeds images with the server's model; touches no pool.
   grpc::Status Embed(const ImageRequest& images, bool weak_labels,
                      v1::EmbedResponse* response);
@@ -109,17 +123,21 @@ class DatapoolClient {
   // The deadline and, when set, the token.
   void PrepareContext(grpc::ClientContext* context) const;
   // Writes `first` with the first rows, then the other rows in chunks of
-  // about options.chunk_bytes into `block(message)`.
-  template <typename Request, typename BlockOf>
-  grpc::Status StreamRows(grpc::ClientWriter<Request>* writer, Request first,
-                          BlockOf block, const EmbeddingTable& rows) const;
-  // Writes `first` with the input paths, then the uploads in chunks.
-  template <typename Request>
-  grpc::Status StreamImages(grpc::ClientContext* context,
-                            grpc::ClientWriter<Request>* writer, Request first,
-                            const ImageRequest& images) const;
+  // about options.chunk_bytes into `block(message)`, then WritesDone.
+  template <typename Writer, typename Request, typename BlockOf>
+  void WriteRows(Writer* writer, Request first, BlockOf block,
+                 const EmbeddingTable& rows) const;
+  // Writes `first` with the input paths, then the uploads in chunks, then
+  // WritesDone. A local file that cannot be read cancels the call and is
+  // returned (InvalidArgument).
+  template <typename Writer, typename Request>
+  grpc::Status WriteImages(grpc::ClientContext* context, Writer* writer,
+                           Request first, const ImageRequest& images) const;
 
   Options options_;
+  absl::Mutex cancel_mu_;
+  bool cancelled_ ABSL_GUARDED_BY(cancel_mu_) = false;
+  grpc::ClientContext* active_ ABSL_GUARDED_BY(cancel_mu_) = nullptr;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Datapool::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;

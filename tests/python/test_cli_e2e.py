@@ -8,6 +8,9 @@ Run: /usr/bin/python3 -m unittest tests/python/test_cli_e2e.py
 import csv
 import json
 import os
+import signal
+import select
+import pty
 import re
 import socket
 import subprocess
@@ -514,6 +517,105 @@ class CliMergeTest(CliTestBase):
         self.assertUsageError("pools", "merge", "ma")
         self.assertUsageError("pools", "merge", "ma", "mb", "--on-collision",
                               "rename")
+
+
+class CliProgressTest(CliTestBase):
+    """A progress line on a terminal only; Ctrl-C cancels the selection and
+    nothing is committed."""
+
+    def big_csv(self, name, n, d, seed):
+        path = self.csv_path(name)
+        rng = np.random.default_rng(seed)
+        rows = unit_rows(rng.normal(size=(n, d)))
+        with open(path, "w") as f:
+            f.write("filenames," + ",".join("embedding_%d" % j
+                                           for j in range(d)) + ",labels\n")
+            for i in range(n):
+                f.write("r%06d.jpg," % i
+                        + ",".join("%.6f" % v for v in rows[i]) + ",0\n")
+        return path
+
+    def start_on_pty(self, *args):
+        """Starts the CLI with stderr on a pseudo-terminal (stdout piped);
+        returns (process, pty master fd)."""
+        master, slave = pty.openpty()
+        # stdout to a file: the picks' listing may exceed a pipe's buffer.
+        out = tempfile.TemporaryFile()
+        self.addCleanup(out.close)
+        proc = subprocess.Popen(
+            [self.cli_bin, "--server", self.address] + [str(a) for a in args],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=slave,
+            env=base_env())
+        proc.stdout_file = out
+        os.close(slave)
+        self.addCleanup(os.close, master)
+        return proc, master
+
+    @staticmethod
+    def stdout_of(proc):
+        proc.wait(timeout=CLI_TIMEOUT_S)
+        proc.stdout_file.seek(0)
+        return proc.stdout_file.read()
+
+    def read_until(self, master, needle, proc):
+        """Terminal output up to `needle` (or the end of the output)."""
+        out = b""
+        while needle.encode() not in out:
+            ready, _, _ = select.select([master], [], [], CLI_TIMEOUT_S)
+            if not ready:
+                proc.kill()
+                self.fail("no %r on the terminal: %r" % (needle, out))
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the CLI closed the terminal (EIO)
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out.decode(errors="replace")
+
+    def test_progress_line_on_a_terminal_only(self):
+        path = self.big_csv("progress.csv", 20000, 16, 1)
+        proc, master = self.start_on_pty("select", "--pool", "bar",
+                                         "--embeddings", path,
+                                         "--n-samples", "4000")
+        shown = self.read_until(master, "\0", proc)  # until the CLI exits
+        stdout = self.stdout_of(proc)
+        self.assertEqual(proc.returncode, 0, shown)
+        self.assertIn("selecting", shown)
+        self.assertIn("/4000 [", shown)
+        self.assertIn("\r", shown)
+        self.assertIn(b"Selected 4000 of 20000", stdout)
+        self.assertNotIn(b"selecting", stdout)
+        # Piped, or with --json: no progress line at all.
+        piped = self.cli_ok("select", "--pool", "bar2", "--embeddings", path,
+                            "--n-samples", "10")
+        self.assertNotIn("selecting", piped.stderr)
+        proc, master = self.start_on_pty("select", "--pool", "bar3",
+                                         "--embeddings", path,
+                                         "--n-samples", "10", "--json")
+        shown = self.read_until(master, "\0", proc)
+        self.stdout_of(proc)
+        self.assertNotIn("selecting", shown)
+
+    def test_ctrl_c_cancels_and_commits_nothing(self):
+        path = self.big_csv("long.csv", 60000, 16, 2)
+        proc, master = self.start_on_pty("select", "--pool", "interrupted",
+                                         "--embeddings", path,
+                                         "--n-samples", "50000")
+        self.read_until(master, "selecting", proc)
+        proc.send_signal(signal.SIGINT)
+        shown = self.read_until(master, "\0", proc)
+        self.stdout_of(proc)
+        self.assertEqual(proc.returncode, 130, shown)
+        self.assertIn("cancelled; nothing was committed", shown)
+        # Commits to a pool are serialised: once this one is in, the
+        # cancelled selection has let go of the pool without writing.
+        small = self.csv_path("after.csv")
+        write_lightly_csv(small, ["late.jpg"], [[1.0] * 16], [0])
+        out = self.cli_json("select", "--pool", "interrupted", "--embeddings",
+                            small, "--n-samples", "1", "--json")
+        self.assertEqual((out["version"], out["pool_size_after"]), (1, 1))
 
 
 class CliSelectedMaskedTest(CliTestBase):

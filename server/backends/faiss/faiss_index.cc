@@ -29,7 +29,7 @@ absl::Status Guard(const char* what, Fn&& fn) {
 }  // namespace
 
 struct FaissFlatIndex::Impl {
-  explicit Impl(size_t d) : index(static_cast<faiss::Index::idx_t>(d)) {}
+  explicit Impl(size_t d) : index(static_cast<int64_t>(d)) {}
   faiss::IndexFlatL2 index;
 };
 
@@ -55,7 +55,7 @@ size_t FaissFlatIndex::size() const {
 
 absl::Status FaissFlatIndex::Add(const float* rows, size_t n) {
   return Guard("add", [&] {
-    impl_->index.add(static_cast<faiss::Index::idx_t>(n), rows);
+    impl_->index.add(static_cast<int64_t>(n), rows);
   });
 }
 
@@ -70,11 +70,10 @@ absl::Status FaissFlatIndex::Search(const float* queries, size_t n, size_t k,
     }
     return absl::OkStatus();
   }
-  static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t));
   return Guard("search", [&] {
-    impl_->index.search(static_cast<faiss::Index::idx_t>(n), queries,
-                        static_cast<faiss::Index::idx_t>(k), sq_distances,
-                        reinterpret_cast<faiss::Index::idx_t*>(indices));
+    impl_->index.search(static_cast<int64_t>(n), queries,
+                        static_cast<int64_t>(k), sq_distances,
+                        indices);
   });
 }
 
