@@ -24,6 +24,10 @@ DATAPOOL_PACKAGES=(
   python3 python3-grpcio python3-protobuf python3-numpy
   python3-torch python3-opencv python3-faiss
   clang libclang-rt-14-dev openssl
+  # Deployment tests: the chart rendered by deploy/render-chart.sh (Go with
+  # sprig, as Helm), its manifests checked against the Kubernetes types.
+  golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
+  python3-yaml python3-kubernetes
 )
 
 datapool_install_packages() {
