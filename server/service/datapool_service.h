@@ -1,5 +1,6 @@
 // The gRPC front of PoolManager: converts messages, calls the domain, maps
-// the status. Holds no state besides the borrowed manager.
+// the status; around every call, token checks, admission of heavy calls,
+// metrics and a log line. Its only state is the admission queue.
 #ifndef DATAPOOL_SERVER_SERVICE_DATAPOOL_SERVICE_H_
 #define DATAPOOL_SERVER_SERVICE_DATAPOOL_SERVICE_H_
 
