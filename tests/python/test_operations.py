@@ -220,6 +220,39 @@ class OperationsTest(unittest.TestCase):
         self.assertFalse([line for line in quiet.stderr_text().splitlines()
                           if line.startswith("{")], quiet.stderr_text())
 
+    def test_sigterm_during_a_long_selection(self):
+        """SIGTERM while a selection runs: the server stops accepting calls,
+        gives the call --shutdown-grace-s, then cancels it; the selection
+        stops between picks, nothing is written, and the server exits 0."""
+        server = RunningServer(self.shared, self.input,
+                               ["--model", "none", "--shutdown-grace-s", "1"],
+                               shutdown_timeout=20)
+        server.__enter__()
+        try:
+            stub = self.rpc.DatapoolStub(grpc.insecure_channel(server.address))
+            rows = unit_rows(np.random.default_rng(3).normal(size=(100000, 32)))
+            request = self.pb2.SelectRequest(
+                params=self.pb2.SelectionParams(pool="long",
+                                                n_samples_count=50000),
+                candidates=self.pb2.EmbeddingBlock(
+                    dimension=32, filenames=["%06d" % i for i in range(100000)],
+                    values=rows.ravel().tolist()))
+            call = stub.SelectWithProgress(iter([request]), timeout=300)
+            for reply in call:
+                if reply.progress.phase == "selecting":
+                    break
+        finally:
+            server.stop()  # SIGTERM; asserts exit status 0 in time
+        with self.assertRaises(grpc.RpcError) as ended:
+            for _ in call:
+                pass
+        self.assertIn(ended.exception.code(), (grpc.StatusCode.CANCELLED,
+                                               grpc.StatusCode.UNAVAILABLE),
+                      ended.exception.details())
+        self.assertIn("finishing in-flight calls", server.stderr_text())
+        # Nothing half-written: no pool folder, no temporary file anywhere.
+        self.assertEqual(os.listdir(self.shared), [])
+
     def test_flags_from_the_environment(self):
         env = dict(os.environ, DATAPOOL_MAX_POOLS="1",
                    DATAPOOL_MAX_FILENAME_BYTES="20", DATAPOOL_MODEL="none")
