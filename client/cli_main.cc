@@ -72,7 +72,8 @@ Commands:
       everything already there. A filename TARGET already has fails the
       merge (fail, the default), is renamed SOURCE/filename (prefix), or is
       dropped (skip).
-  health                     the server's grpc.health.v1 status
+  health [--service liveness] the server's grpc.health.v1 status: ready
+                             (pools loaded), or with liveness, serving at all
 
 Global flags:
 )";
@@ -110,6 +111,8 @@ struct Flags {
   std::string out;
   // search
   std::string k = "5";
+  // health
+  std::string health_service;
   // merge
   bool create = false;
   std::string on_collision = "fail";
@@ -695,7 +698,7 @@ int Pools(const Flags& flags, const std::vector<std::string>& args,
 
 int Health(const Flags& flags, DatapoolClient& client) {
   grpc::health::v1::HealthCheckResponse response;
-  grpc::Status status = client.Health(&response);
+  grpc::Status status = client.Health(&response, flags.health_service);
   if (!status.ok()) return RpcError(status, flags.server);
   const std::string name =
       grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
@@ -760,6 +763,9 @@ int Run(int argc, char** argv) {
   parser.AddString("out", &flags.out, "embed: CSV file to write");
   parser.AddString("k", &flags.k, "search: neighbours per query (also -k)");
   parser.AddBool("new", &flags.create, "pools merge: TARGET is a new pool");
+  parser.AddString("service", &flags.health_service,
+                   "health: the service to check (\"liveness\": serving at "
+                   "all; default: ready, pools loaded)");
   parser.AddString("on-collision", &flags.on_collision,
                    "pools merge: fail, prefix or skip (default fail)");
   std::vector<std::string> raw(argv + 1, argv + argc);

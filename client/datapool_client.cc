@@ -340,11 +340,13 @@ grpc::Status DatapoolClient::MergePools(const v1::MergePoolsRequest& request,
 }
 
 grpc::Status DatapoolClient::Health(
-    grpc::health::v1::HealthCheckResponse* response) {
+    grpc::health::v1::HealthCheckResponse* response,
+    const std::string& service) {
   grpc::ClientContext context;
   PrepareContext(&context);
-  return health_->Check(&context, grpc::health::v1::HealthCheckRequest(),
-                        response);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  return health_->Check(&context, request, response);
 }
 
 }  // namespace datapool

@@ -116,8 +116,10 @@ class DatapoolClient {
                           v1::DeletePoolResponse* response);
   grpc::Status MergePools(const v1::MergePoolsRequest& request,
                           v1::MergePoolsResponse* response);
-  // grpc.health.v1 Check of the whole server ("" service).
-  grpc::Status Health(grpc::health::v1::HealthCheckResponse* response);
+  // grpc.health.v1 Check of `service`: "" is the whole server (ready once
+  // its pools are loaded), "liveness" answers SERVING as soon as it serves.
+  grpc::Status Health(grpc::health::v1::HealthCheckResponse* response,
+                      const std::string& service = "");
 
  private:
   // The deadline and, when set, the token.

@@ -46,6 +46,27 @@ std::string DirOf(const std::string& path) {
 
 }  // namespace
 
+absl::StatusOr<std::string> ReadAll(int fd, size_t size_hint,
+                                    const std::string& path) {
+  // One byte beyond the expected size, so the read that finds the end
+  // needs no growth (growing would copy the whole file).
+  std::string data;
+  data.resize(size_hint + 1);
+  size_t done = 0;
+  while (true) {
+    if (done == data.size()) data.resize(data.size() * 2);
+    ssize_t n = ::read(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot read", path);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  data.resize(done);
+  return data;
+}
+
 absl::Status ErrnoStatus(int err, absl::string_view what,
                          absl::string_view path) {
   std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
@@ -76,23 +97,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, int open_flags) {
   if (S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is a folder"));
   }
-  // One byte beyond the expected size, so the read that finds the end
-  // needs no growth (growing would copy the whole file).
-  std::string data;
-  data.resize(static_cast<size_t>(st.st_size) + 1);
-  size_t done = 0;
-  while (true) {
-    if (done == data.size()) data.resize(data.size() + 65536);
-    ssize_t n = ::read(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "cannot read", path);
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  data.resize(done);
-  return data;
+  return ReadAll(fd, static_cast<size_t>(st.st_size), path);
 }
 
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
@@ -103,6 +108,10 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
   if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
   if (S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is a folder"));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ASSIGN_OR_RETURN(std::string read, ReadAll(fd, 0, path));
+    return MappedFile(std::move(read));
   }
   const size_t size = static_cast<size_t>(st.st_size);
   if (size == 0) return MappedFile(nullptr, 0);
@@ -115,7 +124,7 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : data_(other.data_), size_(other.size_) {
+    : data_(other.data_), size_(other.size_), read_(std::move(other.read_)) {
   other.data_ = nullptr;
   other.size_ = 0;
 }
@@ -125,6 +134,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
     data_ = other.data_;
     size_ = other.size_;
+    read_ = std::move(other.read_);
     other.data_ = nullptr;
     other.size_ = 0;
   }

@@ -15,9 +15,15 @@ namespace datapool {
 absl::StatusOr<std::string> ReadFile(const std::string& path,
                                      int open_flags = 0);
 
+// Everything left to read from `fd` (`size_hint`: the expected size, for
+// one allocation); errors name `path`.
+absl::StatusOr<std::string> ReadAll(int fd, size_t size_hint,
+                                    const std::string& path);
+
 // A whole file mapped read-only into memory: reading a large file without
 // copying it. Files are replaced by rename, never rewritten in place, so a
-// mapping stays valid while it lives. Move-only; thread-compatible.
+// mapping stays valid while it lives. What cannot be mapped (a pipe) is
+// read into memory instead. Move-only; thread-compatible.
 class MappedFile {
  public:
   // NotFound / PermissionDenied / Internal name the path.
@@ -29,13 +35,18 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
   ~MappedFile();
 
-  absl::string_view data() const { return {data_, size_}; }
+  absl::string_view data() const {
+    return data_ != nullptr ? absl::string_view(data_, size_)
+                            : absl::string_view(read_);
+  }
 
  private:
   MappedFile(const char* data, size_t size) : data_(data), size_(size) {}
+  explicit MappedFile(std::string read) : read_(std::move(read)) {}
 
-  const char* data_ = nullptr;
+  const char* data_ = nullptr;  // mapped, or null
   size_t size_ = 0;
+  std::string read_;  // the contents when not mapped
 };
 
 // Replaces `path` with `contents` atomically and durably: writes a temporary

@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
     };
   }
 #endif
-  ASSIGN_OR_RETURN(s->manager_, PoolManager::Create(pools));
+  ASSIGN_OR_RETURN(s->manager_, PoolManager::Open(pools));
   Metrics::DeclareServiceMetrics(&s->metrics_);
   PoolManager* manager = s->manager_.get();
   s->metrics_.OnRender([manager](Metrics& m) {
@@ -152,11 +152,26 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   builder.AddListeningPort(options.listen, credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.RegisterService(s->service_.get());
+  // Serve health at once: live ("liveness" SERVING) but not ready (""
+  // and the API NOT_SERVING, calls UNAVAILABLE) until the pools are loaded.
+  s->service_->SetReady(false);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options.listen, " (address in use or invalid?)"));
   }
+  grpc::HealthCheckServiceInterface* health = s->server_->GetHealthCheckService();
+  health->SetServingStatus(v1::Datapool::service_full_name(), false);
+  health->SetServingStatus(false);  // "" and every service named so far
+  health->SetServingStatus(kLivenessService, true);
+  if (absl::Status loaded = s->manager_->LoadPools(); !loaded.ok()) {
+    s->server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    s->server_->Wait();
+    s->server_ = nullptr;
+    return loaded;
+  }
+  s->service_->SetReady(true);
+  health->SetServingStatus(true);
   return s;
 }
 

@@ -18,6 +18,11 @@
 
 namespace datapool {
 
+// grpc.health.v1 service name that is SERVING as soon as the process
+// serves (Kubernetes liveness); "" and datapool.v1.Datapool become SERVING
+// once every pool is loaded (readiness), and NOT_SERVING at shutdown.
+inline constexpr char kLivenessService[] = "liveness";
+
 // Thread-safe: Shutdown may be called from any thread while Wait blocks.
 class DatapoolServer {
  public:
@@ -78,7 +83,8 @@ class DatapoolServer {
     std::function<void(LogLevel, const std::string&)> log;
   };
 
-  // Loads the model and the pools and starts serving. InvalidArgument /
+  // Loads the model, starts serving (health only: see kLivenessService),
+  // loads the pools and then serves the API. InvalidArgument /
   // FailedPrecondition for a bad model, folder or security setting (a file
   // that cannot be read is named), DataLoss for a damaged pool,
   // Unavailable when the address cannot be bound.

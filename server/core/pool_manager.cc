@@ -46,10 +46,21 @@ absl::Status ValidateParams(const SelectParams& p) {
 
 absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
     const Options& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<PoolManager> manager, Open(options));
+  RETURN_IF_ERROR(manager->LoadPools());
+  return manager;
+}
+
+absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Open(
+    const Options& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<PoolStore> store,
                    PoolStore::Create({options.shared_dir}));
-  std::unique_ptr<PoolManager> manager(
+  return std::unique_ptr<PoolManager>(
       new PoolManager(std::move(store), options));
+}
+
+absl::Status PoolManager::LoadPools() {
+  PoolManager* manager = this;
   ASSIGN_OR_RETURN(std::vector<std::string> names,
                    manager->store_->ListPoolNames());
   for (const std::string& name : names) {
@@ -75,7 +86,7 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
     absl::MutexLock map_lock(&manager->mu_);
     manager->pools_.emplace(name, std::move(pool));
   }
-  return manager;
+  return absl::OkStatus();
 }
 
 std::shared_ptr<const PoolManager::Snapshot> PoolManager::MakeSnapshot(

@@ -176,6 +176,12 @@ class PoolManager {
   // left out if they are mid-commit) until this process can take them over.
   static absl::StatusOr<std::unique_ptr<PoolManager>> Create(
       const Options& options);
+  // Create in two steps, for a server that answers health checks while it
+  // loads: Open (the shared folder only), then LoadPools once (errors as
+  // Create's). Calls before LoadPools returns see only the pools loaded.
+  static absl::StatusOr<std::unique_ptr<PoolManager>> Open(
+      const Options& options);
+  absl::Status LoadPools();
 
   // Validates the request, normalises the candidates in place and selects
   // with greedy k-center, the pool's samples being centres from the start.

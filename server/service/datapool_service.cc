@@ -207,6 +207,12 @@ grpc::Status DatapoolService::Handle(
   if (metrics != nullptr) metrics->Add("datapool_rpc_in_flight", {}, 1);
   CallRecord record;
   grpc::Status status = Authorize(context);
+  if (status.ok() && !ready_.load()) {
+    context.AddTrailingMetadata("grpc-retry-pushback-ms", "1000");
+    status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the server is still loading its pools; retry "
+                          "shortly");
+  }
   bool admitted = false;
   if (status.ok() && heavy) {
     if (metrics != nullptr) metrics->Add("datapool_work_queue_depth", {}, 1);

@@ -4,6 +4,7 @@
 #ifndef DATAPOOL_SERVER_SERVICE_DATAPOOL_SERVICE_H_
 #define DATAPOOL_SERVER_SERVICE_DATAPOOL_SERVICE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -67,6 +68,10 @@ class DatapoolService final : public v1::Datapool::Service {
   // options.limits.
   DatapoolService(PoolManager* manager, const ImageServices& images,
                   Options options);
+
+  // Until set, every call gets UNAVAILABLE (the pools are still loading).
+  // Default: ready.
+  void SetReady(bool ready) { ready_.store(ready); }
 
   grpc::Status Select(grpc::ServerContext* context,
                       const v1::SelectRequest* request,
@@ -143,6 +148,7 @@ class DatapoolService final : public v1::Datapool::Service {
               double seconds) const;
 
   PoolManager& manager_;
+  std::atomic<bool> ready_{true};
   const Options options_;
   const ImageServices images_;
   Admission admission_;

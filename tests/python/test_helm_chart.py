@@ -164,17 +164,26 @@ class PodChecks:
         return sts, c
 
     def check_probes(self, c, tls=False):
+        # Startup and liveness: health service "liveness" (serving at all);
+        # readiness: "" (every pool loaded).
         for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
             probe = c[kind]
+            service = "" if kind == "readinessProbe" else "liveness"
             if tls:
                 self.assertNotIn("grpc", probe)
                 cmd = probe["exec"]["command"]
                 self.assertEqual(cmd[:2], ["datapool", "health"])
                 self.assertIn("--tls-ca", cmd)
+                if service:
+                    self.assertEqual(cmd[-2:], ["--service", service])
+                else:
+                    self.assertNotIn("--service", cmd)
             else:
-                self.assertEqual(probe["grpc"], {"port": GRPC_PORT})
+                expected = {"port": GRPC_PORT}
+                if service:
+                    expected["service"] = service
+                self.assertEqual(probe["grpc"], expected)
             self.assertGreaterEqual(probe["timeoutSeconds"], 1)
-        # The startup probe allows a long load; liveness only after it.
         startup = c["startupProbe"]
         self.assertGreaterEqual(
             startup["periodSeconds"] * startup["failureThreshold"], 600)
@@ -451,9 +460,14 @@ class RenderedPodRunsTest(unittest.TestCase):
         c, env, mapping, _ = self.run_pod(render())
         with RunningServer(mapping["/data/shared"], mapping["/data/input"],
                            env=env) as srv:
-            # What the kubelet's gRPC probe does: Health/Check, service "".
+            # What the kubelet's gRPC probes do: Health/Check of each
+            # probe's service ("liveness", or "" for readiness).
             with grpc.insecure_channel(srv.address) as ch:
-                self.assertEqual(health_check(ch), 1, srv.describe())
+                for kind in ("startupProbe", "readinessProbe",
+                             "livenessProbe"):
+                    service = c[kind]["grpc"].get("service", "")
+                    self.assertEqual(health_check(ch, service), 1,
+                                     srv.describe())
             # The env reached the server: DATAPOOL_METRICS_LISTEN (mapped to
             # loopback) serves /metrics.
             m = re.search(r"metrics on (http://127\.0\.0\.1:\d+/metrics)",

@@ -13,6 +13,7 @@ Run: /usr/bin/python3 -m unittest tests/python/test_operations.py
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,8 @@ import numpy as np  # noqa: E402
 from google.protobuf import descriptor_pb2  # noqa: E402
 
 from datapool_testlib import load_stubs, unit_rows  # noqa: E402
-from server_harness import RunningServer, server_binary  # noqa: E402
+from server_harness import (RunningServer, cli_binary, health_check,  # noqa: E402
+                            server_binary)
 
 TIMEOUT_S = 30
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
@@ -219,6 +221,60 @@ class OperationsTest(unittest.TestCase):
             stub.ListPools(self.pb2.ListPoolsRequest(), timeout=TIMEOUT_S)
         self.assertFalse([line for line in quiet.stderr_text().splitlines()
                           if line.startswith("{")], quiet.stderr_text())
+
+    def test_live_at_once_ready_once_pools_are_loaded(self):
+        """Health while the pools load: "liveness" SERVING, "" NOT_SERVING
+        and API calls UNAVAILABLE; then ready. The pool's CSV is a named pipe
+        here, so loading waits, deterministically, until the test writes
+        it."""
+        pool = os.path.join(self.shared, "slow")
+        os.mkdir(pool)
+        fifo = os.path.join(pool, "datapool_latest.csv")
+        os.mkfifo(fifo)
+        with socket.socket() as s:  # a free port (the line comes after loading)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        address = "127.0.0.1:%d" % port
+        proc = subprocess.Popen(
+            [server_binary(), "--shared-dir", self.shared, "--listen", address,
+             "--metrics-listen", "127.0.0.1:0", "--model", "none"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+            channel = grpc.insecure_channel(address)
+            grpc.channel_ready_future(channel).result(timeout=TIMEOUT_S)
+            self.assertEqual(health_check(channel, "liveness"), 1)  # SERVING
+            self.assertEqual(health_check(channel), 2)  # NOT_SERVING
+            self.assertEqual(health_check(channel, "datapool.v1.Datapool"), 2)
+            cli = subprocess.run(
+                [cli_binary(), "--server", address, "health", "--service",
+                 "liveness"], capture_output=True, text=True, timeout=TIMEOUT_S)
+            self.assertEqual((cli.returncode, cli.stdout.strip()),
+                             (0, "SERVING"), cli)
+            cli = subprocess.run([cli_binary(), "--server", address, "health"],
+                                 capture_output=True, text=True,
+                                 timeout=TIMEOUT_S)
+            self.assertEqual((cli.returncode, cli.stdout.strip()),
+                             (1, "NOT_SERVING"), cli)
+            stub = self.rpc.DatapoolStub(channel)
+            with self.assertRaises(grpc.RpcError) as loading:
+                stub.ListPools(self.pb2.ListPoolsRequest(), timeout=TIMEOUT_S)
+            self.assertEqual(loading.exception.code(),
+                             grpc.StatusCode.UNAVAILABLE)
+            self.assertIn("loading", loading.exception.details())
+
+            with open(fifo, "w") as f:  # the load goes on
+                f.write("filenames,embedding_0,embedding_1,labels\n"
+                        "a.jpg,1,0,0\nb.jpg,0,1,0\n")
+            self.assertIn("listening on", proc.stdout.readline())
+            self.assertEqual(health_check(channel), 1)
+            pools = stub.ListPools(self.pb2.ListPoolsRequest(),
+                                   timeout=TIMEOUT_S).pools
+            self.assertEqual([(p.name, p.size) for p in pools], [("slow", 2)])
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=TIMEOUT_S)
+        self.assertEqual(proc.returncode, 0, err)
 
     def test_sigterm_during_a_long_selection(self):
         """SIGTERM while a selection runs: the server stops accepting calls,

@@ -74,8 +74,15 @@ exec:
     - --tls-key
     - /etc/datapool/probe-client/tls.key
     {{- end }}
+    {{- if .service }}
+    - --service
+    - {{ .service }}
+    {{- end }}
 {{- else -}}
 grpc:
   port: {{ .Values.service.grpcPort }}
+  {{- if .service }}
+  service: {{ .service }}
+  {{- end }}
 {{- end }}
 {{- end }}
