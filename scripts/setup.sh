@@ -22,6 +22,8 @@ DATAPOOL_PACKAGES=(
   libfaiss-dev libopenblas0-openmp libxxhash-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf python3-numpy
+  # The Python SDK test installs client/python into a venv with pip.
+  python3-venv
   python3-torch python3-opencv python3-faiss
   clang libclang-rt-14-dev openssl
   # Deployment tests: the chart rendered by deploy/render-chart.sh (Go with

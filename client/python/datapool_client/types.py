@@ -1,0 +1,170 @@
+"""Typed results of the Datapool client (plain dataclasses, no protobuf)."""
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+__all__ = [
+    "Pick", "Skipped", "SelectResult", "Embeddings", "Neighbor",
+    "QueryResult", "SearchResults", "PoolInfo", "Version", "MergedSource",
+    "MergeResult",
+]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One selected sample, in pick order.
+
+    distance: Euclidean distance (unit vectors, 0..2) to the nearest pool
+    sample or earlier pick when it was picked; None for the first pick into
+    an empty pool. label: its weak label.
+    """
+    filename: str
+    distance: Optional[float]
+    label: int = 0
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An image that could not be used, with the server's reason (e.g.
+    ``"corrupt or truncated image"``)."""
+    filename: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SelectResult:
+    """What a selection picked and did.
+
+    selected: the picks in order. skipped: images that could not be used.
+    stop_reason: ``"n_samples"``, ``"min_distance"``, ``"exhausted"`` or
+    ``"unspecified"``. version: the pool's version after the call
+    (unchanged when nothing was committed). committed: True when a new
+    version was written (False for a dry run). The counts are the
+    server's: candidates received, those already in the pool (by filename),
+    exact duplicates dropped, and the distance evaluations made and pruned.
+    """
+    selected: List[Pick]
+    skipped: List[Skipped]
+    stop_reason: str
+    version: int
+    committed: bool
+    pool_size_before: int
+    pool_size_after: int
+    candidates_received: int
+    candidates_already_in_pool: int
+    duplicates_removed: int
+    distance_evaluations: int = 0
+    evaluations_skipped: int = 0
+
+    @property
+    def filenames(self):
+        """The selected filenames, in pick order."""
+        return [p.filename for p in self.selected]
+
+
+@dataclass(frozen=True, eq=False)
+class Embeddings:
+    """Raw (not normalised) embeddings of images, in input order.
+
+    embeddings: ``numpy.ndarray`` of float32, shape (n, d). filenames and
+    labels: one per row. skipped: images that could not be embedded (not
+    in the rows). model_fingerprint: SHA-256 of the server's model.
+
+    ``numpy.asarray(result)`` gives the array; ``len(result)`` the row
+    count. An Embeddings can be passed as ``embeddings=`` to
+    ``Client.select`` and ``Client.search`` (its filenames and labels come
+    with it).
+    """
+    filenames: List[str]
+    embeddings: np.ndarray
+    labels: List[int]
+    skipped: List[Skipped] = field(default_factory=list)
+    model_fingerprint: str = ""
+
+    def __len__(self):
+        return len(self.filenames)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.embeddings if dtype is None else self.embeddings.astype(dtype)
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    """A pool sample near a query: distance between unit vectors (0..2)."""
+    filename: str
+    distance: float
+    label: int = 0
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The nearest pool samples of one query (named by its filename),
+    nearest first; fewer than k when the pool is smaller."""
+    query: str
+    neighbors: List[Neighbor]
+
+
+class SearchResults(list):
+    """A list of QueryResult, one per query in input order, with
+    ``.skipped``: query images that could not be used."""
+
+    def __init__(self, results=(), skipped=()):
+        super().__init__(results)
+        self.skipped = list(skipped)
+
+
+@dataclass(frozen=True)
+class PoolInfo:
+    """A pool as the server describes it.
+
+    Times are RFC 3339 UTC strings (``2026-11-28T06:04:48.123Z``). folder:
+    the pool's folder on the server. model_fingerprint: empty when the
+    embeddings came from clients. input_size: the model's input side in
+    pixels (0 without a model).
+    """
+    name: str
+    size: int
+    dimension: int
+    version: int
+    created_time: str
+    updated_time: str
+    folder: str
+    normalized: bool
+    model_fingerprint: str
+    input_size: int
+
+
+@dataclass(frozen=True)
+class Version:
+    """A kept version of a pool (``history``): its number, commit time
+    (RFC 3339 UTC), size, CSV file (relative to the pool folder) and
+    whether it is the current one."""
+    version: int
+    time: str
+    size: int
+    csv_file: str
+    current: bool
+
+
+@dataclass(frozen=True)
+class MergedSource:
+    """What one source pool contributed to a merge."""
+    pool: str
+    samples: int
+    merged: int
+    renamed: int
+    skipped_collisions: int
+    too_close: int
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """The target after a merge (as it would be, for a dry run), what each
+    source contributed, and whether a new version was written."""
+    pool: PoolInfo
+    sources: List[MergedSource]
+    pool_size_before: int
+    pool_size_after: int
+    committed: bool
