@@ -109,12 +109,13 @@ def bash_array(path, name):
     """The words of `NAME=( ... )` in a bash script (no expansions)."""
     with open(path) as f:
         text = f.read()
+    # Comments first (they may hold parentheses), then the array.
+    text = re.sub(r"(^|\s)#.*", "", text)
     m = re.search(r"^\s*%s=\(\s*(.*?)\)" % re.escape(name), text,
                   re.MULTILINE | re.DOTALL)
     if not m:
         raise AssertionError("no %s=( ... ) in %s" % (name, path))
-    body = re.sub(r"#.*", "", m.group(1))
-    return body.split()
+    return m.group(1).split()
 
 
 # -- small PNG writer (no numpy, no OpenCV) ------------------------------------
