@@ -177,6 +177,24 @@ int Run(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // The first SIGTERM/SIGINT: before the server runs (the pools are still
+  // loading, nothing is being written but idempotent repairs) it exits at
+  // once; after, it stops accepting calls and lets in-flight ones finish.
+  absl::Mutex server_mu;
+  DatapoolServer* running = nullptr;  // guarded by server_mu
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    absl::MutexLock lock(&server_mu);
+    if (running == nullptr) {
+      std::cerr << "datapool-server: " << strsignal(sig)
+                << " while loading the pools; stopped" << std::endl;
+      std::_Exit(0);
+    }
+    std::cerr << "datapool-server: " << strsignal(sig)
+              << ", finishing in-flight calls" << std::endl;
+    running->Shutdown(absl::Seconds(grace_s));
+  });
 
   DatapoolServer::Options options;
   options.shared_dir = flags.shared_dir;
@@ -253,13 +271,10 @@ int Run(int argc, char** argv) {
     std::cerr << started << std::flush;
   }
 
-  std::thread signal_thread([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    std::cerr << "datapool-server: " << strsignal(sig)
-              << ", finishing in-flight calls" << std::endl;
-    (*server)->Shutdown(absl::Seconds(grace_s));
-  });
+  {
+    absl::MutexLock lock(&server_mu);
+    running = server->get();
+  }
   (*server)->Wait();
   signal_thread.join();
   std::cerr << "datapool-server: stopped" << std::endl;

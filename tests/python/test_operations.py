@@ -276,6 +276,28 @@ class OperationsTest(unittest.TestCase):
             _, err = proc.communicate(timeout=TIMEOUT_S)
         self.assertEqual(proc.returncode, 0, err)
 
+        # SIGTERM while the pools load stops the server at once, cleanly.
+        os.remove(fifo)
+        os.remove(os.path.join(pool, "datapool.lock"))
+        os.mkfifo(fifo)
+        proc = subprocess.Popen(
+            [server_binary(), "--shared-dir", self.shared, "--listen", address,
+             "--metrics-listen", "", "--model", "none"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+            channel = grpc.insecure_channel(address)
+            grpc.channel_ready_future(channel).result(timeout=TIMEOUT_S)
+            self.assertEqual(health_check(channel, "liveness"), 1)
+            proc.terminate()
+            out, err = proc.communicate(timeout=TIMEOUT_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("while loading the pools; stopped", err)
+        self.assertNotIn("listening on", out)
+
     def test_sigterm_during_a_long_selection(self):
         """SIGTERM while a selection runs: the server stops accepting calls,
         gives the call --shutdown-grace-s, then cancels it; the selection
