@@ -311,10 +311,13 @@ const char* ParseSimpleRow(const char* p, const char* end, const Header& h,
 absl::Status ParseRows(absl::string_view text, const Header& header,
                        int first_line, EmbeddingTable* table) {
   table->dimension = header.dimension;
-  // Room for the rows the first one suggests, plus a margin.
+  // Room for the rows the first one suggests, plus a margin, but never
+  // more than the text can hold (each value takes at least 2 bytes).
   const size_t first_row = std::min(text.find('\n'), text.size()) + 1;
-  table->values.reserve((text.size() / first_row + 16) * 11 / 10 *
-                        header.dimension);
+  const size_t most_rows = text.size() / (2 * header.dimension + 2) + 1;
+  table->values.reserve(
+      std::min((text.size() / first_row + 16) * 11 / 10, most_rows) *
+      header.dimension);
   const char* p = text.data();
   const char* const end = text.data() + text.size();
   int line = first_line;
