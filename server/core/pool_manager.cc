@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -95,9 +96,18 @@ std::shared_ptr<const PoolManager::Snapshot> PoolManager::MakeSnapshot(
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->meta = std::move(meta);
   snapshot->table = std::move(table);
-  snapshot->filenames.reserve(snapshot->table.size());
-  for (const std::string& f : snapshot->table.filenames) {
-    snapshot->filenames.insert(f);
+  // The filename set and the index are independent: for large pools, build
+  // the set on another thread meanwhile (a start or commit waits for both).
+  auto fill_names = [s = snapshot.get()] {
+    s->filenames.reserve(s->table.size());
+    for (const std::string& f : s->table.filenames) s->filenames.insert(f);
+  };
+  constexpr size_t kParallelRows = 100000;
+  std::thread names;
+  if (snapshot->table.size() >= kParallelRows) {
+    names = std::thread(fill_names);
+  } else {
+    fill_names();
   }
   const EmbeddingTable& t = snapshot->table;
   if (index == nullptr) index = std::make_shared<IndexHolder>();
@@ -118,6 +128,7 @@ std::shared_ptr<const PoolManager::Snapshot> PoolManager::MakeSnapshot(
     }
   }
   snapshot->index = std::move(index);
+  if (names.joinable()) names.join();
   return snapshot;
 }
 
