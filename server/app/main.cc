@@ -243,10 +243,9 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<DatapoolServer>> server =
       DatapoolServer::Start(options);
   if (!server.ok()) Fail(std::string(server.status().message()));
-  const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
-  std::cout << "datapool-server: listening on " << host << ":"
-            << (*server)->port() << std::endl;
   // Calls may already be logging: one write per line, under the log's lock.
+  // All of it before the listening line, which tells scripts (and tests)
+  // that the server is ready.
   std::string started;
   if ((*server)->metrics_port() != 0) {
     const std::string metrics_host =
@@ -270,6 +269,9 @@ int Run(int argc, char** argv) {
     absl::MutexLock lock(&log_mu);
     std::cerr << started << std::flush;
   }
+  const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
+  std::cout << "datapool-server: listening on " << host << ":"
+            << (*server)->port() << std::endl;
 
   {
     absl::MutexLock lock(&server_mu);
