@@ -103,9 +103,10 @@ class Harness {
     Commit("alpha", 0);
     Commit("alpha", 1);
     Commit("beta", 0);
+    DatapoolService::Options service;
+    service.limits = kLimits;
     service_ =
-        std::make_unique<DatapoolService>(
-            manager_.get(), images_, DatapoolService::Options{kLimits});
+        std::make_unique<DatapoolService>(manager_.get(), images_, service);
   }
 
   // Commits two 3-d candidates to `pool` (`salt` varies names and values).
