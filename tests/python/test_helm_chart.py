@@ -38,6 +38,7 @@ import grpc  # noqa: E402
 import yaml  # noqa: E402
 
 import k8s_schema  # noqa: E402
+from pki import make_pki  # noqa: E402
 from server_harness import (RunningServer, cli_binary, health_check,  # noqa: E402
                             server_binary)
 
@@ -383,30 +384,11 @@ class ChartTest(unittest.TestCase, PodChecks):
         self.assertEqual(services["datapool-gpu"]["profiles"], ["gpu"])
 
 
-def openssl(*args, cwd):
-    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
 def make_tls_secrets(d):
     """Files as the chart's Secrets would hold them: server-tls/ (tls.crt,
     tls.key, ca.crt), client-ca/ca.crt and probe-client/ (tls.crt,
     tls.key), signed by one test CA."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-          "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem",
-            "-days", "2", "-subj", "/CN=datapool-chart-test-ca", cwd=d)
-    exts = {"server": "subjectAltName=DNS:localhost\n"
-                      "extendedKeyUsage=serverAuth\n",
-            "client": "extendedKeyUsage=clientAuth\n"}
-    for name, ext in exts.items():
-        with open(os.path.join(d, name + ".ext"), "w") as f:
-            f.write(ext)
-        openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
-                "-subj", "/CN=" + name, cwd=d)
-        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
-                "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-                "-extfile", name + ".ext", "-out", name + ".pem", cwd=d)
+    make_pki(d)
     layout = {"server-tls": {"tls.crt": "server.pem", "tls.key": "server.key",
                              "ca.crt": "ca.pem"},
               "client-ca": {"ca.crt": "ca.pem"},

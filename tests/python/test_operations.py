@@ -31,21 +31,11 @@ import numpy as np  # noqa: E402
 from google.protobuf import descriptor_pb2  # noqa: E402
 
 from datapool_testlib import load_stubs, unit_rows  # noqa: E402
-from server_harness import (RunningServer, cli_binary, health_check,  # noqa: E402
-                            server_binary)
+from server_harness import (RunningServer, _read_varint, _varint,  # noqa: E402
+                            cli_binary, health_check, server_binary)
 
 TIMEOUT_S = 30
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
-
-
-def _varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def _fields(data):
@@ -64,17 +54,6 @@ def _fields(data):
             raise AssertionError("unexpected wire type %d" % wire)
         out.append((field, wire, value))
     return out
-
-
-def _read_varint(data, pos):
-    result = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return result, pos
 
 
 def _string_field(number, text):

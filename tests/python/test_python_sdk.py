@@ -33,7 +33,7 @@ from datapool_testlib import (REPO_ROOT, check_greedy_selection,  # noqa: E402
                               snapshot_tree, unit_rows)
 from lightly_csv import check_lightly_csv  # noqa: E402
 from server_harness import RunningServer, server_binary  # noqa: E402
-from test_security import make_pki  # noqa: E402
+from pki import make_pki  # noqa: E402
 
 SDK_DIR = os.path.join(REPO_ROOT, "client", "python")
 README = os.path.join(SDK_DIR, "README.md")
