@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 #include <tuple>
 #include <iostream>
@@ -35,6 +36,7 @@
 #include "common/csv_codec.h"
 #include "common/file_util.h"
 #include "common/json.h"
+#include "common/status_names.h"
 
 namespace datapool {
 namespace {
@@ -77,14 +79,6 @@ Commands:
 
 Global flags:
 )";
-
-constexpr char kCodeNames[][20] = {
-    "OK",           "CANCELLED",          "UNKNOWN",
-    "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION", "ABORTED",      "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",           "UNAVAILABLE",
-    "DATA_LOSS",     "UNAUTHENTICATED"};
 
 struct Flags {
   std::string server;
@@ -200,6 +194,17 @@ class ProgressBar {
   bool shown_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// --min-distance: absent (not given, or -1 as upstream) or a number; false
+// when it is not a number.
+bool ParseMinDistance(const Flags& flags, std::optional<double>* out) {
+  out->reset();
+  if (flags.min_distance.empty()) return true;
+  double value;
+  if (!absl::SimpleAtod(flags.min_distance, &value)) return false;
+  if (value != -1) *out = value;
+  return true;
+}
+
 int UsageError(const std::string& message) {
   std::cerr << "datapool: " << message << "\n(see datapool --help)\n";
   return 2;
@@ -211,9 +216,8 @@ int RpcError(const grpc::Status& status, const std::string& server) {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     message = absl::StrCat("cannot reach the server at ", server, ": ", message);
   }
-  std::cerr << "datapool: "
-            << (code >= 0 && code <= 16 ? kCodeNames[code] : "UNKNOWN") << ": "
-            << message << "\n";
+  std::cerr << "datapool: " << StatusCodeName(code) << ": " << message
+            << "\n";
   return 1;
 }
 
@@ -295,14 +299,12 @@ int Select(const Flags& flags, DatapoolClient& client) {
       }
     }
   }
-  if (!flags.min_distance.empty()) {
-    double min_distance;
-    if (!absl::SimpleAtod(flags.min_distance, &min_distance)) {
-      return UsageError(absl::StrCat("--min-distance: not a number: '",
-                                     flags.min_distance, "'"));
-    }
-    if (min_distance != -1) params.set_min_distance(min_distance);
+  std::optional<double> min_distance;
+  if (!ParseMinDistance(flags, &min_distance)) {
+    return UsageError(absl::StrCat("--min-distance: not a number: '",
+                                   flags.min_distance, "'"));
   }
+  if (min_distance) params.set_min_distance(*min_distance);
   params.set_keep_history(!flags.no_history);
   params.set_dry_run(flags.dry_run);
   params.set_append_weak_labels(!flags.no_weak_labels);
@@ -565,14 +567,12 @@ int Merge(const Flags& flags, const std::vector<std::string>& args,
   request.set_target(args[2]);
   for (size_t i = 3; i < args.size(); ++i) request.add_sources(args[i]);
   request.set_create(flags.create);
-  if (!flags.min_distance.empty()) {
-    double min_distance;
-    if (!absl::SimpleAtod(flags.min_distance, &min_distance)) {
-      return UsageError(absl::StrCat("--min-distance: not a number: '",
-                                     flags.min_distance, "'"));
-    }
-    if (min_distance != -1) request.set_min_distance(min_distance);
+  std::optional<double> min_distance;
+  if (!ParseMinDistance(flags, &min_distance)) {
+    return UsageError(absl::StrCat("--min-distance: not a number: '",
+                                   flags.min_distance, "'"));
   }
+  if (min_distance) request.set_min_distance(*min_distance);
   if (flags.on_collision == "fail") {
     request.set_on_collision(v1::ON_COLLISION_FAIL);
   } else if (flags.on_collision == "prefix") {

@@ -89,4 +89,13 @@ absl::Status FilenameTooLong(absl::string_view filename, size_t max_bytes) {
       " (server flag --max-filename-bytes)"));
 }
 
+absl::Status ValidateMinDistance(std::optional<double> min_distance) {
+  if (min_distance && !(std::isfinite(*min_distance) && *min_distance >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_distance must be a finite number >= 0 (omit it to disable), got ",
+        *min_distance));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace datapool

@@ -2,6 +2,7 @@
 #define DATAPOOL_SERVER_CORE_CANDIDATES_H_
 
 #include <cstddef>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -14,6 +15,10 @@ namespace datapool {
 // normalises each row to unit length in place. InvalidArgument names the
 // first offending row and value.
 absl::Status ValidateAndNormalize(EmbeddingTable* candidates);
+
+// OK when `min_distance` is absent or a finite number >= 0 (selections and
+// merges); InvalidArgument saying so otherwise.
+absl::Status ValidateMinDistance(std::optional<double> min_distance);
 
 // InvalidArgument for a filename longer than `max_bytes`: names its start
 // and length.

@@ -34,13 +34,7 @@ absl::Status ValidateParams(const SelectParams& p) {
     return absl::InvalidArgumentError(absl::StrCat(
         "n_samples fraction must be in (0, 1], got ", *p.n_samples_fraction));
   }
-  if (p.min_distance &&
-      !(std::isfinite(*p.min_distance) && *p.min_distance >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "min_distance must be a finite number >= 0 (omit it to disable), got ",
-        *p.min_distance));
-  }
-  return absl::OkStatus();
+  return ValidateMinDistance(p.min_distance);
 }
 
 }  // namespace

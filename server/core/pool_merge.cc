@@ -1,12 +1,12 @@
 // PoolManager::MergePools: combining pools.
 #include <algorithm>
-#include <cmath>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "server/core/candidates.h"
 #include "server/core/pool_manager.h"
 #include "server/core/pool_name.h"
 
@@ -30,13 +30,7 @@ absl::Status ValidateMergeParams(const MergeParams& p) {
           absl::StrCat("source pool '", source, "' is named twice"));
     }
   }
-  if (p.min_distance &&
-      !(std::isfinite(*p.min_distance) && *p.min_distance >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "min_distance must be a finite number >= 0 (omit it to disable), got ",
-        *p.min_distance));
-  }
-  return absl::OkStatus();
+  return ValidateMinDistance(p.min_distance);
 }
 
 absl::Status CheckTargetExists(const MergeParams& p, bool exists) {

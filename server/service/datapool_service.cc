@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/json.h"
+#include "common/status_names.h"
 #include "common/status_macros.h"
 #include "server/core/candidates.h"
 #include "server/service/proto_convert.h"
@@ -130,18 +131,6 @@ grpc::Status Cancelled() {
   return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
 }
 
-constexpr const char* kCodeNames[] = {
-    "OK",        "CANCELLED",         "UNKNOWN",          "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",   "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",      "DATA_LOSS",
-    "UNAUTHENTICATED"};
-
-const char* CodeName(grpc::StatusCode code) {
-  const int c = static_cast<int>(code);
-  return c >= 0 && c <= 16 ? kCodeNames[c] : "UNKNOWN";
-}
-
 // Writes throttled Progress messages (a few per second, and every change of
 // phase) to a stream; the handler's thread only.
 template <typename Message, typename Stream>
@@ -238,7 +227,7 @@ void DatapoolService::Record(const char* method,
                              const grpc::ServerContext& context,
                              const CallRecord& record,
                              const grpc::Status& status, double seconds) const {
-  const char* code = CodeName(status.error_code());
+  const std::string code = StatusCodeName(status.error_code());
   if (Metrics* m = options_.metrics) {
     m->Add("datapool_rpc_requests_total", {{"method", method}, {"code", code}});
     m->Observe("datapool_rpc_duration_seconds", {{"method", method}}, seconds);
