@@ -314,6 +314,7 @@ grpc::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
   v1::SelectionParams params;
   CandidateInput input(images_, options_.limits, options_.metrics, manager_);
   bool first = true;
+  bool drop_duplicates = false;
   while (stream->Read(&message)) {
     if (first != message.has_params()) {
       return ToGrpcStatus(absl::InvalidArgumentError(
@@ -323,10 +324,11 @@ grpc::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
     if (first) {
       params = message.params();
       record.pool = params.pool();
+      drop_duplicates = RemoveDuplicates(params);
     }
     first = false;
     absl::Status status =
-        input.Add(params.pool(), WeakLabels(params), RemoveDuplicates(params),
+        input.Add(params.pool(), WeakLabels(params), drop_duplicates,
                   message.candidates(), message.input_paths(),
                   message.images());
     if (!status.ok()) return ToGrpcStatus(status);
