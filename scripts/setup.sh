@@ -30,6 +30,8 @@ DATAPOOL_PACKAGES=(
   # sprig, as Helm), its manifests checked against the Kubernetes types.
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
   python3-yaml python3-kubernetes
+  # The selection report's browser test (tests/python/browser.py).
+  chromium
 )
 
 datapool_install_packages() {
