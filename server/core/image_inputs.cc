@@ -72,6 +72,23 @@ absl::StatusOr<std::string> InputResolver::Canonical(
   return canonical;
 }
 
+absl::StatusOr<std::string> InputResolver::ReadSampleFile(
+    absl::string_view relative, size_t max_bytes) const {
+  RETURN_IF_ERROR(ValidateSampleFilename(relative));
+  ASSIGN_OR_RETURN(std::string canonical, Canonical(std::string(relative)));
+  std::error_code ec;
+  if (!fs::is_regular_file(canonical, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", relative, "' is not a file"));
+  }
+  const uintmax_t size = fs::file_size(canonical, ec);
+  if (ec || size > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", relative, "' is larger than ", max_bytes, " bytes"));
+  }
+  return ReadFile(canonical);
+}
+
 namespace {
 
 // Path of `canonical` relative to `root` (which it is inside).

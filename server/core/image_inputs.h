@@ -57,6 +57,12 @@ class InputResolver {
       const std::vector<std::string>& paths, bool weak_labels,
       std::vector<SkippedFile>* skipped) const;
 
+  // The bytes of the regular file `relative` names (a sample filename),
+  // when it stays inside the input folder and holds at most max_bytes.
+  // InvalidArgument, NotFound or PermissionDenied otherwise.
+  absl::StatusOr<std::string> ReadSampleFile(absl::string_view relative,
+                                             size_t max_bytes) const;
+
  private:
   explicit InputResolver(std::string root) : root_(std::move(root)) {}
   // The canonical path of root_/relative when it stays inside root_.

@@ -349,6 +349,22 @@ KCenterResult Greedy(const KCenterInput& in, const KCenterOptions& options,
     }
     next = take(static_cast<size_t>(next.best), distance);
   }
+  if (options.final_distances && !result.cancelled) {
+    if (device != nullptr && !device->Distances(min_sq.data(), device_error)) {
+      device_error->clear();  // the selection stands; only the extra is lost
+      return result;
+    }
+    // The pick that reached max_picks ran no pass: apply it here.
+    if (!result.picks.empty() && result.picks.size() >= options.max_picks) {
+      const float* last = in.candidates + result.picks.back() * d;
+      for (size_t i = 0; i < n; ++i) {
+        if (min_sq[i] < 0) continue;
+        min_sq[i] = std::min(min_sq[i],
+                             SquaredDistanceInline(in.candidates + i * d, last, d));
+      }
+    }
+    result.final_sq = std::move(min_sq);
+  }
   return result;
 }
 

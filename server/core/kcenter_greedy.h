@@ -40,6 +40,12 @@ class KCenterDevice {
   // index. Distances are bit-identical to SquaredDistance.
   virtual bool Take(size_t i, int64_t* best, float* best_sq,
                     std::string* error) = 0;
+  // Copies the n squared distances back (negative = taken or ineligible),
+  // for KCenterOptions::final_distances. The default says it cannot.
+  virtual bool Distances(float* /*min_sq*/, std::string* error) {
+    *error = "this device does not return distances";
+    return false;
+  }
 };
 
 struct KCenterOptions {
@@ -66,6 +72,9 @@ struct KCenterOptions {
   // fails, the selection is redone on the CPU (same picks) and
   // KCenterResult::device_error says why. Default null.
   KCenterDevice* device = nullptr;
+  // Fill KCenterResult::final_sq (one more pass over the candidates when
+  // the last pick had none). Default false.
+  bool final_distances = false;
 };
 
 struct KCenterStats {
@@ -87,6 +96,11 @@ struct KCenterResult {
   std::string device_error;
   // options.cancelled said stop.
   bool cancelled = false;
+  // With options.final_distances: per candidate, its squared distance to
+  // the nearest centre (pool sample or pick) after the selection; negative
+  // for picked and ineligible candidates. Empty when a device could not
+  // return them.
+  std::vector<float> final_sq;
 };
 
 // The candidates and what is known of the pool. Buffers are borrowed.

@@ -423,15 +423,19 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     if (candidates.selected[i] && eligible[i]) input.preselected.push_back(i);
   }
   input.eligible = std::move(eligible);
+  // Each candidate's squared distance to the pool (for the report).
+  std::vector<float> before_sq;
   if (pool_table.size() > 0) {
     // Each candidate's nearest pool sample, batched through the index.
     input.pool = pool_table.values.data();
     input.p = pool_table.size();
     input.nearest_pool.resize(input.n);
-    std::vector<float> sq(input.n);
+    before_sq.resize(input.n);
     RETURN_IF_ERROR(SearchSnapshot(*before, input.candidates, input.n, 1,
-                                   sq.data(), input.nearest_pool.data()));
+                                   before_sq.data(), input.nearest_pool.data()));
   }
+  // Committed selections write a report; dry runs when asked.
+  const bool report = commit || (params.dry_run && params.dry_run_report);
   KCenterOptions options;
   options.threads = selection_threads_;
   options.prune = prune_;
@@ -440,6 +444,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   options.device = device.get();
   options.min_distance = params.min_distance;
   options.cancelled = params.cancelled;
+  options.final_distances = report;
   if (params.n_samples_count) {
     options.max_picks = *params.n_samples_count;
   } else if (params.n_samples_fraction) {
@@ -468,7 +473,36 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   }
   out.pool_size_after = out.pool_size_before + out.selected.size();
   out.selection_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  if (!commit || out.selected.empty()) return out;
+  // The report, from what the selection saw (built before the commit
+  // moves on; written after it).
+  auto build_report = [&](uint64_t version, bool committed) {
+    SelectionReportInput r;
+    r.pool = params.pool;
+    r.version = version;
+    r.committed = committed;
+    r.time = absl::Now();
+    r.n_samples_count = params.n_samples_count;
+    r.n_samples_fraction = params.n_samples_fraction;
+    r.min_distance = params.min_distance;
+    r.candidates_received = out.candidates_received;
+    r.candidates_already_in_pool = out.candidates_already_in_pool;
+    r.duplicates_removed = out.duplicates_removed;
+    r.skipped = &out.skipped;
+    r.selection_seconds = out.selection_seconds;
+    r.candidates = &candidates;
+    r.eligible = &input.eligible;
+    r.pool_table = &pool_table;
+    r.result = &result;
+    r.before_sq = &before_sq;
+    r.after_sq = &result.final_sq;
+    r.thumbnails = params.thumbnails;
+    return BuildSelectionReport(r);
+  };
+  if (!commit) {
+    if (report) out.report = build_report(out.version + 1, false);
+    return out;
+  }
+  if (out.selected.empty()) return out;
   const absl::Time commit_start = absl::Now();
   if (params.progress) params.progress("committing", 0, 1);
 
@@ -513,7 +547,27 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   out.committed = true;
   out.commit_seconds = absl::ToDoubleSeconds(absl::Now() - commit_start);
   if (params.progress) params.progress("committing", 1, 1);
+  // The selection is committed; a report that cannot be written is said,
+  // not an error.
+  SelectionReport built = build_report(out.version, true);
+  absl::StatusOr<std::string> folder =
+      store_->WriteReport(params.pool, out.version, built.json, built.html);
+  if (folder.ok()) {
+    out.report_folder = *std::move(folder);
+  } else {
+    out.report_error = std::string(folder.status().message());
+  }
   return out;
+}
+
+absl::StatusOr<StoredReport> PoolManager::GetReport(absl::string_view name,
+                                                    uint64_t version,
+                                                    bool with_html) const {
+  RETURN_IF_ERROR(ValidatePoolName(name));
+  if (CurrentSnapshot(name) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no pool named '", name, "'"));
+  }
+  return store_->ReadReport(name, version, with_html);
 }
 
 absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,

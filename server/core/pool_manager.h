@@ -24,6 +24,7 @@
 #include "server/core/pool_lock.h"
 #include "server/core/pool_metadata.h"
 #include "server/core/pool_store.h"
+#include "server/core/selection_report.h"
 #include "server/core/vector_index.h"
 
 namespace datapool {
@@ -49,6 +50,12 @@ struct SelectParams {
   // candidate's before selecting (fractions count what remains). For
   // images, the service also drops identical files before embedding.
   bool remove_duplicates = true;
+  // A committed selection writes its report (report.json, report.html)
+  // to <pool>/reports/<version>/. With dry_run and this set, the report is
+  // built and returned in SelectOutcome::report instead (nothing written).
+  bool dry_run_report = false;
+  // Images of candidates for the report's thumbnails; null: none.
+  ThumbnailLoader thumbnails;
 };
 
 struct SelectedSample {
@@ -77,6 +84,14 @@ struct SelectOutcome {
   // commit (0 when nothing was written).
   double selection_seconds = 0;
   double commit_seconds = 0;
+  // Where the report of a committed selection was written; empty when none
+  // was (no commit, or report_error).
+  std::string report_folder;
+  // Why the report of a committed selection could not be written (the
+  // selection itself stands).
+  std::string report_error;
+  // The report of a dry run with dry_run_report.
+  std::optional<SelectionReport> report;
 };
 
 struct Neighbor {
@@ -238,6 +253,13 @@ class PoolManager {
   // InvalidArgument when `version` is the current one.
   absl::StatusOr<PoolInfo> RestoreVersion(absl::string_view name,
                                           uint64_t version);
+
+  // A selection report of the pool: of `version`, or the newest when 0.
+  // NotFound for a missing pool or report (versions made by restore or
+  // merge, and selections that picked nothing, have none).
+  absl::StatusOr<StoredReport> GetReport(absl::string_view name,
+                                         uint64_t version,
+                                         bool with_html) const;
 
   // Removes the pool with its history; returns what it was.
   absl::StatusOr<PoolInfo> DeletePool(absl::string_view name);

@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/csv_codec.h"
@@ -28,6 +29,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr absl::string_view kDeletedPrefix = ".deleted-";
+constexpr absl::string_view kReportsDirName = "reports";
 
 absl::Status FsError(const std::error_code& ec, absl::string_view what,
                      const fs::path& path) {
@@ -358,6 +360,59 @@ absl::StatusOr<StoredPool> PoolStore::LoadHistoryVersion(
   }
   return absl::NotFoundError(absl::StrCat(
       "pool '", name, "' keeps no version ", version, " in history/"));
+}
+
+absl::StatusOr<std::string> PoolStore::WriteReport(absl::string_view name,
+                                                   uint64_t version,
+                                                   absl::string_view json,
+                                                   absl::string_view html) const {
+  const std::string folder =
+      absl::StrCat(PoolDir(name), "/", kReportsDirName, "/", version);
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) return FsError(ec, "cannot create", folder);
+  // The page first: report.json present means the report is complete.
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(folder, "/report.html"), html));
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(folder, "/report.json"), json));
+  return folder;
+}
+
+absl::StatusOr<StoredReport> PoolStore::ReadReport(absl::string_view name,
+                                                   uint64_t version,
+                                                   bool with_html) const {
+  const std::string reports = absl::StrCat(PoolDir(name), "/", kReportsDirName);
+  StoredReport report;
+  report.version = version;
+  if (version == 0) {
+    // The newest version with a complete report.
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(reports, ec)) {
+      uint64_t v = 0;
+      if (absl::SimpleAtoi(entry.path().filename().string(), &v) && v > report.version &&
+          fs::exists(entry.path() / "report.json", ec)) {
+        report.version = v;
+      }
+    }
+    if (report.version == 0) {
+      return absl::NotFoundError(absl::StrCat(
+          "pool '", name, "' has no selection report yet (one is written "
+          "for each selection that commits picks)"));
+    }
+  }
+  report.folder = absl::StrCat(reports, "/", report.version);
+  absl::StatusOr<std::string> json = ReadFile(absl::StrCat(report.folder, "/report.json"));
+  if (absl::IsNotFound(json.status())) {
+    return absl::NotFoundError(absl::StrCat(
+        "pool '", name, "' has no report for version ", report.version,
+        " (reports are written for selections that commit picks; versions "
+        "made by restore or merge have none)"));
+  }
+  if (!json.ok()) return json.status();
+  report.json = *std::move(json);
+  if (with_html) {
+    ASSIGN_OR_RETURN(report.html, ReadFile(absl::StrCat(report.folder, "/report.html")));
+  }
+  return report;
 }
 
 absl::Status PoolStore::Delete(absl::string_view name) {

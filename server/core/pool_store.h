@@ -31,6 +31,14 @@ struct HistoryVersion {
   std::string meta_file;
 };
 
+// A selection report as stored in a pool folder.
+struct StoredReport {
+  uint64_t version = 0;
+  std::string folder;
+  std::string json;
+  std::string html;  // empty unless asked for
+};
+
 // Reads and writes pool folders. Thread-compatible per pool: callers
 // serialise Commit/Delete of one pool (PoolManager does); different pools
 // may be used from different threads at once.
@@ -83,6 +91,18 @@ class PoolStore {
   // DataLoss when its CSV does not match its metadata.
   absl::StatusOr<StoredPool> LoadHistoryVersion(absl::string_view name,
                                                 uint64_t version) const;
+
+  // Writes a selection report as <pool>/reports/<version>/report.json and
+  // report.html (each atomically); returns that folder.
+  absl::StatusOr<std::string> WriteReport(absl::string_view name,
+                                          uint64_t version,
+                                          absl::string_view json,
+                                          absl::string_view html) const;
+  // Reads the report of `version`, or the newest one when 0 (the html only
+  // `with_html`). NotFound when there is none.
+  absl::StatusOr<StoredReport> ReadReport(absl::string_view name,
+                                          uint64_t version,
+                                          bool with_html) const;
 
   // Removes the pool folder with its history. The folder is first renamed
   // away, so a crash never leaves half a pool.

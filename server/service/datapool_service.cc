@@ -58,6 +58,7 @@ class DatapoolService::CandidateInput {
                                                     drop_duplicates));
     }
     images_received_ += paths.size();
+    uploads_ += chunks.size();
     for (const v1::ImageChunk& chunk : chunks) images_received_ += chunk.last();
     RETURN_IF_ERROR(ingest_->AddPaths(paths));
     return ingest_->AddChunks(chunks);
@@ -71,6 +72,25 @@ class DatapoolService::CandidateInput {
 
   // Candidates or images taken so far.
   size_t received() const { return table_.size() + images_received_; }
+
+  // Thumbnails for the selection report: candidates named like files on
+  // the input folder are read again from it (paths, or CSV rows embedded
+  // from them); uploaded images are not kept, so a call with uploads has
+  // none.
+  ThumbnailLoader Thumbnails() const {
+    if (images_.decoder == nullptr || images_.inputs == nullptr || uploads_ > 0) {
+      return nullptr;
+    }
+    const ImageDecoder* decoder = images_.decoder;
+    const InputResolver* inputs = images_.inputs;
+    const size_t max_bytes = images_.max_image_bytes;
+    return [decoder, inputs, max_bytes](
+               absl::string_view filename) -> absl::StatusOr<RgbImage> {
+      ASSIGN_OR_RETURN(std::string bytes,
+                       inputs->ReadSampleFile(filename, max_bytes));
+      return decoder->DecodeAndResize(bytes, kThumbnailSize);
+    };
+  }
 
   absl::StatusOr<SearchOutcome> Search(absl::string_view pool, size_t k) {
     if (ingest_ == nullptr) return manager_.Search(pool, std::move(table_), k);
@@ -109,6 +129,8 @@ class DatapoolService::CandidateInput {
   EmbeddingTable table_;
   std::unique_ptr<ImageIngest> ingest_;
   size_t images_received_ = 0;  // paths given and uploads completed
+  size_t uploads_ = 0;          // upload chunks seen
+  static constexpr int kThumbnailSize = 128;
 };
 
 namespace {
@@ -266,6 +288,7 @@ grpc::Status DatapoolService::RunSelect(grpc::ServerContext* context,
   SelectParams select = FromProto(params);
   select.cancelled = [context] { return context->IsCancelled(); };
   select.progress = progress;
+  select.thumbnails = input.Thumbnails();
   absl::StatusOr<SelectOutcome> outcome = input.Select(select);
   if (!outcome.ok()) return ToGrpcStatus(outcome.status());
   record->candidates = static_cast<int64_t>(outcome->candidates_received);
@@ -538,6 +561,23 @@ grpc::Status DatapoolService::RestoreVersion(
     record.committed = true;
     ToProto(*info, response->mutable_pool());
     response->set_restored_version(request->version());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status DatapoolService::GetReport(grpc::ServerContext* context,
+                                        const v1::GetReportRequest* request,
+                                        v1::SelectionReport* response) {
+  return Handle("GetReport", *context, false, [&](CallRecord& record) {
+    record.pool = request->pool();
+    absl::StatusOr<StoredReport> report = manager_.GetReport(
+        request->pool(), request->version(), request->include_html());
+    if (!report.ok()) return ToGrpcStatus(report.status());
+    record.version = static_cast<int64_t>(report->version);
+    response->set_version(report->version);
+    response->set_folder(report->folder);
+    response->set_json(std::move(report->json));
+    response->set_html(std::move(report->html));
     return grpc::Status::OK;
   });
 }

@@ -105,6 +105,9 @@ class DatapoolService final : public v1::Datapool::Service {
   grpc::Status RestoreVersion(grpc::ServerContext* context,
                               const v1::RestoreVersionRequest* request,
                               v1::RestoreVersionResponse* response) override;
+  grpc::Status GetReport(grpc::ServerContext* context,
+                         const v1::GetReportRequest* request,
+                         v1::SelectionReport* response) override;
   grpc::Status DeletePool(grpc::ServerContext* context,
                           const v1::DeletePoolRequest* request,
                           v1::DeletePoolResponse* response) override;

@@ -22,6 +22,7 @@ SelectParams FromProto(const v1::SelectionParams& proto) {
   p.dry_run = proto.dry_run();
   p.remove_duplicates =
       !proto.has_remove_duplicates() || proto.remove_duplicates();
+  p.dry_run_report = proto.dry_run_report();
   return p;
 }
 
@@ -156,6 +157,17 @@ void ToProto(const SelectOutcome& outcome, v1::SelectResponse* proto) {
   proto->set_evaluations_skipped(outcome.stats.evaluations_skipped);
   proto->set_duplicates_removed(outcome.duplicates_removed);
   AddSkipped(outcome.skipped, proto->mutable_skipped());
+  if (!outcome.report_folder.empty() || !outcome.report_error.empty()) {
+    v1::SelectionReport* report = proto->mutable_report();
+    report->set_version(outcome.version);
+    report->set_folder(outcome.report_folder);
+    report->set_error(outcome.report_error);
+  } else if (outcome.report) {
+    v1::SelectionReport* report = proto->mutable_report();
+    report->set_version(outcome.version + 1);
+    report->set_json(outcome.report->json);
+    report->set_html(outcome.report->html);
+  }
 }
 
 void ToProto(const SearchOutcome& outcome, v1::SearchResponse* proto) {

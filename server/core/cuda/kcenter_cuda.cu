@@ -108,6 +108,12 @@ class CudaKCenterDevice final : public KCenterDevice {
     return true;
   }
 
+  bool Distances(float* min_sq, std::string* error) override {
+    return Check(cudaMemcpy(min_sq, min_sq_, n_ * sizeof(float),
+                            cudaMemcpyDeviceToHost),
+                 "copy distances", error);
+  }
+
   bool Take(size_t i, int64_t* best, float* best_sq, std::string* error) override {
     const long long rows_per_block = kThreads / 16;
     long long blocks = (static_cast<long long>(n_) + rows_per_block - 1) / rows_per_block;

@@ -74,6 +74,11 @@ class DatapoolStub(object):
                 request_serializer=datapool_dot_v1_dot_datapool__pb2.MergePoolsRequest.SerializeToString,
                 response_deserializer=datapool_dot_v1_dot_datapool__pb2.MergePoolsResponse.FromString,
                 )
+        self.GetReport = channel.unary_unary(
+                '/datapool.v1.Datapool/GetReport',
+                request_serializer=datapool_dot_v1_dot_datapool__pb2.GetReportRequest.SerializeToString,
+                response_deserializer=datapool_dot_v1_dot_datapool__pb2.SelectionReport.FromString,
+                )
 
 
 class DatapoolServicer(object):
@@ -179,6 +184,15 @@ class DatapoolServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReport(self, request, context):
+        """A selection report: every selection that commits picks writes one to
+        <pool>/reports/<version>/ (report.json and a self-contained
+        report.html). NOT_FOUND for a missing pool or report.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DatapoolServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -241,6 +255,11 @@ def add_DatapoolServicer_to_server(servicer, server):
                     servicer.MergePools,
                     request_deserializer=datapool_dot_v1_dot_datapool__pb2.MergePoolsRequest.FromString,
                     response_serializer=datapool_dot_v1_dot_datapool__pb2.MergePoolsResponse.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=datapool_dot_v1_dot_datapool__pb2.GetReportRequest.FromString,
+                    response_serializer=datapool_dot_v1_dot_datapool__pb2.SelectionReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -453,5 +472,22 @@ class Datapool(object):
         return grpc.experimental.unary_unary(request, target, '/datapool.v1.Datapool/MergePools',
             datapool_dot_v1_dot_datapool__pb2.MergePoolsRequest.SerializeToString,
             datapool_dot_v1_dot_datapool__pb2.MergePoolsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/datapool.v1.Datapool/GetReport',
+            datapool_dot_v1_dot_datapool__pb2.GetReportRequest.SerializeToString,
+            datapool_dot_v1_dot_datapool__pb2.SelectionReport.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,0 +1,110 @@
+// The selection report: what one selection did, as report.json (for
+// tools) and a self-contained report.html (for people; inline SVG plots and
+// thumbnails, no scripts, fonts or other files). Built from the selection's
+// own data; knows nothing of how it is stored or served.
+#ifndef DATAPOOL_SERVER_CORE_SELECTION_REPORT_H_
+#define DATAPOOL_SERVER_CORE_SELECTION_REPORT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/embedding_table.h"
+#include "server/core/embedder.h"
+#include "server/core/image_inputs.h"
+#include "server/core/kcenter_greedy.h"
+
+namespace datapool {
+
+// Loads a small image of a candidate, by its filename, for the report's
+// thumbnails; an error means the image is not reachable (no thumbnail).
+using ThumbnailLoader =
+    std::function<absl::StatusOr<RgbImage>(absl::string_view filename)>;
+
+// What a report is made of. Pointers are borrowed and must be non-null.
+struct SelectionReportInput {
+  std::string pool;
+  // The version the selection made (or, for a dry run, would make).
+  uint64_t version = 0;
+  bool committed = false;
+  absl::Time time;
+  // The request's stopping rules.
+  std::optional<uint64_t> n_samples_count;
+  std::optional<double> n_samples_fraction;
+  std::optional<double> min_distance;
+
+  uint64_t candidates_received = 0;
+  uint64_t candidates_already_in_pool = 0;
+  uint64_t duplicates_removed = 0;
+  const std::vector<SkippedFile>* skipped = nullptr;
+  double selection_seconds = 0;
+
+  // The candidates (normalised rows) and which of them could be picked
+  // (not in the pool, not duplicates): picks and rejected ones.
+  const EmbeddingTable* candidates = nullptr;
+  const std::vector<uint8_t>* eligible = nullptr;
+  // The pool before the selection (may be empty).
+  const EmbeddingTable* pool_table = nullptr;
+  // The selection: picks in pick order, with their distances.
+  const KCenterResult* result = nullptr;
+  // Per candidate, its squared distance to the nearest pool sample before
+  // the selection; empty when the pool was empty.
+  const std::vector<float>* before_sq = nullptr;
+  // KCenterResult::final_sq (after; may be empty when not known).
+  const std::vector<float>* after_sq = nullptr;
+  // Null: no thumbnails.
+  ThumbnailLoader thumbnails;
+};
+
+struct SelectionReport {
+  std::string json;
+  std::string html;
+};
+
+// How much of the data a report shows; the defaults keep a report of a
+// million-row selection at a few hundred KB and its build well under a
+// second.
+struct SelectionReportLimits {
+  // Points per group (pool, picks, rejected) in the 2-D projection.
+  size_t projection_points = 1500;
+  // Picks listed in report.json (all picks are in the pool's CSV).
+  size_t listed_picks = 1000;
+  // Skipped files listed.
+  size_t listed_skipped = 100;
+  // Picks shown beside their nearest rejected candidate.
+  size_t thumbnail_pairs = 6;
+  // Longest side of a thumbnail, in pixels (larger images are shrunk).
+  int thumbnail_size = 128;
+  // Bins of the distance histogram.
+  int histogram_bins = 40;
+};
+
+// Builds both files. Deterministic for a given input (no sampling at
+// random), apart from what the thumbnail loader returns.
+SelectionReport BuildSelectionReport(
+    const SelectionReportInput& input,
+    const SelectionReportLimits& limits = SelectionReportLimits());
+
+// The two leading principal components of the rows (n × d, row-major):
+// coordinates (n × 2) of the centred rows, and the share of the total
+// variance each component explains. Power iteration with a fixed start:
+// deterministic. Exposed for tests.
+struct Projection2D {
+  std::vector<float> xy;
+  double explained[2] = {0, 0};
+};
+Projection2D ProjectPca2D(const float* rows, size_t n, size_t d);
+
+// A 24-bit BMP file of `image` (which browsers show as <img>). Exposed for
+// tests.
+std::string EncodeBmp(const RgbImage& image);
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_CORE_SELECTION_REPORT_H_

@@ -1,0 +1,341 @@
+#include "server/core/selection_report.h"
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <regex>
+
+#include "common/file_util.h"
+#include "common/json.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/pool_manager.h"
+#include "server/core/test_util.h"
+
+namespace datapool {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::unique_ptr<PoolManager> Open(const std::string& dir) {
+  auto m = PoolManager::Create({dir});
+  EXPECT_TRUE(m.ok()) << m.status();
+  return m.ok() ? *std::move(m) : nullptr;
+}
+
+SelectParams Count(const std::string& pool, uint64_t n) {
+  SelectParams p;
+  p.pool = pool;
+  p.n_samples_count = n;
+  return p;
+}
+
+const JsonValue& Get(const JsonValue& v, absl::string_view key) {
+  const JsonValue* found = v.Find(key);
+  static const JsonValue kNull;
+  EXPECT_NE(found, nullptr) << "no key " << key;
+  return found ? *found : kNull;
+}
+
+uint64_t Sum(const JsonValue& array) {
+  uint64_t s = 0;
+  for (const JsonValue& v : array.array) s += static_cast<uint64_t>(v.number);
+  return s;
+}
+
+// Row-major normalised copy, as the manager normalises candidates.
+std::vector<float> Normalised(const EmbeddingTable& t) {
+  std::vector<float> out = t.values;
+  for (size_t i = 0; i < t.size(); ++i) {
+    double sq = 0;
+    for (size_t j = 0; j < t.dimension; ++j) sq += out[i * t.dimension + j] * out[i * t.dimension + j];
+    for (size_t j = 0; j < t.dimension; ++j) out[i * t.dimension + j] /= std::sqrt(sq);
+  }
+  return out;
+}
+
+TEST(ProjectPca2DTest, FindsTheMainDirections) {
+  // Points spread 10x along (1,1,0)/sqrt2, 3x along z, 0.1x along (1,-1,0).
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> rows;
+  const size_t n = 2000;
+  for (size_t i = 0; i < n; ++i) {
+    const float a = 10 * g(rng), b = 3 * g(rng), c = 0.1f * g(rng);
+    rows.insert(rows.end(), {(a + c) / std::sqrt(2.0f), (a - c) / std::sqrt(2.0f), b});
+  }
+  Projection2D p = ProjectPca2D(rows.data(), n, 3);
+  ASSERT_EQ(p.xy.size(), 2 * n);
+  EXPECT_NEAR(p.explained[0], 100.0 / 109.01, 0.02);
+  EXPECT_NEAR(p.explained[1], 9.0 / 109.01, 0.02);
+  // The first coordinate is (up to sign) the projection on (1,1,0)/sqrt2.
+  double dot = 0, n1 = 0, n2 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double want = (rows[i * 3] + rows[i * 3 + 1]) / std::sqrt(2.0);
+    dot += want * p.xy[i * 2];
+    n1 += want * want;
+    n2 += double{p.xy[i * 2]} * p.xy[i * 2];
+  }
+  EXPECT_GT(std::abs(dot) / std::sqrt(n1 * n2), 0.999);
+  // Deterministic.
+  Projection2D again = ProjectPca2D(rows.data(), n, 3);
+  EXPECT_EQ(again.xy, p.xy);
+}
+
+TEST(ProjectPca2DTest, DegenerateInputsGiveFiniteZeros) {
+  const std::vector<float> same = {1, 2, 3, 1, 2, 3};
+  Projection2D p = ProjectPca2D(same.data(), 2, 3);
+  for (float v : p.xy) EXPECT_EQ(v, 0.0f);
+  Projection2D none = ProjectPca2D(nullptr, 0, 3);
+  EXPECT_TRUE(none.xy.empty());
+}
+
+TEST(EncodeBmpTest, HeaderAndBottomUpBgrRows) {
+  RgbImage image;
+  image.width = 2;
+  image.height = 2;
+  // Top row: red, green; bottom row: blue, white.
+  image.pixels = {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255};
+  const std::string bmp = EncodeBmp(image);
+  ASSERT_EQ(bmp.size(), 54u + 2 * 8);  // rows padded to 8 bytes
+  EXPECT_EQ(bmp.substr(0, 2), "BM");
+  EXPECT_EQ(static_cast<uint8_t>(bmp[2]), 54 + 16);
+  EXPECT_EQ(static_cast<uint8_t>(bmp[28]), 24);  // bits per pixel
+  // First stored row is the bottom one: blue (BGR ff 00 00), white.
+  EXPECT_EQ(bmp.substr(54, 8), std::string("\xff\x00\x00\xff\xff\xff\x00\x00", 8));
+  EXPECT_EQ(bmp.substr(62, 8), std::string("\x00\x00\xff\x00\xff\x00\x00\x00", 8));
+}
+
+TEST(KCenterFinalDistancesTest, MatchBruteForceIncludingTheLastPick) {
+  const EmbeddingTable pool_t = RandomTable(20, 6, 1);
+  const EmbeddingTable cand_t = RandomTable(300, 6, 2);
+  const std::vector<float> pool = Normalised(pool_t), cand = Normalised(cand_t);
+  KCenterInput in;
+  in.candidates = cand.data();
+  in.n = 300;
+  in.d = 6;
+  in.pool = pool.data();
+  in.p = 20;
+  in.nearest_pool = NearestBruteForce(cand.data(), 300, pool.data(), 20, 6);
+  in.eligible.assign(300, 1);
+  in.eligible[7] = 0;
+  KCenterOptions options;
+  options.max_picks = 10;  // the last pick runs no pass of its own
+  options.final_distances = true;
+  const KCenterResult r = KCenterGreedy(in, options);
+  ASSERT_EQ(r.picks.size(), 10u);
+  ASSERT_EQ(r.final_sq.size(), 300u);
+  std::vector<uint8_t> picked(300, 0);
+  for (size_t i : r.picks) picked[i] = 1;
+  for (size_t i = 0; i < 300; ++i) {
+    if (!in.eligible[i] || picked[i]) {
+      EXPECT_LT(r.final_sq[i], 0) << i;
+      continue;
+    }
+    float want = std::numeric_limits<float>::infinity();
+    for (size_t c = 0; c < 20; ++c) {
+      want = std::min(want, SquaredDistance(&cand[i * 6], &pool[c * 6], 6));
+    }
+    for (size_t k : r.picks) {
+      want = std::min(want, SquaredDistance(&cand[i * 6], &cand[k * 6], 6));
+    }
+    EXPECT_EQ(r.final_sq[i], want) << i;
+  }
+  // Without the option nothing is kept.
+  options.final_distances = false;
+  EXPECT_TRUE(KCenterGreedy(in, options).final_sq.empty());
+}
+
+TEST(SelectionReportTest, CommittedSelectionsWriteAConsistentReport) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  ASSERT_TRUE(manager->Select(Count("p", 30), RandomTable(200, 8, 1, "a")).ok());
+  SelectParams params = Count("p", 40);
+  params.min_distance = 0.2;
+  // Thumbnails: every "b" candidate has an image; "b7" cannot be read.
+  std::vector<std::string> loaded;
+  params.thumbnails = [&loaded](absl::string_view name) -> absl::StatusOr<RgbImage> {
+    loaded.emplace_back(name);
+    if (name == "b7.jpg") return absl::NotFoundError("gone");
+    RgbImage image;
+    image.width = image.height = 200;  // shrunk to the limit
+    image.pixels.assign(200 * 200 * 3, 128);
+    return image;
+  };
+  EmbeddingTable candidates = RandomTable(500, 8, 2, "b");
+  const std::vector<float> normalised = Normalised(candidates);
+  auto out = manager->Select(params, candidates);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->committed);
+  EXPECT_EQ(out->report_error, "");
+  EXPECT_EQ(out->report_folder, tmp.path() + "/p/reports/2");
+  EXPECT_FALSE(out->report.has_value());
+
+  auto stored = manager->GetReport("p", 0, true);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->version, 2u);
+  EXPECT_EQ(stored->folder, out->report_folder);
+  auto json = ParseJson(stored->json);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(Get(*json, "pool").string, "p");
+  EXPECT_EQ(Get(*json, "version").number, 2);
+  EXPECT_TRUE(Get(*json, "committed").boolean);
+  EXPECT_EQ(Get(*json, "stop_reason").string, StopReasonName(out->stop_reason));
+  const JsonValue& counts = Get(*json, "counts");
+  const uint64_t picks = out->selected.size();
+  EXPECT_EQ(Get(counts, "selected").number, picks);
+  EXPECT_EQ(Get(counts, "eligible").number, 500);
+  EXPECT_EQ(Get(counts, "rejected").number, 500 - picks);
+  EXPECT_EQ(Get(counts, "pool_size_before").number, 30);
+  EXPECT_EQ(Get(counts, "pool_size_after").number, 30 + picks);
+  EXPECT_EQ(Get(Get(*json, "parameters"), "min_distance").number, 0.2);
+
+  // Histograms: every eligible candidate before, every rejected one after;
+  // after the selection the farthest rejected candidate is no farther than
+  // the last pick was (greedy k-center), and below min_distance when that
+  // stopped it.
+  const JsonValue& dist = Get(*json, "distance_to_pool");
+  EXPECT_EQ(Sum(Get(Get(dist, "histogram"), "before")), 500u);
+  EXPECT_EQ(Sum(Get(Get(dist, "histogram"), "after")), 500u - picks);
+  const double after_max = Get(Get(dist, "after"), "max").number;
+  EXPECT_LE(after_max, *out->selected.back().distance + 1e-6);
+  if (out->stop_reason == StopReason::kMinDistance) {
+    EXPECT_LT(after_max, 0.2);
+  }
+  EXPECT_GT(Get(Get(dist, "before"), "max").number, after_max);
+
+  // The projection shows every group (small enough to show all).
+  const JsonValue& proj = Get(*json, "projection");
+  EXPECT_EQ(Get(Get(proj, "pool"), "shown").number, 30);
+  EXPECT_EQ(Get(Get(proj, "picks"), "shown").number, picks);
+  EXPECT_EQ(Get(Get(proj, "rejected"), "x").array.size(), 500 - picks);
+  EXPECT_GT(Get(proj, "explained_variance").array[0].number, 0);
+
+  // Pairs: each pick's nearest rejected candidate is the true nearest.
+  const JsonValue& pairs = Get(*json, "pairs");
+  ASSERT_EQ(pairs.array.size(), 6u);
+  for (const JsonValue& pair : pairs.array) {
+    const std::string pick = Get(pair, "pick").string;
+    const size_t pi = std::stoul(pick.substr(1));
+    float best = 1e9;
+    std::string best_name;
+    for (size_t i = 0; i < 500; ++i) {
+      bool is_pick = false;
+      for (const SelectedSample& s : out->selected) is_pick |= s.filename == candidates.filenames[i];
+      if (is_pick) continue;
+      const float sq = SquaredDistance(&normalised[pi * 8], &normalised[i * 8], 8);
+      if (sq < best) {
+        best = sq;
+        best_name = candidates.filenames[i];
+      }
+    }
+    EXPECT_EQ(Get(pair, "nearest_rejected").string, best_name) << pick;
+    EXPECT_NEAR(Get(pair, "nearest_rejected_distance").number, std::sqrt(best), 1e-5);
+  }
+  EXPECT_EQ(loaded.size(), 12u);
+
+  // The page: self-contained, the three plots, thumbnails.
+  const std::string& html = stored->html;
+  EXPECT_THAT(html, HasSubstr("Content-Security-Policy"));
+  EXPECT_THAT(html, HasSubstr("id=\"plot-histogram\""));
+  EXPECT_THAT(html, HasSubstr("id=\"plot-picks\""));
+  EXPECT_THAT(html, HasSubstr("id=\"plot-projection\""));
+  EXPECT_THAT(html, HasSubstr("data:image/bmp;base64,"));
+  EXPECT_THAT(html, HasSubstr("min_distance 0.2"));
+  // No address but the SVG namespace: nothing is fetched.
+  const std::regex url("(src|href)=\"(https?:|//)");
+  EXPECT_FALSE(std::regex_search(html, url));
+  std::string file_html;
+  auto on_disk = ReadFile(out->report_folder + "/report.html");
+  ASSERT_TRUE(on_disk.ok());
+  EXPECT_EQ(*on_disk, html);
+
+  // Version 1 has its own report; a missing one is NotFound.
+  auto first = manager->GetReport("p", 1, false);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->html, "");
+  EXPECT_EQ(manager->GetReport("p", 7, false).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager->GetReport("nope", 0, false).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager->GetReport("../x", 0, false).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SelectionReportTest, DryRunReportIsReturnedNotWritten) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  SelectParams params = Count("p", 5);
+  params.dry_run = true;
+  auto plain = manager->Select(params, RandomTable(50, 4, 1));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->report.has_value());
+  params.dry_run_report = true;
+  auto out = manager->Select(params, RandomTable(50, 4, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->report.has_value());
+  EXPECT_FALSE(out->committed);
+  EXPECT_EQ(out->report_folder, "");
+  auto json = ParseJson(out->report->json);
+  ASSERT_TRUE(json.ok());
+  EXPECT_FALSE(Get(*json, "committed").boolean);
+  EXPECT_EQ(Get(*json, "version").number, 1);
+  // An empty pool has no "before".
+  EXPECT_EQ(Get(Get(*json, "distance_to_pool"), "before").type, JsonValue::Type::kNull);
+  EXPECT_THAT(out->report->html, HasSubstr("dry run"));
+  EXPECT_THAT(out->report->html, HasSubstr("image not reachable"));
+  EXPECT_FALSE(fs::exists(tmp.path() + "/p"));
+}
+
+TEST(SelectionReportTest, AReportThatCannotBeWrittenLeavesTheSelectionCommitted) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  ASSERT_TRUE(manager->Select(Count("p", 3), RandomTable(20, 4, 1, "a")).ok());
+  // A file where the reports folder should be.
+  fs::remove_all(tmp.path() + "/p/reports");
+  ASSERT_TRUE(WriteFileAtomically(tmp.path() + "/p/reports", "x").ok());
+  auto out = manager->Select(Count("p", 3), RandomTable(20, 4, 2, "b"));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(out->committed);
+  EXPECT_EQ(out->version, 2u);
+  EXPECT_THAT(out->report_error, HasSubstr("reports"));
+  EXPECT_EQ(out->report_folder, "");
+  auto info = manager->GetPool("p");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->meta.size, 6u);
+}
+
+TEST(SelectionReportTest, RestoredVersionsHaveNoReportButTheNewestIsFound) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  ASSERT_TRUE(manager->Select(Count("p", 3), RandomTable(20, 4, 1, "a")).ok());
+  ASSERT_TRUE(manager->Select(Count("p", 3), RandomTable(20, 4, 2, "b")).ok());
+  ASSERT_TRUE(manager->RestoreVersion("p", 1).ok());  // version 3
+  auto missing = manager->GetReport("p", 3, false);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("restore"));
+  auto newest = manager->GetReport("p", 0, false);
+  ASSERT_TRUE(newest.ok());
+  EXPECT_EQ(newest->version, 2u);
+}
+
+TEST(SelectionReportTest, LargeSelectionsAreSampled) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  SelectParams params = Count("p", 2500);
+  auto out = manager->Select(params, RandomTable(6000, 4, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  auto stored = manager->GetReport("p", 0, true);
+  ASSERT_TRUE(stored.ok());
+  auto json = ParseJson(stored->json);
+  ASSERT_TRUE(json.ok());
+  const JsonValue& picks = Get(Get(*json, "projection"), "picks");
+  EXPECT_EQ(Get(picks, "total").number, 2500);
+  EXPECT_EQ(Get(picks, "shown").number, SelectionReportLimits().projection_points);
+  EXPECT_EQ(Get(*json, "selected").array.size(), SelectionReportLimits().listed_picks);
+  EXPECT_FALSE(Get(*json, "selected_listed_all").boolean);
+  EXPECT_LT(stored->html.size(), 1u << 20);
+}
+
+}  // namespace
+}  // namespace datapool
