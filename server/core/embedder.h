@@ -38,6 +38,13 @@ class ImageDecoder {
   // when memory runs out. Callers skip the file either way.
   virtual absl::StatusOr<RgbImage> DecodeAndResize(absl::string_view bytes,
                                                    int size) const = 0;
+
+  // JPEG file of `image` (for report thumbnails). The default says
+  // Unimplemented; callers then fall back to an uncompressed format.
+  virtual absl::StatusOr<std::string> EncodeJpeg(const RgbImage& /*image*/,
+                                                 int /*quality*/) const {
+    return absl::UnimplementedError("no JPEG encoder");
+  }
 };
 
 // Implementations are thread-safe: Embed may be called from several threads.

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/json.h"
@@ -198,12 +199,13 @@ class Chart {
     return absl::StrFormat(
         "<rect class=\"%s\" x=\"%d\" y=\"%d\" width=\"12\" height=\"12\"/>"
         "<text class=\"tl\" x=\"%d\" y=\"%d\">%s</text>\n",
-        css, kWidth - kRight - 190, y - 10, kWidth - kRight - 172, y,
+        css, kWidth - kRight + 12, y - 10, kWidth - kRight + 30, y,
         Html(label));
   }
 
-  static constexpr int kWidth = 720, kHeight = 340;
-  static constexpr int kLeft = 64, kRight = 16, kTop = 12, kBottom = 46;
+  // The legend sits in the right margin.
+  static constexpr int kWidth = 900, kHeight = 340;
+  static constexpr int kLeft = 64, kRight = 230, kTop = 12, kBottom = 46;
 
  private:
   double x0_, x1_, y0_, y1_;
@@ -248,36 +250,15 @@ struct Pair {
   std::string pick_image, neighbor_image;  // data: URIs or ""
 };
 
-std::string ThumbnailUri(const ThumbnailLoader& load, absl::string_view filename,
-                         int max_side) {
+std::string ThumbnailUri(const ThumbnailLoader& load, absl::string_view filename) {
   if (!load) return "";
-  absl::StatusOr<RgbImage> image = load(filename);
-  if (!image.ok() || image->width <= 0 || image->height <= 0 ||
-      image->pixels.size() != static_cast<size_t>(image->width) * image->height * 3) {
+  absl::StatusOr<Thumbnail> thumbnail = load(filename);
+  if (!thumbnail.ok() || thumbnail->bytes.empty() ||
+      !absl::StartsWith(thumbnail->media_type, "image/")) {
     return "";
   }
-  RgbImage small = *std::move(image);
-  if (small.width > max_side || small.height > max_side) {
-    // Nearest-pixel shrink to fit max_side (the loader usually returns the
-    // right size already).
-    const double scale =
-        static_cast<double>(max_side) / std::max(small.width, small.height);
-    RgbImage out;
-    out.width = std::max(1, static_cast<int>(small.width * scale));
-    out.height = std::max(1, static_cast<int>(small.height * scale));
-    out.pixels.resize(static_cast<size_t>(out.width) * out.height * 3);
-    for (int y = 0; y < out.height; ++y) {
-      const int sy = std::min(small.height - 1, static_cast<int>(y / scale));
-      for (int x = 0; x < out.width; ++x) {
-        const int sx = std::min(small.width - 1, static_cast<int>(x / scale));
-        std::memcpy(&out.pixels[(static_cast<size_t>(y) * out.width + x) * 3],
-                    &small.pixels[(static_cast<size_t>(sy) * small.width + sx) * 3],
-                    3);
-      }
-    }
-    small = std::move(out);
-  }
-  return absl::StrCat("data:image/bmp;base64,", absl::Base64Escape(EncodeBmp(small)));
+  return absl::StrCat("data:", thumbnail->media_type, ";base64,",
+                      absl::Base64Escape(thumbnail->bytes));
 }
 
 void PutLe(std::string* out, uint32_t v, int bytes) {
@@ -298,7 +279,7 @@ table { border-collapse: collapse; margin: 8px 0; }
 td, th { padding: 3px 14px 3px 0; text-align: left; vertical-align: top; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: #5b6574; font-size: 0.92em; max-width: 60em; }
-.plot { width: 100%; max-width: 720px; height: auto; display: block; }
+.plot { width: 100%; max-width: 900px; height: auto; display: block; }
 .plot text { font-size: 11px; fill: #3a4452; }
 .plot .al { font-size: 12px; fill: #1d2430; }
 .frame { fill: none; stroke: #c9d0da; }
@@ -309,7 +290,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .before { fill: #8d99a8; fill-opacity: 0.55; }
 .after { fill: #2f6fdf; fill-opacity: 0.6; }
 .curve { fill: none; stroke: #2f6fdf; stroke-width: 1.6; }
-.pool { fill: #9aa4b1; fill-opacity: 0.45; }
+.pool { fill: #5f6b7a; fill-opacity: 0.55; }
 .rejected { fill: #63a4ff; fill-opacity: 0.55; }
 .pick { fill: #e53935; stroke: #7f0000; stroke-width: 0.8; }
 .pairs { display: flex; flex-wrap: wrap; gap: 16px; }
@@ -324,6 +305,12 @@ code { font-size: 0.92em; }
 )";
 
 }  // namespace
+
+Thumbnail MakeThumbnail(const ImageDecoder& decoder, const RgbImage& image) {
+  absl::StatusOr<std::string> jpeg = decoder.EncodeJpeg(image, 80);
+  if (jpeg.ok()) return Thumbnail{"image/jpeg", *std::move(jpeg)};
+  return Thumbnail{"image/bmp", EncodeBmp(image)};
+}
 
 std::string EncodeBmp(const RgbImage& image) {
   const uint32_t row = (static_cast<uint32_t>(image.width) * 3 + 3) & ~3u;
@@ -520,11 +507,9 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
       }
     }
     if (pair.neighbor) pair.neighbor_distance = std::sqrt(double{best});
-    pair.pick_image =
-        ThumbnailUri(in.thumbnails, cand.filenames[pair.pick], limits.thumbnail_size);
+    pair.pick_image = ThumbnailUri(in.thumbnails, cand.filenames[pair.pick]);
     if (pair.neighbor) {
-      pair.neighbor_image = ThumbnailUri(in.thumbnails, cand.filenames[*pair.neighbor],
-                                         limits.thumbnail_size);
+      pair.neighbor_image = ThumbnailUri(in.thumbnails, cand.filenames[*pair.neighbor]);
     }
     pairs.push_back(std::move(pair));
   }
@@ -768,7 +753,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
         h += "</circle>\n";
       }
     };
-    points(0, pool_rows, pool, "pool", 2, false);
+    points(0, pool_rows, pool, "pool", 2.5, false);
     points(rejected_at, rejected_rows, cand, "rejected", 2.5, true);
     points(picks_at, pick_rows, cand, "pick", 3.5, true);
     int legend = 0;

@@ -22,10 +22,20 @@
 
 namespace datapool {
 
-// Loads a small image of a candidate, by its filename, for the report's
-// thumbnails; an error means the image is not reachable (no thumbnail).
+// A small image file for a report page.
+struct Thumbnail {
+  std::string media_type;  // "image/jpeg", "image/bmp", ...
+  std::string bytes;
+};
+
+// Loads a thumbnail of a candidate, by its filename; an error means the
+// image is not reachable (the page says so).
 using ThumbnailLoader =
-    std::function<absl::StatusOr<RgbImage>(absl::string_view filename)>;
+    std::function<absl::StatusOr<Thumbnail>(absl::string_view filename)>;
+
+// A thumbnail of `image`: a JPEG from `decoder` when it can make one, else
+// a BMP.
+Thumbnail MakeThumbnail(const ImageDecoder& decoder, const RgbImage& image);
 
 // What a report is made of. Pointers are borrowed and must be non-null.
 struct SelectionReportInput {
@@ -79,8 +89,6 @@ struct SelectionReportLimits {
   size_t listed_skipped = 100;
   // Picks shown beside their nearest rejected candidate.
   size_t thumbnail_pairs = 6;
-  // Longest side of a thumbnail, in pixels (larger images are shrunk).
-  int thumbnail_size = 128;
   // Bins of the distance histogram.
   int histogram_bins = 40;
 };

@@ -156,13 +156,13 @@ TEST(SelectionReportTest, CommittedSelectionsWriteAConsistentReport) {
   params.min_distance = 0.2;
   // Thumbnails: every "b" candidate has an image; "b7" cannot be read.
   std::vector<std::string> loaded;
-  params.thumbnails = [&loaded](absl::string_view name) -> absl::StatusOr<RgbImage> {
+  params.thumbnails = [&loaded](absl::string_view name) -> absl::StatusOr<Thumbnail> {
     loaded.emplace_back(name);
     if (name == "b7.jpg") return absl::NotFoundError("gone");
     RgbImage image;
-    image.width = image.height = 200;  // shrunk to the limit
-    image.pixels.assign(200 * 200 * 3, 128);
-    return image;
+    image.width = image.height = 8;
+    image.pixels.assign(8 * 8 * 3, 128);
+    return Thumbnail{"image/bmp", EncodeBmp(image)};
   };
   EmbeddingTable candidates = RandomTable(500, 8, 2, "b");
   const std::vector<float> normalised = Normalised(candidates);

@@ -85,10 +85,12 @@ class DatapoolService::CandidateInput {
     const InputResolver* inputs = images_.inputs;
     const size_t max_bytes = images_.max_image_bytes;
     return [decoder, inputs, max_bytes](
-               absl::string_view filename) -> absl::StatusOr<RgbImage> {
+               absl::string_view filename) -> absl::StatusOr<Thumbnail> {
       ASSIGN_OR_RETURN(std::string bytes,
                        inputs->ReadSampleFile(filename, max_bytes));
-      return decoder->DecodeAndResize(bytes, kThumbnailSize);
+      ASSIGN_OR_RETURN(RgbImage image,
+                       decoder->DecodeAndResize(bytes, kThumbnailSize));
+      return MakeThumbnail(*decoder, image);
     };
   }
 

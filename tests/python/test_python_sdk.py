@@ -499,6 +499,53 @@ class ImagesTest(SdkTestBase):
         for p in again.selected:
             self.assertEqual(p.label, self.expected[p.filename])
 
+    def test_reports(self):
+        # A dry run returns its report and writes nothing.
+        dry = self.client.select("sdk-report", paths=["photos"], n_samples=2,
+                                 dry_run=True, report=True)
+        self.assertFalse(dry.committed)
+        self.assertIsInstance(dry.report, sdk.Report)
+        self.assertEqual(dry.report.folder, "")
+        self.assertEqual(dry.report.data["counts"]["selected"], 2)
+        self.assertFalse(dry.report.data["committed"])
+        self.assertIn('id="plot-projection"', dry.report.html)
+        with self.assertRaises(sdk.DatapoolError) as e:
+            self.client.report("sdk-report")
+        self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
+        with self.assertRaises(sdk.DatapoolError) as e:
+            self.client.select("sdk-report", paths=["photos"], n_samples=2,
+                               report=True)
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+
+        # Committed selections write theirs; the newest comes by default.
+        first = self.client.select("sdk-report", paths=["photos"], n_samples=2)
+        self.assertEqual(first.report.version, 1)
+        self.assertTrue(first.report.folder.endswith("sdk-report/reports/1"),
+                        first.report.folder)
+        self.assertIsNone(first.report.data)
+        second = self.client.select("sdk-report", paths=["photos"],
+                                    n_samples=2)
+        newest = self.client.report("sdk-report")
+        self.assertEqual(newest.version, second.version)
+        self.assertEqual(newest.html, "")
+        counts = newest.data["counts"]
+        self.assertEqual(counts["selected"], 2)
+        self.assertEqual(counts["already_in_pool"], 2)
+        self.assertEqual(counts["pool_size_after"], 4)
+        self.assertEqual([p["filename"] for p in newest.data["selected"]],
+                         second.filenames)
+        old = self.client.report("sdk-report", 1, html=True)
+        self.assertEqual(old.data["version"], 1)
+        # Thumbnails of server-side images are embedded as JPEG.
+        self.assertIn("data:image/jpeg;base64,", old.html)
+        self.assertTrue(all(p["thumbnails"] for p in old.data["pairs"]))
+        saved = old.save(os.path.join(tmp_root, "saved-report"))
+        with open(saved) as f:
+            self.assertEqual(f.read(), old.html)
+        with self.assertRaises(sdk.DatapoolError) as e:
+            self.client.report("sdk-report", 9)
+        self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
+
     def test_unreadable_upload_commits_nothing(self):
         d = os.path.join(tmp_root, "local", "dangling")
         os.makedirs(d)

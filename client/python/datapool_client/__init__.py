@@ -18,8 +18,8 @@ from ._gen import datapool_pb2_grpc as pb_grpc
 from .client import DEFAULT_TARGET, TLS, Client, ProgressCallback
 from .errors import DatapoolError
 from .types import (Embeddings, MergedSource, MergeResult, Neighbor, Pick,
-                    PoolInfo, QueryResult, SearchResults, SelectResult,
-                    Skipped, Version)
+                    PoolInfo, QueryResult, Report, SearchResults,
+                    SelectResult, Skipped, Version)
 
 __version__ = "0.1.0"
 
@@ -27,5 +27,5 @@ __all__ = [
     "Client", "TLS", "DatapoolError", "DEFAULT_TARGET", "ProgressCallback",
     "SelectResult", "Pick", "Skipped", "Embeddings", "SearchResults",
     "QueryResult", "Neighbor", "PoolInfo", "Version", "MergeResult",
-    "MergedSource", "pb", "pb_grpc", "__version__",
+    "MergedSource", "Report", "pb", "pb_grpc", "__version__",
 ]

@@ -1,5 +1,6 @@
 """The Datapool client: a typed wrapper over the generated gRPC stubs."""
 
+import json
 import numbers
 import os
 import threading
@@ -16,8 +17,8 @@ from ._gen import health_pb2
 from ._gen import health_pb2_grpc
 from .errors import DatapoolError, invalid_argument
 from .types import (Embeddings, MergedSource, MergeResult, Neighbor, Pick,
-                    PoolInfo, QueryResult, SearchResults, SelectResult,
-                    Skipped, Version)
+                    PoolInfo, QueryResult, Report, SearchResults,
+                    SelectResult, Skipped, Version)
 
 __all__ = ["Client", "TLS", "DEFAULT_TARGET", "ProgressCallback"]
 
@@ -438,6 +439,7 @@ class Client:
                min_distance: Optional[float] = None,
                dry_run: bool = False, keep_history: bool = True,
                weak_labels: bool = True, remove_duplicates: bool = True,
+               report: bool = False,
                progress: Optional[ProgressCallback] = None) -> SelectResult:
         """Selects the most diverse candidates given what the pool holds
         and, unless dry_run, adds them to the pool (created on first use).
@@ -463,6 +465,9 @@ class Client:
         ``keep_history=False`` keeps no copy of the replaced version;
         ``weak_labels=False`` records label 0 for images;
         ``remove_duplicates=False`` keeps exact duplicate candidates.
+        ``report=True`` with ``dry_run`` returns the selection report in
+        ``result.report`` (committed selections always write theirs on the
+        server; ``result.report.folder`` says where).
 
         ``progress(phase, done, total)`` is called while the call runs
         (phases in order: "receiving", "embedding", "selecting",
@@ -481,7 +486,12 @@ class Client:
         params = pb.SelectionParams(
             pool=pool, dry_run=bool(dry_run), keep_history=bool(keep_history),
             append_weak_labels=bool(weak_labels),
-            remove_duplicates=bool(remove_duplicates))
+            remove_duplicates=bool(remove_duplicates),
+            dry_run_report=bool(report))
+        if report and not dry_run:
+            raise invalid_argument(
+                "report=True is for dry runs; a committed selection always "
+                "writes its report (see Client.report)")
         if n_samples is not None:
             if isinstance(n_samples, bool):
                 raise invalid_argument("n_samples must be an int count or a "
@@ -694,6 +704,24 @@ class Client:
             pool_size_before=r.pool_size_before,
             pool_size_after=r.pool_size_after, committed=r.committed)
 
+    def report(self, name: str, version: Optional[int] = None, *,
+               html: bool = False) -> Report:
+        """The selection report of the pool's ``version`` (default: the
+        newest report). Every selection that commits picks writes one:
+        report.json (``Report.data``, a dict) and a self-contained
+        report.html (``Report.html``, fetched only with ``html=True``; a few
+        hundred KB). ``Report.save(folder)`` writes both locally.
+
+        Raises DatapoolError NOT_FOUND for a missing pool, or a version
+        without a report (restores and merges write none)."""
+        version = 0 if version is None else _int(version, "version")
+        if version < 0:
+            raise invalid_argument("version must be >= 1, got %d" % version)
+        r = self._unary(self._stub.GetReport,
+                        pb.GetReportRequest(pool=name, version=version,
+                                            include_html=bool(html)))
+        return _report(r)
+
     def health(self) -> str:
         """The server's overall health (grpc.health.v1): ``"SERVING"``
         when it serves, else ``"NOT_SERVING"``, ...; DatapoolError
@@ -717,6 +745,12 @@ def _pool_info(p):
                     input_size=p.input_size)
 
 
+def _report(r):
+    return Report(version=r.version, folder=r.folder,
+                  data=json.loads(r.json) if r.json else None,
+                  html=r.html, error=r.error)
+
+
 def _select_result(r):
     return SelectResult(
         selected=[Pick(s.filename,
@@ -731,4 +765,5 @@ def _select_result(r):
         candidates_already_in_pool=r.candidates_already_in_pool,
         duplicates_removed=r.duplicates_removed,
         distance_evaluations=r.distance_evaluations,
-        evaluations_skipped=r.evaluations_skipped)
+        evaluations_skipped=r.evaluations_skipped,
+        report=_report(r.report) if r.HasField("report") else None)

@@ -8,7 +8,7 @@ import numpy as np
 __all__ = [
     "Pick", "Skipped", "SelectResult", "Embeddings", "Neighbor",
     "QueryResult", "SearchResults", "PoolInfo", "Version", "MergedSource",
-    "MergeResult",
+    "MergeResult", "Report",
 ]
 
 
@@ -57,6 +57,7 @@ class SelectResult:
     duplicates_removed: int
     distance_evaluations: int = 0
     evaluations_skipped: int = 0
+    report: Optional["Report"] = None
 
     @property
     def filenames(self):
@@ -168,3 +169,38 @@ class MergeResult:
     pool_size_before: int
     pool_size_after: int
     committed: bool
+
+
+@dataclass(frozen=True)
+class Report:
+    """A selection report.
+
+    version: the pool version the selection made (would make, for a dry
+    run). folder: where the server keeps it (``<pool>/reports/<version>``;
+    "" for a dry run). data: report.json parsed (a dict: counts,
+    stop_reason, distance_to_pool before/after with a histogram,
+    projection, pairs...; None when not fetched). html: report.html, a
+    self-contained page ("" when not fetched). error: why a committed
+    selection's report could not be written ("" when it was).
+    """
+    version: int
+    folder: str = ""
+    data: Optional[dict] = None
+    html: str = ""
+    error: str = ""
+
+    def save(self, folder) -> str:
+        """Writes report.html and report.json into ``folder`` (created when
+        missing); returns the path of report.html."""
+        import json
+        import os
+        if self.data is None:
+            raise ValueError("this Report carries no data; fetch it with "
+                             "Client.report(name, version, html=True)")
+        os.makedirs(folder, exist_ok=True)
+        html_path = os.path.join(folder, "report.html")
+        with open(os.path.join(folder, "report.json"), "w") as f:
+            json.dump(self.data, f, indent=1)
+        with open(html_path, "w", encoding="utf-8") as f:
+            f.write(self.html)
+        return html_path

@@ -1,5 +1,6 @@
 #include "server/backends/opencv/opencv_decoder.h"
 
+#include <algorithm>
 #include <climits>
 #include <exception>
 #include <new>
@@ -192,6 +193,31 @@ absl::StatusOr<RgbImage> OpenCvDecoder::DecodeAndResize(absl::string_view bytes,
   } catch (...) {
     return absl::InvalidArgumentError(
         absl::StrCat("corrupt or unsupported ", format));
+  }
+}
+
+absl::StatusOr<std::string> OpenCvDecoder::EncodeJpeg(const RgbImage& image,
+                                                     int quality) const {
+  if (image.width < 1 || image.height < 1 ||
+      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
+    return absl::InvalidArgumentError("not an RGB image");
+  }
+  try {
+    // OpenCV wants BGR; the pixels are not modified.
+    const cv::Mat rgb(image.height, image.width, CV_8UC3,
+                      const_cast<uint8_t*>(image.pixels.data()));
+    cv::Mat bgr;
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+    std::vector<uint8_t> buf;
+    if (!cv::imencode(".jpg", bgr, buf,
+                      {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 1, 100)})) {
+      return absl::InternalError("JPEG encoding failed");
+    }
+    return std::string(buf.begin(), buf.end());
+  } catch (const cv::Exception& e) {
+    return absl::InternalError(absl::StrCat("JPEG encoding failed: ", e.what()));
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory encoding a JPEG");
   }
 }
 

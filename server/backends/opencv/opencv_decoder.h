@@ -52,6 +52,10 @@ class OpenCvDecoder final : public ImageDecoder {
   // be fine).
   absl::StatusOr<RgbImage> DecodeAndResize(absl::string_view bytes,
                                            int size) const override;
+  // See ImageDecoder; quality 1..100. InvalidArgument for an empty or
+  // malformed image.
+  absl::StatusOr<std::string> EncodeJpeg(const RgbImage& image,
+                                         int quality) const override;
 
  private:
   explicit OpenCvDecoder(const Options& options) : options_(options) {}

@@ -167,6 +167,31 @@ TEST(OpenCvDecoderTest, GrayscaleBecomesEqualRgb) {
   }
 }
 
+TEST(OpenCvDecoderTest, EncodeJpegRoundTripsColours) {
+  RgbImage image;
+  image.width = 32;
+  image.height = 16;
+  image.pixels.resize(32 * 16 * 3);
+  for (int y = 0; y < 16; ++y) {
+    for (int x = 0; x < 32; ++x) {
+      const Rgb c = x < 16 ? kRed : kBlue;
+      for (int k = 0; k < 3; ++k) image.pixels[(y * 32 + x) * 3 + k] = c[k];
+    }
+  }
+  auto decoder = MakeDecoder();
+  absl::StatusOr<std::string> jpeg = decoder->EncodeJpeg(image, 90);
+  ASSERT_TRUE(jpeg.ok()) << jpeg.status();
+  EXPECT_EQ(jpeg->substr(0, 2), "\xff\xd8");
+  absl::StatusOr<RgbImage> back = decoder->DecodeAndResize(*jpeg, 16);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(Near(At(*back, 2, 8), kRed, 12));  // colours stay in RGB order
+  EXPECT_TRUE(Near(At(*back, 13, 8), kBlue, 12));
+  RgbImage broken = image;
+  broken.pixels.pop_back();
+  EXPECT_EQ(decoder->EncodeJpeg(broken, 90).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(OpenCvDecoderTest, SixteenBitScalesBy257WithRounding) {
   // 2770 / 257 = 10.78 -> 11 (OpenCV's own 8-bit path, v >> 8, gives 10).
   cv::Mat img16(16, 24, CV_16UC3, cv::Scalar(257 * 100, 2770, 65535));
