@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Must match kRpcs in request_fuzzer.cc.
 RPCS = ["Select", "GetPool", "ListPools", "ListHistory", "RestoreVersion",
-        "DeletePool", "MergePools"]
+        "DeletePool", "MergePools", "GetReport"]
 COMMIT = 0x80
 
 
@@ -106,6 +106,17 @@ def seeds(pb):
         on_collision=pb.ON_COLLISION_FAIL))
     yield "delete_pool_bad_name", ("DeletePool", False,
                                    pb.DeletePoolRequest(pool=".hidden"))
+    yield "select_dry_run_report", select(
+        False, block(pb, 3, rows3 + [[0.2, 0.1, 0.9]]),
+        params=dict(pool="alpha", n_samples_count=2, dry_run=True,
+                    dry_run_report=True))
+    yield "get_report_newest", ("GetReport", False,
+                                pb.GetReportRequest(pool="alpha"))
+    yield "get_report_version_html", ("GetReport", False, pb.GetReportRequest(
+        pool="alpha", version=1, include_html=True))
+    yield "get_report_missing_version", ("GetReport", False,
+                                         pb.GetReportRequest(pool="beta",
+                                                             version=9))
 
 
 def main():

@@ -28,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/json.h"
 #include "datapool/v1/datapool.grpc.pb.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/server_context.h"
@@ -177,6 +178,16 @@ const char* CheckResponse(const v1::SelectRequest& request,
   if (request.params().dry_run() && response.committed()) {
     return "a dry run committed";
   }
+  // Reports: a committed selection says where its report went (or why
+  // not); a dry run's report is valid JSON whatever the filenames.
+  if (response.committed() && response.report().folder().empty() &&
+      response.report().error().empty()) {
+    return "a committed selection has no report";
+  }
+  if (request.params().dry_run() && request.params().dry_run_report() &&
+      !ParseJson(response.report().json()).ok()) {
+    return "a dry run's report.json does not parse";
+  }
   return nullptr;
 }
 template <>
@@ -243,6 +254,8 @@ constexpr Rpc kRpcs[] = {
                          &DatapoolService::DeletePool>},
     {"MergePools", &Call<v1::MergePoolsRequest, v1::MergePoolsResponse,
                          &DatapoolService::MergePools>},
+    {"GetReport", &Call<v1::GetReportRequest, v1::SelectionReport,
+                        &DatapoolService::GetReport>},
 };
 
 }  // namespace
