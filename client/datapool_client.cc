@@ -219,11 +219,11 @@ grpc::Status DatapoolClient::SelectImages(const v1::SelectionParams& params,
   return written.ok() ? writer->Finish() : written;
 }
 
-grpc::Status DatapoolClient::SelectWithProgress(
-    const v1::SelectionParams& params, const EmbeddingTable* candidates,
-    const ImageRequest* images,
+template <typename Message, typename Response, typename Start, typename Write>
+grpc::Status DatapoolClient::CallWithProgress(
+    Start start, Write write,
     const std::function<void(const v1::Progress&)>& on_progress,
-    v1::SelectResponse* response) {
+    Response* response) {
   grpc::ClientContext context;
   PrepareContext(&context);
   {
@@ -231,12 +231,12 @@ grpc::Status DatapoolClient::SelectWithProgress(
     if (cancelled_) context.TryCancel();
     active_ = &context;
   }
-  auto stream = stub_->SelectWithProgress(&context);
+  auto stream = start(&context);
   // Progress arrives while the requests still go out: read on another
   // thread so neither side waits for the other.
   bool got_result = false;
   std::thread reader([&] {
-    v1::SelectProgress message;
+    Message message;
     while (stream->Read(&message)) {
       if (message.has_result()) {
         *response = std::move(*message.mutable_result());
@@ -246,16 +246,7 @@ grpc::Status DatapoolClient::SelectWithProgress(
       }
     }
   });
-  v1::SelectRequest first;
-  *first.mutable_params() = params;
-  grpc::Status written = grpc::Status::OK;
-  if (candidates != nullptr) {
-    WriteRows(stream.get(), std::move(first),
-              [](v1::SelectRequest& r) { return r.mutable_candidates(); },
-              *candidates);
-  } else {
-    written = WriteImages(&context, stream.get(), std::move(first), *images);
-  }
+  grpc::Status written = write(&context, stream.get());
   reader.join();
   grpc::Status status = stream->Finish();
   {
@@ -268,6 +259,45 @@ grpc::Status DatapoolClient::SelectWithProgress(
                         "the server ended the call without a result");
   }
   return status;
+}
+
+grpc::Status DatapoolClient::SelectWithProgress(
+    const v1::SelectionParams& params, const EmbeddingTable* candidates,
+    const ImageRequest* images,
+    const std::function<void(const v1::Progress&)>& on_progress,
+    v1::SelectResponse* response) {
+  return CallWithProgress<v1::SelectProgress>(
+      [this](grpc::ClientContext* context) {
+        return stub_->SelectWithProgress(context);
+      },
+      [&](grpc::ClientContext* context, auto* stream) {
+        v1::SelectRequest first;
+        *first.mutable_params() = params;
+        if (candidates == nullptr) {
+          return WriteImages(context, stream, std::move(first), *images);
+        }
+        WriteRows(stream, std::move(first),
+                  [](v1::SelectRequest& r) { return r.mutable_candidates(); },
+                  *candidates);
+        return grpc::Status::OK;
+      },
+      on_progress, response);
+}
+
+grpc::Status DatapoolClient::EmbedWithProgress(
+    const ImageRequest& images, bool weak_labels,
+    const std::function<void(const v1::Progress&)>& on_progress,
+    v1::EmbedResponse* response) {
+  return CallWithProgress<v1::EmbedProgress>(
+      [this](grpc::ClientContext* context) {
+        return stub_->EmbedWithProgress(context);
+      },
+      [&](grpc::ClientContext* context, auto* stream) {
+        v1::EmbedRequest first;
+        first.set_append_weak_labels(weak_labels);
+        return WriteImages(context, stream, std::move(first), images);
+      },
+      on_progress, response);
 }
 
 void DatapoolClient::Cancel() {

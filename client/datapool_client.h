@@ -92,12 +92,17 @@ class DatapoolClient {
       const ImageRequest* images,
       const std::function<void(const v1::Progress&)>& on_progress,
       v1::SelectResponse* response);
-  // Cancels the SelectWithProgress call in flight, and any started later
-  // (for Ctrl-C). Thread-safe.
+  // Cancels the SelectWithProgress or EmbedWithProgress call in flight, and
+  // any started later (for Ctrl-C). Thread-safe.
   void Cancel();
   // Embeds images with the server's model; touches no pool.
   grpc::Status Embed(const ImageRequest& images, bool weak_labels,
                      v1::EmbedResponse* response);
+  // Embed through EmbedWithProgress: `on_progress` as in SelectWithProgress.
+  grpc::Status EmbedWithProgress(
+      const ImageRequest& images, bool weak_labels,
+      const std::function<void(const v1::Progress&)>& on_progress,
+      v1::EmbedResponse* response);
   // The k nearest pool samples of each query: embeddings (streamed in
   // chunks) or images.
   grpc::Status Search(const std::string& pool, uint32_t k,
@@ -135,6 +140,17 @@ class DatapoolClient {
   template <typename Writer, typename Request>
   grpc::Status WriteImages(grpc::ClientContext* context, Writer* writer,
                            Request first, const ImageRequest& images) const;
+  // A call that streams requests out and Progress messages back, the
+  // result last (`Message`: SelectProgress or EmbedProgress).
+  // `start(context)` opens the stream; `write(context, stream)` sends the
+  // requests (a non-OK status is a local failure, and is returned). Cancel()
+  // cancels it.
+  template <typename Message, typename Response, typename Start,
+            typename Write>
+  grpc::Status CallWithProgress(
+      Start start, Write write,
+      const std::function<void(const v1::Progress&)>& on_progress,
+      Response* response);
 
   Options options_;
   absl::Mutex cancel_mu_;
