@@ -1,198 +1,266 @@
-// datapool: the command-line client.
+// datapool: the command-line client of datapool-server.
 //
-//   datapool [--server HOST:PORT] select --pool NAME
-//            (--embeddings FILE.csv | --input PATH... | --upload PATH...)
-//            [--n-samples N|F] [--min-distance X] [--no-history] [--dry-run]
-//            [--no-weak-labels] [--json]
-//   datapool embed (--input PATH... | --upload PATH...) --out FILE.csv
-//   datapool search --pool NAME (--embeddings FILE.csv | --input PATH... |
-//            --upload PATH...) -k K [--json]
-//   datapool pools list|show NAME|delete NAME|history NAME|
-//            restore NAME VERSION [--json]
-//   datapool pools merge TARGET SOURCE... [--new] [--min-distance X]
-//            [--on-collision fail|prefix|skip] [--no-history] [--dry-run]
-//   datapool health [--json]
+//   datapool [GLOBAL FLAGS] COMMAND [ARGUMENTS] [FLAGS]
+//   datapool COMMAND --help          (or: datapool help COMMAND)
 //
-// Exit codes: 0 success, 1 the server (or the input file) refused, 2 usage.
+// Commands: select, embed, search, pools list|show|delete|history|restore|
+// merge, health; each is one entry of Commands() below (name, summary,
+// usage, description, flags, examples, handler). Flags may come before or
+// after the command. Global flags, on every command: --server, --timeout,
+// --token, --tls, --tls-ca, --tls-cert, --tls-key, --json. Output: aligned
+// tables on stdout, or one JSON object with --json; a progress line on
+// stderr only when it is a terminal and without --json.
+//
+// Exit codes:
+//   0    success
+//   1    usage error: unknown command or flag, bad or missing argument
+//   2    the server refused or failed the call, or could not be reached
+//        (stderr: `datapool: CODE_NAME: message`); health: the server
+//        answered but is not SERVING
+//   3    a local file could not be read or written: the candidates CSV,
+//        --out, the TLS files, upload paths
+//   130  cancelled by Ctrl-C; nothing was committed
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
 #include <tuple>
-#include <iostream>
-#include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "client/cli_output.h"
 #include "client/datapool_client.h"
+#include "client/progress_bar.h"
 #include "common/args.h"
 #include "common/csv_codec.h"
 #include "common/file_util.h"
-#include "common/json.h"
 #include "common/status_names.h"
 
 namespace datapool {
+namespace cli {
 namespace {
 
-constexpr char kUsage[] = R"(Usage: datapool [global flags] COMMAND [flags]
+// The exit codes (see the file comment; `datapool --help` prints them).
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 1;
+constexpr int kExitServer = 2;
+constexpr int kExitLocalFile = 3;
+constexpr int kExitCancelled = 130;
 
-Commands:
-  select --pool NAME CANDIDATES [--n-samples N|F] [--min-distance X]
-         [--no-history] [--dry-run] [--no-weak-labels]
-      Pick the most diverse candidates given what the pool holds, and add
-      them to the pool (created on first use). CANDIDATES is one of
-        --embeddings FILE.csv   lightly layout: filenames,embedding_0..,labels
-        --input PATH...         files or folders on the server's input folder
-        --upload PATH...        local files or folders, sent to the server
-      Images are embedded by the server's model; files it cannot read are
-      listed as skipped. CSV rows with selected=1 are picked first and count
-      toward --n-samples; rows with masked=1 are ignored. --n-samples is a count, or a fraction of the
-      candidates when it contains a '.'; --min-distance stops when nothing is
-      farther than X (-1 = off). At least one is required.
-  embed (--input PATH... | --upload PATH...) --out FILE.csv
-      Embed images with the server's model and write the lightly CSV (raw
-      embeddings); no pool changes.
-  search --pool NAME QUERIES -k K
-      The K nearest pool samples of each query (QUERIES as for select).
-  pools list                 all pools
-  pools show NAME            one pool
-  pools delete NAME          remove a pool and its history
-  pools history NAME         the versions kept under history/ and the current one
-  pools restore NAME VERSION make a kept version the new latest
-  pools merge TARGET SOURCE... [--new] [--min-distance X]
-        [--on-collision fail|prefix|skip] [--no-history] [--dry-run]
-      Add the samples of the SOURCE pools (unchanged) to TARGET, or with
-      --new to a new pool TARGET. All must hold embeddings of one dimension
-      and model. --min-distance X: a sample joins only when at least X from
-      everything already there. A filename TARGET already has fails the
-      merge (fail, the default), is renamed SOURCE/filename (prefix), or is
-      dropped (skip).
-  health [--service liveness] the server's grpc.health.v1 status: ready
-                             (pools loaded), or with liveness, serving at all
-
-Global flags:
+constexpr char kExitCodesHelp[] =
+    R"(  0    success
+  1    usage error: unknown command or flag, bad or missing argument
+  2    the server refused or failed the call, or could not be reached
+       (stderr: "datapool: CODE_NAME: message"); health: not SERVING
+  3    a local file could not be read or written (candidates CSV, --out,
+       TLS files, upload paths)
+  130  cancelled by Ctrl-C; nothing was committed
 )";
 
+// Every flag's value; the parser writes them, the handlers read them.
 struct Flags {
+  // Global.
   std::string server;
+  std::string timeout_s = "600";
   std::string token;
   bool tls = false;
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
-  std::string timeout_s = "600";
   bool json = false;
   bool help = false;
-  // select
+  // Per command.
   std::string pool;
   std::string embeddings;
+  std::vector<std::string> inputs;
+  std::vector<std::string> uploads;
   std::string n_samples;
   std::string min_distance;
   bool no_history = false;
   bool dry_run = false;
-  // images
-  std::vector<std::string> inputs;
-  std::vector<std::string> uploads;
   bool no_weak_labels = false;
   bool keep_duplicates = false;
   std::string out;
-  // search
   std::string k = "5";
-  // health
-  std::string health_service;
-  // merge
   bool create = false;
   std::string on_collision = "fail";
+  std::string health_service;
 };
 
-// Extra positional arguments of select/embed continue the one image list
-// given (`--input a b c`). Returns a usage message, or "" when fine.
+using FlagField = std::variant<std::string Flags::*, bool Flags::*,
+                               std::vector<std::string> Flags::*>;
+
+struct FlagSpec {
+  // Without the dashes: "pool" is --pool.
+  absl::string_view name;
+  // The value's placeholder in help ("NAME"); empty for a boolean flag.
+  absl::string_view value;
+  absl::string_view help;
+  FlagField field;
+};
+
+constexpr FlagSpec kGlobalFlags[] = {
+    {"server", "HOST:PORT",
+     "the server (default: $DATAPOOL_SERVER, else 127.0.0.1:50051)",
+     &Flags::server},
+    {"timeout", "SECONDS", "deadline of the call (default 600)",
+     &Flags::timeout_s},
+    {"token", "TOKEN",
+     "bearer token for a server that requires one (default: "
+     "$DATAPOOL_TOKEN)",
+     &Flags::token},
+    {"tls", "", "connect with TLS, trusting the system's CAs", &Flags::tls},
+    {"tls-ca", "CA.pem",
+     "connect with TLS, trusting this CA (default: $DATAPOOL_TLS_CA)",
+     &Flags::tls_ca},
+    {"tls-cert", "CERT.pem",
+     "client certificate for mutual TLS (with --tls-key)", &Flags::tls_cert},
+    {"tls-key", "KEY.pem", "private key of --tls-cert", &Flags::tls_key},
+    {"json", "", "print one JSON object instead of text", &Flags::json},
+    {"help", "", "print help: of datapool, or of the command given",
+     &Flags::help},
+};
+
+// The context a command's handler runs in.
+struct Call;
+using Handler = int (*)(const Call& call);
+
+// One command of the CLI. Adding one is adding an entry to Commands().
+struct Command {
+  // The words that name it: "select", "pools merge".
+  absl::string_view name;
+  // One line for `datapool --help`.
+  absl::string_view summary;
+  // What follows the name in the usage line.
+  absl::string_view arguments;
+  // What it does, for `datapool NAME --help` (wrapped there; "\n" starts a
+  // new paragraph).
+  absl::string_view description;
+  // Its own flags (the global ones apply to every command).
+  std::vector<FlagSpec> flags;
+  // Whole command lines; at least one.
+  std::vector<absl::string_view> examples;
+  // How many positional arguments follow the name; max_args -1: any.
+  int min_args = 0;
+  int max_args = 0;
+  Handler run = nullptr;
+};
+
+struct Call {
+  const Command& command;
+  Flags& flags;
+  // The positional arguments after the command's name.
+  const std::vector<std::string>& args;
+  DatapoolClient& client;
+};
+
+// -- Errors -------------------------------------------------------------------
+
+// Prints "datapool: MESSAGE" and where to read the usage; exit 1.
+int UsageError(const Command* command, absl::string_view message) {
+  std::cerr << "datapool: " << message << "\n(see datapool "
+            << (command != nullptr ? absl::StrCat(command->name, " ") : "")
+            << "--help)\n";
+  return kExitUsage;
+}
+int UsageError(const Call& call, absl::string_view message) {
+  return UsageError(&call.command, message);
+}
+
+// A local file problem: exit 3.
+int LocalFileError(absl::string_view message) {
+  std::cerr << "datapool: " << message << "\n";
+  return kExitLocalFile;
+}
+
+// The server refused or failed the call, or was unreachable: exit 2.
+int ServerError(const grpc::Status& status, absl::string_view server) {
+  std::string message = status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    message =
+        absl::StrCat("cannot reach the server at ", server, ": ", message);
+  }
+  std::cerr << "datapool: " << StatusCodeName(status.error_code()) << ": "
+            << message << "\n";
+  return kExitServer;
+}
+
+// The end of a cancellable call: 130 for Ctrl-C, else as ServerError.
+int CallError(const grpc::Status& status, const Flags& flags,
+              absl::string_view nothing_done) {
+  if (status.error_code() == grpc::StatusCode::CANCELLED) {
+    std::cerr << "datapool: cancelled; " << nothing_done << "\n";
+    return kExitCancelled;
+  }
+  return ServerError(status, flags.server);
+}
+
+// -- Shared argument handling -------------------------------------------------
+
+// Extra positional arguments continue the one image list given (`--input a
+// b c`). Returns a usage message, or "" when fine.
 std::string TakeExtraPaths(const std::vector<std::string>& args, Flags* flags) {
-  if (args.size() <= 1) return "";
-  const bool inputs = !flags->inputs.empty(), uploads = !flags->uploads.empty();
+  if (args.empty()) return "";
+  const bool inputs = !flags->inputs.empty();
+  const bool uploads = !flags->uploads.empty();
   if (inputs == uploads) {
-    return absl::StrCat("unexpected argument '", args[1], "'");
+    return absl::StrCat("unexpected argument '", args[0], "'");
   }
   auto& list = inputs ? flags->inputs : flags->uploads;
-  list.insert(list.end(), args.begin() + 1, args.end());
+  list.insert(list.end(), args.begin(), args.end());
   return "";
 }
 
-// The image part of a select/embed call; prints an error and returns false
-// when a local path cannot be listed.
-bool BuildImageRequest(const Flags& flags, ImageRequest* request) {
+// Candidates or queries: exactly one of --embeddings, or --input and/or
+// --upload. Returns a usage message, or "".
+std::string CheckCandidates(absl::string_view command, absl::string_view what,
+                            const Flags& flags) {
+  const int sources = !flags.embeddings.empty() + !flags.inputs.empty() +
+                      !flags.uploads.empty();
+  if (sources == 0) {
+    return absl::StrCat(command, " needs ", what,
+                        ": --embeddings FILE.csv, --input PATH... or "
+                        "--upload PATH...");
+  }
+  if (!flags.embeddings.empty() && sources > 1) {
+    return "--embeddings cannot be combined with --input/--upload";
+  }
+  return "";
+}
+
+// The image part of a call. Every upload must be listed and readable here,
+// before the call: a local problem is exit 3, not a server error. Returns
+// an error message, or "".
+std::string BuildImageRequest(const Flags& flags, ImageRequest* request) {
   request->input_paths = flags.inputs;
-  if (flags.uploads.empty()) return true;
-  absl::StatusOr<std::vector<LocalImage>> local = ListLocalImages(flags.uploads);
-  if (!local.ok()) {
-    std::cerr << "datapool: " << local.status().message() << "\n";
-    return false;
+  if (flags.uploads.empty()) return "";
+  absl::StatusOr<std::vector<LocalImage>> local =
+      ListLocalImages(flags.uploads);
+  if (!local.ok()) return std::string(local.status().message());
+  for (const LocalImage& image : *local) {
+    if (!std::ifstream(image.path, std::ios::binary).is_open()) {
+      return absl::StrCat("cannot read ", image.path);
+    }
   }
   request->uploads = *std::move(local);
-  return true;
+  return "";
 }
-
-void WriteSkipped(const google::protobuf::RepeatedPtrField<v1::SkippedFile>& skipped,
-                  JsonWriter* w) {
-  w->Key("skipped").BeginArray();
-  for (const v1::SkippedFile& s : skipped) {
-    w->BeginObject()
-        .Key("filename").String(s.filename())
-        .Key("reason").String(s.reason())
-        .EndObject();
-  }
-  w->EndArray();
-}
-
-void PrintSkipped(const google::protobuf::RepeatedPtrField<v1::SkippedFile>& skipped) {
-  if (skipped.empty()) return;
-  std::cout << absl::StrFormat("Skipped %d file%s:\n", skipped.size(),
-                               skipped.size() == 1 ? "" : "s");
-  for (const v1::SkippedFile& s : skipped) {
-    std::cout << "  " << s.filename() << ": " << s.reason() << "\n";
-  }
-}
-
-// One line on stderr, redrawn in place: "selecting  1200/3000 [#####.....]".
-// Thread-safe (progress arrives on the client's reader thread).
-class ProgressBar {
- public:
-  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
-
-  void Show(const v1::Progress& p) {
-    if (!enabled_) return;
-    absl::MutexLock lock(&mu_);
-    std::string line = absl::StrFormat("%-10s %d", p.phase(), p.done());
-    if (p.total() > 0) {
-      constexpr int kWidth = 30;
-      const int filled = static_cast<int>(
-          kWidth * std::min<uint64_t>(p.done(), p.total()) / p.total());
-      absl::StrAppend(&line, "/", p.total(), " [", std::string(filled, '#'),
-                      std::string(kWidth - filled, '.'), "]");
-    }
-    std::cerr << "\r" << line << "\033[K" << std::flush;
-    shown_ = true;
-  }
-
-  // Ends the line, if one was drawn.
-  void Done() {
-    absl::MutexLock lock(&mu_);
-    if (shown_) std::cerr << "\r\033[K" << std::flush;
-    shown_ = false;
-  }
-
- private:
-  const bool enabled_;
-  absl::Mutex mu_;
-  bool shown_ ABSL_GUARDED_BY(mu_) = false;
-};
 
 // --min-distance: absent (not given, or -1 as upstream) or a number; false
 // when it is not a number.
@@ -205,75 +273,23 @@ bool ParseMinDistance(const Flags& flags, std::optional<double>* out) {
   return true;
 }
 
-int UsageError(const std::string& message) {
-  std::cerr << "datapool: " << message << "\n(see datapool --help)\n";
-  return 2;
+// Reads a candidates or queries CSV; its `selected` / `masked` columns go
+// to the server, which applies the lightly meaning.
+absl::StatusOr<EmbeddingTable> ReadCandidates(const std::string& path) {
+  return ReadCsvFile(path);
 }
 
-int RpcError(const grpc::Status& status, const std::string& server) {
-  const int code = status.error_code();
-  std::string message = status.error_message();
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    message = absl::StrCat("cannot reach the server at ", server, ": ", message);
+// -- Commands -----------------------------------------------------------------
+
+int Select(const Call& call) {
+  Flags& flags = call.flags;
+  if (std::string usage = TakeExtraPaths(call.args, &flags); !usage.empty()) {
+    return UsageError(call, usage);
   }
-  std::cerr << "datapool: " << StatusCodeName(code) << ": " << message
-            << "\n";
-  return 1;
-}
-
-void WritePool(const v1::PoolInfo& p, JsonWriter* w) {
-  w->BeginObject()
-      .Key("name").String(p.name())
-      .Key("size").UInt(p.size())
-      .Key("dimension").UInt(p.dimension())
-      .Key("version").UInt(p.version())
-      .Key("created_time").String(p.created_time())
-      .Key("updated_time").String(p.updated_time())
-      .Key("folder").String(p.folder())
-      .Key("normalized").Bool(p.normalized())
-      .Key("model_fingerprint").String(p.model_fingerprint())
-      .Key("input_size").UInt(p.input_size())
-      .EndObject();
-}
-
-void PrintPool(const v1::PoolInfo& p) {
-  std::cout << absl::StrFormat(
-      "%s\n  size       %d\n  dimension  %d\n  version    %d\n"
-      "  created    %s\n  updated    %s\n  folder     %s\n",
-      p.name(), p.size(), p.dimension(), p.version(), p.created_time(),
-      p.updated_time(), p.folder());
-  if (!p.model_fingerprint().empty()) {
-    std::cout << "  model      " << p.model_fingerprint() << "\n";
-  }
-}
-
-const char* StopReasonText(v1::StopReason reason) {
-  switch (reason) {
-    case v1::STOP_REASON_N_SAMPLES:
-      return "n_samples";
-    case v1::STOP_REASON_MIN_DISTANCE:
-      return "min_distance";
-    case v1::STOP_REASON_EXHAUSTED:
-      return "exhausted";
-    default:
-      return "unspecified";
-  }
-}
-
-absl::StatusOr<EmbeddingTable> ReadCandidates(const std::string& path);
-void PrintSelectResult(const Flags& flags, const v1::SelectResponse& response);
-
-int Select(const Flags& flags, DatapoolClient& client) {
-  if (flags.pool.empty()) return UsageError("select needs --pool NAME");
-  const int sources = !flags.embeddings.empty() + !flags.inputs.empty() +
-                      !flags.uploads.empty();
-  if (sources == 0) {
-    return UsageError(
-        "select needs candidates: --embeddings FILE.csv, --input PATH... or "
-        "--upload PATH...");
-  }
-  if (!flags.embeddings.empty() && sources > 1) {
-    return UsageError("--embeddings cannot be combined with --input/--upload");
+  if (flags.pool.empty()) return UsageError(call, "select needs --pool NAME");
+  if (std::string usage = CheckCandidates("select", "candidates", flags);
+      !usage.empty()) {
+    return UsageError(call, usage);
   }
   v1::SelectionParams params;
   params.set_pool(flags.pool);
@@ -281,19 +297,19 @@ int Select(const Flags& flags, DatapoolClient& client) {
     if (flags.n_samples.find_first_of(".eE") != std::string::npos) {
       double fraction;
       if (!absl::SimpleAtod(flags.n_samples, &fraction)) {
-        return UsageError(absl::StrCat("--n-samples: not a number: '",
-                                       flags.n_samples, "'"));
+        return UsageError(call, absl::StrCat("--n-samples: not a number: '",
+                                             flags.n_samples, "'"));
       }
       params.set_n_samples_fraction(fraction);
     } else {
       int64_t count;
       if (!absl::SimpleAtoi(flags.n_samples, &count)) {
-        return UsageError(absl::StrCat("--n-samples: not a number: '",
-                                       flags.n_samples, "'"));
+        return UsageError(call, absl::StrCat("--n-samples: not a number: '",
+                                             flags.n_samples, "'"));
       }
       if (count != -1) {  // -1 = off, as upstream
         if (count < 1) {
-          return UsageError("--n-samples must be >= 1 (or -1 for off)");
+          return UsageError(call, "--n-samples must be >= 1 (or -1 for off)");
         }
         params.set_n_samples_count(static_cast<uint64_t>(count));
       }
@@ -301,8 +317,8 @@ int Select(const Flags& flags, DatapoolClient& client) {
   }
   std::optional<double> min_distance;
   if (!ParseMinDistance(flags, &min_distance)) {
-    return UsageError(absl::StrCat("--min-distance: not a number: '",
-                                   flags.min_distance, "'"));
+    return UsageError(call, absl::StrCat("--min-distance: not a number: '",
+                                         flags.min_distance, "'"));
   }
   if (min_distance) params.set_min_distance(*min_distance);
   params.set_keep_history(!flags.no_history);
@@ -310,107 +326,54 @@ int Select(const Flags& flags, DatapoolClient& client) {
   params.set_append_weak_labels(!flags.no_weak_labels);
   params.set_remove_duplicates(!flags.keep_duplicates);
 
-  v1::SelectResponse response;
   ImageRequest images;
   absl::StatusOr<EmbeddingTable> table;
   if (flags.embeddings.empty()) {
-    if (!BuildImageRequest(flags, &images)) return 1;
+    std::string error = BuildImageRequest(flags, &images);
+    if (!error.empty()) return LocalFileError(error);
   } else {
     table = ReadCandidates(flags.embeddings);
-    if (!table.ok()) {
-      std::cerr << "datapool: " << table.status().message() << "\n";
-      return 1;
-    }
+    if (!table.ok()) return LocalFileError(table.status().message());
   }
-  // A progress line on a terminal only (never with --json or when piped).
-  ProgressBar bar(!flags.json && ::isatty(STDERR_FILENO));
-  grpc::Status status = client.SelectWithProgress(
-      params, flags.embeddings.empty() ? nullptr : &*table,
-      flags.embeddings.empty() ? &images : nullptr,
+  ProgressBar bar(ProgressBar::Wanted(flags.json), std::cerr);
+  v1::SelectResponse response;
+  grpc::Status status = call.client.SelectWithProgress(
+      params, table.ok() ? &*table : nullptr, table.ok() ? nullptr : &images,
       [&bar](const v1::Progress& p) { bar.Show(p); }, &response);
   bar.Done();
-  if (status.error_code() == grpc::StatusCode::CANCELLED) {
-    std::cerr << "datapool: cancelled; nothing was committed\n";
-    return 130;
-  }
-  if (!status.ok()) return RpcError(status, flags.server);
-  PrintSelectResult(flags, response);
-  return 0;
+  if (!status.ok()) return CallError(status, flags, "nothing was committed");
+  std::cout << (flags.json ? SelectJson(response, flags.dry_run)
+                           : SelectText(response, flags.pool, flags.dry_run));
+  return kExitOk;
 }
 
-// Reads a candidates CSV; its `selected` / `masked` columns go to the
-// server, which applies the lightly meaning.
-absl::StatusOr<EmbeddingTable> ReadCandidates(const std::string& path) {
-  return ReadCsvFile(path);
-}
-
-void PrintSelectResult(const Flags& flags, const v1::SelectResponse& response) {
-  if (flags.json) {
-    JsonWriter w;
-    w.BeginObject().Key("selected").BeginArray();
-    for (const v1::SelectedSample& s : response.selected()) {
-      w.BeginObject().Key("filename").String(s.filename()).Key("distance");
-      if (s.has_distance()) {
-        w.Double(s.distance());
-      } else {
-        w.Null();
-      }
-      w.Key("label").Int(s.label()).EndObject();
-    }
-    w.EndArray()
-        .Key("stop_reason").String(StopReasonText(response.stop_reason()))
-        .Key("pool_size_before").UInt(response.pool_size_before())
-        .Key("pool_size_after").UInt(response.pool_size_after())
-        .Key("version").UInt(response.version())
-        .Key("committed").Bool(response.committed())
-        .Key("dry_run").Bool(flags.dry_run)
-        .Key("candidates_received").UInt(response.candidates_received())
-        .Key("candidates_already_in_pool")
-        .UInt(response.candidates_already_in_pool())
-        .Key("distance_evaluations").UInt(response.distance_evaluations())
-        .Key("evaluations_skipped").UInt(response.evaluations_skipped())
-        .Key("duplicates_removed").UInt(response.duplicates_removed());
-    WriteSkipped(response.skipped(), &w);
-    w.EndObject();
-    std::cout << w.str() << "\n";
-    return;
+int Embed(const Call& call) {
+  Flags& flags = call.flags;
+  if (std::string usage = TakeExtraPaths(call.args, &flags); !usage.empty()) {
+    return UsageError(call, usage);
   }
-  std::cout << absl::StrFormat(
-      "%s %d of %d candidates for pool '%s' (stopped: %s)\n",
-      flags.dry_run ? "Would select" : "Selected", response.selected_size(),
-      response.candidates_received(), flags.pool,
-      StopReasonText(response.stop_reason()));
-  if (response.duplicates_removed() > 0) {
-    std::cout << absl::StrFormat("  %d exact duplicates were removed\n",
-                                 response.duplicates_removed());
-  }
-  if (response.candidates_already_in_pool() > 0) {
-    std::cout << absl::StrFormat("  %d candidates were already in the pool\n",
-                                 response.candidates_already_in_pool());
-  }
-  std::cout << absl::StrFormat(
-      "Pool size %d -> %d, version %d%s\n", response.pool_size_before(),
-      response.pool_size_after(), response.version(),
-      response.committed() ? "" : " (nothing written)");
-  for (const v1::SelectedSample& s : response.selected()) {
-    std::cout << absl::StrFormat(
-        "  %s  %s\n",
-        s.has_distance() ? absl::StrFormat("%.6f", s.distance()) : "   first  ",
-        s.filename());
-  }
-  PrintSkipped(response.skipped());
-}
-
-int Embed(const Flags& flags, DatapoolClient& client) {
   if (flags.inputs.empty() && flags.uploads.empty()) {
-    return UsageError("embed needs --input PATH... or --upload PATH...");
+    return UsageError(call, "embed needs --input PATH... or --upload PATH...");
   }
-  if (flags.out.empty()) return UsageError("embed needs --out FILE.csv");
+  if (flags.out.empty()) return UsageError(call, "embed needs --out FILE.csv");
+  // A missing folder for --out fails now, not after the embedding.
+  std::filesystem::path folder = std::filesystem::path(flags.out).parent_path();
+  std::error_code ec;
+  if (!folder.empty() && !std::filesystem::is_directory(folder, ec)) {
+    return LocalFileError(
+        absl::StrCat("--out: no such folder: ", folder.string()));
+  }
   ImageRequest images;
-  if (!BuildImageRequest(flags, &images)) return 1;
+  if (std::string error = BuildImageRequest(flags, &images); !error.empty()) {
+    return LocalFileError(error);
+  }
+  ProgressBar bar(ProgressBar::Wanted(flags.json), std::cerr);
   v1::EmbedResponse response;
-  grpc::Status status = client.Embed(images, !flags.no_weak_labels, &response);
-  if (!status.ok()) return RpcError(status, flags.server);
+  grpc::Status status = call.client.EmbedWithProgress(
+      images, !flags.no_weak_labels,
+      [&bar](const v1::Progress& p) { bar.Show(p); }, &response);
+  bar.Done();
+  if (!status.ok()) return CallError(status, flags, "nothing was written");
   const v1::EmbeddingBlock& block = response.embeddings();
   EmbeddingTable table;
   table.dimension = block.dimension();
@@ -420,157 +383,106 @@ int Embed(const Flags& flags, DatapoolClient& client) {
   std::string csv;
   AppendCsv(table, &csv);
   absl::Status written = WriteFileAtomically(flags.out, csv);
-  if (!written.ok()) {
-    std::cerr << "datapool: " << written.message() << "\n";
-    return 1;
-  }
-  if (flags.json) {
-    JsonWriter w;
-    w.BeginObject()
-        .Key("out").String(flags.out)
-        .Key("rows").UInt(table.size())
-        .Key("dimension").UInt(table.dimension)
-        .Key("model_fingerprint").String(response.model_fingerprint());
-    WriteSkipped(response.skipped(), &w);
-    w.EndObject();
-    std::cout << w.str() << "\n";
-  } else {
-    std::cout << absl::StrFormat("Wrote %d embeddings of dimension %d to %s\n",
-                                 table.size(), table.dimension, flags.out);
-    PrintSkipped(response.skipped());
-  }
-  return 0;
+  if (!written.ok()) return LocalFileError(written.message());
+  std::cout << (flags.json ? EmbedJson(response, flags.out)
+                           : EmbedText(response, flags.out));
+  return kExitOk;
 }
 
-int Search(const Flags& flags, DatapoolClient& client) {
-  if (flags.pool.empty()) return UsageError("search needs --pool NAME");
-  const int sources = !flags.embeddings.empty() + !flags.inputs.empty() +
-                      !flags.uploads.empty();
-  if (sources == 0) {
-    return UsageError(
-        "search needs queries: --embeddings FILE.csv, --input PATH... or "
-        "--upload PATH...");
+int Search(const Call& call) {
+  Flags& flags = call.flags;
+  if (std::string usage = TakeExtraPaths(call.args, &flags); !usage.empty()) {
+    return UsageError(call, usage);
   }
-  if (!flags.embeddings.empty() && sources > 1) {
-    return UsageError("--embeddings cannot be combined with --input/--upload");
+  if (flags.pool.empty()) return UsageError(call, "search needs --pool NAME");
+  if (std::string usage = CheckCandidates("search", "queries", flags);
+      !usage.empty()) {
+    return UsageError(call, usage);
   }
   uint32_t k = 0;
   if (!absl::SimpleAtoi(flags.k, &k) || k < 1) {
-    return UsageError(absl::StrCat("-k must be a positive integer, got '",
-                                   flags.k, "'"));
+    return UsageError(call, absl::StrCat("-k must be a positive integer, got '",
+                                         flags.k, "'"));
   }
   v1::SearchResponse response;
   grpc::Status status;
   if (flags.embeddings.empty()) {
     ImageRequest images;
-    if (!BuildImageRequest(flags, &images)) return 1;
-    status = client.SearchImages(flags.pool, k, images, &response);
+    if (std::string error = BuildImageRequest(flags, &images); !error.empty()) {
+      return LocalFileError(error);
+    }
+    status = call.client.SearchImages(flags.pool, k, images, &response);
   } else {
     absl::StatusOr<EmbeddingTable> table = ReadCandidates(flags.embeddings);
-    if (!table.ok()) {
-      std::cerr << "datapool: " << table.status().message() << "\n";
-      return 1;
-    }
-    status = client.Search(flags.pool, k, *table, &response);
+    if (!table.ok()) return LocalFileError(table.status().message());
+    status = call.client.Search(flags.pool, k, *table, &response);
   }
-  if (!status.ok()) return RpcError(status, flags.server);
-  if (flags.json) {
-    JsonWriter w;
-    w.BeginObject().Key("results").BeginArray();
-    for (const v1::QueryResult& r : response.results()) {
-      w.BeginObject().Key("query").String(r.query()).Key("neighbors").BeginArray();
-      for (const v1::Neighbor& n : r.neighbors()) {
-        w.BeginObject()
-            .Key("filename").String(n.filename())
-            .Key("distance").Double(n.distance())
-            .Key("label").Int(n.label())
-            .EndObject();
-      }
-      w.EndArray().EndObject();
-    }
-    w.EndArray();
-    WriteSkipped(response.skipped(), &w);
-    w.EndObject();
-    std::cout << w.str() << "\n";
-    return 0;
-  }
-  for (const v1::QueryResult& r : response.results()) {
-    std::cout << r.query() << "\n";
-    for (const v1::Neighbor& n : r.neighbors()) {
-      std::cout << absl::StrFormat("  %.6f  %s\n", n.distance(), n.filename());
-    }
-  }
-  PrintSkipped(response.skipped());
-  return 0;
+  if (!status.ok()) return ServerError(status, flags.server);
+  std::cout << (flags.json ? SearchJson(response) : SearchText(response));
+  return kExitOk;
 }
 
-int History(const Flags& flags, const std::vector<std::string>& args,
-            DatapoolClient& client) {
-  if (args.size() != 3) return UsageError("pools history NAME");
+int PoolsList(const Call& call) {
+  v1::ListPoolsResponse response;
+  grpc::Status status = call.client.ListPools(&response);
+  if (!status.ok()) return ServerError(status, call.flags.server);
+  std::cout << (call.flags.json ? PoolsJson(response) : PoolsText(response));
+  return kExitOk;
+}
+
+int PoolsShow(const Call& call) {
+  v1::PoolInfo pool;
+  grpc::Status status = call.client.GetPool(call.args[0], &pool);
+  if (!status.ok()) return ServerError(status, call.flags.server);
+  std::cout << (call.flags.json ? PoolJson(pool) : PoolText(pool));
+  return kExitOk;
+}
+
+int PoolsDelete(const Call& call) {
+  v1::DeletePoolResponse response;
+  grpc::Status status = call.client.DeletePool(call.args[0], &response);
+  if (!status.ok()) return ServerError(status, call.flags.server);
+  std::cout << (call.flags.json ? DeletedJson(response.deleted())
+                                : PoolText(response.deleted(), "Deleted "));
+  return kExitOk;
+}
+
+int PoolsHistory(const Call& call) {
   v1::ListHistoryResponse response;
-  grpc::Status status = client.ListHistory(args[2], &response);
-  if (!status.ok()) return RpcError(status, flags.server);
-  if (flags.json) {
-    JsonWriter w;
-    w.BeginObject().Key("versions").BeginArray();
-    for (const v1::HistoryEntry& v : response.versions()) {
-      w.BeginObject()
-          .Key("version").UInt(v.version())
-          .Key("time").String(v.time())
-          .Key("size").UInt(v.size())
-          .Key("csv_file").String(v.csv_file())
-          .Key("current").Bool(v.current())
-          .EndObject();
-    }
-    w.EndArray().EndObject();
-    std::cout << w.str() << "\n";
-    return 0;
-  }
-  std::cout << absl::StrFormat("%8s  %-24s %10s  %s\n", "VERSION", "TIME",
-                               "SIZE", "FILE");
-  for (const v1::HistoryEntry& v : response.versions()) {
-    std::cout << absl::StrFormat("%8d  %-24s %10d  %s%s\n", v.version(),
-                                 v.time(), v.size(), v.csv_file(),
-                                 v.current() ? "  (current)" : "");
-  }
-  return 0;
+  grpc::Status status = call.client.ListHistory(call.args[0], &response);
+  if (!status.ok()) return ServerError(status, call.flags.server);
+  std::cout << (call.flags.json ? HistoryJson(response)
+                                : HistoryText(response));
+  return kExitOk;
 }
 
-int Restore(const Flags& flags, const std::vector<std::string>& args,
-            DatapoolClient& client) {
+int PoolsRestore(const Call& call) {
   uint64_t version = 0;
-  if (args.size() != 4 || !absl::SimpleAtoi(args[3], &version)) {
-    return UsageError("pools restore NAME VERSION (a version number)");
+  if (!absl::SimpleAtoi(call.args[1], &version)) {
+    return UsageError(call, absl::StrCat("VERSION must be a version number, "
+                                         "got '", call.args[1], "'"));
   }
   v1::RestoreVersionResponse response;
-  grpc::Status status = client.RestoreVersion(args[2], version, &response);
-  if (!status.ok()) return RpcError(status, flags.server);
-  if (flags.json) {
-    JsonWriter w;
-    w.BeginObject().Key("restored_version").UInt(response.restored_version())
-        .Key("pool");
-    WritePool(response.pool(), &w);
-    w.EndObject();
-    std::cout << w.str() << "\n";
-  } else {
-    std::cout << "Restored version " << response.restored_version()
-              << " as version " << response.pool().version() << " of ";
-    PrintPool(response.pool());
-  }
-  return 0;
+  grpc::Status status =
+      call.client.RestoreVersion(call.args[0], version, &response);
+  if (!status.ok()) return ServerError(status, call.flags.server);
+  std::cout << (call.flags.json ? RestoreJson(response)
+                                : RestoreText(response));
+  return kExitOk;
 }
 
-int Merge(const Flags& flags, const std::vector<std::string>& args,
-          DatapoolClient& client) {
-  if (args.size() < 4) return UsageError("pools merge TARGET SOURCE...");
+int PoolsMerge(const Call& call) {
+  const Flags& flags = call.flags;
   v1::MergePoolsRequest request;
-  request.set_target(args[2]);
-  for (size_t i = 3; i < args.size(); ++i) request.add_sources(args[i]);
+  request.set_target(call.args[0]);
+  for (size_t i = 1; i < call.args.size(); ++i) {
+    request.add_sources(call.args[i]);
+  }
   request.set_create(flags.create);
   std::optional<double> min_distance;
   if (!ParseMinDistance(flags, &min_distance)) {
-    return UsageError(absl::StrCat("--min-distance: not a number: '",
-                                   flags.min_distance, "'"));
+    return UsageError(call, absl::StrCat("--min-distance: not a number: '",
+                                         flags.min_distance, "'"));
   }
   if (min_distance) request.set_min_distance(*min_distance);
   if (flags.on_collision == "fail") {
@@ -580,139 +492,397 @@ int Merge(const Flags& flags, const std::vector<std::string>& args,
   } else if (flags.on_collision == "skip") {
     request.set_on_collision(v1::ON_COLLISION_SKIP);
   } else {
-    return UsageError(absl::StrCat(
-        "--on-collision must be fail, prefix or skip, got '",
-        flags.on_collision, "'"));
+    return UsageError(
+        call, absl::StrCat("--on-collision must be fail, prefix or skip, got '",
+                           flags.on_collision, "'"));
   }
   request.set_keep_history(!flags.no_history);
   request.set_dry_run(flags.dry_run);
   v1::MergePoolsResponse response;
-  grpc::Status status = client.MergePools(request, &response);
-  if (!status.ok()) return RpcError(status, flags.server);
-  if (flags.json) {
-    JsonWriter w;
-    w.BeginObject().Key("pool");
-    WritePool(response.pool(), &w);
-    w.Key("sources").BeginArray();
-    for (const v1::MergedSource& s : response.sources()) {
-      w.BeginObject()
-          .Key("pool").String(s.pool())
-          .Key("samples").UInt(s.samples())
-          .Key("merged").UInt(s.merged())
-          .Key("renamed").UInt(s.renamed())
-          .Key("skipped_collisions").UInt(s.skipped_collisions())
-          .Key("too_close").UInt(s.too_close())
-          .EndObject();
-    }
-    w.EndArray()
-        .Key("pool_size_before").UInt(response.pool_size_before())
-        .Key("pool_size_after").UInt(response.pool_size_after())
-        .Key("committed").Bool(response.committed())
-        .Key("dry_run").Bool(flags.dry_run)
-        .EndObject();
-    std::cout << w.str() << "\n";
-    return 0;
-  }
-  for (const v1::MergedSource& s : response.sources()) {
-    std::cout << absl::StrFormat("%s %d of %d samples from '%s'",
-                                 flags.dry_run ? "Would merge" : "Merged",
-                                 s.merged(), s.samples(), s.pool());
-    if (s.renamed() > 0) std::cout << absl::StrFormat(", %d renamed", s.renamed());
-    if (s.skipped_collisions() > 0) {
-      std::cout << absl::StrFormat(", %d skipped (filename taken)",
-                                   s.skipped_collisions());
-    }
-    if (s.too_close() > 0) {
-      std::cout << absl::StrFormat(", %d too close", s.too_close());
-    }
-    std::cout << "\n";
-  }
-  std::cout << absl::StrFormat(
-      "Pool '%s' size %d -> %d, version %d%s\n", response.pool().name(),
-      response.pool_size_before(), response.pool_size_after(),
-      response.pool().version(),
-      response.committed() ? "" : " (nothing written)");
-  return 0;
+  grpc::Status status = call.client.MergePools(request, &response);
+  if (!status.ok()) return ServerError(status, flags.server);
+  std::cout << (flags.json ? MergeJson(response, flags.dry_run)
+                           : MergeText(response, flags.dry_run));
+  return kExitOk;
 }
 
-int Pools(const Flags& flags, const std::vector<std::string>& args,
-          DatapoolClient& client) {
-  if (args.size() < 2) {
-    return UsageError(
-        "pools needs list, show, delete, history, restore or merge");
-  }
-  const std::string& verb = args[1];
-  if (verb == "list") {
-    if (args.size() != 2) return UsageError("pools list takes no argument");
-    v1::ListPoolsResponse response;
-    grpc::Status status = client.ListPools(&response);
-    if (!status.ok()) return RpcError(status, flags.server);
-    if (flags.json) {
-      JsonWriter w;
-      w.BeginObject().Key("pools").BeginArray();
-      for (const v1::PoolInfo& p : response.pools()) WritePool(p, &w);
-      w.EndArray().EndObject();
-      std::cout << w.str() << "\n";
-    } else if (response.pools().empty()) {
-      std::cout << "No pools.\n";
-    } else {
-      std::cout << absl::StrFormat("%-32s %10s %9s %8s  %s\n", "NAME", "SIZE",
-                                   "DIMENSION", "VERSION", "UPDATED");
-      for (const v1::PoolInfo& p : response.pools()) {
-        std::cout << absl::StrFormat("%-32s %10d %9d %8d  %s\n", p.name(),
-                                     p.size(), p.dimension(), p.version(),
-                                     p.updated_time());
-      }
-    }
-    return 0;
-  }
-  if (verb == "history") return History(flags, args, client);
-  if (verb == "restore") return Restore(flags, args, client);
-  if (verb == "merge") return Merge(flags, args, client);
-  if (verb != "show" && verb != "delete") {
-    return UsageError(absl::StrCat("unknown pools command '", verb, "'"));
-  }
-  if (args.size() != 3) return UsageError(absl::StrCat("pools ", verb, " NAME"));
-  v1::PoolInfo info;
-  grpc::Status status;
-  if (verb == "show") {
-    status = client.GetPool(args[2], &info);
-  } else {
-    v1::DeletePoolResponse response;
-    status = client.DeletePool(args[2], &response);
-    info = response.deleted();
-  }
-  if (!status.ok()) return RpcError(status, flags.server);
-  if (flags.json) {
-    JsonWriter w;
-    if (verb == "delete") w.BeginObject().Key("deleted");
-    WritePool(info, &w);
-    if (verb == "delete") w.EndObject();
-    std::cout << w.str() << "\n";
-  } else {
-    if (verb == "delete") std::cout << "Deleted ";
-    PrintPool(info);
-  }
-  return 0;
-}
-
-int Health(const Flags& flags, DatapoolClient& client) {
+int Health(const Call& call) {
   grpc::health::v1::HealthCheckResponse response;
-  grpc::Status status = client.Health(&response, flags.health_service);
-  if (!status.ok()) return RpcError(status, flags.server);
+  grpc::Status status =
+      call.client.Health(&response, call.flags.health_service);
+  if (!status.ok()) return ServerError(status, call.flags.server);
   const std::string name =
       grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
           response.status());
-  if (flags.json) {
-    JsonWriter w;
-    w.BeginObject().Key("status").String(name).EndObject();
-    std::cout << w.str() << "\n";
-  } else {
-    std::cout << name << "\n";
-  }
+  std::cout << (call.flags.json ? HealthJson(name) : HealthText(name));
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING
-             ? 0
-             : 1;
+             ? kExitOk
+             : kExitServer;
+}
+
+// -- The command table --------------------------------------------------------
+
+const std::vector<Command>& Commands() {
+  // Flags several commands share; each command may word its help anew.
+  constexpr FlagSpec kEmbeddings = {
+      "embeddings", "FILE.csv",
+      "precomputed embeddings, lightly CSV layout "
+      "(filenames,embedding_0,...,labels)",
+      &Flags::embeddings};
+  constexpr FlagSpec kInput = {
+      "input", "PATH...",
+      "images on the server's input folder (files or folders, relative to "
+      "it); more paths may follow",
+      &Flags::inputs};
+  constexpr FlagSpec kUpload = {
+      "upload", "PATH...",
+      "local images (files or folders), sent to the server; more paths may "
+      "follow",
+      &Flags::uploads};
+  constexpr FlagSpec kNoWeakLabels = {
+      "no-weak-labels", "",
+      "label 0 for every image instead of its first-level subfolder's index",
+      &Flags::no_weak_labels};
+  constexpr FlagSpec kNoHistory = {
+      "no-history", "", "keep no copy of the replaced version in history/",
+      &Flags::no_history};
+  constexpr FlagSpec kDryRun = {
+      "dry-run", "", "show what would happen; write nothing", &Flags::dry_run};
+
+  static const auto* commands = new std::vector<Command>{
+      {"select",
+       "Pick the most diverse candidates into a pool",
+       "--pool NAME (--embeddings FILE.csv | --input PATH... | --upload "
+       "PATH...) [--n-samples N|F] [--min-distance X] [flags]",
+       "Picks the most diverse candidates given what the pool already holds "
+       "(greedy k-center) and adds them to the pool, created on first use. "
+       "Images are embedded by the server's model; files it cannot decode "
+       "are listed as skipped and never fail the run. Exact duplicates "
+       "among the candidates are dropped first. CSV rows with selected=1 are "
+       "picked first and count toward --n-samples; rows with masked=1 are "
+       "ignored.\n"
+       "At least one of --n-samples and --min-distance is required; the "
+       "first reached stops the selection. On a terminal a progress line "
+       "shows on stderr; Ctrl-C cancels and commits nothing (exit 130).",
+       {{"pool", "NAME", "the pool to add to", &Flags::pool},
+        kEmbeddings,
+        kInput,
+        kUpload,
+        {"n-samples", "N|F",
+         "stop after N picks; with a '.', a fraction of the candidates "
+         "(0.1); -1: off",
+         &Flags::n_samples},
+        {"min-distance", "X",
+         "stop when the farthest candidate is closer than X to the pool and "
+         "the picks so far; -1: off",
+         &Flags::min_distance},
+        {"keep-duplicates", "",
+         "keep candidates equal to an earlier one (removed by default)",
+         &Flags::keep_duplicates},
+        kNoWeakLabels,
+        kNoHistory,
+        kDryRun},
+       {"datapool select --pool my_pool --input train --n-samples 100",
+        "datapool select --pool my_pool --upload ~/photos/batch2 "
+        "--min-distance 0.3 --json",
+        "datapool select --pool other_pool --embeddings run1.csv "
+        "--n-samples 0.1 --dry-run"},
+       0, -1, &Select},
+      {"embed",
+       "Embed images with the server's model into a CSV",
+       "(--input PATH... | --upload PATH...) --out FILE.csv [flags]",
+       "Embeds images with the server's model and writes the raw embeddings "
+       "as a lightly CSV (filenames,embedding_0,...,labels); no pool "
+       "changes. Files the server cannot decode are listed as skipped. On a "
+       "terminal a progress line shows on stderr; Ctrl-C cancels and writes "
+       "nothing (exit 130).",
+       {kInput,
+        kUpload,
+        {"out", "FILE.csv", "the CSV to write (replaced atomically)",
+         &Flags::out},
+        kNoWeakLabels},
+       {"datapool embed --upload ~/photos/batch2 --out batch2.csv",
+        "datapool embed --input train val --out train.csv --json"},
+       0, -1, &Embed},
+      {"search",
+       "Find the nearest pool samples of each query",
+       "--pool NAME (--embeddings FILE.csv | --input PATH... | --upload "
+       "PATH...) [-k K]",
+       "The K nearest pool samples of each query, nearest first, with their "
+       "distances (between unit-normalised embeddings, in [0, 2]). Images "
+       "are embedded by the server's model.",
+       {{"pool", "NAME", "the pool to search", &Flags::pool},
+        kEmbeddings,
+        kInput,
+        kUpload,
+        {"k", "K", "neighbours per query (default 5; also -k)", &Flags::k}},
+       {"datapool search --pool my_pool --upload query.jpg -k 5",
+        "datapool search --pool my_pool --embeddings queries.csv --json"},
+       0, -1, &Search},
+      {"pools list",
+       "List all pools",
+       "",
+       "Every pool the server holds: name, size, dimension, version and "
+       "last update.",
+       {},
+       {"datapool pools list", "datapool pools list --json"},
+       0, 0, &PoolsList},
+      {"pools show",
+       "Show one pool",
+       "NAME",
+       "A pool's size, dimension, version, times, folder and model.",
+       {},
+       {"datapool pools show my_pool"},
+       1, 1, &PoolsShow},
+      {"pools delete",
+       "Delete a pool and its history",
+       "NAME",
+       "Removes the pool and its folder, history included. This cannot be "
+       "undone.",
+       {},
+       {"datapool pools delete my_pool"},
+       1, 1, &PoolsDelete},
+      {"pools history",
+       "List a pool's kept versions",
+       "NAME",
+       "The versions kept in the pool's history/ folder and the current "
+       "one.",
+       {},
+       {"datapool pools history my_pool"},
+       1, 1, &PoolsHistory},
+      {"pools restore",
+       "Make a kept version the new latest",
+       "NAME VERSION",
+       "The kept VERSION becomes the pool's latest, under a new version "
+       "number; the replaced version goes to history/.",
+       {},
+       {"datapool pools restore my_pool 3"},
+       2, 2, &PoolsRestore},
+      {"pools merge",
+       "Add other pools' samples to a pool",
+       "TARGET SOURCE... [--new] [--min-distance X] "
+       "[--on-collision fail|prefix|skip] [flags]",
+       "Appends the samples of the SOURCE pools (which do not change) to "
+       "TARGET, or with --new to a new pool TARGET (its model and checkpoint "
+       "come from the first source). All pools must hold embeddings of one "
+       "dimension and model.",
+       {{"new", "", "TARGET is a new pool", &Flags::create},
+        {"min-distance", "X",
+         "a sample joins only when at least X from everything already "
+         "there (greedy, farthest first)",
+         &Flags::min_distance},
+        {"on-collision", "fail|prefix|skip",
+         "a filename TARGET already has fails the merge (fail, the "
+         "default), is renamed SOURCE/filename (prefix) or is dropped "
+         "(skip)",
+         &Flags::on_collision},
+        kNoHistory,
+        kDryRun},
+       {"datapool pools merge my_pool other_pool",
+        "datapool pools merge both my_pool other_pool --new "
+        "--on-collision prefix"},
+       2, -1, &PoolsMerge},
+      {"health",
+       "Ask whether the server is serving",
+       "[--service liveness]",
+       "The server's grpc.health.v1 status: by default whether it is ready "
+       "(every pool loaded); with --service liveness, whether it serves at "
+       "all. Prints the status; exits 0 when SERVING, else 2.",
+       {{"service", "NAME",
+         "the health service to ask: \"\" (ready, the default) or liveness",
+         &Flags::health_service}},
+       {"datapool health --server localhost:50051",
+        "datapool health --service liveness --json"},
+       0, 0, &Health},
+  };
+  return *commands;
+}
+
+// -- Help ---------------------------------------------------------------------
+
+constexpr size_t kHelpWidth = 79;
+
+// `text` word-wrapped to kHelpWidth columns, each line indented by `indent`
+// spaces except the first, which starts at column `first`; "\n" ends a
+// paragraph (an empty line follows it).
+std::string Wrap(absl::string_view text, size_t indent, size_t first) {
+  std::string out;
+  size_t column = first;
+  bool first_paragraph = true;
+  for (absl::string_view paragraph : absl::StrSplit(text, '\n')) {
+    if (!first_paragraph) {
+      absl::StrAppend(&out, "\n\n", std::string(indent, ' '));
+      column = indent;
+    }
+    first_paragraph = false;
+    bool line_start = true;
+    for (absl::string_view word :
+         absl::StrSplit(paragraph, ' ', absl::SkipEmpty())) {
+      if (!line_start && column + 1 + word.size() > kHelpWidth) {
+        absl::StrAppend(&out, "\n", std::string(indent, ' '));
+        column = indent;
+        line_start = true;
+      }
+      if (!line_start) {
+        out += ' ';
+        ++column;
+      }
+      absl::StrAppend(&out, word);
+      column += word.size();
+      line_start = false;
+    }
+  }
+  return absl::StrCat(out, "\n");
+}
+
+// "  --name VALUE   help", the help wrapped in its own column.
+std::string FlagHelp(const FlagSpec& flag) {
+  constexpr size_t kHelpColumn = 24;
+  std::string left = absl::StrCat("  --", flag.name);
+  if (!flag.value.empty()) absl::StrAppend(&left, " ", flag.value);
+  if (left.size() + 2 > kHelpColumn) {
+    return absl::StrCat(left, "\n", std::string(kHelpColumn, ' '),
+                        Wrap(flag.help, kHelpColumn, kHelpColumn));
+  }
+  left.resize(kHelpColumn, ' ');
+  return absl::StrCat(left, Wrap(flag.help, kHelpColumn, kHelpColumn));
+}
+
+std::string CommandHelp(const Command& command) {
+  std::string out = Wrap(
+      absl::StrCat("Usage: datapool ", command.name,
+                   command.arguments.empty() ? "" : " ", command.arguments),
+      /*indent=*/16 + command.name.size() + 1, /*first=*/0);
+  absl::StrAppend(&out, "\n", Wrap(command.description, 0, 0));
+  if (!command.flags.empty()) {
+    absl::StrAppend(&out, "\nFlags:\n");
+    for (const FlagSpec& flag : command.flags) {
+      absl::StrAppend(&out, FlagHelp(flag));
+    }
+  }
+  std::vector<std::string> globals;
+  for (const FlagSpec& flag : kGlobalFlags) {
+    if (flag.name != "help") globals.push_back(absl::StrCat("--", flag.name));
+  }
+  absl::StrAppend(&out, "\n",
+                  Wrap(absl::StrCat("Global flags (see datapool --help): ",
+                                    absl::StrJoin(globals, ", "), "."),
+                       2, 0),
+                  "\nExamples:\n");
+  for (absl::string_view example : command.examples) {
+    absl::StrAppend(&out, "  ", example, "\n");
+  }
+  return out;
+}
+
+// The commands whose name starts with `prefix` ("pools"), one line each.
+std::string CommandList(absl::string_view prefix) {
+  std::string out;
+  for (const Command& command : Commands()) {
+    if (!absl::StartsWith(command.name, prefix)) continue;
+    std::string left = absl::StrCat("  ", command.name);
+    left.resize(std::max<size_t>(left.size() + 2, 18), ' ');
+    absl::StrAppend(&out, left, command.summary, "\n");
+  }
+  return out;
+}
+
+std::string MainHelp() {
+  std::string out =
+      "datapool: the command-line client of datapool-server.\n\n"
+      "Usage: datapool [GLOBAL FLAGS] COMMAND [ARGUMENTS] [FLAGS]\n"
+      "       datapool COMMAND --help   (or: datapool help COMMAND)\n"
+      "\nCommands:\n";
+  absl::StrAppend(&out, CommandList(""),
+                  "\nGlobal flags (before or after the command):\n");
+  for (const FlagSpec& flag : kGlobalFlags) {
+    absl::StrAppend(&out, FlagHelp(flag));
+  }
+  absl::StrAppend(&out, "\nExit codes:\n", kExitCodesHelp,
+                  "\nExamples:\n"
+                  "  datapool pools list\n"
+                  "  datapool select --pool my_pool --input train "
+                  "--n-samples 100\n"
+                  "  datapool --server localhost:50051 --tls-ca ca.pem "
+                  "health\n");
+  return out;
+}
+
+// A group of commands ("pools"): `datapool pools --help`.
+std::string GroupHelp(absl::string_view group) {
+  return absl::StrCat("Usage: datapool ", group, " COMMAND [ARGUMENTS] [FLAGS]",
+                      "\n\nCommands:\n", CommandList(absl::StrCat(group, " ")),
+                      "\nSee datapool ", group, " COMMAND --help.\n");
+}
+
+// -- Dispatch -----------------------------------------------------------------
+
+// The command named by the first positional arguments (the longest name
+// that matches), and how many words its name takes; nullptr when none.
+const Command* FindCommand(const std::vector<std::string>& args,
+                           size_t* words) {
+  const Command* found = nullptr;
+  for (const Command& command : Commands()) {
+    std::vector<absl::string_view> name = absl::StrSplit(command.name, ' ');
+    if (name.size() > args.size()) continue;
+    if (!std::equal(name.begin(), name.end(), args.begin())) continue;
+    if (found == nullptr || name.size() > *words) {
+      found = &command;
+      *words = name.size();
+    }
+  }
+  return found;
+}
+
+// Whether `word` starts the name of a group of commands ("pools").
+bool IsGroup(absl::string_view word) {
+  for (const Command& command : Commands()) {
+    if (absl::StartsWith(command.name, absl::StrCat(word, " "))) return true;
+  }
+  return false;
+}
+
+// For a message about a command line that did not parse: the command it
+// names, skipping flags and their values; nullptr when none.
+const Command* GuessCommand(const std::vector<std::string>& raw,
+                            const std::set<std::string>& value_flags) {
+  std::vector<std::string> positional;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (absl::StartsWith(raw[i], "--")) {
+      if (raw[i].find('=') == std::string::npos &&
+          value_flags.count(raw[i].substr(2)) > 0) {
+        ++i;
+      }
+      continue;
+    }
+    positional.push_back(raw[i]);
+  }
+  size_t words = 0;
+  return FindCommand(positional, &words);
+}
+
+// Registers `flag` once (commands share flag names; a name binds one
+// field). `registered` collects every name, `value_flags` those that take
+// a value.
+void Register(const FlagSpec& flag, Flags* flags, ArgParser* parser,
+              std::set<std::string>* registered,
+              std::set<std::string>* value_flags) {
+  const std::string name(flag.name);
+  if (!registered->insert(name).second) return;
+  std::visit(
+      [&](auto field) {
+        using Field = std::remove_reference_t<decltype(flags->*field)>;
+        if constexpr (std::is_same_v<Field, bool>) {
+          parser->AddBool(name, &(flags->*field), std::string(flag.help));
+        } else if constexpr (std::is_same_v<Field, std::string>) {
+          parser->AddString(name, &(flags->*field), std::string(flag.help));
+          value_flags->insert(name);
+        } else {
+          parser->AddList(name, &(flags->*field), std::string(flag.help));
+          value_flags->insert(name);
+        }
+      },
+      flag.field);
 }
 
 int Run(int argc, char** argv) {
@@ -722,66 +892,83 @@ int Run(int argc, char** argv) {
                      ? env_server
                      : "127.0.0.1:50051";
   ArgParser parser;
-  parser.AddString("server", &flags.server,
-                   "HOST:PORT of the server (env DATAPOOL_SERVER)");
-  parser.AddString("timeout", &flags.timeout_s, "seconds before a call fails");
-  parser.AddString("token", &flags.token,
-                   "bearer token for a server that requires one (env "
-                   "DATAPOOL_TOKEN)");
-  parser.AddBool("tls", &flags.tls,
-                 "connect with TLS, trusting the system's CAs");
-  parser.AddString("tls-ca", &flags.tls_ca,
-                   "PEM CA that signed the server's certificate; implies "
-                   "--tls (env DATAPOOL_TLS_CA)");
-  parser.AddString("tls-cert", &flags.tls_cert,
-                   "PEM client certificate for mutual TLS (with --tls-key)");
-  parser.AddString("tls-key", &flags.tls_key,
-                   "PEM private key of --tls-cert");
-  parser.AddBool("json", &flags.json, "print one JSON object");
-  parser.AddBool("help", &flags.help, "print this help");
-  parser.AddString("pool", &flags.pool, "select: pool name");
-  parser.AddString("embeddings", &flags.embeddings,
-                   "select: candidates CSV (lightly layout)");
-  parser.AddString("n-samples", &flags.n_samples,
-                   "select: count, or fraction with a '.'");
-  parser.AddString("min-distance", &flags.min_distance,
-                   "select: stop when nothing is farther than this; pools "
-                   "merge: join only samples at least this far");
-  parser.AddBool("no-history", &flags.no_history,
-                 "select, pools merge: keep no copy of the replaced version");
-  parser.AddBool("dry-run", &flags.dry_run,
-                 "select, pools merge: change nothing");
-  parser.AddList("input", &flags.inputs,
-                 "select/embed: file or folder on the server's input folder");
-  parser.AddList("upload", &flags.uploads,
-                 "select/embed: local image file or folder to send");
-  parser.AddBool("no-weak-labels", &flags.no_weak_labels,
-                 "select/embed: write label 0 instead of subfolder indices");
-  parser.AddBool("keep-duplicates", &flags.keep_duplicates,
-                 "select: keep candidates whose embedding equals an earlier "
-                 "one's (removed by default)");
-  parser.AddString("out", &flags.out, "embed: CSV file to write");
-  parser.AddString("k", &flags.k, "search: neighbours per query (also -k)");
-  parser.AddBool("new", &flags.create, "pools merge: TARGET is a new pool");
-  parser.AddString("service", &flags.health_service,
-                   "health: the service to check (\"liveness\": serving at "
-                   "all; default: ready, pools loaded)");
-  parser.AddString("on-collision", &flags.on_collision,
-                   "pools merge: fail, prefix or skip (default fail)");
+  std::set<std::string> registered, value_flags;
+  for (const FlagSpec& flag : kGlobalFlags) {
+    Register(flag, &flags, &parser, &registered, &value_flags);
+  }
+  for (const Command& command : Commands()) {
+    for (const FlagSpec& flag : command.flags) {
+      Register(flag, &flags, &parser, &registered, &value_flags);
+    }
+  }
   std::vector<std::string> raw(argv + 1, argv + argc);
   for (std::string& arg : raw) {
     if (arg == "-k") arg = "--k";  // the one short flag
   }
   absl::StatusOr<std::vector<std::string>> args = parser.Parse(raw);
-  if (!args.ok()) return UsageError(std::string(args.status().message()));
-  if (flags.help || args->empty()) {
-    (flags.help ? std::cout : std::cerr) << kUsage << parser.Help();
-    return flags.help ? 0 : 2;
+  if (!args.ok()) {
+    return UsageError(GuessCommand(raw, value_flags), args.status().message());
+  }
+  if (!args->empty() && (*args)[0] == "help") {  // datapool help [COMMAND]
+    flags.help = true;
+    args->erase(args->begin());
+  }
+  if (args->empty()) {
+    (flags.help ? std::cout : std::cerr) << MainHelp();
+    return flags.help ? kExitOk : kExitUsage;
+  }
+  size_t words = 0;
+  const Command* command = FindCommand(*args, &words);
+  if (command == nullptr) {
+    const std::string& first = (*args)[0];
+    if (!IsGroup(first)) {
+      return UsageError(nullptr, absl::StrCat("unknown command '", first, "'"));
+    }
+    if (flags.help && args->size() == 1) {
+      std::cout << GroupHelp(first);
+      return kExitOk;
+    }
+    std::cerr << (args->size() == 1
+                      ? absl::StrCat("datapool: ", first, " needs a command\n")
+                      : absl::StrCat("datapool: unknown ", first, " command '",
+                                     (*args)[1], "'\n"))
+              << GroupHelp(first);
+    return kExitUsage;
+  }
+  if (flags.help) {
+    std::cout << CommandHelp(*command);
+    return kExitOk;
+  }
+  // The command's own flags and the global ones; no other.
+  for (const std::string& name : registered) {
+    if (!parser.WasSet(name)) continue;
+    const auto is_named = [&name](const FlagSpec& f) { return f.name == name; };
+    if (std::any_of(std::begin(kGlobalFlags), std::end(kGlobalFlags),
+                    is_named) ||
+        std::any_of(command->flags.begin(), command->flags.end(), is_named)) {
+      continue;
+    }
+    return UsageError(command, absl::StrCat("--", name, " does not apply to ",
+                                            command->name));
+  }
+  const std::vector<std::string> command_args(args->begin() + words,
+                                              args->end());
+  const int n = static_cast<int>(command_args.size());
+  if (n < command->min_args ||
+      (command->max_args >= 0 && n > command->max_args)) {
+    return UsageError(
+        command, absl::StrCat(n < command->min_args ? "missing" : "too many",
+                              " arguments; usage: datapool ", command->name,
+                              " ", command->arguments));
   }
   int timeout_s = 0;
   if (!absl::SimpleAtoi(flags.timeout_s, &timeout_s) || timeout_s < 1) {
-    return UsageError(absl::StrCat("--timeout must be a positive number of "
+    return UsageError(command,
+                      absl::StrCat("--timeout must be a positive number of "
                                    "seconds, got '", flags.timeout_s, "'"));
+  }
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    return UsageError(command, "--tls-cert and --tls-key go together");
   }
   DatapoolClient::Options options;
   options.server = flags.server;
@@ -794,9 +981,6 @@ int Run(int argc, char** argv) {
   }
   options.token = flags.token;
   options.tls = flags.tls || !flags.tls_ca.empty() || !flags.tls_cert.empty();
-  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
-    return UsageError("--tls-cert and --tls-key go together");
-  }
   for (auto [flag, path, pem] :
        {std::make_tuple("--tls-ca", &flags.tls_ca, &options.tls_root_pem),
         std::make_tuple("--tls-cert", &flags.tls_cert, &options.tls_cert_pem),
@@ -804,9 +988,7 @@ int Run(int argc, char** argv) {
     if (path->empty()) continue;
     absl::StatusOr<std::string> text = ReadFile(*path);
     if (!text.ok()) {
-      std::cerr << "datapool: " << flag << ": " << text.status().message()
-                << "\n";
-      return 1;
+      return LocalFileError(absl::StrCat(flag, ": ", text.status().message()));
     }
     *pem = *std::move(text);
   }
@@ -823,22 +1005,13 @@ int Run(int argc, char** argv) {
     sigwait(&interrupt, &sig);
     client.Cancel();
     sigwait(&interrupt, &sig);
-    _exit(130);
+    _exit(kExitCancelled);
   }).detach();
-
-  const std::string& command = (*args)[0];
-  if (command == "select" || command == "embed" || command == "search") {
-    std::string usage = TakeExtraPaths(*args, &flags);
-    if (!usage.empty()) return UsageError(usage);
-    if (command == "search") return Search(flags, client);
-    return command == "select" ? Select(flags, client) : Embed(flags, client);
-  }
-  if (command == "pools") return Pools(flags, *args, client);
-  if (command == "health") return Health(flags, client);
-  return UsageError(absl::StrCat("unknown command '", command, "'"));
+  return command->run(Call{*command, flags, command_args, client});
 }
 
 }  // namespace
+}  // namespace cli
 }  // namespace datapool
 
-int main(int argc, char** argv) { return datapool::Run(argc, argv); }
+int main(int argc, char** argv) { return datapool::cli::Run(argc, argv); }

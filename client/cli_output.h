@@ -1,0 +1,90 @@
+// What the `datapool` CLI prints: for people, text with aligned tables; for
+// scripts (--json), one JSON object on one line. Formatting only: each
+// function returns the whole text, ending in a newline, and the caller
+// prints it. Thread-compatible (no shared state).
+#ifndef DATAPOOL_CLIENT_CLI_OUTPUT_H_
+#define DATAPOOL_CLIENT_CLI_OUTPUT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "datapool/v1/datapool.pb.h"
+
+namespace datapool {
+namespace cli {
+
+// Rows of cells under a header, each column padded to its widest cell
+// (counted in UTF-8 code points), two spaces between columns, no trailing
+// spaces. A plain value type.
+class TextTable {
+ public:
+  enum class Align { kLeft, kRight };
+  struct Column {
+    std::string header;
+    Align align = Align::kLeft;
+  };
+
+  explicit TextTable(std::vector<Column> columns);
+
+  // One cell per column; missing cells are empty, extra ones dropped.
+  void AddRow(std::vector<std::string> cells);
+  size_t rows() const { return rows_.size(); }
+
+  // The header line, then one line per row.
+  std::string Render() const;
+
+ private:
+  std::vector<Column> columns_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// pools list.
+std::string PoolsText(const v1::ListPoolsResponse& response);
+std::string PoolsJson(const v1::ListPoolsResponse& response);
+
+// pools show: one pool's fields; `heading` comes before its name
+// ("Deleted ", "Restored version 3 as version 5 of ").
+std::string PoolText(const v1::PoolInfo& pool, absl::string_view heading = "");
+std::string PoolJson(const v1::PoolInfo& pool);
+// pools delete: {"deleted": POOL}.
+std::string DeletedJson(const v1::PoolInfo& pool);
+
+// pools history.
+std::string HistoryText(const v1::ListHistoryResponse& response);
+std::string HistoryJson(const v1::ListHistoryResponse& response);
+
+// pools restore.
+std::string RestoreText(const v1::RestoreVersionResponse& response);
+std::string RestoreJson(const v1::RestoreVersionResponse& response);
+
+// pools merge. `dry_run`: the request's, echoed.
+std::string MergeText(const v1::MergePoolsResponse& response, bool dry_run);
+std::string MergeJson(const v1::MergePoolsResponse& response, bool dry_run);
+
+// select: the summary, the picks in pick order, the skipped files. `pool`
+// and `dry_run`: the request's, echoed.
+std::string SelectText(const v1::SelectResponse& response,
+                       absl::string_view pool, bool dry_run);
+std::string SelectJson(const v1::SelectResponse& response, bool dry_run);
+
+// embed: what was written to `out`.
+std::string EmbedText(const v1::EmbedResponse& response, absl::string_view out);
+std::string EmbedJson(const v1::EmbedResponse& response, absl::string_view out);
+
+// search: one row per (query, neighbour), nearest first.
+std::string SearchText(const v1::SearchResponse& response);
+std::string SearchJson(const v1::SearchResponse& response);
+
+// health: the grpc.health.v1 status name ("SERVING").
+std::string HealthText(absl::string_view status);
+std::string HealthJson(absl::string_view status);
+
+// The stop reason as --json writes it: "n_samples", "min_distance",
+// "exhausted" or "unspecified".
+const char* StopReasonName(v1::StopReason reason);
+
+}  // namespace cli
+}  // namespace datapool
+
+#endif  // DATAPOOL_CLIENT_CLI_OUTPUT_H_
