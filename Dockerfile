@@ -137,6 +137,8 @@ VOLUME ["/data/shared", "/data/input"]
 EXPOSE 50051 9464
 # Plaintext health on loopback; with TLS on, set DATAPOOL_TLS_CA (the CLI
 # reads it) and override this with --server localhost:50051, or disable it.
+# `datapool health` exits 0 when SERVING and 2 when not or unreachable;
+# Docker counts every non-zero status as a failed check.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=10m \
   CMD ["datapool", "health", "--server", "127.0.0.1:50051", "--timeout", "5"]
 ENTRYPOINT ["datapool-server"]

@@ -10,6 +10,13 @@ import re
 # The CLI's error line: `datapool: CODE_NAME: message`.
 ERROR_LINE_RE = re.compile(r"^datapool: ([A-Z_]+): \S", re.MULTILINE)
 
+# The CLI's exit codes (`datapool --help`).
+EXIT_OK = 0
+EXIT_USAGE = 1        # bad command line; stderr says which --help to read
+EXIT_SERVER = 2       # the server refused or failed the call, or not SERVING
+EXIT_LOCAL_FILE = 3   # a local file could not be read or written
+EXIT_CANCELLED = 130  # Ctrl-C
+
 
 class CliAssertions:
 
@@ -31,11 +38,34 @@ class CliAssertions:
         return value
 
     def cli_error(self, code_name, *args, **kw):
-        """Expects exit 1 and `datapool: CODE_NAME: message` on stderr."""
+        """Expects exit 2 (the server refused) and `datapool: CODE_NAME:
+        message` on stderr."""
         proc = self.run_cli(*args, **kw)
-        self.assertEqual(proc.returncode, 1, self.explain(proc))
+        self.assertEqual(proc.returncode, EXIT_SERVER, self.explain(proc))
         m = ERROR_LINE_RE.search(proc.stderr)
         self.assertTrue(m, "no 'datapool: CODE: message' line on stderr\n"
                         + self.explain(proc))
         self.assertEqual(m.group(1), code_name, self.explain(proc))
+        return proc
+
+    def cli_usage_error(self, *args, **kw):
+        """Expects exit 1, a message and where to read the usage."""
+        proc = self.run_cli(*args, **kw)
+        self.assertEqual(proc.returncode, EXIT_USAGE, self.explain(proc))
+        self.assertRegex(proc.stderr, r"^datapool: \S", self.explain(proc))
+        self.assertIsNone(ERROR_LINE_RE.search(proc.stderr),
+                          "a usage error looks like a server error\n"
+                          + self.explain(proc))
+        self.assertEqual(proc.stdout, "", self.explain(proc))
+        return proc
+
+    def cli_local_error(self, needle, *args, **kw):
+        """Expects exit 3 (a local file) and `needle` (the file) on stderr."""
+        proc = self.run_cli(*args, **kw)
+        self.assertEqual(proc.returncode, EXIT_LOCAL_FILE, self.explain(proc))
+        self.assertIn(needle, proc.stderr, self.explain(proc))
+        self.assertIsNone(ERROR_LINE_RE.search(proc.stderr),
+                          "a local error looks like a server error\n"
+                          + self.explain(proc))
+        self.assertEqual(proc.stdout, "", self.explain(proc))
         return proc

@@ -29,7 +29,8 @@ import numpy as np  # noqa: E402
 from datapool_testlib import (  # noqa: E402
     STOP_EXHAUSTED, STOP_MIN_DISTANCE, STOP_N_SAMPLES, check_greedy_selection,
     snapshot_tree, unit_rows)
-from cli_testlib import ERROR_LINE_RE, CliAssertions  # noqa: E402,F401
+from cli_testlib import (  # noqa: E402
+    ERROR_LINE_RE, EXIT_SERVER, CliAssertions)
 from lightly_csv import check_lightly_csv  # noqa: E402
 from server_harness import (  # noqa: E402
     RunningServer, cli_binary, server_binary)
@@ -125,10 +126,9 @@ class CliTestBase(CliAssertions, unittest.TestCase):
                    self.server.describe()))
 
     def assertUsageError(self, *args, **kw):
-        proc = self.run_cli(*args, **kw)
-        self.assertEqual(proc.returncode, 2, self.explain(proc))
-        self.assertTrue(proc.stderr.strip(), "usage error without a message\n"
-                        + self.explain(proc))
+        """Exit 1, a message, and which --help to read."""
+        proc = self.cli_usage_error(*args, **kw)
+        self.assertIn("--help", proc.stderr, self.explain(proc))
         return proc
 
     def csv_path(self, name):
@@ -339,38 +339,35 @@ class CliScenarioTest(CliTestBase):
 
     def test_bad_input_files_change_nothing(self):
         before = snapshot_tree(self.shared)
+        # A candidates CSV that cannot be read is a local error (3).
         missing = os.path.join(self.data, "does-not-exist.csv")
-        proc = self.run_cli("select", "--pool", "cli-bad", "--embeddings",
-                            missing, "--n-samples", "1")
-        self.assertIn(proc.returncode, (1, 2), self.explain(proc))
-        self.assertIn("does-not-exist.csv", proc.stderr, self.explain(proc))
+        self.cli_local_error("does-not-exist.csv", "select", "--pool",
+                             "cli-bad", "--embeddings", missing,
+                             "--n-samples", "1")
+        self.cli_local_error(self.data, "select", "--pool", "cli-bad",
+                             "--embeddings", self.data, "--n-samples", "1")
         bad = os.path.join(self.data, "bad-header.csv")
         with open(bad, "w") as f:
             f.write("filename,embedding_0,labels\na.png,1.0,0\n")
-        proc = self.run_cli("select", "--pool", "cli-bad", "--embeddings",
-                            bad, "--n-samples", "1")
-        self.assertIn(proc.returncode, (1, 2), self.explain(proc))
-        self.assertTrue(proc.stderr.strip(), self.explain(proc))
+        self.cli_local_error("bad-header.csv", "select", "--pool", "cli-bad",
+                             "--embeddings", bad, "--n-samples", "1")
         ragged = os.path.join(self.data, "ragged.csv")
         with open(ragged, "w") as f:
             f.write("filenames,embedding_0,embedding_1,labels\n"
                     "a.png,1.0,0\n")
-        proc = self.run_cli("select", "--pool", "cli-bad", "--embeddings",
-                            ragged, "--n-samples", "1")
-        self.assertIn(proc.returncode, (1, 2), self.explain(proc))
-        # Neither stopping condition: refused by the CLI (2) or the server (1).
+        self.cli_local_error("ragged.csv", "select", "--pool", "cli-bad",
+                             "--embeddings", ragged, "--n-samples", "1")
+        self.cli_local_error("ragged.csv", "search", "--pool", "cli-bad",
+                             "--embeddings", ragged)
+        # Neither stopping condition: the server refuses (2).
         vec, _ = write_lightly_csv(self.csv_path("one.csv"), ["x.png"],
                                    [[1.0] * D], [0])
-        proc = self.run_cli("select", "--pool", "cli-bad", "--embeddings",
-                            self.csv_path("one.csv"))
-        self.assertIn(proc.returncode, (1, 2), self.explain(proc))
-        # A bad pool name: refused by the CLI (2) or the server (1).
-        proc = self.run_cli("select", "--pool", "../x", "--embeddings",
-                            self.csv_path("one.csv"), "--n-samples", "1")
-        self.assertIn(proc.returncode, (1, 2), self.explain(proc))
-        if proc.returncode == 1:
-            self.assertIn("datapool: INVALID_ARGUMENT: ", proc.stderr,
-                          self.explain(proc))
+        self.cli_error("INVALID_ARGUMENT", "select", "--pool", "cli-bad",
+                       "--embeddings", self.csv_path("one.csv"))
+        # A bad pool name: the server refuses (2).
+        self.cli_error("INVALID_ARGUMENT", "select", "--pool", "../x",
+                       "--embeddings", self.csv_path("one.csv"),
+                       "--n-samples", "1")
         self.assertEqual(snapshot_tree(self.shared), before)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "x")))
 
@@ -399,11 +396,16 @@ class CliSearchTest(CliTestBase):
                 self.assertAlmostEqual(n["distance"],
                                        float(np.linalg.norm(rows[i] - q)), 5)
         self.assertEqual(out["skipped"], [])
-        # Human output names each query and its neighbours.
+        # Human output: a table, one row per (query, neighbour).
         text = self.cli_ok("search", "--pool", "searchable", "--embeddings",
                            query_csv, "--k", "1").stdout
-        self.assertIn("q4\n", text)
-        self.assertIn("pool/04.jpg", text)
+        lines = text.splitlines()
+        self.assertEqual(lines[0].split(),
+                         ["QUERY", "#", "DISTANCE", "LABEL", "FILENAME"], text)
+        self.assertEqual([line.split()[:2] + line.split()[-1:]
+                          for line in lines[1:]],
+                         [["q4", "1", "pool/04.jpg"],
+                          ["q21", "1", "pool/21.jpg"]], text)
         self.cli_error("NOT_FOUND", "search", "--pool", "nope", "--embeddings",
                        query_csv, "-k", "1")
         self.assertUsageError("search", "--pool", "searchable", "--embeddings",
@@ -663,7 +665,7 @@ class CliConnectionTest(CliTestBase):
         with sock:
             # ... and really is (a dead address there makes the call fail) ...
             proc = self.run_cli("health", server=None, env_server=closed)
-            self.assertEqual(proc.returncode, 1, self.explain(proc))
+            self.assertEqual(proc.returncode, EXIT_SERVER, self.explain(proc))
             # ... and --server overrides it.
             self.assertEqual(self.cli_ok("health", env_server=closed)
                              .stdout.strip(), "SERVING")
@@ -674,7 +676,8 @@ class CliConnectionTest(CliTestBase):
             for args in (("health",), ("pools", "list", "--json"),
                          ("pools", "show", "p")):
                 proc = self.run_cli(*args, server=closed)
-                self.assertEqual(proc.returncode, 1, self.explain(proc))
+                self.assertEqual(proc.returncode, EXIT_SERVER,
+                                 self.explain(proc))
                 m = ERROR_LINE_RE.search(proc.stderr)
                 self.assertTrue(m, self.explain(proc))
                 self.assertIn(m.group(1), ("UNAVAILABLE", "DEADLINE_EXCEEDED"),
@@ -699,12 +702,158 @@ class CliConnectionTest(CliTestBase):
                          ("select", "--pool", "p", "--embeddings", emb,
                           "--n-samples", "1", "--bogus"),
                          ("select", "--pool"),
+                         ("select", "--pool", "p", "--embeddings", emb,
+                          "--n-samples", "1", "-k", "3"),
+                         ("pools",),
                          ("pools", "show"),
+                         ("pools", "show", "a", "b"),
+                         ("pools", "list", "--pool", "p"),
                          ("pools", "frobnicate"),
+                         ("pools", "merge", "a", "b", "--on-collision", "x"),
+                         ("embed", "--input", "x"),
+                         ("search", "--pool", "p", "--embeddings", emb,
+                          "-k", "0"),
+                         ("health", "extra"),
+                         ("--timeout", "0", "health"),
+                         ("--tls-cert", emb, "health"),
                          ("--bogus", "health")):
                 proc = self.assertUsageError(*args, server=closed)
                 if "--bogus" in args:
                     self.assertIn("bogus", proc.stderr, self.explain(proc))
+                # The command's own help is named, once there is one.
+                if args[:1] == ("select",) or "health" in args:
+                    self.assertIn("(see datapool %s --help)"
+                                  % ("select" if args[0] == "select"
+                                     else "health"),
+                                  proc.stderr, self.explain(proc))
+
+    def test_local_files_that_cannot_be_used(self):
+        sock, closed = bound_closed_port()
+        with sock:  # checked before any call: the server is never asked
+            missing = os.path.join(self.data, "no-such.pem")
+            for flag in ("--tls-ca", "--tls-cert", "--tls-key"):
+                args = [flag, missing, "health"]
+                if flag != "--tls-ca":  # the pair goes together
+                    other = "--tls-key" if flag == "--tls-cert" else "--tls-cert"
+                    args = [other, missing] + args
+                self.cli_local_error("no-such.pem", *args, server=closed)
+            self.cli_local_error(
+                os.path.join(self.data, "no-folder"), "embed", "--input", "x",
+                "--out", os.path.join(self.data, "no-folder", "e.csv"),
+                server=closed)
+            self.cli_local_error(
+                "no-such-image.jpg", "select", "--pool", "p", "--upload",
+                os.path.join(self.data, "no-such-image.jpg"),
+                "--n-samples", "1", server=closed)
+
+
+class CliHelpTest(CliTestBase):
+    """`--help` on datapool and on every command (found in the command list
+    of `datapool --help`, so a new command is checked too)."""
+
+    def commands(self):
+        text = self.cli_ok("--help", server=None).stdout
+        listed = text.split("\nCommands:\n", 1)[1].split("\n\n", 1)[0]
+        commands = [re.split(r"\s{2,}", line.strip())[0]
+                    for line in listed.splitlines()]
+        self.assertIn("select", commands, text)
+        self.assertIn("pools merge", commands, text)
+        return commands
+
+    def test_main_help(self):
+        proc = self.cli_ok("--help", server=None)
+        self.assertEqual(proc.stderr, "")
+        text = proc.stdout
+        for flag in ("--server", "--timeout", "--token", "--tls", "--tls-ca",
+                     "--tls-cert", "--tls-key", "--json"):
+            self.assertRegex(text, r"\n  %s\b" % re.escape(flag), text)
+        codes = text.split("\nExit codes:\n", 1)[1].split("\n\n", 1)[0]
+        self.assertEqual(re.findall(r"(?m)^  (\d+) ", codes),
+                         ["0", "1", "2", "3", "130"], text)
+        for command in ("select", "embed", "search", "pools list",
+                        "pools show", "pools delete", "pools history",
+                        "pools restore", "pools merge", "health"):
+            self.assertRegex(text, r"\n  %s {2,}\S" % command, text)
+        self.assertEqual(self.cli_ok("help", server=None).stdout, text)
+        # No command at all: the same help, on stderr, as a usage error.
+        proc = self.run_cli(server=None)
+        self.assertEqual(proc.returncode, 1, self.explain(proc))
+        self.assertIn("Exit codes:", proc.stderr)
+
+    def test_every_command_has_help_with_an_example(self):
+        sock, closed = bound_closed_port()
+        with sock:  # help never calls the server
+            for command in self.commands():
+                with self.subTest(command=command):
+                    words = command.split()
+                    proc = self.cli_ok(*words, "--help", server=closed)
+                    text = proc.stdout
+                    self.assertTrue(text.startswith("Usage: datapool %s"
+                                                    % command), text)
+                    examples = text.split("\nExamples:\n", 1)[1]
+                    self.assertRegex(examples, r"^  datapool %s\b"
+                                     % re.escape(command), text)
+                    # Its own flags only, and the global ones by name.
+                    self.assertIn("--json", text)
+                    if command != "select":
+                        self.assertNotIn("--n-samples", text)
+                    # The same, flags before the command and via `help`.
+                    self.assertEqual(self.cli_ok("--help", *words,
+                                                 server=closed).stdout, text)
+                    self.assertEqual(self.cli_ok("help", *words,
+                                                 server=closed).stdout, text)
+            groups = self.cli_ok("pools", "--help", server=closed).stdout
+            self.assertIn("pools restore", groups)
+            self.assertEqual(self.cli_ok("help", "pools",
+                                         server=closed).stdout, groups)
+
+    def test_json_on_every_command(self):
+        emb = self.csv_path("json.csv")
+        write_lightly_csv(emb, ["j1.png", "j2.png"], [[1.0] + [0.0] * (D - 1),
+                                                      [0.0] * (D - 1) + [1.0]],
+                          [0, 0])
+        self.cli_json("select", "--pool", "js", "--embeddings", emb,
+                      "--n-samples", "2", "--json")
+        more = self.csv_path("json-more.csv")
+        write_lightly_csv(more, ["j3.png"], [[1.0] * D], [0])
+        for path in (emb, more):  # two versions: one to restore
+            self.cli_json("select", "--pool", "js2", "--embeddings", path,
+                          "--n-samples", "1", "--json")
+        for args in (("search", "--pool", "js", "--embeddings", emb),
+                     ("pools", "list"), ("pools", "show", "js"),
+                     ("pools", "history", "js"),
+                     ("pools", "merge", "js", "js2", "--on-collision", "skip",
+                      "--dry-run"),
+                     ("pools", "restore", "js2", "1"), ("health",)):
+            with self.subTest(args=args):
+                # --json before the command works as well as after it.
+                self.cli_json("--json", *args)
+                self.assertNotIn("\x1b", self.cli_ok(*args).stdout)
+        deleted = self.cli_json("pools", "delete", "js2", "--json")
+        self.assertEqual(deleted["deleted"]["name"], "js2")
+
+    def test_readable_tables(self):
+        emb = self.csv_path("table.csv")
+        write_lightly_csv(emb, ["t1.png"], [[1.0] * D], [0])
+        self.cli_json("select", "--pool", "a-rather-long-pool-name",
+                      "--embeddings", emb, "--n-samples", "1", "--json")
+        self.cli_json("select", "--pool", "tb", "--embeddings", emb,
+                      "--n-samples", "1", "--json")
+        for args, header in ((("pools", "list"),
+                              ["NAME", "SIZE", "DIMENSION", "VERSION",
+                               "UPDATED"]),
+                             (("pools", "history", "tb"),
+                              ["VERSION", "TIME", "SIZE", "FILE"])):
+            lines = self.cli_ok(*args).stdout.splitlines()
+            self.assertEqual(lines[0].split(), header, lines)
+            # Aligned: each column starts at the same place on every line
+            # (a right-aligned column ends at the same place).
+            starts = [lines[0].index(h) for h in header]
+            for line in lines[1:]:
+                self.assertEqual(line, line.rstrip(), lines)
+                self.assertGreater(len(line), starts[-1], lines)
+                self.assertNotEqual(line[starts[-1]], " ", lines)
+                self.assertEqual(line[starts[-1] - 1], " ", lines)
 
 
 class ServerCommandLineTest(unittest.TestCase):

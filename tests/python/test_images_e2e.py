@@ -13,7 +13,9 @@ import csv
 import hashlib
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -685,12 +687,73 @@ class BuiltinModelImagesTest(ImagesTestBase):
                       "--n-samples", "1"),
                      ("embed", "--upload", missing, "--out", out_csv)):
             with self.subTest(args=args):
-                proc = self.run_cli(*args)
-                self.assertNotEqual(proc.returncode, 0, self.explain(proc))
-                self.assertIn(missing, proc.stderr, self.explain(proc))
-                self.assertEqual(proc.stdout.strip(), "", self.explain(proc))
+                self.cli_local_error(missing, *args)
         self.assertFalse(os.path.exists(out_csv))
         self.assertEqual(snapshot_tree(self.shared), before)
+        self.assertServing()
+
+
+    def run_on_pty(self, *args):
+        """Runs the CLI with stderr on a pseudo-terminal (stdout to a file);
+        returns (exit status, what the terminal showed, stdout)."""
+        master, slave = pty.openpty()
+        with tempfile.TemporaryFile() as out:
+            proc = subprocess.Popen(
+                [self.cli_bin, "--server", self.server.address]
+                + [str(a) for a in args],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=slave,
+                env=base_env())
+            os.close(slave)
+            shown = b""
+            try:
+                while True:
+                    ready, _, _ = select.select([master], [], [],
+                                                CLI_TIMEOUT_S)
+                    if not ready:
+                        proc.kill()
+                        self.fail("the CLI hung: %r" % shown)
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:  # the CLI closed the terminal (EIO)
+                        break
+                    if not chunk:
+                        break
+                    shown += chunk
+            finally:
+                os.close(master)
+            proc.wait(timeout=CLI_TIMEOUT_S)
+            out.seek(0)
+            return (proc.returncode, shown.decode(errors="replace"),
+                    out.read().decode())
+
+    def test_embed_progress_on_a_terminal_only(self):
+        out_csv = os.path.join(self.out, "progress.csv")
+        n = len(self.train_labels)
+        status, shown, stdout = self.run_on_pty("embed", "--input", "train",
+                                                "--out", out_csv)
+        self.assertEqual(status, 0, shown)
+        self.assertIn("embedding", shown)
+        self.assertIn("%d/%d [" % (n, n), shown)
+        self.assertIn("\r", shown)
+        self.assertIn("Wrote %d embeddings" % n, stdout)
+        self.assertNotIn("embedding ", stdout)
+        # Piped, or with --json: no progress line at all.
+        piped = self.cli_ok("embed", "--input", "train", "--out", out_csv)
+        self.assertNotIn("embedding ", piped.stderr)
+        status, shown, stdout = self.run_on_pty(
+            "embed", "--input", "train", "--out", out_csv, "--json")
+        self.assertEqual(status, 0, shown)
+        self.assertNotIn("embedding", shown)
+        self.assertEqual(json.loads(stdout)["rows"], n)
+
+    def test_an_out_file_that_cannot_be_written(self):
+        # A folder where the CSV should go: the embedding is done, the
+        # write fails, and that is a local error (3), not the server's.
+        folder = os.path.join(self.out, "a-folder.csv")
+        os.makedirs(os.path.join(folder, "inside"))
+        self.cli_local_error("a-folder.csv", "embed", "--input", "train",
+                             "--out", folder)
+        self.assertEqual(os.listdir(folder), ["inside"])
         self.assertServing()
 
 

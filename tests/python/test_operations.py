@@ -230,11 +230,17 @@ class OperationsTest(unittest.TestCase):
                  "liveness"], capture_output=True, text=True, timeout=TIMEOUT_S)
             self.assertEqual((cli.returncode, cli.stdout.strip()),
                              (0, "SERVING"), cli)
+            # Answered but not SERVING: exit 2, as when the server refuses.
             cli = subprocess.run([cli_binary(), "--server", address, "health"],
                                  capture_output=True, text=True,
                                  timeout=TIMEOUT_S)
             self.assertEqual((cli.returncode, cli.stdout.strip()),
-                             (1, "NOT_SERVING"), cli)
+                             (2, "NOT_SERVING"), cli)
+            cli = subprocess.run([cli_binary(), "--server", address, "health",
+                                  "--json"], capture_output=True, text=True,
+                                 timeout=TIMEOUT_S)
+            self.assertEqual((cli.returncode, json.loads(cli.stdout)),
+                             (2, {"status": "NOT_SERVING"}), cli)
             stub = self.rpc.DatapoolStub(channel)
             with self.assertRaises(grpc.RpcError) as loading:
                 stub.ListPools(self.pb2.ListPoolsRequest(), timeout=TIMEOUT_S)
