@@ -4,7 +4,7 @@
 //   datapool COMMAND --help          (or: datapool help COMMAND)
 //
 // Commands: select, embed, search, pools list|show|delete|history|restore|
-// merge, health; each is one entry of Commands() below (name, summary,
+// merge, report, health; each is one entry of Commands() below (name, summary,
 // usage, description, flags, examples, handler). Flags may come before or
 // after the command. Global flags, on every command: --server, --timeout,
 // --token, --tls, --tls-ca, --tls-cert, --tls-key, --json. Output: aligned
@@ -101,6 +101,7 @@ struct Flags {
   bool create = false;
   std::string on_collision = "fail";
   std::string health_service;
+  std::string report_out;
 };
 
 using FlagField = std::variant<std::string Flags::*, bool Flags::*,
@@ -279,6 +280,30 @@ absl::StatusOr<EmbeddingTable> ReadCandidates(const std::string& path) {
   return ReadCsvFile(path);
 }
 
+// Writes report.html and report.json into the local folder --report-out /
+// --out (created when missing); says so on stderr (stdout keeps the
+// command's own output). Exit 3 when it cannot.
+int SaveReport(const v1::SelectionReport& report, const Flags& flags) {
+  const std::string& folder =
+      flags.report_out.empty() ? flags.out : flags.report_out;
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec) {
+    return LocalFileError(
+        absl::StrCat("cannot create ", folder, ": ", ec.message()));
+  }
+  for (const auto& [name, contents] :
+       {std::make_pair("report.html", &report.html()),
+        std::make_pair("report.json", &report.json())}) {
+    absl::Status written =
+        WriteFileAtomically(absl::StrCat(folder, "/", name), *contents);
+    if (!written.ok()) return LocalFileError(written.message());
+  }
+  std::cerr << "Saved the report as " << folder << "/report.html and "
+            << folder << "/report.json\n";
+  return kExitOk;
+}
+
 // -- Commands -----------------------------------------------------------------
 
 int Select(const Call& call) {
@@ -325,6 +350,7 @@ int Select(const Call& call) {
   params.set_dry_run(flags.dry_run);
   params.set_append_weak_labels(!flags.no_weak_labels);
   params.set_remove_duplicates(!flags.keep_duplicates);
+  params.set_dry_run_report(flags.dry_run && !flags.report_out.empty());
 
   ImageRequest images;
   absl::StatusOr<EmbeddingTable> table;
@@ -344,7 +370,23 @@ int Select(const Call& call) {
   if (!status.ok()) return CallError(status, flags, "nothing was committed");
   std::cout << (flags.json ? SelectJson(response, flags.dry_run)
                            : SelectText(response, flags.pool, flags.dry_run));
-  return kExitOk;
+  if (flags.report_out.empty()) return kExitOk;
+  // --report-out: the dry run's report came with the answer; a committed
+  // selection's is fetched.
+  v1::SelectionReport report = response.report();
+  if (response.committed() && report.error().empty()) {
+    status = call.client.GetReport(flags.pool, response.version(),
+                                   /*include_html=*/true, &report);
+    if (!status.ok()) return ServerError(status, flags.server);
+  }
+  if (report.json().empty()) {
+    std::cerr << "datapool: no report to save: "
+              << (report.error().empty() ? "nothing was committed"
+                                         : report.error())
+              << "\n";
+    return kExitOk;
+  }
+  return SaveReport(report, flags);
 }
 
 int Embed(const Call& call) {
@@ -520,6 +562,31 @@ int Health(const Call& call) {
              : kExitServer;
 }
 
+int Report(const Call& call) {
+  uint64_t version = 0;
+  if (call.args.size() > 1 &&
+      (!absl::SimpleAtoi(call.args[1], &version) || version == 0)) {
+    return UsageError(call, absl::StrCat("VERSION must be a version number, "
+                                         "got '", call.args[1], "'"));
+  }
+  const Flags& flags = call.flags;
+  v1::SelectionReport report;
+  grpc::Status status = call.client.GetReport(
+      call.args[0], version, /*include_html=*/!flags.out.empty(), &report);
+  if (!status.ok()) return ServerError(status, flags.server);
+  if (!flags.out.empty()) {
+    if (const int saved = SaveReport(report, flags); saved != kExitOk) {
+      return saved;
+    }
+  }
+  if (flags.json) {
+    std::cout << report.json() << "\n";
+  } else {
+    std::cout << ReportText(report);
+  }
+  return kExitOk;
+}
+
 // -- The command table --------------------------------------------------------
 
 const std::vector<Command>& Commands() {
@@ -563,7 +630,11 @@ const std::vector<Command>& Commands() {
        "ignored.\n"
        "At least one of --n-samples and --min-distance is required; the "
        "first reached stops the selection. On a terminal a progress line "
-       "shows on stderr; Ctrl-C cancels and commits nothing (exit 130).",
+       "shows on stderr; Ctrl-C cancels and commits nothing (exit 130).\n"
+       "Every selection that commits picks writes a report on the server "
+       "(<pool folder>/reports/<version>/report.html and report.json: "
+       "counts, distances to the pool before and after, a 2-D map, "
+       "thumbnails); see datapool report.",
        {{"pool", "NAME", "the pool to add to", &Flags::pool},
         kEmbeddings,
         kInput,
@@ -581,12 +652,16 @@ const std::vector<Command>& Commands() {
          &Flags::keep_duplicates},
         kNoWeakLabels,
         kNoHistory,
-        kDryRun},
+        kDryRun,
+        {"report-out", "DIR",
+         "also save the selection's report (report.html, report.json) in "
+         "the local folder DIR; with --dry-run, the report of the dry run",
+         &Flags::report_out}},
        {"datapool select --pool my_pool --input train --n-samples 100",
         "datapool select --pool my_pool --upload ~/photos/batch2 "
         "--min-distance 0.3 --json",
         "datapool select --pool other_pool --embeddings run1.csv "
-        "--n-samples 0.1 --dry-run"},
+        "--n-samples 0.1 --dry-run --report-out ./dry-run-report"},
        0, -1, &Select},
       {"embed",
        "Embed images with the server's model into a CSV",
@@ -682,6 +757,24 @@ const std::vector<Command>& Commands() {
         "datapool pools merge both my_pool other_pool --new "
         "--on-collision prefix"},
        2, -1, &PoolsMerge},
+      {"report",
+       "Summarise a selection's report; save its page locally",
+       "NAME [VERSION] [--out DIR]",
+       "Every selection that commits picks writes a report on the server: "
+       "<pool folder>/reports/<version>/report.json, and report.html, a "
+       "self-contained page (no network needed) with the counts and stop "
+       "reason, histograms of the candidates' distances to the pool before "
+       "and after, the distance of each pick, a PCA map of pool, picks and "
+       "rejected candidates, and thumbnails of picks beside their nearest "
+       "rejected candidate (for images the server can read). This prints "
+       "the summary of VERSION's report (default: the newest) and where the "
+       "page is; --json prints report.json; --out DIR saves both files "
+       "locally. Versions made by restore or merge have no report.",
+       {{"out", "DIR", "save report.html and report.json in the local folder DIR",
+         &Flags::out}},
+       {"datapool report my_pool", "datapool report my_pool 3 --out ./report-v3",
+        "datapool report my_pool --json"},
+       1, 2, &Report},
       {"health",
        "Ask whether the server is serving",
        "[--service liveness]",

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/json.h"
 
 namespace datapool {
@@ -291,6 +292,14 @@ std::string SelectText(const v1::SelectResponse& response,
                         response.pool_size_before(), response.pool_size_after(),
                         response.version(),
                         response.committed() ? "" : " (nothing written)");
+  if (!response.report().folder().empty()) {
+    absl::StrAppend(&out, "Report: ", response.report().folder(),
+                    "/report.html (on the server; `datapool report ", pool,
+                    "` summarises it)\n");
+  } else if (!response.report().error().empty()) {
+    absl::StrAppend(&out, "The report could not be written (the selection is "
+                          "committed): ", response.report().error(), "\n");
+  }
   if (!response.selected().empty()) {
     // DISTANCE: to the nearest pool sample or earlier pick when picked; "-"
     // for the first pick into an empty pool.
@@ -337,8 +346,75 @@ std::string SelectJson(const v1::SelectResponse& response, bool dry_run) {
       .Key("evaluations_skipped").UInt(response.evaluations_skipped())
       .Key("duplicates_removed").UInt(response.duplicates_removed());
   WriteSkipped(response.skipped(), &w);
+  w.Key("report");
+  if (response.has_report()) {
+    w.BeginObject()
+        .Key("version").UInt(response.report().version())
+        .Key("folder").String(response.report().folder())
+        .Key("error").String(response.report().error())
+        .EndObject();
+  } else {
+    w.Null();
+  }
   w.EndObject();
   return Line(w);
+}
+
+std::string ReportText(const v1::SelectionReport& report) {
+  absl::StatusOr<JsonValue> parsed = ParseJson(report.json());
+  if (!parsed.ok()) {
+    return absl::StrCat("The server's report.json does not parse (",
+                        parsed.status().message(), ")\n");
+  }
+  const JsonValue empty;
+  auto get = [&empty](const JsonValue& v, absl::string_view key) -> const JsonValue& {
+    const JsonValue* found = v.Find(key);
+    return found != nullptr ? *found : empty;
+  };
+  auto count = [&](absl::string_view key) {
+    return static_cast<uint64_t>(get(get(*parsed, "counts"), key).number);
+  };
+  auto distance = [&](absl::string_view when, absl::string_view stat) {
+    const JsonValue& v = get(get(get(*parsed, "distance_to_pool"), when), stat);
+    return v.type == JsonValue::Type::kNumber ? absl::StrFormat("%.4f", v.number)
+                                              : std::string("-");
+  };
+  std::string out = absl::StrFormat(
+      "Selection report: pool '%s', version %d (%s, %s)\n",
+      get(*parsed, "pool").string, report.version(),
+      get(*parsed, "committed").boolean ? "committed" : "dry run",
+      get(*parsed, "time").string);
+  using Align = TextTable::Align;
+  TextTable table({{""}, {"", Align::kRight}, {""}});
+  table.AddRow({"candidates", absl::StrCat(count("candidates_received")),
+                absl::StrFormat("received (%d files skipped, %d already in the "
+                                "pool, %d duplicates)",
+                                count("skipped_files"), count("already_in_pool"),
+                                count("duplicates_removed"))});
+  table.AddRow({"eligible", absl::StrCat(count("eligible")), ""});
+  table.AddRow({"selected", absl::StrCat(count("selected")),
+                absl::StrCat("stopped: ", get(*parsed, "stop_reason").string,
+                             " (", get(*parsed, "stop_reason_text").string, ")")});
+  table.AddRow({"pool size", absl::StrCat(count("pool_size_after")),
+                absl::StrCat("was ", count("pool_size_before"))});
+  table.AddRow({"farthest", distance("before", "max"),
+                absl::StrCat("candidate from the pool before; after: ",
+                             distance("after", "max"))});
+  table.AddRow({"median", distance("before", "median"),
+                absl::StrCat("distance to the pool before; after: ",
+                             distance("after", "median"))});
+  // Indented, without the table's (empty) header line.
+  const std::string rows = table.Render();
+  for (absl::string_view line : absl::StrSplit(
+           absl::string_view(rows).substr(rows.find('\n') + 1), '\n',
+           absl::SkipEmpty())) {
+    absl::StrAppend(&out, "  ", line, "\n");
+  }
+  if (!report.folder().empty()) {
+    absl::StrAppend(&out, "Page: ", report.folder(),
+                    "/report.html (on the server)\n");
+  }
+  return out;
 }
 
 std::string EmbedText(const v1::EmbedResponse& response,

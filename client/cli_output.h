@@ -68,6 +68,11 @@ std::string SelectText(const v1::SelectResponse& response,
                        absl::string_view pool, bool dry_run);
 std::string SelectJson(const v1::SelectResponse& response, bool dry_run);
 
+// report: a summary of report.json (counts, stop reason, distances to the
+// pool before and after) and where the page is. Text only; --json prints
+// report.json itself.
+std::string ReportText(const v1::SelectionReport& report);
+
 // embed: what was written to `out`.
 std::string EmbedText(const v1::EmbedResponse& response, absl::string_view out);
 std::string EmbedJson(const v1::EmbedResponse& response, absl::string_view out);

@@ -342,6 +342,18 @@ grpc::Status DatapoolClient::ListHistory(const std::string& pool,
   return stub_->ListHistory(&context, request, response);
 }
 
+grpc::Status DatapoolClient::GetReport(const std::string& pool,
+                                       uint64_t version, bool include_html,
+                                       v1::SelectionReport* response) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::GetReportRequest request;
+  request.set_pool(pool);
+  request.set_version(version);
+  request.set_include_html(include_html);
+  return stub_->GetReport(&context, request, response);
+}
+
 grpc::Status DatapoolClient::RestoreVersion(
     const std::string& pool, uint64_t version,
     v1::RestoreVersionResponse* response) {

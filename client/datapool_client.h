@@ -117,6 +117,10 @@ class DatapoolClient {
                            v1::ListHistoryResponse* response);
   grpc::Status RestoreVersion(const std::string& pool, uint64_t version,
                               v1::RestoreVersionResponse* response);
+  // The selection report of `version` (0: the newest); report.html too
+  // with include_html.
+  grpc::Status GetReport(const std::string& pool, uint64_t version,
+                         bool include_html, v1::SelectionReport* response);
   grpc::Status DeletePool(const std::string& pool,
                           v1::DeletePoolResponse* response);
   grpc::Status MergePools(const v1::MergePoolsRequest& request,

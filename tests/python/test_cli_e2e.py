@@ -450,6 +450,78 @@ class CliHistoryTest(CliTestBase):
         self.assertUsageError("pools", "restore", "hist", "one")
 
 
+class CliReportTest(CliTestBase):
+
+    def test_report_command_and_report_out(self):
+        rng = np.random.default_rng(12)
+        path = self.csv_path("report.csv")
+        write_lightly_csv(path, ["rep/%02d.jpg" % i for i in range(40)],
+                          unit_rows(rng.normal(size=(40, 5))), [0] * 40)
+        # No report before the first selection.
+        self.cli_error("NOT_FOUND", "report", "rep")
+        out = self.cli_json("select", "--pool", "rep", "--embeddings", path,
+                            "--n-samples", "6", "--json")
+        folder = os.path.join(self.shared, "rep", "reports", "1")
+        self.assertEqual(out["report"], {"version": 1, "folder": folder,
+                                         "error": ""})
+        text = self.cli_ok("select", "--pool", "rep", "--embeddings", path,
+                           "--n-samples", "4").stdout
+        folder2 = os.path.join(self.shared, "rep", "reports", "2")
+        self.assertIn("Report: %s/report.html" % folder2, text)
+
+        # The summary, the newest by default, and report.json with --json.
+        text = self.cli_ok("report", "rep").stdout
+        self.assertIn("Selection report: pool 'rep', version 2 (committed", text)
+        self.assertRegex(text, r"selected\s+4\s+stopped: n_samples")
+        self.assertRegex(text, r"pool size\s+10\s+was 6")
+        self.assertIn("Page: %s/report.html" % folder2, text)
+        data = self.cli_json("report", "rep", "1", "--json")
+        self.assertEqual(data["version"], 1)
+        self.assertEqual(data["counts"]["selected"], 6)
+        with open(os.path.join(folder, "report.json")) as f:
+            self.assertEqual(json.load(f), data)
+
+        # --out saves both files; select --report-out too (committed and dry).
+        saved = os.path.join(self.tmp, "saved-v1")
+        proc = self.cli_ok("report", "rep", "1", "--out", saved)
+        self.assertIn("Saved the report", proc.stderr)
+        with open(os.path.join(saved, "report.html")) as f, \
+                open(os.path.join(folder, "report.html")) as g:
+            self.assertEqual(f.read(), g.read())
+        dry_dir = os.path.join(self.tmp, "dry-report")
+        out = self.cli_json("select", "--pool", "rep", "--embeddings", path,
+                            "--n-samples", "3", "--dry-run", "--report-out",
+                            dry_dir, "--json")
+        self.assertFalse(out["committed"])
+        with open(os.path.join(dry_dir, "report.json")) as f:
+            dry = json.load(f)
+        self.assertFalse(dry["committed"])
+        self.assertEqual([p["filename"] for p in dry["selected"]],
+                         [p["filename"] for p in out["selected"]])
+        self.assertEqual(sorted(os.listdir(os.path.join(self.shared, "rep",
+                                                        "reports"))), ["1", "2"])
+        committed_dir = os.path.join(self.tmp, "committed-report")
+        self.cli_ok("select", "--pool", "rep", "--embeddings", path,
+                    "--n-samples", "2", "--report-out", committed_dir)
+        with open(os.path.join(committed_dir, "report.json")) as f:
+            self.assertEqual(json.load(f)["version"], 3)
+
+        # Errors: a restored version has none; bad arguments; a bad --out.
+        self.cli_ok("pools", "restore", "rep", "1")
+        proc = self.cli_error("NOT_FOUND", "report", "rep", "4")
+        self.assertIn("restore", proc.stderr)
+        self.cli_error("NOT_FOUND", "report", "missing-pool")
+        self.assertUsageError("report", "rep", "zero")
+        self.assertUsageError("report", "rep", "0")
+        self.assertUsageError("report")
+        self.assertUsageError("report", "rep", "1", "2")
+        blocker = os.path.join(self.tmp, "a-file")
+        with open(blocker, "w") as f:
+            f.write("x")
+        self.cli_local_error(blocker, "report", "rep", "1", "--out",
+                             os.path.join(blocker, "sub"))
+
+
 class CliMergeTest(CliTestBase):
 
     def make_pool(self, pool, names, rows):
