@@ -499,7 +499,11 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     return BuildSelectionReport(r);
   };
   if (!commit) {
-    if (report) out.report = build_report(out.version + 1, false);
+    if (report) {
+      const absl::Time report_start = absl::Now();
+      out.report = build_report(out.version + 1, false);
+      out.report_seconds = absl::ToDoubleSeconds(absl::Now() - report_start);
+    }
     return out;
   }
   if (out.selected.empty()) return out;
@@ -549,9 +553,11 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   if (params.progress) params.progress("committing", 1, 1);
   // The selection is committed; a report that cannot be written is said,
   // not an error.
+  const absl::Time report_start = absl::Now();
   SelectionReport built = build_report(out.version, true);
   absl::StatusOr<std::string> folder =
       store_->WriteReport(params.pool, out.version, built.json, built.html);
+  out.report_seconds = absl::ToDoubleSeconds(absl::Now() - report_start);
   if (folder.ok()) {
     out.report_folder = *std::move(folder);
   } else {

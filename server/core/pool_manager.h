@@ -92,6 +92,8 @@ struct SelectOutcome {
   std::string report_error;
   // The report of a dry run with dry_run_report.
   std::optional<SelectionReport> report;
+  // Wall time of building (and writing) the report; 0 without one.
+  double report_seconds = 0;
 };
 
 struct Neighbor {

@@ -303,6 +303,9 @@ grpc::Status DatapoolService::RunSelect(grpc::ServerContext* context,
     if (outcome->committed) {
       m->Observe("datapool_commit_seconds", {}, outcome->commit_seconds);
     }
+    if (outcome->committed || outcome->report) {
+      m->Observe("datapool_report_seconds", {}, outcome->report_seconds);
+    }
   }
   ToProto(*outcome, response);
   return grpc::Status::OK;

@@ -162,6 +162,8 @@ void Metrics::DeclareServiceMetrics(Metrics* m) {
              "Time of a selection (k-center and its pool search).", seconds);
   m->Declare("datapool_commit_seconds", "histogram",
              "Time to write a new pool version to disk.", seconds);
+  m->Declare("datapool_report_seconds", "histogram",
+             "Time to build and write a selection report.", seconds);
   m->Declare("datapool_pools", "gauge", "Pools this server holds.");
   m->Declare("datapool_pool_samples", "gauge", "Samples in each pool.");
 }

@@ -174,6 +174,7 @@ class OperationsTest(unittest.TestCase):
             self.assertEqual(delta("datapool_rpc_duration_seconds_bucket",
                                    method="Select", le="+Inf"), 1)
             self.assertEqual(delta("datapool_commit_seconds_count"), 1)
+            self.assertEqual(delta("datapool_report_seconds_count"), 1)
             self.assertEqual(delta("datapool_selection_seconds_count"), 1)
             self.assertEqual(after[("datapool_pool_samples",
                                     frozenset({("pool", "seen")}))], 3)
