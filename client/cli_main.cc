@@ -377,7 +377,14 @@ int Select(const Call& call) {
   if (response.committed() && report.error().empty()) {
     status = call.client.GetReport(flags.pool, response.version(),
                                    /*include_html=*/true, &report);
-    if (!status.ok()) return ServerError(status, flags.server);
+    if (!status.ok()) {
+      // The selection stands (exit 0: a retry would commit again).
+      std::cerr << "datapool: the selection is committed, but its report "
+                   "could not be fetched: "
+                << StatusCodeName(status.error_code()) << ": "
+                << status.error_message() << "\n";
+      return kExitOk;
+    }
   }
   if (report.json().empty()) {
     std::cerr << "datapool: no report to save: "

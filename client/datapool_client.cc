@@ -75,11 +75,20 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(
   return grpc::SslCredentials(ssl);
 }
 
+// Answers can be large (an embed of many images, a report with long
+// filenames): no receive limit beyond gRPC's own.
+grpc::ChannelArguments ChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  return args;
+}
+
 }  // namespace
 
 DatapoolClient::DatapoolClient(const Options& options)
     : options_(options),
-      channel_(grpc::CreateChannel(options.server, ChannelCredentials(options))),
+      channel_(grpc::CreateCustomChannel(
+          options.server, ChannelCredentials(options), ChannelArgs())),
       stub_(v1::Datapool::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 

@@ -24,11 +24,12 @@ def main():
         sys.exit("%s has no batch1/: run examples/make_images.py %s first"
                  % (input_root, input_root))
     with Client(server) as client:
-        try:
-            client.delete("notebook")
-        except DatapoolError as e:
-            if e.code_name != "NOT_FOUND":
-                raise
+        for leftover in ("notebook", "notebook-night"):  # from an earlier run
+            try:
+                client.delete(leftover)
+            except DatapoolError as e:
+                if e.code_name != "NOT_FOUND":
+                    raise
 
         # Two selections; the second adds only what the pool lacks.
         first = client.select("notebook", paths=["batch1"], n_samples=12)

@@ -21,6 +21,10 @@ python="${DATAPOOL_EXAMPLE_PYTHON:-/usr/bin/python3}"
 for b in datapool datapool-server; do
   [ -x "$bin/$b" ] || { echo "walkthrough: $bin/$b not found; build first (./scripts/run-tests.sh) or set DATAPOOL_BIN_DIR" >&2; exit 1; }
 done
+if [ -n "$(ls -A "$work/shared" 2>/dev/null)" ]; then
+  echo "walkthrough: $work/shared is not empty; give a new WORK_DIR" >&2
+  exit 1
+fi
 mkdir -p "$work/shared"
 
 step() { printf '\n=== %s\n' "$*"; }
@@ -30,24 +34,20 @@ step "Images: three batches of synthetic photos"
 "$python" "$here/make_images.py" "$work/input"
 
 step "Start a server (built-in model) on a free port"
-# Its stderr comes through a pipe: the script waits for the line saying
-# where it listens, then keeps the rest in server.log.
-rm -f "$work/server.out"
-mkfifo "$work/server.out"
 "$bin/datapool-server" --shared-dir "$work/shared" --input-dir "$work/input" \
-  --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 >"$work/server.out" 2>&1 &
+  --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true' EXIT
-exec 3<"$work/server.out"
+# It prints "datapool-server: listening on HOST:PORT" once it serves.
 address=""
-while IFS= read -r -t 120 line <&3; do
-  echo "  $line"
-  case "$line" in
-    *"listening on "*) address="${line##*listening on }"; break ;;
-  esac
+for _ in $(seq 1200); do
+  address="$(sed -n 's/^datapool-server: listening on //p' "$work/server.log")"
+  [ -n "$address" ] && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
 done
-[ -n "$address" ] || { echo "walkthrough: the server did not start" >&2; exit 1; }
-cat <&3 >"$work/server.log" &
+sed 's/^/  /' "$work/server.log"
+[ -n "$address" ] || { echo "walkthrough: the server did not start (see $work/server.log)" >&2; exit 1; }
 export DATAPOOL_SERVER="$address"
 
 step "1. First selection: the 12 most diverse images of batch 1 into pool 'demo'"
@@ -62,7 +62,7 @@ step "3. The report of the last selection (and where its page is)"
 show report demo
 "$bin/datapool" report demo 1 --json >"$work/report-v1.json"
 echo "(report of version 1 saved as JSON: $work/report-v1.json)"
-echo "Open $work/shared/demo/reports/2/report.html in a browser: counts, distances before/after, a PCA map, thumbnails."
+echo "Open the page named above in a browser: counts, distances before/after, a PCA map, thumbnails."
 
 step "4. A dry run writes nothing, but can save its report locally"
 show select --pool demo --input batch2 --n-samples 5 --dry-run --report-out "$work/dry-run-report"

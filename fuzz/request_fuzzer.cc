@@ -179,7 +179,8 @@ const char* CheckResponse(const v1::SelectRequest& request,
     return "a dry run committed";
   }
   // Reports: a committed selection says where its report went (or why
-  // not); a dry run's report is valid JSON whatever the filenames.
+  // not); a dry run's report parses as JSON (ParseJson does not check
+  // UTF-8; selection_report_test covers odd bytes in filenames).
   if (response.committed() && response.report().folder().empty() &&
       response.report().error().empty()) {
     return "a committed selection has no report";

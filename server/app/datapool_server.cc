@@ -104,6 +104,7 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
     images.pipeline.batch_size = options.batch_size;
     images.pipeline.max_in_flight = 4 * options.batch_size;
     images.max_image_bytes = options.max_image_bytes;
+    images.report_thumbnails = options.report_thumbnails;
   }
   PoolManager::Options pools;
   pools.shared_dir = options.shared_dir;

@@ -60,6 +60,8 @@ class DatapoolServer {
     size_t max_image_bytes = 64 << 20;
     // Triangle-inequality pruning of the k-center passes. Default false.
     bool prune = false;
+    // Selection reports carry thumbnails of the input images they name.
+    bool report_thumbnails = true;
 
     // Security. TLS with this certificate chain and private key (PEM
     // files); both or neither. Default: plaintext.

@@ -47,6 +47,7 @@ struct ServerFlags {
   std::string decode_threads = "0";
   std::string max_image_mb = "64";
   bool prune = false;
+  bool no_report_thumbnails = false;
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
@@ -143,6 +144,9 @@ int Run(int argc, char** argv) {
                  "skip provably useless distance evaluations in selection "
                  "(same picks; pays off only where compute, not memory, "
                  "bounds the passes)");
+  parser.AddBool("no-report-thumbnails", &flags.no_report_thumbnails,
+                 "selection reports show no thumbnails of input images "
+                 "(reports reach whoever may call Select or GetReport)");
   parser.AddBool("help", &flags.help, "print this help");
   absl::StatusOr<std::vector<std::string>> positional =
       parser.Parse(std::vector<std::string>(argv + 1, argv + argc));
@@ -208,6 +212,7 @@ int Run(int argc, char** argv) {
       static_cast<size_t>(IntFlag("max-pools", flags.max_pools, 1, 1000000));
   options.input_dir = flags.input_dir;
   options.prune = flags.prune;
+  options.report_thumbnails = !flags.no_report_thumbnails;
   options.tls_cert_file = flags.tls_cert;
   options.tls_key_file = flags.tls_key;
   options.tls_client_ca_file = flags.tls_client_ca;

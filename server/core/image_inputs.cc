@@ -82,7 +82,8 @@ absl::StatusOr<std::string> InputResolver::ReadSampleFile(
         absl::StrCat("'", relative, "' is not a file"));
   }
   const uintmax_t size = fs::file_size(canonical, ec);
-  if (ec || size > max_bytes) {
+  if (ec) return ErrnoStatus(ec.value(), "cannot read", relative);
+  if (size > max_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", relative, "' is larger than ", max_bytes, " bytes"));
   }

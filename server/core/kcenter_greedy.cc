@@ -349,18 +349,24 @@ KCenterResult Greedy(const KCenterInput& in, const KCenterOptions& options,
     }
     next = take(static_cast<size_t>(next.best), distance);
   }
-  if (options.final_distances && !result.cancelled) {
-    if (device != nullptr && !device->Distances(min_sq.data(), device_error)) {
-      device_error->clear();  // the selection stands; only the extra is lost
-      return result;
+  // A device that failed mid-way is redone on the CPU by the caller.
+  if (options.final_distances && !result.cancelled && device_error->empty()) {
+    if (device != nullptr) {
+      std::string error;
+      // Without them the selection stands; only the extra is missing.
+      if (!device->Distances(min_sq.data(), &error)) return result;
     }
-    // The pick that reached max_picks ran no pass: apply it here.
-    if (!result.picks.empty() && result.picks.size() >= options.max_picks) {
-      const float* last = in.candidates + result.picks.back() * d;
+    // Picks from the one that reached max_picks on (preselected rows may go
+    // beyond it) ran no pass of their own: apply them here.
+    const size_t unapplied =
+        std::min(result.picks.size(), options.max_picks == 0 ? 0 : options.max_picks - 1);
+    for (size_t i : result.picks) min_sq[i] = kTaken;
+    for (size_t k = unapplied; k < result.picks.size(); ++k) {
+      const float* centre = in.candidates + result.picks[k] * d;
       for (size_t i = 0; i < n; ++i) {
         if (min_sq[i] < 0) continue;
         min_sq[i] = std::min(min_sq[i],
-                             SquaredDistanceInline(in.candidates + i * d, last, d));
+                             SquaredDistanceInline(in.candidates + i * d, centre, d));
       }
     }
     result.final_sq = std::move(min_sq);
@@ -377,7 +383,8 @@ KCenterResult KCenterGreedy(const KCenterInput& input,
     KCenterResult on_device = Greedy(input, options, options.device, &error);
     if (error.empty()) return on_device;
   }
-  KCenterResult result = Greedy(input, options, nullptr, &error);
+  std::string cpu_error;  // stays empty: the CPU has no device to fail
+  KCenterResult result = Greedy(input, options, nullptr, &cpu_error);
   result.device_error = error;
   return result;
 }

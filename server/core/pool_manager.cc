@@ -34,6 +34,11 @@ absl::Status ValidateParams(const SelectParams& p) {
     return absl::InvalidArgumentError(absl::StrCat(
         "n_samples fraction must be in (0, 1], got ", *p.n_samples_fraction));
   }
+  if (p.dry_run_report && !p.dry_run) {
+    return absl::InvalidArgumentError(
+        "dry_run_report is for dry runs; a committed selection always writes "
+        "its report (GetReport reads it)");
+  }
   return ValidateMinDistance(p.min_distance);
 }
 
@@ -279,18 +284,19 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImages(
   RETURN_IF_ERROR(ValidateParams(params));
   RETURN_IF_ERROR(CheckModel(params.pool));
   ASSIGN_OR_RETURN(EmbeddingTable kept, UsableRows(&images));
-  ASSIGN_OR_RETURN(SelectOutcome outcome,
-                   SelectImpl(params, std::move(kept), /*from_model=*/true));
-  outcome.skipped = std::move(images.skipped);
   // Identical files were dropped before embedding: received, and removed.
-  outcome.candidates_received += images.duplicates.size();
-  outcome.duplicates_removed += images.duplicates.size();
-  return outcome;
+  Intake intake;
+  intake.received = images.duplicates.size();
+  intake.duplicate_files = images.duplicates.size();
+  intake.skipped = std::move(images.skipped);
+  return SelectImpl(params, std::move(kept), std::move(intake),
+                    /*from_model=*/true);
 }
 
 absl::StatusOr<SelectOutcome> PoolManager::Select(const SelectParams& params,
                                                   EmbeddingTable candidates) {
-  return SelectImpl(params, std::move(candidates), /*from_model=*/false);
+  return SelectImpl(params, std::move(candidates), Intake(),
+                    /*from_model=*/false);
 }
 
 namespace {
@@ -316,9 +322,10 @@ void DropMasked(EmbeddingTable* t) {
 }  // namespace
 
 absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
-    const SelectParams& params, EmbeddingTable candidates, bool from_model) {
+    const SelectParams& params, EmbeddingTable candidates, Intake intake,
+    bool from_model) {
   RETURN_IF_ERROR(ValidateParams(params));
-  const size_t received = candidates.size();
+  intake.received += candidates.size();
   DropMasked(&candidates);
   RETURN_IF_ERROR(ValidateAndNormalize(&candidates));
 
@@ -326,10 +333,8 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
     std::shared_ptr<Pool> pool = FindPool(params.pool);
     std::shared_ptr<const Snapshot> snapshot =
         pool != nullptr ? pool->Current() : nullptr;
-    absl::StatusOr<SelectOutcome> outcome = SelectLocked(
-        params, candidates, from_model, snapshot, pool.get(), /*commit=*/false);
-    if (outcome.ok()) outcome->candidates_received = received;
-    return outcome;
+    return SelectLocked(params, candidates, intake, from_model, snapshot,
+                        pool.get(), /*commit=*/false);
   }
   while (true) {
     ASSIGN_OR_RETURN(std::shared_ptr<Pool> pool, FindOrAddPool(params.pool));
@@ -341,9 +346,8 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
       return owned;
     }
     absl::StatusOr<SelectOutcome> outcome =
-        SelectLocked(params, candidates, from_model, pool->Current(),
+        SelectLocked(params, candidates, intake, from_model, pool->Current(),
                      pool.get(), /*commit=*/true);
-    if (outcome.ok()) outcome->candidates_received = received;
     ForgetIfUncommitted(params.pool, pool.get());
     return outcome;
   }
@@ -365,11 +369,13 @@ void PoolManager::ForgetIfUncommitted(absl::string_view name, Pool* pool) {
 
 absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     const SelectParams& params, const EmbeddingTable& candidates,
-    bool from_model, const std::shared_ptr<const Snapshot>& before, Pool* pool,
-    bool commit) {
+    const Intake& intake, bool from_model,
+    const std::shared_ptr<const Snapshot>& before, Pool* pool, bool commit) {
   SelectOutcome out;
   const absl::Time start = absl::Now();
-  out.candidates_received = candidates.size();
+  out.candidates_received = intake.received;
+  out.duplicates_removed = intake.duplicate_files;
+  out.skipped = intake.skipped;
   const EmbeddingTable empty;
   const EmbeddingTable& pool_table = before ? before->table : empty;
   if (before != nullptr) {
@@ -473,14 +479,15 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   }
   out.pool_size_after = out.pool_size_before + out.selected.size();
   out.selection_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  // The report, from what the selection saw (built before the commit
-  // moves on; written after it).
-  auto build_report = [&](uint64_t version, bool committed) {
+  // The report, from what the selection saw: built before the commit (a
+  // failure to build it then commits nothing), written after it.
+  auto build_report = [&](uint64_t version, bool committed, absl::Time time) {
+    const absl::Time report_start = absl::Now();
     SelectionReportInput r;
     r.pool = params.pool;
     r.version = version;
     r.committed = committed;
-    r.time = absl::Now();
+    r.time = time;
     r.n_samples_count = params.n_samples_count;
     r.n_samples_fraction = params.n_samples_fraction;
     r.min_distance = params.min_distance;
@@ -496,17 +503,18 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     r.before_sq = &before_sq;
     r.after_sq = &result.final_sq;
     r.thumbnails = params.thumbnails;
-    return BuildSelectionReport(r);
+    SelectionReport built = BuildSelectionReport(r);
+    out.report_seconds += absl::ToDoubleSeconds(absl::Now() - report_start);
+    return built;
   };
   if (!commit) {
-    if (report) {
-      const absl::Time report_start = absl::Now();
-      out.report = build_report(out.version + 1, false);
-      out.report_seconds = absl::ToDoubleSeconds(absl::Now() - report_start);
-    }
+    if (report) out.report = build_report(out.version + 1, false, absl::Now());
     return out;
   }
   if (out.selected.empty()) return out;
+  // The version's time, and its report (before anything is written).
+  const absl::Time now = absl::Now();
+  const SelectionReport built = build_report(out.version + 1, true, now);
   const absl::Time commit_start = absl::Now();
   if (params.progress) params.progress("committing", 0, 1);
 
@@ -524,7 +532,6 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     next.labels.push_back(candidates.labels[i]);
   }
   PoolMetadata meta;
-  const absl::Time now = absl::Now();
   if (before != nullptr) {
     meta = before->meta;
   } else {
@@ -553,11 +560,10 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   if (params.progress) params.progress("committing", 1, 1);
   // The selection is committed; a report that cannot be written is said,
   // not an error.
-  const absl::Time report_start = absl::Now();
-  SelectionReport built = build_report(out.version, true);
+  const absl::Time write_start = absl::Now();
   absl::StatusOr<std::string> folder =
       store_->WriteReport(params.pool, out.version, built.json, built.html);
-  out.report_seconds = absl::ToDoubleSeconds(absl::Now() - report_start);
+  out.report_seconds += absl::ToDoubleSeconds(absl::Now() - write_start);
   if (folder.ok()) {
     out.report_folder = *std::move(folder);
   } else {

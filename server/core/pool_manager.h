@@ -340,16 +340,26 @@ class PoolManager {
   // that would make more than max_pools pools.
   absl::StatusOr<std::shared_ptr<Pool>> FindOrAddPool(absl::string_view name);
 
+  // What happened to a selection's candidates before it: how many were
+  // received (masked rows and identical image files included), identical
+  // files dropped before embedding, and files that could not be used.
+  struct Intake {
+    uint64_t received = 0;
+    uint64_t duplicate_files = 0;
+    std::vector<SkippedFile> skipped;
+  };
+
   // Runs the selection against `before` (may be null) and, when `commit`,
   // writes the result. Caller holds pool->write_mu when committing.
   // `from_model`: the candidates come from model_.
   absl::StatusOr<SelectOutcome> SelectLocked(
       const SelectParams& params, const EmbeddingTable& candidates,
-      bool from_model, const std::shared_ptr<const Snapshot>& before,
-      Pool* pool, bool commit);
+      const Intake& intake, bool from_model,
+      const std::shared_ptr<const Snapshot>& before, Pool* pool, bool commit);
+  // `intake.received` counts `candidates` here (before masked rows go).
   absl::StatusOr<SelectOutcome> SelectImpl(const SelectParams& params,
                                            EmbeddingTable candidates,
-                                           bool from_model);
+                                           Intake intake, bool from_model);
   // The merge against `before` (null for a new target); commits when
   // `pool` is non-null (its write_mu held).
   absl::StatusOr<MergeOutcome> MergeLocked(

@@ -386,10 +386,12 @@ absl::StatusOr<StoredReport> PoolStore::ReadReport(absl::string_view name,
   if (version == 0) {
     // The newest version with a complete report.
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(reports, ec)) {
+    for (fs::directory_iterator it(reports, ec), end; !ec && it != end;
+         it.increment(ec)) {
       uint64_t v = 0;
-      if (absl::SimpleAtoi(entry.path().filename().string(), &v) && v > report.version &&
-          fs::exists(entry.path() / "report.json", ec)) {
+      std::error_code exists_ec;
+      if (absl::SimpleAtoi(it->path().filename().string(), &v) && v > report.version &&
+          fs::exists(it->path() / "report.json", exists_ec)) {
         report.version = v;
       }
     }

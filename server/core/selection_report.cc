@@ -18,7 +18,44 @@ namespace {
 
 // ---------------------------------------------------------------- helpers
 
-std::string Html(absl::string_view text) {
+// `text` with every byte that is not part of a valid UTF-8 sequence replaced
+// by U+FFFD: filenames can hold any bytes, the page and report.json (and the
+// proto strings that carry them) must be UTF-8.
+std::string Utf8(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  auto cont = [&](size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+    return i < n && p[i] >= lo && p[i] <= hi;
+  };
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    size_t len = 0;
+    if (c < 0x80) {
+      len = 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = cont(i + 1) ? 2 : 0;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+      len = cont(i + 1, lo, hi) && cont(i + 2) ? 3 : 0;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      const unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+      len = cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    }
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(text.data() + i, len);
+      i += len;
+    }
+  }
+  return out;
+}
+
+std::string Html(absl::string_view raw) {
+  const std::string text = Utf8(raw);
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -42,6 +79,10 @@ std::string Num(double v) {
 
 // Rounded for report.json, so points do not print 17 digits.
 double Round4(double v) { return std::round(v * 1e4) / 1e4; }
+// Six significant digits (histogram edges may be tiny).
+double Round6g(double v) {
+  return std::isfinite(v) ? std::stod(absl::StrFormat("%.6g", v)) : v;
+}
 
 // `m` indices spread evenly over [0, n), in order (all when n <= m).
 std::vector<size_t> Spread(size_t n, size_t m) {
@@ -228,11 +269,20 @@ Histogram MakeHistogram(const std::vector<double>& before,
   if (min_distance) hi = std::max(hi, *min_distance);
   if (hi <= 0) hi = 1e-3;
   hi *= 1.02;
-  for (int b = 0; b <= bins; ++b) h.edges.push_back(hi * b / bins);
+  double width = hi / bins;
+  if (min_distance && *min_distance > 0) {
+    // min_distance on a bin edge: a bar never straddles the line, so after
+    // a min_distance stop every "after" bar lies left of it.
+    width = *min_distance / std::max(1.0, std::round(*min_distance / width));
+    bins = static_cast<int>(std::ceil(hi / width - 1e-9));
+  }
+  for (int b = 0; b <= bins; ++b) h.edges.push_back(width * b);
   auto fill = [&](const std::vector<double>& values, std::vector<uint64_t>* out) {
     out->assign(bins, 0);
     for (double v : values) {
-      int b = static_cast<int>(v / hi * bins);
+      int b = static_cast<int>(std::floor(v / width));
+      // A value a rounding error below an edge stays left of it.
+      if (b > 0 && v < h.edges[b]) --b;
       (*out)[std::clamp(b, 0, bins - 1)]++;
     }
   };
@@ -363,76 +413,87 @@ Projection2D ProjectPca2D(const float* rows, size_t n, size_t d) {
     }
   }
   if (total <= 0) return out;
-  // Subspace iteration on X^T X with two vectors, Gram-Schmidt each round.
-  std::vector<double> v[2] = {std::vector<double>(d), std::vector<double>(d)};
+  // Subspace iteration on X^T X with two vectors (one when d == 1),
+  // Gram-Schmidt each round. A plot needs little precision: at most 20
+  // rounds.
+  const int components = d >= 2 ? 2 : 1;
+  std::vector<float> v[2] = {std::vector<float>(d), std::vector<float>(d)};
   for (size_t j = 0; j < d; ++j) {
-    v[0][j] = 1.0 + 0.1 * std::sin(static_cast<double>(j + 1));
-    v[1][j] = std::cos(static_cast<double>(3 * j + 1));
+    v[0][j] = static_cast<float>(1.0 + 0.1 * std::sin(static_cast<double>(j + 1)));
+    v[1][j] = static_cast<float>(std::cos(static_cast<double>(3 * j + 1)));
   }
-  std::vector<double> xv(n);
-  double lambda[2] = {0, 0};
-  auto orthonormalise = [&]() {
-    for (int c = 0; c < 2; ++c) {
+  // Makes v[c] unit length and orthogonal to the earlier ones; a vector
+  // that (nearly) vanishes doing so is replaced by the axis least aligned
+  // with v[0] (the data spans fewer dimensions than asked for).
+  auto orthonormalise = [&](int c) {
+    auto norm_of = [&](const std::vector<float>& u) {
+      double sq = 0;
+      for (float e : u) sq += double{e} * e;
+      return std::sqrt(sq);
+    };
+    const double before = norm_of(v[c]);
+    for (int attempt = 0; attempt < 2; ++attempt) {
       for (int p = 0; p < c; ++p) {
         double dot = 0;
-        for (size_t j = 0; j < d; ++j) dot += v[c][j] * v[p][j];
-        for (size_t j = 0; j < d; ++j) v[c][j] -= dot * v[p][j];
+        for (size_t j = 0; j < d; ++j) dot += double{v[c][j]} * v[p][j];
+        for (size_t j = 0; j < d; ++j) v[c][j] -= static_cast<float>(dot * v[p][j]);
       }
-      double norm = 0;
-      for (double e : v[c]) norm += e * e;
-      norm = std::sqrt(norm);
-      if (norm < 1e-300) {  // degenerate (rank 1): any orthogonal direction
-        std::fill(v[c].begin(), v[c].end(), 0.0);
-        v[c][c % d] = 1.0;
-        continue;
+      const double norm = norm_of(v[c]);
+      if (norm > 1e-6 * before && norm > 0) {
+        for (float& e : v[c]) e = static_cast<float>(e / norm);
+        return;
       }
-      for (double& e : v[c]) e /= norm;
+      size_t axis = 0;
+      for (size_t j = 1; j < d; ++j) {
+        if (std::abs(v[0][j]) < std::abs(v[0][axis])) axis = j;
+      }
+      std::fill(v[c].begin(), v[c].end(), 0.0f);
+      v[c][axis] = 1.0f;
     }
   };
-  orthonormalise();
-  std::vector<double> w(d);
-  for (int iter = 0; iter < 100; ++iter) {
+  for (int c = 0; c < components; ++c) orthonormalise(c);
+  std::vector<float> xv(n), w(d);
+  for (int round = 0; round < 20; ++round) {
     double change = 0;
-    for (int c = 0; c < 2; ++c) {
+    for (int c = 0; c < components; ++c) {
       for (size_t i = 0; i < n; ++i) {
-        double s = 0;
         const float* r = &x[i * d];
+        float s = 0;
         for (size_t j = 0; j < d; ++j) s += r[j] * v[c][j];
         xv[i] = s;
       }
-      std::fill(w.begin(), w.end(), 0.0);
+      std::fill(w.begin(), w.end(), 0.0f);
       for (size_t i = 0; i < n; ++i) {
         const float* r = &x[i * d];
-        for (size_t j = 0; j < d; ++j) w[j] += r[j] * xv[i];
+        const float a = xv[i];
+        for (size_t j = 0; j < d; ++j) w[j] += r[j] * a;
       }
-      double norm = 0;
-      for (double e : w) norm += e * e;
-      lambda[c] = std::sqrt(norm);
-      for (size_t j = 0; j < d && lambda[c] > 0; ++j) {
-        change = std::max(change, std::abs(w[j] / lambda[c] - v[c][j]));
-      }
+      std::vector<float> previous = v[c];
       v[c] = w;
+      orthonormalise(c);
+      for (size_t j = 0; j < d; ++j) {
+        change = std::max(change, double{std::abs(v[c][j] - previous[j])});
+      }
     }
-    orthonormalise();
-    if (change < 1e-7) break;
+    if (change < 1e-4) break;
   }
-  for (int c = 0; c < 2; ++c) {
+  for (int c = 0; c < components; ++c) {
     // A fixed sign: the largest entry positive.
     size_t big = 0;
     for (size_t j = 1; j < d; ++j) {
       if (std::abs(v[c][j]) > std::abs(v[c][big])) big = j;
     }
     if (v[c][big] < 0) {
-      for (double& e : v[c]) e = -e;
+      for (float& e : v[c]) e = -e;
     }
     double var = 0;
     for (size_t i = 0; i < n; ++i) {
       double s = 0;
-      for (size_t j = 0; j < d; ++j) s += x[i * d + j] * v[c][j];
+      for (size_t j = 0; j < d; ++j) s += double{x[i * d + j]} * v[c][j];
       out.xy[i * 2 + c] = static_cast<float>(s);
       var += s * s;
     }
-    out.explained[c] = var / total;
+    out.explained[c] = std::min(1.0, var / total);
   }
   return out;
 }
@@ -498,20 +559,26 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
     Pair pair;
     pair.pick_rank = k;
     pair.pick = result.picks[k];
-    float best = std::numeric_limits<float>::infinity();
-    for (size_t i : rejected) {
-      const float sq = SquaredDistance(cand.row(pair.pick), cand.row(i), d);
-      if (sq < best) {
-        best = sq;
-        pair.neighbor = i;
+    pairs.push_back(std::move(pair));
+  }
+  // One pass over the rejected rows for all pairs.
+  std::vector<float> best(pairs.size(), std::numeric_limits<float>::infinity());
+  for (size_t i : rejected) {
+    for (size_t p = 0; p < pairs.size(); ++p) {
+      const float sq = SquaredDistance(cand.row(pairs[p].pick), cand.row(i), d);
+      if (sq < best[p]) {
+        best[p] = sq;
+        pairs[p].neighbor = i;
       }
     }
-    if (pair.neighbor) pair.neighbor_distance = std::sqrt(double{best});
+  }
+  for (size_t p = 0; p < pairs.size(); ++p) {
+    Pair& pair = pairs[p];
+    if (pair.neighbor) pair.neighbor_distance = std::sqrt(double{best[p]});
     pair.pick_image = ThumbnailUri(in.thumbnails, cand.filenames[pair.pick]);
     if (pair.neighbor) {
       pair.neighbor_image = ThumbnailUri(in.thumbnails, cand.filenames[*pair.neighbor]);
     }
-    pairs.push_back(std::move(pair));
   }
 
   const uint64_t pool_before = pool.size();
@@ -555,7 +622,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   w.Key("after");
   WriteSummary(after_summary, &w);
   w.Key("histogram").BeginObject().Key("edges").BeginArray();
-  for (double e : hist.edges) w.Double(Round4(e));
+  for (double e : hist.edges) w.Double(Round6g(e));
   w.EndArray().Key("before").BeginArray();
   for (uint64_t c : before.empty() ? std::vector<uint64_t>() : hist.before) w.UInt(c);
   w.EndArray().Key("after").BeginArray();
@@ -563,7 +630,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   w.EndArray().EndObject().EndObject();
   w.Key("selected").BeginArray();
   for (size_t k = 0; k < result.picks.size() && k < limits.listed_picks; ++k) {
-    w.BeginObject().Key("filename").String(cand.filenames[result.picks[k]]).Key("distance");
+    w.BeginObject().Key("filename").String(Utf8(cand.filenames[result.picks[k]])).Key("distance");
     if (result.distances[k]) w.Double(*result.distances[k]); else w.Null();
     w.EndObject();
   }
@@ -580,7 +647,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
     w.EndArray().Key("y").BeginArray();
     for (size_t k = 0; k < rows.size(); ++k) w.Double(Round4(proj.xy[(at + k) * 2 + 1]));
     w.EndArray().Key("filenames").BeginArray();
-    for (size_t i : rows) w.String(table.filenames[i]);
+    for (size_t i : rows) w.String(Utf8(table.filenames[i]));
     w.EndArray().EndObject();
   };
   write_group("pool", 0, pool_rows, pool_before, pool);
@@ -589,12 +656,12 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   w.EndObject().Key("pairs").BeginArray();
   for (const Pair& p : pairs) {
     w.BeginObject()
-        .Key("pick").String(cand.filenames[p.pick])
+        .Key("pick").String(Utf8(cand.filenames[p.pick]))
         .Key("pick_rank").UInt(p.pick_rank + 1)
         .Key("pick_distance");
     if (result.distances[p.pick_rank]) w.Double(*result.distances[p.pick_rank]); else w.Null();
     w.Key("nearest_rejected");
-    if (p.neighbor) w.String(cand.filenames[*p.neighbor]); else w.Null();
+    if (p.neighbor) w.String(Utf8(cand.filenames[*p.neighbor])); else w.Null();
     w.Key("nearest_rejected_distance");
     if (p.neighbor) w.Double(p.neighbor_distance); else w.Null();
     w.Key("thumbnails").Bool(!p.pick_image.empty()).EndObject();
@@ -602,7 +669,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   w.EndArray().Key("skipped").BeginArray();
   for (size_t k = 0; k < in.skipped->size() && k < limits.listed_skipped; ++k) {
     const SkippedFile& s = (*in.skipped)[k];
-    w.BeginObject().Key("filename").String(s.filename).Key("reason").String(s.reason).EndObject();
+    w.BeginObject().Key("filename").String(Utf8(s.filename)).Key("reason").String(Utf8(s.reason)).EndObject();
   }
   w.EndArray().EndObject();
 
@@ -667,8 +734,8 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
          "and the pool was empty.</p>\n";
   } else {
     uint64_t top = 1;
-    for (uint64_t c : hist.before) top = std::max(top, before.empty() ? 1 : c);
-    for (uint64_t c : hist.after) top = std::max(top, after.empty() ? 1 : c);
+    for (uint64_t c : hist.before) top = std::max(top, c);
+    for (uint64_t c : hist.after) top = std::max(top, c);
     Chart chart(0, hist.edges.back(), 0, top * 1.08);
     h += chart.Begin("plot-histogram", "Histogram of distances to the nearest pool sample",
                      "distance to the nearest pool sample (Euclidean, unit vectors)",
@@ -769,7 +836,8 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
     h += "</svg>\n<p class=\"note\">Embeddings projected onto their two principal "
          "components (computed over the points shown). Distances in two dimensions "
          "understate those in the full space; picks should spread over the regions "
-         "the pool covers thinly. Hover a point for its filename.</p>\n";
+         "the pool covers thinly. Hover a pick or a rejected candidate for its "
+         "filename.</p>\n";
   }
 
   // Thumbnails.
@@ -826,7 +894,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   }
   h += "<p class=\"note\">Written by Datapool. <code>report.json</code> beside this "
        "file holds the same numbers for tools.</p>\n</body>\n</html>\n";
-  return SelectionReport{w.str(), std::move(h)};
+  return SelectionReport{in.version, w.str(), std::move(h)};
 }
 
 }  // namespace datapool

@@ -73,6 +73,7 @@ struct SelectionReportInput {
 };
 
 struct SelectionReport {
+  uint64_t version = 0;  // SelectionReportInput::version
   std::string json;
   std::string html;
 };

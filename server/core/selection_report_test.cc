@@ -92,6 +92,62 @@ TEST(ProjectPca2DTest, DegenerateInputsGiveFiniteZeros) {
   EXPECT_TRUE(none.xy.empty());
 }
 
+TEST(ProjectPca2DTest, DataOnALineHasNoSecondAxis) {
+  // Two points (rank 1), and a single dimension.
+  const std::vector<float> two = {0.6f, 0.8f, 0.0f, -0.6f, 0.0f, 0.8f};
+  Projection2D p = ProjectPca2D(two.data(), 2, 3);
+  EXPECT_NEAR(p.explained[0], 1.0, 1e-6);
+  EXPECT_LT(p.explained[1], 1e-6);
+  EXPECT_NEAR(std::abs(p.xy[0] - p.xy[2]), std::sqrt(2.72), 1e-5);
+  EXPECT_NEAR(p.xy[1], 0.0f, 1e-5);
+  EXPECT_NEAR(p.xy[3], 0.0f, 1e-5);
+  const std::vector<float> line = {1, 2, 4, 7};
+  Projection2D q = ProjectPca2D(line.data(), 4, 1);
+  EXPECT_NEAR(q.explained[0], 1.0, 1e-9);
+  EXPECT_EQ(q.explained[1], 0.0);
+  EXPECT_FLOAT_EQ(q.xy[6] - q.xy[0], 6.0f);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(q.xy[i * 2 + 1], 0.0f);
+}
+
+TEST(SelectionReportTest, OddFilenamesStayValidJsonAndHtml) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  SelectParams params = Count("p", 3);
+  params.dry_run = true;
+  params.dry_run_report = true;
+  EmbeddingTable t = RandomTable(8, 3, 5);
+  t.filenames[0] = "quote\"and'apos.jpg";
+  t.filenames[1] = "<script>alert(1)</script>.jpg";
+  t.filenames[2] = "new\nline&amp.jpg";
+  t.filenames[3] = std::string("bad\xff\xfe utf8 \xe2\x82.jpg");
+  t.filenames[4] = "caf\xc3\xa9.jpg";  // valid UTF-8 stays
+  auto out = manager->Select(params, t);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->report.has_value());
+  auto json = ParseJson(out->report->json);
+  ASSERT_TRUE(json.ok()) << json.status();
+  std::vector<std::string> names;
+  for (const char* group : {"pool", "rejected", "picks"}) {
+    for (const JsonValue& v :
+         Get(Get(Get(*json, "projection"), group), "filenames").array) {
+      names.push_back(v.string);
+    }
+  }
+  EXPECT_THAT(names, ::testing::Contains("quote\"and'apos.jpg"));
+  EXPECT_THAT(names, ::testing::Contains("new\nline&amp.jpg"));
+  EXPECT_THAT(names, ::testing::Contains("bad\xef\xbf\xbd\xef\xbf\xbd utf8 \xef\xbf\xbd\xef\xbf\xbd.jpg"));
+  EXPECT_THAT(names, ::testing::Contains("caf\xc3\xa9.jpg"));
+  const std::string& html = out->report->html;
+  EXPECT_THAT(html, Not(HasSubstr("<script>")));
+  EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;.jpg"));
+  EXPECT_THAT(html, HasSubstr("quote&quot;and&#39;apos.jpg"));
+  EXPECT_THAT(html, Not(HasSubstr("\xff")));
+  // A committed selection must not ask for a dry-run report.
+  params.dry_run = false;
+  EXPECT_EQ(manager->Select(params, t).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(EncodeBmpTest, HeaderAndBottomUpBgrRows) {
   RgbImage image;
   image.width = 2;
@@ -146,6 +202,108 @@ TEST(KCenterFinalDistancesTest, MatchBruteForceIncludingTheLastPick) {
   // Without the option nothing is kept.
   options.final_distances = false;
   EXPECT_TRUE(KCenterGreedy(in, options).final_sq.empty());
+}
+
+// A KCenterDevice in plain C++ (the passes as the CUDA one does them), which
+// can fail its n-th Take and may return its distances.
+class SoftwareDevice : public KCenterDevice {
+ public:
+  SoftwareDevice(int fail_at_take, bool distances)
+      : fail_at_take_(fail_at_take), distances_(distances) {}
+  bool Load(const float* candidates, size_t n, size_t d, const float* min_sq,
+            std::string*) override {
+    x_ = candidates;
+    n_ = n;
+    d_ = d;
+    min_sq_.assign(min_sq, min_sq + n);
+    return true;
+  }
+  bool Take(size_t i, int64_t* best, float* best_sq, std::string* error) override {
+    if (++takes_ == fail_at_take_) {
+      *error = "device lost";
+      return false;
+    }
+    min_sq_[i] = -1;
+    *best = -1;
+    for (size_t j = 0; j < n_; ++j) {
+      if (min_sq_[j] < 0) continue;
+      min_sq_[j] = std::min(min_sq_[j], SquaredDistance(x_ + j * d_, x_ + i * d_, d_));
+      if (*best < 0 || min_sq_[j] > *best_sq) {
+        *best = static_cast<int64_t>(j);
+        *best_sq = min_sq_[j];
+      }
+    }
+    return true;
+  }
+  bool Distances(float* min_sq, std::string* error) override {
+    if (!distances_) return KCenterDevice::Distances(min_sq, error);
+    std::copy(min_sq_.begin(), min_sq_.end(), min_sq);
+    return true;
+  }
+
+ private:
+  const int fail_at_take_;
+  const bool distances_;
+  int takes_ = 0;
+  const float* x_ = nullptr;
+  size_t n_ = 0, d_ = 0;
+  std::vector<float> min_sq_;
+};
+
+TEST(KCenterFinalDistancesTest, PreselectedBeyondMaxPicksAndDevices) {
+  const EmbeddingTable cand_t = RandomTable(200, 5, 4);
+  const std::vector<float> cand = Normalised(cand_t);
+  KCenterInput in;
+  in.candidates = cand.data();
+  in.n = 200;
+  in.d = 5;
+  in.eligible.assign(200, 1);
+  in.preselected = {3, 50, 99, 150};  // more than max_picks
+  KCenterOptions options;
+  options.max_picks = 2;
+  options.final_distances = true;
+  const KCenterResult cpu = KCenterGreedy(in, options);
+  ASSERT_EQ(cpu.picks, in.preselected);
+  ASSERT_EQ(cpu.final_sq.size(), 200u);
+  for (size_t i = 0; i < 200; ++i) {
+    const bool picked = std::count(in.preselected.begin(), in.preselected.end(), i) > 0;
+    if (picked) {
+      EXPECT_LT(cpu.final_sq[i], 0) << i;
+      continue;
+    }
+    float want = std::numeric_limits<float>::infinity();
+    for (size_t k : in.preselected) {
+      want = std::min(want, SquaredDistance(&cand[i * 5], &cand[k * 5], 5));
+    }
+    EXPECT_EQ(cpu.final_sq[i], want) << i;
+  }
+
+  // Devices: one that returns distances gives the CPU's; one that cannot
+  // keeps its picks without them; one that fails mid-way is redone on the
+  // CPU, distances included.
+  in.preselected.clear();
+  options.max_picks = 12;
+  const KCenterResult want = KCenterGreedy(in, options);
+  ASSERT_EQ(want.picks.size(), 12u);
+  SoftwareDevice full(/*fail_at_take=*/0, /*distances=*/true);
+  options.device = &full;
+  KCenterResult r = KCenterGreedy(in, options);
+  EXPECT_EQ(r.picks, want.picks);
+  EXPECT_EQ(r.final_sq, want.final_sq);
+  EXPECT_EQ(r.device_error, "");
+  SoftwareDevice no_distances(0, false);
+  options.device = &no_distances;
+  r = KCenterGreedy(in, options);
+  EXPECT_EQ(r.picks, want.picks);
+  EXPECT_TRUE(r.final_sq.empty());
+  EXPECT_EQ(r.device_error, "");
+  SoftwareDevice failing(/*fail_at_take=*/5, false);
+  options.device = &failing;
+  r = KCenterGreedy(in, options);
+  EXPECT_EQ(r.picks, want.picks);
+  EXPECT_EQ(r.stop_reason, StopReason::kNSamples);
+  EXPECT_EQ(r.final_sq, want.final_sq);
+  EXPECT_EQ(r.device_error, "device lost");
 }
 
 TEST(SelectionReportTest, CommittedSelectionsWriteAConsistentReport) {

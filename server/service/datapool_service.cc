@@ -78,7 +78,8 @@ class DatapoolService::CandidateInput {
   // from them); uploaded images are not kept, so a call with uploads has
   // none.
   ThumbnailLoader Thumbnails() const {
-    if (images_.decoder == nullptr || images_.inputs == nullptr || uploads_ > 0) {
+    if (!images_.report_thumbnails || images_.decoder == nullptr ||
+        images_.inputs == nullptr || uploads_ > 0) {
       return nullptr;
     }
     const ImageDecoder* decoder = images_.decoder;

@@ -31,6 +31,9 @@ struct ImageServices {
   // Longest filename of an uploaded image in bytes (InvalidArgument).
   // Default 1024.
   size_t max_filename_bytes = 1024;
+  // Selection reports show thumbnails of candidates found on the input
+  // folder. Default true.
+  bool report_thumbnails = true;
 };
 
 // One per request; not thread-safe (the request's handler thread drives it).

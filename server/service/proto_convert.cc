@@ -164,7 +164,7 @@ void ToProto(const SelectOutcome& outcome, v1::SelectResponse* proto) {
     report->set_error(outcome.report_error);
   } else if (outcome.report) {
     v1::SelectionReport* report = proto->mutable_report();
-    report->set_version(outcome.version + 1);
+    report->set_version(outcome.report->version);
     report->set_json(outcome.report->json);
     report->set_html(outcome.report->html);
   }

@@ -9,6 +9,7 @@ Run: /usr/bin/python3 -m unittest tests/python/test_examples.py
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,8 +39,17 @@ class WalkthroughTest(unittest.TestCase):
                                  "datapool-server in one folder")
         env = dict(os.environ, DATAPOOL_BIN_DIR=bin_dir)
         env.pop("DATAPOOL_SERVER", None)
-        cls.proc = subprocess.run([WALKTHROUGH, cls.work], capture_output=True,
-                                  text=True, timeout=240, env=env)
+        # Its own process group: on a timeout the script and the server it
+        # started are killed together.
+        proc = subprocess.Popen([WALKTHROUGH, cls.work], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+        cls.proc = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         cls.shared = os.path.join(cls.work, "shared")
 
     @classmethod

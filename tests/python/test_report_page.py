@@ -100,6 +100,11 @@ class ReportPageTest(unittest.TestCase):
                 cv2.circle(img, (int(rng.integers(15, 80)), int(rng.integers(15, 55))),
                            int(rng.integers(5, 22)), colour, -1)
                 write_image(os.path.join(cls.input, "photos", name, "%02d.jpg" % k), img)
+        # One file that is not an image, and one identical to another.
+        with open(os.path.join(cls.input, "photos", "red", "broken.jpg"), "wb") as f:
+            f.write(b"\xff\xd8 not a jpeg")
+        shutil.copy(os.path.join(cls.input, "photos", "green", "00.jpg"),
+                    os.path.join(cls.input, "photos", "green", "00-copy.jpg"))
         cls.server = RunningServer(cls.shared, cls.input)
         cls.server.__enter__()
 
@@ -147,8 +152,8 @@ class ReportPageTest(unittest.TestCase):
         return facts
 
     def test_report_pages_render_offline_without_errors(self):
-        self.cli("select", "--pool", "shots", "--input", "photos/red", "photos/green",
-                 "--n-samples", "12")
+        first = json.loads(self.cli("select", "--pool", "shots", "--input", "photos/red",
+                                    "photos/green", "--n-samples", "12", "--json").stdout)
         self.cli("select", "--pool", "shots", "--input", "photos",
                  "--min-distance", "0.12", "--n-samples", "40")
         reports = os.path.join(self.shared, "shots", "reports")
@@ -159,6 +164,17 @@ class ReportPageTest(unittest.TestCase):
                 with open(os.path.join(folder, "report.json")) as f:
                     report = json.load(f)
                 self.assertEqual(report["version"], int(version))
+                if version == "1":
+                    # The report counts what the answer counted, the
+                    # unusable and identical files included.
+                    counts = report["counts"]
+                    self.assertEqual(counts["candidates_received"],
+                                     first["candidates_received"])
+                    self.assertEqual(counts["duplicates_removed"], 1)
+                    self.assertEqual(first["duplicates_removed"], 1)
+                    self.assertEqual(counts["skipped_files"], 1)
+                    self.assertEqual([s["filename"] for s in report["skipped"]],
+                                     ["photos/red/broken.jpg"])
                 html = os.path.join(folder, "report.html")
                 facts = self.check_page(page, html, report)
                 if version == "2":
@@ -177,25 +193,30 @@ class ReportPageTest(unittest.TestCase):
         print("\nreport screenshots in %s" % self.output, file=sys.stderr)
 
     def test_a_broken_page_would_be_caught(self):
-        # The checks above can fail: a report whose plot lost its marks and
-        # that loads an outside script is refused by check_page.
+        # The checks above can fail, each on its own: a page whose histogram
+        # lost its bars, and one that loads an outside script.
         self.cli("select", "--pool", "broken", "--input", "photos/blue", "--n-samples", "5")
         folder = os.path.join(self.shared, "broken", "reports", "1")
         with open(os.path.join(folder, "report.json")) as f:
             report = json.load(f)
         with open(os.path.join(folder, "report.html")) as f:
             html = f.read()
-        bad = html.replace('class="bar ', 'class="gone ').replace(
-            "</body>", '<script src="https://example.invalid/x.js"></script></body>')
-        path = os.path.join(self.tmp, "bad.html")
-        with open(path, "w") as f:
-            f.write(bad)
+
+        def variant(name, text):
+            path = os.path.join(self.tmp, name)
+            with open(path, "w") as f:
+                f.write(text)
+            return path
+
+        no_bars = variant("no-bars.html", html.replace('class="bar ', 'class="gone '))
+        outside = variant("outside.html", html.replace(
+            "</body>", '<script src="https://example.invalid/x.js"></script></body>'))
         with HeadlessPage() as page:
-            with self.assertRaises(AssertionError):
-                self.check_page(page, path, report)
-            # Console errors: the outside script is blocked (CSP) or fails.
-            page.open("file://" + path)
-            self.assertNotEqual(page.console_errors(), [])
+            self.check_page(page, os.path.join(folder, "report.html"), report)
+            with self.assertRaisesRegex(AssertionError, "not greater than 0"):
+                self.check_page(page, no_bars, report)
+            with self.assertRaisesRegex(AssertionError, "example.invalid"):
+                self.check_page(page, outside, report)
 
 
 if __name__ == "__main__":

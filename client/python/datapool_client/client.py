@@ -714,9 +714,13 @@ class Client:
 
         Raises DatapoolError NOT_FOUND for a missing pool, or a version
         without a report (restores and merges write none)."""
-        version = 0 if version is None else _int(version, "version")
-        if version < 0:
-            raise invalid_argument("version must be >= 1, got %d" % version)
+        if version is None:
+            version = 0  # the newest
+        else:
+            version = _int(version, "version")
+            if version < 1:
+                raise invalid_argument("version must be >= 1 (or None for "
+                                       "the newest), got %d" % version)
         r = self._unary(self._stub.GetReport,
                         pb.GetReportRequest(pool=name, version=version,
                                             include_html=bool(html)))
@@ -748,7 +752,7 @@ def _pool_info(p):
 def _report(r):
     return Report(version=r.version, folder=r.folder,
                   data=json.loads(r.json) if r.json else None,
-                  html=r.html, error=r.error)
+                  html=r.html, error=r.error, json=r.json)
 
 
 def _select_result(r):

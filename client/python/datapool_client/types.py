@@ -188,19 +188,22 @@ class Report:
     data: Optional[dict] = None
     html: str = ""
     error: str = ""
+    json: str = ""  # report.json as the server wrote it
 
     def save(self, folder) -> str:
-        """Writes report.html and report.json into ``folder`` (created when
-        missing); returns the path of report.html."""
-        import json
+        """Writes report.html and report.json (the server's bytes) into
+        ``folder`` (created when missing); returns the path of report.html.
+        Needs a report fetched with its page: ``Client.report(name,
+        html=True)``, or a dry run's."""
         import os
-        if self.data is None:
-            raise ValueError("this Report carries no data; fetch it with "
+        if not self.json or not self.html:
+            raise ValueError("this Report lacks its page; fetch it with "
                              "Client.report(name, version, html=True)")
         os.makedirs(folder, exist_ok=True)
         html_path = os.path.join(folder, "report.html")
-        with open(os.path.join(folder, "report.json"), "w") as f:
-            json.dump(self.data, f, indent=1)
+        with open(os.path.join(folder, "report.json"), "w",
+                  encoding="utf-8") as f:
+            f.write(self.json)
         with open(html_path, "w", encoding="utf-8") as f:
             f.write(self.html)
         return html_path
