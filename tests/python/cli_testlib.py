@@ -5,7 +5,9 @@ Mix `CliAssertions` into a unittest.TestCase that defines
 `explain(proc)` (text for failure messages)."""
 
 import json
+import os
 import re
+import select
 
 # The CLI's error line: `datapool: CODE_NAME: message`.
 ERROR_LINE_RE = re.compile(r"^datapool: ([A-Z_]+): \S", re.MULTILINE)
@@ -69,3 +71,22 @@ class CliAssertions:
                           + self.explain(proc))
         self.assertEqual(proc.stdout, "", self.explain(proc))
         return proc
+
+    def read_terminal(self, master, proc, needle=None, timeout=90):
+        """What the CLI `proc` wrote to the pseudo-terminal `master`: up to
+        `needle`, or (None) until the CLI closes it. Fails the test when
+        nothing comes for `timeout` seconds."""
+        out = b""
+        while needle is None or needle.encode() not in out:
+            ready, _, _ = select.select([master], [], [], timeout)
+            if not ready:
+                proc.kill()
+                self.fail("no %r on the terminal: %r" % (needle, out))
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the CLI closed the terminal (EIO)
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out.decode(errors="replace")

@@ -9,7 +9,6 @@ import csv
 import json
 import os
 import signal
-import select
 import pty
 import re
 import socket
@@ -631,29 +630,12 @@ class CliProgressTest(CliTestBase):
         proc.stdout_file.seek(0)
         return proc.stdout_file.read()
 
-    def read_until(self, master, needle, proc):
-        """Terminal output up to `needle` (or the end of the output)."""
-        out = b""
-        while needle.encode() not in out:
-            ready, _, _ = select.select([master], [], [], CLI_TIMEOUT_S)
-            if not ready:
-                proc.kill()
-                self.fail("no %r on the terminal: %r" % (needle, out))
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # the CLI closed the terminal (EIO)
-                break
-            if not chunk:
-                break
-            out += chunk
-        return out.decode(errors="replace")
-
     def test_progress_line_on_a_terminal_only(self):
         path = self.big_csv("progress.csv", 20000, 16, 1)
         proc, master = self.start_on_pty("select", "--pool", "bar",
                                          "--embeddings", path,
                                          "--n-samples", "4000")
-        shown = self.read_until(master, "\0", proc)  # until the CLI exits
+        shown = self.read_terminal(master, proc, "\0", CLI_TIMEOUT_S)  # until the CLI exits
         stdout = self.stdout_of(proc)
         self.assertEqual(proc.returncode, 0, shown)
         self.assertIn("selecting", shown)
@@ -668,7 +650,7 @@ class CliProgressTest(CliTestBase):
         proc, master = self.start_on_pty("select", "--pool", "bar3",
                                          "--embeddings", path,
                                          "--n-samples", "10", "--json")
-        shown = self.read_until(master, "\0", proc)
+        shown = self.read_terminal(master, proc, "\0", CLI_TIMEOUT_S)
         self.stdout_of(proc)
         self.assertNotIn("selecting", shown)
 
@@ -677,9 +659,9 @@ class CliProgressTest(CliTestBase):
         proc, master = self.start_on_pty("select", "--pool", "interrupted",
                                          "--embeddings", path,
                                          "--n-samples", "50000")
-        self.read_until(master, "selecting", proc)
+        self.read_terminal(master, proc, "selecting", CLI_TIMEOUT_S)
         proc.send_signal(signal.SIGINT)
-        shown = self.read_until(master, "\0", proc)
+        shown = self.read_terminal(master, proc, "\0", CLI_TIMEOUT_S)
         self.stdout_of(proc)
         self.assertEqual(proc.returncode, 130, shown)
         self.assertIn("cancelled; nothing was committed", shown)

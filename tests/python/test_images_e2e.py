@@ -15,7 +15,6 @@ import json
 import os
 import pty
 import re
-import select
 import shutil
 import subprocess
 import sys
@@ -704,27 +703,13 @@ class BuiltinModelImagesTest(ImagesTestBase):
                 stdin=subprocess.DEVNULL, stdout=out, stderr=slave,
                 env=base_env())
             os.close(slave)
-            shown = b""
             try:
-                while True:
-                    ready, _, _ = select.select([master], [], [],
-                                                CLI_TIMEOUT_S)
-                    if not ready:
-                        proc.kill()
-                        self.fail("the CLI hung: %r" % shown)
-                    try:
-                        chunk = os.read(master, 4096)
-                    except OSError:  # the CLI closed the terminal (EIO)
-                        break
-                    if not chunk:
-                        break
-                    shown += chunk
+                shown = self.read_terminal(master, proc, timeout=CLI_TIMEOUT_S)
             finally:
                 os.close(master)
             proc.wait(timeout=CLI_TIMEOUT_S)
             out.seek(0)
-            return (proc.returncode, shown.decode(errors="replace"),
-                    out.read().decode())
+            return proc.returncode, shown, out.read().decode()
 
     def test_embed_progress_on_a_terminal_only(self):
         out_csv = os.path.join(self.out, "progress.csv")
