@@ -542,6 +542,15 @@ class ImagesTest(SdkTestBase):
         saved = old.save(os.path.join(tmp_root, "saved-report"))
         with open(saved) as f:
             self.assertEqual(f.read(), old.html)
+        with open(os.path.join(tmp_root, "saved-report", "report.json")) as f:
+            self.assertEqual(f.read(), old.json)
+        with self.assertRaises(ValueError):
+            newest.save(os.path.join(tmp_root, "no-page"))  # fetched without it
+        # Notebooks show the page in an iframe (its styles stay inside).
+        shown = old._repr_html_()
+        self.assertTrue(shown.startswith("<iframe "), shown[:80])
+        self.assertIn("&lt;svg id=&quot;plot-projection&quot;", shown)
+        self.assertIsNone(newest._repr_html_())
         with self.assertRaises(sdk.DatapoolError) as e:
             self.client.report("sdk-report", 9)
         self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)

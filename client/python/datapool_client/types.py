@@ -181,7 +181,8 @@ class Report:
     stop_reason, distance_to_pool before/after with a histogram,
     projection, pairs...; None when not fetched). html: report.html, a
     self-contained page ("" when not fetched). error: why a committed
-    selection's report could not be written ("" when it was).
+    selection's report could not be written ("" when it was). In a Jupyter
+    notebook a Report with its page displays it.
     """
     version: int
     folder: str = ""
@@ -207,3 +208,13 @@ class Report:
         with open(html_path, "w", encoding="utf-8") as f:
             f.write(self.html)
         return html_path
+
+    def _repr_html_(self):
+        """Shows the page in a Jupyter notebook (in an iframe, so that its
+        styles stay inside it); None without the page."""
+        if not self.html:
+            return None
+        import html
+        return ('<iframe title="Datapool selection report" srcdoc="%s" '
+                'style="width:100%%;height:900px;border:1px solid #ddd">'
+                '</iframe>' % html.escape(self.html, quote=True))
