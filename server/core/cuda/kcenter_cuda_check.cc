@@ -1,6 +1,7 @@
 // Runs greedy k-center on the CPU and on the GPU on the same data and checks
-// that the picks and distances are identical; prints the times. A program,
-// not a unit test: CI has no GPU. Exit status 0 when every case matches.
+// that the picks, distances and final distances are identical; prints the
+// times. A program, not a unit test: CI has no GPU. Exit status 0 when every
+// case matches.
 //
 //   kcenter_cuda_check [--quick]
 #include <chrono>
@@ -55,6 +56,8 @@ bool RunCase(size_t n, size_t d, size_t p, size_t k) {
   if (p > 0) in.nearest_pool = datapool::NearestBruteForce(cand.data(), n, pool.data(), p, d);
   KCenterOptions options;
   options.max_picks = k;
+  // The final distances (selection reports) must match too.
+  options.final_distances = true;
   auto t0 = std::chrono::steady_clock::now();
   KCenterResult cpu = KCenterGreedy(in, options);
   const double cpu_s = Seconds(t0);
@@ -71,7 +74,8 @@ bool RunCase(size_t n, size_t d, size_t p, size_t k) {
   const double gpu_s = Seconds(t0);
   bool same = gpu.device_error.empty() && gpu.picks == cpu.picks &&
               gpu.stop_reason == cpu.stop_reason &&
-              gpu.distances.size() == cpu.distances.size();
+              gpu.distances.size() == cpu.distances.size() &&
+              gpu.final_sq == cpu.final_sq;
   size_t first_diff = 0;
   for (size_t i = 0; same && i < cpu.distances.size(); ++i) {
     if (cpu.distances[i] != gpu.distances[i]) {
