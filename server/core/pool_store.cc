@@ -36,10 +36,23 @@ absl::Status FsError(const std::error_code& ec, absl::string_view what,
   return ErrnoStatus(ec.value(), what, path.string());
 }
 
+// The entries of `dir`, in no particular order. Never throws (a range-for
+// over a directory_iterator throws when a step fails): listing stops at the
+// first error, which *ec then holds.
+std::vector<fs::directory_entry> ListDir(const std::string& dir,
+                                         std::error_code* ec) {
+  std::vector<fs::directory_entry> entries;
+  for (fs::directory_iterator it(dir, *ec), end; !*ec && it != end;
+       it.increment(*ec)) {
+    entries.push_back(*it);
+  }
+  return entries;
+}
+
 // Removes temporary files that an interrupted write left in `dir`.
 void RemoveTempFiles(const std::string& dir) {
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+  for (const fs::directory_entry& entry : ListDir(dir, &ec)) {
     if (absl::StrContains(entry.path().filename().string(), kTempMarker)) {
       fs::remove(entry.path(), ec);
     }
@@ -128,9 +141,9 @@ std::string PoolStore::HistoryName(const PoolMetadata& meta,
 absl::StatusOr<std::vector<std::string>> PoolStore::ListPoolNames() const {
   std::vector<std::string> names;
   std::error_code ec;
-  fs::directory_iterator it(shared_dir_, ec);
+  const std::vector<fs::directory_entry> entries = ListDir(shared_dir_, &ec);
   if (ec) return FsError(ec, "cannot list", shared_dir_);
-  for (const auto& entry : it) {
+  for (const fs::directory_entry& entry : entries) {
     std::string name = entry.path().filename().string();
     if (absl::StartsWith(name, kDeletedPrefix)) {
       fs::remove_all(entry.path(), ec);
@@ -191,7 +204,7 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
     // A crash between renaming the CSV and the metadata into place leaves
     // the new metadata as a temporary file: finish that commit.
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    for (const fs::directory_entry& entry : ListDir(dir, &ec)) {
       const std::string file = entry.path().filename().string();
       if (!absl::StartsWith(file, absl::StrCat(kMetadataFileName, kTempMarker))) {
         continue;
@@ -310,13 +323,13 @@ absl::StatusOr<std::vector<HistoryVersion>> PoolStore::ListHistory(
   const std::string history = absl::StrCat(PoolDir(name), "/", kHistoryDirName);
   std::vector<HistoryVersion> out;
   std::error_code ec;
-  fs::directory_iterator it(history, ec);
+  const std::vector<fs::directory_entry> entries = ListDir(history, &ec);
   if (ec) {
     if (ec == std::errc::no_such_file_or_directory) return out;
     return FsError(ec, "cannot list", history);
   }
   const std::string meta_suffix = absl::StrCat("_", kMetadataFileName);
-  for (const auto& entry : it) {
+  for (const fs::directory_entry& entry : entries) {
     const std::string file = entry.path().filename().string();
     if (!absl::EndsWith(file, meta_suffix) ||
         absl::StrContains(file, kTempMarker)) {
@@ -386,12 +399,10 @@ absl::StatusOr<StoredReport> PoolStore::ReadReport(absl::string_view name,
   if (version == 0) {
     // The newest version with a complete report.
     std::error_code ec;
-    for (fs::directory_iterator it(reports, ec), end; !ec && it != end;
-         it.increment(ec)) {
+    for (const fs::directory_entry& entry : ListDir(reports, &ec)) {
       uint64_t v = 0;
-      std::error_code exists_ec;
-      if (absl::SimpleAtoi(it->path().filename().string(), &v) && v > report.version &&
-          fs::exists(it->path() / "report.json", exists_ec)) {
+      if (absl::SimpleAtoi(entry.path().filename().string(), &v) &&
+          v > report.version && fs::exists(entry.path() / "report.json", ec)) {
         report.version = v;
       }
     }
