@@ -11,71 +11,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/json.h"
+#include "server/core/pca.h"
 #include "server/core/pool_metadata.h"
+#include "server/core/svg_chart.h"
 
 namespace datapool {
 namespace {
 
 // ---------------------------------------------------------------- helpers
-
-// `text` with every byte that is not part of a valid UTF-8 sequence replaced
-// by U+FFFD: filenames can hold any bytes, the page and report.json (and the
-// proto strings that carry them) must be UTF-8.
-std::string Utf8(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  auto cont = [&](size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return i < n && p[i] >= lo && p[i] <= hi;
-  };
-  for (size_t i = 0; i < n;) {
-    const unsigned char c = p[i];
-    size_t len = 0;
-    if (c < 0x80) {
-      len = 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      len = cont(i + 1) ? 2 : 0;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-      len = cont(i + 1, lo, hi) && cont(i + 2) ? 3 : 0;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      const unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-      len = cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-    }
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(text.data() + i, len);
-      i += len;
-    }
-  }
-  return out;
-}
-
-std::string Html(absl::string_view raw) {
-  const std::string text = Utf8(raw);
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-// Short decimal for plots and tables: 4 significant digits.
-std::string Num(double v) {
-  if (!std::isfinite(v)) return "–";
-  return absl::StrFormat("%.4g", v);
-}
 
 // Rounded for report.json, so points do not print 17 digits.
 double Round4(double v) { return std::round(v * 1e4) / 1e4; }
@@ -147,110 +90,6 @@ const char* StopReasonText(StopReason reason) {
   return "";
 }
 
-// Ticks at 1, 2 or 5 × 10^k covering [lo, hi], about `target` of them.
-std::vector<double> NiceTicks(double lo, double hi, int target) {
-  std::vector<double> ticks;
-  if (!(hi > lo)) return {lo};
-  const double raw = (hi - lo) / target;
-  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    step = m * mag;
-    if (step >= raw) break;
-  }
-  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) {
-    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
-  }
-  return ticks;
-}
-
-// A plot area with linear axes, drawn as SVG.
-class Chart {
- public:
-  Chart(double x0, double x1, double y0, double y1)
-      : x0_(x0), x1_(x1 > x0 ? x1 : x0 + 1), y0_(y0), y1_(y1 > y0 ? y1 : y0 + 1) {}
-
-  double X(double v) const {
-    return kLeft + (v - x0_) / (x1_ - x0_) * (kWidth - kLeft - kRight);
-  }
-  double Y(double v) const {
-    return kHeight - kBottom - (v - y0_) / (y1_ - y0_) * (kHeight - kTop - kBottom);
-  }
-
-  // The opening tag, frame, ticks and axis labels.
-  std::string Begin(absl::string_view id, absl::string_view label,
-                    absl::string_view x_label, absl::string_view y_label) const {
-    std::string s = absl::StrFormat(
-        "<svg id=\"%s\" class=\"plot\" role=\"img\" aria-label=\"%s\" "
-        "viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">\n",
-        id, Html(label), kWidth, kHeight);
-    absl::StrAppendFormat(&s,
-                          "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" "
-                          "height=\"%d\"/>\n",
-                          kLeft, kTop, kWidth - kLeft - kRight,
-                          kHeight - kTop - kBottom);
-    for (double t : NiceTicks(x0_, x1_, 8)) {
-      const double x = X(t);
-      absl::StrAppendFormat(&s,
-                            "<line class=\"tick\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
-                            "y2=\"%d\"/><text class=\"tl\" x=\"%.1f\" y=\"%d\" "
-                            "text-anchor=\"middle\">%s</text>\n",
-                            x, kHeight - kBottom, x, kHeight - kBottom + 5, x,
-                            kHeight - kBottom + 18, Num(t));
-    }
-    for (double t : NiceTicks(y0_, y1_, 5)) {
-      const double y = Y(t);
-      absl::StrAppendFormat(&s,
-                            "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" "
-                            "y2=\"%.1f\"/><text class=\"tl\" x=\"%d\" y=\"%.1f\" "
-                            "text-anchor=\"end\">%s</text>\n",
-                            kLeft, y, kWidth - kRight, y, kLeft - 6, y + 4, Num(t));
-    }
-    absl::StrAppendFormat(&s,
-                          "<text class=\"al\" x=\"%d\" y=\"%d\" "
-                          "text-anchor=\"middle\">%s</text>\n",
-                          (kWidth + kLeft - kRight) / 2, kHeight - 6, Html(x_label));
-    absl::StrAppendFormat(&s,
-                          "<text class=\"al\" transform=\"translate(14 %d) "
-                          "rotate(-90)\" text-anchor=\"middle\">%s</text>\n",
-                          (kHeight + kTop - kBottom) / 2, Html(y_label));
-    return s;
-  }
-
-  // A dashed line at x = v (vertical) or y = v, labelled.
-  std::string VLine(double v, absl::string_view label) const {
-    const double x = X(v);
-    return absl::StrFormat(
-        "<line class=\"limit\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
-        "<text class=\"limit-label\" x=\"%.1f\" y=\"%d\">%s</text>\n",
-        x, kTop, x, kHeight - kBottom, x + 4, kTop + 12, Html(label));
-  }
-  std::string HLine(double v, absl::string_view label) const {
-    const double y = Y(v);
-    return absl::StrFormat(
-        "<line class=\"limit\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>"
-        "<text class=\"limit-label\" x=\"%d\" y=\"%.1f\" "
-        "text-anchor=\"end\">%s</text>\n",
-        kLeft, y, kWidth - kRight, y, kWidth - kRight - 4, y - 4, Html(label));
-  }
-
-  // A legend entry (k-th, top right) with the given CSS class.
-  std::string Legend(int k, absl::string_view css, absl::string_view label) const {
-    const int y = kTop + 10 + 18 * k;
-    return absl::StrFormat(
-        "<rect class=\"%s\" x=\"%d\" y=\"%d\" width=\"12\" height=\"12\"/>"
-        "<text class=\"tl\" x=\"%d\" y=\"%d\">%s</text>\n",
-        css, kWidth - kRight + 12, y - 10, kWidth - kRight + 30, y,
-        Html(label));
-  }
-
-  // The legend sits in the right margin.
-  static constexpr int kWidth = 900, kHeight = 340;
-  static constexpr int kLeft = 64, kRight = 230, kTop = 12, kBottom = 46;
-
- private:
-  double x0_, x1_, y0_, y1_;
-};
 
 // ---------------------------------------------------------------- data
 
@@ -394,109 +233,6 @@ std::string EncodeBmp(const RgbImage& image) {
   return out;
 }
 
-Projection2D ProjectPca2D(const float* rows, size_t n, size_t d) {
-  Projection2D out;
-  out.xy.assign(n * 2, 0.0f);
-  if (n == 0 || d == 0) return out;
-  std::vector<double> mean(d, 0.0);
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = 0; j < d; ++j) mean[j] += rows[i * d + j];
-  }
-  for (double& m : mean) m /= n;
-  std::vector<float> x(n * d);
-  double total = 0;
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = 0; j < d; ++j) {
-      const float v = static_cast<float>(rows[i * d + j] - mean[j]);
-      x[i * d + j] = v;
-      total += double{v} * v;
-    }
-  }
-  if (total <= 0) return out;
-  // Subspace iteration on X^T X with two vectors (one when d == 1),
-  // Gram-Schmidt each round. A plot needs little precision: at most 20
-  // rounds.
-  const int components = d >= 2 ? 2 : 1;
-  std::vector<float> v[2] = {std::vector<float>(d), std::vector<float>(d)};
-  for (size_t j = 0; j < d; ++j) {
-    v[0][j] = static_cast<float>(1.0 + 0.1 * std::sin(static_cast<double>(j + 1)));
-    v[1][j] = static_cast<float>(std::cos(static_cast<double>(3 * j + 1)));
-  }
-  // Makes v[c] unit length and orthogonal to the earlier ones; a vector
-  // that (nearly) vanishes doing so is replaced by the axis least aligned
-  // with v[0] (the data spans fewer dimensions than asked for).
-  auto orthonormalise = [&](int c) {
-    auto norm_of = [&](const std::vector<float>& u) {
-      double sq = 0;
-      for (float e : u) sq += double{e} * e;
-      return std::sqrt(sq);
-    };
-    const double before = norm_of(v[c]);
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      for (int p = 0; p < c; ++p) {
-        double dot = 0;
-        for (size_t j = 0; j < d; ++j) dot += double{v[c][j]} * v[p][j];
-        for (size_t j = 0; j < d; ++j) v[c][j] -= static_cast<float>(dot * v[p][j]);
-      }
-      const double norm = norm_of(v[c]);
-      if (norm > 1e-6 * before && norm > 0) {
-        for (float& e : v[c]) e = static_cast<float>(e / norm);
-        return;
-      }
-      size_t axis = 0;
-      for (size_t j = 1; j < d; ++j) {
-        if (std::abs(v[0][j]) < std::abs(v[0][axis])) axis = j;
-      }
-      std::fill(v[c].begin(), v[c].end(), 0.0f);
-      v[c][axis] = 1.0f;
-    }
-  };
-  for (int c = 0; c < components; ++c) orthonormalise(c);
-  std::vector<float> xv(n), w(d);
-  for (int round = 0; round < 20; ++round) {
-    double change = 0;
-    for (int c = 0; c < components; ++c) {
-      for (size_t i = 0; i < n; ++i) {
-        const float* r = &x[i * d];
-        float s = 0;
-        for (size_t j = 0; j < d; ++j) s += r[j] * v[c][j];
-        xv[i] = s;
-      }
-      std::fill(w.begin(), w.end(), 0.0f);
-      for (size_t i = 0; i < n; ++i) {
-        const float* r = &x[i * d];
-        const float a = xv[i];
-        for (size_t j = 0; j < d; ++j) w[j] += r[j] * a;
-      }
-      std::vector<float> previous = v[c];
-      v[c] = w;
-      orthonormalise(c);
-      for (size_t j = 0; j < d; ++j) {
-        change = std::max(change, double{std::abs(v[c][j] - previous[j])});
-      }
-    }
-    if (change < 1e-4) break;
-  }
-  for (int c = 0; c < components; ++c) {
-    // A fixed sign: the largest entry positive.
-    size_t big = 0;
-    for (size_t j = 1; j < d; ++j) {
-      if (std::abs(v[c][j]) > std::abs(v[c][big])) big = j;
-    }
-    if (v[c][big] < 0) {
-      for (float& e : v[c]) e = -e;
-    }
-    double var = 0;
-    for (size_t i = 0; i < n; ++i) {
-      double s = 0;
-      for (size_t j = 0; j < d; ++j) s += double{x[i * d + j]} * v[c][j];
-      out.xy[i * 2 + c] = static_cast<float>(s);
-      var += s * s;
-    }
-    out.explained[c] = std::min(1.0, var / total);
-  }
-  return out;
-}
 
 SelectionReport BuildSelectionReport(const SelectionReportInput& in,
                                      const SelectionReportLimits& limits) {
@@ -630,7 +366,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   w.EndArray().EndObject().EndObject();
   w.Key("selected").BeginArray();
   for (size_t k = 0; k < result.picks.size() && k < limits.listed_picks; ++k) {
-    w.BeginObject().Key("filename").String(Utf8(cand.filenames[result.picks[k]])).Key("distance");
+    w.BeginObject().Key("filename").String(ValidUtf8(cand.filenames[result.picks[k]])).Key("distance");
     if (result.distances[k]) w.Double(*result.distances[k]); else w.Null();
     w.EndObject();
   }
@@ -647,7 +383,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
     w.EndArray().Key("y").BeginArray();
     for (size_t k = 0; k < rows.size(); ++k) w.Double(Round4(proj.xy[(at + k) * 2 + 1]));
     w.EndArray().Key("filenames").BeginArray();
-    for (size_t i : rows) w.String(Utf8(table.filenames[i]));
+    for (size_t i : rows) w.String(ValidUtf8(table.filenames[i]));
     w.EndArray().EndObject();
   };
   write_group("pool", 0, pool_rows, pool_before, pool);
@@ -656,12 +392,12 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   w.EndObject().Key("pairs").BeginArray();
   for (const Pair& p : pairs) {
     w.BeginObject()
-        .Key("pick").String(Utf8(cand.filenames[p.pick]))
+        .Key("pick").String(ValidUtf8(cand.filenames[p.pick]))
         .Key("pick_rank").UInt(p.pick_rank + 1)
         .Key("pick_distance");
     if (result.distances[p.pick_rank]) w.Double(*result.distances[p.pick_rank]); else w.Null();
     w.Key("nearest_rejected");
-    if (p.neighbor) w.String(Utf8(cand.filenames[*p.neighbor])); else w.Null();
+    if (p.neighbor) w.String(ValidUtf8(cand.filenames[*p.neighbor])); else w.Null();
     w.Key("nearest_rejected_distance");
     if (p.neighbor) w.Double(p.neighbor_distance); else w.Null();
     w.Key("thumbnails").Bool(!p.pick_image.empty()).EndObject();
@@ -669,7 +405,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   w.EndArray().Key("skipped").BeginArray();
   for (size_t k = 0; k < in.skipped->size() && k < limits.listed_skipped; ++k) {
     const SkippedFile& s = (*in.skipped)[k];
-    w.BeginObject().Key("filename").String(Utf8(s.filename)).Key("reason").String(Utf8(s.reason)).EndObject();
+    w.BeginObject().Key("filename").String(ValidUtf8(s.filename)).Key("reason").String(ValidUtf8(s.reason)).EndObject();
   }
   w.EndArray().EndObject();
 
@@ -683,11 +419,11 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
       "img-src data:; style-src 'unsafe-inline'\">\n",
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
-      "<title>", Html(title), "</title>\n<style>", kStyle, "</style>\n</head>\n<body>\n");
-  absl::StrAppend(&h, "<h1>Selection report: pool <code>", Html(in.pool), "</code>, version ",
+      "<title>", HtmlEscape(title), "</title>\n<style>", kStyle, "</style>\n</head>\n<body>\n");
+  absl::StrAppend(&h, "<h1>Selection report: pool <code>", HtmlEscape(in.pool), "</code>, version ",
                   in.version, " <span class=\"badge", in.committed ? "" : " dry", "\">",
                   in.committed ? "committed" : "dry run: nothing written", "</span></h1>\n",
-                  "<p class=\"sub\">", Html(time), " &middot; stopped because ",
+                  "<p class=\"sub\">", HtmlEscape(time), " &middot; stopped because ",
                   StopReasonText(result.stop_reason), "</p>\n");
 
   // Summary table.
@@ -706,11 +442,11 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   std::string limits_text;
   if (in.n_samples_count) absl::StrAppend(&limits_text, "n_samples ", *in.n_samples_count);
   if (in.n_samples_fraction) {
-    absl::StrAppend(&limits_text, "n_samples ", Num(*in.n_samples_fraction), " of eligible");
+    absl::StrAppend(&limits_text, "n_samples ", ShortNumber(*in.n_samples_fraction), " of eligible");
   }
   if (in.min_distance) {
     absl::StrAppend(&limits_text, limits_text.empty() ? "" : ", ", "min_distance ",
-                    Num(*in.min_distance));
+                    ShortNumber(*in.min_distance));
   }
   row("Stopping rules", limits_text.empty() ? "none" : limits_text);
   row("Stop reason", stop);
@@ -718,11 +454,11 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   h += "</table>\n";
   if (after_summary.count > 0) {
     absl::StrAppend(&h, "<p class=\"note\">After this selection every rejected candidate "
-                        "is within <b>", Num(after_summary.max),
-                    "</b> of a pool sample or a pick (median ", Num(after_summary.median),
+                        "is within <b>", ShortNumber(after_summary.max),
+                    "</b> of a pool sample or a pick (median ", ShortNumber(after_summary.median),
                     ")", before_summary.count > 0
                              ? absl::StrCat("; before it, the farthest candidate was ",
-                                            Num(before_summary.max), " from the pool")
+                                            ShortNumber(before_summary.max), " from the pool")
                              : std::string(),
                     ".</p>\n");
   }
@@ -736,7 +472,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
     uint64_t top = 1;
     for (uint64_t c : hist.before) top = std::max(top, c);
     for (uint64_t c : hist.after) top = std::max(top, c);
-    Chart chart(0, hist.edges.back(), 0, top * 1.08);
+    SvgChart chart(0, hist.edges.back(), 0, top * 1.08);
     h += chart.Begin("plot-histogram", "Histogram of distances to the nearest pool sample",
                      "distance to the nearest pool sample (Euclidean, unit vectors)",
                      "candidates");
@@ -751,13 +487,13 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
             &h, "<rect class=\"bar %s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                 "height=\"%.1f\"><title>%s: %d in [%s, %s)</title></rect>\n",
             css, x0, y, std::max(0.5, x1 - x0 - 0.5), chart.Y(0) - y, label, counts[b],
-            Num(hist.edges[b]), Num(hist.edges[b + 1]));
+            ShortNumber(hist.edges[b]), ShortNumber(hist.edges[b + 1]));
       }
       h += chart.Legend(legend++, css, label);
     };
     if (!before.empty()) bars(hist.before, "before", "before: every eligible candidate");
     if (!after.empty()) bars(hist.after, "after", "after: rejected candidates");
-    if (in.min_distance) h += chart.VLine(*in.min_distance, absl::StrCat("min_distance ", Num(*in.min_distance)));
+    if (in.min_distance) h += chart.VLine(*in.min_distance, absl::StrCat("min_distance ", ShortNumber(*in.min_distance)));
     h += "</svg>\n";
     h += "<p class=\"note\">Before: how far each eligible candidate was from the pool ";
     h += before.empty() ? "(the pool was empty, so there is no before)"
@@ -779,7 +515,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   } else {
     double top = in.min_distance.value_or(0);
     for (const auto& [k, v] : curve) top = std::max(top, v);
-    Chart chart(1, std::max<double>(2, result.picks.size()), 0, top * 1.08 + 1e-9);
+    SvgChart chart(1, std::max<double>(2, result.picks.size()), 0, top * 1.08 + 1e-9);
     h += chart.Begin("plot-picks", "Distance of each pick in pick order", "pick",
                      "distance to the nearest pool sample or earlier pick");
     h += "<polyline class=\"curve\" points=\"";
@@ -788,7 +524,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
       absl::StrAppendFormat(&h, "%.1f,%.1f ", chart.X(curve[k].first), chart.Y(curve[k].second));
     }
     h += "\"/>\n";
-    if (in.min_distance) h += chart.HLine(*in.min_distance, absl::StrCat("min_distance ", Num(*in.min_distance)));
+    if (in.min_distance) h += chart.HLine(*in.min_distance, absl::StrCat("min_distance ", ShortNumber(*in.min_distance)));
     h += "</svg>\n";
   }
 
@@ -805,7 +541,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
       y1 = std::max(y1, proj.xy[i * 2 + 1]);
     }
     const float px = (x1 - x0) * 0.04f + 1e-6f, py = (y1 - y0) * 0.04f + 1e-6f;
-    Chart chart(x0 - px, x1 + px, y0 - py, y1 + py);
+    SvgChart chart(x0 - px, x1 + px, y0 - py, y1 + py);
     h += chart.Begin(
         "plot-projection", "Pool, picks and rejected candidates projected with PCA",
         absl::StrFormat("PC1 (%.1f%% of the variance)", proj.explained[0] * 100),
@@ -816,7 +552,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
         absl::StrAppendFormat(&h, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%g\">", css,
                               chart.X(proj.xy[(at + k) * 2]),
                               chart.Y(proj.xy[(at + k) * 2 + 1]), r);
-        if (titled) absl::StrAppend(&h, "<title>", Html(table.filenames[rows[k]]), "</title>");
+        if (titled) absl::StrAppend(&h, "<title>", HtmlEscape(table.filenames[rows[k]]), "</title>");
         h += "</circle>\n";
       }
     };
@@ -854,9 +590,9 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
         h += "<div class=\"missing\">image not reachable</div>";
       } else {
         any_image = true;
-        absl::StrAppend(&h, "<img alt=\"", Html(filename), "\" src=\"", uri, "\">");
+        absl::StrAppend(&h, "<img alt=\"", HtmlEscape(filename), "\" src=\"", uri, "\">");
       }
-      absl::StrAppend(&h, "<figcaption>", caption, "<br><code>", Html(filename),
+      absl::StrAppend(&h, "<figcaption>", caption, "<br><code>", HtmlEscape(filename),
                       "</code></figcaption></figure>");
     };
     for (const Pair& p : pairs) {
@@ -864,11 +600,11 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
       const std::optional<double>& dist = result.distances[p.pick_rank];
       figure(p.pick_image,
              absl::StrCat("<b>pick ", p.pick_rank + 1, "</b>",
-                          dist ? absl::StrCat(", ", Num(*dist), " from the pool") : ""),
+                          dist ? absl::StrCat(", ", ShortNumber(*dist), " from the pool") : ""),
              cand.filenames[p.pick]);
       if (p.neighbor) {
         figure(p.neighbor_image,
-               absl::StrCat("nearest rejected, ", Num(p.neighbor_distance), " away"),
+               absl::StrCat("nearest rejected, ", ShortNumber(p.neighbor_distance), " away"),
                cand.filenames[*p.neighbor]);
       } else {
         h += "<figure><div class=\"missing\">no rejected candidate</div></figure>";
@@ -887,8 +623,8 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
     absl::StrAppend(&h, "<h2>Skipped files (", in.skipped->size(), ")</h2>\n<table>\n");
     for (size_t k = 0; k < in.skipped->size() && k < limits.listed_skipped; ++k) {
       const SkippedFile& s = (*in.skipped)[k];
-      absl::StrAppend(&h, "<tr><td><code>", Html(s.filename), "</code></td><td>",
-                      Html(s.reason), "</td></tr>\n");
+      absl::StrAppend(&h, "<tr><td><code>", HtmlEscape(s.filename), "</code></td><td>",
+                      HtmlEscape(s.reason), "</td></tr>\n");
     }
     h += "</table>\n";
   }

@@ -100,15 +100,6 @@ SelectionReport BuildSelectionReport(
     const SelectionReportInput& input,
     const SelectionReportLimits& limits = SelectionReportLimits());
 
-// The two leading principal components of the rows (n × d, row-major):
-// coordinates (n × 2) of the centred rows, and the share of the total
-// variance each component explains. Power iteration with a fixed start:
-// deterministic. Exposed for tests.
-struct Projection2D {
-  std::vector<float> xy;
-  double explained[2] = {0, 0};
-};
-Projection2D ProjectPca2D(const float* rows, size_t n, size_t d);
 
 // A 24-bit BMP file of `image` (which browsers show as <img>). Exposed for
 // tests.

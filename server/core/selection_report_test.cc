@@ -9,6 +9,7 @@
 #include "common/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/pca.h"
 #include "server/core/pool_manager.h"
 #include "server/core/test_util.h"
 
