@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,25 +20,6 @@
 namespace datapool {
 namespace {
 
-// Closes a file descriptor on scope exit.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-  int Release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
-
 std::string DirOf(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -45,6 +28,57 @@ std::string DirOf(const std::string& path) {
 }
 
 }  // namespace
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.Release();
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+absl::StatusOr<std::string> ReadRegularFile(int fd, size_t max_bytes,
+                                            absl::string_view name) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot stat", name);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", name, "' is not a regular file (",
+        S_ISDIR(st.st_mode)    ? "a folder"
+        : S_ISFIFO(st.st_mode) ? "a named pipe"
+        : S_ISSOCK(st.st_mode) ? "a socket"
+                               : "a device",
+        ")"));
+  }
+  auto too_large = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", name, "' is larger than the ", max_bytes, "-byte limit"));
+  };
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) return too_large();
+  // One byte beyond the limit tells a file that grew past it.
+  std::string data;
+  data.resize(std::min(static_cast<size_t>(st.st_size), max_bytes) + 1);
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::read(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot read", name);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+    if (done == data.size() && done <= max_bytes) {
+      data.resize(std::min(max_bytes + 1, data.size() * 2));
+    }
+  }
+  if (done > max_bytes) return too_large();
+  data.resize(done);
+  return data;
+}
 
 absl::StatusOr<std::string> ReadAll(int fd, size_t size_hint,
                                     const std::string& path) {
@@ -82,6 +116,9 @@ absl::Status ErrnoStatus(int err, absl::string_view what,
       return absl::PermissionDeniedError(message);
     case ENOSPC:
     case EDQUOT:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
       return absl::ResourceExhaustedError(message);
     default:
       return absl::InternalError(message);
@@ -91,7 +128,7 @@ absl::Status ErrnoStatus(int err, absl::string_view what,
 absl::StatusOr<std::string> ReadFile(const std::string& path, int open_flags) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | open_flags);
   if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
-  FdCloser closer(fd);
+  UniqueFd closer(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
   if (S_ISDIR(st.st_mode)) {
@@ -103,7 +140,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, int open_flags) {
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
-  FdCloser closer(fd);
+  UniqueFd closer(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
   if (S_ISDIR(st.st_mode)) {
@@ -154,7 +191,7 @@ absl::StatusOr<std::string> WriteTempFile(const std::string& path,
   int fd = ::mkostemp(name.data(), O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "cannot create a file beside", path);
   tmp.assign(name.data());
-  FdCloser closer(fd);
+  UniqueFd closer(fd);
   auto fail = [&](absl::string_view what) {
     absl::Status status = ErrnoStatus(errno, what, tmp);
     ::unlink(tmp.c_str());
@@ -185,7 +222,7 @@ absl::Status RenameFile(const std::string& from, const std::string& to) {
 absl::Status SyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "cannot open folder", dir);
-  FdCloser closer(fd);
+  UniqueFd closer(fd);
   if (::fsync(fd) != 0) return ErrnoStatus(errno, "cannot fsync folder", dir);
   return absl::OkStatus();
 }

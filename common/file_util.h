@@ -10,6 +10,30 @@
 
 namespace datapool {
 
+// Owns a file descriptor and closes it. Move-only; thread-compatible.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Gives up ownership; the caller closes.
+  int Release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 // Whole file contents. NotFound / PermissionDenied / Internal name the path.
 // `open_flags` are added to O_RDONLY | O_CLOEXEC (e.g. O_NOFOLLOW).
 absl::StatusOr<std::string> ReadFile(const std::string& path,
@@ -19,6 +43,13 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 // one allocation); errors name `path`.
 absl::StatusOr<std::string> ReadAll(int fd, size_t size_hint,
                                     const std::string& path);
+
+// The contents of the regular file open on `fd`, at most `max_bytes` of
+// them: InvalidArgument (naming `name`) when it is not a regular file (a
+// FIFO, a device, a socket, a folder) or holds more, checked before and
+// while reading, so a growing file cannot push memory past the limit.
+absl::StatusOr<std::string> ReadRegularFile(int fd, size_t max_bytes,
+                                            absl::string_view name);
 
 // A whole file mapped read-only into memory: reading a large file without
 // copying it. Files are replaced by rename, never rewritten in place, so a
@@ -69,7 +100,9 @@ absl::Status RenameFile(const std::string& from, const std::string& to);
 // fsync(2) on a folder, making renames and links in it durable.
 absl::Status SyncDir(const std::string& dir);
 
-// An absl::Status for the current errno, "<what> <path>: <strerror>".
+// An absl::Status for `err`, "<what> <path>: <strerror>": NotFound,
+// PermissionDenied, ResourceExhausted (disk full, out of descriptors or
+// memory), else Internal.
 absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path);
 
 // Temporary files written by WriteTempFile carry this marker in their name.

@@ -1,6 +1,5 @@
 #include "server/core/embedding_pipeline.h"
 
-#include <fcntl.h>
 #include <xxhash.h>
 
 #include "absl/time/time.h"
@@ -98,8 +97,11 @@ EmbeddingPipeline::Decoded EmbeddingPipeline::DecodeOne(
   Decoded d{std::move(input.filename), input.weak_label, RgbImage{}};
   std::string bytes = std::move(input.bytes);
   if (!input.path.empty()) {
-    // O_NOFOLLOW: the resolver already followed (and checked) any link.
-    absl::StatusOr<std::string> read = ReadFile(input.path, O_NOFOLLOW);
+    absl::StatusOr<std::string> read =
+        options_.inputs == nullptr
+            ? absl::FailedPreconditionError("no input folder to read from")
+            : options_.inputs->ReadSampleFile(input.path,
+                                              options_.max_image_bytes);
     if (!read.ok()) {
       d.image = absl::InvalidArgumentError(
           absl::StrCat("cannot read: ", read.status().message()));

@@ -58,6 +58,12 @@ class EmbeddingPipeline {
     // Leave out (unembedded) each image whose file bytes equal an earlier
     // image's, in input order. Default false.
     bool drop_identical_files = false;
+    // Where ImageInput::path is read from (borrowed; must outlive the
+    // pipeline). Inputs with a path fail to decode without it.
+    const InputResolver* inputs = nullptr;
+    // Largest file read from `inputs`; larger ones are skipped with a
+    // reason, never read. Default 64 MiB, as uploads.
+    size_t max_image_bytes = 64 << 20;
   };
 
   // `decoder` and `embedder` must outlive the pipeline.

@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include "server/core/embedding_pipeline.h"
 
 #include <fstream>
@@ -94,19 +96,31 @@ TEST(EmbeddingPipelineTest, DropsIdenticalFilesInInputOrder) {
 
 TEST(EmbeddingPipelineTest, ReadsFilesAndReportsUnreadableOnes) {
   TempDir tmp;
-  const std::string good = tmp.path() + "/good.png";
-  std::ofstream(good) << "rgb 9 8 7";
+  std::ofstream(tmp.path() + "/good.png") << "rgb 9 8 7";
+  std::ofstream(tmp.path() + "/big.png") << "rgb 9 8 7 and far more bytes";
+  // A named pipe named like an image: skipped at once, never waited on.
+  ASSERT_EQ(::mkfifo((tmp.path() + "/pipe.png").c_str(), 0644), 0);
+  auto inputs = InputResolver::Create(tmp.path());
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
   FakeDecoder decoder;
   FakeEmbedder embedder;
-  EmbeddingPipeline pipeline(decoder, embedder, {});
-  ASSERT_TRUE(pipeline.Add(ImageInput{"good.png", 0, good, ""}).ok());
-  ASSERT_TRUE(pipeline.Add(ImageInput{"gone.png", 0, tmp.path() + "/gone.png", ""}).ok());
+  EmbeddingPipeline::Options options;
+  options.inputs = &*inputs;
+  options.max_image_bytes = 16;
+  EmbeddingPipeline pipeline(decoder, embedder, options);
+  for (const char* name : {"good.png", "gone.png", "big.png", "pipe.png"}) {
+    ASSERT_TRUE(pipeline.Add(ImageInput{name, 0, name, ""}).ok());
+  }
   auto result = pipeline.Finish();
   ASSERT_TRUE(result.ok());
   ASSERT_EQ(result->table.size(), 1u);
   EXPECT_EQ(result->table.values, (std::vector<float>{9, 8, 7}));
-  ASSERT_EQ(result->skipped.size(), 1u);
-  EXPECT_THAT(result->skipped[0].reason, HasSubstr("cannot read"));
+  ASSERT_EQ(result->skipped.size(), 3u);
+  for (const SkippedFile& s : result->skipped) {
+    EXPECT_THAT(s.reason, HasSubstr("cannot read")) << s.filename;
+  }
+  EXPECT_THAT(result->skipped[1].reason, HasSubstr("16-byte limit"));
+  EXPECT_THAT(result->skipped[2].reason, HasSubstr("named pipe"));
 }
 
 TEST(EmbeddingPipelineTest, ModelFailureFailsTheRun) {

@@ -1,5 +1,9 @@
 #include "server/core/image_inputs.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,13 +19,29 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
+#include "common/utf8.h"
 #include "common/status_macros.h"
 
 namespace datapool {
 namespace fs = std::filesystem;
 
+namespace {
+
+// Path of `canonical` relative to `root` (which it is inside).
+std::string RelativeTo(const std::string& root, const std::string& canonical) {
+  if (canonical == root) return "";
+  return canonical.substr(root == "/" ? 1 : root.size() + 1);
+}
+
+}  // namespace
+
 absl::Status ValidateSampleFilename(absl::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("empty filename");
+  if (const size_t valid = ValidUtf8Prefix(name); valid != name.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "filename '", EscapeInvalidUtf8(name), "' is not valid UTF-8 (byte ",
+        valid, "); rename it: pools, responses and the CSV hold UTF-8 names"));
+  }
   if (name.find('\0') != absl::string_view::npos) {
     return absl::InvalidArgumentError("filename contains a NUL byte");
   }
@@ -39,7 +59,7 @@ absl::Status ValidateSampleFilename(absl::string_view name) {
 }
 
 absl::StatusOr<InputResolver> InputResolver::Create(
-    const std::string& input_dir) {
+    const std::string& input_dir, OpenMode mode) {
   char buf[PATH_MAX];
   if (::realpath(input_dir.c_str(), buf) == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -52,7 +72,58 @@ absl::StatusOr<InputResolver> InputResolver::Create(
   }
   std::string root = buf;
   if (root.size() > 1 && root.back() == '/') root.pop_back();
-  return InputResolver(std::move(root));
+  UniqueFd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus(errno, "cannot open input folder", root);
+  return InputResolver(std::move(root), std::move(fd), mode);
+}
+
+absl::StatusOr<UniqueFd> InputResolver::OpenBeneath(
+    const std::string& relative) const {
+  constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+  auto outside = [&relative] {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "input path '", relative,
+        "' leads outside the input folder or through a symlink"));
+  };
+  if (mode_ == OpenMode::kAuto) {
+    struct open_how how = {};
+    how.flags = kFlags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    const int fd = static_cast<int>(::syscall(
+        SYS_openat2, root_fd_.get(), relative.c_str(), &how, sizeof(how)));
+    if (fd >= 0) return UniqueFd(fd);
+    const int err = errno;
+    if (err == EXDEV || err == ELOOP) return outside();
+    // Kernels before 5.6 (ENOSYS) or filters that refuse the call (EPERM
+    // from a container's seccomp profile) get the walk below.
+    if (err != ENOSYS && err != EPERM) {
+      return ErrnoStatus(err, "cannot open", relative);
+    }
+  }
+  // One component at a time from the folder's descriptor, following none.
+  UniqueFd dir;
+  int at = root_fd_.get();
+  const std::vector<std::string> parts = absl::StrSplit(relative, '/');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const bool last = i + 1 == parts.size();
+    if (parts[i].empty() || parts[i] == "." || parts[i] == "..") {
+      return outside();
+    }
+    const int flags = last ? kFlags | O_NOFOLLOW
+                           : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    UniqueFd next(::openat(at, parts[i].c_str(), flags));
+    if (!next.valid()) {
+      const int err = errno;
+      // ELOOP: the last component is a symlink; ENOTDIR: an earlier one is
+      // (or is not a folder).
+      if (err == ELOOP || err == ENOTDIR) return outside();
+      return ErrnoStatus(err, "cannot open", relative);
+    }
+    if (last) return next;
+    dir = std::move(next);
+    at = dir.get();
+  }
+  return outside();  // empty path
 }
 
 absl::StatusOr<std::string> InputResolver::Canonical(
@@ -76,29 +147,11 @@ absl::StatusOr<std::string> InputResolver::ReadSampleFile(
     absl::string_view relative, size_t max_bytes) const {
   RETURN_IF_ERROR(ValidateSampleFilename(relative));
   ASSIGN_OR_RETURN(std::string canonical, Canonical(std::string(relative)));
-  std::error_code ec;
-  if (!fs::is_regular_file(canonical, ec)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", relative, "' is not a file"));
-  }
-  const uintmax_t size = fs::file_size(canonical, ec);
-  if (ec) return ErrnoStatus(ec.value(), "cannot read", relative);
-  if (size > max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", relative, "' is larger than ", max_bytes, " bytes"));
-  }
-  return ReadFile(canonical);
+  const std::string inside = RelativeTo(root_, canonical);
+  if (before_open_) before_open_(inside);
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenBeneath(inside));
+  return ReadRegularFile(fd.get(), max_bytes, relative);
 }
-
-namespace {
-
-// Path of `canonical` relative to `root` (which it is inside).
-std::string RelativeTo(const std::string& root, const std::string& canonical) {
-  if (canonical == root) return "";
-  return canonical.substr(root == "/" ? 1 : root.size() + 1);
-}
-
-}  // namespace
 
 absl::StatusOr<std::vector<ImageInput>> InputResolver::Resolve(
     const std::vector<std::string>& paths, bool weak_labels,
@@ -123,7 +176,9 @@ absl::StatusOr<std::vector<ImageInput>> InputResolver::Resolve(
         return absl::InvalidArgumentError(absl::StrCat(
             "input path '", path, "' is neither a file nor a folder"));
       }
-      out.push_back(ImageInput{RelativeTo(root_, canonical), 0, canonical, ""});
+      const std::string name = RelativeTo(root_, canonical);
+      RETURN_IF_ERROR(ValidateSampleFilename(name));
+      out.push_back(ImageInput{name, 0, name, ""});
       continue;
     }
     // Collect the folder's image files, each with its first-level subfolder.
@@ -148,7 +203,7 @@ absl::StatusOr<std::vector<ImageInput>> InputResolver::Resolve(
       }
       if (it->is_symlink(ec) && it->is_directory(ec)) {
         // Walks do not follow linked folders (no loops, no escapes); say so.
-        skipped->push_back(SkippedFile{RelativeTo(root_, p.string()),
+        skipped->push_back(SkippedFile{EscapeInvalidUtf8(RelativeTo(root_, p.string())),
                                        "symlinked folder not followed; name "
                                        "it as an input path instead"});
         continue;
@@ -157,6 +212,12 @@ absl::StatusOr<std::vector<ImageInput>> InputResolver::Resolve(
         continue;
       }
       std::string file = p.string();
+      if (!IsValidUtf8(file)) {
+        skipped->push_back(SkippedFile{
+            EscapeInvalidUtf8(RelativeTo(root_, file)),
+            "the name is not valid UTF-8; rename the file"});
+        continue;
+      }
       if (it->is_symlink(ec)) {
         // Follow only links that stay inside the input folder.
         absl::StatusOr<std::string> target =
@@ -168,6 +229,12 @@ absl::StatusOr<std::vector<ImageInput>> InputResolver::Resolve(
           continue;
         }
         file = *target;
+      }
+      if (!fs::is_regular_file(file, ec)) {
+        skipped->push_back(
+            SkippedFile{RelativeTo(root_, p.string()),
+                        "not a regular file (a named pipe, device or socket)"});
+        continue;
       }
       files.push_back(Found{inside,
                             slash == std::string::npos ? std::string()
@@ -182,7 +249,7 @@ absl::StatusOr<std::vector<ImageInput>> InputResolver::Resolve(
       ImageInput input;
       input.filename =
           base.empty() ? f.inside : absl::StrCat(base, "/", f.inside);
-      input.path = f.file;
+      input.path = RelativeTo(root_, f.file);
       if (weak_labels && !f.top.empty()) input.weak_label = subfolders[f.top];
       out.push_back(std::move(input));
     }

@@ -4,11 +4,13 @@
 #define DATAPOOL_SERVER_CORE_IMAGE_INPUTS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/file_util.h"
 #include "common/image_files.h"
 
 namespace datapool {
@@ -18,7 +20,9 @@ struct ImageInput {
   // The sample's name in the pool: a relative path.
   std::string filename;
   int64_t weak_label = 0;
-  // Absolute path of a file to read; empty when `bytes` holds the data.
+  // A file to read from the input folder: its canonical path relative to
+  // the folder (InputResolver::ReadSampleFile); empty when `bytes` holds
+  // the data.
   std::string path;
   std::string bytes;
 };
@@ -29,15 +33,33 @@ struct SkippedFile {
   std::string reason;
 };
 
-// OK for a relative path without empty, "." or ".." components, NUL bytes
-// or a leading '/'. InvalidArgument says what is wrong.
+// OK for a relative path of valid UTF-8 without empty, "." or ".."
+// components, NUL bytes or a leading '/'. The one rule for every sample
+// name (server paths, uploads, embedding rows): what is refused here never
+// reaches a pool, a response or the CSV. InvalidArgument says what is wrong
+// (invalid bytes written as \xHH).
 absl::Status ValidateSampleFilename(absl::string_view name);
 
-// Resolves paths relative to the input folder. Immutable; thread-safe.
+// Resolves and reads paths relative to the input folder, never outside it:
+// every file is opened from a descriptor of the folder with no symlink
+// followed (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or a walk of
+// openat(O_NOFOLLOW) on kernels without it), so a folder swapped for a
+// symlink after a path was checked cannot lead a read outside. Only regular
+// files are read (a FIFO or device named like an image never blocks or
+// streams). Immutable after Create (the testing hook aside); thread-safe.
 class InputResolver {
  public:
+  enum class OpenMode {
+    kAuto,          // openat2 where the kernel has it, else the walk
+    kPortableWalk,  // always the openat(O_NOFOLLOW) walk (tests)
+  };
+
   // FailedPrecondition when `input_dir` is not a readable folder.
-  static absl::StatusOr<InputResolver> Create(const std::string& input_dir);
+  static absl::StatusOr<InputResolver> Create(
+      const std::string& input_dir, OpenMode mode = OpenMode::kAuto);
+
+  InputResolver(InputResolver&&) = default;
+  InputResolver& operator=(InputResolver&&) = default;
 
   const std::string& root() const { return root_; }
 
@@ -57,18 +79,33 @@ class InputResolver {
       const std::vector<std::string>& paths, bool weak_labels,
       std::vector<SkippedFile>* skipped) const;
 
-  // The bytes of the regular file `relative` names (a sample filename),
-  // when it stays inside the input folder and holds at most max_bytes.
-  // InvalidArgument, NotFound or PermissionDenied otherwise.
+  // The bytes of the regular file `relative` names (a sample filename or
+  // an ImageInput's path), when it stays inside the input folder and holds
+  // at most max_bytes. InvalidArgument (not a regular file, too large),
+  // NotFound, PermissionDenied (outside, or a symlink appeared on the way),
+  // ResourceExhausted (out of descriptors).
   absl::StatusOr<std::string> ReadSampleFile(absl::string_view relative,
                                              size_t max_bytes) const;
 
+  // Testing: called with the canonical relative path between resolving
+  // and opening it (to swap a folder for a symlink deterministically).
+  void set_before_open_for_testing(std::function<void(const std::string&)> f) {
+    before_open_ = std::move(f);
+  }
+
  private:
-  explicit InputResolver(std::string root) : root_(std::move(root)) {}
+  InputResolver(std::string root, UniqueFd root_fd, OpenMode mode)
+      : root_(std::move(root)), root_fd_(std::move(root_fd)), mode_(mode) {}
   // The canonical path of root_/relative when it stays inside root_.
   absl::StatusOr<std::string> Canonical(const std::string& relative) const;
+  // Opens `relative` (no symlinks in it) beneath root_fd_ for reading,
+  // without blocking on a FIFO.
+  absl::StatusOr<UniqueFd> OpenBeneath(const std::string& relative) const;
 
   std::string root_;  // canonical, no trailing '/'
+  UniqueFd root_fd_;  // the input folder, O_PATH
+  OpenMode mode_;
+  std::function<void(const std::string&)> before_open_;
 };
 
 }  // namespace datapool

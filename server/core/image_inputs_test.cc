@@ -1,5 +1,6 @@
 #include "server/core/image_inputs.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -61,7 +62,7 @@ TEST_F(InputResolverTest, WalksSortedWithWeakLabels) {
   std::vector<int64_t> labels;
   for (const auto& i : *in) labels.push_back(i.weak_label);
   EXPECT_EQ(labels, (std::vector<int64_t>{0, 0, 1, 1, 0}));
-  EXPECT_EQ((*in)[0].path, fs::canonical(root_).string() + "/train/cats/deep/x.tif");
+  EXPECT_EQ((*in)[0].path, "train/cats/deep/x.tif");
   EXPECT_TRUE(skipped.empty());
 
   auto no_labels = resolver_->Resolve({"train/"}, false, &skipped);
@@ -106,9 +107,89 @@ TEST_F(InputResolverTest, SymlinksWhileWalkingStayInside) {
   ASSERT_TRUE(in.ok()) << in.status();
   EXPECT_EQ(Names(*in), (std::vector<std::string>{"flat/1.jpeg", "flat/2.tiff",
                                                   "flat/in.jpg"}));
-  EXPECT_EQ((*in)[2].path, fs::canonical(root_).string() + "/train/dogs/b.jpg");
+  EXPECT_EQ((*in)[2].path, "train/dogs/b.jpg");  // the link's target
   ASSERT_EQ(skipped.size(), 1u);
   EXPECT_EQ(skipped[0].filename, "flat/out.jpg");
+}
+
+TEST_F(InputResolverTest, WalksTakeRegularFilesOnly) {
+  // A named pipe named like an image blocked the open (and its call) for
+  // ever; a device would stream without end.
+  ASSERT_EQ(::mkfifo((root_ + "/flat/pipe.jpg").c_str(), 0644), 0);
+  fs::create_symlink(root_ + "/flat/pipe.jpg", root_ + "/flat/to-pipe.jpg");
+  std::vector<SkippedFile> skipped;
+  auto in = resolver_->Resolve({"flat"}, true, &skipped);
+  ASSERT_TRUE(in.ok()) << in.status();
+  EXPECT_EQ(Names(*in), (std::vector<std::string>{"flat/1.jpeg", "flat/2.tiff"}));
+  ASSERT_EQ(skipped.size(), 2u);
+  for (const SkippedFile& s : skipped) {
+    EXPECT_THAT(s.reason, HasSubstr("not a regular file")) << s.filename;
+  }
+  auto named = resolver_->Resolve({"flat/pipe.jpg"}, true, &skipped);
+  EXPECT_EQ(named.status().code(), absl::StatusCode::kInvalidArgument);
+  // Read directly (a CSV row's thumbnail): refused at once, not waited on.
+  auto read = resolver_->ReadSampleFile("flat/pipe.jpg", 1 << 20);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("named pipe"));
+}
+
+TEST_F(InputResolverTest, ReadsAtMostTheLimit) {
+  std::ofstream(root_ + "/flat/big.jpg") << std::string(100, 'x');
+  auto read = resolver_->ReadSampleFile("flat/big.jpg", 99);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("99-byte limit"));
+  auto fits = resolver_->ReadSampleFile("flat/big.jpg", 100);
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_EQ(fits->size(), 100u);
+}
+
+TEST_F(InputResolverTest, NamesThatAreNotUtf8AreSkippedOrRefused) {
+  Touch(root_ + "/flat/caf\xE9.png");
+  std::vector<SkippedFile> skipped;
+  auto in = resolver_->Resolve({"flat"}, true, &skipped);
+  ASSERT_TRUE(in.ok()) << in.status();
+  EXPECT_EQ(in->size(), 2u);
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0].filename, "flat/caf\\xE9.png");
+  EXPECT_THAT(skipped[0].reason, HasSubstr("UTF-8"));
+  auto named = resolver_->Resolve({"flat/caf\xE9.png"}, true, &skipped);
+  EXPECT_EQ(named.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(named.status().message()), HasSubstr("caf\\xE9"));
+}
+
+// A folder swapped for a symlink to outside after the path was checked
+// (resolve, then open) must not lead the read outside: the hook swaps it
+// deterministically between the check and the open, in both open modes.
+TEST(InputResolverRaceTest, FolderSwappedForASymlinkBetweenCheckAndOpen) {
+  for (auto mode : {InputResolver::OpenMode::kAuto,
+                    InputResolver::OpenMode::kPortableWalk}) {
+    TempDir tmp;
+    const std::string root = tmp.path() + "/input";
+    Touch(root + "/train/a.jpg");
+    Touch(tmp.path() + "/secret/a.jpg");
+    std::ofstream(tmp.path() + "/secret/a.jpg") << "SECRET";
+    auto resolver = InputResolver::Create(root, mode);
+    ASSERT_TRUE(resolver.ok()) << resolver.status();
+    std::vector<SkippedFile> skipped;
+    auto in = resolver->Resolve({"train"}, true, &skipped);
+    ASSERT_TRUE(in.ok()) << in.status();
+    ASSERT_EQ(in->size(), 1u);
+    resolver->set_before_open_for_testing([&](const std::string& relative) {
+      EXPECT_EQ(relative, "train/a.jpg");
+      fs::rename(root + "/train", root + "/train-real");
+      fs::create_directory_symlink(tmp.path() + "/secret", root + "/train");
+    });
+    auto read = resolver->ReadSampleFile((*in)[0].path, 1 << 20);
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kPermissionDenied)
+        << static_cast<int>(mode) << " read: "
+        << (read.ok() ? *read : std::string(read.status().message()));
+    // And a symlink inside the folder (to a file inside) is not followed
+    // by the open either: paths handed to it are canonical.
+    resolver->set_before_open_for_testing(nullptr);
+    fs::create_symlink(root + "/train-real/a.jpg", root + "/alias.jpg");
+    auto via_link = resolver->ReadSampleFile("alias.jpg", 1 << 20);
+    EXPECT_TRUE(via_link.ok()) << via_link.status();  // resolved to its target
+  }
 }
 
 TEST(InputResolverCreateTest, NeedsAFolder) {

@@ -8,13 +8,9 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/utf8.h"  // ValidUtf8
 
 namespace datapool {
-
-// `text` with every byte that is not part of a valid UTF-8 sequence replaced
-// by U+FFFD: filenames can hold any bytes, the page and report.json (and the
-// proto strings that carry them) must be UTF-8.
-std::string ValidUtf8(absl::string_view text);
 
 // ValidUtf8(text) with & < > " ' escaped: safe in HTML text and attributes.
 std::string HtmlEscape(absl::string_view text);

@@ -47,6 +47,10 @@ class DatapoolService::CandidateInput {
         if (filename.size() > limits_.max_filename_bytes) {
           return FilenameTooLong(filename, limits_.max_filename_bytes);
         }
+        if (absl::Status valid = ValidateSampleFilename(filename); !valid.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("embedding row: ", valid.message()));
+        }
       }
       return AppendBlock(block, &table_);
     }

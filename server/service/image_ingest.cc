@@ -24,6 +24,8 @@ EmbeddingPipeline::Options PipelineOptions(const ImageServices& services,
                                            bool drop_identical_files) {
   EmbeddingPipeline::Options options = services.pipeline;
   options.drop_identical_files = drop_identical_files;
+  options.inputs = services.inputs;
+  options.max_image_bytes = services.max_image_bytes;
   return options;
 }
 }  // namespace

@@ -23,7 +23,8 @@ struct ImageServices {
   Embedder* embedder = nullptr;
   const InputResolver* inputs = nullptr;
   EmbeddingPipeline::Options pipeline;
-  // Largest uploaded image; larger ones are skipped. Default 64 MiB.
+  // Largest image, uploaded or read from the input folder; larger ones are
+  // skipped. Default 64 MiB.
   size_t max_image_bytes = 64 << 20;
   // Most images (uploads plus files found under input paths) in one
   // request; beyond it ResourceExhausted. Default 1,000,000.
