@@ -49,6 +49,7 @@
 #include "client/progress_bar.h"
 #include "common/args.h"
 #include "common/csv_codec.h"
+#include "common/utf8.h"
 #include "common/file_util.h"
 #include "common/status_names.h"
 
@@ -255,6 +256,11 @@ std::string BuildImageRequest(const Flags& flags, ImageRequest* request) {
       ListLocalImages(flags.uploads);
   if (!local.ok()) return std::string(local.status().message());
   for (const LocalImage& image : *local) {
+    if (!IsValidUtf8(image.filename)) {
+      return absl::StrCat("upload '", EscapeInvalidUtf8(image.filename),
+                          "': the name is not valid UTF-8; rename the file "
+                          "(pools, responses and CSVs hold UTF-8 names)");
+    }
     if (!std::ifstream(image.path, std::ios::binary).is_open()) {
       return absl::StrCat("cannot read ", image.path);
     }
@@ -277,7 +283,18 @@ bool ParseMinDistance(const Flags& flags, std::optional<double>* out) {
 // Reads a candidates or queries CSV; its `selected` / `masked` columns go
 // to the server, which applies the lightly meaning.
 absl::StatusOr<EmbeddingTable> ReadCandidates(const std::string& path) {
-  return ReadCsvFile(path);
+  absl::StatusOr<EmbeddingTable> table = ReadCsvFile(path);
+  if (!table.ok()) return table;
+  for (size_t i = 0; i < table->size(); ++i) {
+    if (!IsValidUtf8(table->filenames[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": row ", i + 1, ": filename '",
+          EscapeInvalidUtf8(table->filenames[i]),
+          "' is not valid UTF-8 (pools, responses and CSVs hold UTF-8 "
+          "names)"));
+    }
+  }
+  return table;
 }
 
 // Writes report.html and report.json into the local folder --report-out /

@@ -475,6 +475,8 @@ void AppendCsv(const EmbeddingTable& table, std::string* out, int threads) {
 }
 
 absl::StatusOr<EmbeddingTable> ParseCsv(absl::string_view text, int threads) {
+  // Spreadsheets start their CSVs with a UTF-8 byte-order mark.
+  absl::ConsumePrefix(&text, "\xEF\xBB\xBF");
   if (text.empty()) {
     return absl::InvalidArgumentError("line 1: the file is empty (no header)");
   }

@@ -21,7 +21,7 @@ namespace datapool {
 void AppendCsv(const EmbeddingTable& table, std::string* out,
                int threads = 0);
 
-// Parses CSV text. Enforces the lightly loader's rules (header cells without
+// Parses CSV text (a leading UTF-8 byte-order mark is skipped). Enforces the lightly loader's rules (header cells without
 // whitespace, `filenames` first, `labels` last, only `embedding_<i>` in order
 // plus `selected`/`masked` between, no empty rows) and returns
 // InvalidArgument naming the line (1-based) and column of the first problem.

@@ -76,6 +76,17 @@ struct BadCase {
   const char* message;
 };
 
+TEST(CsvCodecTest, ReadsAByteOrderMark) {
+  // As spreadsheets save "CSV UTF-8".
+  auto t = ParseCsv("\xEF\xBB\xBF" "filenames,embedding_0,labels\r\na.jpg,0.5,3\r\n");
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->size(), 1u);
+  EXPECT_EQ(t->filenames[0], "a.jpg");
+  EXPECT_EQ(t->labels[0], 3);
+  // Only at the start: a mark inside a header cell is still refused.
+  EXPECT_FALSE(ParseCsv("filenames,\xEF\xBB\xBF" "embedding_0,labels\na,1,0\n").ok());
+}
+
 TEST(CsvCodecTest, RejectsMalformedWithLineNumbers) {
   const BadCase cases[] = {
       {"", "line 1"},

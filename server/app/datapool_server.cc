@@ -151,6 +151,9 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &s->port_);
+  // gRPC sets SO_REUSEPORT by default: a second server on the same address
+  // would start and take half the clients. One server per address.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.RegisterService(s->service_.get());
   // Serve health at once: live ("liveness" SERVING) but not ready (""
@@ -159,7 +162,8 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options.listen, " (address in use or invalid?)"));
+        "cannot listen on ", options.listen,
+        " (address in use by another server, or invalid)"));
   }
   grpc::HealthCheckServiceInterface* health = s->server_->GetHealthCheckService();
   health->SetServingStatus(v1::Datapool::service_full_name(), false);

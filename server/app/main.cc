@@ -1,9 +1,11 @@
 // datapool-server: wires the pool manager into the gRPC service, serves
 // grpc.health.v1 and stops gracefully on SIGTERM/SIGINT.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -37,7 +39,8 @@ struct ServerFlags {
   std::string max_message_mb = "64";
   std::string max_candidates = "10000000";
   std::string max_filename_bytes = "1024";
-  std::string max_pools = "10000";
+  std::string max_request_mb = "1024";
+  std::string max_pools;  // default: what the descriptor limit allows
   std::string shutdown_grace_s = "30";
   std::string model;
   std::string input_size = "64";
@@ -59,6 +62,10 @@ struct ServerFlags {
   bool help = false;
 };
 
+// Seconds past --shutdown-grace-s that cancelled calls get to unwind before
+// the process exits regardless.
+constexpr int kHardStopMarginS = 5;
+
 // Parses a flag's integer value in [lo, hi] or exits with a message.
 // Serialises the server's stderr lines (calls log from many threads).
 absl::Mutex log_mu;
@@ -76,6 +83,30 @@ int IntFlag(const std::string& name, const std::string& value, int lo, int hi) {
 void Fail(const std::string& message) {
   std::cerr << "datapool-server: " << message << "\n";
   std::exit(2);
+}
+
+// Raises the soft limit on open descriptors to the hard one (each pool
+// holds its lock file open) and returns the limit now in force.
+rlim_t RaiseOpenFileLimit() {
+  struct rlimit limit;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    struct rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) return raised.rlim_cur;
+  }
+  return limit.rlim_cur;
+}
+
+// 10,000 pools, or fewer when the descriptor limit could not hold their
+// lock files beside what calls need (connections, images, pool files).
+int DefaultMaxPools(rlim_t open_files) {
+  constexpr rlim_t kReserved = 256;
+  constexpr rlim_t kDefault = 10000;
+  if (open_files == RLIM_INFINITY || open_files >= kDefault + kReserved) {
+    return static_cast<int>(kDefault);
+  }
+  return static_cast<int>(std::max<rlim_t>(16, open_files - kReserved));
 }
 
 // The input folder is only read: it must exist and be listable. The
@@ -108,8 +139,13 @@ int Run(int argc, char** argv) {
                    "most candidates (embedding rows or images) in one request");
   parser.AddString("max-filename-bytes", &flags.max_filename_bytes,
                    "longest sample filename in bytes");
+  parser.AddString("max-request-mb", &flags.max_request_mb,
+                   "most MiB the candidates of one call may hold (embedding "
+                   "rows at 4 bytes a value, images as their embeddings)");
   parser.AddString("max-pools", &flags.max_pools,
-                   "most pools this server holds");
+                   "most pools this server holds (each holds a lock file "
+                   "open); default 10000, less when the open-file limit "
+                   "is lower");
   parser.AddString("tls-cert", &flags.tls_cert,
                    "PEM certificate chain: serve TLS (with --tls-key)");
   parser.AddString("tls-key", &flags.tls_key, "PEM private key for --tls-cert");
@@ -126,7 +162,8 @@ int Run(int argc, char** argv) {
   parser.AddString("log-level", &flags.log_level,
                    "debug, info (a line per call), warning, error or off");
   parser.AddString("shutdown-grace-s", &flags.shutdown_grace_s,
-                   "seconds in-flight calls get to finish on SIGTERM");
+                   "seconds in-flight calls get to finish on SIGTERM; then "
+                   "they are cancelled and the process exits within 5 s");
   parser.AddString("model", &flags.model,
                    "TorchScript model file (N×3×S×S float -> N×D); empty: "
                    "the built-in, untrained ResNet-18 (32-d); 'none': no "
@@ -197,6 +234,19 @@ int Run(int argc, char** argv) {
     }
     std::cerr << "datapool-server: " << strsignal(sig)
               << ", finishing in-flight calls" << std::endl;
+    // gRPC cancels what still runs when the grace period ends, but waits
+    // for every handler to return: the process must stop all the same.
+    // Commits are atomic, so a hard stop loses nothing acknowledged. A
+    // second signal stops at once.
+    std::thread([signals, grace_s] {
+      const struct timespec wait = {grace_s + kHardStopMarginS, 0};
+      const int again = sigtimedwait(&signals, nullptr, &wait);
+      std::cerr << "datapool-server: "
+                << (again > 0 ? "second signal"
+                              : "calls still running after the grace period")
+                << "; exiting now" << std::endl;
+      std::_Exit(1);
+    }).detach();
     running->Shutdown(absl::Seconds(grace_s));
   });
 
@@ -208,8 +258,15 @@ int Run(int argc, char** argv) {
       IntFlag("max-candidates", flags.max_candidates, 1, 1000000000));
   options.limits.max_filename_bytes = static_cast<size_t>(
       IntFlag("max-filename-bytes", flags.max_filename_bytes, 16, 65536));
-  options.max_pools =
-      static_cast<size_t>(IntFlag("max-pools", flags.max_pools, 1, 1000000));
+  options.limits.max_request_bytes =
+      static_cast<size_t>(
+          IntFlag("max-request-mb", flags.max_request_mb, 1, 1 << 20))
+      << 20;
+  const int default_max_pools = DefaultMaxPools(RaiseOpenFileLimit());
+  options.max_pools = static_cast<size_t>(
+      flags.max_pools.empty()
+          ? default_max_pools
+          : IntFlag("max-pools", flags.max_pools, 1, 1000000));
   options.input_dir = flags.input_dir;
   options.prune = flags.prune;
   options.report_thumbnails = !flags.no_report_thumbnails;

@@ -1,11 +1,15 @@
 #include "server/app/metrics_http.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace datapool {
+namespace {
+constexpr size_t kWorkers = 32;
+}  // namespace
 
 MetricsHttpServer::MetricsHttpServer()
     : http_(std::make_unique<httplib::Server>()) {}
@@ -25,6 +29,20 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
         "--metrics-listen must be HOST:PORT, got '", listen, "'"));
   }
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
+  // httplib's default sets SO_REUSEPORT too, which lets a second server
+  // bind the same port and split the scrapes: address reuse only.
+  server->http_->set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  // Idle or half-open connections hold a worker until the read times out;
+  // more workers and short timeouts keep a scrape from queueing behind them.
+  server->http_->new_task_queue = [] {
+    return new httplib::ThreadPool(kWorkers);
+  };
+  server->http_->set_read_timeout(1, 0);
+  server->http_->set_write_timeout(5, 0);
+  server->http_->set_keep_alive_timeout(2);
   server->http_->Get("/metrics", [metrics](const httplib::Request&,
                                            httplib::Response& response) {
     response.set_content(metrics->Render(),

@@ -98,4 +98,12 @@ absl::Status ValidateMinDistance(std::optional<double> min_distance) {
   return absl::OkStatus();
 }
 
+absl::Status RequestTooLarge(size_t max_bytes) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the request's candidates hold more than ", max_bytes >> 20,
+      " MiB (embedding values at 4 bytes each plus filenames; images count "
+      "as their embeddings), the most one request may hold (server flag "
+      "--max-request-mb); split it into several requests"));
+}
+
 }  // namespace datapool

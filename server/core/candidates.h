@@ -24,6 +24,10 @@ absl::Status ValidateMinDistance(std::optional<double> min_distance);
 // and length.
 absl::Status FilenameTooLong(absl::string_view filename, size_t max_bytes);
 
+// ResourceExhausted: a request's candidates hold more than `max_bytes`
+// (server flag --max-request-mb).
+absl::Status RequestTooLarge(size_t max_bytes);
+
 // Scales `row` (dimension floats) to unit length. Returns false, leaving it
 // unchanged, when it is the zero vector.
 bool NormalizeRow(float* row, size_t dimension);

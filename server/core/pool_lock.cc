@@ -19,6 +19,8 @@ absl::StatusOr<std::unique_ptr<PoolLock>> PoolLock::Acquire(
     const std::string& pool_dir) {
   std::error_code ec;
   std::filesystem::create_directories(pool_dir, ec);
+  // A read-only shared folder: say so, rather than "no such lock file".
+  if (ec) return ErrnoStatus(ec.value(), "cannot create pool folder", pool_dir);
   const std::string path = absl::StrCat(pool_dir, "/", kLockFileName);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "cannot open lock file", path);

@@ -43,6 +43,15 @@ class DatapoolService::CandidateInput {
             " candidates, the most one request may hold (server flag "
             "--max-candidates); split it into several requests"));
       }
+      // Checked before the copy: the rows are what stays in memory.
+      size_t bytes = sizeof(float) * static_cast<size_t>(block.values_size());
+      for (const std::string& filename : block.filenames()) {
+        bytes += filename.size();
+      }
+      held_bytes_ += bytes;
+      if (held_bytes_ > limits_.max_request_bytes) {
+        return RequestTooLarge(limits_.max_request_bytes);
+      }
       for (const std::string& filename : block.filenames()) {
         if (filename.size() > limits_.max_filename_bytes) {
           return FilenameTooLong(filename, limits_.max_filename_bytes);
@@ -135,6 +144,7 @@ class DatapoolService::CandidateInput {
   PoolManager& manager_;
   EmbeddingTable table_;
   std::unique_ptr<ImageIngest> ingest_;
+  size_t held_bytes_ = 0;       // embedding rows, as max_request_bytes counts
   size_t images_received_ = 0;  // paths given and uploads completed
   size_t uploads_ = 0;          // upload chunks seen
   static constexpr int kThumbnailSize = 128;
@@ -144,6 +154,7 @@ namespace {
 
 ImageServices WithLimits(ImageServices images, const RequestLimits& limits) {
   images.max_images = limits.max_candidates;
+  images.max_request_bytes = limits.max_request_bytes;
   images.max_filename_bytes = limits.max_filename_bytes;
   return images;
 }

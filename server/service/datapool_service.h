@@ -28,6 +28,11 @@ struct RequestLimits {
   size_t max_candidates = 10000000;
   // Longest sample filename in bytes; longer: InvalidArgument. Default 1024.
   size_t max_filename_bytes = 1024;
+  // Bytes the candidates of one call may hold in the server: embedding rows
+  // as 4 bytes a value plus the filename, images as their embedding (the
+  // image bytes themselves are bounded per image and per pipeline). Beyond
+  // it ResourceExhausted, checked as messages arrive. Default 1 GiB.
+  size_t max_request_bytes = size_t{1} << 30;
 };
 
 // How a call went, for the log line and the metrics.

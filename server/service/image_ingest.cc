@@ -49,8 +49,11 @@ absl::Status ImageIngest::AddPaths(
   ASSIGN_OR_RETURN(std::vector<ImageInput> inputs,
                    services_.inputs->Resolve({paths.begin(), paths.end()},
                                              weak_labels_, &skipped));
-  images_ += inputs.size() + skipped.size();
+  images_ += skipped.size();
   if (images_ > services_.max_images) return TooManyImages();
+  for (const ImageInput& input : inputs) {
+    RETURN_IF_ERROR(CountImage(input.filename));
+  }
   for (SkippedFile& s : skipped) pipeline_.Skip(std::move(s));
   for (ImageInput& input : inputs) RETURN_IF_ERROR(pipeline_.Add(std::move(input)));
   return absl::OkStatus();
@@ -60,7 +63,7 @@ absl::Status ImageIngest::AddChunks(
     const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks) {
   for (const v1::ImageChunk& chunk : chunks) {
     if (!in_image_) {
-      if (++images_ > services_.max_images) return TooManyImages();
+      RETURN_IF_ERROR(CountImage(chunk.filename()));
       if (chunk.filename().size() > services_.max_filename_bytes) {
         return FilenameTooLong(chunk.filename(), services_.max_filename_bytes);
       }
@@ -100,6 +103,15 @@ absl::Status ImageIngest::AddChunks(
         RETURN_IF_ERROR(pipeline_.Add(std::move(current_)));
       }
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ImageIngest::CountImage(absl::string_view filename) {
+  if (++images_ > services_.max_images) return TooManyImages();
+  bytes_ += filename.size() + sizeof(float) * services_.embedder->dimension();
+  if (bytes_ > services_.max_request_bytes) {
+    return RequestTooLarge(services_.max_request_bytes);
   }
   return absl::OkStatus();
 }

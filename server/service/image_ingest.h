@@ -29,6 +29,10 @@ struct ImageServices {
   // Most images (uploads plus files found under input paths) in one
   // request; beyond it ResourceExhausted. Default 1,000,000.
   size_t max_images = 1000000;
+  // Bytes the embeddings of one request's images may take (each image
+  // counts its filename plus 4 bytes a dimension); beyond it
+  // ResourceExhausted. Default 1 GiB.
+  size_t max_request_bytes = size_t{1} << 30;
   // Longest filename of an uploaded image in bytes (InvalidArgument).
   // Default 1024.
   size_t max_filename_bytes = 1024;
@@ -61,6 +65,8 @@ class ImageIngest {
   ImageIngest(const ImageServices& services, bool weak_labels,
               bool drop_identical_files);
   absl::Status TooManyImages() const;
+  // Counts one more image named `filename` against the limits.
+  absl::Status CountImage(absl::string_view filename);
 
   const ImageServices& services_;
   const bool weak_labels_;
@@ -68,6 +74,7 @@ class ImageIngest {
   // The upload being assembled, if any.
   // Images taken so far (queued or skipped), against max_images.
   size_t images_ = 0;
+  size_t bytes_ = 0;  // against max_request_bytes
   bool in_image_ = false;
   bool oversized_ = false;
   ImageInput current_;
