@@ -13,11 +13,23 @@ what it requested, evaluate JavaScript in it, and take a screenshot.
 
 The browser is Debian's `chromium`, started with --remote-debugging-pipe:
 protocol messages are JSON texts, each ended by a NUL byte; chromium reads
-them on its fd 3 and writes on its fd 4. The helper creates a page target
-and attaches to it with flatten=True, so every page command carries the
-session id. Name resolution is mapped to nothing (--host-resolver-rules), so
-a page that fetches anything from the network gets an error, which
-console_errors() reports.
+them on its fd 3 and writes on its fd 4. Each open() creates a page target
+of its own, attaches to it with flatten=True (every page command carries
+that session's id) and closes the previous page's target; events are taken
+only from the current session. Name resolution is mapped to nothing
+(--host-resolver-rules), so a page that fetches anything from the network
+gets an error, which console_errors() reports.
+
+Why a fresh target per page, and not one tab navigated from page to page:
+chromium replays console messages it keeps for a page (Log.entryAdded, with
+the original timestamp and request id) when a frame's DevTools agents are
+set up again. After a navigation that failed (its chrome-error:// page is
+committed in a process of its own) the next navigation of the same tab got,
+now and then, the "Failed to load resource" entry of the page before the
+failed one: it arrives after that navigation has started, so no flush or
+clearing before it can tell it from the new page's own errors. A new target
+has nothing stored to replay, and whatever an old target still sends
+carries its old session id, which is ignored.
 
 Every wait (startup, command replies, page load) has a timeout and fails
 with BrowserError, whose text ends with the tail of chromium's stderr; a
@@ -117,6 +129,10 @@ class BrowserError(RuntimeError):
     """Chromium failed, exited, timed out or answered a command with an error."""
 
 
+class _CommandError(BrowserError):
+    """Chromium answered a command with an error (the browser is fine)."""
+
+
 class JavaScriptError(RuntimeError):
     """An expression given to HeadlessPage.evaluate threw."""
 
@@ -139,7 +155,8 @@ class HeadlessPage:
         self._buf = b""
         self._next_id = 0
         self._replies = {}
-        self._session = None
+        self._target = None        # the current page's target id
+        self._session = None       # and the session attached to it
         self._lifecycle = []       # (frameId, loaderId, name) of the page
         self._errors = []
         self._requests = []
@@ -308,11 +325,27 @@ class HeadlessPage:
     # -- the page -----------------------------------------------------------
 
     def _attach(self):
+        """Switches to a new page target (about:blank), with the domains
+        enabled and nothing collected, then closes the previous one. Events
+        of the previous target, late ones and replays included, carry its
+        session id from then on and are ignored."""
+        old = self._target
         target = self.send("Target.createTarget", {"url": "about:blank"},
                            session=False)["targetId"]
-        self._session = self.send("Target.attachToTarget",
-                                  {"targetId": target, "flatten": True},
-                                  session=False)["sessionId"]
+        try:
+            session = self.send("Target.attachToTarget",
+                                {"targetId": target, "flatten": True},
+                                session=False)["sessionId"]
+        except BaseException:
+            try:
+                self._close_target(target)
+            except BrowserError:
+                pass  # the first error is the one to report
+            raise
+        self._target, self._session = target, session
+        self._errors = []
+        self._requests = []
+        self._lifecycle = []
         self.send("Page.enable")
         self.send("Page.setLifecycleEventsEnabled", {"enabled": True})
         self.send("Runtime.enable")
@@ -321,23 +354,28 @@ class HeadlessPage:
         self.send("Emulation.setDeviceMetricsOverride",
                   {"width": self.width, "height": self.height,
                    "deviceScaleFactor": 1, "mobile": False})
+        if old is not None:
+            self._close_target(old)
+
+    def _close_target(self, target):
+        try:
+            self.send("Target.closeTarget", {"targetId": target}, session=False)
+        except _CommandError:
+            pass  # gone already (a page can close itself): nothing to close
 
     def open(self, url, timeout=None):
-        """Navigates to url and waits for its load event (all scripts, images
-        and style sheets of the document done). Clears what console_errors()
-        and requests() had collected for the previous page."""
-        self._flush()
-        self._errors = []
-        self._requests = []
-        self._lifecycle = []
+        """Loads url in a new page (the previous one is closed) and waits for
+        its load event (all scripts, images and style sheets of the document
+        done). console_errors() and requests() then report this page only."""
+        self._attach()
         nav = self.send("Page.navigate", {"url": url}, timeout=timeout)
         if nav.get("errorText"):
             raise BrowserError("navigation to %s failed: %s%s"
                                % (url, nav["errorText"], self._stderr_tail()))
         frame, loader = nav.get("frameId"), nav.get("loaderId")
         # Page.lifecycleEvent "load" is Page.loadEventFired with the frame and
-        # loader ids, so a late load event of the previous document cannot
-        # be taken for this one's.
+        # loader ids, so that the load event of about:blank, the new
+        # target's first document, cannot be taken for this one's.
         self._wait(lambda: any(f == frame and name == "load"
                                and (loader is None or l == loader)
                                for f, l, name in self._lifecycle),
@@ -404,7 +442,7 @@ class HeadlessPage:
                    "the reply to %s" % method, deadline)
         reply = self._replies.pop(msg_id)
         if "error" in reply:
-            raise BrowserError("%s failed: %s" % (method, reply["error"]))
+            raise _CommandError("%s failed: %s" % (method, reply["error"]))
         return reply.get("result", {})
 
     def _flush(self):

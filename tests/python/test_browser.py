@@ -55,6 +55,15 @@ EXTERNAL_PAGE = """<!doctype html>
 </head><body><p>external</p></body></html>
 """
 
+# A script error and a missing resource (a file: URL: no network needed).
+BROKEN_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"></head><body>
+<img src="missing-image.png">
+<script>no_such_function();</script>
+<p>broken</p>
+</body></html>
+"""
+
 
 def png_info(path):
     """(width, height) of a PNG file, after checking its signature, chunk
@@ -107,7 +116,7 @@ class PageTest(unittest.TestCase):
         cls.addClassCleanup(cls._tmp.cleanup)
         cls.pages = {}
         for name, html in (("svg", SVG_PAGE), ("errors", ERROR_PAGE),
-                           ("external", EXTERNAL_PAGE)):
+                           ("external", EXTERNAL_PAGE), ("broken", BROKEN_PAGE)):
             path = os.path.join(cls._tmp.name, name + ".html")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(html)
@@ -173,6 +182,51 @@ class PageTest(unittest.TestCase):
             page.evaluate("Promise.reject(new Error('nope'))")
         # A throwing evaluate is the caller's, not the page's, error.
         self.assertEqual(page.console_errors(), [])
+
+    def test_errors_stay_with_their_page(self):
+        # Each page's errors, all of them and only them, whatever was loaded
+        # before it in the same browser. A failed navigation followed by
+        # another one is the case that used to leak: chromium replayed the
+        # "Failed to load resource" entry of the page before the failed one
+        # into the next page (now and then: several rounds).
+        page = self.page
+        missing = "file://" + os.path.join(self._tmp.name, "missing.html")
+        pages_before = None
+        for _ in range(8):
+            for name in ("external", "missing", "svg", "broken", "missing",
+                         "svg", "errors", "missing", "broken", "svg"):
+                if name == "missing":
+                    with self.assertRaisesRegex(BrowserError, "ERR_FILE_NOT_FOUND"):
+                        page.open(missing)
+                    continue
+                page.open(self.pages[name])
+                errors = page.console_errors()
+                if name == "svg":
+                    self.assertEqual(errors, [], "errors of an earlier page")
+                    self.assertEqual(page.requests()[0], self.pages["svg"])
+                elif name == "external":
+                    self.assertEqual(len(errors), 1, errors)
+                    self.assertIn("ERR_NAME_NOT_RESOLVED", errors[0])
+                    self.assertIn("https://example.invalid/x.js", errors[0])
+                elif name == "errors":
+                    self.assertEqual(len(errors), 2, errors)
+                    self.assertIn("console.error: x", errors[0])
+                    self.assertIn("thrown on purpose", errors[1])
+                else:  # broken: both of its errors, in either order
+                    self.assertEqual(len(errors), 2, errors)
+                    self.assertTrue(any("ReferenceError: no_such_function" in e
+                                        for e in errors), errors)
+                    self.assertTrue(any("ERR_FILE_NOT_FOUND" in e and "missing-image.png" in e
+                                        for e in errors), errors)
+                    self.assertEqual(page.requests()[1:],
+                                     [self.pages["broken"].rsplit("/", 1)[0]
+                                      + "/missing-image.png"])
+            # Each open() closes the page before it: no tabs pile up.
+            targets = page.send("Target.getTargets", session=False)["targetInfos"]
+            pages_now = len([t for t in targets if t["type"] == "page"])
+            if pages_before is None:
+                pages_before = pages_now
+            self.assertEqual(pages_now, pages_before, targets)
 
     def test_missing_file_fails_to_open(self):
         missing = os.path.join(self._tmp.name, "missing.html")

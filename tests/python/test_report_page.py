@@ -194,7 +194,10 @@ class ReportPageTest(unittest.TestCase):
 
     def test_a_broken_page_would_be_caught(self):
         # The checks above can fail, each on its own: a page whose histogram
-        # lost its bars, and one that loads an outside script.
+        # lost its bars, one that loads an outside script, and one with an
+        # inline script (which its Content-Security-Policy blocks: an error
+        # too); and the errors stay with the page that had them: the same
+        # browser then passes the good page again.
         self.cli("select", "--pool", "broken", "--input", "photos/blue", "--n-samples", "5")
         folder = os.path.join(self.shared, "broken", "reports", "1")
         with open(os.path.join(folder, "report.json")) as f:
@@ -211,12 +214,20 @@ class ReportPageTest(unittest.TestCase):
         no_bars = variant("no-bars.html", html.replace('class="bar ', 'class="gone '))
         outside = variant("outside.html", html.replace(
             "</body>", '<script src="https://example.invalid/x.js"></script></body>'))
+        inline = variant("inline-script.html", html.replace(
+            "</body>", "<script>no_such_function();</script></body>"))
+        good = os.path.join(folder, "report.html")
         with HeadlessPage() as page:
-            self.check_page(page, os.path.join(folder, "report.html"), report)
+            self.check_page(page, good, report)
             with self.assertRaisesRegex(AssertionError, "not greater than 0"):
                 self.check_page(page, no_bars, report)
             with self.assertRaisesRegex(AssertionError, "example.invalid"):
                 self.check_page(page, outside, report)
+            self.check_page(page, good, report)
+            with self.assertRaisesRegex(AssertionError,
+                                        "security error: .*Content Security Policy"):
+                self.check_page(page, inline, report)
+            self.check_page(page, good, report)
 
 
 if __name__ == "__main__":
