@@ -40,8 +40,9 @@ void WritePool(const v1::PoolInfo& p, JsonWriter* w) {
       .Key("folder").String(p.folder())
       .Key("normalized").Bool(p.normalized())
       .Key("model_fingerprint").String(p.model_fingerprint())
-      .Key("input_size").UInt(p.input_size())
-      .EndObject();
+      .Key("input_size").UInt(p.input_size());
+  if (!p.problem().empty()) w->Key("problem").String(p.problem());
+  w->EndObject();
 }
 
 void WriteSkipped(
@@ -134,12 +135,18 @@ std::string PoolsText(const v1::ListPoolsResponse& response) {
                    {"DIMENSION", Align::kRight},
                    {"VERSION", Align::kRight},
                    {"UPDATED"}});
+  std::string problems;
   for (const v1::PoolInfo& p : response.pools()) {
+    if (!p.problem().empty()) {
+      table.AddRow({p.name(), "-", "-", "-", "DAMAGED (below)"});
+      absl::StrAppend(&problems, "\n", p.problem(), "\n");
+      continue;
+    }
     table.AddRow({p.name(), absl::StrCat(p.size()),
                   absl::StrCat(p.dimension()), absl::StrCat(p.version()),
                   p.updated_time()});
   }
-  return table.Render();
+  return table.Render() + problems;
 }
 
 std::string PoolsJson(const v1::ListPoolsResponse& response) {

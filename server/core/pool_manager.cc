@@ -59,32 +59,80 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Open(
       new PoolManager(std::move(store), options));
 }
 
+namespace {
+
+// The status calls on a pool that could not be loaded get: what is wrong
+// and the way out. Keeps `load`'s code, but a missing file is DataLoss
+// (the pool exists: its other files are there).
+absl::Status PoolDamage(absl::string_view name, const absl::Status& load) {
+  const absl::StatusCode code = absl::IsNotFound(load)
+                                    ? absl::StatusCode::kDataLoss
+                                    : load.code();
+  return absl::Status(
+      code,
+      absl::StrCat(
+          "pool '", name, "' is damaged and left as it is: ", load.message(),
+          ". Repair it with `datapool pools restore ", name,
+          " VERSION` (versions: `datapool pools history ", name,
+          "`; the damaged files are set aside, not removed), or move its "
+          "files aside yourself and restart; or delete it"));
+}
+
+}  // namespace
+
 absl::Status PoolManager::LoadPools() {
-  PoolManager* manager = this;
-  ASSIGN_OR_RETURN(std::vector<std::string> names,
-                   manager->store_->ListPoolNames());
+  ASSIGN_OR_RETURN(std::vector<std::string> names, store_->ListPoolNames());
+  size_t held = 0;
   for (const std::string& name : names) {
-    absl::StatusOr<std::unique_ptr<PoolLock>> lock =
-        PoolLock::Acquire(manager->store_->PoolDir(name));
-    const bool owned = lock.ok();
-    absl::StatusOr<StoredPool> stored = manager->store_->Load(name, owned);
-    if (!stored.ok()) {
-      // Another owner may be between the two renames of a commit.
-      if (!owned) continue;
-      return absl::Status(stored.status().code(),
-                          absl::StrCat("cannot load pool '", name,
-                                       "': ", stored.status().message()));
-    }
     auto pool = std::make_shared<Pool>();
+    if (held >= max_pools_) {
+      // Each pool holds its lock file open: beyond --max-pools (which
+      // follows the open-file limit) a pool is listed, not loaded.
+      {
+        absl::MutexLock state(&pool->mu);
+        pool->damage = absl::ResourceExhaustedError(absl::StrCat(
+            "pool '", name, "' is not loaded: this server holds at most ",
+            max_pools_, " pools (--max-pools, which defaults to what the "
+            "open-file limit allows); raise the limit (ulimit -n) or move "
+            "pools to another server"));
+      }
+      // Lock order: mu_ before a pool's mu, never the reverse.
+      absl::MutexLock map_lock(&mu_);
+      pools_.emplace(name, std::move(pool));
+      continue;
+    }
+    ++held;
+    absl::StatusOr<std::unique_ptr<PoolLock>> lock =
+        PoolLock::Acquire(store_->PoolDir(name));
+    // FailedPrecondition: another server owns it (it is read, not written).
+    const bool owned = lock.ok();
+    absl::Status damage;
+    if (!owned && !absl::IsFailedPrecondition(lock.status())) {
+      damage = lock.status();  // e.g. out of descriptors: say so
+    } else {
+      absl::StatusOr<StoredPool> stored = store_->Load(name, owned);
+      if (stored.ok()) {
+        pool->Publish(MakeSnapshot(std::move(stored->meta),
+                                   std::move(stored->table), nullptr));
+      } else if (!owned) {
+        continue;  // its owner may be between the two renames of a commit
+      } else {
+        damage = stored.status();
+      }
+    }
+    if (!damage.ok()) {
+      // One damaged pool neither stops the server nor is written over:
+      // it is listed with its problem and refuses calls.
+      absl::MutexLock state(&pool->mu);
+      pool->damage = PoolDamage(name, damage);
+    }
     if (owned) {
       absl::MutexLock write_lock(&pool->write_mu);
       pool->lock = *std::move(lock);
     }
-    pool->Publish(manager->MakeSnapshot(std::move(stored->meta),
-                                        std::move(stored->table), nullptr));
     // Lock order: a pool's write_mu before mu_, never the reverse.
-    absl::MutexLock map_lock(&manager->mu_);
-    manager->pools_.emplace(name, std::move(pool));
+    absl::MutexLock map_lock(&mu_);
+    pools_.emplace(name, std::move(pool));
   }
   return absl::OkStatus();
 }
@@ -152,7 +200,7 @@ absl::Status PoolManager::SearchSnapshot(const Snapshot& snapshot,
 
 PoolInfo PoolManager::Info(absl::string_view name,
                            const Snapshot& snapshot) const {
-  return PoolInfo{std::string(name), store_->PoolDir(name), snapshot.meta};
+  return PoolInfo{std::string(name), store_->PoolDir(name), snapshot.meta, ""};
 }
 
 std::shared_ptr<PoolManager::Pool> PoolManager::FindPool(
@@ -166,7 +214,10 @@ absl::StatusOr<std::shared_ptr<PoolManager::Pool>> PoolManager::FindOrAddPool(
     absl::string_view name) {
   absl::MutexLock lock(&mu_);
   auto it = pools_.find(name);
-  if (it != pools_.end()) return it->second;
+  if (it != pools_.end()) {
+    RETURN_IF_ERROR(it->second->Damage());
+    return it->second;
+  }
   if (pools_.size() >= max_pools_) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "this server already holds ", pools_.size(),
@@ -188,6 +239,21 @@ std::shared_ptr<const PoolManager::Snapshot> PoolManager::CurrentSnapshot(
     pool = it->second;
   }
   return pool->Current();
+}
+
+absl::StatusOr<std::shared_ptr<const PoolManager::Snapshot>>
+PoolManager::ReadableSnapshot(absl::string_view name) const {
+  std::shared_ptr<Pool> pool;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pools_.find(name);
+    if (it == pools_.end()) return PoolNotFoundError(name);
+    pool = it->second;
+  }
+  RETURN_IF_ERROR(pool->Damage());
+  std::shared_ptr<const Snapshot> snapshot = pool->Current();
+  if (snapshot == nullptr) return PoolNotFoundError(name);
+  return snapshot;
 }
 
 absl::Status PoolManager::EnsureOwned(absl::string_view name, Pool* pool) {
@@ -331,6 +397,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImpl(
 
   if (params.dry_run) {
     std::shared_ptr<Pool> pool = FindPool(params.pool);
+    if (pool != nullptr) RETURN_IF_ERROR(pool->Damage());
     std::shared_ptr<const Snapshot> snapshot =
         pool != nullptr ? pool->Current() : nullptr;
     return SelectLocked(params, candidates, intake, from_model, snapshot,
@@ -576,9 +643,7 @@ absl::StatusOr<StoredReport> PoolManager::GetReport(absl::string_view name,
                                                     uint64_t version,
                                                     bool with_html) const {
   RETURN_IF_ERROR(ValidatePoolName(name));
-  if (CurrentSnapshot(name) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no pool named '", name, "'"));
-  }
+  RETURN_IF_ERROR(ReadableSnapshot(name).status());
   return store_->ReadReport(name, version, with_html);
 }
 
@@ -591,10 +656,8 @@ absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,
     return absl::InvalidArgumentError(
         absl::StrCat("k must be in [1, ", kMaxK, "], got ", k));
   }
-  std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
-  if (snapshot == nullptr) {
-    return PoolNotFoundError(name);
-  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot,
+                   ReadableSnapshot(name));
   if (from_model) RETURN_IF_ERROR(CheckModelOf(name, snapshot->meta));
   DropMasked(&queries);
   RETURN_IF_ERROR(ValidateAndNormalize(&queries));
@@ -629,10 +692,8 @@ absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,
 
 absl::StatusOr<PoolInfo> PoolManager::GetPool(absl::string_view name) const {
   RETURN_IF_ERROR(ValidatePoolName(name));
-  std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
-  if (snapshot == nullptr) {
-    return PoolNotFoundError(name);
-  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot,
+                   ReadableSnapshot(name));
   return Info(name, *snapshot);
 }
 
@@ -646,7 +707,13 @@ std::vector<PoolInfo> PoolManager::ListPools() const {
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<PoolInfo> infos;
   for (const auto& [name, pool] : pools) {
-    if (auto snapshot = pool->Current()) infos.push_back(Info(name, *snapshot));
+    if (absl::Status damage = pool->Damage(); !damage.ok()) {
+      PoolInfo info{name, store_->PoolDir(name), PoolMetadata{},
+                    std::string(damage.message())};
+      infos.push_back(std::move(info));
+    } else if (auto snapshot = pool->Current()) {
+      infos.push_back(Info(name, *snapshot));
+    }
   }
   return infos;
 }
@@ -654,19 +721,21 @@ std::vector<PoolInfo> PoolManager::ListPools() const {
 absl::StatusOr<std::vector<PoolManager::VersionInfo>>
 PoolManager::ListHistory(absl::string_view name) const {
   RETURN_IF_ERROR(ValidatePoolName(name));
-  std::shared_ptr<const Snapshot> snapshot = CurrentSnapshot(name);
-  if (snapshot == nullptr) {
-    return PoolNotFoundError(name);
-  }
+  absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot =
+      ReadableSnapshot(name);
+  // A damaged pool lists its kept versions (what a repair restores), with
+  // no current one.
+  const bool damaged = !snapshot.ok() && !absl::IsNotFound(snapshot.status());
+  if (!snapshot.ok() && !damaged) return snapshot.status();
   ASSIGN_OR_RETURN(std::vector<HistoryVersion> kept, store_->ListHistory(name));
   std::vector<VersionInfo> out;
   for (HistoryVersion& v : kept) {
-    if (v.meta.version >= snapshot->meta.version) continue;
+    if (!damaged && v.meta.version >= (*snapshot)->meta.version) continue;
     out.push_back(VersionInfo{std::move(v.meta),
                               absl::StrCat(kHistoryDirName, "/", v.csv_file),
                               false});
   }
-  out.push_back(VersionInfo{snapshot->meta, kCsvFileName, true});
+  if (!damaged) out.push_back(VersionInfo{(*snapshot)->meta, kCsvFileName, true});
   return out;
 }
 
@@ -678,6 +747,7 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
     return PoolNotFoundError(name);
   }
   absl::MutexLock write_lock(&pool->write_mu);
+  if (!pool->Damage().ok()) return RepairLocked(name, version, pool.get());
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> current,
                    OwnedSnapshot(name, pool.get()));
   if (version == current->meta.version) {
@@ -705,6 +775,32 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
   return Info(name, *snapshot);
 }
 
+absl::StatusOr<PoolInfo> PoolManager::RepairLocked(absl::string_view name,
+                                                   uint64_t version,
+                                                   Pool* pool) {
+  if (pool->lock == nullptr) {
+    ASSIGN_OR_RETURN(pool->lock, PoolLock::Acquire(store_->PoolDir(name)));
+  }
+  ASSIGN_OR_RETURN(StoredPool kept, store_->LoadHistoryVersion(name, version));
+  // Version numbers never go backwards: past everything the folder shows.
+  const uint64_t highest =
+      std::max<uint64_t>(version, store_->HighestVersionSeen(name));
+  RETURN_IF_ERROR(store_->SetAsideDamaged(name));
+  PoolMetadata meta = kept.meta;
+  meta.version = highest + 1;
+  meta.updated = absl::Now();
+  meta.normalized = true;
+  RETURN_IF_ERROR(store_->Commit(name, &meta, kept.table, nullptr,
+                                 /*keep_history=*/false));
+  auto snapshot = MakeSnapshot(meta, std::move(kept.table), nullptr);
+  {
+    absl::MutexLock state(&pool->mu);
+    pool->damage = absl::OkStatus();
+    pool->snapshot = snapshot;
+  }
+  return Info(name, *snapshot);
+}
+
 absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
   RETURN_IF_ERROR(ValidatePoolName(name));
   std::shared_ptr<Pool> pool = FindPool(name);
@@ -712,8 +808,15 @@ absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
     return PoolNotFoundError(name);
   }
   absl::MutexLock write_lock(&pool->write_mu);
-  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot,
-                   OwnedSnapshot(name, pool.get()));
+  PoolInfo info{std::string(name), store_->PoolDir(name), PoolMetadata{},
+                std::string(pool->Damage().message())};
+  if (info.problem.empty()) {
+    ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot,
+                     OwnedSnapshot(name, pool.get()));
+    info = Info(name, *snapshot);
+  } else if (pool->lock == nullptr) {
+    ASSIGN_OR_RETURN(pool->lock, PoolLock::Acquire(store_->PoolDir(name)));
+  }
   RETURN_IF_ERROR(store_->Delete(name));
   pool->deleted = true;
   pool->lock = nullptr;
@@ -721,7 +824,7 @@ absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
     absl::MutexLock lock(&mu_);
     pools_.erase(name);
   }
-  return Info(name, *snapshot);
+  return info;
 }
 
 }  // namespace datapool

@@ -113,6 +113,10 @@ struct PoolInfo {
   std::string name;
   std::string folder;
   PoolMetadata meta;
+  // Empty for a healthy pool. For a damaged one (its files could not be
+  // loaded at start): what is wrong, naming the file, and how to repair it;
+  // `meta` is then empty.
+  std::string problem;
 };
 
 // What a merge does with a source sample whose filename is already taken.
@@ -235,9 +239,10 @@ class PoolManager {
   // server's model: a cheap check before spending time on embedding.
   absl::Status CheckModel(absl::string_view pool) const;
 
-  // NotFound when there is no such pool.
+  // NotFound when there is no such pool; its damage (DataLoss, or the
+  // error that stopped its load) for a damaged one.
   absl::StatusOr<PoolInfo> GetPool(absl::string_view name) const;
-  // Sorted by name.
+  // Sorted by name; damaged pools too, with their problem.
   std::vector<PoolInfo> ListPools() const;
   // The kept versions and the current one (flagged), oldest first.
   // NotFound for a missing pool.
@@ -252,7 +257,10 @@ class PoolManager {
   // Commits kept version `version` as the new latest (version number
   // current + 1); the replaced latest goes to history/ and the in-memory
   // index is rebuilt. NotFound for a missing pool or version;
-  // InvalidArgument when `version` is the current one.
+  // InvalidArgument when `version` is the current one. On a damaged pool
+  // this is the repair: its damaged files are set aside (renamed
+  // damaged-<time>-<file>, never removed) and the version is committed as
+  // one past the highest version kept.
   absl::StatusOr<PoolInfo> RestoreVersion(absl::string_view name,
                                           uint64_t version);
 
@@ -301,9 +309,17 @@ class PoolManager {
     // process owns it (writes are refused until it can be taken over).
     std::unique_ptr<PoolLock> lock ABSL_GUARDED_BY(write_mu);
     mutable absl::Mutex mu;
-    // Null until the first commit of a new pool.
+    // Null until the first commit of a new pool, and for a damaged one.
     std::shared_ptr<const Snapshot> snapshot ABSL_GUARDED_BY(mu);
+    // Not OK for a pool whose files could not be loaded: every call on it
+    // gets this status, nothing writes to it but a restore (which repairs
+    // it) or a delete.
+    absl::Status damage ABSL_GUARDED_BY(mu);
 
+    absl::Status Damage() const {
+      absl::MutexLock lock(&mu);
+      return damage;
+    }
     std::shared_ptr<const Snapshot> Current() const {
       absl::MutexLock lock(&mu);
       return snapshot;
@@ -377,6 +393,14 @@ class PoolManager {
   absl::Status CheckModelOf(absl::string_view pool,
                             const PoolMetadata& meta) const;
   std::shared_ptr<const Snapshot> CurrentSnapshot(absl::string_view name) const;
+  // RestoreVersion of a damaged pool.
+  absl::StatusOr<PoolInfo> RepairLocked(absl::string_view name,
+                                        uint64_t version, Pool* pool)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->write_mu);
+  // The current snapshot of an existing pool: NotFound for a missing pool,
+  // the damage of a damaged one.
+  absl::StatusOr<std::shared_ptr<const Snapshot>> ReadableSnapshot(
+      absl::string_view name) const;
   // Makes this process the pool's owner before a write: takes its lock if
   // not held yet and then reloads it from disk (the previous owner may have
   // committed since). FailedPrecondition naming the owner otherwise.

@@ -241,18 +241,31 @@ TEST(PoolManagerTest, ConcurrentSelectionsLoseNoCommit) {
   EXPECT_EQ(csv->size(), kThreads * kRounds * 2u);
 }
 
-TEST(PoolManagerTest, DamagedPoolFailsTheStart) {
+// A damaged pool used to stop the whole start; now it is served as damaged
+// (listed with its problem, calls on it DataLoss) and left untouched, while
+// the other pools serve.
+TEST(PoolManagerTest, DamagedPoolIsIsolatedNotFatal) {
   TempDir tmp;
   {
     auto manager = Open(tmp.path());
     ASSERT_TRUE(manager->Select(Count("p", 2), RandomTable(5, 4, 1)).ok());
+    ASSERT_TRUE(manager->Select(Count("q", 2), RandomTable(5, 4, 2)).ok());
   }
-  ASSERT_TRUE(WriteFileAtomically(tmp.path() + "/p/datapool_latest.csv",
-                                  "filenames,labels\nx,notanint\n")
-                  .ok());
+  const std::string csv = tmp.path() + "/p/datapool_latest.csv";
+  ASSERT_TRUE(WriteFileAtomically(csv, "filenames,labels\nx,notanint\n").ok());
   auto m = PoolManager::Create({tmp.path()});
-  EXPECT_EQ(m.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(m.status().message()), HasSubstr("pool 'p'"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<PoolInfo> pools = (*m)->ListPools();
+  ASSERT_EQ(pools.size(), 2u);
+  EXPECT_THAT(pools[0].problem, HasSubstr("pool 'p' is damaged"));
+  EXPECT_EQ(pools[1].problem, "");
+  EXPECT_EQ((*m)->GetPool("p").status().code(), absl::StatusCode::kDataLoss);
+  auto select = (*m)->Select(Count("p", 2), RandomTable(5, 4, 3));
+  EXPECT_EQ(select.status().code(), absl::StatusCode::kDataLoss);
+  auto text = ReadFile(csv);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "filenames,labels\nx,notanint\n");  // not written over
+  EXPECT_TRUE((*m)->Select(Count("q", 1), RandomTable(5, 4, 4)).ok());
 }
 
 }  // namespace

@@ -71,11 +71,14 @@ absl::StatusOr<MergeOutcome> PoolManager::MergePools(
   // The sources as they are now; a later commit to one does not join.
   std::vector<std::shared_ptr<const Snapshot>> sources;
   for (const std::string& name : params.sources) {
-    std::shared_ptr<const Snapshot> source = CurrentSnapshot(name);
-    if (source == nullptr) return PoolNotFoundError(name);
+    ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> source,
+                     ReadableSnapshot(name));
     sources.push_back(std::move(source));
   }
   if (params.dry_run) {
+    if (std::shared_ptr<Pool> target = FindPool(params.target)) {
+      RETURN_IF_ERROR(target->Damage());
+    }
     std::shared_ptr<const Snapshot> before = CurrentSnapshot(params.target);
     RETURN_IF_ERROR(CheckTargetExists(params, before != nullptr));
     return MergeLocked(params, sources, before, nullptr);
@@ -87,6 +90,7 @@ absl::StatusOr<MergeOutcome> PoolManager::MergePools(
     } else {
       pool = FindPool(params.target);
       if (pool == nullptr) return CheckTargetExists(params, false);
+      RETURN_IF_ERROR(pool->Damage());
     }
     absl::MutexLock write_lock(&pool->write_mu);
     if (pool->deleted) {
@@ -248,7 +252,7 @@ absl::StatusOr<MergeOutcome> PoolManager::MergeLocked(
   meta.size = next.size();
   meta.normalized = true;
   meta.updated = now;
-  out.pool = PoolInfo{params.target, store_->PoolDir(params.target), meta};
+  out.pool = PoolInfo{params.target, store_->PoolDir(params.target), meta, ""};
   if (pool == nullptr || out.pool_size_after == out.pool_size_before) {
     if (before != nullptr) out.pool.meta = before->meta;  // nothing changes
     return out;

@@ -150,7 +150,11 @@ absl::StatusOr<std::vector<std::string>> PoolStore::ListPoolNames() const {
       continue;
     }
     if (!ValidatePoolName(name).ok() || !entry.is_directory(ec)) continue;
-    if (fs::exists(entry.path() / kCsvFileName, ec)) names.push_back(name);
+    if (fs::exists(entry.path() / kCsvFileName, ec) ||
+        fs::exists(entry.path() / kMetadataFileName, ec) ||
+        fs::is_directory(entry.path() / kHistoryDirName, ec)) {
+      names.push_back(name);
+    }
   }
   std::sort(names.begin(), names.end());
   return names;
@@ -186,7 +190,9 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
                            (mtime - fs::file_time_type::clock::now()));
     }
     pool.meta.dimension = pool.table.dimension;
-    pool.meta.version = 1;
+    // Versions never go backwards: a CSV adopted where history is kept
+    // (an operator's repair) comes after the versions there.
+    pool.meta.version = HighestVersionSeen(name) + 1;
     pool.meta.size = pool.table.size();
     pool.meta.normalized = true;
     pool.meta.created = pool.meta.updated = t;
@@ -440,6 +446,47 @@ absl::Status PoolStore::Delete(absl::string_view name) {
   fs::remove_all(doomed, ec);
   if (ec) return FsError(ec, "cannot remove", doomed);
   return absl::OkStatus();
+}
+
+uint64_t PoolStore::HighestVersionSeen(absl::string_view name) const {
+  const std::string dir = PoolDir(name);
+  uint64_t highest = 0;
+  if (absl::StatusOr<std::vector<HistoryVersion>> kept = ListHistory(name);
+      kept.ok()) {
+    for (const HistoryVersion& v : *kept) {
+      highest = std::max<uint64_t>(highest, v.meta.version);
+    }
+  }
+  std::error_code ec;
+  for (const fs::directory_entry& entry :
+       ListDir(absl::StrCat(dir, "/", kReportsDirName), &ec)) {
+    uint64_t v = 0;
+    if (absl::SimpleAtoi(entry.path().filename().string(), &v)) {
+      highest = std::max(highest, v);
+    }
+  }
+  if (absl::StatusOr<std::string> text =
+          ReadFile(absl::StrCat(dir, "/", kMetadataFileName));
+      text.ok()) {
+    if (absl::StatusOr<PoolMetadata> meta = MetadataFromJson(*text); meta.ok()) {
+      highest = std::max<uint64_t>(highest, meta->version);
+    }
+  }
+  return highest;
+}
+
+absl::Status PoolStore::SetAsideDamaged(absl::string_view name) {
+  const std::string dir = PoolDir(name);
+  const std::string stamp =
+      absl::FormatTime("%Y%m%dT%H%M%E3SZ", absl::Now(), absl::UTCTimeZone());
+  std::error_code ec;
+  for (const char* file : {kCsvFileName, kMetadataFileName, kCacheFileName}) {
+    const std::string from = absl::StrCat(dir, "/", file);
+    if (!fs::exists(fs::symlink_status(from, ec))) continue;
+    RETURN_IF_ERROR(
+        RenameFile(from, absl::StrCat(dir, "/damaged-", stamp, "-", file)));
+  }
+  return SyncDir(dir);
 }
 
 }  // namespace datapool

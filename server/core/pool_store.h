@@ -56,8 +56,10 @@ class PoolStore {
   const std::string& shared_dir() const { return shared_dir_; }
   std::string PoolDir(absl::string_view name) const;
 
-  // Names of the pool folders (valid names holding a datapool_latest.csv),
-  // sorted. Removes leftovers of interrupted deletes.
+  // Names of the pool folders (valid names holding a datapool_latest.csv,
+  // its metadata or a history/ folder: a pool whose CSV went missing is
+  // still a pool, to be served as damaged, never recreated over), sorted.
+  // Removes leftovers of interrupted deletes.
   absl::StatusOr<std::vector<std::string>> ListPoolNames() const;
 
   // Loads a pool. NotFound when it has no CSV; DataLoss when the CSV and
@@ -107,6 +109,16 @@ class PoolStore {
   // Removes the pool folder with its history. The folder is first renamed
   // away, so a crash never leaves half a pool.
   absl::Status Delete(absl::string_view name);
+
+  // Renames a damaged pool's latest files (CSV, metadata, binary cache)
+  // to damaged-<UTC time>-<file> in its folder, before a repair commits
+  // over them: nothing an operator may want to inspect is removed.
+  absl::Status SetAsideDamaged(absl::string_view name);
+
+  // The highest version number the pool's folder shows: in history/, in
+  // reports/ and in the latest metadata when it parses (0 when none). A
+  // repaired or adopted pool continues after it: versions never go back.
+  uint64_t HighestVersionSeen(absl::string_view name) const;
 
   // Name of the history file for `file_name` of the version `meta`.
   static std::string HistoryName(const PoolMetadata& meta,

@@ -196,6 +196,11 @@ void ToProto(const EmbeddedImages& images, v1::EmbedResponse* proto) {
 
 void ToProto(const PoolInfo& info, v1::PoolInfo* proto) {
   proto->set_name(info.name);
+  if (!info.problem.empty()) {
+    proto->set_folder(info.folder);
+    proto->set_problem(info.problem);
+    return;
+  }
   proto->set_size(info.meta.size);
   proto->set_dimension(static_cast<uint32_t>(info.meta.dimension));
   proto->set_version(info.meta.version);

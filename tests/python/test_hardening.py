@@ -263,6 +263,125 @@ class HardeningTest(unittest.TestCase):
                              refused.exception.details())
             self.assertIn("Read-only", refused.exception.details())
 
+    def test_a_damaged_pool_is_isolated_and_repaired(self):
+        """One damaged pool stopped the server from starting; a pool whose
+        CSV was missing vanished and the next select recreated it at
+        version 1 over its history and reports."""
+        with RunningServer(self.shared, self.input,
+                           ["--model", "none"]) as server:
+            stub = self.stub(server)
+            for pool in ("emptymeta", "digit", "nocsv", "fine"):
+                for v in range(2):
+                    stub.Select(self.select_rows(
+                        pool, ["%s-%d-%d" % (pool, v, i) for i in range(3)],
+                        seed=v), timeout=TIMEOUT_S)
+
+        def path(pool, name="datapool_latest.csv"):
+            return os.path.join(self.shared, pool, name)
+
+        open(path("emptymeta", "datapool_meta.json"), "w").close()
+        with open(path("digit"), "r+b") as f:
+            text = f.read()
+            at = text.index(b"0.", text.index(b"\n"))
+            f.seek(at + 3)
+            f.write(b"7" if text[at + 3:at + 4] != b"7" else b"3")
+        os.remove(path("nocsv"))
+        before = {p: sorted(os.listdir(os.path.join(self.shared, p)))
+                  for p in ("emptymeta", "digit", "nocsv")}
+
+        with RunningServer(self.shared, self.input,
+                           ["--model", "none"]) as server:
+            stub = self.stub(server)
+            listed = {p.name: p for p in stub.ListPools(
+                self.pb2.ListPoolsRequest(), timeout=TIMEOUT_S).pools}
+            self.assertEqual(sorted(listed),
+                             ["digit", "emptymeta", "fine", "nocsv"])
+            self.assertEqual(listed["fine"].problem, "")
+            self.assertEqual(listed["fine"].version, 2)
+            for pool, needle in (("emptymeta", "datapool_meta.json"),
+                                 ("digit", "does not match"),
+                                 ("nocsv", "datapool_latest.csv")):
+                self.assertIn(needle, listed[pool].problem)
+                self.assertIn("pools restore " + pool, listed[pool].problem)
+                for call in (
+                        lambda: stub.Select(self.select_rows(pool, ["n1", "n2"]),
+                                            timeout=TIMEOUT_S),
+                        lambda: stub.GetPool(self.pb2.GetPoolRequest(pool=pool),
+                                             timeout=TIMEOUT_S)):
+                    with self.assertRaises(grpc.RpcError) as refused:
+                        call()
+                    self.assertEqual(refused.exception.code(),
+                                     grpc.StatusCode.DATA_LOSS,
+                                     refused.exception.details())
+                # Nothing in it was written.
+                self.assertEqual(sorted(os.listdir(os.path.join(
+                    self.shared, pool))), before[pool])
+            # The healthy pool serves as before.
+            reply = stub.Select(self.select_rows("fine", ["f1", "f2"]),
+                                timeout=TIMEOUT_S)
+            self.assertEqual(reply.version, 3)
+            # The repair: restore a kept version; the version continues
+            # after the damaged one, the damaged files are set aside.
+            history = stub.ListHistory(self.pb2.ListHistoryRequest(
+                pool="nocsv"), timeout=TIMEOUT_S)
+            self.assertEqual([e.version for e in history.versions], [1])
+            restored = stub.RestoreVersion(self.pb2.RestoreVersionRequest(
+                pool="nocsv", version=1), timeout=TIMEOUT_S)
+            self.assertEqual(restored.pool.version, 3)
+            self.assertEqual(restored.pool.size, 1)
+            self.assertTrue(any(n.startswith("damaged-") for n in
+                                os.listdir(os.path.join(self.shared, "nocsv"))))
+            after = stub.Select(self.select_rows("nocsv", ["n1", "n2"]),
+                                timeout=TIMEOUT_S)
+            self.assertEqual(after.version, 4)
+
+    def test_many_pools_under_a_low_open_file_limit(self):
+        """Each pool holds its lock file open: pool 1,009 failed with
+        INTERNAL under a soft limit of 1,024 and 1,013 pools on disk
+        stopped the server from starting."""
+        n = 1100
+        for i in range(n):
+            os.mkdir(os.path.join(self.shared, "p%04d" % i))
+            with open(os.path.join(self.shared, "p%04d" % i,
+                                   "datapool_latest.csv"), "w") as f:
+                f.write("filenames,embedding_0,embedding_1,labels\n"
+                        "a,1,0,0\nb,0,1,0\n")
+        # Soft 1,024, hard 4,096: the server raises its soft limit.
+        with RunningServer(self.shared, self.input, ["--model", "none"],
+                           wrapper=["prlimit", "--nofile=1024:4096"]
+                           ) as server:
+            stub = self.stub(server)
+            pools = stub.ListPools(self.pb2.ListPoolsRequest(),
+                                   timeout=TIMEOUT_S).pools
+            self.assertEqual(len(pools), n)
+            self.assertEqual([p.name for p in pools if p.problem], [])
+            self.assertEqual(stub.Select(self.select_rows("new", ["x", "y"]),
+                                         timeout=TIMEOUT_S).version, 1)
+        # A hard limit of 1,024: the default --max-pools follows it, and a
+        # pool beyond is RESOURCE_EXHAUSTED, never INTERNAL.
+        with RunningServer(self.shared, self.input, ["--model", "none"],
+                           wrapper=["prlimit", "--nofile=1024:1024"]
+                           ) as server:
+            stub = self.stub(server)
+            pools = stub.ListPools(self.pb2.ListPoolsRequest(),
+                                   timeout=TIMEOUT_S).pools
+            self.assertEqual(len(pools), n + 1)
+            beyond = [p.name for p in pools if p.problem]
+            self.assertEqual(len(beyond), n + 1 - (1024 - 256))
+            for p in pools:
+                if p.problem:
+                    self.assertIn("--max-pools", p.problem)
+            for pool in ("another", beyond[0]):
+                with self.assertRaises(grpc.RpcError) as refused:
+                    stub.Select(self.select_rows(pool, ["x", "y"]),
+                                timeout=TIMEOUT_S)
+                self.assertEqual(refused.exception.code(),
+                                 grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                 refused.exception.details())
+            # The loaded ones serve.
+            self.assertEqual(stub.Select(self.select_rows(
+                pools[0].name, ["x", "y"]), timeout=TIMEOUT_S).version, 2)
+
     def test_metrics_answer_beside_half_open_connections(self):
         """64 connections that send nothing stalled /metrics for 15 s."""
         with RunningServer(self.shared, self.input,

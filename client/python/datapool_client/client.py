@@ -746,7 +746,7 @@ def _pool_info(p):
                     updated_time=p.updated_time, folder=p.folder,
                     normalized=p.normalized,
                     model_fingerprint=p.model_fingerprint,
-                    input_size=p.input_size)
+                    input_size=p.input_size, problem=p.problem)
 
 
 def _report(r):

@@ -123,7 +123,9 @@ class PoolInfo:
     Times are RFC 3339 UTC strings (``2026-11-28T06:04:48.123Z``). folder:
     the pool's folder on the server. model_fingerprint: empty when the
     embeddings came from clients. input_size: the model's input side in
-    pixels (0 without a model).
+    pixels (0 without a model). problem: empty for a healthy pool; for a
+    damaged one (listed by ``pools()``, other calls on it raise
+    ``DatapoolError`` with DATA_LOSS) what is wrong and how to repair it.
     """
     name: str
     size: int
@@ -135,6 +137,7 @@ class PoolInfo:
     normalized: bool
     model_fingerprint: str
     input_size: int
+    problem: str = ""
 
 
 @dataclass(frozen=True)
