@@ -95,6 +95,13 @@ absl::Status ValidateMinDistance(std::optional<double> min_distance) {
         "min_distance must be a finite number >= 0 (omit it to disable), got ",
         *min_distance));
   }
+  if (min_distance && *min_distance > 2) {
+    // Embeddings are unit vectors: nothing is farther apart than 2, so
+    // such a threshold would silently pick nothing.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_distance must be at most 2 (embeddings are unit vectors, no two "
+        "are farther apart), got ", *min_distance));
+  }
   return absl::OkStatus();
 }
 

@@ -16,8 +16,9 @@ namespace datapool {
 // first offending row and value.
 absl::Status ValidateAndNormalize(EmbeddingTable* candidates);
 
-// OK when `min_distance` is absent or a finite number >= 0 (selections and
-// merges); InvalidArgument saying so otherwise.
+// OK when `min_distance` is absent or a finite number in [0, 2] (unit
+// vectors are at most 2 apart; selections and merges); InvalidArgument
+// saying so otherwise.
 absl::Status ValidateMinDistance(std::optional<double> min_distance);
 
 // InvalidArgument for a filename longer than `max_bytes`: names its start

@@ -169,6 +169,16 @@ TEST(PoolManagerTest, ErrorsChangeNothing) {
   neg.min_distance = -0.5;
   EXPECT_EQ(manager->Select(neg, RandomTable(3, 4, 3)).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // Unit vectors are at most 2 apart: a larger threshold picked nothing,
+  // silently.
+  SelectParams far = Count("p", 1);
+  far.min_distance = 2.5;
+  auto too_far = manager->Select(far, RandomTable(3, 4, 3));
+  EXPECT_EQ(too_far.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(too_far.status().message()), HasSubstr("at most 2"));
+  far.min_distance = 2.0;
+  far.dry_run = true;
+  EXPECT_TRUE(manager->Select(far, RandomTable(3, 4, 3)).ok());
   SelectParams frac;
   frac.pool = "p";
   frac.n_samples_fraction = 1.5;
