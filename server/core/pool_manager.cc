@@ -61,15 +61,10 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Open(
 
 namespace {
 
-// The status calls on a pool that could not be loaded get: what is wrong
-// and the way out. Keeps `load`'s code, but a missing file is DataLoss
-// (the pool exists: its other files are there).
+// The status calls on a pool whose files could not be loaded get: what is
+// wrong and the way out. Always DataLoss, which RestoreVersion repairs.
 absl::Status PoolDamage(absl::string_view name, const absl::Status& load) {
-  const absl::StatusCode code = absl::IsNotFound(load)
-                                    ? absl::StatusCode::kDataLoss
-                                    : load.code();
-  return absl::Status(
-      code,
+  return absl::DataLossError(
       absl::StrCat(
           "pool '", name, "' is damaged and left as it is: ", load.message(),
           ". Repair it with `datapool pools restore ", name,
@@ -106,9 +101,9 @@ absl::Status PoolManager::LoadPools() {
         PoolLock::Acquire(store_->PoolDir(name));
     // FailedPrecondition: another server owns it (it is read, not written).
     const bool owned = lock.ok();
-    absl::Status damage;
+    absl::Status failed;
     if (!owned && !absl::IsFailedPrecondition(lock.status())) {
-      damage = lock.status();  // e.g. out of descriptors: say so
+      failed = lock.status();
     } else {
       absl::StatusOr<StoredPool> stored = store_->Load(name, owned);
       if (stored.ok()) {
@@ -117,14 +112,21 @@ absl::Status PoolManager::LoadPools() {
       } else if (!owned) {
         continue;  // its owner may be between the two renames of a commit
       } else {
-        damage = stored.status();
+        failed = stored.status();
       }
     }
-    if (!damage.ok()) {
-      // One damaged pool neither stops the server nor is written over:
-      // it is listed with its problem and refuses calls.
+    if (!failed.ok()) {
+      // One such pool neither stops the server nor is written over: it is
+      // listed with its problem and refuses calls. Out of descriptors (or
+      // memory) is no damage: said with its own code, and a restore does
+      // not set its files aside.
       absl::MutexLock state(&pool->mu);
-      pool->damage = PoolDamage(name, damage);
+      pool->damage =
+          absl::IsResourceExhausted(failed)
+              ? absl::ResourceExhaustedError(absl::StrCat(
+                    "pool '", name, "' could not be opened: ",
+                    failed.message(), "; fix that and restart"))
+              : PoolDamage(name, failed);
     }
     if (owned) {
       absl::MutexLock write_lock(&pool->write_mu);
@@ -747,7 +749,12 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
     return PoolNotFoundError(name);
   }
   absl::MutexLock write_lock(&pool->write_mu);
-  if (!pool->Damage().ok()) return RepairLocked(name, version, pool.get());
+  if (absl::Status damage = pool->Damage(); !damage.ok()) {
+    // Only damaged files are repaired; a pool left unloaded (--max-pools,
+    // descriptors) is healthy on disk and must not be set aside.
+    if (!absl::IsDataLoss(damage)) return damage;
+    return RepairLocked(name, version, pool.get());
+  }
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> current,
                    OwnedSnapshot(name, pool.get()));
   if (version == current->meta.version) {
