@@ -68,7 +68,6 @@ import json
 import os
 import platform
 import re
-import resource
 import selectors
 import shutil
 import signal
@@ -83,6 +82,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 from kcenter_bench import normalize_like_server  # noqa: E402
+from machine_use import MachineUse  # noqa: E402
 
 # Bump when the generator changes: cached data files are then regenerated.
 GENERATOR_VERSION = 1
@@ -250,31 +250,6 @@ def peak_rss_kib(pid):
     except OSError:
         pass
     return -1
-
-
-class CpuNoise:
-    """Other processes' share of the machine's CPU time since construction
-    (/proc/stat minus this process and its waited-for children)."""
-
-    def __init__(self):
-        self.start = self._snapshot()
-
-    @staticmethod
-    def _snapshot():
-        with open("/proc/stat") as f:
-            ticks = [int(v) for v in f.readline().split()[1:]]
-        busy = sum(ticks[i] for i in (0, 1, 2, 5, 6)) / CLK_TCK
-        total = sum(ticks[:8]) / CLK_TCK
-        own = 0.0
-        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-            r = resource.getrusage(who)
-            own += r.ru_utime + r.ru_stime
-        return busy, total, own
-
-    def others(self):
-        end = self._snapshot()
-        busy, total, own = [e - s for e, s in zip(end, self.start)]
-        return max(0.0, busy - own) / total if total > 0 else 0.0
 
 
 # ------------------------------------------------------------------ server
@@ -810,14 +785,14 @@ def main():
         raise SystemExit("--update-readme takes full-size runs only")
 
     timer = ServerTimer(args) if "server" not in args.skip else None
-    noise = CpuNoise()
+    noise = MachineUse()
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
     cases = []
     for n, d in (QUICK_CASES if args.quick else FULL_CASES):
         cases.append(run_case(args, n, d, timer))
     wall = time.perf_counter() - t0
-    others = noise.others()
+    others = noise.shares().others
 
     rows = []
     for c in cases:

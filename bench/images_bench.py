@@ -52,6 +52,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in tests/python
 sys.path.insert(0, str(REPO / "tests" / "python"))
 from server_harness import RunningServer  # noqa: E402
 
+from machine_use import MachineUse  # noqa: E402
+
 # Bump when the generator changes: cached image sets are then regenerated.
 GENERATOR_VERSION = 1
 N_CLASSES = 4
@@ -391,37 +393,6 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-class MachineUse:
-    """Share of the machine's CPU time that processes other than this one
-    and its children (the servers, the CLI) used since construction."""
-
-    def __init__(self):
-        self.start = self._snapshot()
-
-    @staticmethod
-    def _snapshot():
-        with open("/proc/stat") as f:
-            ticks = [int(v) for v in f.readline().split()[1:]]
-        # user nice system idle iowait irq softirq steal (guest in user)
-        busy = sum(ticks[i] for i in (0, 1, 2, 5, 6)) / CLK_TCK
-        total = sum(ticks[:8]) / CLK_TCK
-        steal = ticks[7] / CLK_TCK if len(ticks) > 7 else 0.0
-        own = 0.0
-        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-            r = resource.getrusage(who)
-            own += r.ru_utime + r.ru_stime
-        return busy, total, steal, own
-
-    def others(self):
-        """(others' CPU share, steal share) of all CPU time so far; call once
-        every child has exited."""
-        end = self._snapshot()
-        busy, total, steal, own = [e - s for e, s in zip(end, self.start)]
-        if total <= 0:
-            return 0.0, 0.0
-        return max(0.0, busy - own) / total, steal / total
-
-
 def fmt_ratio(a, b):
     return "%.2f" % (a / b) if b else "-"
 
@@ -571,7 +542,8 @@ def main():
         "(2b)/(1) %.2f.)" % (R, best["upload"] / best["ceiling"],
                             best["upload"] / best["peer"],
                             best["input"] / best["ceiling"]))
-    other, steal = machine_use.others()
+    use = machine_use.shares()
+    other, steal = use.others, use.steal
     say("Other processes used %.0f%% of the machine's CPU time during the "
         "run (hypervisor steal %.0f%%)%s" % (
             100 * other, 100 * steal,

@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -56,7 +55,8 @@ import numpy as np  # noqa: E402
 
 from server_harness import RunningServer  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from machine_use import MachineUse  # noqa: E402
+
 # Codes a client sees because the server is down or was killed mid-call.
 OUTAGE_CODES = ("UNAVAILABLE", "CANCELLED", "DEADLINE_EXCEEDED", "UNKNOWN",
                 "INTERNAL")
@@ -133,37 +133,6 @@ def tree_bytes(root):
             size += st.st_size
             alloc += st.st_blocks * 512
     return size, alloc, files
-
-
-class MachineUse:
-    """Share of all CPU time used by processes other than this one and its
-    reaped children (the servers), since construction."""
-
-    def __init__(self):
-        self.start = self._snapshot()
-
-    @staticmethod
-    def _snapshot():
-        with open("/proc/stat") as f:
-            ticks = [int(v) for v in f.readline().split()[1:]]
-        busy = sum(ticks[i] for i in (0, 1, 2, 5, 6)) / CLK_TCK
-        total = sum(ticks[:8]) / CLK_TCK
-        own = children = 0.0
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        own = r.ru_utime + r.ru_stime
-        r = resource.getrusage(resource.RUSAGE_CHILDREN)
-        children = r.ru_utime + r.ru_stime
-        return busy, total, own, children
-
-    def shares(self):
-        """(others, this script, the servers) as shares of all CPU time."""
-        end = self._snapshot()
-        busy, total, own, children = [e - s for e, s in
-                                      zip(end, self.start)]
-        if total <= 0:
-            return 0.0, 0.0, 0.0
-        return (max(0.0, busy - own - children) / total, own / total,
-                children / total)
 
 
 # -- accounting --------------------------------------------------------------

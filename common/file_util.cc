@@ -27,6 +27,31 @@ std::string DirOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// What is left to read from `fd`, but at most max_bytes + 1 bytes: one
+// more than the limit tells a caller the source holds more. `size_hint`
+// (the expected size) sizes the buffer so that the read finding the end
+// needs no growth, which would copy everything read so far.
+absl::StatusOr<std::string> ReadUpTo(int fd, size_t size_hint,
+                                     size_t max_bytes, absl::string_view name) {
+  std::string data;
+  data.resize(std::min(size_hint, max_bytes) + 1);
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::read(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot read", name);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+    if (done == data.size() && done <= max_bytes) {
+      data.resize(std::min(max_bytes + 1, data.size() * 2));
+    }
+  }
+  data.resize(done);
+  return data;
+}
+
 }  // namespace
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
@@ -59,46 +84,16 @@ absl::StatusOr<std::string> ReadRegularFile(int fd, size_t max_bytes,
         "'", name, "' is larger than the ", max_bytes, "-byte limit"));
   };
   if (static_cast<uint64_t>(st.st_size) > max_bytes) return too_large();
-  // One byte beyond the limit tells a file that grew past it.
-  std::string data;
-  data.resize(std::min(static_cast<size_t>(st.st_size), max_bytes) + 1);
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::read(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "cannot read", name);
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-    if (done == data.size() && done <= max_bytes) {
-      data.resize(std::min(max_bytes + 1, data.size() * 2));
-    }
-  }
-  if (done > max_bytes) return too_large();
-  data.resize(done);
+  ASSIGN_OR_RETURN(std::string data,
+                   ReadUpTo(fd, static_cast<size_t>(st.st_size), max_bytes,
+                            name));
+  if (data.size() > max_bytes) return too_large();
   return data;
 }
 
 absl::StatusOr<std::string> ReadAll(int fd, size_t size_hint,
                                     const std::string& path) {
-  // One byte beyond the expected size, so the read that finds the end
-  // needs no growth (growing would copy the whole file).
-  std::string data;
-  data.resize(size_hint + 1);
-  size_t done = 0;
-  while (true) {
-    if (done == data.size()) data.resize(data.size() * 2);
-    ssize_t n = ::read(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "cannot read", path);
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  data.resize(done);
-  return data;
+  return ReadUpTo(fd, size_hint, SIZE_MAX - 1, path);
 }
 
 absl::Status ErrnoStatus(int err, absl::string_view what,

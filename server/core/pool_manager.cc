@@ -80,59 +80,55 @@ absl::Status PoolManager::LoadPools() {
   size_t held = 0;
   for (const std::string& name : names) {
     auto pool = std::make_shared<Pool>();
+    // Not OK: the pool is listed with this problem and refuses calls; one
+    // such pool neither stops the server nor is written over.
+    absl::Status problem;
+    std::unique_ptr<PoolLock> lock;
     if (held >= max_pools_) {
       // Each pool holds its lock file open: beyond --max-pools (which
       // follows the open-file limit) a pool is listed, not loaded.
-      {
-        absl::MutexLock state(&pool->mu);
-        pool->damage = absl::ResourceExhaustedError(absl::StrCat(
-            "pool '", name, "' is not loaded: this server holds at most ",
-            max_pools_, " pools (--max-pools, which defaults to what the "
-            "open-file limit allows); raise the limit (ulimit -n) or move "
-            "pools to another server"));
-      }
-      // Lock order: mu_ before a pool's mu, never the reverse.
-      absl::MutexLock map_lock(&mu_);
-      pools_.emplace(name, std::move(pool));
-      continue;
-    }
-    ++held;
-    absl::StatusOr<std::unique_ptr<PoolLock>> lock =
-        PoolLock::Acquire(store_->PoolDir(name));
-    // FailedPrecondition: another server owns it (it is read, not written).
-    const bool owned = lock.ok();
-    absl::Status failed;
-    if (!owned && !absl::IsFailedPrecondition(lock.status())) {
-      failed = lock.status();
+      problem = absl::ResourceExhaustedError(absl::StrCat(
+          "pool '", name, "' is not loaded: this server holds at most ",
+          max_pools_, " pools (--max-pools, which defaults to what the "
+          "open-file limit allows); raise the limit (ulimit -n) or move "
+          "pools to another server"));
     } else {
-      absl::StatusOr<StoredPool> stored = store_->Load(name, owned);
-      if (stored.ok()) {
-        pool->Publish(MakeSnapshot(std::move(stored->meta),
-                                   std::move(stored->table), nullptr));
-      } else if (!owned) {
-        continue;  // its owner may be between the two renames of a commit
-      } else {
+      ++held;
+      absl::StatusOr<std::unique_ptr<PoolLock>> acquired =
+          PoolLock::Acquire(store_->PoolDir(name));
+      // FailedPrecondition: another server owns it (read, not written).
+      const bool owned = acquired.ok();
+      absl::Status failed = acquired.status();
+      if (owned || absl::IsFailedPrecondition(failed)) {
+        absl::StatusOr<StoredPool> stored = store_->Load(name, owned);
+        if (stored.ok()) {
+          pool->Publish(MakeSnapshot(std::move(stored->meta),
+                                     std::move(stored->table), nullptr));
+        } else if (!owned) {
+          continue;  // its owner may be between the two renames of a commit
+        }
         failed = stored.status();
+        if (owned) lock = *std::move(acquired);
+      }
+      // Out of descriptors (or memory) is no damage: said with its own
+      // code, and a restore does not set the pool's files aside.
+      if (absl::IsResourceExhausted(failed)) {
+        problem = absl::ResourceExhaustedError(
+            absl::StrCat("pool '", name, "' could not be opened: ",
+                         failed.message(), "; fix that and restart"));
+      } else if (!failed.ok()) {
+        problem = PoolDamage(name, failed);
       }
     }
-    if (!failed.ok()) {
-      // One such pool neither stops the server nor is written over: it is
-      // listed with its problem and refuses calls. Out of descriptors (or
-      // memory) is no damage: said with its own code, and a restore does
-      // not set its files aside.
+    if (!problem.ok()) {
       absl::MutexLock state(&pool->mu);
-      pool->damage =
-          absl::IsResourceExhausted(failed)
-              ? absl::ResourceExhaustedError(absl::StrCat(
-                    "pool '", name, "' could not be opened: ",
-                    failed.message(), "; fix that and restart"))
-              : PoolDamage(name, failed);
+      pool->damage = std::move(problem);
     }
-    if (owned) {
+    if (lock != nullptr) {
       absl::MutexLock write_lock(&pool->write_mu);
-      pool->lock = *std::move(lock);
+      pool->lock = std::move(lock);
     }
-    // Lock order: a pool's write_mu before mu_, never the reverse.
+    // Lock order: a pool's write_mu, then mu_, then a pool's mu.
     absl::MutexLock map_lock(&mu_);
     pools_.emplace(name, std::move(pool));
   }
@@ -198,6 +194,12 @@ absl::Status PoolManager::SearchSnapshot(const Snapshot& snapshot,
   BruteForceIndex brute(t.dimension);
   RETURN_IF_ERROR(brute.Add(t.values.data(), t.size()));
   return brute.Search(queries, n, k, sq_distances, indices);
+}
+
+PoolInfo PoolManager::DamagedInfo(absl::string_view name,
+                                  const absl::Status& damage) const {
+  return PoolInfo{std::string(name), store_->PoolDir(name), PoolMetadata{},
+                  std::string(damage.message())};
 }
 
 PoolInfo PoolManager::Info(absl::string_view name,
@@ -710,9 +712,7 @@ std::vector<PoolInfo> PoolManager::ListPools() const {
   std::vector<PoolInfo> infos;
   for (const auto& [name, pool] : pools) {
     if (absl::Status damage = pool->Damage(); !damage.ok()) {
-      PoolInfo info{name, store_->PoolDir(name), PoolMetadata{},
-                    std::string(damage.message())};
-      infos.push_back(std::move(info));
+      infos.push_back(DamagedInfo(name, damage));
     } else if (auto snapshot = pool->Current()) {
       infos.push_back(Info(name, *snapshot));
     }
@@ -815,14 +815,16 @@ absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
     return PoolNotFoundError(name);
   }
   absl::MutexLock write_lock(&pool->write_mu);
-  PoolInfo info{std::string(name), store_->PoolDir(name), PoolMetadata{},
-                std::string(pool->Damage().message())};
-  if (info.problem.empty()) {
+  PoolInfo info;
+  if (absl::Status damage = pool->Damage(); damage.ok()) {
     ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot,
                      OwnedSnapshot(name, pool.get()));
     info = Info(name, *snapshot);
-  } else if (pool->lock == nullptr) {
-    ASSIGN_OR_RETURN(pool->lock, PoolLock::Acquire(store_->PoolDir(name)));
+  } else {
+    info = DamagedInfo(name, damage);
+    if (pool->lock == nullptr) {
+      ASSIGN_OR_RETURN(pool->lock, PoolLock::Acquire(store_->PoolDir(name)));
+    }
   }
   RETURN_IF_ERROR(store_->Delete(name));
   pool->deleted = true;

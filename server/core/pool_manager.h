@@ -350,6 +350,9 @@ class PoolManager {
                               size_t n, size_t k, float* sq_distances,
                               int64_t* indices) const;
   PoolInfo Info(absl::string_view name, const Snapshot& snapshot) const;
+  // A damaged pool as listed: name, folder and its problem.
+  PoolInfo DamagedInfo(absl::string_view name,
+                       const absl::Status& damage) const;
   // The pool's entry, or null.
   std::shared_ptr<Pool> FindPool(absl::string_view name);
   // The pool's entry, created (empty) when missing; ResourceExhausted when

@@ -43,16 +43,10 @@ class DatapoolService::CandidateInput {
             " candidates, the most one request may hold (server flag "
             "--max-candidates); split it into several requests"));
       }
-      // Checked before the copy: the rows are what stays in memory.
-      size_t bytes = sizeof(float) * static_cast<size_t>(block.values_size());
+      // All checked before the copy: the rows are what stays in memory.
+      held_bytes_ += sizeof(float) * static_cast<size_t>(block.values_size());
       for (const std::string& filename : block.filenames()) {
-        bytes += filename.size();
-      }
-      held_bytes_ += bytes;
-      if (held_bytes_ > limits_.max_request_bytes) {
-        return RequestTooLarge(limits_.max_request_bytes);
-      }
-      for (const std::string& filename : block.filenames()) {
+        held_bytes_ += filename.size();
         if (filename.size() > limits_.max_filename_bytes) {
           return FilenameTooLong(filename, limits_.max_filename_bytes);
         }
@@ -60,6 +54,9 @@ class DatapoolService::CandidateInput {
           return absl::InvalidArgumentError(
               absl::StrCat("embedding row: ", valid.message()));
         }
+      }
+      if (held_bytes_ > limits_.max_request_bytes) {
+        return RequestTooLarge(limits_.max_request_bytes);
       }
       return AppendBlock(block, &table_);
     }
