@@ -494,10 +494,12 @@ def disk_report(shared, pool_infos):
         info = pool_infos.get(pool, {})
         versions = info.get("version") or 0
         temps = [n for n in os.listdir(folder) if ".tmp-" in n]
-        # Versions without a report: the report is written after the
-        # commit, so a kill in between leaves a version without one.
-        no_report = sorted(set(range(1, versions + 1)) -
-                           {int(n) for n in r_names if n.isdigit()})
+        # Versions without a report since the oldest one kept (retention,
+        # --keep-reports, removes older ones): the report is written after
+        # the commit, so a kill in between leaves a version without one.
+        kept = {int(n) for n in r_names if n.isdigit()}
+        no_report = sorted(set(range(min(kept, default=1), versions + 1)) -
+                           kept)
         pools[pool] = {
             "versions": versions, "rows": info.get("size"),
             "bytes": p_bytes, "allocated": p_alloc, "files": p_files,
@@ -819,10 +821,10 @@ def summarise(args, argv, t0, t_end, sup, sampler, stats, clients, dura,
         added = latest / versions
         notes.append(
             "disk: %.1f KB per version, while a version adds %.1f KB of CSV "
-            "rows on average (%.0fx): history/ keeps a full CSV per version "
-            "(%.0f%% of the pools' bytes; %.1f KB per kept CSV, growing with "
-            "the pool, so the total grows with versions squared) and reports/"
-            " %.1f KB per version (%.0f%%)"
+            "rows on average (%.0fx): history/ is %.0f%% of the pools' "
+            "bytes (%.1f KB per kept version) and reports/ %.1f KB per "
+            "version (%.0f%%); retention (--keep-versions, --keep-reports) "
+            "bounds both"
             % (folders / versions / 1e3, added / 1e3,
                folders / versions / added if added else 0,
                100 * history / folders if folders else 0,

@@ -112,6 +112,9 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   pools.index_factory = FaissFlatIndex::Factory();
   pools.prune = options.prune;
   pools.max_pools = options.max_pools;
+  pools.keep_versions = options.keep_versions;
+  pools.max_history_bytes = options.max_history_bytes;
+  pools.keep_reports = options.keep_reports;
 #ifdef DATAPOOL_CUDA
   if (options.device != "cpu") {
     // k-center passes on the GPU when there is one (same picks as the CPU).

@@ -37,6 +37,10 @@ class DatapoolServer {
     RequestLimits limits;
     // Most pools. Default 10,000.
     size_t max_pools = 10000;
+    // Retention per pool (PoolManager::Options); 0: keep all.
+    size_t keep_versions = 0;
+    uint64_t max_history_bytes = 0;
+    size_t keep_reports = 0;
 
     // Images. Folder of input images, only ever read; empty: no server-side
     // paths. Default empty.

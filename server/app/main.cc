@@ -42,6 +42,9 @@ struct ServerFlags {
   std::string max_candidates = "10000000";
   std::string max_filename_bytes = "1024";
   std::string max_request_mb = "1024";
+  std::string keep_versions = "100";
+  std::string keep_reports = "100";
+  std::string max_history_mb = "0";
   std::string max_pools;  // default: what the descriptor limit allows
   std::string shutdown_grace_s = "30";
   std::string model;
@@ -149,6 +152,14 @@ int Run(int argc, char** argv) {
   parser.AddString("max-request-mb", &flags.max_request_mb,
                    "most MiB the candidates of one call may hold (embedding "
                    "rows at 4 bytes a value, images as their embeddings)");
+  parser.AddString("keep-versions", &flags.keep_versions,
+                   "versions each pool keeps in history/ (older ones are "
+                   "removed after a commit); 0: all");
+  parser.AddString("max-history-mb", &flags.max_history_mb,
+                   "most MiB of history/ per pool: the oldest versions go "
+                   "beyond it (the newest always stays); 0: no cap");
+  parser.AddString("keep-reports", &flags.keep_reports,
+                   "selection reports each pool keeps; 0: all");
   parser.AddString("max-pools", &flags.max_pools,
                    "most pools this server holds (each holds a lock file "
                    "open); default 10000, less when the open-file limit "
@@ -159,7 +170,9 @@ int Run(int argc, char** argv) {
   parser.AddString("tls-client-ca", &flags.tls_client_ca,
                    "PEM CA: require client certificates it signed (mutual TLS)");
   parser.AddString("auth-token-file", &flags.auth_token_file,
-                   "file of bearer tokens, one per line: every call needs one");
+                   "file of bearer tokens, one per line: every Datapool "
+                   "call needs one (health and server reflection, which "
+                   "shows the API's schema and no data, stay open)");
   parser.AddString("metrics-listen", &flags.metrics_listen,
                    "HOST:PORT of the Prometheus /metrics endpoint; empty: none");
   parser.AddString("max-running-calls", &flags.max_running_calls,
@@ -268,6 +281,14 @@ int Run(int argc, char** argv) {
   options.limits.max_request_bytes =
       static_cast<size_t>(
           IntFlag("max-request-mb", flags.max_request_mb, 1, 1 << 20))
+      << 20;
+  options.keep_versions = static_cast<size_t>(
+      IntFlag("keep-versions", flags.keep_versions, 0, 100000000));
+  options.keep_reports = static_cast<size_t>(
+      IntFlag("keep-reports", flags.keep_reports, 0, 100000000));
+  options.max_history_bytes =
+      static_cast<uint64_t>(
+          IntFlag("max-history-mb", flags.max_history_mb, 0, 1 << 30))
       << 20;
   const int default_max_pools = DefaultMaxPools(RaiseOpenFileLimit());
   options.max_pools = static_cast<size_t>(

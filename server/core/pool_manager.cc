@@ -54,7 +54,10 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
 absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Open(
     const Options& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<PoolStore> store,
-                   PoolStore::Create({options.shared_dir}));
+                   PoolStore::Create({options.shared_dir,
+                                      options.keep_versions,
+                                      options.max_history_bytes,
+                                      options.keep_reports}));
   return std::unique_ptr<PoolManager>(
       new PoolManager(std::move(store), options));
 }
@@ -300,7 +303,10 @@ absl::Status PoolManager::CheckModelOf(absl::string_view pool,
         "pool '", pool, "' was built with model ", meta.model_fingerprint,
         " (input size ", meta.input_size, "); this server runs model ",
         model_->fingerprint(), " (input size ", model_->input_size(),
-        "). Embeddings of different models cannot be mixed"));
+        "). Embeddings of different models cannot be mixed. To add to this "
+        "pool, run a server with its model: --model ", store_->PoolDir(pool),
+        "/", kCheckpointFileName, " --input-size ", meta.input_size,
+        "; or select into another pool"));
   }
   return absl::OkStatus();
 }
@@ -612,6 +618,10 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   meta.version += 1;
   meta.normalized = true;
   meta.updated = now;
+  // The picks follow the pool's rows: history can keep this version as
+  // the rows it appended.
+  meta.base_version = before != nullptr ? before->meta.version : 0;
+  meta.base_size = before != nullptr ? before->table.size() : 0;
   // A new model pool gets the checkpoint; later commits keep the file.
   const std::string* checkpoint = nullptr;
   if (from_model && meta.model_fingerprint != model_->fingerprint()) {
@@ -771,6 +781,7 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
   }
   PoolMetadata meta = kept.meta;
   meta.version = current->meta.version + 1;
+  meta.base_version = meta.base_size = 0;  // whole, not an append
   meta.created = current->meta.created;
   meta.updated = absl::Now();
   meta.normalized = true;
@@ -795,6 +806,7 @@ absl::StatusOr<PoolInfo> PoolManager::RepairLocked(absl::string_view name,
   RETURN_IF_ERROR(store_->SetAsideDamaged(name));
   PoolMetadata meta = kept.meta;
   meta.version = highest + 1;
+  meta.base_version = meta.base_size = 0;  // whole, not an append
   meta.updated = absl::Now();
   meta.normalized = true;
   RETURN_IF_ERROR(store_->Commit(name, &meta, kept.table, nullptr,

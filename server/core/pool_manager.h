@@ -187,6 +187,11 @@ class PoolManager {
     // Most pools this server creates pools up to (pools found at start
     // count, and are all loaded). Default 10,000.
     size_t max_pools = 10000;
+    // History and report retention: see PoolStore::Options. Default: keep
+    // everything.
+    size_t keep_versions = 0;
+    uint64_t max_history_bytes = 0;
+    size_t keep_reports = 0;
   };
 
   // Opens the shared folder and loads every pool in it, taking ownership

@@ -252,6 +252,10 @@ absl::StatusOr<MergeOutcome> PoolManager::MergeLocked(
   meta.size = next.size();
   meta.normalized = true;
   meta.updated = now;
+  // The target's rows come first: history can keep its version as the
+  // rows this merge appends.
+  meta.base_version = before != nullptr ? before->meta.version : 0;
+  meta.base_size = before != nullptr ? before->table.size() : 0;
   out.pool = PoolInfo{params.target, store_->PoolDir(params.target), meta, ""};
   if (pool == nullptr || out.pool_size_after == out.pool_size_before) {
     if (before != nullptr) out.pool.meta = before->meta;  // nothing changes

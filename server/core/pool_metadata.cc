@@ -49,8 +49,12 @@ std::string MetadataToJson(const PoolMetadata& meta) {
       .Key("input_size").Int(meta.input_size)
       .Key("created").String(TimeToRfc3339(meta.created))
       .Key("updated").String(TimeToRfc3339(meta.updated))
-      .Key("csv_checksum").String(meta.csv_checksum)
-      .EndObject();
+      .Key("csv_checksum").String(meta.csv_checksum);
+  if (meta.base_version != 0) {
+    w.Key("base_version").UInt(meta.base_version);
+    w.Key("base_size").UInt(meta.base_size);
+  }
+  w.EndObject();
   return w.str() + "\n";
 }
 
@@ -117,6 +121,10 @@ absl::StatusOr<PoolMetadata> MetadataFromJson(absl::string_view text) {
   ASSIGN_OR_RETURN(meta.created, GetTime(obj, "created"));
   ASSIGN_OR_RETURN(meta.updated, GetTime(obj, "updated"));
   ASSIGN_OR_RETURN(meta.csv_checksum, GetString(obj, "csv_checksum"));
+  if (obj.Find("base_version") != nullptr) {  // optional
+    ASSIGN_OR_RETURN(meta.base_version, GetUInt(obj, "base_version"));
+    ASSIGN_OR_RETURN(meta.base_size, GetUInt(obj, "base_size"));
+  }
   return meta;
 }
 

@@ -15,6 +15,9 @@ inline constexpr char kMetadataFileName[] = "datapool_meta.json";
 inline constexpr char kCsvFileName[] = "datapool_latest.csv";
 inline constexpr char kCheckpointFileName[] = "checkpoint_latest.ckpt";
 inline constexpr char kHistoryDirName[] = "history";
+// In history/: the rows a version appended to its base version, for a
+// version kept as those rows rather than as a whole CSV.
+inline constexpr char kAppendedFileName[] = "datapool_appended.csv";
 
 // A plain value type.
 struct PoolMetadata {
@@ -38,6 +41,12 @@ struct PoolMetadata {
   // Checksum() of datapool_latest.csv: tells whether the CSV on disk is
   // the one this file describes (a crash between the two renames).
   std::string csv_checksum;
+  // For a version that appended rows to the one before (a selection or a
+  // merge): that version, and its size (the first base_size rows here are
+  // its rows). 0 for a version made whole (first commit, restore, adopted
+  // CSV). Lets history keep such a version as the rows it appended.
+  uint64_t base_version = 0;
+  uint64_t base_size = 0;
 };
 
 std::string MetadataToJson(const PoolMetadata& meta);

@@ -49,6 +49,33 @@ std::vector<fs::directory_entry> ListDir(const std::string& dir,
   return entries;
 }
 
+// Rows [from, to) of `table`.
+EmbeddingTable Rows(const EmbeddingTable& table, size_t from, size_t to) {
+  EmbeddingTable out;
+  out.dimension = table.dimension;
+  out.filenames.assign(table.filenames.begin() + from,
+                       table.filenames.begin() + to);
+  out.values.assign(table.values.begin() + from * table.dimension,
+                    table.values.begin() + to * table.dimension);
+  out.labels.assign(table.labels.begin() + from, table.labels.begin() + to);
+  return out;
+}
+
+// Whether history/ holds the metadata of `version` (a cheap listing; the
+// files are named <time>_v<version>_datapool_meta.json).
+bool HistoryKeeps(const std::string& history, uint64_t version) {
+  const std::string suffix = absl::StrCat(
+      absl::StrFormat("_v%06d_", version), kMetadataFileName);
+  std::error_code ec;
+  for (const fs::directory_entry& entry : ListDir(history, &ec)) {
+    const std::string file = entry.path().filename().string();
+    if (absl::EndsWith(file, suffix) && !absl::StrContains(file, kTempMarker)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Removes temporary files that an interrupted write left in `dir`.
 void RemoveTempFiles(const std::string& dir) {
   std::error_code ec;
@@ -124,7 +151,7 @@ absl::StatusOr<std::unique_ptr<PoolStore>> PoolStore::Create(
         "shared folder ", options.shared_dir, " is not writable: ",
         std::strerror(errno)));
   }
-  return std::unique_ptr<PoolStore>(new PoolStore(options.shared_dir));
+  return std::unique_ptr<PoolStore>(new PoolStore(options));
 }
 
 std::string PoolStore::PoolDir(absl::string_view name) const {
@@ -234,7 +261,17 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
         csv_path, " does not match ", meta_path, " (checksum ", checksum,
         ", expected ", meta->csv_checksum, ")"));
   }
-  if (repair) RemoveTempFiles(dir);
+  if (repair) {
+    // Writes into history/ and reports/<version>/ leave temporary files
+    // too when interrupted.
+    RemoveTempFiles(dir);
+    RemoveTempFiles(absl::StrCat(dir, "/", kHistoryDirName));
+    std::error_code ec;
+    for (const fs::directory_entry& entry :
+         ListDir(absl::StrCat(dir, "/", kReportsDirName), &ec)) {
+      RemoveTempFiles(entry.path().string());
+    }
+  }
   // The binary cache of this very CSV spares the parse; else the CSV.
   std::optional<EmbeddingTable> cached;
   if (absl::StatusOr<MappedFile> cache =
@@ -290,13 +327,29 @@ absl::Status PoolStore::Commit(absl::string_view name, PoolMetadata* meta,
     return status;
   };
 
-  // The replaced version becomes durable in history/ before it is replaced.
+  // The replaced version becomes durable in history/ before it is replaced:
+  // as the rows it appended when its base is kept and `table` holds them,
+  // else linked whole.
+  const bool appended =
+      previous != nullptr && keep_history && previous->base_version != 0 &&
+      meta->base_version == previous->version &&
+      previous->base_size <= previous->size && previous->size <= table.size() &&
+      HistoryKeeps(history, previous->base_version);
+  if (appended) {
+    std::string rows;
+    AppendCsv(Rows(table, previous->base_size, previous->size), &rows);
+    absl::Status written = WriteFileAtomically(
+        absl::StrCat(history, "/", HistoryName(*previous, kAppendedFileName)),
+        rows);
+    if (!written.ok()) return fail(written);
+  }
   if (previous != nullptr && keep_history) {
     for (const char* file :
          {kCsvFileName, kMetadataFileName, kCheckpointFileName}) {
       if (std::strcmp(file, kCheckpointFileName) == 0 && checkpoint == nullptr) {
         continue;
       }
+      if (appended && std::strcmp(file, kCsvFileName) == 0) continue;
       const std::string from = absl::StrCat(dir, "/", file);
       if (!fs::exists(from, ec)) continue;  // an adopted pool has no metadata
       absl::Status linked = LinkOrCopy(
@@ -321,6 +374,7 @@ absl::Status PoolStore::Commit(absl::string_view name, PoolMetadata* meta,
   RETURN_IF_ERROR(RenameFile(*tmp_meta, meta_path));
   RETURN_IF_ERROR(SyncDir(dir));
   WriteCache(dir, table, csv.size(), meta->csv_checksum);
+  if (previous != nullptr && keep_history) PruneHistory(name);
   return absl::OkStatus();
 }
 
@@ -345,9 +399,19 @@ absl::StatusOr<std::vector<HistoryVersion>> PoolStore::ListHistory(
     if (!text.ok()) continue;
     absl::StatusOr<PoolMetadata> meta = MetadataFromJson(*text);
     if (!meta.ok()) continue;
-    const std::string csv_file = HistoryName(*meta, kCsvFileName);
-    if (!fs::exists(absl::StrCat(history, "/", csv_file), ec)) continue;
-    out.push_back(HistoryVersion{*std::move(meta), csv_file, file});
+    // Whole when the whole CSV is there (also a version that retention
+    // wrote whole), else as appended rows.
+    std::string csv_file = HistoryName(*meta, kCsvFileName);
+    bool appended = false;
+    if (!fs::exists(absl::StrCat(history, "/", csv_file), ec)) {
+      csv_file = HistoryName(*meta, kAppendedFileName);
+      appended = true;
+      if (meta->base_version == 0 ||
+          !fs::exists(absl::StrCat(history, "/", csv_file), ec)) {
+        continue;
+      }
+    }
+    out.push_back(HistoryVersion{*std::move(meta), csv_file, file, appended});
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.meta.version < b.meta.version;
@@ -358,27 +422,130 @@ absl::StatusOr<std::vector<HistoryVersion>> PoolStore::ListHistory(
 absl::StatusOr<StoredPool> PoolStore::LoadHistoryVersion(
     absl::string_view name, uint64_t version) const {
   ASSIGN_OR_RETURN(std::vector<HistoryVersion> versions, ListHistory(name));
-  for (const HistoryVersion& v : versions) {
-    if (v.meta.version != version) continue;
-    const std::string path =
-        absl::StrCat(PoolDir(name), "/", kHistoryDirName, "/", v.csv_file);
-    ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
-    const absl::string_view csv = file.data();
-    if (ChecksumLike(csv, v.meta.csv_checksum) != v.meta.csv_checksum) {
-      return absl::DataLossError(
-          absl::StrCat(path, " does not match its metadata (checksum)"));
+  const std::string history =
+      absl::StrCat(PoolDir(name), "/", kHistoryDirName);
+  auto find = [&versions](uint64_t v) -> const HistoryVersion* {
+    for (const HistoryVersion& h : versions) {
+      if (h.meta.version == v) return &h;
     }
-    absl::StatusOr<EmbeddingTable> table = ParseCsv(csv);
-    if (!table.ok()) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": ", table.status().message()));
-    }
-    StoredPool pool{v.meta, *std::move(table)};
-    if (!pool.meta.normalized) NormalizeRows(&pool.table);
-    return pool;
+    return nullptr;
+  };
+  const HistoryVersion* target = find(version);
+  if (target == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "pool '", name, "' keeps no version ", version, " in history/"));
   }
-  return absl::NotFoundError(absl::StrCat(
-      "pool '", name, "' keeps no version ", version, " in history/"));
+  // Down to the nearest version kept whole, then forward again.
+  std::vector<const HistoryVersion*> chain;
+  const HistoryVersion* v = target;
+  while (v->appended) {
+    chain.push_back(v);
+    const HistoryVersion* base = find(v->meta.base_version);
+    if (base == nullptr || base->meta.version >= v->meta.version) {
+      return absl::DataLossError(absl::StrCat(
+          history, "/", v->csv_file, ": its base version ",
+          v->meta.base_version, " is missing from history/"));
+    }
+    v = base;
+  }
+  const std::string whole_path = absl::StrCat(history, "/", v->csv_file);
+  ASSIGN_OR_RETURN(MappedFile whole, MappedFile::Open(whole_path));
+  if (ChecksumLike(whole.data(), v->meta.csv_checksum) != v->meta.csv_checksum) {
+    return absl::DataLossError(
+        absl::StrCat(whole_path, " does not match its metadata (checksum)"));
+  }
+  absl::StatusOr<EmbeddingTable> table = ParseCsv(whole.data());
+  if (!table.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(whole_path, ": ", table.status().message()));
+  }
+  if (!v->meta.normalized) NormalizeRows(&*table);
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const std::string path = absl::StrCat(history, "/", (*it)->csv_file);
+    absl::StatusOr<EmbeddingTable> rows = ReadCsvFile(path);
+    if (!rows.ok() || table->size() != (*it)->meta.base_size ||
+        (rows->size() > 0 && rows->dimension != table->dimension)) {
+      return absl::DataLossError(absl::StrCat(
+          path, " does not extend version ", (*it)->meta.base_version,
+          rows.ok() ? "" : absl::StrCat(": ", rows.status().message())));
+    }
+    table->Append(*rows);
+  }
+  if (!chain.empty()) {
+    // Exactly what was committed: the same bytes as its CSV then.
+    std::string csv;
+    AppendCsv(*table, &csv);
+    if (Checksum(csv) != target->meta.csv_checksum) {
+      return absl::DataLossError(absl::StrCat(
+          history, "/", target->csv_file,
+          ": the version rebuilt from its base chain does not match its "
+          "metadata (checksum)"));
+    }
+  }
+  StoredPool pool{target->meta, *std::move(table)};
+  pool.meta.normalized = true;
+  return pool;
+}
+
+void PoolStore::PruneHistory(absl::string_view name) const {
+  if (options_.keep_versions == 0 && options_.max_history_bytes == 0) return;
+  absl::StatusOr<std::vector<HistoryVersion>> versions = ListHistory(name);
+  if (!versions.ok() || versions->empty()) return;
+  const std::string history =
+      absl::StrCat(PoolDir(name), "/", kHistoryDirName);
+  std::error_code ec;
+  auto files_of = [&history](const PoolMetadata& meta) {
+    std::vector<std::string> files;
+    for (const char* file : {kMetadataFileName, kCsvFileName,
+                             kAppendedFileName, kCheckpointFileName}) {
+      files.push_back(absl::StrCat(history, "/", HistoryName(meta, file)));
+    }
+    return files;  // the metadata first: without it the version is gone
+  };
+  const size_t n = versions->size();
+  size_t drop = 0;
+  if (options_.keep_versions > 0 && n > options_.keep_versions) {
+    drop = n - options_.keep_versions;
+  }
+  if (options_.max_history_bytes > 0) {
+    std::vector<uint64_t> bytes(n, 0);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      for (const std::string& f : files_of((*versions)[i].meta)) {
+        const uintmax_t size = fs::file_size(f, ec);
+        if (!ec) bytes[i] += size;
+      }
+      total += bytes[i];
+    }
+    for (size_t i = 0; i < drop; ++i) total -= bytes[i];
+    while (drop + 1 < n && total > options_.max_history_bytes) {
+      total -= bytes[drop++];
+    }
+  }
+  if (drop == 0) return;
+  // The version left oldest may be kept as rows appended to one that goes:
+  // write it whole first (its checksum is the whole CSV's), so a crash at
+  // any point leaves every kept version restorable.
+  const HistoryVersion& oldest = (*versions)[drop];
+  if (oldest.appended) {
+    absl::StatusOr<StoredPool> whole = LoadHistoryVersion(name, oldest.meta.version);
+    if (!whole.ok()) return;
+    std::string csv;
+    AppendCsv(whole->table, &csv);
+    if (!WriteFileAtomically(
+             absl::StrCat(history, "/", HistoryName(oldest.meta, kCsvFileName)),
+             csv)
+             .ok()) {
+      return;
+    }
+    fs::remove(absl::StrCat(history, "/", oldest.csv_file), ec);
+  }
+  for (size_t i = 0; i < drop; ++i) {
+    for (const std::string& f : files_of((*versions)[i].meta)) {
+      fs::remove(f, ec);
+    }
+  }
+  SyncDir(history).IgnoreError();
 }
 
 absl::StatusOr<std::string> PoolStore::WriteReport(absl::string_view name,
@@ -393,6 +560,22 @@ absl::StatusOr<std::string> PoolStore::WriteReport(absl::string_view name,
   // The page first: report.json present means the report is complete.
   RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(folder, "/report.html"), html));
   RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(folder, "/report.json"), json));
+  if (options_.keep_reports > 0) {
+    // The newest keep_reports stay (by version number).
+    std::vector<std::pair<uint64_t, fs::path>> reports;
+    for (const fs::directory_entry& entry :
+         ListDir(absl::StrCat(PoolDir(name), "/", kReportsDirName), &ec)) {
+      uint64_t v = 0;
+      if (absl::SimpleAtoi(entry.path().filename().string(), &v)) {
+        reports.emplace_back(v, entry.path());
+      }
+    }
+    std::sort(reports.begin(), reports.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = options_.keep_reports; i < reports.size(); ++i) {
+      fs::remove_all(reports[i].second, ec);
+    }
+  }
   return folder;
 }
 

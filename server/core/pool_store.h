@@ -23,12 +23,15 @@ struct StoredPool {
   EmbeddingTable table;
 };
 
-// A version kept under history/.
+// A version kept under history/: as a whole CSV, or (`appended`) as the
+// rows it appended to its base version (meta.base_version), which is kept
+// too.
 struct HistoryVersion {
   PoolMetadata meta;
-  // File names inside history/.
+  // File names inside history/: the whole CSV, or the appended rows.
   std::string csv_file;
   std::string meta_file;
+  bool appended = false;
 };
 
 // A selection report as stored in a pool folder.
@@ -47,6 +50,14 @@ class PoolStore {
   struct Options {
     // Created (with parents) when missing. Required.
     std::string shared_dir;
+    // Retention, applied after each commit that keeps history: the newest
+    // keep_versions versions in history/ stay (0: all), then the oldest go
+    // while history/ holds more than max_history_bytes (0: no cap; the
+    // newest kept version always stays). Default: keep everything.
+    size_t keep_versions = 0;
+    uint64_t max_history_bytes = 0;
+    // The newest keep_reports selection reports stay (0: all). Default 0.
+    size_t keep_reports = 0;
   };
 
   // FailedPrecondition when shared_dir is not a writable folder.
@@ -76,7 +87,12 @@ class PoolStore {
   // Writes `table` as the pool's new version described by `*meta` (whose
   // size and csv_checksum are filled in here). `previous` is the current version's
   // metadata, or nullptr for a new pool. With keep_history the current
-  // files are first linked into history/. A non-null `checkpoint` (the
+  // files are first linked into history/; a current version that appended
+  // rows to a version history/ keeps, and that `table` extends (meta's
+  // base_version is previous's version), is kept as just those rows, so
+  // history grows with what was added, not with the pool. Then retention
+  // (Options) prunes history/; a version left oldest that was kept as
+  // appended rows is first written whole. A non-null `checkpoint` (the
   // model file's bytes) replaces checkpoint_latest.ckpt the same way.
   // Atomic: on failure (the status names the path) the pool on disk is
   // unchanged.
@@ -89,13 +105,16 @@ class PoolStore {
   absl::StatusOr<std::vector<HistoryVersion>> ListHistory(
       absl::string_view name) const;
 
-  // Reads one kept version. NotFound when history/ has no such version;
-  // DataLoss when its CSV does not match its metadata.
+  // Reads one kept version, exactly as it was committed: a version kept as
+  // appended rows is rebuilt from its base chain and checked against its
+  // recorded checksum. NotFound when history/ has no such version;
+  // DataLoss when its files do not match its metadata.
   absl::StatusOr<StoredPool> LoadHistoryVersion(absl::string_view name,
                                                 uint64_t version) const;
 
   // Writes a selection report as <pool>/reports/<version>/report.json and
-  // report.html (each atomically); returns that folder.
+  // report.html (each atomically); returns that folder. Then only the
+  // newest keep_reports reports stay.
   absl::StatusOr<std::string> WriteReport(absl::string_view name,
                                           uint64_t version,
                                           absl::string_view json,
@@ -125,10 +144,15 @@ class PoolStore {
                                  absl::string_view file_name);
 
  private:
-  explicit PoolStore(std::string shared_dir)
-      : shared_dir_(std::move(shared_dir)) {}
+  explicit PoolStore(const Options& options)
+      : shared_dir_(options.shared_dir), options_(options) {}
+
+  // Retention of history/ (Options). Best effort: a failure leaves more
+  // history than asked, never less than a restore needs.
+  void PruneHistory(absl::string_view name) const;
 
   const std::string shared_dir_;
+  const Options options_;
 };
 
 }  // namespace datapool

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "common/csv_codec.h"
 #include "common/file_util.h"
 #include "gmock/gmock.h"
@@ -72,6 +73,99 @@ TEST(PoolStoreTest, CommitLoadAndHistory) {
   auto names = (*store)->ListPoolNames();
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(*names, (std::vector<std::string>{"p"}));
+}
+
+// Each selection appends rows: history keeps a replaced version as just the
+// rows it appended (disk grows with what was added, not with versions ×
+// pool size), every kept version reads back exactly, and retention keeps
+// the newest N, writing the new oldest whole before its base goes.
+TEST(PoolStoreTest, HistoryGrowsWithWhatWasAddedAndRestoresExactly) {
+  TempDir tmp;
+  PoolStore::Options options;
+  options.shared_dir = tmp.path();
+  auto store = PoolStore::Create(options);
+  ASSERT_TRUE(store.ok());
+  std::vector<EmbeddingTable> versions;
+  PoolMetadata prev;
+  EmbeddingTable table = RandomTable(300, 8, 1, "base");
+  auto commit = [&](PoolStore& s, uint64_t v) {
+    if (v > 1) table.Append(RandomTable(3, 8, v, absl::StrCat("v", v, "-")));
+    PoolMetadata m = Meta(v, 8, 1700000000000 + 1000 * v);
+    if (v > 1) {
+      m.base_version = v - 1;
+      m.base_size = versions.back().size();
+    }
+    ASSERT_TRUE(s.Commit("p", &m, table, v > 1 ? &prev : nullptr, true).ok());
+    versions.push_back(table);
+    prev = m;
+  };
+  for (uint64_t v = 1; v <= 8; ++v) commit(**store, v);
+
+  const std::string history = (*store)->PoolDir("p") + "/history";
+  auto kept = (*store)->ListHistory("p");
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 7u);
+  EXPECT_FALSE((*kept)[0].appended);  // version 1: whole
+  const uintmax_t whole = fs::file_size(history + "/" + (*kept)[0].csv_file);
+  for (size_t i = 1; i < kept->size(); ++i) {
+    EXPECT_TRUE((*kept)[i].appended) << i;
+    EXPECT_LT(fs::file_size(history + "/" + (*kept)[i].csv_file), whole / 20);
+  }
+  auto exact = [&](PoolStore& s, uint64_t v) {
+    auto loaded = s.LoadHistoryVersion("p", v);
+    ASSERT_TRUE(loaded.ok()) << v << ": " << loaded.status();
+    EXPECT_EQ(loaded->table.filenames, versions[v - 1].filenames) << v;
+    EXPECT_EQ(loaded->table.values, versions[v - 1].values) << v;
+    EXPECT_EQ(loaded->table.labels, versions[v - 1].labels) << v;
+  };
+  for (uint64_t v = 1; v <= 7; ++v) exact(**store, v);
+
+  // A changed digit in an appended file is caught, not restored.
+  {
+    const std::string path = history + "/" + (*kept)[3].csv_file;
+    auto text = ReadFile(path);
+    ASSERT_TRUE(text.ok());
+    std::string changed = *text;
+    const size_t at = changed.find('.', changed.find('\n')) + 2;
+    changed[at] = changed[at] == '7' ? '3' : '7';
+    ASSERT_TRUE(WriteFileAtomically(path, changed).ok());
+    EXPECT_EQ((*store)->LoadHistoryVersion("p", 7).status().code(),
+              absl::StatusCode::kDataLoss);
+    ASSERT_TRUE(WriteFileAtomically(path, *text).ok());
+  }
+
+  // Retention: the newest 3 stay; version 6 becomes the oldest and is
+  // written whole before versions 1-5 (its base chain) go.
+  options.keep_versions = 3;
+  auto retained = PoolStore::Create(options);
+  ASSERT_TRUE(retained.ok());
+  commit(**retained, 9);
+  kept = (*retained)->ListHistory("p");
+  ASSERT_TRUE(kept.ok());
+  std::vector<uint64_t> numbers;
+  for (const HistoryVersion& h : *kept) numbers.push_back(h.meta.version);
+  EXPECT_EQ(numbers, (std::vector<uint64_t>{6, 7, 8}));
+  EXPECT_FALSE((*kept)[0].appended);
+  EXPECT_TRUE((*kept)[1].appended);
+  for (uint64_t v = 6; v <= 8; ++v) exact(**retained, v);
+  for (const std::string& f : Files(history)) {
+    EXPECT_THAT(f, ::testing::Not(HasSubstr("_v000001_"))) << f;
+    EXPECT_THAT(f, ::testing::Not(HasSubstr("_v000005_"))) << f;
+  }
+}
+
+TEST(PoolStoreTest, ReportRetentionKeepsTheNewest) {
+  TempDir tmp;
+  PoolStore::Options options;
+  options.shared_dir = tmp.path();
+  options.keep_reports = 2;
+  auto store = PoolStore::Create(options);
+  ASSERT_TRUE(store.ok());
+  for (uint64_t v : {3, 1, 10, 2}) {
+    ASSERT_TRUE((*store)->WriteReport("p", v, "{}", "<p>").ok());
+  }
+  EXPECT_EQ(Files((*store)->PoolDir("p") + "/reports"),
+            (std::vector<std::string>{"10", "3"}));
 }
 
 TEST(PoolStoreTest, NoHistoryKeepsNoCopy) {

@@ -382,6 +382,46 @@ class HardeningTest(unittest.TestCase):
             self.assertEqual(stub.Select(self.select_rows(
                 pools[0].name, ["x", "y"]), timeout=TIMEOUT_S).version, 2)
 
+    def test_history_and_reports_are_bounded(self):
+        """Every version kept a full CSV copy (history grew with versions ×
+        pool size, 1.4 GB in two minutes) and reports were never removed."""
+        with RunningServer(self.shared, self.input,
+                           ["--model", "none", "--keep-versions", "3",
+                            "--keep-reports", "2"]) as server:
+            stub = self.stub(server)
+            base = ["b%03d" % i for i in range(300)]
+            stub.Select(self.pb2.SelectRequest(
+                params=self.pb2.SelectionParams(pool="p",
+                                                n_samples_count=300),
+                candidates=self.select_rows("p", base).candidates),
+                timeout=TIMEOUT_S)
+            for v in range(2, 9):
+                stub.Select(self.select_rows(
+                    "p", ["v%d-%d" % (v, i) for i in range(4)], seed=v),
+                    timeout=TIMEOUT_S)
+            pool = os.path.join(self.shared, "p")
+            history = stub.ListHistory(self.pb2.ListHistoryRequest(pool="p"),
+                                       timeout=TIMEOUT_S).versions
+            self.assertEqual([h.version for h in history], [5, 6, 7, 8])
+            self.assertEqual(sorted(os.listdir(os.path.join(pool, "reports"))),
+                             ["7", "8"])
+            # Kept as the rows each version appended, but for the oldest.
+            sizes = {h.version: os.path.getsize(os.path.join(pool, h.csv_file))
+                     for h in history if h.version < 8}
+            self.assertGreater(sizes[5], 20 * sizes[6])
+            self.assertIn("datapool_appended.csv", history[1].csv_file)
+            # Restore stays exact: version 6 is the 300 rows, then the pick
+            # of each of versions 2-6, in order.
+            restored = stub.RestoreVersion(self.pb2.RestoreVersionRequest(
+                pool="p", version=6), timeout=TIMEOUT_S)
+            self.assertEqual((restored.pool.version, restored.pool.size),
+                             (9, 305))
+            with open(os.path.join(pool, "datapool_latest.csv")) as f:
+                names = [line.split(",")[0] for line in f][1:]
+            self.assertEqual(sorted(names[:300]), base)  # in pick order
+            self.assertEqual([n.split("-")[0] for n in names[300:]],
+                             ["v2", "v3", "v4", "v5", "v6"])
+
     def test_metrics_answer_beside_half_open_connections(self):
         """64 connections that send nothing stalled /metrics for 15 s."""
         with RunningServer(self.shared, self.input,
