@@ -288,8 +288,17 @@ std::string SelectText(const v1::SelectResponse& response,
       response.candidates_received(), pool,
       StopReasonName(response.stop_reason()));
   if (response.duplicates_removed() > 0) {
-    absl::StrAppendFormat(&out, "  %d exact duplicates were removed\n",
+    absl::StrAppendFormat(&out, "  %d exact duplicates were removed:\n",
                           response.duplicates_removed());
+    constexpr int kShown = 10;
+    for (int i = 0; i < response.duplicates_size() && i < kShown; ++i) {
+      absl::StrAppend(&out, "    ", response.duplicates(i).filename(),
+                      " (same as ", response.duplicates(i).same_as(), ")\n");
+    }
+    if (response.duplicates_size() > kShown) {
+      absl::StrAppendFormat(&out, "    and %d more (--json lists all)\n",
+                            response.duplicates_size() - kShown);
+    }
   }
   if (response.candidates_already_in_pool() > 0) {
     absl::StrAppendFormat(&out, "  %d candidates were already in the pool\n",
@@ -352,6 +361,14 @@ std::string SelectJson(const v1::SelectResponse& response, bool dry_run) {
       .Key("distance_evaluations").UInt(response.distance_evaluations())
       .Key("evaluations_skipped").UInt(response.evaluations_skipped())
       .Key("duplicates_removed").UInt(response.duplicates_removed());
+  w.Key("duplicates").BeginArray();
+  for (const v1::RemovedDuplicate& d : response.duplicates()) {
+    w.BeginObject()
+        .Key("filename").String(d.filename())
+        .Key("same_as").String(d.same_as())
+        .EndObject();
+  }
+  w.EndArray();
   WriteSkipped(response.skipped(), &w);
   w.Key("report");
   if (response.has_report()) {

@@ -172,7 +172,7 @@ void EmbeddingPipeline::EmbedLoop() {
     // identical to an earlier image (this thread sees them in input order).
     std::vector<RgbImage> images;
     std::vector<size_t> good;
-    std::vector<EmbeddedImages::Duplicate> duplicates;
+    std::vector<RemovedDuplicate> duplicates;
     for (size_t i = 0; i < items.size(); ++i) {
       if (items[i].image.ok() && options_.drop_identical_files) {
         auto [first, inserted] =

@@ -30,11 +30,7 @@ struct EmbeddedImages {
   std::vector<SkippedFile> skipped;
   // Images left out because their file is identical (same bytes) to an
   // earlier one's (Options::drop_identical_files).
-  struct Duplicate {
-    std::string filename;
-    std::string same_as;
-  };
-  std::vector<Duplicate> duplicates;
+  std::vector<RemovedDuplicate> duplicates;
 };
 
 // InvalidArgument saying that none of the images could be used, naming the

@@ -33,6 +33,13 @@ struct SkippedFile {
   std::string reason;
 };
 
+// A candidate left out as an exact duplicate (identical file bytes, or an
+// identical embedding) of an earlier one, which stays.
+struct RemovedDuplicate {
+  std::string filename;
+  std::string same_as;
+};
+
 // OK for a relative path of valid UTF-8 without empty, "." or ".."
 // components, NUL bytes or a leading '/'. The one rule for every sample
 // name (server paths, uploads, embedding rows): what is refused here never

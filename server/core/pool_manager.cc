@@ -363,7 +363,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImages(
   // Identical files were dropped before embedding: received, and removed.
   Intake intake;
   intake.received = images.duplicates.size();
-  intake.duplicate_files = images.duplicates.size();
+  intake.duplicate_files = std::move(images.duplicates);
   intake.skipped = std::move(images.skipped);
   return SelectImpl(params, std::move(kept), std::move(intake),
                     /*from_model=*/true);
@@ -451,7 +451,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   SelectOutcome out;
   const absl::Time start = absl::Now();
   out.candidates_received = intake.received;
-  out.duplicates_removed = intake.duplicate_files;
+  out.duplicates = intake.duplicate_files;
   out.skipped = intake.skipped;
   const EmbeddingTable empty;
   const EmbeddingTable& pool_table = before ? before->table : empty;
@@ -482,18 +482,19 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
   if (params.remove_duplicates) {
     // Exact duplicates (identical normalised embeddings): the first stays;
     // rows marked selected always stay.
-    absl::flat_hash_set<absl::string_view> seen;
-    seen.reserve(eligible_count);
+    absl::flat_hash_map<absl::string_view, size_t> first;  // row bytes -> row
+    first.reserve(eligible_count);
     const size_t row_bytes = candidates.dimension * sizeof(float);
     for (size_t i = 0; i < candidates.size(); ++i) {
       if (!eligible[i]) continue;
       const absl::string_view bytes(
           reinterpret_cast<const char*>(candidates.row(i)), row_bytes);
-      if (!seen.insert(bytes).second &&
-          !(has_selected && candidates.selected[i])) {
+      const auto [at, inserted] = first.emplace(bytes, i);
+      if (!inserted && !(has_selected && candidates.selected[i])) {
         eligible[i] = 0;
         --eligible_count;
-        ++out.duplicates_removed;
+        out.duplicates.push_back(RemovedDuplicate{
+            candidates.filenames[i], candidates.filenames[at->second]});
       }
     }
   }
@@ -570,7 +571,7 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     r.min_distance = params.min_distance;
     r.candidates_received = out.candidates_received;
     r.candidates_already_in_pool = out.candidates_already_in_pool;
-    r.duplicates_removed = out.duplicates_removed;
+    r.duplicates = &out.duplicates;
     r.skipped = &out.skipped;
     r.selection_seconds = out.selection_seconds;
     r.candidates = &candidates;

@@ -75,8 +75,9 @@ struct SelectOutcome {
   bool committed = false;
   uint64_t candidates_received = 0;
   uint64_t candidates_already_in_pool = 0;
-  // Candidates dropped as exact duplicates of an earlier candidate.
-  uint64_t duplicates_removed = 0;
+  // Candidates dropped as exact duplicates of an earlier candidate, each
+  // with the candidate it equals (which stays).
+  std::vector<RemovedDuplicate> duplicates;
   // Image files that could not be used.
   std::vector<SkippedFile> skipped;
   KCenterStats stats;
@@ -369,7 +370,7 @@ class PoolManager {
   // files dropped before embedding, and files that could not be used.
   struct Intake {
     uint64_t received = 0;
-    uint64_t duplicate_files = 0;
+    std::vector<RemovedDuplicate> duplicate_files;
     std::vector<SkippedFile> skipped;
   };
 

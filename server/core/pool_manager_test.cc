@@ -514,13 +514,18 @@ TEST(PoolManagerDuplicatesTest, ExactDuplicatesAreRemovedAndReported) {
   all.dry_run = true;
   auto out = manager->Select(all, t);
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_EQ(out->duplicates_removed, 6u);
+  ASSERT_EQ(out->duplicates.size(), 6u);
+  // Named, each with the earlier candidate it equals (which stays).
+  EXPECT_EQ(out->duplicates[0].filename, "copy0.jpg");
+  EXPECT_EQ(out->duplicates[0].same_as, "img0.jpg");
+  EXPECT_EQ(out->duplicates[5].filename, "copy5.jpg");
+  EXPECT_EQ(out->duplicates[5].same_as, "img5.jpg");
   EXPECT_EQ(out->selected.size(), 6u);  // n_samples=1.0 only drops duplicates
   for (const auto& s : out->selected) EXPECT_THAT(s.filename, HasSubstr("img"));
   all.remove_duplicates = false;
   out = manager->Select(all, t);
   ASSERT_TRUE(out.ok());
-  EXPECT_EQ(out->duplicates_removed, 0u);
+  EXPECT_TRUE(out->duplicates.empty());
   EXPECT_EQ(out->selected.size(), 12u);
 }
 

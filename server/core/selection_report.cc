@@ -344,7 +344,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
       .Key("candidates_received").UInt(in.candidates_received)
       .Key("skipped_files").UInt(in.skipped->size())
       .Key("already_in_pool").UInt(in.candidates_already_in_pool)
-      .Key("duplicates_removed").UInt(in.duplicates_removed)
+      .Key("duplicates_removed").UInt(in.duplicates->size())
       .Key("eligible").UInt(eligible)
       .Key("selected").UInt(result.picks.size())
       .Key("rejected").UInt(rejected.size())
@@ -407,6 +407,11 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
     const SkippedFile& s = (*in.skipped)[k];
     w.BeginObject().Key("filename").String(ValidUtf8(s.filename)).Key("reason").String(ValidUtf8(s.reason)).EndObject();
   }
+  w.EndArray().Key("duplicates").BeginArray();
+  for (size_t k = 0; k < in.duplicates->size() && k < limits.listed_skipped; ++k) {
+    const RemovedDuplicate& d = (*in.duplicates)[k];
+    w.BeginObject().Key("filename").String(ValidUtf8(d.filename)).Key("same_as").String(ValidUtf8(d.same_as)).EndObject();
+  }
   w.EndArray().EndObject();
 
   // ------------------------------------------------------------ report.html
@@ -434,7 +439,7 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   row("Candidates received", absl::StrCat(in.candidates_received));
   if (!in.skipped->empty()) row("Files skipped (unusable)", absl::StrCat(in.skipped->size()));
   row("Already in the pool", absl::StrCat(in.candidates_already_in_pool));
-  row("Exact duplicates removed", absl::StrCat(in.duplicates_removed));
+  row("Exact duplicates removed", absl::StrCat(in.duplicates->size()));
   row("Eligible", absl::StrCat(eligible));
   row("Selected", absl::StrCat(result.picks.size()));
   row("Rejected", absl::StrCat(rejected.size()));
@@ -625,6 +630,16 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
       const SkippedFile& s = (*in.skipped)[k];
       absl::StrAppend(&h, "<tr><td><code>", HtmlEscape(s.filename), "</code></td><td>",
                       HtmlEscape(s.reason), "</td></tr>\n");
+    }
+    h += "</table>\n";
+  }
+  if (!in.duplicates->empty()) {
+    absl::StrAppend(&h, "<h2>Exact duplicates removed (", in.duplicates->size(),
+                    ")</h2>\n<table>\n<tr><th>Removed</th><th>Same as (kept)</th></tr>\n");
+    for (size_t k = 0; k < in.duplicates->size() && k < limits.listed_skipped; ++k) {
+      const RemovedDuplicate& d = (*in.duplicates)[k];
+      absl::StrAppend(&h, "<tr><td><code>", HtmlEscape(d.filename), "</code></td><td><code>",
+                      HtmlEscape(d.same_as), "</code></td></tr>\n");
     }
     h += "</table>\n";
   }

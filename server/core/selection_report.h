@@ -51,7 +51,8 @@ struct SelectionReportInput {
 
   uint64_t candidates_received = 0;
   uint64_t candidates_already_in_pool = 0;
-  uint64_t duplicates_removed = 0;
+  // Candidates dropped as exact duplicates, with the one each equals.
+  const std::vector<RemovedDuplicate>* duplicates = nullptr;
   const std::vector<SkippedFile>* skipped = nullptr;
   double selection_seconds = 0;
 

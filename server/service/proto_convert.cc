@@ -155,7 +155,12 @@ void ToProto(const SelectOutcome& outcome, v1::SelectResponse* proto) {
   proto->set_candidates_already_in_pool(outcome.candidates_already_in_pool);
   proto->set_distance_evaluations(outcome.stats.distance_evaluations);
   proto->set_evaluations_skipped(outcome.stats.evaluations_skipped);
-  proto->set_duplicates_removed(outcome.duplicates_removed);
+  proto->set_duplicates_removed(outcome.duplicates.size());
+  for (const RemovedDuplicate& d : outcome.duplicates) {
+    v1::RemovedDuplicate* out = proto->add_duplicates();
+    out->set_filename(d.filename);
+    out->set_same_as(d.same_as);
+  }
   AddSkipped(outcome.skipped, proto->mutable_skipped());
   if (!outcome.report_folder.empty() || !outcome.report_error.empty()) {
     v1::SelectionReport* report = proto->mutable_report();

@@ -668,11 +668,18 @@ class BuiltinModelImagesTest(ImagesTestBase):
                           "--dry-run")
         self.assertEqual(out["candidates_received"], 5, out)
         self.assertEqual(out["duplicates_removed"], 2, out)
+        # Named, each with the file it equals (which stays).
+        self.assertEqual(out["duplicates"],
+                         [{"filename": "dups/x-copy.png",
+                           "same_as": "dups/a.png"},
+                          {"filename": "dups/z-copy.png",
+                           "same_as": "dups/c.png"}])
         picked = sorted(s["filename"] for s in out["selected"])
         self.assertEqual(picked, ["dups/a.png", "dups/b.png", "dups/c.png"])
         kept = self.select("dups", "--upload", folder, "--n-samples", "1.0",
                            "--dry-run", "--keep-duplicates")
         self.assertEqual(kept["duplicates_removed"], 0, kept)
+        self.assertEqual(kept["duplicates"], [], kept)
         self.assertEqual(len(kept["selected"]), 5, kept)
 
     def test_upload_of_a_missing_path(self):

@@ -286,6 +286,12 @@ class SelectTest(SdkTestBase):
                                        atol=1e-5)
             self.assertEqual(on_disk[p.filename][1], labels[i])
             self.assertEqual(p.label, labels[i])
+        # Exact duplicates are named, each with the row it equals.
+        dup = self.client.select(
+            "sdk-dups", embeddings=np.vstack([rows, rows[:1]]),
+            filenames=names + ["again"], n_samples=1.0, dry_run=True)
+        self.assertEqual(dup.duplicates_removed, 1)
+        self.assertEqual(dup.duplicates, [sdk.Duplicate("again", names[0])])
         info = self.client.pool("sdk-emb")
         self.assertIsInstance(info, sdk.PoolInfo)
         self.assertEqual((info.name, info.size, info.dimension, info.version,

@@ -171,6 +171,11 @@ class ReportPageTest(unittest.TestCase):
                     self.assertEqual(counts["candidates_received"],
                                      first["candidates_received"])
                     self.assertEqual(counts["duplicates_removed"], 1)
+                    self.assertEqual(len(report["duplicates"]), 1)
+                    self.assertEqual(report["duplicates"],
+                                     [{"filename": d["filename"],
+                                       "same_as": d["same_as"]}
+                                      for d in first["duplicates"]])
                     self.assertEqual(first["duplicates_removed"], 1)
                     self.assertEqual(counts["skipped_files"], 1)
                     self.assertEqual([s["filename"] for s in report["skipped"]],

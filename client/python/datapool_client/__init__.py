@@ -17,7 +17,8 @@ from ._gen import datapool_pb2 as pb
 from ._gen import datapool_pb2_grpc as pb_grpc
 from .client import DEFAULT_TARGET, TLS, Client, ProgressCallback
 from .errors import DatapoolError
-from .types import (Embeddings, MergedSource, MergeResult, Neighbor, Pick,
+from .types import (Duplicate, Embeddings, MergedSource, MergeResult,
+                    Neighbor, Pick,
                     PoolInfo, QueryResult, Report, SearchResults,
                     SelectResult, Skipped, Version)
 
@@ -25,7 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Client", "TLS", "DatapoolError", "DEFAULT_TARGET", "ProgressCallback",
-    "SelectResult", "Pick", "Skipped", "Embeddings", "SearchResults",
+    "SelectResult", "Pick", "Skipped", "Duplicate", "Embeddings", "SearchResults",
     "QueryResult", "Neighbor", "PoolInfo", "Version", "MergeResult",
     "MergedSource", "Report", "pb", "pb_grpc", "__version__",
 ]

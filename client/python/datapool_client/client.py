@@ -16,9 +16,9 @@ from ._gen import datapool_pb2_grpc as pb_grpc
 from ._gen import health_pb2
 from ._gen import health_pb2_grpc
 from .errors import DatapoolError, invalid_argument
-from .types import (Embeddings, MergedSource, MergeResult, Neighbor, Pick,
-                    PoolInfo, QueryResult, Report, SearchResults,
-                    SelectResult, Skipped, Version)
+from .types import (Duplicate, Embeddings, MergedSource, MergeResult,
+                    Neighbor, Pick, PoolInfo, QueryResult, Report,
+                    SearchResults, SelectResult, Skipped, Version)
 
 __all__ = ["Client", "TLS", "DEFAULT_TARGET", "ProgressCallback"]
 
@@ -770,4 +770,5 @@ def _select_result(r):
         duplicates_removed=r.duplicates_removed,
         distance_evaluations=r.distance_evaluations,
         evaluations_skipped=r.evaluations_skipped,
-        report=_report(r.report) if r.HasField("report") else None)
+        report=_report(r.report) if r.HasField("report") else None,
+        duplicates=[Duplicate(d.filename, d.same_as) for d in r.duplicates])

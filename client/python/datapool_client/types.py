@@ -6,7 +6,7 @@ from typing import List, Optional
 import numpy as np
 
 __all__ = [
-    "Pick", "Skipped", "SelectResult", "Embeddings", "Neighbor",
+    "Pick", "Skipped", "Duplicate", "SelectResult", "Embeddings", "Neighbor",
     "QueryResult", "SearchResults", "PoolInfo", "Version", "MergedSource",
     "MergeResult", "Report",
 ]
@@ -34,6 +34,14 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Duplicate:
+    """A candidate left out as an exact duplicate (same file bytes or same
+    embedding) of the earlier candidate ``same_as``, which stays."""
+    filename: str
+    same_as: str
+
+
+@dataclass(frozen=True)
 class SelectResult:
     """What a selection picked and did.
 
@@ -44,6 +52,8 @@ class SelectResult:
     version was written (False for a dry run). The counts are the
     server's: candidates received, those already in the pool (by filename),
     exact duplicates dropped, and the distance evaluations made and pruned.
+    duplicates: the dropped duplicates by name, each with the candidate it
+    equals.
     """
     selected: List[Pick]
     skipped: List[Skipped]
@@ -58,6 +68,7 @@ class SelectResult:
     distance_evaluations: int = 0
     evaluations_skipped: int = 0
     report: Optional["Report"] = None
+    duplicates: List[Duplicate] = field(default_factory=list)
 
     @property
     def filenames(self):
