@@ -226,8 +226,17 @@ class ChartTest(unittest.TestCase, PodChecks):
         self.assertEqual(c["image"], "datapool:0.1.0")
         self.assertNotIn("nvidia.com/gpu", c["resources"].get("limits", {}))
         env = env_of(c)
+        # /metrics (no authentication, pool names in labels) listens on the
+        # pod's address, not on every interface; Kubernetes expands
+        # $(POD_IP) only from a variable declared before it.
         self.assertEqual(env["DATAPOOL_METRICS_LISTEN"],
-                         "0.0.0.0:%d" % METRICS_PORT)
+                         "$(POD_IP):%d" % METRICS_PORT)
+        names = [e["name"] for e in c["env"]]
+        self.assertLess(names.index("POD_IP"),
+                        names.index("DATAPOOL_METRICS_LISTEN"))
+        pod_ip = c["env"][names.index("POD_IP")]
+        self.assertEqual(pod_ip["valueFrom"],
+                         {"fieldRef": {"fieldPath": "status.podIP"}})
         self.assertEqual(env["DATAPOOL_DEVICE"], "auto")
         for secret_env in ("DATAPOOL_AUTH_TOKEN_FILE", "DATAPOOL_TLS_CERT",
                            "DATAPOOL_TLS_KEY", "DATAPOOL_TLS_CLIENT_CA"):
