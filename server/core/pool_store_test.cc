@@ -154,6 +154,36 @@ TEST(PoolStoreTest, HistoryGrowsWithWhatWasAddedAndRestoresExactly) {
   }
 }
 
+TEST(PoolStoreTest, HistorySizeCapDropsTheOldestButKeepsTheNewest) {
+  TempDir tmp;
+  PoolStore::Options options;
+  options.shared_dir = tmp.path();
+  options.max_history_bytes = 1;  // below any version: only the newest stays
+  auto store = PoolStore::Create(options);
+  ASSERT_TRUE(store.ok());
+  EmbeddingTable table = RandomTable(50, 4, 1);
+  PoolMetadata prev;
+  for (uint64_t v = 1; v <= 4; ++v) {
+    if (v > 1) table.Append(RandomTable(2, 4, v, absl::StrCat("v", v, "-")));
+    PoolMetadata m = Meta(v, 4, 1700000000000 + 1000 * v);
+    if (v > 1) {
+      m.base_version = v - 1;
+      m.base_size = prev.size;
+    }
+    ASSERT_TRUE((*store)->Commit("p", &m, table, v > 1 ? &prev : nullptr,
+                                 true).ok());
+    prev = m;
+  }
+  auto kept = (*store)->ListHistory("p");
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 1u);
+  EXPECT_EQ((*kept)[0].meta.version, 3u);
+  EXPECT_FALSE((*kept)[0].appended);  // written whole before its base went
+  auto v3 = (*store)->LoadHistoryVersion("p", 3);
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_EQ(v3->table.size(), 54u);
+}
+
 TEST(PoolStoreTest, ReportRetentionKeepsTheNewest) {
   TempDir tmp;
   PoolStore::Options options;
