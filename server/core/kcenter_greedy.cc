@@ -9,18 +9,6 @@
 
 namespace datapool {
 
-const char* StopReasonName(StopReason reason) {
-  switch (reason) {
-    case StopReason::kNSamples:
-      return "n_samples";
-    case StopReason::kMinDistance:
-      return "min_distance";
-    case StopReason::kExhausted:
-      return "exhausted";
-  }
-  return "unknown";
-}
-
 namespace {
 
 // Marks a candidate that can no longer be picked (picked or ineligible).

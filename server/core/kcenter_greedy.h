@@ -12,15 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "common/stop_reason.h"
+
 namespace datapool {
-
-enum class StopReason {
-  kNSamples,     // max_picks picks were made
-  kMinDistance,  // the farthest remaining candidate was closer than min_distance
-  kExhausted,    // every eligible candidate was picked
-};
-
-const char* StopReasonName(StopReason reason);
 
 // The passes on an accelerator (server/core/cuda/, built with
 // -DDATAPOOL_CUDA=ON). The driver loop, first pick, stop rules and results

@@ -77,19 +77,6 @@ void WriteSummary(const Summary& s, JsonWriter* w) {
       .EndObject();
 }
 
-const char* StopReasonText(StopReason reason) {
-  switch (reason) {
-    case StopReason::kNSamples:
-      return "the n_samples limit was reached";
-    case StopReason::kMinDistance:
-      return "no remaining candidate was at least min_distance from the pool "
-             "and the picks";
-    case StopReason::kExhausted:
-      return "every eligible candidate was picked";
-  }
-  return "";
-}
-
 
 // ---------------------------------------------------------------- data
 
