@@ -122,7 +122,7 @@ class Harness {
     }
     SelectParams params;
     params.pool = pool;
-    params.n_samples_count = 2;
+    params.n_samples = *SampleLimit::Count(2);
     absl::StatusOr<SelectOutcome> outcome =
         manager_->Select(params, std::move(table));
     if (!outcome.ok())

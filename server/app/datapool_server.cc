@@ -147,6 +147,7 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   service.max_running_calls = options.max_running_calls;
   service.max_queued_calls = options.max_queued_calls;
   service.log = options.log;
+  service.ready = [server = s.get()] { return server->ready_.load(); };
   s->service_ =
       std::make_unique<DatapoolService>(s->manager_.get(), images, service);
   grpc::EnableDefaultHealthCheckService(true);
@@ -160,8 +161,8 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.RegisterService(s->service_.get());
   // Serve health at once: live ("liveness" SERVING) but not ready (""
-  // and the API NOT_SERVING, calls UNAVAILABLE) until the pools are loaded.
-  s->service_->SetReady(false);
+  // and the API NOT_SERVING, calls UNAVAILABLE: ready_) until the pools are
+  // loaded.
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -178,7 +179,7 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
     s->server_ = nullptr;
     return loaded;
   }
-  s->service_->SetReady(true);
+  s->ready_.store(true);
   health->SetServingStatus(true);
   return s;
 }

@@ -5,6 +5,7 @@
 
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -128,6 +129,9 @@ class DatapoolServer {
   std::unique_ptr<DatapoolService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // False until the pools are loaded: the service answers UNAVAILABLE
+  // meanwhile (health checks are served from the start).
+  std::atomic<bool> ready_{false};
 };
 
 }  // namespace datapool

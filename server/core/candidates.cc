@@ -2,12 +2,39 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
+
 #include "absl/strings/string_view.h"
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 namespace datapool {
+namespace {
+
+void DropMasked(EmbeddingTable* t) {
+  if (t->masked.empty()) return;
+  if (t->masked.size() != t->size()) return;  // ValidateAndNormalize says why
+  EmbeddingTable kept;
+  kept.dimension = t->dimension;
+  const bool flags = !t->selected.empty() && t->selected.size() == t->size();
+  const bool labels = t->labels.size() == t->size();
+  for (size_t i = 0; i < t->size(); ++i) {
+    if (t->masked[i]) continue;
+    kept.filenames.push_back(std::move(t->filenames[i]));
+    kept.values.insert(kept.values.end(), t->row(i), t->row(i) + t->dimension);
+    if (labels) kept.labels.push_back(t->labels[i]);
+    if (flags) kept.selected.push_back(t->selected[i]);
+  }
+  *t = std::move(kept);
+}
+
+}  // namespace
+
+absl::Status PrepareCandidates(EmbeddingTable* candidates) {
+  DropMasked(candidates);
+  return ValidateAndNormalize(candidates);
+}
 
 bool NormalizeRow(float* row, size_t dimension) {
   double sq = 0;
@@ -82,13 +109,6 @@ absl::Status ValidateAndNormalize(EmbeddingTable* c) {
   return absl::OkStatus();
 }
 
-absl::Status FilenameTooLong(absl::string_view filename, size_t max_bytes) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "filename '", filename.substr(0, 64), "...' is ", filename.size(),
-      " bytes long; the most allowed is ", max_bytes,
-      " (server flag --max-filename-bytes)"));
-}
-
 absl::Status ValidateMinDistance(std::optional<double> min_distance) {
   if (min_distance && !(std::isfinite(*min_distance) && *min_distance >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -103,14 +123,6 @@ absl::Status ValidateMinDistance(std::optional<double> min_distance) {
         "are farther apart), got ", *min_distance));
   }
   return absl::OkStatus();
-}
-
-absl::Status RequestTooLarge(size_t max_bytes) {
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "the request's candidates hold more than ", max_bytes >> 20,
-      " MiB (embedding values at 4 bytes each plus filenames; images count "
-      "as their embeddings), the most one request may hold (server flag "
-      "--max-request-mb); split it into several requests"));
 }
 
 }  // namespace datapool

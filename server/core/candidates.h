@@ -16,18 +16,14 @@ namespace datapool {
 // first offending row and value.
 absl::Status ValidateAndNormalize(EmbeddingTable* candidates);
 
+// The first step of a selection or search: removes the rows flagged masked
+// (the lightly meaning: ignored entirely), then ValidateAndNormalize.
+absl::Status PrepareCandidates(EmbeddingTable* candidates);
+
 // OK when `min_distance` is absent or a finite number in [0, 2] (unit
 // vectors are at most 2 apart; selections and merges); InvalidArgument
 // saying so otherwise.
 absl::Status ValidateMinDistance(std::optional<double> min_distance);
-
-// InvalidArgument for a filename longer than `max_bytes`: names its start
-// and length.
-absl::Status FilenameTooLong(absl::string_view filename, size_t max_bytes);
-
-// ResourceExhausted: a request's candidates hold more than `max_bytes`
-// (server flag --max-request-mb).
-absl::Status RequestTooLarge(size_t max_bytes);
 
 // Scales `row` (dimension floats) to unit length. Returns false, leaving it
 // unchanged, when it is the zero vector.

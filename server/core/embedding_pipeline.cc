@@ -5,11 +5,35 @@
 #include "absl/time/time.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "server/core/candidates.h"
 
 namespace datapool {
+
+absl::StatusOr<EmbeddingTable> UsableModelRows(EmbeddedImages* images) {
+  EmbeddingTable& t = images->table;
+  EmbeddingTable kept;
+  kept.dimension = t.dimension;
+  for (size_t i = 0; i < t.size(); ++i) {
+    float* row = t.mutable_row(i);
+    bool finite = true;
+    for (size_t j = 0; j < t.dimension; ++j) finite &= std::isfinite(row[j]);
+    if (!finite || !NormalizeRow(row, t.dimension)) {
+      images->skipped.push_back(SkippedFile{
+          t.filenames[i], finite ? "the model's embedding is the zero vector"
+                                 : "the model's embedding is not finite"});
+      continue;
+    }
+    kept.filenames.push_back(std::move(t.filenames[i]));
+    kept.labels.push_back(t.labels[i]);
+    kept.values.insert(kept.values.end(), row, row + t.dimension);
+  }
+  if (kept.size() == 0) return NoUsableImagesError(images->skipped);
+  return kept;
+}
 
 absl::Status NoUsableImagesError(const std::vector<SkippedFile>& skipped) {
   if (skipped.empty()) return absl::InvalidArgumentError("no images were given");

@@ -37,6 +37,11 @@ struct EmbeddedImages {
 // first few with their reasons.
 absl::Status NoUsableImagesError(const std::vector<SkippedFile>& skipped);
 
+// The usable rows of `images` (finite, non-zero, normalised), taken out of
+// it; the others are added to images->skipped like unreadable files.
+// InvalidArgument (NoUsableImagesError) when none is.
+absl::StatusOr<EmbeddingTable> UsableModelRows(EmbeddedImages* images);
+
 // One pipeline per request. Add and Finish are called from one thread (the
 // producer); the pipeline's own threads do the rest. Destroying it stops
 // and joins its threads.

@@ -1,5 +1,8 @@
-// PoolManager::MergePools: combining pools.
+#include "server/core/pool_merge.h"
+
 #include <algorithm>
+#include <functional>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -7,7 +10,7 @@
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "server/core/candidates.h"
-#include "server/core/pool_manager.h"
+#include "server/core/kcenter_greedy.h"
 #include "server/core/pool_name.h"
 
 namespace datapool {
@@ -47,75 +50,19 @@ absl::Status CheckTargetExists(const MergeParams& p, bool exists) {
   return absl::OkStatus();
 }
 
-// For each of the n candidate rows, the index of its nearest row of `pool`.
-std::vector<int64_t> NearestRows(const VectorIndexFactory& factory,
-                                 const EmbeddingTable& pool,
-                                 const float* candidates, size_t n) {
-  const size_t d = pool.dimension;
-  absl::StatusOr<std::unique_ptr<VectorIndex>> index = factory(d);
-  if (index.ok() && (*index)->Add(pool.values.data(), pool.size()).ok()) {
-    std::vector<int64_t> ids(n);
-    std::vector<float> sq(n);
-    if ((*index)->Search(candidates, n, 1, sq.data(), ids.data()).ok()) {
-      return ids;
-    }
-  }
-  return NearestBruteForce(candidates, n, pool.values.data(), pool.size(), d);
+std::string DescribeModel(const PoolMetadata& m) {
+  return m.model_fingerprint.empty()
+             ? std::string("embeddings supplied by clients")
+             : absl::StrCat("model ", m.model_fingerprint, " (input size ",
+                            m.input_size, ")");
 }
 
-}  // namespace
-
-absl::StatusOr<MergeOutcome> PoolManager::MergePools(
-    const MergeParams& params) {
-  RETURN_IF_ERROR(ValidateMergeParams(params));
-  // The sources as they are now; a later commit to one does not join.
-  std::vector<std::shared_ptr<const Snapshot>> sources;
-  for (const std::string& name : params.sources) {
-    ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> source,
-                     ReadableSnapshot(name));
-    sources.push_back(std::move(source));
-  }
-  if (params.dry_run) {
-    if (std::shared_ptr<Pool> target = FindPool(params.target)) {
-      RETURN_IF_ERROR(target->Damage());
-    }
-    std::shared_ptr<const Snapshot> before = CurrentSnapshot(params.target);
-    RETURN_IF_ERROR(CheckTargetExists(params, before != nullptr));
-    return MergeLocked(params, sources, before, nullptr);
-  }
-  while (true) {
-    std::shared_ptr<Pool> pool;
-    if (params.create) {
-      ASSIGN_OR_RETURN(pool, FindOrAddPool(params.target));
-    } else {
-      pool = FindPool(params.target);
-      if (pool == nullptr) return CheckTargetExists(params, false);
-      RETURN_IF_ERROR(pool->Damage());
-    }
-    absl::MutexLock write_lock(&pool->write_mu);
-    if (pool->deleted) {
-      if (params.create) continue;  // deleted meanwhile: a new pool
-      return CheckTargetExists(params, false);
-    }
-    absl::Status ready = EnsureOwned(params.target, pool.get());
-    std::shared_ptr<const Snapshot> before = pool->Current();
-    if (ready.ok()) ready = CheckTargetExists(params, before != nullptr);
-    absl::StatusOr<MergeOutcome> outcome =
-        ready.ok() ? MergeLocked(params, sources, before, pool.get())
-                   : absl::StatusOr<MergeOutcome>(ready);
-    ForgetIfUncommitted(params.target, pool.get());
-    return outcome;
-  }
-}
-
-absl::StatusOr<MergeOutcome> PoolManager::MergeLocked(
+// FailedPrecondition unless every source has the dimension and model of
+// `model` (the target's, or the first source's for a new target).
+absl::Status CheckCompatible(
     const MergeParams& params,
-    const std::vector<std::shared_ptr<const Snapshot>>& sources,
-    const std::shared_ptr<const Snapshot>& before, Pool* pool) {
-  // The target's model, or the first source's for a new target.
-  const PoolMetadata& model = before ? before->meta : sources[0]->meta;
-  const std::string& model_pool = before ? params.target : params.sources[0];
-  size_t total = before ? before->table.size() : 0;
+    const std::vector<std::shared_ptr<const PoolSnapshot>>& sources,
+    const PoolMetadata& model, const std::string& model_pool) {
   for (size_t s = 0; s < sources.size(); ++s) {
     const PoolMetadata& meta = sources[s]->meta;
     const std::string& name = params.sources[s];
@@ -126,121 +73,107 @@ absl::StatusOr<MergeOutcome> PoolManager::MergeLocked(
     }
     if (meta.model_fingerprint != model.model_fingerprint ||
         meta.input_size != model.input_size) {
-      auto describe = [](const PoolMetadata& m) {
-        return m.model_fingerprint.empty()
-                   ? std::string("embeddings supplied by clients")
-                   : absl::StrCat("model ", m.model_fingerprint,
-                                  " (input size ", m.input_size, ")");
-      };
       return absl::FailedPreconditionError(absl::StrCat(
-          "pool '", name, "' holds ", describe(meta), ", pool '", model_pool,
-          "' holds ", describe(model),
+          "pool '", name, "' holds ", DescribeModel(meta), ", pool '",
+          model_pool, "' holds ", DescribeModel(model),
           "; embeddings of different models cannot be mixed"));
     }
-    total += sources[s]->table.size();
   }
+  return absl::OkStatus();
+}
 
-  MergeOutcome out;
-  const size_t d = model.dimension;
-  EmbeddingTable next;
-  if (before != nullptr) next = before->table;
-  next.dimension = d;
-  next.selected.clear();
-  next.masked.clear();
-  out.pool_size_before = next.size();
-  next.filenames.reserve(total);
-  next.values.reserve(total * d);
-  next.labels.reserve(total);
-  // Filenames that joined from the sources (the target's are in `before`).
-  absl::flat_hash_set<std::string> joined;
-  auto taken = [&](const std::string& f) {
-    return (before != nullptr && before->filenames.contains(f)) ||
-           joined.contains(f);
+// The rows of one source past the filename rule, with their final names.
+struct NamedRows {
+  std::vector<size_t> rows;
+  std::vector<std::string> names;
+};
+
+// Applies params.on_collision to source `name`'s rows; `taken` says whether
+// a filename is in the target already (or joined from an earlier source).
+absl::StatusOr<NamedRows> NameRows(
+    const MergeParams& params, const std::string& name,
+    const EmbeddingTable& rows,
+    const std::function<bool(const std::string&)>& taken,
+    MergedSource* stats) {
+  NamedRows out;
+  absl::flat_hash_set<std::string> pending;
+  auto used = [&](const std::string& f) {
+    return taken(f) || pending.contains(f);
   };
-
-  for (size_t s = 0; s < sources.size(); ++s) {
-    const EmbeddingTable& rows = sources[s]->table;
-    const std::string& name = params.sources[s];
-    MergedSource stats;
-    stats.pool = name;
-    stats.samples = rows.size();
-    // The rows past the filename check, with their final names.
-    std::vector<size_t> kept;
-    std::vector<std::string> names;
-    absl::flat_hash_set<std::string> pending;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      std::string filename = rows.filenames[i];
-      if (taken(filename) || pending.contains(filename)) {
-        const std::string where =
-            taken(filename) ? absl::StrCat("pool '", params.target, "'")
-                            : absl::StrCat("pool '", name, "'");
-        switch (params.on_collision) {
-          case FilenameCollision::kFail:
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string filename = rows.filenames[i];
+    if (used(filename)) {
+      const std::string where =
+          absl::StrCat("pool '", taken(filename) ? params.target : name, "'");
+      switch (params.on_collision) {
+        case FilenameCollision::kFail:
+          return absl::AlreadyExistsError(absl::StrCat(
+              "filename '", filename, "' of pool '", name,
+              "' is already in the merge (from ", where,
+              "); choose the collision rule prefix or skip"));
+        case FilenameCollision::kSkip:
+          ++stats->skipped_collisions;
+          continue;
+        case FilenameCollision::kPrefix:
+          filename = absl::StrCat(name, "/", filename);
+          if (used(filename)) {
             return absl::AlreadyExistsError(absl::StrCat(
-                "filename '", filename, "' of pool '", name,
-                "' is already in the merge (from ", where,
-                "); choose the collision rule prefix or skip"));
-          case FilenameCollision::kSkip:
-            ++stats.skipped_collisions;
-            continue;
-          case FilenameCollision::kPrefix:
-            filename = absl::StrCat(name, "/", filename);
-            if (taken(filename) || pending.contains(filename)) {
-              return absl::AlreadyExistsError(absl::StrCat(
-                  "filename '", rows.filenames[i], "' of pool '", name,
-                  "' collides, and so does its prefixed name '", filename,
-                  "'"));
-            }
-            break;
-        }
+                "filename '", rows.filenames[i], "' of pool '", name,
+                "' collides, and so does its prefixed name '", filename, "'"));
+          }
+          break;
       }
-      pending.insert(filename);
-      kept.push_back(i);
-      names.push_back(std::move(filename));
     }
-
-    std::vector<size_t> joining(kept.size());
-    for (size_t j = 0; j < kept.size(); ++j) joining[j] = j;
-    if (params.min_distance && !kept.empty()) {
-      // Greedy k-center of the kept rows against what is there so far,
-      // until the farthest is closer than min_distance; rows keep their
-      // source order.
-      std::vector<float> values(kept.size() * d);
-      for (size_t j = 0; j < kept.size(); ++j) {
-        std::copy(rows.row(kept[j]), rows.row(kept[j]) + d,
-                  values.data() + j * d);
-      }
-      KCenterInput input;
-      input.candidates = values.data();
-      input.n = kept.size();
-      input.d = d;
-      if (next.size() > 0) {
-        input.pool = next.values.data();
-        input.p = next.size();
-        input.nearest_pool =
-            NearestRows(index_factory_, next, values.data(), input.n);
-      }
-      KCenterOptions options;
-      options.threads = selection_threads_;
-      options.min_distance = params.min_distance;
-      KCenterResult result = KCenterGreedy(input, options);
-      joining = std::move(result.picks);
-      std::sort(joining.begin(), joining.end());
-      stats.too_close = kept.size() - joining.size();
-    }
-    for (size_t j : joining) {
-      const size_t i = kept[j];
-      if (names[j] != rows.filenames[i]) ++stats.renamed;
-      joined.insert(names[j]);
-      next.filenames.push_back(std::move(names[j]));
-      next.values.insert(next.values.end(), rows.row(i), rows.row(i) + d);
-      next.labels.push_back(rows.labels[i]);
-    }
-    stats.merged = joining.size();
-    out.sources.push_back(std::move(stats));
+    pending.insert(filename);
+    out.rows.push_back(i);
+    out.names.push_back(std::move(filename));
   }
-  out.pool_size_after = next.size();
+  return out;
+}
 
+// Of the named rows, the positions (in source order) of those that join
+// under min_distance: greedy k-center against `joined` (the target's rows
+// and those joined so far) until the farthest is closer than it. All of
+// them without min_distance.
+absl::StatusOr<std::vector<size_t>> Joining(const MergeParams& params,
+                                            const VectorIndexFactory& factory,
+                                            int threads,
+                                            const EmbeddingTable& joined,
+                                            const EmbeddingTable& rows,
+                                            const NamedRows& named) {
+  std::vector<size_t> joining(named.rows.size());
+  for (size_t j = 0; j < joining.size(); ++j) joining[j] = j;
+  if (!params.min_distance || named.rows.empty()) return joining;
+  const size_t d = rows.dimension;
+  std::vector<float> values(named.rows.size() * d);
+  for (size_t j = 0; j < named.rows.size(); ++j) {
+    std::copy(rows.row(named.rows[j]), rows.row(named.rows[j]) + d,
+              values.data() + j * d);
+  }
+  KCenterInput input;
+  input.candidates = values.data();
+  input.n = named.rows.size();
+  input.d = d;
+  if (joined.size() > 0) {
+    input.pool = joined.values.data();
+    input.p = joined.size();
+    input.nearest_pool.resize(input.n);
+    std::vector<float> sq(input.n);
+    RETURN_IF_ERROR(NearestRows(joined, factory, values.data(), input.n, 1,
+                                sq.data(), input.nearest_pool.data()));
+  }
+  KCenterOptions options;
+  options.threads = threads;
+  options.min_distance = params.min_distance;
+  joining = KCenterGreedy(input, options).picks;
+  std::sort(joining.begin(), joining.end());
+  return joining;
+}
+
+// The target's next metadata: `model`'s, one version past `before`.
+PoolMetadata NextMeta(const PoolMetadata& model,
+                      const std::shared_ptr<const PoolSnapshot>& before,
+                      size_t size) {
   PoolMetadata meta = model;
   const absl::Time now = absl::Now();
   if (before == nullptr) {
@@ -249,38 +182,125 @@ absl::StatusOr<MergeOutcome> PoolManager::MergeLocked(
     meta.csv_checksum.clear();
   }
   meta.version += 1;
-  meta.size = next.size();
+  meta.size = size;
   meta.normalized = true;
   meta.updated = now;
   // The target's rows come first: history can keep its version as the
   // rows this merge appends.
   meta.base_version = before != nullptr ? before->meta.version : 0;
   meta.base_size = before != nullptr ? before->table.size() : 0;
-  out.pool = PoolInfo{params.target, store_->PoolDir(params.target), meta, ""};
-  if (pool == nullptr || out.pool_size_after == out.pool_size_before) {
+  return meta;
+}
+
+}  // namespace
+
+absl::StatusOr<MergeOutcome> PoolMerger::Merge(const MergeParams& params) {
+  RETURN_IF_ERROR(ValidateMergeParams(params));
+  // The sources as they are now; a later commit to one does not join.
+  Sources sources;
+  for (const std::string& name : params.sources) {
+    ASSIGN_OR_RETURN(std::shared_ptr<const PoolSnapshot> source,
+                     registry_.Readable(name));
+    sources.push_back(std::move(source));
+  }
+  if (params.dry_run) {
+    ASSIGN_OR_RETURN(std::shared_ptr<const PoolSnapshot> before,
+                     registry_.CurrentOrNull(params.target));
+    RETURN_IF_ERROR(CheckTargetExists(params, before != nullptr));
+    return MergeInto(params, sources, before, nullptr);
+  }
+  absl::StatusOr<MergeOutcome> outcome;
+  RETURN_IF_ERROR(registry_.Write(
+      params.target, params.create, CheckTargetExists(params, false),
+      [&](PoolEntry& entry,
+          const std::shared_ptr<const PoolSnapshot>& before) {
+        RETURN_IF_ERROR(CheckTargetExists(params, before != nullptr));
+        outcome = MergeInto(params, sources, before, &entry);
+        return outcome.status();
+      }));
+  return outcome;
+}
+
+absl::StatusOr<MergeOutcome> PoolMerger::MergeInto(
+    const MergeParams& params, const Sources& sources,
+    const std::shared_ptr<const PoolSnapshot>& before, PoolEntry* entry) {
+  // The target's model, or the first source's for a new target.
+  const PoolMetadata& model = before ? before->meta : sources[0]->meta;
+  RETURN_IF_ERROR(CheckCompatible(
+      params, sources, model, before ? params.target : params.sources[0]));
+  MergeOutcome out;
+  const size_t d = model.dimension;
+  EmbeddingTable next;
+  if (before != nullptr) next = before->table;
+  next.dimension = d;
+  next.selected.clear();
+  next.masked.clear();
+  out.pool_size_before = next.size();
+  // Filenames that joined from the sources (the target's are in `before`).
+  absl::flat_hash_set<std::string> joined;
+  auto taken = [&](const std::string& f) {
+    return (before != nullptr && before->filenames.contains(f)) ||
+           joined.contains(f);
+  };
+  for (size_t s = 0; s < sources.size(); ++s) {
+    const EmbeddingTable& rows = sources[s]->table;
+    MergedSource stats;
+    stats.pool = params.sources[s];
+    stats.samples = rows.size();
+    ASSIGN_OR_RETURN(NamedRows named,
+                     NameRows(params, stats.pool, rows, taken, &stats));
+    ASSIGN_OR_RETURN(std::vector<size_t> joining,
+                     Joining(params, registry_.index_factory(), threads_, next,
+                             rows, named));
+    stats.too_close = named.rows.size() - joining.size();
+    for (size_t j : joining) {
+      const size_t i = named.rows[j];
+      if (named.names[j] != rows.filenames[i]) ++stats.renamed;
+      joined.insert(named.names[j]);
+      next.filenames.push_back(std::move(named.names[j]));
+      next.values.insert(next.values.end(), rows.row(i), rows.row(i) + d);
+      next.labels.push_back(rows.labels[i]);
+    }
+    stats.merged = joining.size();
+    out.sources.push_back(std::move(stats));
+  }
+  out.pool_size_after = next.size();
+  const PoolMetadata meta = NextMeta(model, before, next.size());
+  out.pool = PoolInfo{params.target, registry_.store().PoolDir(params.target),
+                      meta, ""};
+  if (entry == nullptr || out.pool_size_after == out.pool_size_before) {
     if (before != nullptr) out.pool.meta = before->meta;  // nothing changes
     return out;
   }
+  RETURN_IF_ERROR(Commit(params, meta, std::move(next), before, *entry, &out));
+  return out;
+}
 
+absl::Status PoolMerger::Commit(
+    const MergeParams& params, const PoolMetadata& next_meta,
+    EmbeddingTable next, const std::shared_ptr<const PoolSnapshot>& before,
+    PoolEntry& entry, MergeOutcome* out) {
+  PoolStore& store = registry_.store();
+  PoolMetadata meta = next_meta;
   // A new pool of model embeddings gets the model file of its first source.
   std::string checkpoint;
   const bool copy_checkpoint =
       before == nullptr && !meta.model_fingerprint.empty();
   if (copy_checkpoint) {
     ASSIGN_OR_RETURN(checkpoint,
-                     ReadFile(absl::StrCat(store_->PoolDir(params.sources[0]),
+                     ReadFile(absl::StrCat(store.PoolDir(params.sources[0]),
                                            "/", kCheckpointFileName)));
   }
-  RETURN_IF_ERROR(store_->Commit(params.target, &meta, next,
-                                 before ? &before->meta : nullptr,
-                                 params.keep_history,
-                                 copy_checkpoint ? &checkpoint : nullptr));
-  auto snapshot =
-      MakeSnapshot(meta, std::move(next), before ? before->index : nullptr);
-  out.pool = Info(params.target, *snapshot);
-  pool->Publish(std::move(snapshot));
-  out.committed = true;
-  return out;
+  RETURN_IF_ERROR(store.Commit(params.target, &meta, next,
+                               before ? &before->meta : nullptr,
+                               params.keep_history,
+                               copy_checkpoint ? &checkpoint : nullptr));
+  auto snapshot = registry_.Snapshot(meta, std::move(next),
+                                     before ? before->index : nullptr);
+  out->pool = registry_.Info(params.target, *snapshot);
+  entry.Publish(std::move(snapshot));
+  out->committed = true;
+  return absl::OkStatus();
 }
 
 }  // namespace datapool

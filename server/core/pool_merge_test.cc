@@ -30,7 +30,7 @@ class PoolMergeTest : public ::testing::Test {
   EmbeddingTable MakePool(const std::string& pool, EmbeddingTable rows) {
     SelectParams p;
     p.pool = pool;
-    p.n_samples_fraction = 1.0;
+    p.n_samples = *SampleLimit::Fraction(1.0);
     auto out = manager_->Select(p, rows);
     EXPECT_TRUE(out.ok()) << out.status();
     auto csv = ReadCsvFile(tmp_.path() + "/" + pool + "/datapool_latest.csv");
@@ -282,7 +282,7 @@ TEST(PoolMergeModelTest, ModelsMustMatchAndNewTargetGetsTheCheckpoint) {
     return im;
   };
   SelectParams p;
-  p.n_samples_count = 1;
+  p.n_samples = *SampleLimit::Count(1);
   p.pool = "m1";
   ASSERT_TRUE(manager.SelectImages(p, images(1)).ok());
   p.pool = "m2";

@@ -29,7 +29,7 @@ std::unique_ptr<PoolManager> Open(const std::string& dir) {
 SelectParams Count(const std::string& pool, uint64_t n) {
   SelectParams p;
   p.pool = pool;
-  p.n_samples_count = n;
+  p.n_samples = *SampleLimit::Count(n);
   return p;
 }
 

@@ -3,172 +3,58 @@
 #include <malloc.h>
 
 #include <cmath>
+#include <optional>
+#include <type_traits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/json.h"
-#include "common/status_names.h"
 #include "common/status_macros.h"
-#include "server/core/candidates.h"
+#include "common/status_names.h"
 #include "server/service/proto_convert.h"
 #include "server/service/status_util.h"
 
 namespace datapool {
+namespace {
 
-// Candidates (or queries) of one call: embeddings, or images for the model,
-// never both. Not thread-safe (one per call).
-class DatapoolService::CandidateInput {
+absl::Status Cancelled() {
+  return absl::CancelledError("the call was cancelled");
+}
+
+// The messages of a request stream, one at a time. Reads `Stream`'s
+// messages; UnaryReader below offers a unary request the same way.
+template <typename Request, typename Stream>
+class StreamReader {
  public:
-  CandidateInput(const ImageServices& images, const RequestLimits& limits,
-                 Metrics* metrics, PoolManager& manager)
-      : images_(images), limits_(limits), metrics_(metrics), manager_(manager) {}
+  explicit StreamReader(Stream* stream) : stream_(stream) {}
+  // Tells the client the call was admitted before it streams.
+  void Begin() { stream_->SendInitialMetadata(); }
+  // The next message, or null at the end of the stream.
+  const Request* Next() { return stream_->Read(&message_) ? &message_ : nullptr; }
 
-  // Takes the candidates of one request message. `pool` is checked against
-  // the model before the first image is queued.
-  absl::Status Add(
-      absl::string_view pool, bool weak_labels, bool drop_duplicates,
-      const v1::EmbeddingBlock& block,
-      const google::protobuf::RepeatedPtrField<std::string>& paths,
-      const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks) {
-    const bool has_embeddings =
-        block.filenames_size() > 0 || block.values_size() > 0;
-    const bool has_images = paths.size() > 0 || chunks.size() > 0;
-    if ((has_embeddings && (has_images || ingest_ != nullptr)) ||
-        (has_images && table_.size() > 0)) {
-      return absl::InvalidArgumentError(
-          "give candidates either as embeddings or as images, not both");
-    }
-    if (has_embeddings) {
-      if (table_.size() + block.filenames_size() > limits_.max_candidates) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "the request carries more than ", limits_.max_candidates,
-            " candidates, the most one request may hold (server flag "
-            "--max-candidates); split it into several requests"));
-      }
-      // All checked before the copy: the rows are what stays in memory.
-      held_bytes_ += sizeof(float) * static_cast<size_t>(block.values_size());
-      for (const std::string& filename : block.filenames()) {
-        held_bytes_ += filename.size();
-        if (filename.size() > limits_.max_filename_bytes) {
-          return FilenameTooLong(filename, limits_.max_filename_bytes);
-        }
-        if (absl::Status valid = ValidateSampleFilename(filename); !valid.ok()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("embedding row: ", valid.message()));
-        }
-      }
-      if (held_bytes_ > limits_.max_request_bytes) {
-        return RequestTooLarge(limits_.max_request_bytes);
-      }
-      return AppendBlock(block, &table_);
-    }
-    if (!has_images) return absl::OkStatus();
-    if (ingest_ == nullptr) {
-      // Fail before spending time on the images.
-      RETURN_IF_ERROR(manager_.CheckModel(pool));
-      ASSIGN_OR_RETURN(ingest_, ImageIngest::Create(images_, weak_labels,
-                                                    drop_duplicates));
-    }
-    images_received_ += paths.size();
-    uploads_ += chunks.size();
-    for (const v1::ImageChunk& chunk : chunks) images_received_ += chunk.last();
-    RETURN_IF_ERROR(ingest_->AddPaths(paths));
-    return ingest_->AddChunks(chunks);
-  }
+ private:
+  Stream* const stream_;
+  Request message_;
+};
 
-  absl::StatusOr<SelectOutcome> Select(const SelectParams& params) {
-    if (ingest_ == nullptr) return manager_.Select(params, std::move(table_));
-    ASSIGN_OR_RETURN(EmbeddedImages images, FinishImages(params.progress));
-    return manager_.SelectImages(params, std::move(images));
-  }
-
-  // Candidates or images taken so far.
-  size_t received() const { return table_.size() + images_received_; }
-
-  // Thumbnails for the selection report: candidates named like files on
-  // the input folder are read again from it (paths, or CSV rows embedded
-  // from them); uploaded images are not kept, so a call with uploads has
-  // none.
-  ThumbnailLoader Thumbnails() const {
-    if (!images_.report_thumbnails || images_.decoder == nullptr ||
-        images_.inputs == nullptr || uploads_ > 0) {
-      return nullptr;
-    }
-    const ImageDecoder* decoder = images_.decoder;
-    const InputResolver* inputs = images_.inputs;
-    const size_t max_bytes = images_.max_image_bytes;
-    return [decoder, inputs, max_bytes](
-               absl::string_view filename) -> absl::StatusOr<Thumbnail> {
-      ASSIGN_OR_RETURN(std::string bytes,
-                       inputs->ReadSampleFile(filename, max_bytes));
-      ASSIGN_OR_RETURN(RgbImage image,
-                       decoder->DecodeAndResize(bytes, kThumbnailSize));
-      return MakeThumbnail(*decoder, image);
-    };
-  }
-
-  absl::StatusOr<SearchOutcome> Search(absl::string_view pool, size_t k) {
-    if (ingest_ == nullptr) return manager_.Search(pool, std::move(table_), k);
-    ASSIGN_OR_RETURN(EmbeddedImages images, FinishImages());
-    return manager_.SearchImages(pool, std::move(images), k);
-  }
-
-  // Waits for the images and counts them.
-  absl::StatusOr<EmbeddedImages> FinishImages(
-      const std::function<void(absl::string_view, uint64_t, uint64_t)>&
-          progress = nullptr) {
-    std::function<void(size_t, size_t)> embedded;
-    if (progress) {
-      embedded = [&progress](size_t done, size_t total) {
-        progress("embedding", done, total);
-      };
-    }
-    ASSIGN_OR_RETURN(EmbeddedImages images, ingest_->Finish(embedded));
-    CountImages(images, metrics_);
-    return images;
-  }
-
-  static void CountImages(const EmbeddedImages& images, Metrics* metrics) {
-    if (metrics == nullptr) return;
-    metrics->Add("datapool_images_embedded_total", {},
-                 static_cast<double>(images.table.size()));
-    metrics->Add("datapool_images_skipped_total", {},
-                 static_cast<double>(images.skipped.size()));
+// A unary request as a stream of one message, so that a unary handler
+// shares its streaming sibling's body.
+template <typename Request>
+class UnaryReader {
+ public:
+  explicit UnaryReader(const Request& request) : request_(request) {}
+  void Begin() {}
+  const Request* Next() {
+    if (done_) return nullptr;
+    done_ = true;
+    return &request_;
   }
 
  private:
-  const ImageServices& images_;
-  const RequestLimits& limits_;
-  Metrics* const metrics_;
-  PoolManager& manager_;
-  EmbeddingTable table_;
-  std::unique_ptr<ImageIngest> ingest_;
-  size_t held_bytes_ = 0;       // embedding rows, as max_request_bytes counts
-  size_t images_received_ = 0;  // paths given and uploads completed
-  size_t uploads_ = 0;          // upload chunks seen
-  static constexpr int kThumbnailSize = 128;
+  const Request& request_;
+  bool done_ = false;
 };
-
-namespace {
-
-ImageServices WithLimits(ImageServices images, const RequestLimits& limits) {
-  images.max_images = limits.max_candidates;
-  images.max_request_bytes = limits.max_request_bytes;
-  images.max_filename_bytes = limits.max_filename_bytes;
-  return images;
-}
-
-bool WeakLabels(const v1::SelectionParams& params) {
-  return !params.has_append_weak_labels() || params.append_weak_labels();
-}
-
-bool RemoveDuplicates(const v1::SelectionParams& params) {
-  return FromProto(params).remove_duplicates;
-}
-
-grpc::Status Cancelled() {
-  return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
-}
 
 // Writes throttled Progress messages (a few per second, and every change of
 // phase) to a stream; the handler's thread only.
@@ -199,11 +85,44 @@ class ProgressWriter {
   absl::Time last_ = absl::InfinitePast();
 };
 
+// A *WithProgress handler: `body(result, progress)` with its progress
+// written to `stream`, then the final message carrying the result.
+template <typename Message, typename Stream, typename Body>
+absl::Status WithProgress(Stream* stream, const Body& body) {
+  ProgressWriter<Message, Stream> writer(stream);
+  Message last;
+  RETURN_IF_ERROR(body(
+      last.mutable_result(),
+      [&writer](absl::string_view phase, uint64_t done, uint64_t total) {
+        writer.Report(phase, done, total);
+      }));
+  stream->Write(last);
+  return absl::OkStatus();
+}
+
 // Server faults, as opposed to the caller's mistakes.
 bool IsServerFault(grpc::StatusCode code) {
   return code == grpc::StatusCode::INTERNAL ||
          code == grpc::StatusCode::UNKNOWN ||
          code == grpc::StatusCode::DATA_LOSS;
+}
+
+// A selection's figures for the log line and the metrics.
+void RecordSelection(const SelectOutcome& outcome, Metrics* metrics,
+                     CallRecord* record) {
+  record->candidates = static_cast<int64_t>(outcome.candidates_received);
+  record->selected = static_cast<int64_t>(outcome.selected.size());
+  record->skipped = static_cast<int64_t>(outcome.skipped.size());
+  record->version = static_cast<int64_t>(outcome.version);
+  record->committed = outcome.committed;
+  if (metrics == nullptr) return;
+  metrics->Observe("datapool_selection_seconds", {}, outcome.selection_seconds);
+  if (outcome.committed) {
+    metrics->Observe("datapool_commit_seconds", {}, outcome.commit_seconds);
+  }
+  if (outcome.committed || outcome.report) {
+    metrics->Observe("datapool_report_seconds", {}, outcome.report_seconds);
+  }
 }
 
 }  // namespace
@@ -212,48 +131,58 @@ DatapoolService::DatapoolService(PoolManager* manager,
                                  const ImageServices& images, Options options)
     : manager_(*manager),
       options_(std::move(options)),
-      images_(WithLimits(images, options_.limits)),
+      images_(images),
       admission_(options_.max_running_calls, options_.max_queued_calls) {}
 
-grpc::Status DatapoolService::Authorize(
+CandidateInput DatapoolService::NewInput() {
+  return CandidateInput(&manager_, &images_, options_.limits,
+                        options_.metrics);
+}
+
+absl::Status DatapoolService::Authorize(
     const grpc::ServerContext& context) const {
-  if (options_.auth == nullptr) return grpc::Status::OK;
+  if (options_.auth == nullptr) return absl::OkStatus();
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   const absl::string_view value =
       it == metadata.end()
           ? absl::string_view()
           : absl::string_view(it->second.data(), it->second.size());
-  return ToGrpcStatus(options_.auth->Check(value));
+  return options_.auth->Check(value);
 }
 
-grpc::Status DatapoolService::Handle(
-    const char* method, grpc::ServerContext& context, bool heavy,
-    const std::function<grpc::Status(CallRecord&)>& body) {
+absl::Status DatapoolService::Admit(grpc::ServerContext& context, bool heavy,
+                                    bool* admitted) {
+  *admitted = false;
+  RETURN_IF_ERROR(Authorize(context));
+  if (options_.ready && !options_.ready()) {
+    context.AddTrailingMetadata("grpc-retry-pushback-ms", "1000");
+    return absl::UnavailableError(
+        "the server is still loading its pools; retry shortly");
+  }
+  if (!heavy) return absl::OkStatus();
+  Metrics* metrics = options_.metrics;
+  if (metrics != nullptr) metrics->Add("datapool_work_queue_depth", {}, 1);
+  absl::Status entered =
+      admission_.Enter([&context] { return context.IsCancelled(); });
+  if (metrics != nullptr) metrics->Add("datapool_work_queue_depth", {}, -1);
+  *admitted = entered.ok();
+  if (absl::IsResourceExhausted(entered)) {
+    // The standard hint for gRPC's retry policies.
+    context.AddTrailingMetadata("grpc-retry-pushback-ms", "2000");
+  }
+  return entered;
+}
+
+grpc::Status DatapoolService::Handle(const char* method,
+                                     grpc::ServerContext& context, bool heavy,
+                                     const Body& body) {
   const absl::Time start = absl::Now();
   Metrics* metrics = options_.metrics;
   if (metrics != nullptr) metrics->Add("datapool_rpc_in_flight", {}, 1);
   CallRecord record;
-  grpc::Status status = Authorize(context);
-  if (status.ok() && !ready_.load()) {
-    context.AddTrailingMetadata("grpc-retry-pushback-ms", "1000");
-    status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "the server is still loading its pools; retry "
-                          "shortly");
-  }
   bool admitted = false;
-  if (status.ok() && heavy) {
-    if (metrics != nullptr) metrics->Add("datapool_work_queue_depth", {}, 1);
-    absl::Status entered =
-        admission_.Enter([&context] { return context.IsCancelled(); });
-    if (metrics != nullptr) metrics->Add("datapool_work_queue_depth", {}, -1);
-    admitted = entered.ok();
-    if (absl::IsResourceExhausted(entered)) {
-      // The standard hint for gRPC's retry policies.
-      context.AddTrailingMetadata("grpc-retry-pushback-ms", "2000");
-    }
-    status = ToGrpcStatus(entered);
-  }
+  absl::Status status = Admit(context, heavy, &admitted);
   if (status.ok()) status = body(record);
   if (admitted) {
     admission_.Leave();
@@ -262,10 +191,11 @@ grpc::Status DatapoolService::Handle(
     // back, and RSS crept up under steady load.
     malloc_trim(0);
   }
-  Record(method, context, record, status,
+  const grpc::Status result = ToGrpcStatus(status);
+  Record(method, context, record, result,
          absl::ToDoubleSeconds(absl::Now() - start));
   if (metrics != nullptr) metrics->Add("datapool_rpc_in_flight", {}, -1);
-  return status;
+  return result;
 }
 
 void DatapoolService::Record(const char* method,
@@ -299,101 +229,59 @@ void DatapoolService::Record(const char* method,
                w.str());
 }
 
-grpc::Status DatapoolService::RunSelect(grpc::ServerContext* context,
-                                        const v1::SelectionParams& params,
-                                        CandidateInput& input,
-                                        v1::SelectResponse* response,
-                                        CallRecord* record,
-                                        const ProgressFn& progress) {
+template <typename Reader>
+absl::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
+                                         Reader& reader,
+                                         v1::SelectResponse* response,
+                                         CallRecord& record,
+                                         const ProgressFn& progress) {
+  reader.Begin();
+  std::optional<SelectParams> params;
+  bool weak_labels = true;
+  CandidateInput input = NewInput();
+  while (const v1::SelectRequest* message = reader.Next()) {
+    if (params.has_value() == message->has_params()) {
+      return absl::InvalidArgumentError(
+          params ? "only the first message of a stream may carry params"
+                 : "params are required (in the first message of a stream)");
+    }
+    if (!params) {
+      record.pool = message->params().pool();
+      ASSIGN_OR_RETURN(params, FromProto(message->params()));
+      weak_labels = WeakLabelsOf(message->params());
+    }
+    RETURN_IF_ERROR(input.Add(params->pool, weak_labels,
+                              params->remove_duplicates, message->candidates(),
+                              message->input_paths(), message->images()));
+    if (progress) progress("receiving", input.received(), 0);
+  }
+  if (!params) return absl::InvalidArgumentError("the stream carried no message");
   // A client that gave up (or whose deadline passed) must not get a commit
   // it never saw confirmed; the selection stops as soon as it notices.
   if (context->IsCancelled()) return Cancelled();
-  SelectParams select = FromProto(params);
-  select.cancelled = [context] { return context->IsCancelled(); };
-  select.progress = progress;
-  select.thumbnails = input.Thumbnails();
-  absl::StatusOr<SelectOutcome> outcome = input.Select(select);
-  if (!outcome.ok()) return ToGrpcStatus(outcome.status());
-  record->candidates = static_cast<int64_t>(outcome->candidates_received);
-  record->selected = static_cast<int64_t>(outcome->selected.size());
-  record->skipped = static_cast<int64_t>(outcome->skipped.size());
-  record->version = static_cast<int64_t>(outcome->version);
-  record->committed = outcome->committed;
-  if (Metrics* m = options_.metrics) {
-    m->Observe("datapool_selection_seconds", {}, outcome->selection_seconds);
-    if (outcome->committed) {
-      m->Observe("datapool_commit_seconds", {}, outcome->commit_seconds);
-    }
-    if (outcome->committed || outcome->report) {
-      m->Observe("datapool_report_seconds", {}, outcome->report_seconds);
-    }
-  }
-  ToProto(*outcome, response);
-  return grpc::Status::OK;
+  params->cancelled = [context] { return context->IsCancelled(); };
+  ASSIGN_OR_RETURN(SelectOutcome outcome,
+                   input.Select(*std::move(params), progress));
+  RecordSelection(outcome, options_.metrics, &record);
+  ToProto(outcome, response);
+  return absl::OkStatus();
 }
 
 grpc::Status DatapoolService::Select(grpc::ServerContext* context,
                                      const v1::SelectRequest* request,
                                      v1::SelectResponse* response) {
   return Handle("Select", *context, true, [&](CallRecord& record) {
-    if (!request->has_params()) {
-      return ToGrpcStatus(absl::InvalidArgumentError("params are required"));
-    }
-    record.pool = request->params().pool();
-    CandidateInput input(images_, options_.limits, options_.metrics, manager_);
-    absl::Status status =
-        input.Add(request->params().pool(), WeakLabels(request->params()),
-                  RemoveDuplicates(request->params()), request->candidates(),
-                  request->input_paths(), request->images());
-    if (!status.ok()) return ToGrpcStatus(status);
-    return RunSelect(context, request->params(), input, response, &record,
-                     nullptr);
+    UnaryReader<v1::SelectRequest> reader(*request);
+    return SelectFrom(context, reader, response, record, nullptr);
   });
 }
 
-template <typename Stream>
-grpc::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
-                                         Stream* stream,
-                                         v1::SelectResponse* response,
-                                         CallRecord& record,
-                                         const ProgressFn& progress) {
-  // Tells the client the call was admitted before it streams.
-  stream->SendInitialMetadata();
-  v1::SelectRequest message;
-  v1::SelectionParams params;
-  CandidateInput input(images_, options_.limits, options_.metrics, manager_);
-  bool first = true;
-  bool drop_duplicates = false;
-  while (stream->Read(&message)) {
-    if (first != message.has_params()) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          first ? "the first message of a stream must carry params"
-                : "only the first message of a stream may carry params"));
-    }
-    if (first) {
-      params = message.params();
-      record.pool = params.pool();
-      drop_duplicates = RemoveDuplicates(params);
-    }
-    first = false;
-    absl::Status status =
-        input.Add(params.pool(), WeakLabels(params), drop_duplicates,
-                  message.candidates(), message.input_paths(),
-                  message.images());
-    if (!status.ok()) return ToGrpcStatus(status);
-    if (progress) progress("receiving", input.received(), 0);
-  }
-  if (first) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("the stream carried no message"));
-  }
-  return RunSelect(context, params, input, response, &record, progress);
-}
-
 grpc::Status DatapoolService::SelectStream(
-    grpc::ServerContext* context, grpc::ServerReader<v1::SelectRequest>* reader,
+    grpc::ServerContext* context, grpc::ServerReader<v1::SelectRequest>* stream,
     v1::SelectResponse* response) {
   return Handle("SelectStream", *context, true, [&](CallRecord& record) {
+    StreamReader<v1::SelectRequest, std::remove_pointer_t<decltype(stream)>>
+        reader(stream);
     return SelectFrom(context, reader, response, record, nullptr);
   });
 }
@@ -402,73 +290,63 @@ grpc::Status DatapoolService::SelectWithProgress(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::SelectProgress, v1::SelectRequest>* stream) {
   return Handle("SelectWithProgress", *context, true, [&](CallRecord& record) {
-    using Stream =
-        grpc::ServerReaderWriter<v1::SelectProgress, v1::SelectRequest>;
-    ProgressWriter<v1::SelectProgress, Stream> writer(stream);
-    v1::SelectProgress last;
-    grpc::Status status = SelectFrom(
-        context, stream, last.mutable_result(), record,
-        [&writer](absl::string_view phase, uint64_t done, uint64_t total) {
-          writer.Report(phase, done, total);
+    StreamReader<v1::SelectRequest, std::remove_pointer_t<decltype(stream)>>
+        reader(stream);
+    return WithProgress<v1::SelectProgress>(
+        stream, [&](v1::SelectResponse* result, const ProgressFn& progress) {
+          return SelectFrom(context, reader, result, record, progress);
         });
-    if (status.ok()) stream->Write(last);
-    return status;
   });
 }
 
-template <typename Stream>
-grpc::Status DatapoolService::EmbedFrom(grpc::ServerContext* context,
-                                        Stream* stream,
+template <typename Reader>
+absl::Status DatapoolService::EmbedFrom(grpc::ServerContext* context,
+                                        Reader& reader,
                                         v1::EmbedResponse* response,
                                         CallRecord& record,
                                         const ProgressFn& progress) {
-  stream->SendInitialMetadata();
-  v1::EmbedRequest message;
+  reader.Begin();
+  RequestBudget budget(options_.limits);
   std::unique_ptr<ImageIngest> ingest;
   size_t received = 0;
-  while (stream->Read(&message)) {
+  while (const v1::EmbedRequest* message = reader.Next()) {
     if (ingest == nullptr) {
-      absl::StatusOr<std::unique_ptr<ImageIngest>> created =
-          ImageIngest::Create(images_, !message.has_append_weak_labels() ||
-                                           message.append_weak_labels());
-      if (!created.ok()) return ToGrpcStatus(created.status());
-      ingest = *std::move(created);
+      ASSIGN_OR_RETURN(ingest, ImageIngest::Create(images_, &budget,
+                                                   WeakLabelsOf(*message)));
     }
-    absl::Status status = ingest->AddPaths(message.input_paths());
-    if (status.ok()) status = ingest->AddChunks(message.images());
-    if (!status.ok()) return ToGrpcStatus(status);
-    received += message.input_paths_size();
-    for (const v1::ImageChunk& chunk : message.images()) received += chunk.last();
+    RETURN_IF_ERROR(ingest->AddPaths(message->input_paths()));
+    RETURN_IF_ERROR(ingest->AddChunks(message->images()));
+    received += message->input_paths_size();
+    for (const v1::ImageChunk& chunk : message->images()) {
+      received += chunk.last();
+    }
     if (progress) progress("receiving", received, 0);
   }
   if (context->IsCancelled()) return Cancelled();
-  if (ingest == nullptr) {
-    return ToGrpcStatus(absl::InvalidArgumentError("no images were given"));
-  }
+  if (ingest == nullptr) return absl::InvalidArgumentError("no images were given");
   std::function<void(size_t, size_t)> embedded;
   if (progress) {
     embedded = [&progress](size_t done, size_t total) {
       progress("embedding", done, total);
     };
   }
-  absl::StatusOr<EmbeddedImages> images = ingest->Finish(embedded);
-  if (!images.ok()) return ToGrpcStatus(images.status());
-  CandidateInput::CountImages(*images, options_.metrics);
-  record.candidates = static_cast<int64_t>(images->table.size());
-  record.skipped = static_cast<int64_t>(images->skipped.size());
-  if (images->table.size() == 0) {
-    return ToGrpcStatus(NoUsableImagesError(images->skipped));
-  }
-  if (progress) progress("embedding", images->table.size(), images->table.size());
-  ToProto(*images, response);
+  ASSIGN_OR_RETURN(EmbeddedImages images, ingest->Finish(embedded));
+  CandidateInput::CountImages(images, options_.metrics);
+  record.candidates = static_cast<int64_t>(images.table.size());
+  record.skipped = static_cast<int64_t>(images.skipped.size());
+  if (images.table.size() == 0) return NoUsableImagesError(images.skipped);
+  if (progress) progress("embedding", images.table.size(), images.table.size());
+  ToProto(images, response);
   response->set_model_fingerprint(images_.embedder->fingerprint());
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 grpc::Status DatapoolService::Embed(grpc::ServerContext* context,
-                                    grpc::ServerReader<v1::EmbedRequest>* reader,
+                                    grpc::ServerReader<v1::EmbedRequest>* stream,
                                     v1::EmbedResponse* response) {
   return Handle("Embed", *context, true, [&](CallRecord& record) {
+    StreamReader<v1::EmbedRequest, std::remove_pointer_t<decltype(stream)>>
+        reader(stream);
     return EmbedFrom(context, reader, response, record, nullptr);
   });
 }
@@ -477,58 +355,49 @@ grpc::Status DatapoolService::EmbedWithProgress(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::EmbedProgress, v1::EmbedRequest>* stream) {
   return Handle("EmbedWithProgress", *context, true, [&](CallRecord& record) {
-    using Stream =
-        grpc::ServerReaderWriter<v1::EmbedProgress, v1::EmbedRequest>;
-    ProgressWriter<v1::EmbedProgress, Stream> writer(stream);
-    v1::EmbedProgress last;
-    grpc::Status status = EmbedFrom(
-        context, stream, last.mutable_result(), record,
-        [&writer](absl::string_view phase, uint64_t done, uint64_t total) {
-          writer.Report(phase, done, total);
+    StreamReader<v1::EmbedRequest, std::remove_pointer_t<decltype(stream)>>
+        reader(stream);
+    return WithProgress<v1::EmbedProgress>(
+        stream, [&](v1::EmbedResponse* result, const ProgressFn& progress) {
+          return EmbedFrom(context, reader, result, record, progress);
         });
-    if (status.ok()) stream->Write(last);
-    return status;
   });
 }
 
 grpc::Status DatapoolService::Search(
-    grpc::ServerContext* context, grpc::ServerReader<v1::SearchRequest>* reader,
+    grpc::ServerContext* context, grpc::ServerReader<v1::SearchRequest>* stream,
     v1::SearchResponse* response) {
   return Handle("Search", *context, true, [&](CallRecord& record) {
-    reader->SendInitialMetadata();
-    v1::SearchRequest message;
+    StreamReader<v1::SearchRequest, std::remove_pointer_t<decltype(stream)>>
+        reader(stream);
+    reader.Begin();
     std::string pool;
     uint32_t k = 0;
-    CandidateInput input(images_, options_.limits, options_.metrics, manager_);
+    CandidateInput input = NewInput();
     bool first = true;
-    while (reader->Read(&message)) {
+    while (const v1::SearchRequest* message = reader.Next()) {
       if (first) {
-        pool = message.pool();
-        k = message.k();
+        pool = message->pool();
+        k = message->k();
         record.pool = pool;
         // A missing pool fails before any image is embedded.
-        absl::StatusOr<PoolInfo> info = manager_.GetPool(pool);
-        if (!info.ok()) return ToGrpcStatus(info.status());
-      } else if (!message.pool().empty() || message.k() != 0) {
-        return ToGrpcStatus(absl::InvalidArgumentError(
-            "only the first message of a search may name the pool and k"));
+        RETURN_IF_ERROR(manager_.GetPool(pool).status());
+      } else if (!message->pool().empty() || message->k() != 0) {
+        return absl::InvalidArgumentError(
+            "only the first message of a search may name the pool and k");
       }
       first = false;
-      absl::Status status =
-          input.Add(pool, /*weak_labels=*/false, /*drop_duplicates=*/false,
-                    message.queries(), message.input_paths(), message.images());
-      if (!status.ok()) return ToGrpcStatus(status);
+      RETURN_IF_ERROR(input.Add(pool, /*weak_labels=*/false,
+                                /*drop_identical_files=*/false,
+                                message->queries(), message->input_paths(),
+                                message->images()));
     }
-    if (first) {
-      return ToGrpcStatus(
-          absl::InvalidArgumentError("the stream carried no message"));
-    }
+    if (first) return absl::InvalidArgumentError("the stream carried no message");
     if (context->IsCancelled()) return Cancelled();
-    absl::StatusOr<SearchOutcome> outcome = input.Search(pool, k);
-    if (!outcome.ok()) return ToGrpcStatus(outcome.status());
-    record.candidates = static_cast<int64_t>(outcome->queries.size());
-    ToProto(*outcome, response);
-    return grpc::Status::OK;
+    ASSIGN_OR_RETURN(SearchOutcome outcome, input.Search(pool, k));
+    record.candidates = static_cast<int64_t>(outcome.queries.size());
+    ToProto(outcome, response);
+    return absl::OkStatus();
   });
 }
 
@@ -537,10 +406,9 @@ grpc::Status DatapoolService::GetPool(grpc::ServerContext* context,
                                       v1::PoolInfo* response) {
   return Handle("GetPool", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
-    absl::StatusOr<PoolInfo> info = manager_.GetPool(request->pool());
-    if (!info.ok()) return ToGrpcStatus(info.status());
-    ToProto(*info, response);
-    return grpc::Status::OK;
+    ASSIGN_OR_RETURN(PoolInfo info, manager_.GetPool(request->pool()));
+    ToProto(info, response);
+    return absl::OkStatus();
   });
 }
 
@@ -551,7 +419,7 @@ grpc::Status DatapoolService::ListPools(grpc::ServerContext* context,
     for (const PoolInfo& info : manager_.ListPools()) {
       ToProto(info, response->add_pools());
     }
-    return grpc::Status::OK;
+    return absl::OkStatus();
   });
 }
 
@@ -560,18 +428,12 @@ grpc::Status DatapoolService::ListHistory(
     v1::ListHistoryResponse* response) {
   return Handle("ListHistory", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
-    absl::StatusOr<std::vector<PoolManager::VersionInfo>> versions =
-        manager_.ListHistory(request->pool());
-    if (!versions.ok()) return ToGrpcStatus(versions.status());
-    for (const PoolManager::VersionInfo& v : *versions) {
-      v1::HistoryEntry* entry = response->add_versions();
-      entry->set_version(v.meta.version);
-      entry->set_time(TimeToRfc3339(v.meta.updated));
-      entry->set_size(v.meta.size);
-      entry->set_csv_file(v.csv_file);
-      entry->set_current(v.current);
+    ASSIGN_OR_RETURN(std::vector<PoolManager::VersionInfo> versions,
+                     manager_.ListHistory(request->pool()));
+    for (const PoolManager::VersionInfo& v : versions) {
+      ToProto(v, response->add_versions());
     }
-    return grpc::Status::OK;
+    return absl::OkStatus();
   });
 }
 
@@ -580,14 +442,13 @@ grpc::Status DatapoolService::RestoreVersion(
     v1::RestoreVersionResponse* response) {
   return Handle("RestoreVersion", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
-    absl::StatusOr<PoolInfo> info =
-        manager_.RestoreVersion(request->pool(), request->version());
-    if (!info.ok()) return ToGrpcStatus(info.status());
-    record.version = static_cast<int64_t>(info->meta.version);
+    ASSIGN_OR_RETURN(PoolInfo info, manager_.RestoreVersion(
+                                        request->pool(), request->version()));
+    record.version = static_cast<int64_t>(info.meta.version);
     record.committed = true;
-    ToProto(*info, response->mutable_pool());
+    ToProto(info, response->mutable_pool());
     response->set_restored_version(request->version());
-    return grpc::Status::OK;
+    return absl::OkStatus();
   });
 }
 
@@ -596,15 +457,12 @@ grpc::Status DatapoolService::GetReport(grpc::ServerContext* context,
                                         v1::SelectionReport* response) {
   return Handle("GetReport", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
-    absl::StatusOr<StoredReport> report = manager_.GetReport(
-        request->pool(), request->version(), request->include_html());
-    if (!report.ok()) return ToGrpcStatus(report.status());
-    record.version = static_cast<int64_t>(report->version);
-    response->set_version(report->version);
-    response->set_folder(report->folder);
-    response->set_json(std::move(report->json));
-    response->set_html(std::move(report->html));
-    return grpc::Status::OK;
+    ASSIGN_OR_RETURN(StoredReport report,
+                     manager_.GetReport(request->pool(), request->version(),
+                                        request->include_html()));
+    record.version = static_cast<int64_t>(report.version);
+    ToProto(std::move(report), response);
+    return absl::OkStatus();
   });
 }
 
@@ -613,10 +471,9 @@ grpc::Status DatapoolService::DeletePool(grpc::ServerContext* context,
                                          v1::DeletePoolResponse* response) {
   return Handle("DeletePool", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
-    absl::StatusOr<PoolInfo> info = manager_.DeletePool(request->pool());
-    if (!info.ok()) return ToGrpcStatus(info.status());
-    ToProto(*info, response->mutable_deleted());
-    return grpc::Status::OK;
+    ASSIGN_OR_RETURN(PoolInfo info, manager_.DeletePool(request->pool()));
+    ToProto(info, response->mutable_deleted());
+    return absl::OkStatus();
   });
 }
 
@@ -625,14 +482,12 @@ grpc::Status DatapoolService::MergePools(grpc::ServerContext* context,
                                          v1::MergePoolsResponse* response) {
   return Handle("MergePools", *context, true, [&](CallRecord& record) {
     record.pool = request->target();
-    absl::StatusOr<MergeParams> params = FromProto(*request);
-    if (!params.ok()) return ToGrpcStatus(params.status());
-    absl::StatusOr<MergeOutcome> outcome = manager_.MergePools(*params);
-    if (!outcome.ok()) return ToGrpcStatus(outcome.status());
-    record.version = static_cast<int64_t>(outcome->pool.meta.version);
-    record.committed = outcome->committed;
-    ToProto(*outcome, response);
-    return grpc::Status::OK;
+    ASSIGN_OR_RETURN(MergeParams params, FromProto(*request));
+    ASSIGN_OR_RETURN(MergeOutcome outcome, manager_.MergePools(params));
+    record.version = static_cast<int64_t>(outcome.pool.meta.version);
+    record.committed = outcome.committed;
+    ToProto(outcome, response);
+    return absl::OkStatus();
   });
 }
 

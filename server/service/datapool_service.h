@@ -1,10 +1,11 @@
-// The gRPC front of PoolManager: converts messages, calls the domain, maps
-// the status; around every call, token checks, admission of heavy calls,
-// metrics and a log line. Its only state is the admission queue.
+// The gRPC front of PoolManager. Each handler converts its request once,
+// makes one core call and converts the result; around every call, Handle
+// checks the token and readiness, admits heavy calls, converts the status
+// once, and records metrics and a log line. Its only state is the
+// admission queue.
 #ifndef DATAPOOL_SERVER_SERVICE_DATAPOOL_SERVICE_H_
 #define DATAPOOL_SERVER_SERVICE_DATAPOOL_SERVICE_H_
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,28 +13,14 @@
 
 #include "datapool/v1/datapool.grpc.pb.h"
 #include "server/core/pool_manager.h"
+#include "server/core/request_budget.h"
 #include "server/service/admission.h"
+#include "server/service/candidate_input.h"
 #include "server/service/image_ingest.h"
 #include "server/service/metrics.h"
 #include "server/service/token_auth.h"
 
 namespace datapool {
-
-// Limits on one request, beyond gRPC's message size.
-struct RequestLimits {
-  // Candidates (or queries) in one Select, SelectStream, Search or Embed
-  // call: embedding rows, or images (uploads plus files found under input
-  // paths). Beyond it ResourceExhausted, checked as messages arrive.
-  // Default 10,000,000.
-  size_t max_candidates = 10000000;
-  // Longest sample filename in bytes; longer: InvalidArgument. Default 1024.
-  size_t max_filename_bytes = 1024;
-  // Bytes the candidates of one call may hold in the server: embedding rows
-  // as 4 bytes a value plus the filename, images as their embedding (the
-  // image bytes themselves are bounded per image and per pipeline). Beyond
-  // it ResourceExhausted, checked as messages arrive. Default 1 GiB.
-  size_t max_request_bytes = size_t{1} << 30;
-};
 
 // How a call went, for the log line and the metrics.
 struct CallRecord {
@@ -67,16 +54,14 @@ class DatapoolService final : public v1::Datapool::Service {
     // status) at kInfo, or kError for server faults; null: no log. Never
     // carries metadata (tokens).
     std::function<void(LogLevel, const std::string&)> log;
+    // False while the server cannot serve yet (its pools are loading):
+    // every call then gets UNAVAILABLE with a retry hint. Null: always
+    // ready.
+    std::function<bool()> ready;
   };
 
-  // `images`' max_images and max_filename_bytes are replaced by
-  // options.limits.
   DatapoolService(PoolManager* manager, const ImageServices& images,
                   Options options);
-
-  // Until set, every call gets UNAVAILABLE (the pools are still loading).
-  // Default: ready.
-  void SetReady(bool ready) { ready_.store(ready); }
 
   grpc::Status Select(grpc::ServerContext* context,
                       const v1::SelectRequest* request,
@@ -121,42 +106,40 @@ class DatapoolService final : public v1::Datapool::Service {
                           v1::MergePoolsResponse* response) override;
 
  private:
-  // Accumulates the candidates of one call.
-  class CandidateInput;
-
   // (phase, done, total); may be null.
-  using ProgressFn =
-      std::function<void(absl::string_view, uint64_t, uint64_t)>;
+  using ProgressFn = CandidateInput::ProgressFn;
+  // A handler's body: fills the response, says how the call went.
+  using Body = std::function<absl::Status(CallRecord&)>;
 
-  grpc::Status RunSelect(grpc::ServerContext* context,
-                         const v1::SelectionParams& params,
-                         CandidateInput& input, v1::SelectResponse* response,
-                         CallRecord* record, const ProgressFn& progress);
-  // The body of SelectStream / SelectWithProgress, and of Embed /
-  // EmbedWithProgress, over either kind of stream.
-  template <typename Stream>
-  grpc::Status SelectFrom(grpc::ServerContext* context, Stream* stream,
+  // The bodies of Select / SelectStream / SelectWithProgress, and of Embed
+  // / EmbedWithProgress, over a Reader of request messages (see
+  // StreamReader and UnaryReader in the .cc).
+  template <typename Reader>
+  absl::Status SelectFrom(grpc::ServerContext* context, Reader& reader,
                           v1::SelectResponse* response, CallRecord& record,
                           const ProgressFn& progress);
-  template <typename Stream>
-  grpc::Status EmbedFrom(grpc::ServerContext* context, Stream* stream,
+  template <typename Reader>
+  absl::Status EmbedFrom(grpc::ServerContext* context, Reader& reader,
                          v1::EmbedResponse* response, CallRecord& record,
                          const ProgressFn& progress);
 
-  // Runs one call: authorization, admission (heavy calls), `body`, then
-  // the metrics and the log line.
+  // Runs one call: authorization, readiness, admission (heavy calls),
+  // `body`, then the metrics and the log line; converts its status.
   grpc::Status Handle(const char* method, grpc::ServerContext& context,
-                      bool heavy,
-                      const std::function<grpc::Status(CallRecord&)>& body);
+                      bool heavy, const Body& body);
+  // Authorization, readiness and admission; `admitted` says whether the
+  // caller must leave the admission queue.
+  absl::Status Admit(grpc::ServerContext& context, bool heavy,
+                     bool* admitted);
   // OK, or UNAUTHENTICATED when tokens are required and the call has none
   // of them.
-  grpc::Status Authorize(const grpc::ServerContext& context) const;
+  absl::Status Authorize(const grpc::ServerContext& context) const;
   void Record(const char* method, const grpc::ServerContext& context,
               const CallRecord& record, const grpc::Status& status,
               double seconds) const;
+  CandidateInput NewInput();
 
   PoolManager& manager_;
-  std::atomic<bool> ready_{true};
   const Options options_;
   const ImageServices images_;
   Admission admission_;

@@ -4,19 +4,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "server/core/candidates.h"
 
 namespace datapool {
 
 absl::StatusOr<std::unique_ptr<ImageIngest>> ImageIngest::Create(
-    const ImageServices& services, bool weak_labels,
+    const ImageServices& services, RequestBudget* budget, bool weak_labels,
     bool drop_identical_files) {
   if (services.decoder == nullptr || services.embedder == nullptr) {
     return absl::FailedPreconditionError(
         "this server has no model; send embeddings instead of images");
   }
+  RETURN_IF_ERROR(budget->UseImages());
   return std::unique_ptr<ImageIngest>(
-      new ImageIngest(services, weak_labels, drop_identical_files));
+      new ImageIngest(services, budget, weak_labels, drop_identical_files));
 }
 
 namespace {
@@ -30,9 +30,10 @@ EmbeddingPipeline::Options PipelineOptions(const ImageServices& services,
 }
 }  // namespace
 
-ImageIngest::ImageIngest(const ImageServices& services, bool weak_labels,
-                         bool drop_identical_files)
+ImageIngest::ImageIngest(const ImageServices& services, RequestBudget* budget,
+                         bool weak_labels, bool drop_identical_files)
     : services_(services),
+      budget_(*budget),
       weak_labels_(weak_labels),
       pipeline_(*services.decoder, *services.embedder,
                 PipelineOptions(services, drop_identical_files)) {}
@@ -49,10 +50,10 @@ absl::Status ImageIngest::AddPaths(
   ASSIGN_OR_RETURN(std::vector<ImageInput> inputs,
                    services_.inputs->Resolve({paths.begin(), paths.end()},
                                              weak_labels_, &skipped));
-  images_ += skipped.size();
-  if (images_ > services_.max_images) return TooManyImages();
+  RETURN_IF_ERROR(budget_.AddSkippedImages(skipped.size()));
+  const size_t dimension = services_.embedder->dimension();
   for (const ImageInput& input : inputs) {
-    RETURN_IF_ERROR(CountImage(input.filename));
+    RETURN_IF_ERROR(budget_.AddImage(input.filename, dimension));
   }
   for (SkippedFile& s : skipped) pipeline_.Skip(std::move(s));
   for (ImageInput& input : inputs) RETURN_IF_ERROR(pipeline_.Add(std::move(input)));
@@ -63,15 +64,9 @@ absl::Status ImageIngest::AddChunks(
     const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks) {
   for (const v1::ImageChunk& chunk : chunks) {
     if (!in_image_) {
-      RETURN_IF_ERROR(CountImage(chunk.filename()));
-      if (chunk.filename().size() > services_.max_filename_bytes) {
-        return FilenameTooLong(chunk.filename(), services_.max_filename_bytes);
-      }
-      absl::Status valid = ValidateSampleFilename(chunk.filename());
-      if (!valid.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("uploaded image: ", valid.message()));
-      }
+      RETURN_IF_ERROR(budget_.AddImage(chunk.filename(),
+                                       services_.embedder->dimension()));
+      RETURN_IF_ERROR(budget_.CheckUploadName(chunk.filename()));
       in_image_ = true;
       oversized_ = false;
       current_ = ImageInput{chunk.filename(), weak_labels_ ? chunk.label() : 0,
@@ -105,22 +100,6 @@ absl::Status ImageIngest::AddChunks(
     }
   }
   return absl::OkStatus();
-}
-
-absl::Status ImageIngest::CountImage(absl::string_view filename) {
-  if (++images_ > services_.max_images) return TooManyImages();
-  bytes_ += filename.size() + sizeof(float) * services_.embedder->dimension();
-  if (bytes_ > services_.max_request_bytes) {
-    return RequestTooLarge(services_.max_request_bytes);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ImageIngest::TooManyImages() const {
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "the request carries more than ", services_.max_images,
-      " images, the most one request may hold (server flag "
-      "--max-candidates); split it into several requests"));
 }
 
 absl::StatusOr<EmbeddedImages> ImageIngest::Finish(

@@ -12,6 +12,7 @@
 #include "server/core/embedder.h"
 #include "server/core/embedding_pipeline.h"
 #include "server/core/image_inputs.h"
+#include "server/core/request_budget.h"
 
 namespace datapool {
 
@@ -26,16 +27,6 @@ struct ImageServices {
   // Largest image, uploaded or read from the input folder; larger ones are
   // skipped. Default 64 MiB.
   size_t max_image_bytes = 64 << 20;
-  // Most images (uploads plus files found under input paths) in one
-  // request; beyond it ResourceExhausted. Default 1,000,000.
-  size_t max_images = 1000000;
-  // Bytes the embeddings of one request's images may take (each image
-  // counts its filename plus 4 bytes a dimension); beyond it
-  // ResourceExhausted. Default 1 GiB.
-  size_t max_request_bytes = size_t{1} << 30;
-  // Longest filename of an uploaded image in bytes (InvalidArgument).
-  // Default 1024.
-  size_t max_filename_bytes = 1024;
   // Selection reports show thumbnails of candidates found on the input
   // folder. Default true.
   bool report_thumbnails = true;
@@ -44,10 +35,11 @@ struct ImageServices {
 // One per request; not thread-safe (the request's handler thread drives it).
 class ImageIngest {
  public:
-  // FailedPrecondition when `services` has no model. drop_identical_files:
-  // see EmbeddingPipeline::Options.
+  // FailedPrecondition when `services` has no model. Each image counts
+  // against `budget` (borrowed; the request's). drop_identical_files: see
+  // EmbeddingPipeline::Options.
   static absl::StatusOr<std::unique_ptr<ImageIngest>> Create(
-      const ImageServices& services, bool weak_labels,
+      const ImageServices& services, RequestBudget* budget, bool weak_labels,
       bool drop_identical_files = false);
 
   // Resolves and queues server-side paths (errors: see InputResolver).
@@ -62,19 +54,14 @@ class ImageIngest {
       const std::function<void(size_t, size_t)>& progress = nullptr);
 
  private:
-  ImageIngest(const ImageServices& services, bool weak_labels,
-              bool drop_identical_files);
-  absl::Status TooManyImages() const;
-  // Counts one more image named `filename` against the limits.
-  absl::Status CountImage(absl::string_view filename);
+  ImageIngest(const ImageServices& services, RequestBudget* budget,
+              bool weak_labels, bool drop_identical_files);
 
   const ImageServices& services_;
+  RequestBudget& budget_;
   const bool weak_labels_;
   EmbeddingPipeline pipeline_;
   // The upload being assembled, if any.
-  // Images taken so far (queued or skipped), against max_images.
-  size_t images_ = 0;
-  size_t bytes_ = 0;  // against max_request_bytes
   bool in_image_ = false;
   bool oversized_ = false;
   ImageInput current_;

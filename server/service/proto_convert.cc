@@ -1,27 +1,33 @@
 #include "server/service/proto_convert.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace datapool {
 
-SelectParams FromProto(const v1::SelectionParams& proto) {
+absl::StatusOr<SelectParams> FromProto(const v1::SelectionParams& proto) {
   SelectParams p;
   p.pool = proto.pool();
   switch (proto.n_samples_case()) {
-    case v1::SelectionParams::kNSamplesCount:
-      p.n_samples_count = proto.n_samples_count();
+    case v1::SelectionParams::kNSamplesCount: {
+      ASSIGN_OR_RETURN(p.n_samples,
+                       SampleLimit::Count(proto.n_samples_count()));
       break;
-    case v1::SelectionParams::kNSamplesFraction:
-      p.n_samples_fraction = proto.n_samples_fraction();
+    }
+    case v1::SelectionParams::kNSamplesFraction: {
+      ASSIGN_OR_RETURN(p.n_samples,
+                       SampleLimit::Fraction(proto.n_samples_fraction()));
       break;
+    }
     case v1::SelectionParams::N_SAMPLES_NOT_SET:
       break;
   }
   if (proto.has_min_distance()) p.min_distance = proto.min_distance();
-  p.keep_history = proto.has_keep_history() ? proto.keep_history() : true;
+  if (proto.has_keep_history()) p.keep_history = proto.keep_history();
   p.dry_run = proto.dry_run();
-  p.remove_duplicates =
-      !proto.has_remove_duplicates() || proto.remove_duplicates();
+  if (proto.has_remove_duplicates()) {
+    p.remove_duplicates = proto.remove_duplicates();
+  }
   p.dry_run_report = proto.dry_run_report();
   return p;
 }
@@ -47,7 +53,7 @@ absl::StatusOr<MergeParams> FromProto(const v1::MergePoolsRequest& proto) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown on_collision value ", static_cast<int>(proto.on_collision())));
   }
-  p.keep_history = !proto.has_keep_history() || proto.keep_history();
+  if (proto.has_keep_history()) p.keep_history = proto.keep_history();
   p.dry_run = proto.dry_run();
   return p;
 }
@@ -124,6 +130,8 @@ void AddSkipped(const std::vector<SkippedFile>& skipped,
   }
 }
 
+}  // namespace
+
 v1::StopReason ToProto(StopReason reason) {
   switch (reason) {
     case StopReason::kNSamples:
@@ -135,8 +143,6 @@ v1::StopReason ToProto(StopReason reason) {
   }
   return v1::STOP_REASON_UNSPECIFIED;
 }
-
-}  // namespace
 
 void ToProto(const SelectOutcome& outcome, v1::SelectResponse* proto) {
   proto->mutable_selected()->Reserve(static_cast<int>(outcome.selected.size()));
@@ -231,6 +237,21 @@ void ToProto(const MergeOutcome& outcome, v1::MergePoolsResponse* proto) {
   proto->set_pool_size_before(outcome.pool_size_before);
   proto->set_pool_size_after(outcome.pool_size_after);
   proto->set_committed(outcome.committed);
+}
+
+void ToProto(const PoolManager::VersionInfo& version, v1::HistoryEntry* proto) {
+  proto->set_version(version.meta.version);
+  proto->set_time(TimeToRfc3339(version.meta.updated));
+  proto->set_size(version.meta.size);
+  proto->set_csv_file(version.csv_file);
+  proto->set_current(version.current);
+}
+
+void ToProto(StoredReport report, v1::SelectionReport* proto) {
+  proto->set_version(report.version);
+  proto->set_folder(std::move(report.folder));
+  proto->set_json(std::move(report.json));
+  proto->set_html(std::move(report.html));
 }
 
 }  // namespace datapool

@@ -1,0 +1,230 @@
+#include "server/core/pool_registry.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/core/pool_name.h"
+
+namespace datapool {
+namespace {
+
+// The status calls on a pool whose files could not be loaded get: what is
+// wrong and the way out. Always DataLoss, which a restore repairs.
+absl::Status PoolDamage(absl::string_view name, const absl::Status& load) {
+  return absl::DataLossError(absl::StrCat(
+      "pool '", name, "' is damaged and left as it is: ", load.message(),
+      ". Repair it with `datapool pools restore ", name,
+      " VERSION` (versions: `datapool pools history ", name,
+      "`; the damaged files are set aside, not removed), or move its "
+      "files aside yourself and restart; or delete it"));
+}
+
+}  // namespace
+
+absl::Status PoolRegistry::LoadAll() {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, store_.ListPoolNames());
+  size_t held = 0;
+  for (const std::string& name : names) {
+    std::shared_ptr<PoolEntry> entry = LoadOne(name, &held);
+    if (entry == nullptr) continue;
+    absl::MutexLock map_lock(&mu_);
+    pools_.emplace(name, std::move(entry));
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<PoolEntry> PoolRegistry::LoadOne(const std::string& name,
+                                                 size_t* held) {
+  auto entry = std::make_shared<PoolEntry>();
+  // Not OK: the pool is listed with this problem and refuses calls; one
+  // such pool neither stops the server nor is written over.
+  absl::Status problem;
+  std::unique_ptr<PoolLock> lock;
+  if (*held >= max_pools_) {
+    // Each pool holds its lock file open: beyond --max-pools (which
+    // follows the open-file limit) a pool is listed, not loaded.
+    problem = absl::ResourceExhaustedError(absl::StrCat(
+        "pool '", name, "' is not loaded: this server holds at most ",
+        max_pools_, " pools (--max-pools, which defaults to what the "
+        "open-file limit allows); raise the limit (ulimit -n) or move "
+        "pools to another server"));
+  } else {
+    ++*held;
+    absl::StatusOr<std::unique_ptr<PoolLock>> acquired =
+        PoolLock::Acquire(store_.PoolDir(name));
+    // FailedPrecondition: another server owns it (read, not written).
+    const bool owned = acquired.ok();
+    absl::Status failed = acquired.status();
+    if (owned || absl::IsFailedPrecondition(failed)) {
+      absl::StatusOr<StoredPool> stored = store_.Load(name, owned);
+      if (stored.ok()) {
+        entry->Publish(Snapshot(std::move(stored->meta),
+                                std::move(stored->table)));
+      } else if (!owned) {
+        return nullptr;  // its owner may be between the renames of a commit
+      }
+      failed = stored.status();
+      if (owned) lock = *std::move(acquired);
+    }
+    // Out of descriptors (or memory) is no damage: said with its own
+    // code, and a restore does not set the pool's files aside.
+    if (absl::IsResourceExhausted(failed)) {
+      problem = absl::ResourceExhaustedError(
+          absl::StrCat("pool '", name, "' could not be opened: ",
+                       failed.message(), "; fix that and restart"));
+    } else if (!failed.ok()) {
+      problem = PoolDamage(name, failed);
+    }
+  }
+  if (!problem.ok()) {
+    absl::MutexLock state(&entry->mu);
+    entry->damage = std::move(problem);
+  }
+  if (lock != nullptr) {
+    absl::MutexLock write_lock(&entry->write_mu);
+    entry->lock = std::move(lock);
+  }
+  return entry;
+}
+
+std::shared_ptr<PoolEntry> PoolRegistry::Find(absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = pools_.find(name);
+  return it != pools_.end() ? it->second : nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<PoolEntry>> PoolRegistry::FindOrAdd(
+    absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto it = pools_.find(name);
+  if (it != pools_.end()) {
+    RETURN_IF_ERROR(it->second->Damage());
+    return it->second;
+  }
+  if (pools_.size() >= max_pools_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this server already holds ", pools_.size(),
+        " pools, the most it may (server flag --max-pools); delete one or "
+        "raise the limit"));
+  }
+  auto entry = std::make_shared<PoolEntry>();
+  pools_.emplace(std::string(name), entry);
+  return entry;
+}
+
+absl::StatusOr<std::shared_ptr<const PoolSnapshot>> PoolRegistry::Readable(
+    absl::string_view name) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<const PoolSnapshot> snapshot,
+                   CurrentOrNull(name));
+  if (snapshot == nullptr) return PoolNotFoundError(name);
+  return snapshot;
+}
+
+absl::StatusOr<std::shared_ptr<const PoolSnapshot>>
+PoolRegistry::CurrentOrNull(absl::string_view name) const {
+  std::shared_ptr<PoolEntry> entry = Find(name);
+  if (entry == nullptr) return nullptr;
+  RETURN_IF_ERROR(entry->Damage());
+  return entry->Current();
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<PoolEntry>>>
+PoolRegistry::Sorted() const {
+  std::vector<std::pair<std::string, std::shared_ptr<PoolEntry>>> pools;
+  {
+    absl::MutexLock lock(&mu_);
+    pools.assign(pools_.begin(), pools_.end());
+  }
+  std::sort(pools.begin(), pools.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return pools;
+}
+
+absl::Status PoolRegistry::Write(absl::string_view name, bool create,
+                                 const absl::Status& if_missing,
+                                 const WriteFn& write) {
+  while (true) {
+    std::shared_ptr<PoolEntry> entry;
+    if (create) {
+      ASSIGN_OR_RETURN(entry, FindOrAdd(name));
+    } else {
+      entry = Find(name);
+      if (entry == nullptr) return if_missing;
+      RETURN_IF_ERROR(entry->Damage());
+    }
+    absl::MutexLock write_lock(&entry->write_mu);
+    if (entry->deleted) {
+      if (create) continue;  // deleted meanwhile: a new pool
+      return if_missing;
+    }
+    absl::Status status = EnsureOwned(name, *entry);
+    if (status.ok()) status = write(*entry, entry->Current());
+    ForgetIfUncommitted(name, *entry);
+    return status;
+  }
+}
+
+absl::Status PoolRegistry::EnsureOwned(absl::string_view name,
+                                       PoolEntry& entry) {
+  if (entry.lock != nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(entry.lock, PoolLock::Acquire(store_.PoolDir(name)));
+  // Taken over (or new): what is on disk now is the pool.
+  absl::StatusOr<StoredPool> stored = store_.Load(name);
+  if (absl::IsNotFound(stored.status())) return absl::OkStatus();  // new
+  if (!stored.ok()) {
+    entry.lock = nullptr;
+    return stored.status();
+  }
+  entry.Publish(Snapshot(std::move(stored->meta), std::move(stored->table)));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const PoolSnapshot>> PoolRegistry::Owned(
+    absl::string_view name, PoolEntry& entry) {
+  if (entry.deleted) return PoolNotFoundError(name);
+  RETURN_IF_ERROR(EnsureOwned(name, entry));
+  std::shared_ptr<const PoolSnapshot> current = entry.Current();
+  if (current == nullptr) return PoolNotFoundError(name);
+  return current;
+}
+
+absl::Status PoolRegistry::Lock(absl::string_view name, PoolEntry& entry) {
+  if (entry.lock != nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(entry.lock, PoolLock::Acquire(store_.PoolDir(name)));
+  return absl::OkStatus();
+}
+
+void PoolRegistry::Remove(absl::string_view name, PoolEntry& entry) {
+  entry.deleted = true;
+  entry.lock = nullptr;
+  absl::MutexLock lock(&mu_);
+  pools_.erase(name);
+}
+
+void PoolRegistry::ForgetIfUncommitted(absl::string_view name,
+                                       PoolEntry& entry) {
+  if (entry.Current() != nullptr) return;
+  if (entry.lock != nullptr) {
+    std::error_code ec;
+    const std::string dir = store_.PoolDir(name);
+    std::filesystem::remove(absl::StrCat(dir, "/", kLockFileName), ec);
+    std::filesystem::remove(dir, ec);  // only when empty
+  }
+  Remove(name, entry);
+}
+
+PoolInfo PoolRegistry::Info(absl::string_view name,
+                            const PoolSnapshot& snapshot) const {
+  return PoolInfo{std::string(name), store_.PoolDir(name), snapshot.meta, ""};
+}
+
+PoolInfo PoolRegistry::DamagedInfo(absl::string_view name,
+                                   const absl::Status& damage) const {
+  return PoolInfo{std::string(name), store_.PoolDir(name), PoolMetadata{},
+                  std::string(damage.message())};
+}
+
+}  // namespace datapool

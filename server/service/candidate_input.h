@@ -1,0 +1,81 @@
+// CandidateInput: the candidates (or queries) of one call as its request
+// messages bring them: embedding rows, or images for the model (server
+// paths and uploads), never both, within the request's budget. Protocol
+// work only: the limits are the core's RequestBudget, the selection and
+// search the PoolManager's.
+#ifndef DATAPOOL_SERVER_SERVICE_CANDIDATE_INPUT_H_
+#define DATAPOOL_SERVER_SERVICE_CANDIDATE_INPUT_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "datapool/v1/datapool.pb.h"
+#include "server/core/pool_manager.h"
+#include "server/core/request_budget.h"
+#include "server/service/image_ingest.h"
+#include "server/service/metrics.h"
+
+namespace datapool {
+
+// Not thread-safe (one per call, on its handler's thread). Everything
+// given to the constructor is borrowed and must outlive the input.
+class CandidateInput {
+ public:
+  // (phase, done, total); may be null.
+  using ProgressFn =
+      std::function<void(absl::string_view, uint64_t, uint64_t)>;
+
+  // `metrics` may be null.
+  CandidateInput(PoolManager* manager, const ImageServices* images,
+                 const RequestLimits& limits, Metrics* metrics)
+      : manager_(*manager),
+        images_(*images),
+        budget_(limits),
+        metrics_(metrics) {}
+
+  // Takes the candidates of one request message for pool `pool`, whose
+  // model is checked before the first image is queued. weak_labels and
+  // drop_identical_files apply to images (see ImageIngest).
+  absl::Status Add(
+      absl::string_view pool, bool weak_labels, bool drop_identical_files,
+      const v1::EmbeddingBlock& block,
+      const google::protobuf::RepeatedPtrField<std::string>& paths,
+      const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks);
+
+  // Candidates or images taken so far.
+  size_t received() const { return table_.size() + images_received_; }
+
+  // The selection of what was taken (embeddings, or the images once
+  // embedded), with thumbnails for its report.
+  absl::StatusOr<SelectOutcome> Select(SelectParams params,
+                                       const ProgressFn& progress);
+  absl::StatusOr<SearchOutcome> Search(absl::string_view pool, size_t k);
+
+  // Counts embedded and skipped images in `metrics` (may be null).
+  static void CountImages(const EmbeddedImages& images, Metrics* metrics);
+
+ private:
+  // Waits for the images and counts them.
+  absl::StatusOr<EmbeddedImages> FinishImages(const ProgressFn& progress);
+  // Thumbnails for the selection report: candidates named like files on
+  // the input folder are read again from it (paths, or CSV rows embedded
+  // from them); uploaded images are not kept, so a call with uploads has
+  // none.
+  ThumbnailLoader Thumbnails() const;
+
+  PoolManager& manager_;
+  const ImageServices& images_;
+  RequestBudget budget_;
+  Metrics* const metrics_;
+  EmbeddingTable table_;
+  std::unique_ptr<ImageIngest> ingest_;
+  size_t images_received_ = 0;  // paths given and uploads completed
+  size_t uploads_ = 0;          // upload chunks seen
+};
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_SERVICE_CANDIDATE_INPUT_H_
