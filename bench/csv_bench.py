@@ -55,9 +55,9 @@ page cache, for Datapool, pandas and the server alike.
 
 Binaries: env DATAPOOL_CSV_BENCH_BIN (else build-bench/bench/
 datapool_csv_bench, else build/bench/...), DATAPOOL_SERVER_BIN (else
-build/datapool-server), generated stubs DATAPOOL_PYTHON_DIR (else
-build/python). Needs Debian's python3-numpy, python3-pandas, python3-grpcio
-and python3-protobuf only.
+build/datapool-server); the generated stubs are the Python SDK's
+(client/python/datapool_client/_gen). Needs Debian's python3-numpy,
+python3-pandas, python3-grpcio and python3-protobuf only.
 
 --update-readme replaces the block between the csv-bench markers in
 bench/README.md with this run's header and table (full-size runs only).
@@ -258,9 +258,9 @@ class ServerTimer:
     def __init__(self, args):
         import grpc  # noqa: F401  (loaded before any clock starts)
         del grpc
-        sys.path.insert(0, str(args.python_dir))
-        from datapool.v1 import datapool_pb2, datapool_pb2_grpc
-        self.pb2, self.pb2_grpc = datapool_pb2, datapool_pb2_grpc
+        sys.path.insert(0, str(REPO / "tests" / "python"))
+        from datapool_testlib import load_stubs
+        self.pb2, self.pb2_grpc = load_stubs()
         self.args = args
         self.input_dir = Path(args.workdir) / "input"
         self.input_dir.mkdir(parents=True, exist_ok=True)
@@ -727,8 +727,7 @@ def update_readme(block):
 
 # ------------------------------------------------------------------ main
 
-ENV_VARS = ("DATAPOOL_CSV_BENCH_BIN", "DATAPOOL_SERVER_BIN",
-            "DATAPOOL_PYTHON_DIR")
+ENV_VARS = ("DATAPOOL_CSV_BENCH_BIN", "DATAPOOL_SERVER_BIN")
 
 
 def find_bench_bin():
@@ -778,8 +777,6 @@ def main():
     args.bench_bin = find_bench_bin()
     args.server_bin = os.environ.get("DATAPOOL_SERVER_BIN",
                                      str(REPO / "build" / "datapool-server"))
-    args.python_dir = os.environ.get("DATAPOOL_PYTHON_DIR",
-                                     str(REPO / "build" / "python"))
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     if args.update_readme and args.quick:
         raise SystemExit("--update-readme takes full-size runs only")

@@ -26,9 +26,10 @@ What it does, in order:
           k=200 only and its time is extrapolated per pick (said in the table).
   grpc    the real server (DATAPOOL_SERVER_BIN, default build/datapool-server)
           and SelectStream with the 100k x 128 clustered embeddings in ~1 MiB
-          messages, dry_run, through the generated stubs (DATAPOOL_PYTHON_DIR,
-          default build/python); compared with the in-process engine on the
-          same data (pool phase + k-center; no pool here, so k-center).
+          messages, dry_run, through the generated stubs (the Python SDK's,
+          client/python/datapool_client/_gen); compared with the in-process
+          engine on the same data (pool phase + k-center; no pool here, so
+          k-center).
 
 Targets (from the issue), on 2 cores:
   N=100k d=128 k=1000 no pool   >= 8x faster than numpy; <= 2x k*N*d*4 B / bandwidth
@@ -223,9 +224,9 @@ def grpc_select(args, cand, n, d, k, engine_picks):
     """SelectStream of n x d rows in ~1 MiB messages; best of 2 calls."""
     import grpc
     sys.path.insert(0, str(REPO / "tests" / "python"))
-    sys.path.insert(0, str(args.python_dir))
+    from datapool_testlib import load_stubs
     from server_harness import RunningServer
-    from datapool.v1 import datapool_pb2, datapool_pb2_grpc
+    datapool_pb2, datapool_pb2_grpc = load_stubs()
 
     X = np.fromfile(cand, dtype=np.float32, count=n * d).reshape(n, d)
     t0 = time.perf_counter()
@@ -384,8 +385,6 @@ def main():
     args.bench_bin = default_bin()
     args.server_bin = Path(os.environ.get(
         "DATAPOOL_SERVER_BIN", REPO / "build" / "datapool-server"))
-    args.python_dir = Path(os.environ.get(
-        "DATAPOOL_PYTHON_DIR", REPO / "build" / "python"))
     os.makedirs(args.workdir, exist_ok=True)
 
     started = time.perf_counter()

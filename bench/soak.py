@@ -23,8 +23,9 @@ version.
 
 Binaries: env DATAPOOL_SERVER_BIN and DATAPOOL_CLI_BIN, else
 build/datapool-server and build/datapool under the repository root (the CLI
-is not used; it is only reported). Stubs: env DATAPOOL_PYTHON_DIR, else
-build/python. Needs only Debian's python3-grpcio and python3-numpy.
+is not used; it is only reported). Stubs: the Python SDK's generated
+modules (client/python/datapool_client/_gen). Needs only Debian's
+python3-grpcio, python3-protobuf and python3-numpy.
 This is a benchmark, not a test: it is not part of ctest.
 """
 
@@ -53,6 +54,7 @@ debian_python.reexec_if_needed(__name__, "grpc", "numpy")
 import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 
+from datapool_testlib import load_stubs  # noqa: E402
 from server_harness import RunningServer  # noqa: E402
 
 from machine_use import MachineUse  # noqa: E402
@@ -79,17 +81,6 @@ def binary(env_name, default):
         sys.exit("soak: %s is not an executable file (set %s or build first)"
                  % (path, env_name))
     return path
-
-
-def load_stubs():
-    py_dir = os.environ.get("DATAPOOL_PYTHON_DIR") or str(REPO / "build" /
-                                                          "python")
-    if not (Path(py_dir) / "datapool" / "v1" / "datapool_pb2.py").is_file():
-        sys.exit("soak: no datapool/v1/datapool_pb2.py under %s (set "
-                 "DATAPOOL_PYTHON_DIR or build first)" % py_dir)
-    sys.path.insert(0, py_dir)
-    from datapool.v1 import datapool_pb2, datapool_pb2_grpc
-    return datapool_pb2, datapool_pb2_grpc
 
 
 # -- /proc -------------------------------------------------------------------

@@ -4,9 +4,11 @@
 Each seed is one byte selecting the RPC (the index into kRpcs in
 request_fuzzer.cc; +0x80 lets a Select or MergePools commit) followed by the serialized
 request. The fuzzer's fresh state holds pools "alpha" (versions 1 and 2, 3-d)
-and "beta" (version 1, 3-d). Uses the Python stubs that the build generates:
+and "beta" (version 1, 3-d). Uses the generated Python stubs that the
+Python SDK commits (client/python/datapool_client/_gen; importing the
+package needs Debian's python3-protobuf, python3-grpcio and python3-numpy):
 
-  /usr/bin/python3 fuzz/make_request_corpus.py [--python-dir build/python]
+  /usr/bin/python3 fuzz/make_request_corpus.py [--out DIR]
 """
 
 import argparse
@@ -121,15 +123,13 @@ def seeds(pb):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python-dir",
-                        default=os.path.join(ROOT, "build", "python"),
-                        help="the generated Python stubs (default: %(default)s)")
     parser.add_argument("--out",
                         default=os.path.join(ROOT, "fuzz", "corpus", "request"),
                         help="output folder (default: %(default)s)")
     args = parser.parse_args()
-    sys.path.insert(0, args.python_dir)
-    from datapool.v1 import datapool_pb2 as pb  # pylint: disable=import-outside-toplevel
+    sys.path.insert(0, os.path.join(ROOT, "client", "python"))
+    # pylint: disable-next=import-outside-toplevel
+    from datapool_client._gen import datapool_pb2 as pb
 
     os.makedirs(args.out, exist_ok=True)
     for name, (rpc, commit, request) in seeds(pb):

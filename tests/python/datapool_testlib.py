@@ -1,8 +1,7 @@
 """Shared helpers for the datapool Python tests.
 
-* `load_stubs()`: imports `datapool.v1` stubs from env DATAPOOL_PYTHON_DIR
-  (what the build generates), or, when that is unset, generates them from
-  proto/ into a temporary folder with grpc_tools.
+* `load_stubs()`: the `datapool.v1` stubs, the ones the Python SDK commits
+  (client/python/datapool_client/_gen), imported from the source tree.
 * `unit_rows()`: normalises rows to unit length.
 * `check_greedy_selection()`: verifies a selection against the greedy
   k-center (farthest-first) rule and the stopping conditions, tie-robust.
@@ -10,79 +9,26 @@
   nothing changed on disk.
 """
 
-import atexit
 import math
 import os
-import shutil
 import sys
-import tempfile
-import unittest
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
-PROTO_ROOT = os.path.join(REPO_ROOT, "proto")
-
-_stubs = None
+SDK_DIR = os.path.join(REPO_ROOT, "client", "python")
 
 
 def load_stubs():
-    """Returns (datapool_pb2, datapool_pb2_grpc)."""
-    global _stubs
-    if _stubs is not None:
-        return _stubs
-    py_dir = os.environ.get("DATAPOOL_PYTHON_DIR", "")
-    if not py_dir:
-        py_dir = _generate_stubs()
-    elif not os.path.isfile(os.path.join(py_dir, "datapool", "v1",
-                                         "datapool_pb2.py")):
-        raise AssertionError("DATAPOOL_PYTHON_DIR=%r holds no "
-                             "datapool/v1/datapool_pb2.py" % py_dir)
-    if py_dir not in sys.path:
-        sys.path.insert(0, py_dir)
-    from datapool.v1 import datapool_pb2, datapool_pb2_grpc
-    _stubs = (datapool_pb2, datapool_pb2_grpc)
-    return _stubs
-
-
-def _generate_stubs():
-    """Generates the stubs into a temporary folder.
-
-    Uses protoc with grpc_python_plugin (Debian: protobuf-compiler,
-    protobuf-compiler-grpc). Debian bookworm's python3-grpc-tools (1.14)
-    bundles a protoc too old for proto3 `optional` fields, so it is only a
-    fallback.
-    """
-    import subprocess
-    out = tempfile.mkdtemp(prefix="datapool-pystubs-")
-    atexit.register(shutil.rmtree, out, True)
-    protoc_bin = shutil.which("protoc")
-    plugin = shutil.which("grpc_python_plugin")
-    if protoc_bin and plugin:
-        cmd = [protoc_bin, "--proto_path=" + PROTO_ROOT,
-               "--plugin=protoc-gen-grpc_python=" + plugin,
-               "--python_out=" + out, "--grpc_python_out=" + out,
-               "datapool/v1/datapool.proto"]
-    else:
-        try:
-            import grpc_tools  # noqa: F401
-        except ImportError:
-            raise unittest.SkipTest("DATAPOOL_PYTHON_DIR unset and neither "
-                                    "protoc + grpc_python_plugin nor "
-                                    "grpc_tools found: no Python stubs")
-        cmd = [sys.executable, "-m", "grpc_tools.protoc",
-               "--proto_path=" + PROTO_ROOT,
-               "--python_out=" + out, "--grpc_python_out=" + out,
-               "datapool/v1/datapool.proto"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise AssertionError("generating Python stubs failed (%d): %s\n%s"
-                             % (proc.returncode, " ".join(cmd),
-                                proc.stderr))
-    for pkg in ("datapool", os.path.join("datapool", "v1")):
-        open(os.path.join(out, pkg, "__init__.py"), "a").close()
-    return out
+    """Returns (datapool_pb2, datapool_pb2_grpc): the generated modules
+    committed in the Python SDK (client/python/datapool_client/_gen, made by
+    client/python/regen.sh; test_python_sdk fails when they are stale),
+    imported from the source tree."""
+    if SDK_DIR not in sys.path:
+        sys.path.insert(0, SDK_DIR)
+    from datapool_client._gen import datapool_pb2, datapool_pb2_grpc
+    return datapool_pb2, datapool_pb2_grpc
 
 
 def unit_rows(a):

@@ -1,6 +1,6 @@
 """End-to-end tests of the datapool gRPC API from Python against the real
-server binary (env DATAPOOL_SERVER_BIN), with the generated stubs from env
-DATAPOOL_PYTHON_DIR (generated on the fly from proto/ when unset).
+server binary (env DATAPOOL_SERVER_BIN), with the raw generated stubs: the
+ones the Python SDK commits (client/python/datapool_client/_gen).
 
 Run: /usr/bin/python3 -m unittest tests/python/test_python_client.py
 """

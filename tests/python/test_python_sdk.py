@@ -29,13 +29,12 @@ import cv2  # noqa: E402
 import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 
-from datapool_testlib import (REPO_ROOT, check_greedy_selection,  # noqa: E402
+from datapool_testlib import (SDK_DIR, check_greedy_selection,  # noqa: E402
                               snapshot_tree, unit_rows)
 from lightly_csv import check_lightly_csv  # noqa: E402
 from server_harness import RunningServer, server_binary  # noqa: E402
 from pki import make_pki  # noqa: E402
 
-SDK_DIR = os.path.join(REPO_ROOT, "client", "python")
 README = os.path.join(SDK_DIR, "README.md")
 TIMEOUT_S = 60
 NO_PROXY = [("grpc.enable_http_proxy", 0)]
@@ -664,8 +663,19 @@ class ErrorsTest(SdkTestBase):
             "sdk-err", embeddings=rows, filenames=names),
             "no stopping condition")
         self.assertIn("stopping", e.message)
-        self.assertCode(INVALID, lambda: c.select(
-            "sdk-err", embeddings=rows, filenames=names, n_samples=1.5))
+        # n_samples: the SDK only picks the field by the type (int: a
+        # count, float: a fraction); the server's rule judges the value.
+        for n_samples, message in [
+                (0, "n_samples must be at least 1"),
+                (np.int64(0), "n_samples must be at least 1"),
+                (1.5, "n_samples fraction must be in (0, 1], got 1.5"),
+                (0.0, "n_samples fraction must be in (0, 1], got "),
+                (-0.5, "n_samples fraction must be in (0, 1], got -0.5"),
+                (float("nan"), "n_samples fraction must be in (0, 1], got ")]:
+            e = self.assertCode(INVALID, lambda: c.select(
+                "sdk-err", embeddings=rows, filenames=names,
+                n_samples=n_samples), repr(n_samples))
+            self.assertIn(message, e.message, repr(n_samples))
         self.assertCode(INVALID, lambda: c.select(
             "sdk-err", embeddings=np.zeros((2, D)), filenames=names[:2],
             n_samples=1), "zero vectors")
@@ -701,11 +711,20 @@ class ErrorsTest(SdkTestBase):
                     "sdk-arg", embeddings=rows, filenames=names,
                     paths=["x"], n_samples=1)),
                 ("no candidates", lambda: c.select("sdk-arg", n_samples=1)),
-                ("zero count", lambda: c.select(
-                    "sdk-arg", embeddings=rows, filenames=names, n_samples=0)),
+                # What the request's uint64 count cannot hold; 0 goes to
+                # the server (test_server_errors_carry_the_code).
+                ("negative count", lambda: c.select(
+                    "sdk-arg", embeddings=rows, filenames=names,
+                    n_samples=-1)),
+                ("count over 64 bits", lambda: c.select(
+                    "sdk-arg", embeddings=rows, filenames=names,
+                    n_samples=1 << 64)),
                 ("bool n_samples", lambda: c.select(
                     "sdk-arg", embeddings=rows, filenames=names,
                     n_samples=True)),
+                ("str n_samples", lambda: c.select(
+                    "sdk-arg", embeddings=rows, filenames=names,
+                    n_samples="3")),
                 ("not numbers", lambda: c.select(
                     "sdk-arg", embeddings=[["x"] * D] * 3, filenames=names,
                     n_samples=1)),
