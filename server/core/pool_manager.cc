@@ -566,8 +566,12 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectLocked(
     r.version = version;
     r.committed = committed;
     r.time = time;
-    r.n_samples_count = params.n_samples_count;
-    r.n_samples_fraction = params.n_samples_fraction;
+    // Valid (ValidateParams ran before SelectLocked): the factories succeed.
+    if (params.n_samples_count) {
+      r.n_samples = *SampleLimit::Count(*params.n_samples_count);
+    } else if (params.n_samples_fraction) {
+      r.n_samples = *SampleLimit::Fraction(*params.n_samples_fraction);
+    }
     r.min_distance = params.min_distance;
     r.candidates_received = out.candidates_received;
     r.candidates_already_in_pool = out.candidates_already_in_pool;

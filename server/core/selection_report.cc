@@ -319,9 +319,11 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
       .Key("committed").Bool(in.committed)
       .Key("time").String(time)
       .Key("parameters").BeginObject().Key("n_samples_count");
-  if (in.n_samples_count) w.UInt(*in.n_samples_count); else w.Null();
+  // Two keys, as report.json has always had them: the form not given null.
+  const bool fraction = in.n_samples && in.n_samples->is_fraction();
+  if (in.n_samples && !fraction) w.UInt(in.n_samples->count()); else w.Null();
   w.Key("n_samples_fraction");
-  if (in.n_samples_fraction) w.Double(*in.n_samples_fraction); else w.Null();
+  if (fraction) w.Double(in.n_samples->fraction()); else w.Null();
   w.Key("min_distance");
   if (in.min_distance) w.Double(*in.min_distance); else w.Null();
   w.EndObject()
@@ -432,9 +434,11 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   row("Rejected", absl::StrCat(rejected.size()));
   row("Pool size", absl::StrCat(pool_before, " &rarr; ", pool_after));
   std::string limits_text;
-  if (in.n_samples_count) absl::StrAppend(&limits_text, "n_samples ", *in.n_samples_count);
-  if (in.n_samples_fraction) {
-    absl::StrAppend(&limits_text, "n_samples ", ShortNumber(*in.n_samples_fraction), " of eligible");
+  if (in.n_samples && !in.n_samples->is_fraction()) {
+    absl::StrAppend(&limits_text, "n_samples ", in.n_samples->count());
+  }
+  if (in.n_samples && in.n_samples->is_fraction()) {
+    absl::StrAppend(&limits_text, "n_samples ", ShortNumber(in.n_samples->fraction()), " of eligible");
   }
   if (in.min_distance) {
     absl::StrAppend(&limits_text, limits_text.empty() ? "" : ", ", "min_distance ",

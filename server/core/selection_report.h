@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/embedding_table.h"
+#include "common/sample_limit.h"
 #include "server/core/embedder.h"
 #include "server/core/image_inputs.h"
 #include "server/core/kcenter_greedy.h"
@@ -45,8 +46,7 @@ struct SelectionReportInput {
   bool committed = false;
   absl::Time time;
   // The request's stopping rules.
-  std::optional<uint64_t> n_samples_count;
-  std::optional<double> n_samples_fraction;
+  std::optional<SampleLimit> n_samples;
   std::optional<double> min_distance;
 
   uint64_t candidates_received = 0;

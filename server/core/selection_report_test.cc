@@ -446,6 +446,50 @@ TEST(SelectionReportTest, DryRunReportIsReturnedNotWritten) {
   EXPECT_FALSE(fs::exists(tmp.path() + "/p"));
 }
 
+TEST(SelectionReportTest, StoppingRulesAsGiven) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  SelectParams params;
+  params.pool = "p";
+  params.dry_run = true;
+  params.dry_run_report = true;
+  // A fraction: report.json keeps both n_samples keys, the count null.
+  params.n_samples_fraction = 0.25;
+  params.min_distance = 0.1;
+  auto out = manager->Select(params, RandomTable(40, 4, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->report.has_value());
+  auto json = ParseJson(out->report->json);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(out->report->json,
+              HasSubstr("\"parameters\":{\"n_samples_count\":null,"
+                        "\"n_samples_fraction\":0.25,\"min_distance\":0.1}"));
+  EXPECT_THAT(out->report->html,
+              HasSubstr("<tr><th>Stopping rules</th><td class=\"n\">n_samples 0.25 of "
+                        "eligible, min_distance 0.1</td></tr>"));
+  // A count.
+  params.n_samples_fraction.reset();
+  params.min_distance.reset();
+  params.n_samples_count = 7;
+  out = manager->Select(params, RandomTable(40, 4, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(out->report->json,
+              HasSubstr("\"parameters\":{\"n_samples_count\":7,"
+                        "\"n_samples_fraction\":null,\"min_distance\":null}"));
+  EXPECT_THAT(out->report->html,
+              HasSubstr("<tr><th>Stopping rules</th><td class=\"n\">n_samples 7</td></tr>"));
+  // Only min_distance.
+  params.n_samples_count.reset();
+  params.min_distance = 0.5;
+  out = manager->Select(params, RandomTable(40, 4, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(out->report->json,
+              HasSubstr("\"parameters\":{\"n_samples_count\":null,"
+                        "\"n_samples_fraction\":null,\"min_distance\":0.5}"));
+  EXPECT_THAT(out->report->html,
+              HasSubstr("<td class=\"n\">min_distance 0.5</td>"));
+}
+
 TEST(SelectionReportTest, AReportThatCannotBeWrittenLeavesTheSelectionCommitted) {
   TempDir tmp;
   auto manager = Open(tmp.path());
