@@ -2,12 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <utility>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/json.h"
@@ -126,21 +123,6 @@ struct Pair {
   std::string pick_image, neighbor_image;  // data: URIs or ""
 };
 
-std::string ThumbnailUri(const ThumbnailLoader& load, absl::string_view filename) {
-  if (!load) return "";
-  absl::StatusOr<Thumbnail> thumbnail = load(filename);
-  if (!thumbnail.ok() || thumbnail->bytes.empty() ||
-      !absl::StartsWith(thumbnail->media_type, "image/")) {
-    return "";
-  }
-  return absl::StrCat("data:", thumbnail->media_type, ";base64,",
-                      absl::Base64Escape(thumbnail->bytes));
-}
-
-void PutLe(std::string* out, uint32_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 constexpr char kStyle[] = R"(
 :root { color-scheme: light; }
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto;
@@ -181,45 +163,6 @@ code { font-size: 0.92em; }
 )";
 
 }  // namespace
-
-Thumbnail MakeThumbnail(const ImageDecoder& decoder, const RgbImage& image) {
-  absl::StatusOr<std::string> jpeg = decoder.EncodeJpeg(image, 80);
-  if (jpeg.ok()) return Thumbnail{"image/jpeg", *std::move(jpeg)};
-  return Thumbnail{"image/bmp", EncodeBmp(image)};
-}
-
-std::string EncodeBmp(const RgbImage& image) {
-  const uint32_t row = (static_cast<uint32_t>(image.width) * 3 + 3) & ~3u;
-  const uint32_t data = row * image.height;
-  std::string out;
-  out.reserve(54 + data);
-  out += "BM";
-  PutLe(&out, 54 + data, 4);
-  PutLe(&out, 0, 4);
-  PutLe(&out, 54, 4);
-  PutLe(&out, 40, 4);  // BITMAPINFOHEADER
-  PutLe(&out, image.width, 4);
-  PutLe(&out, image.height, 4);  // positive: rows bottom-up
-  PutLe(&out, 1, 2);
-  PutLe(&out, 24, 2);
-  PutLe(&out, 0, 4);  // BI_RGB
-  PutLe(&out, data, 4);
-  PutLe(&out, 2835, 4);
-  PutLe(&out, 2835, 4);
-  PutLe(&out, 0, 4);
-  PutLe(&out, 0, 4);
-  for (int y = image.height - 1; y >= 0; --y) {
-    const uint8_t* p = &image.pixels[static_cast<size_t>(y) * image.width * 3];
-    for (int x = 0; x < image.width; ++x, p += 3) {
-      out.push_back(static_cast<char>(p[2]));  // B, G, R
-      out.push_back(static_cast<char>(p[1]));
-      out.push_back(static_cast<char>(p[0]));
-    }
-    out.append(row - image.width * 3, '\0');
-  }
-  return out;
-}
-
 
 SelectionReport BuildSelectionReport(const SelectionReportInput& in,
                                      const SelectionReportLimits& limits) {
@@ -298,9 +241,9 @@ SelectionReport BuildSelectionReport(const SelectionReportInput& in,
   for (size_t p = 0; p < pairs.size(); ++p) {
     Pair& pair = pairs[p];
     if (pair.neighbor) pair.neighbor_distance = std::sqrt(double{best[p]});
-    pair.pick_image = ThumbnailUri(in.thumbnails, cand.filenames[pair.pick]);
+    pair.pick_image = ThumbnailDataUri(in.thumbnails, cand.filenames[pair.pick]);
     if (pair.neighbor) {
-      pair.neighbor_image = ThumbnailUri(in.thumbnails, cand.filenames[*pair.neighbor]);
+      pair.neighbor_image = ThumbnailDataUri(in.thumbnails, cand.filenames[*pair.neighbor]);
     }
   }
 

@@ -149,22 +149,6 @@ TEST(SelectionReportTest, OddFilenamesStayValidJsonAndHtml) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(EncodeBmpTest, HeaderAndBottomUpBgrRows) {
-  RgbImage image;
-  image.width = 2;
-  image.height = 2;
-  // Top row: red, green; bottom row: blue, white.
-  image.pixels = {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255};
-  const std::string bmp = EncodeBmp(image);
-  ASSERT_EQ(bmp.size(), 54u + 2 * 8);  // rows padded to 8 bytes
-  EXPECT_EQ(bmp.substr(0, 2), "BM");
-  EXPECT_EQ(static_cast<uint8_t>(bmp[2]), 54 + 16);
-  EXPECT_EQ(static_cast<uint8_t>(bmp[28]), 24);  // bits per pixel
-  // First stored row is the bottom one: blue (BGR ff 00 00), white.
-  EXPECT_EQ(bmp.substr(54, 8), std::string("\xff\x00\x00\xff\xff\xff\x00\x00", 8));
-  EXPECT_EQ(bmp.substr(62, 8), std::string("\x00\x00\xff\x00\xff\x00\x00\x00", 8));
-}
-
 TEST(KCenterFinalDistancesTest, MatchBruteForceIncludingTheLastPick) {
   const EmbeddingTable pool_t = RandomTable(20, 6, 1);
   const EmbeddingTable cand_t = RandomTable(300, 6, 2);
