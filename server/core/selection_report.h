@@ -1,8 +1,8 @@
 // The selection report: what one selection did, as report.json (for
 // tools) and a self-contained report.html (for people; inline SVG plots and
 // thumbnails, no scripts, fonts or other files). Built from the selection's
-// own data; knows nothing of how it is stored or served. Thumbnails:
-// thumbnails.h.
+// own data; knows nothing of how it is stored or served. The parts:
+// report_data.h (the numbers), report_json.h, report_html.h, thumbnails.h.
 #ifndef DATAPOOL_SERVER_CORE_SELECTION_REPORT_H_
 #define DATAPOOL_SERVER_CORE_SELECTION_REPORT_H_
 
