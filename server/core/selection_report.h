@@ -1,42 +1,25 @@
 // The selection report: what one selection did, as report.json (for
 // tools) and a self-contained report.html (for people; inline SVG plots and
 // thumbnails, no scripts, fonts or other files). Built from the selection's
-// own data; knows nothing of how it is stored or served.
+// own data; knows nothing of how it is stored or served. The parts:
+// report_data.h (the numbers), report_json.h, report_html.h, thumbnails.h.
 #ifndef DATAPOOL_SERVER_CORE_SELECTION_REPORT_H_
 #define DATAPOOL_SERVER_CORE_SELECTION_REPORT_H_
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/embedding_table.h"
 #include "common/sample_limit.h"
-#include "server/core/embedder.h"
 #include "server/core/image_inputs.h"
 #include "server/core/kcenter_greedy.h"
+#include "server/core/thumbnails.h"
 
 namespace datapool {
-
-// A small image file for a report page.
-struct Thumbnail {
-  std::string media_type;  // "image/jpeg", "image/bmp", ...
-  std::string bytes;
-};
-
-// Loads a thumbnail of a candidate, by its filename; an error means the
-// image is not reachable (the page says so).
-using ThumbnailLoader =
-    std::function<absl::StatusOr<Thumbnail>(absl::string_view filename)>;
-
-// A thumbnail of `image`: a JPEG from `decoder` when it can make one, else
-// a BMP.
-Thumbnail MakeThumbnail(const ImageDecoder& decoder, const RgbImage& image);
 
 // What a report is made of. Pointers are borrowed and must be non-null.
 struct SelectionReportInput {
@@ -100,11 +83,6 @@ struct SelectionReportLimits {
 SelectionReport BuildSelectionReport(
     const SelectionReportInput& input,
     const SelectionReportLimits& limits = SelectionReportLimits());
-
-
-// A 24-bit BMP file of `image` (which browsers show as <img>). Exposed for
-// tests.
-std::string EncodeBmp(const RgbImage& image);
 
 }  // namespace datapool
 

@@ -2,14 +2,12 @@
 
 #include <cmath>
 #include <filesystem>
-#include <random>
 #include <regex>
 
 #include "common/file_util.h"
 #include "common/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/core/pca.h"
 #include "server/core/pool_manager.h"
 #include "server/core/test_util.h"
 
@@ -57,59 +55,6 @@ std::vector<float> Normalised(const EmbeddingTable& t) {
   return out;
 }
 
-TEST(ProjectPca2DTest, FindsTheMainDirections) {
-  // Points spread 10x along (1,1,0)/sqrt2, 3x along z, 0.1x along (1,-1,0).
-  std::mt19937 rng(3);
-  std::normal_distribution<float> g(0, 1);
-  std::vector<float> rows;
-  const size_t n = 2000;
-  for (size_t i = 0; i < n; ++i) {
-    const float a = 10 * g(rng), b = 3 * g(rng), c = 0.1f * g(rng);
-    rows.insert(rows.end(), {(a + c) / std::sqrt(2.0f), (a - c) / std::sqrt(2.0f), b});
-  }
-  Projection2D p = ProjectPca2D(rows.data(), n, 3);
-  ASSERT_EQ(p.xy.size(), 2 * n);
-  EXPECT_NEAR(p.explained[0], 100.0 / 109.01, 0.02);
-  EXPECT_NEAR(p.explained[1], 9.0 / 109.01, 0.02);
-  // The first coordinate is (up to sign) the projection on (1,1,0)/sqrt2.
-  double dot = 0, n1 = 0, n2 = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const double want = (rows[i * 3] + rows[i * 3 + 1]) / std::sqrt(2.0);
-    dot += want * p.xy[i * 2];
-    n1 += want * want;
-    n2 += double{p.xy[i * 2]} * p.xy[i * 2];
-  }
-  EXPECT_GT(std::abs(dot) / std::sqrt(n1 * n2), 0.999);
-  // Deterministic.
-  Projection2D again = ProjectPca2D(rows.data(), n, 3);
-  EXPECT_EQ(again.xy, p.xy);
-}
-
-TEST(ProjectPca2DTest, DegenerateInputsGiveFiniteZeros) {
-  const std::vector<float> same = {1, 2, 3, 1, 2, 3};
-  Projection2D p = ProjectPca2D(same.data(), 2, 3);
-  for (float v : p.xy) EXPECT_EQ(v, 0.0f);
-  Projection2D none = ProjectPca2D(nullptr, 0, 3);
-  EXPECT_TRUE(none.xy.empty());
-}
-
-TEST(ProjectPca2DTest, DataOnALineHasNoSecondAxis) {
-  // Two points (rank 1), and a single dimension.
-  const std::vector<float> two = {0.6f, 0.8f, 0.0f, -0.6f, 0.0f, 0.8f};
-  Projection2D p = ProjectPca2D(two.data(), 2, 3);
-  EXPECT_NEAR(p.explained[0], 1.0, 1e-6);
-  EXPECT_LT(p.explained[1], 1e-6);
-  EXPECT_NEAR(std::abs(p.xy[0] - p.xy[2]), std::sqrt(2.72), 1e-5);
-  EXPECT_NEAR(p.xy[1], 0.0f, 1e-5);
-  EXPECT_NEAR(p.xy[3], 0.0f, 1e-5);
-  const std::vector<float> line = {1, 2, 4, 7};
-  Projection2D q = ProjectPca2D(line.data(), 4, 1);
-  EXPECT_NEAR(q.explained[0], 1.0, 1e-9);
-  EXPECT_EQ(q.explained[1], 0.0);
-  EXPECT_FLOAT_EQ(q.xy[6] - q.xy[0], 6.0f);
-  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(q.xy[i * 2 + 1], 0.0f);
-}
-
 TEST(SelectionReportTest, OddFilenamesStayValidJsonAndHtml) {
   TempDir tmp;
   auto manager = Open(tmp.path());
@@ -147,22 +92,6 @@ TEST(SelectionReportTest, OddFilenamesStayValidJsonAndHtml) {
   params.dry_run = false;
   EXPECT_EQ(manager->Select(params, t).status().code(),
             absl::StatusCode::kInvalidArgument);
-}
-
-TEST(EncodeBmpTest, HeaderAndBottomUpBgrRows) {
-  RgbImage image;
-  image.width = 2;
-  image.height = 2;
-  // Top row: red, green; bottom row: blue, white.
-  image.pixels = {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255};
-  const std::string bmp = EncodeBmp(image);
-  ASSERT_EQ(bmp.size(), 54u + 2 * 8);  // rows padded to 8 bytes
-  EXPECT_EQ(bmp.substr(0, 2), "BM");
-  EXPECT_EQ(static_cast<uint8_t>(bmp[2]), 54 + 16);
-  EXPECT_EQ(static_cast<uint8_t>(bmp[28]), 24);  // bits per pixel
-  // First stored row is the bottom one: blue (BGR ff 00 00), white.
-  EXPECT_EQ(bmp.substr(54, 8), std::string("\xff\x00\x00\xff\xff\xff\x00\x00", 8));
-  EXPECT_EQ(bmp.substr(62, 8), std::string("\x00\x00\xff\x00\xff\x00\x00\x00", 8));
 }
 
 TEST(KCenterFinalDistancesTest, MatchBruteForceIncludingTheLastPick) {
@@ -444,6 +373,49 @@ TEST(SelectionReportTest, DryRunReportIsReturnedNotWritten) {
   EXPECT_THAT(out->report->html, HasSubstr("dry run"));
   EXPECT_THAT(out->report->html, HasSubstr("image not reachable"));
   EXPECT_FALSE(fs::exists(tmp.path() + "/p"));
+}
+
+TEST(SelectionReportTest, StoppingRulesAsGiven) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  SelectParams params;
+  params.pool = "p";
+  params.dry_run = true;
+  params.dry_run_report = true;
+  // A fraction: report.json keeps both n_samples keys, the count null.
+  params.n_samples = *SampleLimit::Fraction(0.25);
+  params.min_distance = 0.1;
+  auto out = manager->Select(params, RandomTable(40, 4, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->report.has_value());
+  auto json = ParseJson(out->report->json);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(out->report->json,
+              HasSubstr("\"parameters\":{\"n_samples_count\":null,"
+                        "\"n_samples_fraction\":0.25,\"min_distance\":0.1}"));
+  EXPECT_THAT(out->report->html,
+              HasSubstr("<tr><th>Stopping rules</th><td class=\"n\">n_samples 0.25 of "
+                        "eligible, min_distance 0.1</td></tr>"));
+  // A count.
+  params.min_distance.reset();
+  params.n_samples = *SampleLimit::Count(7);
+  out = manager->Select(params, RandomTable(40, 4, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(out->report->json,
+              HasSubstr("\"parameters\":{\"n_samples_count\":7,"
+                        "\"n_samples_fraction\":null,\"min_distance\":null}"));
+  EXPECT_THAT(out->report->html,
+              HasSubstr("<tr><th>Stopping rules</th><td class=\"n\">n_samples 7</td></tr>"));
+  // Only min_distance.
+  params.n_samples.reset();
+  params.min_distance = 0.5;
+  out = manager->Select(params, RandomTable(40, 4, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(out->report->json,
+              HasSubstr("\"parameters\":{\"n_samples_count\":null,"
+                        "\"n_samples_fraction\":null,\"min_distance\":0.5}"));
+  EXPECT_THAT(out->report->html,
+              HasSubstr("<td class=\"n\">min_distance 0.5</td>"));
 }
 
 TEST(SelectionReportTest, AReportThatCannotBeWrittenLeavesTheSelectionCommitted) {

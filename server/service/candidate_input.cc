@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/status_macros.h"
+#include "server/core/thumbnails.h"
 #include "server/service/proto_convert.h"
 
 namespace datapool {
@@ -78,22 +79,9 @@ void CandidateInput::CountImages(const EmbeddedImages& images,
 }
 
 ThumbnailLoader CandidateInput::Thumbnails() const {
-  if (!images_.report_thumbnails || images_.decoder == nullptr ||
-      images_.inputs == nullptr || uploads_ > 0) {
-    return nullptr;
-  }
-  const ImageDecoder* decoder = images_.decoder;
-  const InputResolver* inputs = images_.inputs;
-  const size_t max_bytes = images_.max_image_bytes;
-  constexpr int kThumbnailSize = 128;
-  return [decoder, inputs, max_bytes](
-             absl::string_view filename) -> absl::StatusOr<Thumbnail> {
-    ASSIGN_OR_RETURN(std::string bytes,
-                     inputs->ReadSampleFile(filename, max_bytes));
-    ASSIGN_OR_RETURN(RgbImage image,
-                     decoder->DecodeAndResize(bytes, kThumbnailSize));
-    return MakeThumbnail(*decoder, image);
-  };
+  if (!images_.report_thumbnails || uploads_ > 0) return nullptr;
+  return InputFolderThumbnails(images_.decoder, images_.inputs,
+                               images_.max_image_bytes);
 }
 
 }  // namespace datapool
