@@ -1,25 +1,16 @@
+// What the `datapool` CLI prints for people: text with aligned tables; and
+// the one mapping of the proto's stop reason to the shared one.
 #include "client/cli_output.h"
-
-#include <algorithm>
-#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "client/text_table.h"
 #include "common/json.h"
 
 namespace datapool {
 namespace cli {
 namespace {
-
-// Display width of UTF-8 text: its code points (continuation bytes do not
-// count).
-size_t Width(absl::string_view text) {
-  return static_cast<size_t>(
-      std::count_if(text.begin(), text.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-      }));
-}
 
 std::string Distance(double distance) {
   return absl::StrFormat("%.6f", distance);
@@ -27,35 +18,6 @@ std::string Distance(double distance) {
 
 std::string Plural(size_t n, absl::string_view one, absl::string_view many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
-}
-
-void WritePool(const v1::PoolInfo& p, JsonWriter* w) {
-  w->BeginObject()
-      .Key("name").String(p.name())
-      .Key("size").UInt(p.size())
-      .Key("dimension").UInt(p.dimension())
-      .Key("version").UInt(p.version())
-      .Key("created_time").String(p.created_time())
-      .Key("updated_time").String(p.updated_time())
-      .Key("folder").String(p.folder())
-      .Key("normalized").Bool(p.normalized())
-      .Key("model_fingerprint").String(p.model_fingerprint())
-      .Key("input_size").UInt(p.input_size());
-  if (!p.problem().empty()) w->Key("problem").String(p.problem());
-  w->EndObject();
-}
-
-void WriteSkipped(
-    const google::protobuf::RepeatedPtrField<v1::SkippedFile>& skipped,
-    JsonWriter* w) {
-  w->Key("skipped").BeginArray();
-  for (const v1::SkippedFile& s : skipped) {
-    w->BeginObject()
-        .Key("filename").String(s.filename())
-        .Key("reason").String(s.reason())
-        .EndObject();
-  }
-  w->EndArray();
 }
 
 // "Skipped 2 files:" and a table of them; "" when none.
@@ -70,61 +32,24 @@ std::string SkippedText(
                       " (not used):\n", table.Render());
 }
 
-std::string Line(const JsonWriter& w) { return absl::StrCat(w.str(), "\n"); }
-
 }  // namespace
 
-TextTable::TextTable(std::vector<Column> columns)
-    : columns_(std::move(columns)) {}
-
-void TextTable::AddRow(std::vector<std::string> cells) {
-  cells.resize(columns_.size());
-  rows_.push_back(std::move(cells));
-}
-
-std::string TextTable::Render() const {
-  std::vector<size_t> widths(columns_.size());
-  for (size_t c = 0; c < columns_.size(); ++c) {
-    widths[c] = Width(columns_[c].header);
-    for (const auto& row : rows_) {
-      widths[c] = std::max(widths[c], Width(row[c]));
-    }
-  }
-  std::string out;
-  auto append_line = [&](const auto& cell_of) {
-    std::string line;
-    for (size_t c = 0; c < columns_.size(); ++c) {
-      const std::string& cell = cell_of(c);
-      const std::string pad(widths[c] - Width(cell), ' ');
-      if (c > 0) line += "  ";
-      if (columns_[c].align == Align::kRight) {
-        absl::StrAppend(&line, pad, cell);
-      } else {
-        absl::StrAppend(&line, cell, pad);
-      }
-    }
-    line.erase(line.find_last_not_of(' ') + 1);
-    absl::StrAppend(&out, line, "\n");
-  };
-  append_line(
-      [&](size_t c) -> const std::string& { return columns_[c].header; });
-  for (const auto& row : rows_) {
-    append_line([&](size_t c) -> const std::string& { return row[c]; });
-  }
-  return out;
-}
-
-const char* StopReasonName(v1::StopReason reason) {
+std::optional<StopReason> StopReasonFromProto(v1::StopReason reason) {
   switch (reason) {
     case v1::STOP_REASON_N_SAMPLES:
-      return "n_samples";
+      return StopReason::kNSamples;
     case v1::STOP_REASON_MIN_DISTANCE:
-      return "min_distance";
+      return StopReason::kMinDistance;
     case v1::STOP_REASON_EXHAUSTED:
-      return "exhausted";
+      return StopReason::kExhausted;
     default:
-      return "unspecified";
+      return std::nullopt;
   }
+}
+
+const char* StopReasonLabel(v1::StopReason reason) {
+  const std::optional<StopReason> known = StopReasonFromProto(reason);
+  return known ? StopReasonName(*known) : "unspecified";
 }
 
 std::string PoolsText(const v1::ListPoolsResponse& response) {
@@ -149,14 +74,6 @@ std::string PoolsText(const v1::ListPoolsResponse& response) {
   return table.Render() + problems;
 }
 
-std::string PoolsJson(const v1::ListPoolsResponse& response) {
-  JsonWriter w;
-  w.BeginObject().Key("pools").BeginArray();
-  for (const v1::PoolInfo& p : response.pools()) WritePool(p, &w);
-  w.EndArray().EndObject();
-  return Line(w);
-}
-
 std::string PoolText(const v1::PoolInfo& p, absl::string_view heading) {
   std::string out = absl::StrFormat(
       "%s%s\n  size        %d\n  dimension   %d\n  version     %d\n"
@@ -168,20 +85,6 @@ std::string PoolText(const v1::PoolInfo& p, absl::string_view heading) {
                     "  input size  ", p.input_size(), "\n");
   }
   return out;
-}
-
-std::string PoolJson(const v1::PoolInfo& pool) {
-  JsonWriter w;
-  WritePool(pool, &w);
-  return Line(w);
-}
-
-std::string DeletedJson(const v1::PoolInfo& pool) {
-  JsonWriter w;
-  w.BeginObject().Key("deleted");
-  WritePool(pool, &w);
-  w.EndObject();
-  return Line(w);
 }
 
 std::string HistoryText(const v1::ListHistoryResponse& response) {
@@ -198,37 +101,11 @@ std::string HistoryText(const v1::ListHistoryResponse& response) {
   return table.Render();
 }
 
-std::string HistoryJson(const v1::ListHistoryResponse& response) {
-  JsonWriter w;
-  w.BeginObject().Key("versions").BeginArray();
-  for (const v1::HistoryEntry& v : response.versions()) {
-    w.BeginObject()
-        .Key("version").UInt(v.version())
-        .Key("time").String(v.time())
-        .Key("size").UInt(v.size())
-        .Key("csv_file").String(v.csv_file())
-        .Key("current").Bool(v.current())
-        .EndObject();
-  }
-  w.EndArray().EndObject();
-  return Line(w);
-}
-
 std::string RestoreText(const v1::RestoreVersionResponse& response) {
   return PoolText(response.pool(),
                   absl::StrCat("Restored version ", response.restored_version(),
                                " as version ", response.pool().version(),
                                " of "));
-}
-
-std::string RestoreJson(const v1::RestoreVersionResponse& response) {
-  JsonWriter w;
-  w.BeginObject()
-      .Key("restored_version").UInt(response.restored_version())
-      .Key("pool");
-  WritePool(response.pool(), &w);
-  w.EndObject();
-  return Line(w);
 }
 
 std::string MergeText(const v1::MergePoolsResponse& response, bool dry_run) {
@@ -256,37 +133,13 @@ std::string MergeText(const v1::MergePoolsResponse& response, bool dry_run) {
   return out;
 }
 
-std::string MergeJson(const v1::MergePoolsResponse& response, bool dry_run) {
-  JsonWriter w;
-  w.BeginObject().Key("pool");
-  WritePool(response.pool(), &w);
-  w.Key("sources").BeginArray();
-  for (const v1::MergedSource& s : response.sources()) {
-    w.BeginObject()
-        .Key("pool").String(s.pool())
-        .Key("samples").UInt(s.samples())
-        .Key("merged").UInt(s.merged())
-        .Key("renamed").UInt(s.renamed())
-        .Key("skipped_collisions").UInt(s.skipped_collisions())
-        .Key("too_close").UInt(s.too_close())
-        .EndObject();
-  }
-  w.EndArray()
-      .Key("pool_size_before").UInt(response.pool_size_before())
-      .Key("pool_size_after").UInt(response.pool_size_after())
-      .Key("committed").Bool(response.committed())
-      .Key("dry_run").Bool(dry_run)
-      .EndObject();
-  return Line(w);
-}
-
 std::string SelectText(const v1::SelectResponse& response,
                        absl::string_view pool, bool dry_run) {
   std::string out = absl::StrFormat(
       "%s %d of %d candidates for pool '%s' (stopped: %s)\n",
       dry_run ? "Would select" : "Selected", response.selected_size(),
       response.candidates_received(), pool,
-      StopReasonName(response.stop_reason()));
+      StopReasonLabel(response.stop_reason()));
   if (response.duplicates_removed() > 0) {
     absl::StrAppendFormat(&out, "  %d exact duplicates were removed:\n",
                           response.duplicates_removed());
@@ -334,54 +187,6 @@ std::string SelectText(const v1::SelectResponse& response,
   }
   absl::StrAppend(&out, SkippedText(response.skipped()));
   return out;
-}
-
-std::string SelectJson(const v1::SelectResponse& response, bool dry_run) {
-  JsonWriter w;
-  w.BeginObject().Key("selected").BeginArray();
-  for (const v1::SelectedSample& s : response.selected()) {
-    w.BeginObject().Key("filename").String(s.filename()).Key("distance");
-    if (s.has_distance()) {
-      w.Double(s.distance());
-    } else {
-      w.Null();
-    }
-    w.Key("label").Int(s.label()).EndObject();
-  }
-  w.EndArray()
-      .Key("stop_reason").String(StopReasonName(response.stop_reason()))
-      .Key("pool_size_before").UInt(response.pool_size_before())
-      .Key("pool_size_after").UInt(response.pool_size_after())
-      .Key("version").UInt(response.version())
-      .Key("committed").Bool(response.committed())
-      .Key("dry_run").Bool(dry_run)
-      .Key("candidates_received").UInt(response.candidates_received())
-      .Key("candidates_already_in_pool")
-      .UInt(response.candidates_already_in_pool())
-      .Key("distance_evaluations").UInt(response.distance_evaluations())
-      .Key("evaluations_skipped").UInt(response.evaluations_skipped())
-      .Key("duplicates_removed").UInt(response.duplicates_removed());
-  w.Key("duplicates").BeginArray();
-  for (const v1::RemovedDuplicate& d : response.duplicates()) {
-    w.BeginObject()
-        .Key("filename").String(d.filename())
-        .Key("same_as").String(d.same_as())
-        .EndObject();
-  }
-  w.EndArray();
-  WriteSkipped(response.skipped(), &w);
-  w.Key("report");
-  if (response.has_report()) {
-    w.BeginObject()
-        .Key("version").UInt(response.report().version())
-        .Key("folder").String(response.report().folder())
-        .Key("error").String(response.report().error())
-        .EndObject();
-  } else {
-    w.Null();
-  }
-  w.EndObject();
-  return Line(w);
 }
 
 std::string ReportText(const v1::SelectionReport& report) {
@@ -450,19 +255,6 @@ std::string EmbedText(const v1::EmbedResponse& response,
       SkippedText(response.skipped()));
 }
 
-std::string EmbedJson(const v1::EmbedResponse& response,
-                      absl::string_view out) {
-  JsonWriter w;
-  w.BeginObject()
-      .Key("out").String(out)
-      .Key("rows").UInt(response.embeddings().filenames_size())
-      .Key("dimension").UInt(response.embeddings().dimension())
-      .Key("model_fingerprint").String(response.model_fingerprint());
-  WriteSkipped(response.skipped(), &w);
-  w.EndObject();
-  return Line(w);
-}
-
 std::string SearchText(const v1::SearchResponse& response) {
   using Align = TextTable::Align;
   TextTable table({{"QUERY"},
@@ -480,36 +272,8 @@ std::string SearchText(const v1::SearchResponse& response) {
   return absl::StrCat(table.Render(), SkippedText(response.skipped()));
 }
 
-std::string SearchJson(const v1::SearchResponse& response) {
-  JsonWriter w;
-  w.BeginObject().Key("results").BeginArray();
-  for (const v1::QueryResult& r : response.results()) {
-    w.BeginObject()
-        .Key("query").String(r.query())
-        .Key("neighbors").BeginArray();
-    for (const v1::Neighbor& n : r.neighbors()) {
-      w.BeginObject()
-          .Key("filename").String(n.filename())
-          .Key("distance").Double(n.distance())
-          .Key("label").Int(n.label())
-          .EndObject();
-    }
-    w.EndArray().EndObject();
-  }
-  w.EndArray();
-  WriteSkipped(response.skipped(), &w);
-  w.EndObject();
-  return Line(w);
-}
-
 std::string HealthText(absl::string_view status) {
   return absl::StrCat(status, "\n");
-}
-
-std::string HealthJson(absl::string_view status) {
-  JsonWriter w;
-  w.BeginObject().Key("status").String(status).EndObject();
-  return Line(w);
 }
 
 }  // namespace cli

@@ -1,43 +1,20 @@
-// What the `datapool` CLI prints: for people, text with aligned tables; for
-// scripts (--json), one JSON object on one line. Formatting only: each
-// function returns the whole text, ending in a newline, and the caller
-// prints it. Thread-compatible (no shared state).
+// What the `datapool` CLI prints: for people, text with aligned tables
+// (cli_output.cc); for scripts (--json), one JSON object on one line
+// (cli_output_json.cc). Formatting only: each function returns the whole
+// text, ending in a newline, and the caller prints it. Thread-compatible (no
+// shared state).
 #ifndef DATAPOOL_CLIENT_CLI_OUTPUT_H_
 #define DATAPOOL_CLIENT_CLI_OUTPUT_H_
 
+#include <optional>
 #include <string>
-#include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/stop_reason.h"
 #include "datapool/v1/datapool.pb.h"
 
 namespace datapool {
 namespace cli {
-
-// Rows of cells under a header, each column padded to its widest cell
-// (counted in UTF-8 code points), two spaces between columns, no trailing
-// spaces. A plain value type.
-class TextTable {
- public:
-  enum class Align { kLeft, kRight };
-  struct Column {
-    std::string header;
-    Align align = Align::kLeft;
-  };
-
-  explicit TextTable(std::vector<Column> columns);
-
-  // One cell per column; missing cells are empty, extra ones dropped.
-  void AddRow(std::vector<std::string> cells);
-  size_t rows() const { return rows_.size(); }
-
-  // The header line, then one line per row.
-  std::string Render() const;
-
- private:
-  std::vector<Column> columns_;
-  std::vector<std::vector<std::string>> rows_;
-};
 
 // pools list.
 std::string PoolsText(const v1::ListPoolsResponse& response);
@@ -85,9 +62,13 @@ std::string SearchJson(const v1::SearchResponse& response);
 std::string HealthText(absl::string_view status);
 std::string HealthJson(absl::string_view status);
 
-// The stop reason as --json writes it: "n_samples", "min_distance",
-// "exhausted" or "unspecified".
-const char* StopReasonName(v1::StopReason reason);
+// The proto's stop reason in the shared vocabulary; nullopt for
+// STOP_REASON_UNSPECIFIED and values this client does not know.
+std::optional<StopReason> StopReasonFromProto(v1::StopReason reason);
+
+// The stop reason as text and --json write it: StopReasonName's
+// ("n_samples", "min_distance", "exhausted"), or "unspecified".
+const char* StopReasonLabel(v1::StopReason reason);
 
 }  // namespace cli
 }  // namespace datapool

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "client/progress_bar.h"
+#include "client/text_table.h"
 #include "common/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

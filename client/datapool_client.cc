@@ -83,6 +83,30 @@ grpc::ChannelArguments ChannelArgs() {
   return args;
 }
 
+// The first message of each streaming call, and where its rows go.
+v1::SelectRequest FirstRequest(const v1::SelectionParams& params) {
+  v1::SelectRequest first;
+  *first.mutable_params() = params;
+  return first;
+}
+v1::SearchRequest FirstRequest(const std::string& pool, uint32_t k) {
+  v1::SearchRequest first;
+  first.set_pool(pool);
+  first.set_k(k);
+  return first;
+}
+v1::EmbedRequest FirstRequest(bool weak_labels) {
+  v1::EmbedRequest first;
+  first.set_append_weak_labels(weak_labels);
+  return first;
+}
+v1::EmbeddingBlock* RowsBlock(v1::SelectRequest& request) {
+  return request.mutable_candidates();
+}
+v1::EmbeddingBlock* RowsBlock(v1::SearchRequest& request) {
+  return request.mutable_queries();
+}
+
 }  // namespace
 
 DatapoolClient::DatapoolClient(const Options& options)
@@ -99,9 +123,10 @@ void DatapoolClient::PrepareContext(grpc::ClientContext* context) const {
   }
 }
 
-template <typename Writer, typename Request, typename BlockOf>
-void DatapoolClient::WriteRows(Writer* writer, Request first, BlockOf block,
-                               const EmbeddingTable& rows) const {
+template <typename Writer, typename Request>
+grpc::Status DatapoolClient::WriteStream(grpc::ClientContext* /*context*/,
+                                         Writer* writer, Request first,
+                                         const EmbeddingTable& rows) const {
   const size_t d = rows.dimension;
   const size_t n = rows.size();
   const size_t rows_per_chunk =
@@ -110,7 +135,7 @@ void DatapoolClient::WriteRows(Writer* writer, Request first, BlockOf block,
   size_t begin = 0;
   do {
     const size_t end = std::min(n, begin + rows_per_chunk);
-    v1::EmbeddingBlock* out = block(request);
+    v1::EmbeddingBlock* out = RowsBlock(request);
     out->set_dimension(static_cast<uint32_t>(d));
     for (size_t i = begin; i < end; ++i) {
       out->add_filenames(rows.filenames[i]);
@@ -125,51 +150,11 @@ void DatapoolClient::WriteRows(Writer* writer, Request first, BlockOf block,
     begin = end;
   } while (begin < n);
   writer->WritesDone();
-}
-
-grpc::Status DatapoolClient::Select(const v1::SelectionParams& params,
-                                    const EmbeddingTable& candidates,
-                                    v1::SelectResponse* response) {
-  grpc::ClientContext context;
-  PrepareContext(&context);
-  auto writer = stub_->SelectStream(&context, response);
-  v1::SelectRequest first;
-  *first.mutable_params() = params;
-  WriteRows(writer.get(), std::move(first),
-            [](v1::SelectRequest& r) { return r.mutable_candidates(); }, candidates);
-  return writer->Finish();
-}
-
-grpc::Status DatapoolClient::Search(const std::string& pool, uint32_t k,
-                                    const EmbeddingTable& queries,
-                                    v1::SearchResponse* response) {
-  grpc::ClientContext context;
-  PrepareContext(&context);
-  auto writer = stub_->Search(&context, response);
-  v1::SearchRequest first;
-  first.set_pool(pool);
-  first.set_k(k);
-  WriteRows(writer.get(), std::move(first),
-            [](v1::SearchRequest& r) { return r.mutable_queries(); }, queries);
-  return writer->Finish();
-}
-
-grpc::Status DatapoolClient::SearchImages(const std::string& pool, uint32_t k,
-                                          const ImageRequest& images,
-                                          v1::SearchResponse* response) {
-  grpc::ClientContext context;
-  PrepareContext(&context);
-  auto writer = stub_->Search(&context, response);
-  v1::SearchRequest first;
-  first.set_pool(pool);
-  first.set_k(k);
-  grpc::Status written =
-      WriteImages(&context, writer.get(), std::move(first), images);
-  return written.ok() ? writer->Finish() : written;
+  return grpc::Status::OK;
 }
 
 template <typename Writer, typename Request>
-grpc::Status DatapoolClient::WriteImages(grpc::ClientContext* context,
+grpc::Status DatapoolClient::WriteStream(grpc::ClientContext* context,
                                          Writer* writer, Request first,
                                          const ImageRequest& images) const {
   for (const std::string& path : images.input_paths) first.add_input_paths(path);
@@ -215,22 +200,22 @@ grpc::Status DatapoolClient::WriteImages(grpc::ClientContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status DatapoolClient::SelectImages(const v1::SelectionParams& params,
-                                          const ImageRequest& images,
-                                          v1::SelectResponse* response) {
+template <typename Request, typename Input, typename Response, typename Open>
+grpc::Status DatapoolClient::StreamCall(Open open, Request first,
+                                        const Input& input,
+                                        Response* response) {
   grpc::ClientContext context;
   PrepareContext(&context);
-  auto writer = stub_->SelectStream(&context, response);
-  v1::SelectRequest first;
-  *first.mutable_params() = params;
+  auto writer = (stub_.get()->*open)(&context, response);
   grpc::Status written =
-      WriteImages(&context, writer.get(), std::move(first), images);
+      WriteStream(&context, writer.get(), std::move(first), input);
   return written.ok() ? writer->Finish() : written;
 }
 
-template <typename Message, typename Response, typename Start, typename Write>
+template <typename Message, typename Request, typename Input, typename Response,
+          typename Open>
 grpc::Status DatapoolClient::CallWithProgress(
-    Start start, Write write,
+    Open open, Request first, const Input& input,
     const std::function<void(const v1::Progress&)>& on_progress,
     Response* response) {
   grpc::ClientContext context;
@@ -240,7 +225,7 @@ grpc::Status DatapoolClient::CallWithProgress(
     if (cancelled_) context.TryCancel();
     active_ = &context;
   }
-  auto stream = start(&context);
+  auto stream = (stub_.get()->*open)(&context);
   // Progress arrives while the requests still go out: read on another
   // thread so neither side waits for the other.
   bool got_result = false;
@@ -255,7 +240,8 @@ grpc::Status DatapoolClient::CallWithProgress(
       }
     }
   });
-  grpc::Status written = write(&context, stream.get());
+  grpc::Status written =
+      WriteStream(&context, stream.get(), std::move(first), input);
   reader.join();
   grpc::Status status = stream->Finish();
   {
@@ -270,27 +256,52 @@ grpc::Status DatapoolClient::CallWithProgress(
   return status;
 }
 
+grpc::Status DatapoolClient::Select(const v1::SelectionParams& params,
+                                    const EmbeddingTable& candidates,
+                                    v1::SelectResponse* response) {
+  return StreamCall(&v1::Datapool::Stub::SelectStream, FirstRequest(params),
+                    candidates, response);
+}
+
+grpc::Status DatapoolClient::SelectImages(const v1::SelectionParams& params,
+                                          const ImageRequest& images,
+                                          v1::SelectResponse* response) {
+  return StreamCall(&v1::Datapool::Stub::SelectStream, FirstRequest(params),
+                    images, response);
+}
+
+grpc::Status DatapoolClient::Search(const std::string& pool, uint32_t k,
+                                    const EmbeddingTable& queries,
+                                    v1::SearchResponse* response) {
+  return StreamCall(&v1::Datapool::Stub::Search, FirstRequest(pool, k), queries,
+                    response);
+}
+
+grpc::Status DatapoolClient::SearchImages(const std::string& pool, uint32_t k,
+                                          const ImageRequest& images,
+                                          v1::SearchResponse* response) {
+  return StreamCall(&v1::Datapool::Stub::Search, FirstRequest(pool, k), images,
+                    response);
+}
+
+grpc::Status DatapoolClient::Embed(const ImageRequest& images, bool weak_labels,
+                                   v1::EmbedResponse* response) {
+  return StreamCall(&v1::Datapool::Stub::Embed, FirstRequest(weak_labels),
+                    images, response);
+}
+
 grpc::Status DatapoolClient::SelectWithProgress(
     const v1::SelectionParams& params, const EmbeddingTable* candidates,
     const ImageRequest* images,
     const std::function<void(const v1::Progress&)>& on_progress,
     v1::SelectResponse* response) {
+  constexpr auto open = &v1::Datapool::Stub::SelectWithProgress;
+  if (candidates == nullptr) {
+    return CallWithProgress<v1::SelectProgress>(open, FirstRequest(params),
+                                                *images, on_progress, response);
+  }
   return CallWithProgress<v1::SelectProgress>(
-      [this](grpc::ClientContext* context) {
-        return stub_->SelectWithProgress(context);
-      },
-      [&](grpc::ClientContext* context, auto* stream) {
-        v1::SelectRequest first;
-        *first.mutable_params() = params;
-        if (candidates == nullptr) {
-          return WriteImages(context, stream, std::move(first), *images);
-        }
-        WriteRows(stream, std::move(first),
-                  [](v1::SelectRequest& r) { return r.mutable_candidates(); },
-                  *candidates);
-        return grpc::Status::OK;
-      },
-      on_progress, response);
+      open, FirstRequest(params), *candidates, on_progress, response);
 }
 
 grpc::Status DatapoolClient::EmbedWithProgress(
@@ -298,14 +309,7 @@ grpc::Status DatapoolClient::EmbedWithProgress(
     const std::function<void(const v1::Progress&)>& on_progress,
     v1::EmbedResponse* response) {
   return CallWithProgress<v1::EmbedProgress>(
-      [this](grpc::ClientContext* context) {
-        return stub_->EmbedWithProgress(context);
-      },
-      [&](grpc::ClientContext* context, auto* stream) {
-        v1::EmbedRequest first;
-        first.set_append_weak_labels(weak_labels);
-        return WriteImages(context, stream, std::move(first), images);
-      },
+      &v1::Datapool::Stub::EmbedWithProgress, FirstRequest(weak_labels), images,
       on_progress, response);
 }
 
@@ -313,18 +317,6 @@ void DatapoolClient::Cancel() {
   absl::MutexLock lock(&cancel_mu_);
   cancelled_ = true;
   if (active_ != nullptr) active_->TryCancel();
-}
-
-grpc::Status DatapoolClient::Embed(const ImageRequest& images, bool weak_labels,
-                                   v1::EmbedResponse* response) {
-  grpc::ClientContext context;
-  PrepareContext(&context);
-  auto writer = stub_->Embed(&context, response);
-  v1::EmbedRequest first;
-  first.set_append_weak_labels(weak_labels);
-  grpc::Status written =
-      WriteImages(&context, writer.get(), std::move(first), images);
-  return written.ok() ? writer->Finish() : written;
 }
 
 grpc::Status DatapoolClient::GetPool(const std::string& pool,

@@ -133,26 +133,32 @@ class DatapoolClient {
  private:
   // The deadline and, when set, the token.
   void PrepareContext(grpc::ClientContext* context) const;
-  // Writes `first` with the first rows, then the other rows in chunks of
-  // about options.chunk_bytes into `block(message)`, then WritesDone.
-  template <typename Writer, typename Request, typename BlockOf>
-  void WriteRows(Writer* writer, Request first, BlockOf block,
-                 const EmbeddingTable& rows) const;
-  // Writes `first` with the input paths, then the uploads in chunks, then
-  // WritesDone. A local file that cannot be read cancels the call and is
-  // returned (InvalidArgument).
+  // Writes `first`, then what follows it, then WritesDone: one helper for
+  // every streaming call. Rows go in chunks of about options.chunk_bytes,
+  // the first ones in `first` (into RowsBlock(message)); always OK (a
+  // server that ends the call early answers in Finish). Images: the input
+  // paths in `first`, the uploads in chunks; a local file that cannot be
+  // read cancels the call and is returned (InvalidArgument).
   template <typename Writer, typename Request>
-  grpc::Status WriteImages(grpc::ClientContext* context, Writer* writer,
+  grpc::Status WriteStream(grpc::ClientContext* context, Writer* writer,
+                           Request first, const EmbeddingTable& rows) const;
+  template <typename Writer, typename Request>
+  grpc::Status WriteStream(grpc::ClientContext* context, Writer* writer,
                            Request first, const ImageRequest& images) const;
-  // A call that streams requests out and Progress messages back, the
-  // result last (`Message`: SelectProgress or EmbedProgress).
-  // `start(context)` opens the stream; `write(context, stream)` sends the
-  // requests (a non-OK status is a local failure, and is returned). Cancel()
-  // cancels it.
-  template <typename Message, typename Response, typename Start,
-            typename Write>
+  // A client-streaming call: the stub's method `open` (&Stub::SelectStream)
+  // starts it, then WriteStream(first, input) and Finish. A local failure of
+  // WriteStream is returned instead of Finish's status.
+  template <typename Request, typename Input, typename Response, typename Open>
+  grpc::Status StreamCall(Open open, Request first, const Input& input,
+                          Response* response);
+  // A call that streams requests out (WriteStream(first, input)) and
+  // Progress messages back, the result last (`Message`: SelectProgress or
+  // EmbedProgress). The stub's method `open` (&Stub::SelectWithProgress)
+  // starts it. Cancel() cancels it.
+  template <typename Message, typename Request, typename Input,
+            typename Response, typename Open>
   grpc::Status CallWithProgress(
-      Start start, Write write,
+      Open open, Request first, const Input& input,
       const std::function<void(const v1::Progress&)>& on_progress,
       Response* response);
 

@@ -1,0 +1,206 @@
+// What the `datapool` CLI prints with --json: one JSON object on one line.
+#include "client/cli_output.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/json.h"
+
+namespace datapool {
+namespace cli {
+namespace {
+
+void WritePool(const v1::PoolInfo& p, JsonWriter* w) {
+  w->BeginObject()
+      .Key("name").String(p.name())
+      .Key("size").UInt(p.size())
+      .Key("dimension").UInt(p.dimension())
+      .Key("version").UInt(p.version())
+      .Key("created_time").String(p.created_time())
+      .Key("updated_time").String(p.updated_time())
+      .Key("folder").String(p.folder())
+      .Key("normalized").Bool(p.normalized())
+      .Key("model_fingerprint").String(p.model_fingerprint())
+      .Key("input_size").UInt(p.input_size());
+  if (!p.problem().empty()) w->Key("problem").String(p.problem());
+  w->EndObject();
+}
+
+void WriteSkipped(
+    const google::protobuf::RepeatedPtrField<v1::SkippedFile>& skipped,
+    JsonWriter* w) {
+  w->Key("skipped").BeginArray();
+  for (const v1::SkippedFile& s : skipped) {
+    w->BeginObject()
+        .Key("filename").String(s.filename())
+        .Key("reason").String(s.reason())
+        .EndObject();
+  }
+  w->EndArray();
+}
+
+std::string Line(const JsonWriter& w) { return absl::StrCat(w.str(), "\n"); }
+
+}  // namespace
+
+std::string PoolsJson(const v1::ListPoolsResponse& response) {
+  JsonWriter w;
+  w.BeginObject().Key("pools").BeginArray();
+  for (const v1::PoolInfo& p : response.pools()) WritePool(p, &w);
+  w.EndArray().EndObject();
+  return Line(w);
+}
+
+std::string PoolJson(const v1::PoolInfo& pool) {
+  JsonWriter w;
+  WritePool(pool, &w);
+  return Line(w);
+}
+
+std::string DeletedJson(const v1::PoolInfo& pool) {
+  JsonWriter w;
+  w.BeginObject().Key("deleted");
+  WritePool(pool, &w);
+  w.EndObject();
+  return Line(w);
+}
+
+std::string HistoryJson(const v1::ListHistoryResponse& response) {
+  JsonWriter w;
+  w.BeginObject().Key("versions").BeginArray();
+  for (const v1::HistoryEntry& v : response.versions()) {
+    w.BeginObject()
+        .Key("version").UInt(v.version())
+        .Key("time").String(v.time())
+        .Key("size").UInt(v.size())
+        .Key("csv_file").String(v.csv_file())
+        .Key("current").Bool(v.current())
+        .EndObject();
+  }
+  w.EndArray().EndObject();
+  return Line(w);
+}
+
+std::string RestoreJson(const v1::RestoreVersionResponse& response) {
+  JsonWriter w;
+  w.BeginObject()
+      .Key("restored_version").UInt(response.restored_version())
+      .Key("pool");
+  WritePool(response.pool(), &w);
+  w.EndObject();
+  return Line(w);
+}
+
+std::string MergeJson(const v1::MergePoolsResponse& response, bool dry_run) {
+  JsonWriter w;
+  w.BeginObject().Key("pool");
+  WritePool(response.pool(), &w);
+  w.Key("sources").BeginArray();
+  for (const v1::MergedSource& s : response.sources()) {
+    w.BeginObject()
+        .Key("pool").String(s.pool())
+        .Key("samples").UInt(s.samples())
+        .Key("merged").UInt(s.merged())
+        .Key("renamed").UInt(s.renamed())
+        .Key("skipped_collisions").UInt(s.skipped_collisions())
+        .Key("too_close").UInt(s.too_close())
+        .EndObject();
+  }
+  w.EndArray()
+      .Key("pool_size_before").UInt(response.pool_size_before())
+      .Key("pool_size_after").UInt(response.pool_size_after())
+      .Key("committed").Bool(response.committed())
+      .Key("dry_run").Bool(dry_run)
+      .EndObject();
+  return Line(w);
+}
+
+std::string SelectJson(const v1::SelectResponse& response, bool dry_run) {
+  JsonWriter w;
+  w.BeginObject().Key("selected").BeginArray();
+  for (const v1::SelectedSample& s : response.selected()) {
+    w.BeginObject().Key("filename").String(s.filename()).Key("distance");
+    if (s.has_distance()) {
+      w.Double(s.distance());
+    } else {
+      w.Null();
+    }
+    w.Key("label").Int(s.label()).EndObject();
+  }
+  w.EndArray()
+      .Key("stop_reason").String(StopReasonLabel(response.stop_reason()))
+      .Key("pool_size_before").UInt(response.pool_size_before())
+      .Key("pool_size_after").UInt(response.pool_size_after())
+      .Key("version").UInt(response.version())
+      .Key("committed").Bool(response.committed())
+      .Key("dry_run").Bool(dry_run)
+      .Key("candidates_received").UInt(response.candidates_received())
+      .Key("candidates_already_in_pool")
+      .UInt(response.candidates_already_in_pool())
+      .Key("distance_evaluations").UInt(response.distance_evaluations())
+      .Key("evaluations_skipped").UInt(response.evaluations_skipped())
+      .Key("duplicates_removed").UInt(response.duplicates_removed());
+  w.Key("duplicates").BeginArray();
+  for (const v1::RemovedDuplicate& d : response.duplicates()) {
+    w.BeginObject()
+        .Key("filename").String(d.filename())
+        .Key("same_as").String(d.same_as())
+        .EndObject();
+  }
+  w.EndArray();
+  WriteSkipped(response.skipped(), &w);
+  w.Key("report");
+  if (response.has_report()) {
+    w.BeginObject()
+        .Key("version").UInt(response.report().version())
+        .Key("folder").String(response.report().folder())
+        .Key("error").String(response.report().error())
+        .EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  return Line(w);
+}
+
+std::string EmbedJson(const v1::EmbedResponse& response,
+                      absl::string_view out) {
+  JsonWriter w;
+  w.BeginObject()
+      .Key("out").String(out)
+      .Key("rows").UInt(response.embeddings().filenames_size())
+      .Key("dimension").UInt(response.embeddings().dimension())
+      .Key("model_fingerprint").String(response.model_fingerprint());
+  WriteSkipped(response.skipped(), &w);
+  w.EndObject();
+  return Line(w);
+}
+
+std::string SearchJson(const v1::SearchResponse& response) {
+  JsonWriter w;
+  w.BeginObject().Key("results").BeginArray();
+  for (const v1::QueryResult& r : response.results()) {
+    w.BeginObject()
+        .Key("query").String(r.query())
+        .Key("neighbors").BeginArray();
+    for (const v1::Neighbor& n : r.neighbors()) {
+      w.BeginObject()
+          .Key("filename").String(n.filename())
+          .Key("distance").Double(n.distance())
+          .Key("label").Int(n.label())
+          .EndObject();
+    }
+    w.EndArray().EndObject();
+  }
+  w.EndArray();
+  WriteSkipped(response.skipped(), &w);
+  w.EndObject();
+  return Line(w);
+}
+
+std::string HealthJson(absl::string_view status) {
+  JsonWriter w;
+  w.BeginObject().Key("status").String(status).EndObject();
+  return Line(w);
+}
+
+}  // namespace cli
+}  // namespace datapool
