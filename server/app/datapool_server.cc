@@ -13,7 +13,7 @@
 #include "common/status_macros.h"
 #include "server/backends/faiss/faiss_index.h"
 #ifdef DATAPOOL_CUDA
-#include "server/core/cuda/kcenter_cuda.h"
+#include "server/backends/cuda/kcenter_cuda.h"
 #endif
 #include "server/backends/opencv/opencv_decoder.h"
 #include "server/backends/torch/torch_embedder.h"

@@ -16,7 +16,7 @@
 
 namespace datapool {
 
-// The passes on an accelerator (server/core/cuda/, built with
+// The passes on an accelerator (server/backends/cuda/, built with
 // -DDATAPOOL_CUDA=ON). The driver loop, first pick, stop rules and results
 // stay in KCenterGreedy; a device only keeps the distances and runs the
 // fused pass. Plain C++ (no abseil) so the CUDA part builds on its own.

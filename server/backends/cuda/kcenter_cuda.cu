@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-#include "server/core/cuda/kcenter_cuda.h"
+#include "server/backends/cuda/kcenter_cuda.h"
 
 namespace datapool {
 namespace {

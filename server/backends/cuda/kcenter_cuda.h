@@ -1,7 +1,7 @@
 // The k-center passes on a CUDA GPU. Plain C++ (no abseil, no CUDA types)
 // so that the server and a standalone check program can include it.
-#ifndef DATAPOOL_SERVER_CORE_CUDA_KCENTER_CUDA_H_
-#define DATAPOOL_SERVER_CORE_CUDA_KCENTER_CUDA_H_
+#ifndef DATAPOOL_SERVER_BACKENDS_CUDA_KCENTER_CUDA_H_
+#define DATAPOOL_SERVER_BACKENDS_CUDA_KCENTER_CUDA_H_
 
 #include <memory>
 #include <string>
@@ -16,4 +16,4 @@ std::unique_ptr<KCenterDevice> MakeCudaKCenterDevice(std::string* error);
 
 }  // namespace datapool
 
-#endif  // DATAPOOL_SERVER_CORE_CUDA_KCENTER_CUDA_H_
+#endif  // DATAPOOL_SERVER_BACKENDS_CUDA_KCENTER_CUDA_H_

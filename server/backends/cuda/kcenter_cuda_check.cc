@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "server/core/cuda/kcenter_cuda.h"
+#include "server/backends/cuda/kcenter_cuda.h"
 #include "server/core/kcenter_greedy.h"
 
 namespace {
