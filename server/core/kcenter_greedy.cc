@@ -186,181 +186,244 @@ std::vector<int64_t> NearestBruteForce(const float* candidates, size_t n,
 
 namespace {
 
-KCenterResult Greedy(const KCenterInput& in, const KCenterOptions& options,
-                     KCenterDevice* device, std::string* device_error) {
-  KCenterResult result;
-  const size_t n = in.n, d = in.d, p = in.p;
-  std::vector<float> min_sq(n, std::numeric_limits<float>::infinity());
-  std::vector<int32_t> owner(n, -1);
-  size_t live = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (!in.eligible.empty() && !in.eligible[i]) {
-      min_sq[i] = kTaken;
-      continue;
-    }
-    ++live;
-    if (p > 0) {
-      const int64_t c = in.nearest_pool[i];
-      min_sq[i] = SquaredDistanceInline(in.candidates + i * d, in.pool + c * d, d);
-      owner[i] = static_cast<int32_t>(c);
-    }
-  }
-  result.stats.distance_evaluations = p > 0 ? live : 0;
-  const size_t max_picks = std::min(options.max_picks, live);
-
-  // Centre coordinates by id: pool samples, then picks in pick order.
-  std::vector<const float*> centres;
-  centres.reserve(p + max_picks);
-  for (size_t c = 0; c < p; ++c) centres.push_back(in.pool + c * d);
-
-  int threads = options.threads > 0
-                    ? options.threads
+// Threads for the passes over n × d floats.
+int TeamSize(size_t n, size_t d, int wanted) {
+  int threads = wanted > 0
+                    ? wanted
                     : static_cast<int>(std::thread::hardware_concurrency());
   // Below ~1M floats a pass is shorter than waking the other threads
   // (measured: 2 threads 2.3x slower than 1 at 2048 × 128).
   if (n * d < (size_t{1} << 20)) threads = 1;
-  threads = std::max(1, std::min<int>(threads, static_cast<int>(n / 1024) + 1));
-  ThreadTeam team(threads);
-  std::vector<CentreCache> caches(options.prune ? threads : 0);
-  for (CentreCache& c : caches) {
-    c.value.resize(p + live + 1);
-    c.stamp.assign(p + live + 1, 0);
+  return std::max(1, std::min<int>(threads, static_cast<int>(n / 1024) + 1));
+}
+
+// One run of greedy k-center, on the CPU or on `device`. A device failure
+// is reported in *device_error; the caller redoes the selection on the
+// CPU. Not thread-safe (one per run).
+class GreedyRun {
+ public:
+  GreedyRun(const KCenterInput& in, const KCenterOptions& options,
+            KCenterDevice* device, std::string* device_error)
+      : in_(in),
+        options_(options),
+        device_(device),
+        device_error_(*device_error),
+        n_(in.n),
+        d_(in.d),
+        team_(TeamSize(in.n, in.d, options.threads)),
+        blocks_(team_.size()),
+        block_((in.n + team_.size() - 1) / team_.size()) {}
+
+  KCenterResult Run() {
+    StartingDistances();
+    if (device_ != nullptr &&
+        !device_->Load(in_.candidates, n_, d_, min_sq_.data(),
+                       &device_error_)) {
+      return std::move(result_);
+    }
+    Loop(FirstPicks());
+    // A device that failed mid-way is redone on the CPU by the caller.
+    if (options_.final_distances && !result_.cancelled &&
+        device_error_.empty()) {
+      FinalDistances();
+    }
+    return std::move(result_);
   }
-  std::vector<BlockResult> blocks(threads);
-  const size_t block = (n + threads - 1) / threads;
+
+ private:
+  // Each eligible candidate's squared distance to its nearest pool sample
+  // (infinity without a pool); the centres so far (the pool samples).
+  void StartingDistances() {
+    const size_t p = in_.p;
+    min_sq_.assign(n_, std::numeric_limits<float>::infinity());
+    owner_.assign(n_, -1);
+    for (size_t i = 0; i < n_; ++i) {
+      if (!in_.eligible.empty() && !in_.eligible[i]) {
+        min_sq_[i] = kTaken;
+        continue;
+      }
+      ++live_;
+      if (p > 0) {
+        const int64_t c = in_.nearest_pool[i];
+        min_sq_[i] = SquaredDistanceInline(in_.candidates + i * d_,
+                                           in_.pool + c * d_, d_);
+        owner_[i] = static_cast<int32_t>(c);
+      }
+    }
+    result_.stats.distance_evaluations = p > 0 ? live_ : 0;
+    // Centre coordinates by id: pool samples, then picks in pick order.
+    centres_.reserve(p + std::min(options_.max_picks, live_));
+    for (size_t c = 0; c < p; ++c) centres_.push_back(in_.pool + c * d_);
+    if (options_.prune) {
+      caches_.resize(team_.size());
+      for (CentreCache& c : caches_) {
+        c.value.resize(p + live_ + 1);
+        c.stamp.assign(p + live_ + 1, 0);
+      }
+    }
+  }
+
+  // The picks made before the loop (preselected rows, or the first pick
+  // into an empty pool), and the candidate the loop considers first.
+  BlockResult FirstPicks() {
+    BlockResult next;
+    if (!in_.preselected.empty()) {
+      for (size_t i : in_.preselected) {
+        const float m = min_sq_[i];
+        next = Take(i, std::isinf(m) ? std::nullopt
+                                     : std::optional<double>(std::sqrt(double{m})));
+      }
+      if (result_.picks.size() >= options_.max_picks) next = BlockResult();
+    } else if (in_.p == 0 && live_ > 0 &&
+               std::min(options_.max_picks, live_) > 0) {
+      // Only non-finite input leaves no first pick; callers validate it
+      // away, but never index with -1.
+      const ptrdiff_t first = FarthestFromMean();
+      if (first >= 0) next = Take(static_cast<size_t>(first), std::nullopt);
+    } else {
+      for (size_t i = 0; i < n_; ++i) {
+        if (min_sq_[i] > next.best_value) {
+          next.best_value = min_sq_[i];
+          next.best = static_cast<ptrdiff_t>(i);
+        }
+      }
+    }
+    return next;
+  }
+
+  // No centres yet: the live candidate farthest from their mean (-1 when
+  // none is finite).
+  ptrdiff_t FarthestFromMean() const {
+    std::vector<double> mean_d(d_, 0.0);
+    for (size_t i = 0; i < n_; ++i) {
+      if (min_sq_[i] == kTaken) continue;
+      for (size_t j = 0; j < d_; ++j) mean_d[j] += in_.candidates[i * d_ + j];
+    }
+    std::vector<float> mean(d_);
+    for (size_t j = 0; j < d_; ++j) {
+      mean[j] = static_cast<float>(mean_d[j] / live_);
+    }
+    ptrdiff_t first = -1;
+    float first_value = kTaken;
+    for (size_t i = 0; i < n_; ++i) {
+      if (min_sq_[i] == kTaken) continue;
+      const float v =
+          SquaredDistanceInline(in_.candidates + i * d_, mean.data(), d_);
+      if (v > first_value) {
+        first_value = v;
+        first = static_cast<ptrdiff_t>(i);
+      }
+    }
+    return first;
+  }
+
+  // Picks the farthest candidate until a stopping rule says stop.
+  void Loop(BlockResult next) {
+    while (true) {
+      if (result_.picks.size() >= options_.max_picks) {
+        result_.stop_reason = StopReason::kNSamples;
+        return;
+      }
+      if (options_.cancelled && options_.cancelled()) {
+        result_.cancelled = true;
+        return;
+      }
+      if (next.best < 0) {
+        result_.stop_reason = StopReason::kExhausted;
+        return;
+      }
+      const double distance = std::sqrt(static_cast<double>(next.best_value));
+      if (options_.min_distance && distance < *options_.min_distance) {
+        result_.stop_reason = StopReason::kMinDistance;
+        return;
+      }
+      next = Take(static_cast<size_t>(next.best), distance);
+    }
+  }
+
+  // Picks candidate i and, unless it was the last pick allowed, runs the
+  // pass that finds the next one.
+  BlockResult Take(size_t i, std::optional<double> distance) {
+    result_.picks.push_back(i);
+    result_.distances.push_back(distance);
+    if (options_.on_pick) options_.on_pick(result_.picks.size());
+    min_sq_[i] = kTaken;
+    if (result_.picks.size() >= options_.max_picks) return BlockResult();
+    if (device_ != nullptr) {
+      BlockResult r;
+      if (!device_->Take(i, &r.best, &r.best_value, &device_error_)) r.best = -1;
+      result_.stats.distance_evaluations += --live_;
+      return r;
+    }
+    const int32_t id = static_cast<int32_t>(centres_.size());
+    centres_.push_back(in_.candidates + i * d_);
+    PassArgs args{in_.candidates, d_,
+                  min_sq_.data(), owner_.data(),
+                  centres_.data(), in_.candidates + i * d_,
+                  id,             options_.prune && !caches_.empty(),
+                  ++stamp_};
+    team_.Run([&](int t) {
+      const size_t lo = std::min(n_, t * block_), hi = std::min(n_, lo + block_);
+      Pass(args, lo, hi, caches_.empty() ? nullptr : &caches_[t], &blocks_[t]);
+    });
+    return Reduce();
+  }
 
   // Best of the block results: larger value, ties to the lower index.
-  auto reduce = [&]() {
+  BlockResult Reduce() {
     BlockResult best;
-    for (const BlockResult& b : blocks) {
-      result.stats.distance_evaluations += b.evaluations;
-      result.stats.evaluations_skipped += b.skipped;
+    for (const BlockResult& b : blocks_) {
+      result_.stats.distance_evaluations += b.evaluations;
+      result_.stats.evaluations_skipped += b.skipped;
       if (b.best >= 0 && (b.best_value > best.best_value ||
                           (b.best_value == best.best_value && b.best < best.best))) {
         best = b;
       }
     }
     return best;
-  };
-
-  uint32_t stamp = 0;
-  // Picks candidate i and, unless it was the last pick allowed, runs the
-  // pass that finds the next one.
-  // A device failure is reported in *device_error; the caller redoes the
-  // selection on the CPU.
-  if (device != nullptr &&
-      !device->Load(in.candidates, n, d, min_sq.data(), device_error)) {
-    return result;
-  }
-  auto take = [&](size_t i, std::optional<double> distance) {
-    result.picks.push_back(i);
-    result.distances.push_back(distance);
-    if (options.on_pick) options.on_pick(result.picks.size());
-    min_sq[i] = kTaken;
-    if (result.picks.size() >= options.max_picks) return BlockResult();
-    if (device != nullptr) {
-      BlockResult r;
-      if (!device->Take(i, &r.best, &r.best_value, device_error)) r.best = -1;
-      result.stats.distance_evaluations += --live;
-      return r;
-    }
-    const int32_t id = static_cast<int32_t>(centres.size());
-    centres.push_back(in.candidates + i * d);
-    PassArgs args{in.candidates, d,
-                  min_sq.data(), owner.data(),
-                  centres.data(), in.candidates + i * d,
-                  id,            options.prune && !caches.empty(),
-                  ++stamp};
-    team.Run([&](int t) {
-      const size_t lo = std::min(n, t * block), hi = std::min(n, lo + block);
-      Pass(args, lo, hi, caches.empty() ? nullptr : &caches[t], &blocks[t]);
-    });
-    return reduce();
-  };
-
-  BlockResult next;
-  if (!in.preselected.empty()) {
-    for (size_t i : in.preselected) {
-      const float m = min_sq[i];
-      next = take(i, std::isinf(m) ? std::nullopt
-                                   : std::optional<double>(std::sqrt(double{m})));
-    }
-    if (result.picks.size() >= options.max_picks) next = BlockResult();
-  } else if (p == 0 && live > 0 && max_picks > 0) {
-    // No centres yet: start from the candidate farthest from the mean.
-    std::vector<double> mean_d(d, 0.0);
-    for (size_t i = 0; i < n; ++i) {
-      if (min_sq[i] == kTaken) continue;
-      for (size_t j = 0; j < d; ++j) mean_d[j] += in.candidates[i * d + j];
-    }
-    std::vector<float> mean(d);
-    for (size_t j = 0; j < d; ++j) mean[j] = static_cast<float>(mean_d[j] / live);
-    ptrdiff_t first = -1;
-    float first_value = kTaken;
-    for (size_t i = 0; i < n; ++i) {
-      if (min_sq[i] == kTaken) continue;
-      const float v = SquaredDistanceInline(in.candidates + i * d, mean.data(), d);
-      if (v > first_value) {
-        first_value = v;
-        first = static_cast<ptrdiff_t>(i);
-      }
-    }
-    // Only non-finite input leaves no first pick; callers validate it away,
-    // but never index with -1.
-    if (first >= 0) next = take(static_cast<size_t>(first), std::nullopt);
-  } else {
-    for (size_t i = 0; i < n; ++i) {
-      if (min_sq[i] > next.best_value) {
-        next.best_value = min_sq[i];
-        next.best = static_cast<ptrdiff_t>(i);
-      }
-    }
   }
 
-  while (true) {
-    if (result.picks.size() >= options.max_picks) {
-      result.stop_reason = StopReason::kNSamples;
-      break;
-    }
-    if (options.cancelled && options.cancelled()) {
-      result.cancelled = true;
-      break;
-    }
-    if (next.best < 0) {
-      result.stop_reason = StopReason::kExhausted;
-      break;
-    }
-    const double distance = std::sqrt(static_cast<double>(next.best_value));
-    if (options.min_distance && distance < *options.min_distance) {
-      result.stop_reason = StopReason::kMinDistance;
-      break;
-    }
-    next = take(static_cast<size_t>(next.best), distance);
-  }
-  // A device that failed mid-way is redone on the CPU by the caller.
-  if (options.final_distances && !result.cancelled && device_error->empty()) {
-    if (device != nullptr) {
+  // KCenterResult::final_sq: each candidate's distance to its nearest
+  // centre after the last pick.
+  void FinalDistances() {
+    if (device_ != nullptr) {
       std::string error;
       // Without them the selection stands; only the extra is missing.
-      if (!device->Distances(min_sq.data(), &error)) return result;
+      if (!device_->Distances(min_sq_.data(), &error)) return;
     }
     // Picks from the one that reached max_picks on (preselected rows may go
     // beyond it) ran no pass of their own: apply them here.
-    const size_t unapplied =
-        std::min(result.picks.size(), options.max_picks == 0 ? 0 : options.max_picks - 1);
-    for (size_t i : result.picks) min_sq[i] = kTaken;
-    for (size_t k = unapplied; k < result.picks.size(); ++k) {
-      const float* centre = in.candidates + result.picks[k] * d;
-      for (size_t i = 0; i < n; ++i) {
-        if (min_sq[i] < 0) continue;
-        min_sq[i] = std::min(min_sq[i],
-                             SquaredDistanceInline(in.candidates + i * d, centre, d));
+    const size_t unapplied = std::min(
+        result_.picks.size(),
+        options_.max_picks == 0 ? 0 : options_.max_picks - 1);
+    for (size_t i : result_.picks) min_sq_[i] = kTaken;
+    for (size_t k = unapplied; k < result_.picks.size(); ++k) {
+      const float* centre = in_.candidates + result_.picks[k] * d_;
+      for (size_t i = 0; i < n_; ++i) {
+        if (min_sq_[i] < 0) continue;
+        min_sq_[i] = std::min(
+            min_sq_[i], SquaredDistanceInline(in_.candidates + i * d_, centre, d_));
       }
     }
-    result.final_sq = std::move(min_sq);
+    result_.final_sq = std::move(min_sq_);
   }
-  return result;
-}
+
+  const KCenterInput& in_;
+  const KCenterOptions& options_;
+  KCenterDevice* const device_;
+  std::string& device_error_;
+  const size_t n_, d_;
+  KCenterResult result_;
+  std::vector<float> min_sq_;
+  std::vector<int32_t> owner_;
+  size_t live_ = 0;  // candidates that can still be picked
+  std::vector<const float*> centres_;
+  ThreadTeam team_;
+  std::vector<CentreCache> caches_;
+  std::vector<BlockResult> blocks_;
+  const size_t block_;
+  uint32_t stamp_ = 0;
+};
 
 }  // namespace
 
@@ -368,11 +431,12 @@ KCenterResult KCenterGreedy(const KCenterInput& input,
                             const KCenterOptions& options) {
   std::string error;
   if (options.device != nullptr) {
-    KCenterResult on_device = Greedy(input, options, options.device, &error);
+    KCenterResult on_device =
+        GreedyRun(input, options, options.device, &error).Run();
     if (error.empty()) return on_device;
   }
   std::string cpu_error;  // stays empty: the CPU has no device to fail
-  KCenterResult result = Greedy(input, options, nullptr, &cpu_error);
+  KCenterResult result = GreedyRun(input, options, nullptr, &cpu_error).Run();
   result.device_error = error;
   return result;
 }
