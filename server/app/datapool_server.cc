@@ -79,36 +79,68 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
     }
     s->auth_ = std::make_unique<TokenAuthenticator>(*std::move(auth));
   }
-  ImageServices images;
-  if (options.enable_images) {
-    const int cores =
-        std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    ASSIGN_OR_RETURN(s->decoder_, OpenCvDecoder::Create({}));
-    TorchEmbedder::Options model;
-    model.model_path = options.model_path;
-    model.input_size = options.input_size;
-    model.device = options.device;
-    model.batch_size = options.batch_size;
-    model.threads = options.threads;
-    ASSIGN_OR_RETURN(s->embedder_, TorchEmbedder::Create(model));
-    if (!options.input_dir.empty()) {
-      ASSIGN_OR_RETURN(InputResolver inputs,
-                       InputResolver::Create(options.input_dir));
-      s->inputs_ = std::make_unique<InputResolver>(std::move(inputs));
-    }
-    images.decoder = s->decoder_.get();
-    images.embedder = s->embedder_.get();
-    images.inputs = s->inputs_.get();
-    images.pipeline.decode_threads =
-        options.decode_threads > 0 ? options.decode_threads : cores;
-    images.pipeline.batch_size = options.batch_size;
-    images.pipeline.max_in_flight = 4 * options.batch_size;
-    images.max_image_bytes = options.max_image_bytes;
-    images.report_thumbnails = options.report_thumbnails;
+  ASSIGN_OR_RETURN(ImageServices images, s->OpenImageServices(options));
+  ASSIGN_OR_RETURN(s->manager_, PoolManager::Open(ManagerOptions(
+                                    options, s->embedder_.get())));
+  RETURN_IF_ERROR(s->StartMetrics(options));
+  DatapoolService::Options service;
+  service.limits = options.limits;
+  service.auth = s->auth_.get();
+  service.metrics = &s->metrics_;
+  service.max_running_calls = options.max_running_calls;
+  service.max_queued_calls = options.max_queued_calls;
+  service.log = options.log;
+  service.ready = [server = s.get()] { return server->ready_.load(); };
+  s->service_ =
+      std::make_unique<DatapoolService>(s->manager_.get(), images, service);
+  RETURN_IF_ERROR(s->Serve(options, credentials));
+  if (absl::Status loaded = s->manager_->LoadPools(); !loaded.ok()) {
+    s->server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    s->server_->Wait();
+    s->server_ = nullptr;
+    return loaded;
   }
+  s->ready_.store(true);
+  s->server_->GetHealthCheckService()->SetServingStatus(true);
+  return s;
+}
+
+absl::StatusOr<ImageServices> DatapoolServer::OpenImageServices(
+    const Options& options) {
+  ImageServices images;
+  if (!options.enable_images) return images;
+  const int cores =
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  ASSIGN_OR_RETURN(decoder_, OpenCvDecoder::Create({}));
+  TorchEmbedder::Options model;
+  model.model_path = options.model_path;
+  model.input_size = options.input_size;
+  model.device = options.device;
+  model.batch_size = options.batch_size;
+  model.threads = options.threads;
+  ASSIGN_OR_RETURN(embedder_, TorchEmbedder::Create(model));
+  if (!options.input_dir.empty()) {
+    ASSIGN_OR_RETURN(InputResolver inputs,
+                     InputResolver::Create(options.input_dir));
+    inputs_ = std::make_unique<InputResolver>(std::move(inputs));
+  }
+  images.decoder = decoder_.get();
+  images.embedder = embedder_.get();
+  images.inputs = inputs_.get();
+  images.pipeline.decode_threads =
+      options.decode_threads > 0 ? options.decode_threads : cores;
+  images.pipeline.batch_size = options.batch_size;
+  images.pipeline.max_in_flight = 4 * options.batch_size;
+  images.max_image_bytes = options.max_image_bytes;
+  images.report_thumbnails = options.report_thumbnails;
+  return images;
+}
+
+PoolManager::Options DatapoolServer::ManagerOptions(const Options& options,
+                                                    const Embedder* model) {
   PoolManager::Options pools;
   pools.shared_dir = options.shared_dir;
-  pools.model = s->embedder_.get();
+  pools.model = model;
   pools.index_factory = FaissFlatIndex::Factory();
   pools.prune = options.prune;
   pools.max_pools = options.max_pools;
@@ -124,10 +156,13 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
     };
   }
 #endif
-  ASSIGN_OR_RETURN(s->manager_, PoolManager::Open(pools));
-  Metrics::DeclareServiceMetrics(&s->metrics_);
-  PoolManager* manager = s->manager_.get();
-  s->metrics_.OnRender([manager](Metrics& m) {
+  return pools;
+}
+
+absl::Status DatapoolServer::StartMetrics(const Options& options) {
+  Metrics::DeclareServiceMetrics(&metrics_);
+  PoolManager* manager = manager_.get();
+  metrics_.OnRender([manager](Metrics& m) {
     const std::vector<PoolInfo> pools = manager->ListPools();
     m.Set("datapool_pools", {}, static_cast<double>(pools.size()));
     m.Clear("datapool_pool_samples");  // deleted pools go
@@ -136,52 +171,39 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
             static_cast<double>(pool.meta.size));
     }
   });
-  if (!options.metrics_listen.empty()) {
-    ASSIGN_OR_RETURN(s->metrics_http_, MetricsHttpServer::Start(
-                                           options.metrics_listen, &s->metrics_));
-  }
-  DatapoolService::Options service;
-  service.limits = options.limits;
-  service.auth = s->auth_.get();
-  service.metrics = &s->metrics_;
-  service.max_running_calls = options.max_running_calls;
-  service.max_queued_calls = options.max_queued_calls;
-  service.log = options.log;
-  service.ready = [server = s.get()] { return server->ready_.load(); };
-  s->service_ =
-      std::make_unique<DatapoolService>(s->manager_.get(), images, service);
+  if (options.metrics_listen.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(metrics_http_,
+                   MetricsHttpServer::Start(options.metrics_listen, &metrics_));
+  return absl::OkStatus();
+}
+
+absl::Status DatapoolServer::Serve(
+    const Options& options,
+    const std::shared_ptr<grpc::ServerCredentials>& credentials) {
   grpc::EnableDefaultHealthCheckService(true);
   // Server reflection: grpcurl and grpc_cli work without the proto files.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, credentials, &s->port_);
+  builder.AddListeningPort(options.listen, credentials, &port_);
   // gRPC sets SO_REUSEPORT by default: a second server on the same address
   // would start and take half the clients. One server per address.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
-  builder.RegisterService(s->service_.get());
+  builder.RegisterService(service_.get());
   // Serve health at once: live ("liveness" SERVING) but not ready (""
   // and the API NOT_SERVING, calls UNAVAILABLE: ready_) until the pools are
   // loaded.
-  s->server_ = builder.BuildAndStart();
-  if (s->server_ == nullptr || s->port_ == 0) {
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options.listen,
         " (address in use by another server, or invalid)"));
   }
-  grpc::HealthCheckServiceInterface* health = s->server_->GetHealthCheckService();
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus(v1::Datapool::service_full_name(), false);
   health->SetServingStatus(false);  // "" and every service named so far
   health->SetServingStatus(kLivenessService, true);
-  if (absl::Status loaded = s->manager_->LoadPools(); !loaded.ok()) {
-    s->server_->Shutdown(absl::ToChronoTime(absl::Now()));
-    s->server_->Wait();
-    s->server_ = nullptr;
-    return loaded;
-  }
-  s->ready_.store(true);
-  health->SetServingStatus(true);
-  return s;
+  return absl::OkStatus();
 }
 
 DatapoolServer::~DatapoolServer() {

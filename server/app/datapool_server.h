@@ -118,6 +118,14 @@ class DatapoolServer {
 
  private:
   DatapoolServer() = default;
+  // The steps of Start.
+  absl::StatusOr<ImageServices> OpenImageServices(const Options& options);
+  static PoolManager::Options ManagerOptions(const Options& options,
+                                             const Embedder* model);
+  absl::Status StartMetrics(const Options& options);
+  // Listens and serves health (not ready yet) and the service.
+  absl::Status Serve(const Options& options,
+                     const std::shared_ptr<grpc::ServerCredentials>& credentials);
 
   std::unique_ptr<ImageDecoder> decoder_;
   std::unique_ptr<Embedder> embedder_;
