@@ -147,6 +147,18 @@ class PoolStore {
   explicit PoolStore(const Options& options)
       : shared_dir_(options.shared_dir), options_(options) {}
 
+  // Load of a pool folder with a CSV and no metadata (written by another
+  // tool): its metadata is made up, past every version the folder shows.
+  absl::StatusOr<StoredPool> Adopt(absl::string_view name,
+                                   absl::string_view csv,
+                                   const std::string& csv_path) const;
+  // The part of Commit that keeps `previous` (the version being replaced)
+  // in history/: the rows it appended, or its files linked whole.
+  absl::Status KeepInHistory(const std::string& dir,
+                             const PoolMetadata& previous,
+                             const EmbeddingTable& table,
+                             const PoolMetadata& meta,
+                             const std::string* checkpoint) const;
   // Retention of history/ (Options). Best effort: a failure leaves more
   // history than asked, never less than a restore needs.
   void PruneHistory(absl::string_view name) const;
