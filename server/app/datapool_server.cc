@@ -131,7 +131,7 @@ absl::StatusOr<ImageServices> DatapoolServer::OpenImageServices(
       options.decode_threads > 0 ? options.decode_threads : cores;
   images.pipeline.batch_size = options.batch_size;
   images.pipeline.max_in_flight = 4 * options.batch_size;
-  images.max_image_bytes = options.max_image_bytes;
+  images.pipeline.max_image_bytes = options.max_image_bytes;
   images.report_thumbnails = options.report_thumbnails;
   return images;
 }

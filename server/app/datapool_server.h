@@ -15,6 +15,7 @@
 #include "server/core/image_inputs.h"
 #include "server/core/pool_manager.h"
 #include "server/app/metrics_http.h"
+#include "server/backends/torch/torch_embedder.h"
 #include "server/service/datapool_service.h"
 
 namespace datapool {
@@ -27,6 +28,10 @@ inline constexpr char kLivenessService[] = "liveness";
 // Thread-safe: Shutdown may be called from any thread while Wait blocks.
 class DatapoolServer {
  public:
+  // The defaults are those of the parts each option goes to (PoolManager,
+  // TorchEmbedder, EmbeddingPipeline, ImageServices, DatapoolService), so
+  // each is written once; the binary's flags start from these
+  // (server_flags.cc).
   struct Options {
     // Folder holding one folder per pool; created when missing. Required.
     std::string shared_dir;
@@ -37,7 +42,7 @@ class DatapoolServer {
     // Limits on one request (candidates, filename length).
     RequestLimits limits;
     // Most pools. Default 10,000.
-    size_t max_pools = 10000;
+    size_t max_pools = PoolManager::Options().max_pools;
     // Retention per pool (PoolManager::Options); 0: keep all.
     size_t keep_versions = 0;
     uint64_t max_history_bytes = 0;
@@ -52,21 +57,21 @@ class DatapoolServer {
     // TorchScript model file; empty: the built-in model. Default empty.
     std::string model_path;
     // Model input side in pixels. Default 64.
-    int input_size = 64;
+    int input_size = TorchEmbedder::Options().input_size;
     // auto | cpu | cuda. Default auto.
-    std::string device = "auto";
+    std::string device = TorchEmbedder::Options().device;
     // Images per forward pass. Default 16.
-    int batch_size = 16;
+    int batch_size = TorchEmbedder::Options().batch_size;
     // Torch intra-op threads; 0 = all cores. Default 0.
-    int threads = 0;
+    int threads = TorchEmbedder::Options().threads;
     // Decode threads per request. Default: the number of cores.
     int decode_threads = 0;
     // Largest uploaded image. Default 64 MiB.
-    size_t max_image_bytes = 64 << 20;
+    size_t max_image_bytes = EmbeddingPipeline::Options().max_image_bytes;
     // Triangle-inequality pruning of the k-center passes. Default false.
     bool prune = false;
     // Selection reports carry thumbnails of the input images they name.
-    bool report_thumbnails = true;
+    bool report_thumbnails = ImageServices().report_thumbnails;
 
     // Security. TLS with this certificate chain and private key (PEM
     // files); both or neither. Default: plaintext.
@@ -84,8 +89,8 @@ class DatapoolServer {
     // 127.0.0.1:9464).
     std::string metrics_listen;
     // Admission of heavy calls (DatapoolService::Options). Defaults 4, 32.
-    int max_running_calls = 4;
-    int max_queued_calls = 32;
+    int max_running_calls = DatapoolService::Options().max_running_calls;
+    int max_queued_calls = DatapoolService::Options().max_queued_calls;
     // One line per call at kInfo and above; null: no log lines.
     std::function<void(LogLevel, const std::string&)> log;
   };

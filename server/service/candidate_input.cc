@@ -81,7 +81,7 @@ void CandidateInput::CountImages(const EmbeddedImages& images,
 ThumbnailLoader CandidateInput::Thumbnails() const {
   if (!images_.report_thumbnails || uploads_ > 0) return nullptr;
   return InputFolderThumbnails(images_.decoder, images_.inputs,
-                               images_.max_image_bytes);
+                               images_.pipeline.max_image_bytes);
 }
 
 }  // namespace datapool

@@ -25,7 +25,6 @@ EmbeddingPipeline::Options PipelineOptions(const ImageServices& services,
   EmbeddingPipeline::Options options = services.pipeline;
   options.drop_identical_files = drop_identical_files;
   options.inputs = services.inputs;
-  options.max_image_bytes = services.max_image_bytes;
   return options;
 }
 }  // namespace
@@ -79,7 +78,7 @@ absl::Status ImageIngest::AddChunks(
     }
     if (!oversized_) {
       if (current_.bytes.size() + chunk.data().size() >
-          services_.max_image_bytes) {
+          services_.pipeline.max_image_bytes) {
         oversized_ = true;
         current_.bytes.clear();
         current_.bytes.shrink_to_fit();
@@ -92,7 +91,8 @@ absl::Status ImageIngest::AddChunks(
       if (oversized_) {
         pipeline_.Skip(SkippedFile{
             current_.filename,
-            absl::StrCat("larger than the ", services_.max_image_bytes >> 20,
+            absl::StrCat("larger than the ",
+                         services_.pipeline.max_image_bytes >> 20,
                          " MiB limit per image")});
       } else {
         RETURN_IF_ERROR(pipeline_.Add(std::move(current_)));

@@ -23,10 +23,9 @@ struct ImageServices {
   const ImageDecoder* decoder = nullptr;
   Embedder* embedder = nullptr;
   const InputResolver* inputs = nullptr;
+  // Its max_image_bytes bounds uploaded images too (larger ones are
+  // skipped); its inputs are set from `inputs`.
   EmbeddingPipeline::Options pipeline;
-  // Largest image, uploaded or read from the input folder; larger ones are
-  // skipped. Default 64 MiB.
-  size_t max_image_bytes = 64 << 20;
   // Selection reports show thumbnails of candidates found on the input
   // folder. Default true.
   bool report_thumbnails = true;
