@@ -290,150 +290,184 @@ std::vector<float> ReadF32(const std::string& path, size_t count) {
   return v;
 }
 
-int CmdKCenter(Flags& flags) {
-  const std::string cand_path = flags.Str("candidates", "");
-  const std::string pool_path = flags.Str("pool", "");
-  const size_t n = static_cast<size_t>(flags.Int("n", 0));
-  const size_t d = static_cast<size_t>(flags.Int("d", 0));
-  const size_t p = static_cast<size_t>(flags.Int("p", 0));
-  const size_t k = static_cast<size_t>(flags.Int("k", 0));
-  const int threads = static_cast<int>(flags.Int("threads", 2));
-  const std::string modes_flag = flags.Str("modes", "pruned,exact");
-  const std::string picks_out = flags.Str("picks-out", "");
+struct KCenterArgs {
+  std::string cand_path, pool_path, picks_out;
+  size_t n = 0, d = 0, p = 0, k = 0;
+  int threads = 2;
+  std::vector<std::string> modes;
   // What-if: BLAS threads for the pool phase after the factory set 1
   // (0 = leave the factory's setting).
-  const int blas_threads = static_cast<int>(flags.Int("blas-threads", 0));
-  const int reps = static_cast<int>(flags.Int("reps", 1));
-  flags.CheckAllUsed();
-  if (cand_path.empty() || n == 0 || d == 0 || k == 0) {
-    Die("kcenter needs --candidates, --n, --d and --k");
-  }
-  if (pool_path.empty() != (p == 0)) Die("--pool and --p go together");
+  int blas_threads = 0;
+  int reps = 1;
+};
 
+std::vector<std::string> ParseModes(const std::string& flag) {
   std::vector<std::string> modes;
-  for (size_t at = 0; at <= modes_flag.size();) {
-    size_t comma = modes_flag.find(',', at);
-    if (comma == std::string::npos) comma = modes_flag.size();
-    const std::string m = modes_flag.substr(at, comma - at);
+  for (size_t at = 0; at <= flag.size();) {
+    size_t comma = flag.find(',', at);
+    if (comma == std::string::npos) comma = flag.size();
+    const std::string m = flag.substr(at, comma - at);
     if (m != "pruned" && m != "exact") Die("unknown mode " + m);
     modes.push_back(m);
     at = comma + 1;
   }
+  return modes;
+}
 
-  auto t0 = Clock::now();
-  std::vector<float> candidates = ReadF32(cand_path, n * d);
-  std::vector<float> pool;
-  if (p > 0) pool = ReadF32(pool_path, p * d);
-  const double load_s = Seconds(t0, Clock::now());
-  const long rss_after_load = PeakRssKiB();
+KCenterArgs ParseKCenterArgs(Flags& flags) {
+  KCenterArgs a;
+  a.cand_path = flags.Str("candidates", "");
+  a.pool_path = flags.Str("pool", "");
+  a.n = static_cast<size_t>(flags.Int("n", 0));
+  a.d = static_cast<size_t>(flags.Int("d", 0));
+  a.p = static_cast<size_t>(flags.Int("p", 0));
+  a.k = static_cast<size_t>(flags.Int("k", 0));
+  a.threads = static_cast<int>(flags.Int("threads", 2));
+  a.modes = ParseModes(flags.Str("modes", "pruned,exact"));
+  a.picks_out = flags.Str("picks-out", "");
+  a.blas_threads = static_cast<int>(flags.Int("blas-threads", 0));
+  a.reps = static_cast<int>(flags.Int("reps", 1));
+  flags.CheckAllUsed();
+  if (a.cand_path.empty() || a.n == 0 || a.d == 0 || a.k == 0) {
+    Die("kcenter needs --candidates, --n, --d and --k");
+  }
+  if (a.pool_path.empty() != (a.p == 0)) Die("--pool and --p go together");
+  return a;
+}
 
-  // Pool phase, as PoolManager: the FAISS flat index of the pool (built on
-  // commit in the server; timed here too), then one batched k=1 search.
+// The pool phase, as PoolManager: the FAISS flat index of the pool (built
+// on commit in the server; timed here too), then one batched k=1 search.
+struct PoolPhase {
   std::vector<int64_t> nearest;
   double add_s = 0, search_s = 0;
-  if (p > 0) {
-    datapool::VectorIndexFactory factory = datapool::FaissFlatIndex::Factory();
-    if (blas_threads > 0) SetBlasThreads(blas_threads);
-    auto made = factory(d);
-    if (!made.ok()) Die(std::string(made.status().message()));
-    std::unique_ptr<datapool::VectorIndex> index = *std::move(made);
-    t0 = Clock::now();
-    absl::Status st = index->Add(pool.data(), p);
-    add_s = Seconds(t0, Clock::now());
-    if (!st.ok()) Die(std::string(st.message()));
-    nearest.resize(n);
-    std::vector<float> sq(n);
-    t0 = Clock::now();
-    st = index->Search(candidates.data(), n, 1, sq.data(), nearest.data());
-    search_s = Seconds(t0, Clock::now());
-    if (!st.ok()) Die(std::string(st.message()));
+};
+
+PoolPhase NearestPool(const KCenterArgs& a, const std::vector<float>& candidates,
+                      const std::vector<float>& pool) {
+  PoolPhase out;
+  if (a.p == 0) return out;
+  datapool::VectorIndexFactory factory = datapool::FaissFlatIndex::Factory();
+  if (a.blas_threads > 0) SetBlasThreads(a.blas_threads);
+  auto made = factory(a.d);
+  if (!made.ok()) Die(std::string(made.status().message()));
+  std::unique_ptr<datapool::VectorIndex> index = *std::move(made);
+  auto t0 = Clock::now();
+  absl::Status st = index->Add(pool.data(), a.p);
+  out.add_s = Seconds(t0, Clock::now());
+  if (!st.ok()) Die(std::string(st.message()));
+  out.nearest.resize(a.n);
+  std::vector<float> sq(a.n);
+  t0 = Clock::now();
+  st = index->Search(candidates.data(), a.n, 1, sq.data(), out.nearest.data());
+  out.search_s = Seconds(t0, Clock::now());
+  if (!st.ok()) Die(std::string(st.message()));
+  return out;
+}
+
+// One run of `mode`; its wall time in *seconds.
+datapool::KCenterResult RunMode(const KCenterArgs& a,
+                                const std::vector<float>& candidates,
+                                const std::vector<float>& pool,
+                                const PoolPhase& phase, const std::string& mode,
+                                double* seconds) {
+  datapool::KCenterInput input;
+  input.candidates = candidates.data();
+  input.n = a.n;
+  input.d = a.d;
+  if (a.p > 0) {
+    input.pool = pool.data();
+    input.p = a.p;
+    input.nearest_pool = phase.nearest;
   }
+  datapool::KCenterOptions options;
+  options.max_picks = a.k;
+  options.threads = a.threads;
+  options.prune = mode == "pruned";
+  const auto t0 = Clock::now();
+  datapool::KCenterResult result = datapool::KCenterGreedy(input, options);
+  *seconds = Seconds(t0, Clock::now());
+  return result;
+}
+
+void AppendSeconds(double s, std::string* all) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s%.6f", all->empty() ? "" : ", ", s);
+  *all += buf;
+}
+
+void WritePicks(const std::string& picks_out, const std::string& mode,
+                const datapool::KCenterResult& result) {
+  if (picks_out.empty()) return;
+  const std::string path = picks_out + "." + mode + ".txt";
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) Die("cannot write " + path);
+  for (size_t i : result.picks) std::fprintf(f, "%zu\n", i);
+  std::fclose(f);
+}
+
+// A mode's entry of "runs": its best time, every time, and the result.
+std::string RunJson(const std::string& mode, double kc_s,
+                    const std::string& all_s,
+                    const datapool::KCenterResult& result) {
+  const double radius = result.distances.empty() || !result.distances.back()
+                            ? -1.0
+                            : *result.distances.back();
+  char buf[1200];
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"mode\": \"%s\", \"kcenter_s\": %.6f, \"kcenter_all_s\": [%s], "
+      "\"picks\": %zu, "
+      "\"stop\": \"%s\", \"last_distance\": %.9g, "
+      "\"distance_evaluations\": %" PRIu64 ", \"evaluations_skipped\": %" PRIu64
+      ", \"peak_rss_kib\": %ld}",
+      mode.c_str(), kc_s, all_s.c_str(), result.picks.size(),
+      datapool::StopReasonName(result.stop_reason), radius,
+      result.stats.distance_evaluations, result.stats.evaluations_skipped,
+      PeakRssKiB());
+  return buf;
+}
+
+int CmdKCenter(Flags& flags) {
+  const KCenterArgs a = ParseKCenterArgs(flags);
+  const auto t0 = Clock::now();
+  std::vector<float> candidates = ReadF32(a.cand_path, a.n * a.d);
+  std::vector<float> pool;
+  if (a.p > 0) pool = ReadF32(a.pool_path, a.p * a.d);
+  const double load_s = Seconds(t0, Clock::now());
+  const long rss_after_load = PeakRssKiB();
+  const PoolPhase phase = NearestPool(a, candidates, pool);
 
   // Each mode `reps` times, interleaved; the best time is reported (all
   // runs of a mode give the same picks: the engine is deterministic).
   std::map<std::string, double> best_s;
   std::map<std::string, std::string> all_s;
-  for (int rep = 1; rep < reps; ++rep) {
-    for (const std::string& mode : modes) {
-      datapool::KCenterInput input;
-      input.candidates = candidates.data();
-      input.n = n;
-      input.d = d;
-      if (p > 0) {
-        input.pool = pool.data();
-        input.p = p;
-        input.nearest_pool = nearest;
-      }
-      datapool::KCenterOptions options;
-      options.max_picks = k;
-      options.threads = threads;
-      options.prune = mode == "pruned";
-      t0 = Clock::now();
-      datapool::KCenterGreedy(input, options);
-      const double s = Seconds(t0, Clock::now());
+  for (int rep = 1; rep < a.reps; ++rep) {
+    for (const std::string& mode : a.modes) {
+      double s = 0;
+      RunMode(a, candidates, pool, phase, mode, &s);
       best_s[mode] = best_s.count(mode) ? std::min(best_s[mode], s) : s;
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%s%.6f", all_s[mode].empty() ? "" : ", ", s);
-      all_s[mode] += buf;
+      AppendSeconds(s, &all_s[mode]);
     }
   }
   std::string runs;
-  for (const std::string& mode : modes) {
-    datapool::KCenterInput input;
-    input.candidates = candidates.data();
-    input.n = n;
-    input.d = d;
-    if (p > 0) {
-      input.pool = pool.data();
-      input.p = p;
-      input.nearest_pool = nearest;
-    }
-    datapool::KCenterOptions options;
-    options.max_picks = k;
-    options.threads = threads;
-    options.prune = mode == "pruned";
-    t0 = Clock::now();
-    const datapool::KCenterResult result = datapool::KCenterGreedy(input, options);
-    double kc_s = Seconds(t0, Clock::now());
-    {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%s%.6f", all_s[mode].empty() ? "" : ", ", kc_s);
-      all_s[mode] += buf;
-      if (best_s.count(mode)) kc_s = std::min(kc_s, best_s[mode]);
-    }
-    if (!picks_out.empty()) {
-      const std::string path = picks_out + "." + mode + ".txt";
-      FILE* f = std::fopen(path.c_str(), "w");
-      if (f == nullptr) Die("cannot write " + path);
-      for (size_t i : result.picks) std::fprintf(f, "%zu\n", i);
-      std::fclose(f);
-    }
-    const double radius =
-        result.distances.empty() || !result.distances.back()
-            ? -1.0
-            : *result.distances.back();
-    char buf[1200];
-    std::snprintf(
-        buf, sizeof buf,
-        "%s{\"mode\": \"%s\", \"kcenter_s\": %.6f, \"kcenter_all_s\": [%s], "
-        "\"picks\": %zu, "
-        "\"stop\": \"%s\", \"last_distance\": %.9g, "
-        "\"distance_evaluations\": %" PRIu64 ", \"evaluations_skipped\": %" PRIu64
-        ", \"peak_rss_kib\": %ld}",
-        runs.empty() ? "" : ", ", mode.c_str(), kc_s, all_s[mode].c_str(),
-        result.picks.size(),
-        datapool::StopReasonName(result.stop_reason), radius,
-        result.stats.distance_evaluations, result.stats.evaluations_skipped,
-        PeakRssKiB());
-    runs += buf;
+  for (const std::string& mode : a.modes) {
+    double kc_s = 0;
+    const datapool::KCenterResult result =
+        RunMode(a, candidates, pool, phase, mode, &kc_s);
+    AppendSeconds(kc_s, &all_s[mode]);
+    if (best_s.count(mode)) kc_s = std::min(kc_s, best_s[mode]);
+    WritePicks(a.picks_out, mode, result);
+    if (!runs.empty()) runs += ", ";
+    runs += RunJson(mode, kc_s, all_s[mode], result);
   }
   std::printf(
       "{\"n\": %zu, \"d\": %zu, \"p\": %zu, \"k\": %zu, \"threads\": %d, "
       "\"load_s\": %.6f, \"pool_add_s\": %.6f, \"pool_search_s\": %.6f, "
       "\"candidate_bytes\": %zu, \"rss_after_load_kib\": %ld, "
       "\"peak_rss_kib\": %ld, \"ru_maxrss_kib\": %ld, \"runs\": [%s]}\n",
-      n, d, p, k, threads, load_s, add_s, search_s, n * d * sizeof(float),
-      rss_after_load, PeakRssKiB(), RuMaxRssKiB(), runs.c_str());
+      a.n, a.d, a.p, a.k, a.threads, load_s, phase.add_s, phase.search_s,
+      a.n * a.d * sizeof(float), rss_after_load, PeakRssKiB(), RuMaxRssKiB(),
+      runs.c_str());
   return 0;
 }
 
