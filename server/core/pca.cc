@@ -36,7 +36,8 @@ std::vector<float> CentredRows(const float* rows, size_t n, size_t d,
 Axes StartingAxes(size_t d) {
   Axes v = {std::vector<float>(d), std::vector<float>(d)};
   for (size_t j = 0; j < d; ++j) {
-    v[0][j] = static_cast<float>(1.0 + 0.1 * std::sin(static_cast<double>(j + 1)));
+    v[0][j] =
+        static_cast<float>(1.0 + 0.1 * std::sin(static_cast<double>(j + 1)));
     v[1][j] = static_cast<float>(std::cos(static_cast<double>(3 * j + 1)));
   }
   return v;
@@ -58,7 +59,9 @@ void Orthonormalise(int c, size_t d, Axes* axes) {
     for (int p = 0; p < c; ++p) {
       double dot = 0;
       for (size_t j = 0; j < d; ++j) dot += double{v[c][j]} * v[p][j];
-      for (size_t j = 0; j < d; ++j) v[c][j] -= static_cast<float>(dot * v[p][j]);
+      for (size_t j = 0; j < d; ++j) {
+        v[c][j] -= static_cast<float>(dot * v[p][j]);
+      }
     }
     const double norm = NormOf(v[c]);
     if (norm > 1e-6 * before && norm > 0) {
