@@ -160,88 +160,102 @@ void EmbeddingPipeline::DecodeLoop() {
   }
 }
 
+bool EmbeddingPipeline::TakeBatch(size_t batch, std::vector<Decoded>* items) {
+  absl::MutexLock lock(&mu_);
+  // A full batch of consecutive decoded images, or the tail at the end.
+  auto ready = [this, batch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (stop_) return true;
+    size_t run = 0;
+    for (auto it = decoded_.begin();
+         it != decoded_.end() && it->first == embedded_ + run; ++it) {
+      if (++run == batch) return true;
+    }
+    return closed_ && run > 0 && embedded_ + run == added_;
+  };
+  auto finished = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closed_ && embedded_ == added_;
+  };
+  auto wake = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return ready() || finished();
+  };
+  mu_.Await(absl::Condition(&wake));
+  if (stop_ || (finished() && !ready())) return false;
+  while (items->size() < batch && !decoded_.empty() &&
+         decoded_.begin()->first == embedded_ + items->size()) {
+    items->push_back(std::move(decoded_.begin()->second));
+    decoded_.erase(decoded_.begin());
+  }
+  return true;
+}
+
+EmbeddingPipeline::Batch EmbeddingPipeline::SelectImages(
+    std::vector<Decoded>* items) {
+  Batch b;
+  for (size_t i = 0; i < items->size(); ++i) {
+    Decoded& item = (*items)[i];
+    if (item.image.ok() && options_.drop_identical_files) {
+      auto [first, inserted] = seen_.try_emplace(item.digest, item.filename);
+      if (!inserted) {
+        b.duplicates.push_back({item.filename, first->second});
+        continue;
+      }
+    }
+    if (item.image.ok()) {
+      b.images.push_back(std::move(*item.image));
+      b.good.push_back(i);
+    }
+  }
+  return b;
+}
+
+void EmbeddingPipeline::StoreBatch(Batch* batch, const std::vector<float>& out,
+                                   size_t dim, std::vector<Decoded>* items) {
+  EmbeddingTable& t = result_.table;
+  t.dimension = dim;
+  std::move(batch->duplicates.begin(), batch->duplicates.end(),
+            std::back_inserter(result_.duplicates));
+  const std::vector<size_t>& good = batch->good;
+  size_t next_good = 0;
+  for (size_t i = 0; i < items->size(); ++i) {
+    Decoded& item = (*items)[i];
+    const bool embedded = next_good < good.size() && good[next_good] == i;
+    if (item.image.ok() && !embedded) continue;  // a duplicate
+    if (embedded) {
+      t.filenames.push_back(std::move(item.filename));
+      t.labels.push_back(item.weak_label);
+      t.values.insert(t.values.end(), out.begin() + next_good * dim,
+                      out.begin() + (next_good + 1) * dim);
+      ++next_good;
+    } else {
+      result_.skipped.push_back(
+          SkippedFile{std::move(item.filename),
+                      std::string(item.image.status().message())});
+    }
+  }
+  embedded_ += items->size();
+}
+
 void EmbeddingPipeline::EmbedLoop() {
   const size_t batch = static_cast<size_t>(std::max(1, options_.batch_size));
   const size_t dim = embedder_.dimension();
   std::vector<Decoded> items;
   while (true) {
     items.clear();
-    {
-      absl::MutexLock lock(&mu_);
-      // A full batch of consecutive decoded images, or the tail at the end.
-      auto ready = [this, batch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        if (stop_) return true;
-        size_t run = 0;
-        for (auto it = decoded_.begin();
-             it != decoded_.end() && it->first == embedded_ + run; ++it) {
-          if (++run == batch) return true;
-        }
-        return closed_ && run > 0 && embedded_ + run == added_;
-      };
-      auto finished = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return closed_ && embedded_ == added_;
-      };
-      auto wake = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return ready() || finished();
-      };
-      mu_.Await(absl::Condition(&wake));
-      if (stop_ || (finished() && !ready())) return;
-      while (items.size() < batch && !decoded_.empty() &&
-             decoded_.begin()->first == embedded_ + items.size()) {
-        items.push_back(std::move(decoded_.begin()->second));
-        decoded_.erase(decoded_.begin());
-      }
-    }
+    if (!TakeBatch(batch, &items)) return;
     // Embed the good images of the batch, outside the lock; drop those
     // identical to an earlier image (this thread sees them in input order).
-    std::vector<RgbImage> images;
-    std::vector<size_t> good;
-    std::vector<RemovedDuplicate> duplicates;
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (items[i].image.ok() && options_.drop_identical_files) {
-        auto [first, inserted] =
-            seen_.try_emplace(items[i].digest, items[i].filename);
-        if (!inserted) {
-          duplicates.push_back({items[i].filename, first->second});
-          continue;
-        }
-      }
-      if (items[i].image.ok()) {
-        images.push_back(std::move(*items[i].image));
-        good.push_back(i);
-      }
-    }
-    std::vector<float> out(images.size() * dim);
-    absl::Status status = images.empty()
+    Batch b = SelectImages(&items);
+    std::vector<float> out(b.images.size() * dim);
+    absl::Status status = b.images.empty()
                               ? absl::OkStatus()
-                              : embedder_.Embed(images, out.data());
+                              : embedder_.Embed(b.images, out.data());
     absl::MutexLock lock(&mu_);
     if (!status.ok()) {
       error_ = absl::InternalError(
           absl::StrCat("the model failed: ", status.message()));
       return;
     }
-    EmbeddingTable& t = result_.table;
-    t.dimension = dim;
-    std::move(duplicates.begin(), duplicates.end(),
-              std::back_inserter(result_.duplicates));
-    size_t next_good = 0;
-    for (size_t i = 0; i < items.size(); ++i) {
-      const bool embedded = next_good < good.size() && good[next_good] == i;
-      if (items[i].image.ok() && !embedded) continue;  // a duplicate
-      if (embedded) {
-        t.filenames.push_back(std::move(items[i].filename));
-        t.labels.push_back(items[i].weak_label);
-        t.values.insert(t.values.end(), out.begin() + next_good * dim,
-                        out.begin() + (next_good + 1) * dim);
-        ++next_good;
-      } else {
-        result_.skipped.push_back(SkippedFile{
-            std::move(items[i].filename),
-            std::string(items[i].image.status().message())});
-      }
-    }
-    embedded_ += items.size();
+    StoreBatch(&b, out, dim, &items);
   }
 }
 

@@ -94,9 +94,30 @@ class EmbeddingPipeline {
     std::pair<uint64_t, uint64_t> digest{0, 0};
   };
 
+  // One batch on the embed thread: the images to embed (decoded, less
+  // duplicates), the items they came from, and the duplicates left out.
+  struct Batch {
+    std::vector<RgbImage> images;
+    std::vector<size_t> good;  // ascending indices into the items
+    std::vector<RemovedDuplicate> duplicates;
+  };
+
   void DecodeLoop();
   void EmbedLoop();
   Decoded DecodeOne(ImageInput input) const;
+  // Waits for a full batch of consecutive decoded images, or the tail at
+  // the end, and moves it into `items`; false when the embed thread should
+  // end (stopping, or every image embedded).
+  bool TakeBatch(size_t batch, std::vector<Decoded>* items)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Takes the images to embed out of `items`, recording (in seen_) each
+  // file's digest and leaving out those seen before.
+  Batch SelectImages(std::vector<Decoded>* items);
+  // Adds the items' rows (`out`: batch->images.size() × dim embeddings),
+  // skipped files and duplicates to result_, and counts them embedded.
+  void StoreBatch(Batch* batch, const std::vector<float>& out, size_t dim,
+                  std::vector<Decoded>* items)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ImageDecoder& decoder_;
   Embedder& embedder_;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -31,6 +32,23 @@ namespace {
 std::string RelativeTo(const std::string& root, const std::string& canonical) {
   if (canonical == root) return "";
   return canonical.substr(root == "/" ? 1 : root.size() + 1);
+}
+
+// A path given to Resolve without trailing slashes ("" for the input
+// folder itself); InvalidArgument when it is absolute or has '..'.
+absl::StatusOr<std::string> InputRelativePath(const std::string& path) {
+  std::string relative = path;
+  while (relative.size() > 1 && relative.back() == '/') relative.pop_back();
+  if (relative == "." || relative == "/") relative.clear();
+  if (!relative.empty()) {
+    absl::Status valid = ValidateSampleFilename(relative);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input path '", path, "' must be relative to the input folder, "
+          "without '..' (", valid.message(), ")"));
+    }
+  }
+  return relative;
 }
 
 }  // namespace
@@ -153,22 +171,133 @@ absl::StatusOr<std::string> InputResolver::ReadSampleFile(
   return ReadRegularFile(fd.get(), max_bytes, relative);
 }
 
+// One folder given to Resolve: its image files, walked recursively, then
+// appended in sorted order with weak labels by first-level subfolder. Not
+// thread-safe (one per folder and call); borrows the resolver, the names
+// and `skipped`, which outlive it.
+class InputResolver::FolderWalk {
+ public:
+  // `path`: the folder as the caller named it (for messages); `canonical`:
+  // its canonical path, inside the input folder.
+  FolderWalk(const InputResolver& resolver, const std::string& path,
+             const std::string& canonical, std::vector<SkippedFile>* skipped)
+      : resolver_(resolver),
+        path_(path),
+        canonical_(canonical),
+        skipped_(skipped) {}
+
+  // Collects the folder's image files, each with its first-level
+  // subfolder, and those subfolders; reports the files left out in
+  // `skipped`. Fails (and stops) when the folder cannot be listed.
+  absl::Status Walk() {
+    std::error_code ec;
+    fs::recursive_directory_iterator it(
+        canonical_, fs::directory_options::skip_permission_denied, ec);
+    if (ec) return ErrnoStatus(ec.value(), "cannot list", path_);
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) return ErrnoStatus(ec.value(), "cannot list", path_);
+      const fs::path& p = it->path();
+      const std::string inside = p.lexically_relative(canonical_).string();
+      const size_t slash = inside.find('/');
+      if (it.depth() == 0 && it->is_directory(ec) && !it->is_symlink(ec)) {
+        subfolders_[inside] = 0;
+      }
+      std::optional<std::string> file = FileToOpen(*it);
+      if (!file.has_value()) continue;
+      files_.push_back(Found{
+          inside,
+          slash == std::string::npos ? std::string() : inside.substr(0, slash),
+          *std::move(file)});
+    }
+    return absl::OkStatus();
+  }
+
+  // Appends the files found to `out`, sorted by their path in the folder;
+  // with `weak_labels`, each labelled by the index of its first-level
+  // subfolder among the sorted subfolders (0 directly in the folder).
+  void AppendInputs(bool weak_labels, std::vector<ImageInput>* out) {
+    std::sort(files_.begin(), files_.end());
+    int64_t index = 0;
+    for (auto& [name, label] : subfolders_) label = index++;
+    const std::string base = RelativeTo(resolver_.root_, canonical_);
+    for (const Found& f : files_) {
+      ImageInput input;
+      input.filename =
+          base.empty() ? f.inside : absl::StrCat(base, "/", f.inside);
+      input.path = RelativeTo(resolver_.root_, f.file);
+      if (weak_labels && !f.top.empty()) input.weak_label = subfolders_[f.top];
+      out->push_back(std::move(input));
+    }
+  }
+
+ private:
+  struct Found {
+    std::string inside;  // relative to the given folder
+    std::string top;     // its first-level subfolder, or ""
+    std::string file;    // what to open
+    bool operator<(const Found& o) const { return inside < o.inside; }
+  };
+
+  // The path to open (a link's target) for a walked entry that is a usable
+  // image file; nothing for folders and other names, and for image files
+  // that cannot be used (reported in skipped_ with the reason).
+  std::optional<std::string> FileToOpen(const fs::directory_entry& entry) {
+    std::error_code ec;
+    const fs::path& p = entry.path();
+    const std::string& root = resolver_.root_;
+    if (entry.is_symlink(ec) && entry.is_directory(ec)) {
+      // Walks do not follow linked folders (no loops, no escapes); say so.
+      skipped_->push_back(
+          SkippedFile{EscapeInvalidUtf8(RelativeTo(root, p.string())),
+                      "symlinked folder not followed; name "
+                      "it as an input path instead"});
+      return std::nullopt;
+    }
+    if (entry.is_directory(ec) || !IsImageFilename(p.filename().string())) {
+      return std::nullopt;
+    }
+    std::string file = p.string();
+    if (!IsValidUtf8(file)) {
+      skipped_->push_back(SkippedFile{
+          EscapeInvalidUtf8(RelativeTo(root, file)),
+          "the name is not valid UTF-8; rename the file"});
+      return std::nullopt;
+    }
+    if (entry.is_symlink(ec)) {
+      // Follow only links that stay inside the input folder.
+      absl::StatusOr<std::string> target =
+          resolver_.Canonical(RelativeTo(root, file));
+      if (!target.ok()) {
+        skipped_->push_back(
+            SkippedFile{RelativeTo(root, file),
+                        "symlink leads outside the input folder or nowhere"});
+        return std::nullopt;
+      }
+      file = *target;
+    }
+    if (!fs::is_regular_file(file, ec)) {
+      skipped_->push_back(
+          SkippedFile{RelativeTo(root, p.string()),
+                      "not a regular file (a named pipe, device or socket)"});
+      return std::nullopt;
+    }
+    return file;
+  }
+
+  const InputResolver& resolver_;
+  const std::string& path_;
+  const std::string& canonical_;
+  std::vector<SkippedFile>* skipped_;
+  std::vector<Found> files_;
+  std::map<std::string, int64_t> subfolders_;  // first-level → weak label
+};
+
 absl::StatusOr<std::vector<ImageInput>> InputResolver::Resolve(
     const std::vector<std::string>& paths, bool weak_labels,
     std::vector<SkippedFile>* skipped) const {
   std::vector<ImageInput> out;
   for (const std::string& path : paths) {
-    std::string relative = path;
-    while (relative.size() > 1 && relative.back() == '/') relative.pop_back();
-    if (relative == "." || relative == "/") relative.clear();
-    if (!relative.empty()) {
-      absl::Status valid = ValidateSampleFilename(relative);
-      if (!valid.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "input path '", path, "' must be relative to the input folder, "
-            "without '..' (", valid.message(), ")"));
-      }
-    }
+    ASSIGN_OR_RETURN(const std::string relative, InputRelativePath(path));
     ASSIGN_OR_RETURN(std::string canonical, Canonical(relative));
     std::error_code ec;
     if (!fs::is_directory(canonical, ec)) {
@@ -181,78 +310,9 @@ absl::StatusOr<std::vector<ImageInput>> InputResolver::Resolve(
       out.push_back(ImageInput{name, 0, name, ""});
       continue;
     }
-    // Collect the folder's image files, each with its first-level subfolder.
-    struct Found {
-      std::string inside;  // relative to the given folder
-      std::string top;     // its first-level subfolder, or ""
-      std::string file;    // what to open
-      bool operator<(const Found& o) const { return inside < o.inside; }
-    };
-    std::vector<Found> files;
-    std::map<std::string, int64_t> subfolders;
-    fs::recursive_directory_iterator it(
-        canonical, fs::directory_options::skip_permission_denied, ec);
-    if (ec) return ErrnoStatus(ec.value(), "cannot list", path);
-    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) return ErrnoStatus(ec.value(), "cannot list", path);
-      const fs::path& p = it->path();
-      const std::string inside = p.lexically_relative(canonical).string();
-      const size_t slash = inside.find('/');
-      if (it.depth() == 0 && it->is_directory(ec) && !it->is_symlink(ec)) {
-        subfolders[inside] = 0;
-      }
-      if (it->is_symlink(ec) && it->is_directory(ec)) {
-        // Walks do not follow linked folders (no loops, no escapes); say so.
-        skipped->push_back(SkippedFile{EscapeInvalidUtf8(RelativeTo(root_, p.string())),
-                                       "symlinked folder not followed; name "
-                                       "it as an input path instead"});
-        continue;
-      }
-      if (it->is_directory(ec) || !IsImageFilename(p.filename().string())) {
-        continue;
-      }
-      std::string file = p.string();
-      if (!IsValidUtf8(file)) {
-        skipped->push_back(SkippedFile{
-            EscapeInvalidUtf8(RelativeTo(root_, file)),
-            "the name is not valid UTF-8; rename the file"});
-        continue;
-      }
-      if (it->is_symlink(ec)) {
-        // Follow only links that stay inside the input folder.
-        absl::StatusOr<std::string> target =
-            Canonical(RelativeTo(root_, file));
-        if (!target.ok()) {
-          skipped->push_back(
-              SkippedFile{RelativeTo(root_, file),
-                          "symlink leads outside the input folder or nowhere"});
-          continue;
-        }
-        file = *target;
-      }
-      if (!fs::is_regular_file(file, ec)) {
-        skipped->push_back(
-            SkippedFile{RelativeTo(root_, p.string()),
-                        "not a regular file (a named pipe, device or socket)"});
-        continue;
-      }
-      files.push_back(Found{inside,
-                            slash == std::string::npos ? std::string()
-                                                       : inside.substr(0, slash),
-                            file});
-    }
-    std::sort(files.begin(), files.end());
-    int64_t index = 0;
-    for (auto& [name, label] : subfolders) label = index++;
-    const std::string base = RelativeTo(root_, canonical);
-    for (const Found& f : files) {
-      ImageInput input;
-      input.filename =
-          base.empty() ? f.inside : absl::StrCat(base, "/", f.inside);
-      input.path = RelativeTo(root_, f.file);
-      if (weak_labels && !f.top.empty()) input.weak_label = subfolders[f.top];
-      out.push_back(std::move(input));
-    }
+    FolderWalk walk(*this, path, canonical, skipped);
+    RETURN_IF_ERROR(walk.Walk());
+    walk.AppendInputs(weak_labels, &out);
   }
   return out;
 }

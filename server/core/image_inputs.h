@@ -108,6 +108,8 @@ class InputResolver {
   // Opens `relative` (no symlinks in it) beneath root_fd_ for reading,
   // without blocking on a FIFO.
   absl::StatusOr<UniqueFd> OpenBeneath(const std::string& relative) const;
+  // Walks one folder for Resolve (image_inputs.cc).
+  class FolderWalk;
 
   std::string root_;  // canonical, no trailing '/'
   UniqueFd root_fd_;  // the input folder, O_PATH

@@ -185,6 +185,82 @@ absl::StatusOr<torch::IValue> RunZeroBatch(torch::jit::Module& module,
   }
 }
 
+// The TorchScript module `bytes` holds (`name` in messages) on `device`, in
+// eval mode; InvalidArgument with libtorch's message when it does not load.
+absl::StatusOr<torch::jit::Module> LoadModule(const std::string& name,
+                                              const std::string& bytes,
+                                              const torch::Device& device) {
+  torch::jit::Module loaded;
+  try {
+    std::istringstream in(bytes);
+    loaded = torch::jit::load(in, device);
+  } catch (const std::exception& e) {  // c10::Error and everything else.
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " is not a loadable TorchScript file: ", ErrorText(e)));
+  }
+  try {
+    loaded.eval();
+  } catch (const std::exception&) {
+    // A module built without a `training` attribute has no train mode.
+  }
+  return loaded;
+}
+
+// Sets *module to `loaded` frozen and optimised for inference, and returns
+// true; or, for a model that cannot be frozen, to `loaded` itself (false).
+bool OptimizeForInference(const torch::jit::Module& loaded,
+                          torch::jit::Module* module) {
+  // Freezing inlines the weights (folding batch norm) and lets
+  // optimize_for_inference pick fused oneDNN kernels. Some models cannot be
+  // frozen (e.g. ones that change attributes in forward); they run as loaded.
+  try {
+    torch::jit::Module frozen = torch::jit::freeze(loaded);
+    *module = torch::jit::optimize_for_inference(frozen);
+    return true;
+  } catch (const std::exception&) {
+    *module = loaded;
+    return false;
+  }
+}
+
+// The embedding dimension D of *module: its output on a zero batch must be
+// a [1, D] float tensor. An optimised module that fails there is replaced by
+// `loaded` (*optimized becomes false) and tried again. InvalidArgument
+// (`name` in messages) for a forward that fails or a wrong output.
+absl::StatusOr<size_t> ProbeDimension(const std::string& name, int input_size,
+                                      const torch::Device& device,
+                                      const torch::jit::Module& loaded,
+                                      torch::jit::Module* module,
+                                      bool* optimized) {
+  absl::StatusOr<torch::IValue> probe =
+      RunZeroBatch(*module, device, input_size);
+  if (!probe.ok() && *optimized) {  // An optimisation the model does not take.
+    *module = loaded;
+    *optimized = false;
+    probe = RunZeroBatch(*module, device, input_size);
+  }
+  const std::string input_shape =
+      absl::StrFormat("a 1x3x%dx%d float input", input_size, input_size);
+  if (!probe.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": forward on ", input_shape,
+                     " failed: ", probe.status().message()));
+  }
+  if (!probe->isTensor()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " returns a ", probe->tagKind(), " for ",
+                     input_shape, "; expected a 2-D float tensor N x D"));
+  }
+  const torch::Tensor out = probe->toTensor();
+  if (out.dim() != 2 || out.size(0) != 1 || out.size(1) < 1 ||
+      out.scalar_type() != torch::kFloat) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " returns shape ", ShapeText(out), " for ", input_shape,
+        "; expected a 2-D float tensor [1, D], D >= 1"));
+  }
+  return static_cast<size_t>(out.size(1));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TorchEmbedder>> TorchEmbedder::Create(
@@ -209,64 +285,18 @@ absl::StatusOr<std::unique_ptr<TorchEmbedder>> TorchEmbedder::Create(
     ASSIGN_OR_RETURN(bytes, ReadFile(options.model_path));
   }
 
-  torch::jit::Module loaded;
-  try {
-    std::istringstream in(bytes);
-    loaded = torch::jit::load(in, impl->device);
-  } catch (const std::exception& e) {  // c10::Error and everything else.
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, " is not a loadable TorchScript file: ", ErrorText(e)));
-  }
-  try {
-    loaded.eval();
-  } catch (const std::exception&) {
-    // A module built without a `training` attribute has no train mode.
-  }
-
-  // Freezing inlines the weights (folding batch norm) and lets
-  // optimize_for_inference pick fused oneDNN kernels. Some models cannot be
-  // frozen (e.g. ones that change attributes in forward); they run as loaded.
-  bool optimized = false;
-  try {
-    torch::jit::Module frozen = torch::jit::freeze(loaded);
-    impl->module = torch::jit::optimize_for_inference(frozen);
-    optimized = true;
-  } catch (const std::exception&) {
-    impl->module = loaded;
-  }
-
-  absl::StatusOr<torch::IValue> probe =
-      RunZeroBatch(impl->module, impl->device, options.input_size);
-  if (!probe.ok() && optimized) {  // An optimisation the model does not take.
-    impl->module = loaded;
-    optimized = false;
-    probe = RunZeroBatch(impl->module, impl->device, options.input_size);
-  }
-  const std::string input_shape = absl::StrFormat(
-      "a 1x3x%dx%d float input", options.input_size, options.input_size);
-  if (!probe.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": forward on ", input_shape,
-                     " failed: ", probe.status().message()));
-  }
-  if (!probe->isTensor()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, " returns a ", probe->tagKind(), " for ",
-                     input_shape, "; expected a 2-D float tensor N x D"));
-  }
-  const torch::Tensor out = probe->toTensor();
-  if (out.dim() != 2 || out.size(0) != 1 || out.size(1) < 1 ||
-      out.scalar_type() != torch::kFloat) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, " returns shape ", ShapeText(out), " for ", input_shape,
-        "; expected a 2-D float tensor [1, D], D >= 1"));
-  }
+  ASSIGN_OR_RETURN(const torch::jit::Module loaded,
+                   LoadModule(name, bytes, impl->device));
+  bool optimized = OptimizeForInference(loaded, &impl->module);
+  ASSIGN_OR_RETURN(const size_t dimension,
+                   ProbeDimension(name, options.input_size, impl->device,
+                                  loaded, &impl->module, &optimized));
 
   ASSIGN_OR_RETURN(std::string fingerprint, Sha256Fingerprint(bytes));
   const std::string device = impl->device.is_cuda() ? "cuda" : "cpu";
-  return std::unique_ptr<TorchEmbedder>(new TorchEmbedder(
-      std::move(impl), options, static_cast<size_t>(out.size(1)), device,
-      optimized, std::move(bytes), std::move(fingerprint)));
+  return std::unique_ptr<TorchEmbedder>(
+      new TorchEmbedder(std::move(impl), options, dimension, device, optimized,
+                        std::move(bytes), std::move(fingerprint)));
 }
 
 TorchEmbedder::TorchEmbedder(std::unique_ptr<Impl> impl, const Options& options,
