@@ -111,8 +111,7 @@ class Args {
   }
   void ExpectPositional(size_t n) const {
     if (positional_.size() != n) {
-      Die(absl::StrCat("expected ", n, " arguments, got ",
-                       positional_.size()));
+      Die(absl::StrCat("expected ", n, " arguments, got ", positional_.size()));
     }
   }
   long long Int(const std::string& key, long long dflt) {
@@ -341,9 +340,9 @@ int Write(Args& args) {
       "\"threads\": %d, \"threads_arg\": %s, \"peak_rss_kib\": %ld, "
       "\"ru_maxrss_kib\": %ld}\n",
       n, d, bytes, totals[best], formats[best], writes[best],
-      JsonList(totals).c_str(), cpus[best], JsonList(cpus).c_str(),
-      checksum_s, csv_sum.c_str(), threads, g_threads_arg ? "true" : "false",
-      PeakRssKiB(), MaxRssKiB());
+      JsonList(totals).c_str(), cpus[best], JsonList(cpus).c_str(), checksum_s,
+      csv_sum.c_str(), threads, g_threads_arg ? "true" : "false", PeakRssKiB(),
+      MaxRssKiB());
   return 0;
 }
 
@@ -406,9 +405,9 @@ int Read(Args& args) {
       "\"peak_rss_with_text_kib\": %ld, \"ru_maxrss_kib\": %ld}\n",
       rows, dim, text.size(), totals[best], JsonList(totals).c_str(),
       cpus[best], JsonList(cpus).c_str(), values_sum.c_str(),
-      expect ? (names_ok ? "true" : "false") : "null",
-      read_file_s, parse_s, checksum_s, csv_sum.c_str(), threads,
-      g_threads_arg ? "true" : "false", peak_read, PeakRssKiB(), MaxRssKiB());
+      expect ? (names_ok ? "true" : "false") : "null", read_file_s, parse_s,
+      checksum_s, csv_sum.c_str(), threads, g_threads_arg ? "true" : "false",
+      peak_read, PeakRssKiB(), MaxRssKiB());
   return 0;
 }
 

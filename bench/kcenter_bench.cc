@@ -20,9 +20,8 @@
 //       (a what-if for the pool phase). --reps runs each mode R times,
 //       interleaved, and reports the best time (and all of them).
 //       Reports wall times, stats and peak RSS (VmHWM; ru_maxrss too).
-#include <sys/resource.h>
-
 #include <dlfcn.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -131,8 +130,10 @@ long RuMaxRssKiB() {
 int SetBlasThreads(int threads) {
   using Set = void (*)(int);
   using Get = int (*)();
-  auto set = reinterpret_cast<Set>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  auto get = reinterpret_cast<Get>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  auto set =
+      reinterpret_cast<Set>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  auto get =
+      reinterpret_cast<Get>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
   if (set == nullptr || get == nullptr) return -1;
   set(threads);
   return get();
@@ -140,8 +141,10 @@ int SetBlasThreads(int threads) {
 
 std::string BlasCoreName() {
   using Name = char* (*)();
-  auto core = reinterpret_cast<Name>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  auto config = reinterpret_cast<Name>(::dlsym(RTLD_DEFAULT, "openblas_get_config"));
+  auto core =
+      reinterpret_cast<Name>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  auto config =
+      reinterpret_cast<Name>(::dlsym(RTLD_DEFAULT, "openblas_get_config"));
   std::string out;
   if (config != nullptr) out += config();
   if (core != nullptr) out += std::string(" core=") + core();
@@ -151,8 +154,8 @@ std::string BlasCoreName() {
 // ---------------------------------------------------------------- bandwidth
 
 // 16 independent partial sums: vectorises without -ffast-math.
-__attribute__((target_clones("avx2", "default")))
-float SumFloats(const float* x, size_t n) {
+__attribute__((target_clones("avx2", "default"))) float SumFloats(
+    const float* x, size_t n) {
   float acc[16] = {};
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -200,7 +203,8 @@ int CmdBandwidth(Flags& flags) {
     for (int t = 0; t < threads; ++t) {
       team.emplace_back([&, t] {
         const size_t lo = std::min(n, t * block), hi = std::min(n, lo + block);
-        for (size_t i = lo; i < hi; ++i) x[i] = static_cast<float>(i & 7) * 0.125f;
+        for (size_t i = lo; i < hi; ++i)
+          x[i] = static_cast<float>(i & 7) * 0.125f;
       });
     }
     for (auto& th : team) th.join();
@@ -209,7 +213,8 @@ int CmdBandwidth(Flags& flags) {
   const double gbps = ReadBandwidth(x.get(), n, threads, reps, &sink);
   const double gbps1 = ReadBandwidth(x.get(), n, 1, reps, &sink);
   std::printf(
-      "{\"probe\": \"bandwidth\", \"bytes\": %zu, \"threads\": %d, \"reps\": %d, "
+      "{\"probe\": \"bandwidth\", \"bytes\": %zu, \"threads\": %d, \"reps\": "
+      "%d, "
       "\"read_gbps\": %.3f, \"read_gbps_1thread\": %.3f, \"checksum\": %.1f}\n",
       n * sizeof(float), threads, reps, gbps, gbps1, sink);
   return 0;
@@ -220,10 +225,12 @@ int CmdBandwidth(Flags& flags) {
 // C (m x n, column-major) = A^T B with A k x m, B k x n: FAISS's call shape
 // (rows of the database and of the queries are the columns here).
 double SgemmRate(int m, int n, int k, int reps) {
-  std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(n) * k),
-      c(static_cast<size_t>(m) * n);
-  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>((i * 7) % 13) / 13.0f;
-  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 5) % 11) / 11.0f;
+  std::vector<float> a(static_cast<size_t>(m) * k),
+      b(static_cast<size_t>(n) * k), c(static_cast<size_t>(m) * n);
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = static_cast<float>((i * 7) % 13) / 13.0f;
+  for (size_t i = 0; i < b.size(); ++i)
+    b[i] = static_cast<float>((i * 5) % 11) / 11.0f;
   const float one = 1, zero = 0;
   // Enough calls per rep for ~0.1 s of work at ~100 GFLOP/s.
   const double flop = 2.0 * m * n * k;
@@ -246,9 +253,11 @@ int CmdSgemm(Flags& flags) {
   const int threads = static_cast<int>(flags.Int("threads", 2));
   const int reps = static_cast<int>(flags.Int("reps", 3));
   flags.CheckAllUsed();
-  struct Shape { int m, n, k; };
-  const Shape shapes[] = {{1024, 4096, 128}, {2048, 2048, 128},
-                          {1024, 4096, 32}, {2048, 2048, 32}};
+  struct Shape {
+    int m, n, k;
+  };
+  const Shape shapes[] = {
+      {1024, 4096, 128}, {2048, 2048, 128}, {1024, 4096, 32}, {2048, 2048, 32}};
   std::string per_shape;
   double best = 0, best1 = 0;
   for (const Shape& s : shapes) {
@@ -342,7 +351,8 @@ struct PoolPhase {
   double add_s = 0, search_s = 0;
 };
 
-PoolPhase NearestPool(const KCenterArgs& a, const std::vector<float>& candidates,
+PoolPhase NearestPool(const KCenterArgs& a,
+                      const std::vector<float>& candidates,
                       const std::vector<float>& pool) {
   PoolPhase out;
   if (a.p == 0) return out;
@@ -475,9 +485,10 @@ int CmdKCenter(Flags& flags) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr,
-                 "usage: datapool_kcenter_bench bandwidth|sgemm|kcenter "
-                 "[--flag=value ...]\n(see the top of bench/kcenter_bench.cc)\n");
+    std::fprintf(
+        stderr,
+        "usage: datapool_kcenter_bench bandwidth|sgemm|kcenter "
+        "[--flag=value ...]\n(see the top of bench/kcenter_bench.cc)\n");
     return 2;
   }
   Flags flags(argc, argv);

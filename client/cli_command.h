@@ -85,8 +85,7 @@ const std::vector<Command>& Commands();
 
 // The command named by the first positional arguments (the longest name
 // that matches), and how many words its name takes; nullptr when none.
-const Command* FindCommand(const std::vector<std::string>& args,
-                           size_t* words);
+const Command* FindCommand(const std::vector<std::string>& args, size_t* words);
 
 // Whether `word` starts the name of a group of commands ("pools").
 bool IsGroup(absl::string_view word);

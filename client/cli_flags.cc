@@ -28,8 +28,7 @@ const std::vector<FlagSpec>& GlobalFlags() {
        "connect with TLS, trusting this CA (default: $DATAPOOL_TLS_CA)",
        &Flags::tls_ca},
       {"tls-cert", "CERT.pem",
-       "client certificate for mutual TLS (with --tls-key)",
-       &Flags::tls_cert},
+       "client certificate for mutual TLS (with --tls-key)", &Flags::tls_cert},
       {"tls-key", "KEY.pem", "private key of --tls-cert", &Flags::tls_key},
       {"json", "", "print one JSON object instead of text", &Flags::json},
       {"help", "", "print help: of datapool, or of the command given",
@@ -60,9 +59,8 @@ void FlagParser::Register(const FlagSpec& flag) {
 absl::StatusOr<std::chrono::seconds> ParseTimeout(absl::string_view text) {
   int seconds = 0;
   if (!absl::SimpleAtoi(text, &seconds) || seconds < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--timeout must be a positive number of seconds, got '",
-                     text, "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--timeout must be a positive number of seconds, got '", text, "'"));
   }
   return std::chrono::seconds(seconds);
 }
@@ -112,8 +110,7 @@ absl::StatusOr<v1::FilenameCollision> ParseOnCollision(absl::string_view text) {
       "--on-collision must be fail, prefix or skip, got '", text, "'"));
 }
 
-absl::StatusOr<uint64_t> ParseVersion(absl::string_view text,
-                                      bool allow_zero) {
+absl::StatusOr<uint64_t> ParseVersion(absl::string_view text, bool allow_zero) {
   uint64_t version = 0;
   if (!absl::SimpleAtoi(text, &version) || (version == 0 && !allow_zero)) {
     return absl::InvalidArgumentError(

@@ -38,7 +38,9 @@ std::vector<Command> HealthCommands() {
          &Flags::health_service}},
        {"datapool health --server localhost:50051",
         "datapool health --service liveness --json"},
-       0, 0, &Health},
+       0,
+       0,
+       &Health},
   };
 }
 

@@ -23,8 +23,7 @@ namespace cli {
 // Extra positional arguments continue the one image list given (`--input a
 // b c`). InvalidArgument naming the first one when there is no image list,
 // or two.
-absl::Status TakeExtraPaths(const std::vector<std::string>& args,
-                            Flags* flags);
+absl::Status TakeExtraPaths(const std::vector<std::string>& args, Flags* flags);
 
 // Candidates or queries (`what`) for `command`: exactly one of --embeddings,
 // or --input and/or --upload. InvalidArgument otherwise.

@@ -109,8 +109,8 @@ absl::Status CheckCommandLine(const Command& command, const FlagParser& parser,
 
 // How to reach the server. $DATAPOOL_TOKEN and $DATAPOOL_TLS_CA fill in
 // --token and --tls-ca when those are not given.
-absl::StatusOr<DatapoolClient::Options> ClientOptions(
-    const FlagParser& parser, Flags* flags) {
+absl::StatusOr<DatapoolClient::Options> ClientOptions(const FlagParser& parser,
+                                                      Flags* flags) {
   DatapoolClient::Options options;
   ASSIGN_OR_RETURN(options.timeout, ParseTimeout(flags->timeout_s));
   if (flags->tls_cert.empty() != flags->tls_key.empty()) {
@@ -135,8 +135,7 @@ absl::Status ReadTlsFiles(const Flags& flags,
                           DatapoolClient::Options* options) {
   for (auto [flag, path, pem] :
        {std::make_tuple("--tls-ca", &flags.tls_ca, &options->tls_root_pem),
-        std::make_tuple("--tls-cert", &flags.tls_cert,
-                        &options->tls_cert_pem),
+        std::make_tuple("--tls-cert", &flags.tls_cert, &options->tls_cert_pem),
         std::make_tuple("--tls-key", &flags.tls_key, &options->tls_key_pem)}) {
     if (path->empty()) continue;
     absl::StatusOr<std::string> text = ReadFile(*path);

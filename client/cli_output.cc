@@ -67,9 +67,8 @@ std::string PoolsText(const v1::ListPoolsResponse& response) {
       absl::StrAppend(&problems, "\n", p.problem(), "\n");
       continue;
     }
-    table.AddRow({p.name(), absl::StrCat(p.size()),
-                  absl::StrCat(p.dimension()), absl::StrCat(p.version()),
-                  p.updated_time()});
+    table.AddRow({p.name(), absl::StrCat(p.size()), absl::StrCat(p.dimension()),
+                  absl::StrCat(p.version()), p.updated_time()});
   }
   return table.Render() + problems;
 }
@@ -78,8 +77,8 @@ std::string PoolText(const v1::PoolInfo& p, absl::string_view heading) {
   std::string out = absl::StrFormat(
       "%s%s\n  size        %d\n  dimension   %d\n  version     %d\n"
       "  created     %s\n  updated     %s\n  folder      %s\n",
-      heading, p.name(), p.size(), p.dimension(), p.version(),
-      p.created_time(), p.updated_time(), p.folder());
+      heading, p.name(), p.size(), p.dimension(), p.version(), p.created_time(),
+      p.updated_time(), p.folder());
   if (!p.model_fingerprint().empty()) {
     absl::StrAppend(&out, "  model       ", p.model_fingerprint(), "\n",
                     "  input size  ", p.input_size(), "\n");
@@ -94,18 +93,18 @@ std::string HistoryText(const v1::ListHistoryResponse& response) {
                    {"SIZE", Align::kRight},
                    {"FILE"}});
   for (const v1::HistoryEntry& v : response.versions()) {
-    table.AddRow({absl::StrCat(v.version()), v.time(), absl::StrCat(v.size()),
-                  absl::StrCat(v.csv_file(),
-                               v.current() ? "  (current)" : "")});
+    table.AddRow(
+        {absl::StrCat(v.version()), v.time(), absl::StrCat(v.size()),
+         absl::StrCat(v.csv_file(), v.current() ? "  (current)" : "")});
   }
   return table.Render();
 }
 
 std::string RestoreText(const v1::RestoreVersionResponse& response) {
-  return PoolText(response.pool(),
-                  absl::StrCat("Restored version ", response.restored_version(),
-                               " as version ", response.pool().version(),
-                               " of "));
+  return PoolText(
+      response.pool(),
+      absl::StrCat("Restored version ", response.restored_version(),
+                   " as version ", response.pool().version(), " of "));
 }
 
 std::string MergeText(const v1::MergePoolsResponse& response, bool dry_run) {
@@ -135,11 +134,11 @@ std::string MergeText(const v1::MergePoolsResponse& response, bool dry_run) {
 
 std::string SelectText(const v1::SelectResponse& response,
                        absl::string_view pool, bool dry_run) {
-  std::string out = absl::StrFormat(
-      "%s %d of %d candidates for pool '%s' (stopped: %s)\n",
-      dry_run ? "Would select" : "Selected", response.selected_size(),
-      response.candidates_received(), pool,
-      StopReasonLabel(response.stop_reason()));
+  std::string out =
+      absl::StrFormat("%s %d of %d candidates for pool '%s' (stopped: %s)\n",
+                      dry_run ? "Would select" : "Selected",
+                      response.selected_size(), response.candidates_received(),
+                      pool, StopReasonLabel(response.stop_reason()));
   if (response.duplicates_removed() > 0) {
     absl::StrAppendFormat(&out, "  %d exact duplicates were removed:\n",
                           response.duplicates_removed());
@@ -166,8 +165,10 @@ std::string SelectText(const v1::SelectResponse& response,
                     "/report.html (on the server; `datapool report ", pool,
                     "` summarises it)\n");
   } else if (!response.report().error().empty()) {
-    absl::StrAppend(&out, "The report could not be written (the selection is "
-                          "committed): ", response.report().error(), "\n");
+    absl::StrAppend(&out,
+                    "The report could not be written (the selection is "
+                    "committed): ",
+                    response.report().error(), "\n");
   }
   if (!response.selected().empty()) {
     // DISTANCE: to the nearest pool sample or earlier pick when picked; "-"
@@ -196,7 +197,8 @@ std::string ReportText(const v1::SelectionReport& report) {
                         parsed.status().message(), ")\n");
   }
   const JsonValue empty;
-  auto get = [&empty](const JsonValue& v, absl::string_view key) -> const JsonValue& {
+  auto get = [&empty](const JsonValue& v,
+                      absl::string_view key) -> const JsonValue& {
     const JsonValue* found = v.Find(key);
     return found != nullptr ? *found : empty;
   };
@@ -205,8 +207,9 @@ std::string ReportText(const v1::SelectionReport& report) {
   };
   auto distance = [&](absl::string_view when, absl::string_view stat) {
     const JsonValue& v = get(get(get(*parsed, "distance_to_pool"), when), stat);
-    return v.type == JsonValue::Type::kNumber ? absl::StrFormat("%.4f", v.number)
-                                              : std::string("-");
+    return v.type == JsonValue::Type::kNumber
+               ? absl::StrFormat("%.4f", v.number)
+               : std::string("-");
   };
   std::string out = absl::StrFormat(
       "Selection report: pool '%s', version %d (%s, %s)\n",
@@ -215,15 +218,17 @@ std::string ReportText(const v1::SelectionReport& report) {
       get(*parsed, "time").string);
   using Align = TextTable::Align;
   TextTable table({{""}, {"", Align::kRight}, {""}});
-  table.AddRow({"candidates", absl::StrCat(count("candidates_received")),
-                absl::StrFormat("received (%d files skipped, %d already in the "
-                                "pool, %d duplicates)",
-                                count("skipped_files"), count("already_in_pool"),
-                                count("duplicates_removed"))});
+  table.AddRow(
+      {"candidates", absl::StrCat(count("candidates_received")),
+       absl::StrFormat("received (%d files skipped, %d already in the "
+                       "pool, %d duplicates)",
+                       count("skipped_files"), count("already_in_pool"),
+                       count("duplicates_removed"))});
   table.AddRow({"eligible", absl::StrCat(count("eligible")), ""});
-  table.AddRow({"selected", absl::StrCat(count("selected")),
-                absl::StrCat("stopped: ", get(*parsed, "stop_reason").string,
-                             " (", get(*parsed, "stop_reason_text").string, ")")});
+  table.AddRow(
+      {"selected", absl::StrCat(count("selected")),
+       absl::StrCat("stopped: ", get(*parsed, "stop_reason").string, " (",
+                    get(*parsed, "stop_reason_text").string, ")")});
   table.AddRow({"pool size", absl::StrCat(count("pool_size_after")),
                 absl::StrCat("was ", count("pool_size_before"))});
   table.AddRow({"farthest", distance("before", "max"),
@@ -234,9 +239,9 @@ std::string ReportText(const v1::SelectionReport& report) {
                              distance("after", "median"))});
   // Indented, without the table's (empty) header line.
   const std::string rows = table.Render();
-  for (absl::string_view line : absl::StrSplit(
-           absl::string_view(rows).substr(rows.find('\n') + 1), '\n',
-           absl::SkipEmpty())) {
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(rows).substr(rows.find('\n') + 1), '\n',
+                      absl::SkipEmpty())) {
     absl::StrAppend(&out, "  ", line, "\n");
   }
   if (!report.folder().empty()) {

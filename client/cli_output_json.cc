@@ -1,7 +1,6 @@
 // What the `datapool` CLI prints with --json: one JSON object on one line.
-#include "client/cli_output.h"
-
 #include "absl/strings/str_cat.h"
+#include "client/cli_output.h"
 #include "common/json.h"
 
 namespace datapool {
@@ -9,6 +8,7 @@ namespace cli {
 namespace {
 
 void WritePool(const v1::PoolInfo& p, JsonWriter* w) {
+  // clang-format off
   w->BeginObject()
       .Key("name").String(p.name())
       .Key("size").UInt(p.size())
@@ -20,6 +20,7 @@ void WritePool(const v1::PoolInfo& p, JsonWriter* w) {
       .Key("normalized").Bool(p.normalized())
       .Key("model_fingerprint").String(p.model_fingerprint())
       .Key("input_size").UInt(p.input_size());
+  // clang-format on
   if (!p.problem().empty()) w->Key("problem").String(p.problem());
   w->EndObject();
 }
@@ -29,10 +30,12 @@ void WriteSkipped(
     JsonWriter* w) {
   w->Key("skipped").BeginArray();
   for (const v1::SkippedFile& s : skipped) {
+    // clang-format off
     w->BeginObject()
         .Key("filename").String(s.filename())
         .Key("reason").String(s.reason())
         .EndObject();
+    // clang-format on
   }
   w->EndArray();
 }
@@ -67,6 +70,7 @@ std::string HistoryJson(const v1::ListHistoryResponse& response) {
   JsonWriter w;
   w.BeginObject().Key("versions").BeginArray();
   for (const v1::HistoryEntry& v : response.versions()) {
+    // clang-format off
     w.BeginObject()
         .Key("version").UInt(v.version())
         .Key("time").String(v.time())
@@ -74,6 +78,7 @@ std::string HistoryJson(const v1::ListHistoryResponse& response) {
         .Key("csv_file").String(v.csv_file())
         .Key("current").Bool(v.current())
         .EndObject();
+    // clang-format on
   }
   w.EndArray().EndObject();
   return Line(w);
@@ -81,9 +86,11 @@ std::string HistoryJson(const v1::ListHistoryResponse& response) {
 
 std::string RestoreJson(const v1::RestoreVersionResponse& response) {
   JsonWriter w;
+  // clang-format off
   w.BeginObject()
       .Key("restored_version").UInt(response.restored_version())
       .Key("pool");
+  // clang-format on
   WritePool(response.pool(), &w);
   w.EndObject();
   return Line(w);
@@ -95,6 +102,7 @@ std::string MergeJson(const v1::MergePoolsResponse& response, bool dry_run) {
   WritePool(response.pool(), &w);
   w.Key("sources").BeginArray();
   for (const v1::MergedSource& s : response.sources()) {
+    // clang-format off
     w.BeginObject()
         .Key("pool").String(s.pool())
         .Key("samples").UInt(s.samples())
@@ -103,12 +111,17 @@ std::string MergeJson(const v1::MergePoolsResponse& response, bool dry_run) {
         .Key("skipped_collisions").UInt(s.skipped_collisions())
         .Key("too_close").UInt(s.too_close())
         .EndObject();
+    // clang-format on
   }
   w.EndArray()
-      .Key("pool_size_before").UInt(response.pool_size_before())
-      .Key("pool_size_after").UInt(response.pool_size_after())
-      .Key("committed").Bool(response.committed())
-      .Key("dry_run").Bool(dry_run)
+      .Key("pool_size_before")
+      .UInt(response.pool_size_before())
+      .Key("pool_size_after")
+      .UInt(response.pool_size_after())
+      .Key("committed")
+      .Bool(response.committed())
+      .Key("dry_run")
+      .Bool(dry_run)
       .EndObject();
   return Line(w);
 }
@@ -126,34 +139,48 @@ std::string SelectJson(const v1::SelectResponse& response, bool dry_run) {
     w.Key("label").Int(s.label()).EndObject();
   }
   w.EndArray()
-      .Key("stop_reason").String(StopReasonLabel(response.stop_reason()))
-      .Key("pool_size_before").UInt(response.pool_size_before())
-      .Key("pool_size_after").UInt(response.pool_size_after())
-      .Key("version").UInt(response.version())
-      .Key("committed").Bool(response.committed())
-      .Key("dry_run").Bool(dry_run)
-      .Key("candidates_received").UInt(response.candidates_received())
+      .Key("stop_reason")
+      .String(StopReasonLabel(response.stop_reason()))
+      .Key("pool_size_before")
+      .UInt(response.pool_size_before())
+      .Key("pool_size_after")
+      .UInt(response.pool_size_after())
+      .Key("version")
+      .UInt(response.version())
+      .Key("committed")
+      .Bool(response.committed())
+      .Key("dry_run")
+      .Bool(dry_run)
+      .Key("candidates_received")
+      .UInt(response.candidates_received())
       .Key("candidates_already_in_pool")
       .UInt(response.candidates_already_in_pool())
-      .Key("distance_evaluations").UInt(response.distance_evaluations())
-      .Key("evaluations_skipped").UInt(response.evaluations_skipped())
-      .Key("duplicates_removed").UInt(response.duplicates_removed());
+      .Key("distance_evaluations")
+      .UInt(response.distance_evaluations())
+      .Key("evaluations_skipped")
+      .UInt(response.evaluations_skipped())
+      .Key("duplicates_removed")
+      .UInt(response.duplicates_removed());
   w.Key("duplicates").BeginArray();
   for (const v1::RemovedDuplicate& d : response.duplicates()) {
+    // clang-format off
     w.BeginObject()
         .Key("filename").String(d.filename())
         .Key("same_as").String(d.same_as())
         .EndObject();
+    // clang-format on
   }
   w.EndArray();
   WriteSkipped(response.skipped(), &w);
   w.Key("report");
   if (response.has_report()) {
+    // clang-format off
     w.BeginObject()
         .Key("version").UInt(response.report().version())
         .Key("folder").String(response.report().folder())
         .Key("error").String(response.report().error())
         .EndObject();
+    // clang-format on
   } else {
     w.Null();
   }
@@ -164,11 +191,13 @@ std::string SelectJson(const v1::SelectResponse& response, bool dry_run) {
 std::string EmbedJson(const v1::EmbedResponse& response,
                       absl::string_view out) {
   JsonWriter w;
+  // clang-format off
   w.BeginObject()
       .Key("out").String(out)
       .Key("rows").UInt(response.embeddings().filenames_size())
       .Key("dimension").UInt(response.embeddings().dimension())
       .Key("model_fingerprint").String(response.model_fingerprint());
+  // clang-format on
   WriteSkipped(response.skipped(), &w);
   w.EndObject();
   return Line(w);
@@ -178,15 +207,19 @@ std::string SearchJson(const v1::SearchResponse& response) {
   JsonWriter w;
   w.BeginObject().Key("results").BeginArray();
   for (const v1::QueryResult& r : response.results()) {
+    // clang-format off
     w.BeginObject()
         .Key("query").String(r.query())
         .Key("neighbors").BeginArray();
+    // clang-format on
     for (const v1::Neighbor& n : r.neighbors()) {
+      // clang-format off
       w.BeginObject()
           .Key("filename").String(n.filename())
           .Key("distance").Double(n.distance())
           .Key("label").Int(n.label())
           .EndObject();
+      // clang-format on
     }
     w.EndArray().EndObject();
   }

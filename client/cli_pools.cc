@@ -115,7 +115,9 @@ Command PoolsMergeCommand() {
       {"datapool pools merge my_pool other_pool",
        "datapool pools merge both my_pool other_pool --new "
        "--on-collision prefix"},
-      2, -1, &PoolsMerge};
+      2,
+      -1,
+      &PoolsMerge};
 }
 
 }  // namespace
@@ -129,14 +131,18 @@ std::vector<Command> PoolsCommands() {
        "last update.",
        {},
        {"datapool pools list", "datapool pools list --json"},
-       0, 0, &PoolsList},
+       0,
+       0,
+       &PoolsList},
       {"pools show",
        "Show one pool",
        "NAME",
        "A pool's size, dimension, version, times, folder and model.",
        {},
        {"datapool pools show my_pool"},
-       1, 1, &PoolsShow},
+       1,
+       1,
+       &PoolsShow},
       {"pools delete",
        "Delete a pool and its history",
        "NAME",
@@ -144,7 +150,9 @@ std::vector<Command> PoolsCommands() {
        "undone.",
        {},
        {"datapool pools delete my_pool"},
-       1, 1, &PoolsDelete},
+       1,
+       1,
+       &PoolsDelete},
       {"pools history",
        "List a pool's kept versions",
        "NAME",
@@ -152,7 +160,9 @@ std::vector<Command> PoolsCommands() {
        "one.",
        {},
        {"datapool pools history my_pool"},
-       1, 1, &PoolsHistory},
+       1,
+       1,
+       &PoolsHistory},
       {"pools restore",
        "Make a kept version the new latest",
        "NAME VERSION",
@@ -160,7 +170,9 @@ std::vector<Command> PoolsCommands() {
        "number; the replaced version goes to history/.",
        {},
        {"datapool pools restore my_pool 3"},
-       2, 2, &PoolsRestore},
+       2,
+       2,
+       &PoolsRestore},
       PoolsMergeCommand(),
   };
 }

@@ -59,8 +59,8 @@ absl::Status SaveReport(const v1::SelectionReport& report,
         WriteFileAtomically(absl::StrCat(folder, "/", name), *contents);
     if (!written.ok()) return written;
   }
-  std::cerr << "Saved the report as " << folder << "/report.html and "
-            << folder << "/report.json\n";
+  std::cerr << "Saved the report as " << folder << "/report.html and " << folder
+            << "/report.json\n";
   return absl::OkStatus();
 }
 
@@ -85,7 +85,9 @@ std::vector<Command> ReportCommands() {
        {"datapool report my_pool",
         "datapool report my_pool 3 --out ./report-v3",
         "datapool report my_pool --json"},
-       1, 2, &Report},
+       1,
+       2,
+       &Report},
   };
 }
 

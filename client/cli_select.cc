@@ -21,11 +21,10 @@ namespace cli {
 namespace {
 
 // Flags these commands share; each may word its help anew.
-constexpr FlagSpec kEmbeddings = {
-    "embeddings", "FILE.csv",
-    "precomputed embeddings, lightly CSV layout "
-    "(filenames,embedding_0,...,labels)",
-    &Flags::embeddings};
+constexpr FlagSpec kEmbeddings = {"embeddings", "FILE.csv",
+                                  "precomputed embeddings, lightly CSV layout "
+                                  "(filenames,embedding_0,...,labels)",
+                                  &Flags::embeddings};
 constexpr FlagSpec kInput = {
     "input", "PATH...",
     "images on the server's input folder (files or folders, relative to "
@@ -84,8 +83,8 @@ int SaveSelectionReport(const Call& call, const v1::SelectResponse& response) {
   const Flags& flags = call.flags;
   v1::SelectionReport report = response.report();
   if (response.committed() && report.error().empty()) {
-    grpc::Status status = call.client.GetReport(
-        flags.pool, response.version(), /*include_html=*/true, &report);
+    grpc::Status status = call.client.GetReport(flags.pool, response.version(),
+                                                /*include_html=*/true, &report);
     if (!status.ok()) {
       // Exit 0: a retry would commit again.
       std::cerr << "datapool: the selection is committed, but its report "
@@ -268,46 +267,50 @@ Command SelectCommand() {
        "--min-distance 0.3 --json",
        "datapool select --pool other_pool --embeddings run1.csv "
        "--n-samples 0.1 --dry-run --report-out ./dry-run-report"},
-      0, -1, &Select};
+      0,
+      -1,
+      &Select};
 }
 
 Command EmbedCommand() {
-  return {
-      "embed",
-      "Embed images with the server's model into a CSV",
-      "(--input PATH... | --upload PATH...) --out FILE.csv [flags]",
-      "Embeds images with the server's model and writes the raw embeddings "
-      "as a lightly CSV (filenames,embedding_0,...,labels); no pool "
-      "changes. Files the server cannot decode are listed as skipped. On a "
-      "terminal a progress line shows on stderr; Ctrl-C cancels and writes "
-      "nothing (exit 130).",
-      {kInput,
-       kUpload,
-       {"out", "FILE.csv", "the CSV to write (replaced atomically)",
-        &Flags::out},
-       kNoWeakLabels},
-      {"datapool embed --upload ~/photos/batch2 --out batch2.csv",
-       "datapool embed --input train val --out train.csv --json"},
-      0, -1, &Embed};
+  return {"embed",
+          "Embed images with the server's model into a CSV",
+          "(--input PATH... | --upload PATH...) --out FILE.csv [flags]",
+          "Embeds images with the server's model and writes the raw embeddings "
+          "as a lightly CSV (filenames,embedding_0,...,labels); no pool "
+          "changes. Files the server cannot decode are listed as skipped. On a "
+          "terminal a progress line shows on stderr; Ctrl-C cancels and writes "
+          "nothing (exit 130).",
+          {kInput,
+           kUpload,
+           {"out", "FILE.csv", "the CSV to write (replaced atomically)",
+            &Flags::out},
+           kNoWeakLabels},
+          {"datapool embed --upload ~/photos/batch2 --out batch2.csv",
+           "datapool embed --input train val --out train.csv --json"},
+          0,
+          -1,
+          &Embed};
 }
 
 Command SearchCommand() {
-  return {
-      "search",
-      "Find the nearest pool samples of each query",
-      "--pool NAME (--embeddings FILE.csv | --input PATH... | --upload "
-      "PATH...) [-k K]",
-      "The K nearest pool samples of each query, nearest first, with their "
-      "distances (between unit-normalised embeddings, in [0, 2]). Images "
-      "are embedded by the server's model.",
-      {{"pool", "NAME", "the pool to search", &Flags::pool},
-       kEmbeddings,
-       kInput,
-       kUpload,
-       {"k", "K", "neighbours per query (default 5; also -k)", &Flags::k}},
-      {"datapool search --pool my_pool --upload query.jpg -k 5",
-       "datapool search --pool my_pool --embeddings queries.csv --json"},
-      0, -1, &Search};
+  return {"search",
+          "Find the nearest pool samples of each query",
+          "--pool NAME (--embeddings FILE.csv | --input PATH... | --upload "
+          "PATH...) [-k K]",
+          "The K nearest pool samples of each query, nearest first, with their "
+          "distances (between unit-normalised embeddings, in [0, 2]). Images "
+          "are embedded by the server's model.",
+          {{"pool", "NAME", "the pool to search", &Flags::pool},
+           kEmbeddings,
+           kInput,
+           kUpload,
+           {"k", "K", "neighbours per query (default 5; also -k)", &Flags::k}},
+          {"datapool search --pool my_pool --upload query.jpg -k 5",
+           "datapool search --pool my_pool --embeddings queries.csv --json"},
+          0,
+          -1,
+          &Search};
 }
 
 }  // namespace

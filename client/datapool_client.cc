@@ -1,11 +1,10 @@
 #include "client/datapool_client.h"
 
-#include <thread>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/image_files.h"
@@ -22,26 +21,33 @@ absl::StatusOr<std::vector<LocalImage>> ListLocalImages(
     fs::path root = fs::path(given).lexically_normal();
     if (root.has_filename() == false) root = root.parent_path();
     if (!fs::exists(root, ec)) {
-      return absl::NotFoundError(absl::StrCat("no such file or folder: ", given));
+      return absl::NotFoundError(
+          absl::StrCat("no such file or folder: ", given));
     }
     if (!fs::is_directory(root, ec)) {
       if (!IsImageFilename(root.filename().string())) {
         return absl::InvalidArgumentError(absl::StrCat(
-            given, " is not an image file (.jpg .jpeg .png .bmp .webp .tif .tiff)"));
+            given,
+            " is not an image file (.jpg .jpeg .png .bmp .webp .tif .tiff)"));
       }
       out.push_back(LocalImage{root.filename().string(), root.string(), 0});
       continue;
     }
     // The folder's own name prefixes the filenames ("." names none).
-    std::string prefix = fs::absolute(root, ec).lexically_normal().filename().string();
+    std::string prefix =
+        fs::absolute(root, ec).lexically_normal().filename().string();
     if (prefix.empty() || prefix == "." || prefix == "/") prefix.clear();
     std::vector<std::pair<std::string, std::string>> files;  // (inside, top)
     std::map<std::string, int64_t> subfolders;
     fs::recursive_directory_iterator it(
         root, fs::directory_options::follow_directory_symlink, ec);
-    if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot list ", given, ": ", ec.message()));
+    if (ec)
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot list ", given, ": ", ec.message()));
     for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot list ", given, ": ", ec.message()));
+      if (ec)
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot list ", given, ": ", ec.message()));
       const std::string inside = it->path().lexically_relative(root).string();
       if (it->is_directory(ec)) {
         if (it.depth() == 0) subfolders[inside] = 0;
@@ -49,7 +55,8 @@ absl::StatusOr<std::vector<LocalImage>> ListLocalImages(
       }
       if (!IsImageFilename(it->path().filename().string())) continue;
       const size_t slash = inside.find('/');
-      files.emplace_back(inside, slash == std::string::npos ? "" : inside.substr(0, slash));
+      files.emplace_back(
+          inside, slash == std::string::npos ? "" : inside.substr(0, slash));
     }
     std::sort(files.begin(), files.end());
     int64_t index = 0;
@@ -157,7 +164,8 @@ template <typename Writer, typename Request>
 grpc::Status DatapoolClient::WriteStream(grpc::ClientContext* context,
                                          Writer* writer, Request first,
                                          const ImageRequest& images) const {
-  for (const std::string& path : images.input_paths) first.add_input_paths(path);
+  for (const std::string& path : images.input_paths)
+    first.add_input_paths(path);
   Request message = std::move(first);
   size_t message_bytes = 0;
   auto flush = [&]() {
@@ -181,7 +189,8 @@ grpc::Status DatapoolClient::WriteStream(grpc::ClientContext* context,
       const size_t room = options_.chunk_bytes > message_bytes
                               ? options_.chunk_bytes - message_bytes
                               : 0;
-      const size_t take = std::min(std::max<size_t>(room, 1), data.size() - offset);
+      const size_t take =
+          std::min(std::max<size_t>(room, 1), data.size() - offset);
       v1::ImageChunk* chunk = message.add_images();
       if (offset == 0) {
         chunk->set_filename(image.filename);

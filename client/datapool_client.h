@@ -7,8 +7,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +16,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-
 #include "common/embedding_table.h"
 #include "datapool/v1/datapool.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"

@@ -55,8 +55,7 @@ absl::StatusOr<std::vector<std::string>> ArgParser::Parse(
     }
     auto it = flags_.find(name);
     if (it == flags_.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag --", name));
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
     Flag& flag = it->second;
     flag.set = true;
@@ -95,7 +94,8 @@ std::string ArgParser::EnvName(const std::string& prefix,
                                const std::string& flag) {
   std::string name = prefix;
   for (char c : flag) {
-    name.push_back(c == '-' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c)));
+    name.push_back(
+        c == '-' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c)));
   }
   return name;
 }

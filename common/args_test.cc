@@ -15,7 +15,8 @@ TEST(ArgParserTest, ParsesValuesBooleansAndPositionals) {
   p.AddString("shared-dir", &dir, "");
   p.AddString("listen", &listen, "");
   p.AddBool("dry-run", &dry, "");
-  auto pos = p.Parse({"select", "--shared-dir", "/x", "--dry-run", "a", "--", "--b"});
+  auto pos =
+      p.Parse({"select", "--shared-dir", "/x", "--dry-run", "a", "--", "--b"});
   ASSERT_TRUE(pos.ok()) << pos.status();
   EXPECT_EQ(dir, "/x");
   EXPECT_EQ(listen, "keep");
@@ -61,7 +62,8 @@ TEST(ArgParserTest, RejectsUnknownFlagAndMissingValue) {
   EXPECT_NE(unknown.status().message().find("--bogus"), std::string::npos);
   auto missing = p.Parse({"--listen"});
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("needs a value"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("needs a value"),
+            std::string::npos);
 }
 
 TEST(ArgParserTest, EnvironmentFillsFlagsNotOnTheCommandLine) {
@@ -72,11 +74,10 @@ TEST(ArgParserTest, EnvironmentFillsFlagsNotOnTheCommandLine) {
   p.AddString("listen", &listen, "");
   p.AddBool("prune", &prune, "");
   p.AddBool("quiet", &quiet, "");
-  std::map<std::string, std::string> env = {
-      {"DATAPOOL_SHARED_DIR", "/data"},
-      {"DATAPOOL_LISTEN", "0.0.0.0:1"},
-      {"DATAPOOL_PRUNE", "yes"},
-      {"DATAPOOL_QUIET", "0"}};
+  std::map<std::string, std::string> env = {{"DATAPOOL_SHARED_DIR", "/data"},
+                                            {"DATAPOOL_LISTEN", "0.0.0.0:1"},
+                                            {"DATAPOOL_PRUNE", "yes"},
+                                            {"DATAPOOL_QUIET", "0"}};
   auto getenv = [&](const char* name) -> const char* {
     auto it = env.find(name);
     return it == env.end() ? nullptr : it->second.c_str();

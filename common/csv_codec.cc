@@ -1,14 +1,14 @@
-#include "absl/strings/string_view.h"
 #include "common/csv_codec.h"
 
-#include <cstring>
-#include <thread>
 #include <algorithm>
+#include <cstring>
 #include <iterator>
+#include <thread>
 #include <vector>
 
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "common/csv_reader.h"
 #include "common/csv_rows.h"
 #include "common/file_util.h"
@@ -19,7 +19,8 @@ namespace {
 
 int ThreadsFor(size_t bytes, int threads) {
   if (threads <= 0) {
-    threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    threads =
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   // Below a few MiB per thread, starting threads costs more than it saves.
   constexpr size_t kMinBytesPerThread = 1 << 20;
@@ -43,8 +44,7 @@ void CountQuotes(absl::string_view text, size_t from, size_t to,
 // Splits `text` into about `parts` pieces of whole records: each cut is
 // after a newline outside quotes (RFC 4180 quotes come in pairs, so a
 // newline is outside quotes when an even number of '"' precede it).
-std::vector<absl::string_view> SplitRecords(absl::string_view text,
-                                            int parts) {
+std::vector<absl::string_view> SplitRecords(absl::string_view text, int parts) {
   std::vector<absl::string_view> out;
   size_t begin = 0;
   bool in_quotes = false;  // at `begin`
@@ -106,8 +106,7 @@ void AppendCsv(const EmbeddingTable& table, std::string* out, int threads) {
   if (!table.masked.empty()) out->append(",masked");
   out->append(",labels\n");
   const size_t rows = table.size();
-  const int parts =
-      ThreadsFor(rows * (table.dimension * 11 + 32), threads);
+  const int parts = ThreadsFor(rows * (table.dimension * 11 + 32), threads);
   if (parts == 1) {
     AppendCsvRows(table, 0, rows, out);
     return;
@@ -117,7 +116,8 @@ void AppendCsv(const EmbeddingTable& table, std::string* out, int threads) {
     std::vector<std::thread> workers;
     for (int c = 1; c < parts; ++c) {
       workers.emplace_back([&, c] {
-        AppendCsvRows(table, rows * c / parts, rows * (c + 1) / parts, &texts[c]);
+        AppendCsvRows(table, rows * c / parts, rows * (c + 1) / parts,
+                      &texts[c]);
       });
     }
     AppendCsvRows(table, 0, rows / parts, &texts[0]);
@@ -152,7 +152,8 @@ absl::StatusOr<EmbeddingTable> ParseCsv(absl::string_view text, int threads) {
     std::vector<std::thread> workers;
     for (size_t c = 1; c < chunks.size(); ++c) {
       workers.emplace_back([&, c] {
-        results[c] = ParseCsvRows(chunks[c], header, /*first_line=*/0, &parts[c]);
+        results[c] =
+            ParseCsvRows(chunks[c], header, /*first_line=*/0, &parts[c]);
       });
     }
     results[0] = ParseCsvRows(chunks[0], header, /*first_line=*/2, &parts[0]);

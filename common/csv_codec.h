@@ -6,9 +6,9 @@
 #define DATAPOOL_COMMON_CSV_CODEC_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/embedding_table.h"
 
 namespace datapool {
@@ -18,15 +18,15 @@ namespace datapool {
 // `selected` / `masked` columns when the table has them. Large tables are
 // formatted by up to `threads` threads (0: one per core); the text is the
 // same whatever the count.
-void AppendCsv(const EmbeddingTable& table, std::string* out,
-               int threads = 0);
+void AppendCsv(const EmbeddingTable& table, std::string* out, int threads = 0);
 
-// Parses CSV text (a leading UTF-8 byte-order mark is skipped). Enforces the lightly loader's rules (header cells without
-// whitespace, `filenames` first, `labels` last, only `embedding_<i>` in order
-// plus `selected`/`masked` between, no empty rows) and returns
-// InvalidArgument naming the line (1-based) and column of the first problem.
-// Large texts are parsed by up to `threads` threads (0: one per core); the
-// result, and the error, are the same whatever the count.
+// Parses CSV text (a leading UTF-8 byte-order mark is skipped). Enforces the
+// lightly loader's rules (header cells without whitespace, `filenames` first,
+// `labels` last, only `embedding_<i>` in order plus `selected`/`masked`
+// between, no empty rows) and returns InvalidArgument naming the line (1-based)
+// and column of the first problem. Large texts are parsed by up to `threads`
+// threads (0: one per core); the result, and the error, are the same whatever
+// the count.
 absl::StatusOr<EmbeddingTable> ParseCsv(absl::string_view text,
                                         int threads = 0);
 

@@ -19,8 +19,8 @@ EmbeddingTable Sample() {
   t.dimension = 3;
   t.filenames = {"a.jpg", "dir/b,c.jpg", "say \"hi\".png", "line\nbreak.jpg",
                  " padded .jpg"};
-  t.values = {0.1f, -0.2f, 0.3f,  1e-30f, 3.4e38f, -0.0f, 1.0f / 3, 2.0f / 3,
-              0.5f, 7.f,   8.f,   9.f,    -1.f,    -2.f,  -3.f};
+  t.values = {0.1f, -0.2f, 0.3f, 1e-30f, 3.4e38f, -0.0f, 1.0f / 3, 2.0f / 3,
+              0.5f, 7.f,   8.f,  9.f,    -1.f,    -2.f,  -3.f};
   t.labels = {0, 1, 2, -5, 1234567890123};
   return t;
 }
@@ -78,13 +78,17 @@ struct BadCase {
 
 TEST(CsvCodecTest, ReadsAByteOrderMark) {
   // As spreadsheets save "CSV UTF-8".
-  auto t = ParseCsv("\xEF\xBB\xBF" "filenames,embedding_0,labels\r\na.jpg,0.5,3\r\n");
+  auto t = ParseCsv(
+      "\xEF\xBB\xBF"
+      "filenames,embedding_0,labels\r\na.jpg,0.5,3\r\n");
   ASSERT_TRUE(t.ok()) << t.status();
   ASSERT_EQ(t->size(), 1u);
   EXPECT_EQ(t->filenames[0], "a.jpg");
   EXPECT_EQ(t->labels[0], 3);
   // Only at the start: a mark inside a header cell is still refused.
-  EXPECT_FALSE(ParseCsv("filenames,\xEF\xBB\xBF" "embedding_0,labels\na,1,0\n").ok());
+  EXPECT_FALSE(ParseCsv("filenames,\xEF\xBB\xBF"
+                        "embedding_0,labels\na,1,0\n")
+                   .ok());
 }
 
 TEST(CsvCodecTest, RejectsMalformedWithLineNumbers) {
@@ -98,13 +102,17 @@ TEST(CsvCodecTest, RejectsMalformedWithLineNumbers) {
       {"filenames,selected,embedding_0,labels\n", "expected 'embedding_0'"},
       {"filenames,embedding_0,labels\na,1,0\n\nb,2,0\n", "line 3: empty row"},
       {"filenames,embedding_0,labels\na,1,0\nb,x,0\n", "line 3, column 2"},
-      {"filenames,embedding_0,labels\na,1,0\nb,1\n", "line 3: expected 3 columns"},
-      {"filenames,embedding_0,labels\na,1,1.5\n", "line 2, column 3: expected an integer"},
+      {"filenames,embedding_0,labels\na,1,0\nb,1\n",
+       "line 3: expected 3 columns"},
+      {"filenames,embedding_0,labels\na,1,1.5\n",
+       "line 2, column 3: expected an integer"},
       {"filenames,embedding_0,labels\n\"a,1,0\n", "line 2: unterminated"},
-      {"filenames,embedding_0,labels\n\"a\"x,1,0\n", "text after a closing quote"},
+      {"filenames,embedding_0,labels\n\"a\"x,1,0\n",
+       "text after a closing quote"},
       {"filenames,embedding_0,labels\n,1,0\n", "empty filename"},
       {"filenames,embedding_0,selected,labels\na,1,2,0\n", "expected 0 or 1"},
-      {"filenames,embedding_0,labels\n\"multi\nline\",1,0\nb,?,0\n", "line 4, column 2"},
+      {"filenames,embedding_0,labels\n\"multi\nline\",1,0\nb,?,0\n",
+       "line 4, column 2"},
   };
   for (const BadCase& c : cases) {
     auto t = ParseCsv(c.text);
@@ -119,7 +127,8 @@ TEST(CsvCodecTest, ReadCsvFileNamesThePath) {
   auto t = ReadCsvFile("/nonexistent/x.csv");
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(t.status().message()), HasSubstr("/nonexistent/x.csv"));
+  EXPECT_THAT(std::string(t.status().message()),
+              HasSubstr("/nonexistent/x.csv"));
 }
 
 // A table of `n` rows large enough to be split among threads, with the
@@ -189,12 +198,13 @@ TEST(CsvCodecTest, ThreadsReportTheFirstErrorWithItsLine) {
   for (int threads : {1, 2, 4}) {
     auto parsed = ParseCsv(text, threads);
     ASSERT_FALSE(parsed.ok());
-    EXPECT_EQ(parsed.status().message(),
-              absl::StrCat("line ", line, ", column 2: expected a number, got '",
-                           text.substr(text.find(',', late) + 1,
-                                       text.find(',', text.find(',', late) + 1) -
-                                           text.find(',', late) - 1),
-                           "'"))
+    EXPECT_EQ(
+        parsed.status().message(),
+        absl::StrCat("line ", line, ", column 2: expected a number, got '",
+                     text.substr(text.find(',', late) + 1,
+                                 text.find(',', text.find(',', late) + 1) -
+                                     text.find(',', late) - 1),
+                     "'"))
         << "threads " << threads;
   }
 }

@@ -17,8 +17,8 @@ absl::Status CsvReader::Next(std::vector<absl::string_view>* fields) {
       while (true) {
         size_t q = text_.find('"', pos_);
         if (q == absl::string_view::npos) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "line ", start_line, ": unterminated quoted field"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("line ", start_line, ": unterminated quoted field"));
         }
         CountNewlines(text_.substr(pos_, q - pos_));
         if (q + 1 < text_.size() && text_[q + 1] == '"') {
@@ -46,8 +46,8 @@ absl::Status CsvReader::Next(std::vector<absl::string_view>* fields) {
       if (end == absl::string_view::npos) end = text_.size();
       absl::string_view field = text_.substr(pos_, end - pos_);
       if (field.find('"') != absl::string_view::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "line ", line_, ": a quote inside an unquoted field"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("line ", line_, ": a quote inside an unquoted field"));
       }
       fields->push_back(field);
       pos_ = end;

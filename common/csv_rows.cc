@@ -55,9 +55,9 @@ bool ParseNumber(absl::string_view s, T* out) {
 
 absl::Status CellError(int line, size_t column, absl::string_view what,
                        absl::string_view cell) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "line ", line, ", column ", column, ": ", what, ", got '",
-      cell.substr(0, 64), "'"));
+  return absl::InvalidArgumentError(absl::StrCat("line ", line, ", column ",
+                                                 column, ": ", what, ", got '",
+                                                 cell.substr(0, 64), "'"));
 }
 
 // Appends one record's cells as a row of `table`; `line` for messages.
@@ -171,9 +171,9 @@ absl::StatusOr<CsvHeader> ParseCsvHeader(
   for (size_t i = 0; i < cells.size(); ++i) {
     for (char c : cells[i]) {
       if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "line 1, column ", i + 1, ": header cell '", cells[i],
-            "' contains whitespace"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("line 1, column ", i + 1, ": header cell '", cells[i],
+                         "' contains whitespace"));
       }
     }
   }
@@ -183,10 +183,9 @@ absl::StatusOr<CsvHeader> ParseCsvHeader(
         cells.empty() ? "" : cells[0], "'"));
   }
   if (cells.size() < 2 || cells.back() != "labels") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("line 1, column ", cells.size(),
-                     ": the last column must be 'labels', got '",
-                     cells.back(), "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line 1, column ", cells.size(),
+        ": the last column must be 'labels', got '", cells.back(), "'"));
   }
   CsvHeader h;
   h.columns = cells.size();
@@ -203,8 +202,8 @@ absl::StatusOr<CsvHeader> ParseCsvHeader(
     }
     size_t index = 0;
     if (h.selected_col >= 0 || h.masked_col >= 0 ||
-        !absl::ConsumePrefix(&c, "embedding_") || !absl::SimpleAtoi(c, &index) ||
-        index != h.dimension) {
+        !absl::ConsumePrefix(&c, "embedding_") ||
+        !absl::SimpleAtoi(c, &index) || index != h.dimension) {
       return absl::InvalidArgumentError(absl::StrCat(
           "line 1, column ", i + 1, ": expected 'embedding_", h.dimension,
           "', 'selected', 'masked' or 'labels', got '", cells[i], "'"));
@@ -234,8 +233,7 @@ absl::Status ParseCsvRows(absl::string_view text, const CsvHeader& header,
       ++line;
       continue;
     }
-    CsvReader reader(absl::string_view(p, static_cast<size_t>(end - p)),
-                     line);
+    CsvReader reader(absl::string_view(p, static_cast<size_t>(end - p)), line);
     RETURN_IF_ERROR(reader.Next(&cells));
     RETURN_IF_ERROR(AddRecord(cells, line, header, table));
     p += reader.pos();

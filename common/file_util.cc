@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/file_util.h"
 
 #include <fcntl.h>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 
 namespace datapool {
@@ -31,8 +31,8 @@ std::string DirOf(const std::string& path) {
 // more than the limit tells a caller the source holds more. `size_hint`
 // (the expected size) sizes the buffer so that the read finding the end
 // needs no growth, which would copy everything read so far.
-absl::StatusOr<std::string> ReadUpTo(int fd, size_t size_hint,
-                                     size_t max_bytes, absl::string_view name) {
+absl::StatusOr<std::string> ReadUpTo(int fd, size_t size_hint, size_t max_bytes,
+                                     absl::string_view name) {
   std::string data;
   data.resize(std::min(size_hint, max_bytes) + 1);
   size_t done = 0;
@@ -71,22 +71,22 @@ absl::StatusOr<std::string> ReadRegularFile(int fd, size_t max_bytes,
   struct stat st;
   if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot stat", name);
   if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", name, "' is not a regular file (",
-        S_ISDIR(st.st_mode)    ? "a folder"
-        : S_ISFIFO(st.st_mode) ? "a named pipe"
-        : S_ISSOCK(st.st_mode) ? "a socket"
-                               : "a device",
-        ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", name, "' is not a regular file (",
+                     S_ISDIR(st.st_mode)    ? "a folder"
+                     : S_ISFIFO(st.st_mode) ? "a named pipe"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "a device",
+                     ")"));
   }
   auto too_large = [&] {
     return absl::InvalidArgumentError(absl::StrCat(
         "'", name, "' is larger than the ", max_bytes, "-byte limit"));
   };
   if (static_cast<uint64_t>(st.st_size) > max_bytes) return too_large();
-  ASSIGN_OR_RETURN(std::string data,
-                   ReadUpTo(fd, static_cast<size_t>(st.st_size), max_bytes,
-                            name));
+  ASSIGN_OR_RETURN(
+      std::string data,
+      ReadUpTo(fd, static_cast<size_t>(st.st_size), max_bytes, name));
   if (data.size() > max_bytes) return too_large();
   return data;
 }

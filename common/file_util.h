@@ -3,10 +3,10 @@
 #define DATAPOOL_COMMON_FILE_UTIL_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace datapool {
 
@@ -103,7 +103,8 @@ absl::Status SyncDir(const std::string& dir);
 // An absl::Status for `err`, "<what> <path>: <strerror>": NotFound,
 // PermissionDenied, ResourceExhausted (disk full, out of descriptors or
 // memory), else Internal.
-absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path);
+absl::Status ErrnoStatus(int err, absl::string_view what,
+                         absl::string_view path);
 
 // Temporary files written by WriteTempFile carry this marker in their name.
 inline constexpr absl::string_view kTempMarker = ".tmp-";

@@ -1,12 +1,12 @@
-#include "absl/strings/string_view.h"
 #include "common/json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 
 namespace datapool {
@@ -47,11 +47,21 @@ JsonWriter& JsonWriter::String(absl::string_view value) {
   out_.push_back('"');
   for (unsigned char c : value) {
     switch (c) {
-      case '"': out_ += "\\\""; break;
-      case '\\': out_ += "\\\\"; break;
-      case '\n': out_ += "\\n"; break;
-      case '\r': out_ += "\\r"; break;
-      case '\t': out_ += "\\t"; break;
+      case '"':
+        out_ += "\\\"";
+        break;
+      case '\\':
+        out_ += "\\\\";
+        break;
+      case '\n':
+        out_ += "\\n";
+        break;
+      case '\r':
+        out_ += "\\r";
+        break;
+      case '\t':
+        out_ += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -129,8 +139,9 @@ class JsonParser {
   }
 
   void SkipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
-                                   text_[pos_] == '\r' || text_[pos_] == '\t')) {
+    while (pos_ < text_.size() &&
+           (text_[pos_] == ' ' || text_[pos_] == '\n' || text_[pos_] == '\r' ||
+            text_[pos_] == '\t')) {
       ++pos_;
     }
   }
@@ -189,7 +200,8 @@ class JsonParser {
     }
     if (Consume("null")) return v;
     const char* begin = text_.data() + pos_;
-    auto [end, ec] = std::from_chars(begin, text_.data() + text_.size(), v.number);
+    auto [end, ec] =
+        std::from_chars(begin, text_.data() + text_.size(), v.number);
     if (ec != std::errc() || end == begin) return Error("expected a value");
     v.type = JsonValue::Type::kNumber;
     pos_ += static_cast<size_t>(end - begin);
@@ -209,17 +221,31 @@ class JsonParser {
       if (pos_ >= text_.size()) break;
       char e = text_[pos_++];
       switch (e) {
-        case '"': case '\\': case '/': out.push_back(e); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
+        case '"':
+        case '\\':
+        case '/':
+          out.push_back(e);
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
         case 'u': {
           unsigned code = 0;
-          auto [end, ec] = std::from_chars(text_.data() + pos_,
-                                           text_.data() + std::min(pos_ + 4, text_.size()),
-                                           code, 16);
+          auto [end, ec] = std::from_chars(
+              text_.data() + pos_,
+              text_.data() + std::min(pos_ + 4, text_.size()), code, 16);
           if (ec != std::errc() || end != text_.data() + pos_ + 4) {
             return Error("bad \\u escape");
           }

@@ -9,20 +9,24 @@ namespace {
 
 TEST(JsonTest, WriterPlacesCommasAndEscapes) {
   JsonWriter w;
+  // clang-format off
   w.BeginObject()
       .Key("a").Int(-3)
       .Key("s").String("q\"\\\n\x01")
       .Key("l").BeginArray().UInt(1).Double(0.5).Null().Bool(true).EndArray()
       .Key("inf").Double(std::numeric_limits<double>::infinity())
       .EndObject();
+  // clang-format on
   EXPECT_EQ(w.str(),
             R"({"a":-3,"s":"q\"\\\n\u0001","l":[1,0.5,null,true],"inf":null})");
 }
 
 TEST(JsonTest, ParseRoundTrip) {
   JsonWriter w;
+  // clang-format off
   w.BeginObject().Key("name").String("p\"x\u00e9").Key("n").Double(0.1)
       .Key("b").Bool(false).Key("arr").BeginArray().Int(1).EndArray().EndObject();
+  // clang-format on
   auto v = ParseJson(w.str());
   ASSERT_TRUE(v.ok()) << v.status();
   ASSERT_EQ(v->type, JsonValue::Type::kObject);

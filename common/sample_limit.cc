@@ -16,8 +16,8 @@ absl::StatusOr<SampleLimit> SampleLimit::Count(uint64_t count) {
 
 absl::StatusOr<SampleLimit> SampleLimit::Fraction(double fraction) {
   if (!(fraction > 0 && fraction <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "n_samples fraction must be in (0, 1], got ", fraction));
+    return absl::InvalidArgumentError(
+        absl::StrCat("n_samples fraction must be in (0, 1], got ", fraction));
   }
   return SampleLimit(true, 0, fraction);
 }
@@ -37,9 +37,9 @@ absl::StatusOr<SampleLimit> SampleLimit::Parse(absl::string_view text) {
         absl::StrCat("n_samples: not a number: '", text, "'"));
   }
   if (count < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "n_samples must be at least 1 as a count, got ", count,
-        " (a fraction is a number in (0, 1] written with a '.')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("n_samples must be at least 1 as a count, got ", count,
+                     " (a fraction is a number in (0, 1] written with a '.')"));
   }
   return Count(static_cast<uint64_t>(count));
 }

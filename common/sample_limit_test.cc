@@ -26,7 +26,8 @@ TEST(SampleLimitTest, FractionRoundsDown) {
 }
 
 TEST(SampleLimitTest, RefusesOutOfRange) {
-  EXPECT_THAT(SampleLimit::Count(0).status().message(), HasSubstr("at least 1"));
+  EXPECT_THAT(SampleLimit::Count(0).status().message(),
+              HasSubstr("at least 1"));
   for (double bad : {0.0, -0.5, 1.5, std::nan("")}) {
     absl::StatusOr<SampleLimit> limit = SampleLimit::Fraction(bad);
     EXPECT_TRUE(absl::IsInvalidArgument(limit.status())) << bad;

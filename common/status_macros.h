@@ -20,8 +20,9 @@
 
 // `ASSIGN_OR_RETURN(auto x, F());` declares x from an OK StatusOr, or returns
 // its status.
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  DATAPOOL_ASSIGN_OR_RETURN_IMPL_(DATAPOOL_CONCAT_(statusor_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr)                                           \
+  DATAPOOL_ASSIGN_OR_RETURN_IMPL_(DATAPOOL_CONCAT_(statusor_, __LINE__), lhs, \
+                                  expr)
 #define DATAPOOL_ASSIGN_OR_RETURN_IMPL_(so, lhs, expr) \
   auto so = (expr);                                    \
   if (!so.ok()) return std::move(so).status();         \

@@ -9,7 +9,8 @@ namespace datapool {
 
 enum class StopReason {
   kNSamples,     // the n_samples limit was reached
-  kMinDistance,  // the farthest remaining candidate was closer than min_distance
+  kMinDistance,  // the farthest remaining candidate was closer than
+                 // min_distance
   kExhausted,    // every eligible candidate was picked
 };
 

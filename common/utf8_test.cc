@@ -8,7 +8,7 @@ namespace {
 TEST(Utf8Test, ValidText) {
   EXPECT_TRUE(IsValidUtf8(""));
   EXPECT_TRUE(IsValidUtf8("plain/ascii.jpg"));
-  EXPECT_TRUE(IsValidUtf8("caf\xC3\xA9.png"));          // é
+  EXPECT_TRUE(IsValidUtf8("caf\xC3\xA9.png"));                // é
   EXPECT_TRUE(IsValidUtf8("\xE2\x82\xAC \xF0\x9F\x98\x80"));  // € 😀
 }
 

@@ -11,10 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "client/datapool_client.h"
 #include "common/csv_codec.h"
-#include "server/core/kcenter_greedy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/app/datapool_server.h"
+#include "server/core/kcenter_greedy.h"
 
 namespace datapool {
 namespace {
@@ -22,7 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-EmbeddingTable Table(size_t n, size_t d, uint32_t seed, const std::string& prefix) {
+EmbeddingTable Table(size_t n, size_t d, uint32_t seed,
+                     const std::string& prefix) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> g(0, 1);
   EmbeddingTable t;
@@ -50,7 +51,8 @@ class ServiceTest : public ::testing::Test {
     DatapoolClient::Options client_options;
     client_options.server = absl::StrCat("127.0.0.1:", server_->port());
     client_options.timeout = std::chrono::seconds(30);
-    client_options.chunk_bytes = 256;  // many stream messages even for small sets
+    client_options.chunk_bytes =
+        256;  // many stream messages even for small sets
     client_ = std::make_unique<DatapoolClient>(client_options);
     stub_ = v1::Datapool::NewStub(grpc::CreateChannel(
         client_options.server, grpc::InsecureChannelCredentials()));
@@ -243,7 +245,8 @@ TEST_F(ServiceTest, SearchFindsTheNearestPoolSamples) {
     queries.filenames.push_back(absl::StrCat("q", src));
     queries.labels.push_back(0);
     for (size_t j = 0; j < 6; ++j) {
-      queries.values.push_back(pool.values[src * 6 + j] + (j == 0 ? 0.01f : 0.f));
+      queries.values.push_back(pool.values[src * 6 + j] +
+                               (j == 0 ? 0.01f : 0.f));
     }
   }
   v1::SearchResponse response;
@@ -275,7 +278,8 @@ TEST_F(ServiceTest, SearchFindsTheNearestPoolSamples) {
     std::sort(all.begin(), all.end());
     for (int j = 0; j < 3; ++j) {
       EXPECT_EQ(response.results(q).neighbors(j).filename(), all[j].second);
-      EXPECT_NEAR(response.results(q).neighbors(j).distance(), all[j].first, 1e-5);
+      EXPECT_NEAR(response.results(q).neighbors(j).distance(), all[j].first,
+                  1e-5);
     }
   }
   // k larger than the pool returns the whole pool.
@@ -284,8 +288,9 @@ TEST_F(ServiceTest, SearchFindsTheNearestPoolSamples) {
   // Errors.
   EXPECT_EQ(client_->Search("missing", 3, queries, &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(client_->Search("s", 3, Table(2, 5, 9, "w"), &response).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      client_->Search("s", 3, Table(2, 5, 9, "w"), &response).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(client_->Search("s", 0, queries, &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   ExpectStillServing();
@@ -294,8 +299,10 @@ TEST_F(ServiceTest, SearchFindsTheNearestPoolSamples) {
 TEST_F(ServiceTest, SelectIntoALargePoolUsesTheIndexAndStaysExact) {
   // Two commits grow the pool's index; a third selection must see both.
   v1::SelectResponse r;
-  ASSERT_TRUE(client_->Select(Params("big", 300), Table(300, 16, 1, "a"), &r).ok());
-  ASSERT_TRUE(client_->Select(Params("big", 200), Table(400, 16, 2, "b"), &r).ok());
+  ASSERT_TRUE(
+      client_->Select(Params("big", 300), Table(300, 16, 1, "a"), &r).ok());
+  ASSERT_TRUE(
+      client_->Select(Params("big", 200), Table(400, 16, 2, "b"), &r).ok());
   const EmbeddingTable third = Table(500, 16, 3, "c");
   v1::SelectionParams p = Params("big", 20);
   ASSERT_TRUE(client_->Select(p, third, &r).ok());
@@ -309,7 +316,8 @@ TEST_F(ServiceTest, SelectIntoALargePoolUsesTheIndexAndStaysExact) {
     const size_t row = 500 + k;
     double best = 1e9;
     for (size_t i = 0; i < row; ++i) {
-      best = std::min<double>(best, SquaredDistance(csv->row(row), csv->row(i), 16));
+      best = std::min<double>(best,
+                              SquaredDistance(csv->row(row), csv->row(i), 16));
     }
     EXPECT_NEAR(r.selected(k).distance(), std::sqrt(best), 1e-5) << k;
   }
@@ -366,7 +374,8 @@ TEST_F(LimitsTest, OverALimitIsRefusedAndTheServerKeepsServing) {
   v1::SelectResponse r;
   // Candidates per request, counted across the stream's messages.
   ASSERT_TRUE(client_->Select(Params("p1", 2), Table(50, 4, 1, "a"), &r).ok());
-  grpc::Status many = client_->Select(Params("p1", 2), Table(51, 4, 1, "b"), &r);
+  grpc::Status many =
+      client_->Select(Params("p1", 2), Table(51, 4, 1, "b"), &r);
   EXPECT_EQ(many.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(many.error_message(), HasSubstr("--max-candidates"));
   grpc::Status images = Upload(51, "img");
@@ -387,7 +396,8 @@ TEST_F(LimitsTest, OverALimitIsRefusedAndTheServerKeepsServing) {
   // Pools: a third one is refused until one is deleted; a dry run into a
   // new pool creates nothing and is fine.
   ASSERT_TRUE(client_->Select(Params("p2", 1), Table(3, 4, 3, "d"), &r).ok());
-  grpc::Status third = client_->Select(Params("p3", 1), Table(3, 4, 4, "e"), &r);
+  grpc::Status third =
+      client_->Select(Params("p3", 1), Table(3, 4, 4, "e"), &r);
   EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(third.error_message(), HasSubstr("--max-pools"));
   v1::SelectionParams dry = Params("p3", 1);
@@ -492,7 +502,8 @@ TEST_F(CancellationTest, ADeadlineStopsASelectionAndCommitsNothing) {
   // let go of it: well before a full selection could have finished (tens
   // of seconds here).
   grpc::ClientContext next;
-  next.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  next.set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(20));
   v1::SelectRequest small;
   *small.mutable_params() = Params("other", 1);
   small.mutable_candidates()->set_dimension(2);

@@ -11,11 +11,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/app/metrics_http.h"
+#include "server/backends/torch/torch_embedder.h"
 #include "server/core/embedder.h"
 #include "server/core/image_inputs.h"
 #include "server/core/pool_manager.h"
-#include "server/app/metrics_http.h"
-#include "server/backends/torch/torch_embedder.h"
 #include "server/service/datapool_service.h"
 
 namespace datapool {
@@ -129,8 +129,9 @@ class DatapoolServer {
                                              const Embedder* model);
   absl::Status StartMetrics(const Options& options);
   // Listens and serves health (not ready yet) and the service.
-  absl::Status Serve(const Options& options,
-                     const std::shared_ptr<grpc::ServerCredentials>& credentials);
+  absl::Status Serve(
+      const Options& options,
+      const std::shared_ptr<grpc::ServerCredentials>& credentials);
 
   std::unique_ptr<ImageDecoder> decoder_;
   std::unique_ptr<Embedder> embedder_;

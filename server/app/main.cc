@@ -18,8 +18,8 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/args.h"
 #include "server/app/datapool_server.h"
@@ -80,8 +80,8 @@ void CheckInputDir(const std::string& dir, bool is_default) {
     Fail(absl::StrCat("--input-dir ", dir, " is not a folder"));
   }
   if (::access(dir.c_str(), R_OK | X_OK) != 0) {
-    Fail(absl::StrCat("--input-dir ", dir, " is not readable: ",
-                      std::strerror(errno)));
+    Fail(absl::StrCat("--input-dir ", dir,
+                      " is not readable: ", std::strerror(errno)));
   }
 }
 
@@ -182,14 +182,13 @@ std::string StartedMessage(DatapoolServer& server, const ServerFlags& flags) {
                     metrics_host, ":", server.metrics_port(), "/metrics\n");
   }
   absl::StrAppend(&started, "datapool-server: shared folder ", flags.shared_dir,
-                  ", ", server.manager().ListPools().size(),
-                  " pools loaded; ");
+                  ", ", server.manager().ListPools().size(), " pools loaded; ");
   if (const Embedder* model = server.embedder()) {
-    absl::StrAppend(&started, "model ",
-                    flags.model.empty() ? "built-in (untrained ResNet-18)"
-                                        : flags.model,
-                    " ", model->fingerprint(), ", ", model->dimension(),
-                    "-d at ", model->input_size(), " px\n");
+    absl::StrAppend(
+        &started, "model ",
+        flags.model.empty() ? "built-in (untrained ResNet-18)" : flags.model,
+        " ", model->fingerprint(), ", ", model->dimension(), "-d at ",
+        model->input_size(), " px\n");
   } else {
     absl::StrAppend(&started, "no model (embeddings only)\n");
   }
@@ -208,8 +207,8 @@ int Run(int argc, char** argv) {
   ParseFlags(argc, argv, parser, flags);
   const int grace_s =
       OrExit(IntFlag("shutdown-grace-s", flags.shutdown_grace_s, 0, 86400));
-  DatapoolServer::Options options = OrExit(
-      ServerOptions(flags, DefaultMaxPools(RaiseOpenFileLimit())));
+  DatapoolServer::Options options =
+      OrExit(ServerOptions(flags, DefaultMaxPools(RaiseOpenFileLimit())));
   CheckInputDir(flags.input_dir, !parser.WasSet("input-dir"));
   const int threshold = OrExit(LogThreshold(flags.log_level));
   options.log = [threshold](LogLevel severity, const std::string& line) {
@@ -219,7 +218,8 @@ int Run(int argc, char** argv) {
   };
 
   SignalWatcher signals(grace_s);
-  std::unique_ptr<DatapoolServer> server = OrExit(DatapoolServer::Start(options));
+  std::unique_ptr<DatapoolServer> server =
+      OrExit(DatapoolServer::Start(options));
   // Calls may already be logging: one write per line, under the log's lock.
   // All of it before the listening line, which tells scripts (and tests)
   // that the server is ready.
@@ -228,8 +228,8 @@ int Run(int argc, char** argv) {
     std::cerr << StartedMessage(*server, flags) << std::flush;
   }
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
-  std::cout << "datapool-server: listening on " << host << ":"
-            << server->port() << std::endl;
+  std::cout << "datapool-server: listening on " << host << ":" << server->port()
+            << std::endl;
   signals.Serve(server.get());
   server->Wait();
   signals.Join();

@@ -25,8 +25,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   if (colon == std::string::npos || host.empty() ||
       !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
       port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics-listen must be HOST:PORT, got '", listen, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-listen must be HOST:PORT, got '", listen, "'"));
   }
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
   // httplib's default sets SO_REUSEPORT too, which lets a second server
@@ -48,14 +48,13 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     response.set_content(metrics->Render(),
                          "text/plain; version=0.0.4; charset=utf-8");
   });
-  const int bound = port == 0 ? server->http_->bind_to_any_port(host)
-                              : (server->http_->bind_to_port(host, port)
-                                     ? port
-                                     : -1);
+  const int bound = port == 0
+                        ? server->http_->bind_to_any_port(host)
+                        : (server->http_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot serve metrics on ", listen,
-        " (--metrics-listen: address in use or invalid?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", listen,
+                     " (--metrics-listen: address in use or invalid?)"));
   }
   server->port_ = bound;
   httplib::Server* http = server->http_.get();

@@ -133,9 +133,9 @@ absl::StatusOr<int> IntFlag(const std::string& name, const std::string& value,
                             int lo, int hi) {
   int v = 0;
   if (!absl::SimpleAtoi(value, &v) || v < lo || v > hi) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, " must be an integer in [", lo, ", ", hi, "], got '",
-        value, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " must be an integer in [", lo, ", ", hi,
+                     "], got '", value, "'"));
   }
   return v;
 }
@@ -149,13 +149,14 @@ T MiB(int value) {
 }
 
 absl::Status SetLimits(const ServerFlags& f, DatapoolServer::Options* o) {
-  ASSIGN_OR_RETURN(int message_mb, IntFlag("max-message-mb", f.max_message_mb, 1, 2047));
+  ASSIGN_OR_RETURN(int message_mb,
+                   IntFlag("max-message-mb", f.max_message_mb, 1, 2047));
   o->max_message_bytes = MiB<int>(message_mb);
   ASSIGN_OR_RETURN(int candidates,
                    IntFlag("max-candidates", f.max_candidates, 1, 1000000000));
   o->limits.max_candidates = static_cast<size_t>(candidates);
-  ASSIGN_OR_RETURN(int filename,
-                   IntFlag("max-filename-bytes", f.max_filename_bytes, 16, 65536));
+  ASSIGN_OR_RETURN(int filename, IntFlag("max-filename-bytes",
+                                         f.max_filename_bytes, 16, 65536));
   o->limits.max_filename_bytes = static_cast<size_t>(filename);
   ASSIGN_OR_RETURN(int request_mb,
                    IntFlag("max-request-mb", f.max_request_mb, 1, 1 << 20));
@@ -201,7 +202,8 @@ absl::Status SetModel(const ServerFlags& f, DatapoolServer::Options* o) {
   ASSIGN_OR_RETURN(o->threads, IntFlag("threads", f.threads, 0, 1024));
   ASSIGN_OR_RETURN(o->decode_threads,
                    IntFlag("decode-threads", f.decode_threads, 0, 1024));
-  ASSIGN_OR_RETURN(int image_mb, IntFlag("max-image-mb", f.max_image_mb, 1, 4096));
+  ASSIGN_OR_RETURN(int image_mb,
+                   IntFlag("max-image-mb", f.max_image_mb, 1, 4096));
   o->max_image_bytes = MiB<size_t>(image_mb);
   o->prune = f.prune;
   o->report_thumbnails = !f.no_report_thumbnails;

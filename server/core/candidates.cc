@@ -4,10 +4,9 @@
 #include <limits>
 #include <utility>
 
-#include "absl/strings/string_view.h"
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace datapool {
 namespace {
@@ -74,9 +73,9 @@ absl::Status ValidateAndNormalize(EmbeddingTable* c) {
   }
   if (c->labels.empty()) c->labels.assign(n, 0);
   if (c->labels.size() != n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected no labels or one per candidate (", n, "), got ",
-        c->labels.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected no labels or one per candidate (", n, "), got ",
+                     c->labels.size()));
   }
   absl::flat_hash_map<absl::string_view, size_t> seen;
   seen.reserve(n);
@@ -120,7 +119,8 @@ absl::Status ValidateMinDistance(std::optional<double> min_distance) {
     // such a threshold would silently pick nothing.
     return absl::InvalidArgumentError(absl::StrCat(
         "min_distance must be at most 2 (embeddings are unit vectors, no two "
-        "are farther apart), got ", *min_distance));
+        "are farther apart), got ",
+        *min_distance));
   }
   return absl::OkStatus();
 }

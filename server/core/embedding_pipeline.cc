@@ -2,12 +2,11 @@
 
 #include <xxhash.h>
 
-#include "absl/time/time.h"
-
 #include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/file_util.h"
 #include "server/core/candidates.h"
 
@@ -36,7 +35,8 @@ absl::StatusOr<EmbeddingTable> UsableModelRows(EmbeddedImages* images) {
 }
 
 absl::Status NoUsableImagesError(const std::vector<SkippedFile>& skipped) {
-  if (skipped.empty()) return absl::InvalidArgumentError("no images were given");
+  if (skipped.empty())
+    return absl::InvalidArgumentError("no images were given");
   std::string message =
       absl::StrCat("none of the ", skipped.size(), " images could be used");
   constexpr size_t kShown = 3;

@@ -1,6 +1,6 @@
-#include <sys/stat.h>
-
 #include "server/core/embedding_pipeline.h"
+
+#include <sys/stat.h>
 
 #include <fstream>
 
@@ -30,7 +30,8 @@ TEST(EmbeddingPipelineTest, EmbedsInInputOrderAndSkipsBadFiles) {
   EmbeddingPipeline pipeline(decoder, embedder, options);
   constexpr int kImages = 50;
   for (int i = 0; i < kImages; ++i) {
-    std::string bytes = i % 7 == 3 ? "garbage" : absl::StrCat("rgb ", i, " ", 2 * i, " 1");
+    std::string bytes =
+        i % 7 == 3 ? "garbage" : absl::StrCat("rgb ", i, " ", 2 * i, " 1");
     ASSERT_TRUE(pipeline.Add(Bytes(absl::StrCat("f", i), bytes, i % 3)).ok());
   }
   pipeline.Skip(SkippedFile{"big.jpg", "too large"});
@@ -69,14 +70,16 @@ TEST(EmbeddingPipelineTest, DropsIdenticalFilesInInputOrder) {
   // f0..f9: every third file repeats f0's bytes, and "rgb 1 1 1 " (a space
   // more) decodes like f1 but is another file.
   for (int i = 0; i < 10; ++i) {
-    std::string bytes = i % 3 == 0 ? "rgb 9 9 9" : absl::StrCat("rgb ", i, " 1 1");
+    std::string bytes =
+        i % 3 == 0 ? "rgb 9 9 9" : absl::StrCat("rgb ", i, " 1 1");
     if (i == 4) bytes = "rgb 1 1 1 ";
     ASSERT_TRUE(pipeline.Add(Bytes(absl::StrCat("f", i), bytes)).ok());
   }
   auto result = pipeline.Finish();
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->table.filenames,
-            (std::vector<std::string>{"f0", "f1", "f2", "f4", "f5", "f7", "f8"}));
+  EXPECT_EQ(
+      result->table.filenames,
+      (std::vector<std::string>{"f0", "f1", "f2", "f4", "f5", "f7", "f8"}));
   ASSERT_EQ(result->duplicates.size(), 3u);
   for (size_t k = 0; k < 3; ++k) {
     EXPECT_EQ(result->duplicates[k].filename, absl::StrCat("f", 3 * (k + 1)));
@@ -136,7 +139,8 @@ TEST(EmbeddingPipelineTest, ModelFailureFailsTheRun) {
   }
   auto result = pipeline.Finish();
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal);
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr("fake model failure"));
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("fake model failure"));
 }
 
 TEST(EmbeddingPipelineTest, EmptyRunAndEarlyDestruction) {
@@ -156,10 +160,12 @@ TEST(EmbeddingPipelineTest, EmptyRunAndEarlyDestruction) {
 }
 
 TEST(EmbeddingPipelineTest, NoUsableImagesErrorNamesThem) {
-  absl::Status s = NoUsableImagesError({{"a.jpg", "empty file"}, {"b.jpg", "not an image"}});
+  absl::Status s =
+      NoUsableImagesError({{"a.jpg", "empty file"}, {"b.jpg", "not an image"}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(s.message()),
-              HasSubstr("none of the 2 images could be used: 'a.jpg': empty file"));
+  EXPECT_THAT(
+      std::string(s.message()),
+      HasSubstr("none of the 2 images could be used: 'a.jpg': empty file"));
   absl::Status many = NoUsableImagesError(
       {{"a", "x"}, {"b", "x"}, {"c", "x"}, {"d", "x"}, {"e", "x"}});
   EXPECT_THAT(std::string(many.message()), HasSubstr("'c': x; and 2 more"));

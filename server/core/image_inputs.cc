@@ -20,8 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
-#include "common/utf8.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 
 namespace datapool {
 namespace fs = std::filesystem;
@@ -43,9 +43,11 @@ absl::StatusOr<std::string> InputRelativePath(const std::string& path) {
   if (!relative.empty()) {
     absl::Status valid = ValidateSampleFilename(relative);
     if (!valid.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input path '", path, "' must be relative to the input folder, "
-          "without '..' (", valid.message(), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input path '", path,
+                       "' must be relative to the input folder, "
+                       "without '..' (",
+                       valid.message(), ")"));
     }
   }
   return relative;
@@ -80,8 +82,8 @@ absl::StatusOr<InputResolver> InputResolver::Create(
     const std::string& input_dir, OpenMode mode) {
   char buf[PATH_MAX];
   if (::realpath(input_dir.c_str(), buf) == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "input folder ", input_dir, ": ", std::strerror(errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("input folder ", input_dir, ": ", std::strerror(errno)));
   }
   std::error_code ec;
   if (!fs::is_directory(buf, ec) || ::access(buf, R_OK | X_OK) != 0) {
@@ -99,9 +101,9 @@ absl::StatusOr<UniqueFd> InputResolver::OpenBeneath(
     const std::string& relative) const {
   constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
   auto outside = [&relative] {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "input path '", relative,
-        "' leads outside the input folder or through a symlink"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("input path '", relative,
+                     "' leads outside the input folder or through a symlink"));
   };
   if (mode_ == OpenMode::kAuto) {
     struct open_how how = {};
@@ -258,9 +260,9 @@ class InputResolver::FolderWalk {
     }
     std::string file = p.string();
     if (!IsValidUtf8(file)) {
-      skipped_->push_back(SkippedFile{
-          EscapeInvalidUtf8(RelativeTo(root, file)),
-          "the name is not valid UTF-8; rename the file"});
+      skipped_->push_back(
+          SkippedFile{EscapeInvalidUtf8(RelativeTo(root, file)),
+                      "the name is not valid UTF-8; rename the file"});
       return std::nullopt;
     }
     if (entry.is_symlink(ec)) {

@@ -62,8 +62,8 @@ class InputResolver {
   };
 
   // FailedPrecondition when `input_dir` is not a readable folder.
-  static absl::StatusOr<InputResolver> Create(
-      const std::string& input_dir, OpenMode mode = OpenMode::kAuto);
+  static absl::StatusOr<InputResolver> Create(const std::string& input_dir,
+                                              OpenMode mode = OpenMode::kAuto);
 
   InputResolver(InputResolver&&) = default;
   InputResolver& operator=(InputResolver&&) = default;

@@ -54,10 +54,10 @@ TEST_F(InputResolverTest, WalksSortedWithWeakLabels) {
   std::vector<SkippedFile> skipped;
   auto in = resolver_->Resolve({"train"}, true, &skipped);
   ASSERT_TRUE(in.ok()) << in.status();
-  EXPECT_EQ(Names(*in), (std::vector<std::string>{
-                            "train/cats/deep/x.tif", "train/cats/z.webp",
-                            "train/dogs/a.PNG", "train/dogs/b.jpg",
-                            "train/top.bmp"}));
+  EXPECT_EQ(Names(*in),
+            (std::vector<std::string>{"train/cats/deep/x.tif",
+                                      "train/cats/z.webp", "train/dogs/a.PNG",
+                                      "train/dogs/b.jpg", "train/top.bmp"}));
   // cats = 0, dogs = 1, files directly in the folder = 0.
   std::vector<int64_t> labels;
   for (const auto& i : *in) labels.push_back(i.weak_label);
@@ -120,7 +120,8 @@ TEST_F(InputResolverTest, WalksTakeRegularFilesOnly) {
   std::vector<SkippedFile> skipped;
   auto in = resolver_->Resolve({"flat"}, true, &skipped);
   ASSERT_TRUE(in.ok()) << in.status();
-  EXPECT_EQ(Names(*in), (std::vector<std::string>{"flat/1.jpeg", "flat/2.tiff"}));
+  EXPECT_EQ(Names(*in),
+            (std::vector<std::string>{"flat/1.jpeg", "flat/2.tiff"}));
   ASSERT_EQ(skipped.size(), 2u);
   for (const SkippedFile& s : skipped) {
     EXPECT_THAT(s.reason, HasSubstr("not a regular file")) << s.filename;
@@ -199,8 +200,11 @@ TEST(InputResolverCreateTest, NeedsAFolder) {
 
 TEST(SampleFilenameTest, Rules) {
   EXPECT_TRUE(ValidateSampleFilename("a/b c,d.jpg").ok());
-  for (const char* bad : {"", "/abs.jpg", "../x.jpg", "a/../b.jpg", "a//b.jpg", "./a.jpg"}) {
-    EXPECT_EQ(ValidateSampleFilename(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  for (const char* bad :
+       {"", "/abs.jpg", "../x.jpg", "a/../b.jpg", "a//b.jpg", "./a.jpg"}) {
+    EXPECT_EQ(ValidateSampleFilename(bad).code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
   }
   EXPECT_TRUE(IsImageFilename("x.JPG"));
   EXPECT_TRUE(IsImageFilename("a.b.tiff"));

@@ -125,9 +125,9 @@ struct PassArgs {
 // minimum update, running argmax. With pruning, a candidate whose nearest
 // centre c is at least twice its distance away from the new centre s cannot
 // get closer to s (‖x−s‖ ≥ ‖c−s‖ − ‖x−c‖ ≥ ‖x−c‖), so it is skipped.
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void Pass(const PassArgs& a, size_t lo, size_t hi, CentreCache* cache,
-          BlockResult* out) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void Pass(
+    const PassArgs& a, size_t lo, size_t hi, CentreCache* cache,
+    BlockResult* out) {
   BlockResult r;
   for (size_t i = lo; i < hi; ++i) {
     float m = a.min_sq[i];
@@ -146,7 +146,8 @@ void Pass(const PassArgs& a, size_t lo, size_t hi, CentreCache* cache,
     if (skip) {
       ++r.skipped;
     } else {
-      const float dist = SquaredDistanceInline(a.candidates + i * a.d, a.s, a.d);
+      const float dist =
+          SquaredDistanceInline(a.candidates + i * a.d, a.s, a.d);
       ++r.evaluations;
       if (dist < m) {
         m = dist;
@@ -174,7 +175,8 @@ std::vector<int64_t> NearestBruteForce(const float* candidates, size_t n,
   for (size_t i = 0; i < n; ++i) {
     float best = std::numeric_limits<float>::infinity();
     for (size_t c = 0; c < p; ++c) {
-      const float dist = SquaredDistanceInline(candidates + i * d, pool + c * d, d);
+      const float dist =
+          SquaredDistanceInline(candidates + i * d, pool + c * d, d);
       if (dist < best) {
         best = dist;
         nearest[i] = static_cast<int64_t>(c);
@@ -216,9 +218,8 @@ class GreedyRun {
 
   KCenterResult Run() {
     StartingDistances();
-    if (device_ != nullptr &&
-        !device_->Load(in_.candidates, n_, d_, min_sq_.data(),
-                       &device_error_)) {
+    if (device_ != nullptr && !device_->Load(in_.candidates, n_, d_,
+                                             min_sq_.data(), &device_error_)) {
       return std::move(result_);
     }
     Loop(FirstPicks());
@@ -270,8 +271,9 @@ class GreedyRun {
     if (!in_.preselected.empty()) {
       for (size_t i : in_.preselected) {
         const float m = min_sq_[i];
-        next = Take(i, std::isinf(m) ? std::nullopt
-                                     : std::optional<double>(std::sqrt(double{m})));
+        next = Take(i, std::isinf(m)
+                           ? std::nullopt
+                           : std::optional<double>(std::sqrt(double{m})));
       }
       if (result_.picks.size() >= options_.max_picks) next = BlockResult();
     } else if (in_.p == 0 && live_ > 0 &&
@@ -351,19 +353,25 @@ class GreedyRun {
     if (result_.picks.size() >= options_.max_picks) return BlockResult();
     if (device_ != nullptr) {
       BlockResult r;
-      if (!device_->Take(i, &r.best, &r.best_value, &device_error_)) r.best = -1;
+      if (!device_->Take(i, &r.best, &r.best_value, &device_error_))
+        r.best = -1;
       result_.stats.distance_evaluations += --live_;
       return r;
     }
     const int32_t id = static_cast<int32_t>(centres_.size());
     centres_.push_back(in_.candidates + i * d_);
-    PassArgs args{in_.candidates, d_,
-                  min_sq_.data(), owner_.data(),
-                  centres_.data(), in_.candidates + i * d_,
-                  id,             options_.prune && !caches_.empty(),
+    PassArgs args{in_.candidates,
+                  d_,
+                  min_sq_.data(),
+                  owner_.data(),
+                  centres_.data(),
+                  in_.candidates + i * d_,
+                  id,
+                  options_.prune && !caches_.empty(),
                   ++stamp_};
     team_.Run([&](int t) {
-      const size_t lo = std::min(n_, t * block_), hi = std::min(n_, lo + block_);
+      const size_t lo = std::min(n_, t * block_),
+                   hi = std::min(n_, lo + block_);
       Pass(args, lo, hi, caches_.empty() ? nullptr : &caches_[t], &blocks_[t]);
     });
     return Reduce();
@@ -375,8 +383,9 @@ class GreedyRun {
     for (const BlockResult& b : blocks_) {
       result_.stats.distance_evaluations += b.evaluations;
       result_.stats.evaluations_skipped += b.skipped;
-      if (b.best >= 0 && (b.best_value > best.best_value ||
-                          (b.best_value == best.best_value && b.best < best.best))) {
+      if (b.best >= 0 &&
+          (b.best_value > best.best_value ||
+           (b.best_value == best.best_value && b.best < best.best))) {
         best = b;
       }
     }
@@ -393,16 +402,17 @@ class GreedyRun {
     }
     // Picks from the one that reached max_picks on (preselected rows may go
     // beyond it) ran no pass of their own: apply them here.
-    const size_t unapplied = std::min(
-        result_.picks.size(),
-        options_.max_picks == 0 ? 0 : options_.max_picks - 1);
+    const size_t unapplied =
+        std::min(result_.picks.size(),
+                 options_.max_picks == 0 ? 0 : options_.max_picks - 1);
     for (size_t i : result_.picks) min_sq_[i] = kTaken;
     for (size_t k = unapplied; k < result_.picks.size(); ++k) {
       const float* centre = in_.candidates + result_.picks[k] * d_;
       for (size_t i = 0; i < n_; ++i) {
         if (min_sq_[i] < 0) continue;
         min_sq_[i] = std::min(
-            min_sq_[i], SquaredDistanceInline(in_.candidates + i * d_, centre, d_));
+            min_sq_[i],
+            SquaredDistanceInline(in_.candidates + i * d_, centre, d_));
       }
     }
     result_.final_sq = std::move(min_sq_);

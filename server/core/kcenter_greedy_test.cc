@@ -10,7 +10,8 @@ namespace datapool {
 namespace {
 
 // n × d unit vectors: isotropic, or `clusters` tight Gaussian clusters.
-std::vector<float> UnitVectors(size_t n, size_t d, int clusters, uint32_t seed) {
+std::vector<float> UnitVectors(size_t n, size_t d, int clusters,
+                               uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> g(0, 1);
   std::vector<float> centres(std::max(clusters, 1) * d);
@@ -24,15 +25,17 @@ std::vector<float> UnitVectors(size_t n, size_t d, int clusters, uint32_t seed) 
       v[i * d + j] = x;
       sq += double{x} * x;
     }
-    for (size_t j = 0; j < d; ++j) v[i * d + j] /= static_cast<float>(std::sqrt(sq));
+    for (size_t j = 0; j < d; ++j)
+      v[i * d + j] /= static_cast<float>(std::sqrt(sq));
   }
   return v;
 }
 
 // The definition, brute force: every step recomputes each candidate's
 // distance to every centre.
-KCenterResult Oracle(const std::vector<float>& cand, const std::vector<float>& pool,
-                     size_t d, const std::vector<uint8_t>& eligible,
+KCenterResult Oracle(const std::vector<float>& cand,
+                     const std::vector<float>& pool, size_t d,
+                     const std::vector<uint8_t>& eligible,
                      const KCenterOptions& options) {
   const size_t n = cand.size() / d;
   const size_t p = pool.size() / d;
@@ -96,9 +99,10 @@ KCenterResult Oracle(const std::vector<float>& cand, const std::vector<float>& p
 }
 
 // The engine on the same data, with the pool's nearest samples by brute force.
-KCenterResult RunEngine(const std::vector<float>& cand, const std::vector<float>& pool,
-                  size_t d, const std::vector<uint8_t>& eligible,
-                  const KCenterOptions& options) {
+KCenterResult RunEngine(const std::vector<float>& cand,
+                        const std::vector<float>& pool, size_t d,
+                        const std::vector<uint8_t>& eligible,
+                        const KCenterOptions& options) {
   KCenterInput in;
   in.candidates = cand.data();
   in.n = cand.size() / d;
@@ -106,7 +110,8 @@ KCenterResult RunEngine(const std::vector<float>& cand, const std::vector<float>
   in.eligible = eligible;
   in.pool = pool.data();
   in.p = pool.size() / d;
-  if (in.p > 0) in.nearest_pool = NearestBruteForce(in.candidates, in.n, in.pool, in.p, d);
+  if (in.p > 0)
+    in.nearest_pool = NearestBruteForce(in.candidates, in.n, in.pool, in.p, d);
   return KCenterGreedy(in, options);
 }
 
@@ -173,14 +178,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{30000, 50, 37, 0, 20, 0.9, 2, false}),
     [](const ::testing::TestParamInfo<Case>& info) {
       const Case& c = info.param;
-      return absl::StrCat("t", c.threads, c.prune ? "_prune" : "_exact",
-                          "_n", c.n, "_pool", c.p, "_d", c.d, "_clusters",
-                          c.clusters, "_k",
-                          c.max_picks == kAll ? "all" : absl::StrCat(c.max_picks),
-                          "_mindist",
-                          c.min_distance ? absl::StrCat(static_cast<int>(
-                                               *c.min_distance * 100))
-                                         : "off");
+      return absl::StrCat(
+          "t", c.threads, c.prune ? "_prune" : "_exact", "_n", c.n, "_pool",
+          c.p, "_d", c.d, "_clusters", c.clusters, "_k",
+          c.max_picks == kAll ? "all" : absl::StrCat(c.max_picks), "_mindist",
+          c.min_distance ? absl::StrCat(static_cast<int>(*c.min_distance * 100))
+                         : "off");
     });
 
 TEST(KCenterGreedyTest, MinDistanceStopsAndKeepsPicksApart) {
@@ -280,7 +283,8 @@ TEST(KCenterGreedyTest, PruningSkipsMostWorkOnClusteredData) {
   KCenterResult exact = RunEngine(cand, {}, d, {}, options);
   ExpectSame(pruned, exact);
   EXPECT_EQ(exact.stats.evaluations_skipped, 0u);
-  EXPECT_LT(pruned.stats.distance_evaluations * 3, exact.stats.distance_evaluations);
+  EXPECT_LT(pruned.stats.distance_evaluations * 3,
+            exact.stats.distance_evaluations);
   EXPECT_GT(pruned.stats.evaluations_skipped, 0u);
 }
 
@@ -288,13 +292,15 @@ TEST(KCenterGreedyTest, DuplicateHeavyDataMatchesOracle) {
   const size_t d = 8;
   std::vector<float> base = UnitVectors(20, d, 0, 11);
   std::vector<float> cand;
-  for (int copy = 0; copy < 30; ++copy) cand.insert(cand.end(), base.begin(), base.end());
+  for (int copy = 0; copy < 30; ++copy)
+    cand.insert(cand.end(), base.begin(), base.end());
   std::vector<float> pool(base.begin(), base.begin() + 3 * d);
   for (bool prune : {true, false}) {
     KCenterOptions options;
     options.max_picks = 100;
     options.prune = prune;
-    ExpectSame(RunEngine(cand, pool, d, {}, options), Oracle(cand, pool, d, {}, options));
+    ExpectSame(RunEngine(cand, pool, d, {}, options),
+               Oracle(cand, pool, d, {}, options));
   }
 }
 
@@ -319,9 +325,10 @@ TEST(KCenterGreedyTest, PreselectedArePickedFirstAndCount) {
   EXPECT_EQ(r.picks[0], 17u);
   EXPECT_EQ(r.picks[1], 3u);
   EXPECT_FALSE(r.distances[0].has_value());
-  EXPECT_NEAR(*r.distances[1],
-              std::sqrt(SquaredDistance(cand.data() + 3 * d, cand.data() + 17 * d, d)),
-              1e-6);
+  EXPECT_NEAR(
+      *r.distances[1],
+      std::sqrt(SquaredDistance(cand.data() + 3 * d, cand.data() + 17 * d, d)),
+      1e-6);
   // The rest is greedy from those two centres: the same as a pool of them.
   std::vector<float> pool(cand.begin() + 17 * d, cand.begin() + 18 * d);
   pool.insert(pool.end(), cand.begin() + 3 * d, cand.begin() + 4 * d);
@@ -329,7 +336,8 @@ TEST(KCenterGreedyTest, PreselectedArePickedFirstAndCount) {
   eligible[17] = eligible[3] = 0;
   options.max_picks = 3;
   KCenterResult rest = RunEngine(cand, pool, d, eligible, options);
-  EXPECT_EQ(std::vector<size_t>(r.picks.begin() + 2, r.picks.end()), rest.picks);
+  EXPECT_EQ(std::vector<size_t>(r.picks.begin() + 2, r.picks.end()),
+            rest.picks);
   // More preselected rows than max_picks: all are taken, then it stops.
   options.max_picks = 1;
   r = KCenterGreedy(in, options);

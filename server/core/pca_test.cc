@@ -17,7 +17,8 @@ TEST(ProjectPca2DTest, FindsTheMainDirections) {
   const size_t n = 2000;
   for (size_t i = 0; i < n; ++i) {
     const float a = 10 * g(rng), b = 3 * g(rng), c = 0.1f * g(rng);
-    rows.insert(rows.end(), {(a + c) / std::sqrt(2.0f), (a - c) / std::sqrt(2.0f), b});
+    rows.insert(rows.end(),
+                {(a + c) / std::sqrt(2.0f), (a - c) / std::sqrt(2.0f), b});
   }
   Projection2D p = ProjectPca2D(rows.data(), n, 3);
   ASSERT_EQ(p.xy.size(), 2 * n);

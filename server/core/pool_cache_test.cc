@@ -35,7 +35,8 @@ TEST(PoolCacheTest, RoundTripAndRefusals) {
 
   // Another CSV's checksum, a flipped byte anywhere, a cut: not used.
   EXPECT_FALSE(DecodePoolCache(bytes, "xxh3:0123456789abcdee").has_value());
-  for (size_t at : {size_t{3}, size_t{100}, bytes.size() / 2, bytes.size() - 1}) {
+  for (size_t at :
+       {size_t{3}, size_t{100}, bytes.size() / 2, bytes.size() - 1}) {
     std::string bad = bytes;
     bad[at] ^= 1;
     EXPECT_FALSE(DecodePoolCache(bad, "xxh3:0123456789abcdef").has_value())
@@ -58,8 +59,8 @@ TEST(PoolCacheTest, StoreUsesItOnlyForItsOwnCsv) {
   PoolMetadata meta;
   meta.dimension = 4;
   meta.version = 1;
-  ASSERT_TRUE((*store)->Commit("p", &meta, RandomTable(10, 4, 1), nullptr,
-                               true).ok());
+  ASSERT_TRUE(
+      (*store)->Commit("p", &meta, RandomTable(10, 4, 1), nullptr, true).ok());
   EXPECT_FALSE(fs::exists(cache));
   EmbeddingTable big = RandomTable(20000, 16, 2);
   PoolMetadata next = meta;
@@ -100,8 +101,8 @@ TEST(PoolCacheTest, StoreUsesItOnlyForItsOwnCsv) {
   // Shrinking below the threshold removes it.
   PoolMetadata third = next;
   third.version = 3;
-  ASSERT_TRUE((*store)->Commit("p", &third, RandomTable(5, 16, 4), &next,
-                               true).ok());
+  ASSERT_TRUE(
+      (*store)->Commit("p", &third, RandomTable(5, 16, 4), &next, true).ok());
   EXPECT_FALSE(fs::exists(cache));
 }
 

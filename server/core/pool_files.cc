@@ -51,8 +51,8 @@ EmbeddingTable Rows(const EmbeddingTable& table, size_t from, size_t to) {
 // Whether history/ holds the metadata of `version` (a cheap listing; the
 // files are named <time>_v<version>_datapool_meta.json).
 bool HistoryKeeps(const std::string& history, uint64_t version) {
-  const std::string suffix = absl::StrCat(
-      absl::StrFormat("_v%06d_", version), kMetadataFileName);
+  const std::string suffix =
+      absl::StrCat(absl::StrFormat("_v%06d_", version), kMetadataFileName);
   std::error_code ec;
   for (const fs::directory_entry& entry : ListDir(history, &ec)) {
     const std::string file = entry.path().filename().string();

@@ -1,7 +1,5 @@
 // PoolStore's history/: the versions a pool keeps, how they are named,
 // read back (whole, or rebuilt from the rows each appended) and pruned.
-#include "server/core/pool_store.h"
-
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
@@ -15,11 +13,12 @@
 #include "common/status_macros.h"
 #include "server/core/pool_files.h"
 #include "server/core/pool_name.h"
+#include "server/core/pool_store.h"
 
 namespace datapool {
 namespace fs = std::filesystem;
-using pool_files::kReportsDirName;
 using pool_files::FsError;
+using pool_files::kReportsDirName;
 using pool_files::ListDir;
 using pool_files::NormalizeRows;
 
@@ -74,8 +73,7 @@ absl::StatusOr<std::vector<HistoryVersion>> PoolStore::ListHistory(
 absl::StatusOr<StoredPool> PoolStore::LoadHistoryVersion(
     absl::string_view name, uint64_t version) const {
   ASSIGN_OR_RETURN(std::vector<HistoryVersion> versions, ListHistory(name));
-  const std::string history =
-      absl::StrCat(PoolDir(name), "/", kHistoryDirName);
+  const std::string history = absl::StrCat(PoolDir(name), "/", kHistoryDirName);
   auto find = [&versions](uint64_t v) -> const HistoryVersion* {
     for (const HistoryVersion& h : versions) {
       if (h.meta.version == v) return &h;
@@ -94,15 +92,16 @@ absl::StatusOr<StoredPool> PoolStore::LoadHistoryVersion(
     chain.push_back(v);
     const HistoryVersion* base = find(v->meta.base_version);
     if (base == nullptr || base->meta.version >= v->meta.version) {
-      return absl::DataLossError(absl::StrCat(
-          history, "/", v->csv_file, ": its base version ",
-          v->meta.base_version, " is missing from history/"));
+      return absl::DataLossError(
+          absl::StrCat(history, "/", v->csv_file, ": its base version ",
+                       v->meta.base_version, " is missing from history/"));
     }
     v = base;
   }
   const std::string whole_path = absl::StrCat(history, "/", v->csv_file);
   ASSIGN_OR_RETURN(MappedFile whole, MappedFile::Open(whole_path));
-  if (ChecksumLike(whole.data(), v->meta.csv_checksum) != v->meta.csv_checksum) {
+  if (ChecksumLike(whole.data(), v->meta.csv_checksum) !=
+      v->meta.csv_checksum) {
     return absl::DataLossError(
         absl::StrCat(whole_path, " does not match its metadata (checksum)"));
   }
@@ -143,13 +142,12 @@ void PoolStore::PruneHistory(absl::string_view name) const {
   if (options_.keep_versions == 0 && options_.max_history_bytes == 0) return;
   absl::StatusOr<std::vector<HistoryVersion>> versions = ListHistory(name);
   if (!versions.ok() || versions->empty()) return;
-  const std::string history =
-      absl::StrCat(PoolDir(name), "/", kHistoryDirName);
+  const std::string history = absl::StrCat(PoolDir(name), "/", kHistoryDirName);
   std::error_code ec;
   auto files_of = [&history](const PoolMetadata& meta) {
     std::vector<std::string> files;
-    for (const char* file : {kMetadataFileName, kCsvFileName,
-                             kAppendedFileName, kCheckpointFileName}) {
+    for (const char* file : {kMetadataFileName, kCsvFileName, kAppendedFileName,
+                             kCheckpointFileName}) {
       files.push_back(absl::StrCat(history, "/", HistoryName(meta, file)));
     }
     return files;  // the metadata first: without it the version is gone
@@ -180,7 +178,8 @@ void PoolStore::PruneHistory(absl::string_view name) const {
   // any point leaves every kept version restorable.
   const HistoryVersion& oldest = (*versions)[drop];
   if (oldest.appended) {
-    absl::StatusOr<StoredPool> whole = LoadHistoryVersion(name, oldest.meta.version);
+    absl::StatusOr<StoredPool> whole =
+        LoadHistoryVersion(name, oldest.meta.version);
     if (!whole.ok()) return;
     std::string csv;
     AppendCsv(whole->table, &csv);
@@ -220,7 +219,8 @@ uint64_t PoolStore::HighestVersionSeen(absl::string_view name) const {
   if (absl::StatusOr<std::string> text =
           ReadFile(absl::StrCat(dir, "/", kMetadataFileName));
       text.ok()) {
-    if (absl::StatusOr<PoolMetadata> meta = MetadataFromJson(*text); meta.ok()) {
+    if (absl::StatusOr<PoolMetadata> meta = MetadataFromJson(*text);
+        meta.ok()) {
       highest = std::max<uint64_t>(highest, meta->version);
     }
   }

@@ -36,9 +36,9 @@ absl::StatusOr<std::unique_ptr<PoolLock>> PoolLock::Acquire(
   }
   char host[256] = "unknown-host";
   ::gethostname(host, sizeof(host) - 1);
-  const std::string text = absl::StrCat("host ", host, ", pid ", ::getpid(),
-                                        ", since ", TimeToRfc3339(absl::Now()),
-                                        "\n");
+  const std::string text =
+      absl::StrCat("host ", host, ", pid ", ::getpid(), ", since ",
+                   TimeToRfc3339(absl::Now()), "\n");
   // The text is informative only; the flock is what counts.
   if (::ftruncate(fd, 0) == 0) {
     ssize_t ignored = ::pwrite(fd, text.data(), text.size(), 0);

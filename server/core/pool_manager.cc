@@ -44,11 +44,10 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
 
 absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Open(
     const Options& options) {
-  ASSIGN_OR_RETURN(std::unique_ptr<PoolStore> store,
-                   PoolStore::Create({options.shared_dir,
-                                      options.keep_versions,
-                                      options.max_history_bytes,
-                                      options.keep_reports}));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<PoolStore> store,
+      PoolStore::Create({options.shared_dir, options.keep_versions,
+                         options.max_history_bytes, options.keep_reports}));
   return std::unique_ptr<PoolManager>(
       new PoolManager(std::move(store), options));
 }
@@ -123,13 +122,13 @@ absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,
         CheckPoolModel(model_, name, snapshot->meta, store_->PoolDir(name)));
   }
   RETURN_IF_ERROR(PrepareCandidates(&queries));
-  RETURN_IF_ERROR(CheckPoolDimension(name, snapshot->meta, queries.dimension,
-                                     "queries"));
+  RETURN_IF_ERROR(
+      CheckPoolDimension(name, snapshot->meta, queries.dimension, "queries"));
   const size_t n = queries.size();
   std::vector<float> sq(n * k);
   std::vector<int64_t> ids(n * k);
-  RETURN_IF_ERROR(NearestRows(*snapshot, queries.values.data(), n, k,
-                              sq.data(), ids.data()));
+  RETURN_IF_ERROR(NearestRows(*snapshot, queries.values.data(), n, k, sq.data(),
+                              ids.data()));
   SearchOutcome out;
   out.queries = std::move(queries.filenames);
   out.neighbors.resize(n);
@@ -167,8 +166,8 @@ std::vector<PoolInfo> PoolManager::ListPools() const {
   return infos;
 }
 
-absl::StatusOr<std::vector<PoolManager::VersionInfo>>
-PoolManager::ListHistory(absl::string_view name) const {
+absl::StatusOr<std::vector<PoolManager::VersionInfo>> PoolManager::ListHistory(
+    absl::string_view name) const {
   RETURN_IF_ERROR(ValidatePoolName(name));
   absl::StatusOr<std::shared_ptr<const PoolSnapshot>> snapshot =
       registry_.Readable(name);
@@ -184,7 +183,8 @@ PoolManager::ListHistory(absl::string_view name) const {
                               absl::StrCat(kHistoryDirName, "/", v.csv_file),
                               false});
   }
-  if (!damaged) out.push_back(VersionInfo{(*snapshot)->meta, kCsvFileName, true});
+  if (!damaged)
+    out.push_back(VersionInfo{(*snapshot)->meta, kCsvFileName, true});
   return out;
 }
 
@@ -209,16 +209,16 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreLocked(absl::string_view name,
   ASSIGN_OR_RETURN(std::shared_ptr<const PoolSnapshot> current,
                    registry_.Owned(name, entry));
   if (version == current->meta.version) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version ", version, " is already the current version of '", name,
-        "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("version ", version,
+                     " is already the current version of '", name, "'"));
   }
   ASSIGN_OR_RETURN(StoredPool kept, store_->LoadHistoryVersion(name, version));
   if (kept.meta.model_fingerprint != current->meta.model_fingerprint) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "version ", version, " of '", name, "' was made by model ",
-        kept.meta.model_fingerprint, ", the pool's is ",
-        current->meta.model_fingerprint));
+    return absl::FailedPreconditionError(
+        absl::StrCat("version ", version, " of '", name, "' was made by model ",
+                     kept.meta.model_fingerprint, ", the pool's is ",
+                     current->meta.model_fingerprint));
   }
   PoolMetadata meta = kept.meta;
   meta.version = current->meta.version + 1;

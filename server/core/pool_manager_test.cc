@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <limits>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -161,8 +161,9 @@ TEST(PoolManagerTest, ErrorsChangeNothing) {
   none.pool = "p";
   EXPECT_EQ(manager->Select(none, RandomTable(3, 4, 3)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(manager->Select(Count("../p", 1), RandomTable(3, 4, 3)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      manager->Select(Count("../p", 1), RandomTable(3, 4, 3)).status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(manager->Select(Count("p", 1), EmbeddingTable{}).status().code(),
             absl::StatusCode::kInvalidArgument);
   SelectParams neg = Count("p", 1);
@@ -184,7 +185,8 @@ TEST(PoolManagerTest, ErrorsChangeNothing) {
 
   EXPECT_EQ(*ReadFile(tmp.path() + "/p/datapool_latest.csv"), *before);
   EXPECT_EQ(manager->GetPool("p")->meta.version, 1u);
-  EXPECT_EQ(manager->ListPools().size(), 1u);  // the "../p" attempt made nothing
+  EXPECT_EQ(manager->ListPools().size(),
+            1u);  // the "../p" attempt made nothing
 }
 
 TEST(PoolManagerTest, NothingPickedCommitsNothing) {
@@ -214,7 +216,8 @@ TEST(PoolManagerTest, DeleteAndList) {
   ASSERT_TRUE(deleted.ok());
   EXPECT_EQ(deleted->meta.size, 2u);
   EXPECT_FALSE(fs::exists(tmp.path() + "/a"));
-  EXPECT_EQ(manager->DeletePool("a").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager->DeletePool("a").status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(manager->ListPools().size(), 1u);
   // The name can be used again, from scratch.
   auto again = manager->Select(Count("a", 1), RandomTable(5, 3, 3));
@@ -230,10 +233,10 @@ TEST(PoolManagerTest, ConcurrentSelectionsLoseNoCommit) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int r = 0; r < kRounds; ++r) {
-        auto out = manager->Select(
-            Count("shared", 2),
-            RandomTable(6, 4, 100 * t + r, "t" + std::to_string(t) + "r" +
-                                               std::to_string(r) + "-"));
+        auto out = manager->Select(Count("shared", 2),
+                                   RandomTable(6, 4, 100 * t + r,
+                                               "t" + std::to_string(t) + "r" +
+                                                   std::to_string(r) + "-"));
         EXPECT_TRUE(out.ok()) << out.status();
       }
     });
@@ -317,7 +320,9 @@ TEST(PoolManagerModelTest, RecordsModelAndWritesCheckpoint) {
 
   // A second commit with the same model keeps the checkpoint; the history
   // holds no checkpoint copy (it did not change).
-  ASSERT_TRUE((*manager)->SelectImages(Count("m", 1), Images({{0, 0, 1}, {1, 1, 1}})).ok());
+  ASSERT_TRUE((*manager)
+                  ->SelectImages(Count("m", 1), Images({{0, 0, 1}, {1, 1, 1}}))
+                  .ok());
   for (const auto& e : fs::directory_iterator(tmp.path() + "/m/history")) {
     EXPECT_THAT(e.path().string(), ::testing::Not(HasSubstr("ckpt")));
   }
@@ -329,14 +334,17 @@ TEST(PoolManagerModelTest, OtherModelIsRefusedBeforeAnythingChanges) {
   {
     auto manager = PoolManager::Create({tmp.path(), &first});
     ASSERT_TRUE(manager.ok());
-    ASSERT_TRUE((*manager)->SelectImages(Count("m", 1), Images({{1, 0, 0}})).ok());
-    ASSERT_TRUE((*manager)->Select(Count("client", 1), RandomTable(3, 3, 1)).ok());
+    ASSERT_TRUE(
+        (*manager)->SelectImages(Count("m", 1), Images({{1, 0, 0}})).ok());
+    ASSERT_TRUE(
+        (*manager)->Select(Count("client", 1), RandomTable(3, 3, 1)).ok());
   }
   auto before = ReadFile(tmp.path() + "/m/datapool_latest.csv");
   FakeEmbedder second("sha256:bbb");
   auto manager = PoolManager::Create({tmp.path(), &second});
   ASSERT_TRUE(manager.ok());
-  EXPECT_EQ((*manager)->CheckModel("m").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*manager)->CheckModel("m").code(),
+            absl::StatusCode::kFailedPrecondition);
   auto out = (*manager)->SelectImages(Count("m", 1), Images({{0, 1, 0}}));
   EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("sha256:aaa"));
@@ -344,10 +352,14 @@ TEST(PoolManagerModelTest, OtherModelIsRefusedBeforeAnythingChanges) {
   EXPECT_EQ(*ReadFile(tmp.path() + "/m/datapool_latest.csv"), *before);
   EXPECT_EQ(*ReadFile(tmp.path() + "/m/checkpoint_latest.ckpt"), "model-bytes");
   // A pool of client embeddings does not take model embeddings either.
-  EXPECT_EQ((*manager)->SelectImages(Count("client", 1), Images({{0, 1, 0}})).status().code(),
+  EXPECT_EQ((*manager)
+                ->SelectImages(Count("client", 1), Images({{0, 1, 0}}))
+                .status()
+                .code(),
             absl::StatusCode::kFailedPrecondition);
   // New pools are fine.
-  EXPECT_TRUE((*manager)->SelectImages(Count("fresh", 1), Images({{0, 1, 0}})).ok());
+  EXPECT_TRUE(
+      (*manager)->SelectImages(Count("fresh", 1), Images({{0, 1, 0}})).ok());
 }
 
 TEST(PoolManagerModelTest, SameModelAtAnotherInputSizeIsRefused) {
@@ -355,7 +367,8 @@ TEST(PoolManagerModelTest, SameModelAtAnotherInputSizeIsRefused) {
   FakeEmbedder at4("sha256:aaa", 4);
   {
     auto manager = PoolManager::Create({tmp.path(), &at4});
-    ASSERT_TRUE((*manager)->SelectImages(Count("m", 1), Images({{1, 0, 0}})).ok());
+    ASSERT_TRUE(
+        (*manager)->SelectImages(Count("m", 1), Images({{1, 0, 0}})).ok());
   }
   FakeEmbedder at8("sha256:aaa", 8);
   auto manager = PoolManager::Create({tmp.path(), &at8});
@@ -371,17 +384,20 @@ TEST(PoolManagerModelTest, AllBadCommitsNothing) {
   auto manager = PoolManager::Create({tmp.path(), &model});
   ASSERT_TRUE(manager.ok());
   auto out = (*manager)->SelectImages(
-      Count("m", 1), Images({}, {{"a.jpg", "empty file"}, {"b.jpg", "not an image"}}));
+      Count("m", 1),
+      Images({}, {{"a.jpg", "empty file"}, {"b.jpg", "not an image"}}));
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(out.status().message()), HasSubstr("'a.jpg': empty file"));
+  EXPECT_THAT(std::string(out.status().message()),
+              HasSubstr("'a.jpg': empty file"));
   EXPECT_FALSE(fs::exists(tmp.path() + "/m"));
 }
 
 TEST(PoolManagerModelTest, NoModelMeansNoImages) {
   TempDir tmp;
   auto manager = Open(tmp.path());
-  EXPECT_EQ(manager->SelectImages(Count("m", 1), Images({{1, 0, 0}})).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      manager->SelectImages(Count("m", 1), Images({{1, 0, 0}})).status().code(),
+      absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
@@ -394,11 +410,13 @@ TEST(PoolManagerHistoryTest, ListAndRestore) {
   TempDir tmp;
   auto manager = Open(tmp.path());
   const EmbeddingTable first = RandomTable(10, 4, 1, "a");
-  ASSERT_TRUE(manager->Select(Count("p", 3), first).ok());                 // v1
-  ASSERT_TRUE(manager->Select(Count("p", 2), RandomTable(10, 4, 2, "b")).ok());  // v2
+  ASSERT_TRUE(manager->Select(Count("p", 3), first).ok());  // v1
+  ASSERT_TRUE(
+      manager->Select(Count("p", 2), RandomTable(10, 4, 2, "b")).ok());  // v2
   SelectParams no_history = Count("p", 2);
   no_history.keep_history = false;
-  ASSERT_TRUE(manager->Select(no_history, RandomTable(10, 4, 3, "c")).ok());  // v3
+  ASSERT_TRUE(
+      manager->Select(no_history, RandomTable(10, 4, 3, "c")).ok());  // v3
 
   auto history = manager->ListHistory("p");
   ASSERT_TRUE(history.ok()) << history.status();
@@ -436,11 +454,14 @@ TEST(PoolManagerHistoryTest, ListAndRestore) {
   manager = Open(tmp.path());
   EXPECT_EQ(manager->GetPool("p")->meta.version, 5u);
 
-  EXPECT_EQ(manager->RestoreVersion("p", 2).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager->RestoreVersion("p", 2).status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(manager->RestoreVersion("p", 5).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(manager->RestoreVersion("nope", 1).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(manager->ListHistory("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager->RestoreVersion("nope", 1).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager->ListHistory("nope").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace
@@ -540,7 +561,8 @@ TEST(PoolManagerFlagsTest, SelectedRowsComeFirstMaskedRowsAreIgnored) {
   t.masked.assign(20, 0);
   t.selected[7] = t.selected[2] = 1;
   t.masked[5] = 1;
-  t.values[5 * 6] = std::numeric_limits<float>::quiet_NaN();  // ignored entirely
+  t.values[5 * 6] =
+      std::numeric_limits<float>::quiet_NaN();  // ignored entirely
   auto out = manager->Select(Count("p", 4), t);
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->selected.size(), 4u);

@@ -43,9 +43,9 @@ absl::Status CheckTargetExists(const MergeParams& p, bool exists) {
         "' already exists; merge into it without create, or name a new pool"));
   }
   if (!p.create && !exists) {
-    return absl::NotFoundError(absl::StrCat(
-        "pool '", p.target,
-        "' does not exist; set create to merge into a new pool"));
+    return absl::NotFoundError(
+        absl::StrCat("pool '", p.target,
+                     "' does not exist; set create to merge into a new pool"));
   }
   return absl::OkStatus();
 }
@@ -73,10 +73,10 @@ absl::Status CheckCompatible(
     }
     if (meta.model_fingerprint != model.model_fingerprint ||
         meta.input_size != model.input_size) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "pool '", name, "' holds ", DescribeModel(meta), ", pool '",
-          model_pool, "' holds ", DescribeModel(model),
-          "; embeddings of different models cannot be mixed"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("pool '", name, "' holds ", DescribeModel(meta),
+                       ", pool '", model_pool, "' holds ", DescribeModel(model),
+                       "; embeddings of different models cannot be mixed"));
     }
   }
   return absl::OkStatus();
@@ -93,8 +93,7 @@ struct NamedRows {
 absl::StatusOr<NamedRows> NameRows(
     const MergeParams& params, const std::string& name,
     const EmbeddingTable& rows,
-    const std::function<bool(const std::string&)>& taken,
-    MergedSource* stats) {
+    const std::function<bool(const std::string&)>& taken, MergedSource* stats) {
   NamedRows out;
   absl::flat_hash_set<std::string> pending;
   auto used = [&](const std::string& f) {
@@ -107,10 +106,10 @@ absl::StatusOr<NamedRows> NameRows(
           absl::StrCat("pool '", taken(filename) ? params.target : name, "'");
       switch (params.on_collision) {
         case FilenameCollision::kFail:
-          return absl::AlreadyExistsError(absl::StrCat(
-              "filename '", filename, "' of pool '", name,
-              "' is already in the merge (from ", where,
-              "); choose the collision rule prefix or skip"));
+          return absl::AlreadyExistsError(
+              absl::StrCat("filename '", filename, "' of pool '", name,
+                           "' is already in the merge (from ", where,
+                           "); choose the collision rule prefix or skip"));
         case FilenameCollision::kSkip:
           ++stats->skipped_collisions;
           continue;
@@ -212,8 +211,7 @@ absl::StatusOr<MergeOutcome> PoolMerger::Merge(const MergeParams& params) {
   absl::StatusOr<MergeOutcome> outcome;
   RETURN_IF_ERROR(registry_.Write(
       params.target, params.create, CheckTargetExists(params, false),
-      [&](PoolEntry& entry,
-          const std::shared_ptr<const PoolSnapshot>& before) {
+      [&](PoolEntry& entry, const std::shared_ptr<const PoolSnapshot>& before) {
         RETURN_IF_ERROR(CheckTargetExists(params, before != nullptr));
         outcome = MergeInto(params, sources, before, &entry);
         return outcome.status();
@@ -226,8 +224,8 @@ absl::StatusOr<MergeOutcome> PoolMerger::MergeInto(
     const std::shared_ptr<const PoolSnapshot>& before, PoolEntry* entry) {
   // The target's model, or the first source's for a new target.
   const PoolMetadata& model = before ? before->meta : sources[0]->meta;
-  RETURN_IF_ERROR(CheckCompatible(
-      params, sources, model, before ? params.target : params.sources[0]));
+  RETURN_IF_ERROR(CheckCompatible(params, sources, model,
+                                  before ? params.target : params.sources[0]));
   MergeOutcome out;
   const size_t d = model.dimension;
   EmbeddingTable next;
@@ -287,14 +285,13 @@ absl::Status PoolMerger::Commit(
   const bool copy_checkpoint =
       before == nullptr && !meta.model_fingerprint.empty();
   if (copy_checkpoint) {
-    ASSIGN_OR_RETURN(checkpoint,
-                     ReadFile(absl::StrCat(store.PoolDir(params.sources[0]),
-                                           "/", kCheckpointFileName)));
+    ASSIGN_OR_RETURN(
+        checkpoint, ReadFile(absl::StrCat(store.PoolDir(params.sources[0]), "/",
+                                          kCheckpointFileName)));
   }
-  RETURN_IF_ERROR(store.Commit(params.target, &meta, next,
-                               before ? &before->meta : nullptr,
-                               params.keep_history,
-                               copy_checkpoint ? &checkpoint : nullptr));
+  RETURN_IF_ERROR(store.Commit(
+      params.target, &meta, next, before ? &before->meta : nullptr,
+      params.keep_history, copy_checkpoint ? &checkpoint : nullptr));
   auto snapshot = registry_.Snapshot(meta, std::move(next),
                                      before ? before->index : nullptr);
   out->pool = registry_.Info(params.target, *snapshot);

@@ -139,9 +139,7 @@ TEST_F(PoolMergeTest, FilenameCollisionsFailPrefixOrSkip) {
   }
   // b's pool order is its pick order; the first of its names a has:
   EmbeddingTable b = MakePool("b", b_rows);
-  auto in_a = [](const std::string& f) {
-    return std::stoi(f.substr(3)) < 10;
-  };
+  auto in_a = [](const std::string& f) { return std::stoi(f.substr(3)) < 10; };
   std::string first_collision;
   for (const std::string& f : b.filenames) {
     if (in_a(f)) {
@@ -223,8 +221,8 @@ TEST_F(PoolMergeTest, MinDistanceKeepsOnlyFarSamples) {
     for (size_t j = 0; j < i; ++j) {
       const double dist = std::sqrt(
           SquaredDistance(merged->row(i), merged->row(j), merged->dimension));
-      EXPECT_GE(dist, 0.05) << merged->filenames[i] << " vs "
-                            << merged->filenames[j];
+      EXPECT_GE(dist, 0.05)
+          << merged->filenames[i] << " vs " << merged->filenames[j];
     }
   }
   // Joined rows keep their order in the source.
@@ -246,7 +244,9 @@ TEST_F(PoolMergeTest, BadRequestsChangeNothing) {
   MakePool("b", RandomTable(5, 4, 2, "b"));
   MakePool("wide", RandomTable(5, 6, 3, "w"));
 
-  auto code = [&](MergeParams p) { return manager_->MergePools(p).status().code(); };
+  auto code = [&](MergeParams p) {
+    return manager_->MergePools(p).status().code();
+  };
   EXPECT_EQ(code(Merge("a", {})), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code(Merge("a", {"a"})), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code(Merge("a", {"b", "b"})), absl::StatusCode::kInvalidArgument);

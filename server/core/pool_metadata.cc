@@ -1,13 +1,13 @@
-#include "absl/strings/string_view.h"
 #include "server/core/pool_metadata.h"
 
 #include <xxhash.h>
 
 #include <cmath>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "common/json.h"
 #include "common/status_macros.h"
 
@@ -39,6 +39,7 @@ std::string ChecksumLike(absl::string_view data, absl::string_view recorded) {
 
 std::string MetadataToJson(const PoolMetadata& meta) {
   JsonWriter w;
+  // clang-format off
   w.BeginObject()
       .Key("format_version").Int(meta.format_version)
       .Key("dimension").UInt(meta.dimension)
@@ -50,6 +51,7 @@ std::string MetadataToJson(const PoolMetadata& meta) {
       .Key("created").String(TimeToRfc3339(meta.created))
       .Key("updated").String(TimeToRfc3339(meta.updated))
       .Key("csv_checksum").String(meta.csv_checksum);
+  // clang-format on
   if (meta.base_version != 0) {
     w.Key("base_version").UInt(meta.base_version);
     w.Key("base_size").UInt(meta.base_size);
@@ -83,7 +85,8 @@ absl::StatusOr<std::string> GetString(const JsonValue& obj,
   return v->string;
 }
 
-absl::StatusOr<absl::Time> GetTime(const JsonValue& obj, absl::string_view key) {
+absl::StatusOr<absl::Time> GetTime(const JsonValue& obj,
+                                   absl::string_view key) {
   ASSIGN_OR_RETURN(std::string text, GetString(obj, key));
   absl::Time t;
   std::string err;

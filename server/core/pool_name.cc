@@ -1,10 +1,10 @@
-#include "absl/strings/string_view.h"
 #include "server/core/pool_name.h"
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace datapool {
 
@@ -14,9 +14,9 @@ absl::Status ValidatePoolName(absl::string_view name) {
     return absl::InvalidArgumentError("pool name is empty");
   }
   if (name.size() > kMaxLength) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pool name is ", name.size(), " characters long; the limit is ",
-        kMaxLength));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pool name is ", name.size(),
+                     " characters long; the limit is ", kMaxLength));
   }
   if (name.front() == '.') {
     return absl::InvalidArgumentError(

@@ -1,9 +1,8 @@
 #ifndef DATAPOOL_SERVER_CORE_POOL_NAME_H_
 #define DATAPOOL_SERVER_CORE_POOL_NAME_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace datapool {
 

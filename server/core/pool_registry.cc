@@ -48,7 +48,8 @@ std::shared_ptr<PoolEntry> PoolRegistry::LoadOne(const std::string& name,
     // follows the open-file limit) a pool is listed, not loaded.
     problem = absl::ResourceExhaustedError(absl::StrCat(
         "pool '", name, "' is not loaded: this server holds at most ",
-        max_pools_, " pools (--max-pools, which defaults to what the "
+        max_pools_,
+        " pools (--max-pools, which defaults to what the "
         "open-file limit allows); raise the limit (ulimit -n) or move "
         "pools to another server"));
   } else {
@@ -61,8 +62,8 @@ std::shared_ptr<PoolEntry> PoolRegistry::LoadOne(const std::string& name,
     if (owned || absl::IsFailedPrecondition(failed)) {
       absl::StatusOr<StoredPool> stored = store_.Load(name, owned);
       if (stored.ok()) {
-        entry->Publish(Snapshot(std::move(stored->meta),
-                                std::move(stored->table)));
+        entry->Publish(
+            Snapshot(std::move(stored->meta), std::move(stored->table)));
       } else if (!owned) {
         return nullptr;  // its owner may be between the renames of a commit
       }
@@ -72,9 +73,9 @@ std::shared_ptr<PoolEntry> PoolRegistry::LoadOne(const std::string& name,
     // Out of descriptors (or memory) is no damage: said with its own
     // code, and a restore does not set the pool's files aside.
     if (absl::IsResourceExhausted(failed)) {
-      problem = absl::ResourceExhaustedError(
-          absl::StrCat("pool '", name, "' could not be opened: ",
-                       failed.message(), "; fix that and restart"));
+      problem = absl::ResourceExhaustedError(absl::StrCat(
+          "pool '", name, "' could not be opened: ", failed.message(),
+          "; fix that and restart"));
     } else if (!failed.ok()) {
       problem = PoolDamage(name, failed);
     }
@@ -123,8 +124,8 @@ absl::StatusOr<std::shared_ptr<const PoolSnapshot>> PoolRegistry::Readable(
   return snapshot;
 }
 
-absl::StatusOr<std::shared_ptr<const PoolSnapshot>>
-PoolRegistry::CurrentOrNull(absl::string_view name) const {
+absl::StatusOr<std::shared_ptr<const PoolSnapshot>> PoolRegistry::CurrentOrNull(
+    absl::string_view name) const {
   std::shared_ptr<PoolEntry> entry = Find(name);
   if (entry == nullptr) return nullptr;
   RETURN_IF_ERROR(entry->Damage());

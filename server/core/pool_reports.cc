@@ -1,6 +1,4 @@
 // PoolStore's reports/<version>/: selection reports written and read.
-#include "server/core/pool_store.h"
-
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
@@ -14,25 +12,27 @@
 #include "common/status_macros.h"
 #include "server/core/pool_files.h"
 #include "server/core/pool_name.h"
+#include "server/core/pool_store.h"
 
 namespace datapool {
 namespace fs = std::filesystem;
-using pool_files::kReportsDirName;
 using pool_files::FsError;
+using pool_files::kReportsDirName;
 using pool_files::ListDir;
 
-absl::StatusOr<std::string> PoolStore::WriteReport(absl::string_view name,
-                                                   uint64_t version,
-                                                   absl::string_view json,
-                                                   absl::string_view html) const {
+absl::StatusOr<std::string> PoolStore::WriteReport(
+    absl::string_view name, uint64_t version, absl::string_view json,
+    absl::string_view html) const {
   const std::string folder =
       absl::StrCat(PoolDir(name), "/", kReportsDirName, "/", version);
   std::error_code ec;
   fs::create_directories(folder, ec);
   if (ec) return FsError(ec, "cannot create", folder);
   // The page first: report.json present means the report is complete.
-  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(folder, "/report.html"), html));
-  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(folder, "/report.json"), json));
+  RETURN_IF_ERROR(
+      WriteFileAtomically(absl::StrCat(folder, "/report.html"), html));
+  RETURN_IF_ERROR(
+      WriteFileAtomically(absl::StrCat(folder, "/report.json"), json));
   if (options_.keep_reports > 0) {
     // The newest keep_reports stay (by version number).
     std::vector<std::pair<uint64_t, fs::path>> reports;
@@ -69,13 +69,15 @@ absl::StatusOr<StoredReport> PoolStore::ReadReport(absl::string_view name,
       }
     }
     if (report.version == 0) {
-      return absl::NotFoundError(absl::StrCat(
-          "pool '", name, "' has no selection report yet (one is written "
-          "for each selection that commits picks)"));
+      return absl::NotFoundError(
+          absl::StrCat("pool '", name,
+                       "' has no selection report yet (one is written "
+                       "for each selection that commits picks)"));
     }
   }
   report.folder = absl::StrCat(reports, "/", report.version);
-  absl::StatusOr<std::string> json = ReadFile(absl::StrCat(report.folder, "/report.json"));
+  absl::StatusOr<std::string> json =
+      ReadFile(absl::StrCat(report.folder, "/report.json"));
   if (absl::IsNotFound(json.status())) {
     return absl::NotFoundError(absl::StrCat(
         "pool '", name, "' has no report for version ", report.version,
@@ -85,7 +87,8 @@ absl::StatusOr<StoredReport> PoolStore::ReadReport(absl::string_view name,
   if (!json.ok()) return json.status();
   report.json = *std::move(json);
   if (with_html) {
-    ASSIGN_OR_RETURN(report.html, ReadFile(absl::StrCat(report.folder, "/report.html")));
+    ASSIGN_OR_RETURN(report.html,
+                     ReadFile(absl::StrCat(report.folder, "/report.html")));
   }
   return report;
 }

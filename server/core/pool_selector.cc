@@ -20,8 +20,7 @@ absl::StatusOr<SelectOutcome> PoolSelector::Select(
   absl::StatusOr<SelectOutcome> outcome;
   absl::Status written = registry_.Write(
       params.pool, /*create=*/true, absl::OkStatus(),
-      [&](PoolEntry& entry,
-          const std::shared_ptr<const PoolSnapshot>& before) {
+      [&](PoolEntry& entry, const std::shared_ptr<const PoolSnapshot>& before) {
         outcome = SelectAgainst(params, candidates, std::move(intake),
                                 from_model, before, &entry);
         return outcome.status();

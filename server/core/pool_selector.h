@@ -33,8 +33,7 @@ class PoolSelector {
   // unchanged).
   absl::StatusOr<SelectOutcome> Select(const SelectParams& params,
                                        const EmbeddingTable& candidates,
-                                       CandidateIntake intake,
-                                       bool from_model);
+                                       CandidateIntake intake, bool from_model);
 
  private:
   // The pipeline against `before` (may be null); commits into `entry`

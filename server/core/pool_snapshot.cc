@@ -52,8 +52,7 @@ absl::Status NearestRows(const EmbeddingTable& rows,
                          const VectorIndexFactory& factory,
                          const float* queries, size_t n, size_t k,
                          float* sq_distances, int64_t* indices) {
-  ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
-                   factory(rows.dimension));
+  ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index, factory(rows.dimension));
   RETURN_IF_ERROR(index->Add(rows.values.data(), rows.size()));
   return index->Search(queries, n, k, sq_distances, indices);
 }
@@ -70,8 +69,8 @@ absl::Status NearestRows(const PoolSnapshot& snapshot, const float* queries,
   }
   // The index is missing, or a later commit grew it: search this version's
   // rows directly.
-  return NearestRows(snapshot.table, BruteForceIndex::Factory(),
-                     queries, n, k, sq_distances, indices);
+  return NearestRows(snapshot.table, BruteForceIndex::Factory(), queries, n, k,
+                     sq_distances, indices);
 }
 
 }  // namespace datapool

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "server/core/pool_store.h"
 
 #include <sys/stat.h>
@@ -7,8 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <system_error>
@@ -17,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "common/csv_codec.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
@@ -27,16 +27,16 @@
 
 namespace datapool {
 namespace fs = std::filesystem;
+using pool_files::FsError;
+using pool_files::HistoryKeeps;
 using pool_files::kDeletedPrefix;
 using pool_files::kReportsDirName;
-using pool_files::FsError;
-using pool_files::ListDir;
-using pool_files::Rows;
-using pool_files::HistoryKeeps;
-using pool_files::RemoveTempFiles;
 using pool_files::LinkOrCopy;
-using pool_files::RandomSuffix;
+using pool_files::ListDir;
 using pool_files::NormalizeRows;
+using pool_files::RandomSuffix;
+using pool_files::RemoveTempFiles;
+using pool_files::Rows;
 using pool_files::WriteCache;
 
 absl::StatusOr<std::unique_ptr<PoolStore>> PoolStore::Create(
@@ -47,14 +47,15 @@ absl::StatusOr<std::unique_ptr<PoolStore>> PoolStore::Create(
   std::error_code ec;
   fs::create_directories(options.shared_dir, ec);
   if (ec || !fs::is_directory(options.shared_dir)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "shared folder ", options.shared_dir, " is not a folder and cannot be created",
-        ec ? absl::StrCat(": ", ec.message()) : ""));
+    return absl::FailedPreconditionError(
+        absl::StrCat("shared folder ", options.shared_dir,
+                     " is not a folder and cannot be created",
+                     ec ? absl::StrCat(": ", ec.message()) : ""));
   }
   if (::access(options.shared_dir.c_str(), R_OK | W_OK | X_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "shared folder ", options.shared_dir, " is not writable: ",
-        std::strerror(errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("shared folder ", options.shared_dir,
+                     " is not writable: ", std::strerror(errno)));
   }
   return std::unique_ptr<PoolStore>(new PoolStore(options));
 }
@@ -203,9 +204,9 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
         FinishInterruptedCommit(dir, csv, meta_path, &*meta, &checksum));
   }
   if (meta->csv_checksum != checksum) {
-    return absl::DataLossError(absl::StrCat(
-        csv_path, " does not match ", meta_path, " (checksum ", checksum,
-        ", expected ", meta->csv_checksum, ")"));
+    return absl::DataLossError(
+        absl::StrCat(csv_path, " does not match ", meta_path, " (checksum ",
+                     checksum, ", expected ", meta->csv_checksum, ")"));
   }
   if (repair) RemoveInterruptedWrites(dir);
   StoredPool pool;
@@ -224,8 +225,7 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
 
 absl::Status PoolStore::Commit(absl::string_view name, PoolMetadata* meta,
                                const EmbeddingTable& table,
-                               const PoolMetadata* previous,
-                               bool keep_history,
+                               const PoolMetadata* previous, bool keep_history,
                                const std::string* checkpoint) {
   const std::string dir = PoolDir(name);
   const std::string history = absl::StrCat(dir, "/", kHistoryDirName);

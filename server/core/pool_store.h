@@ -8,10 +8,10 @@
 
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/embedding_table.h"
 #include "server/core/pool_metadata.h"
 
@@ -85,10 +85,10 @@ class PoolStore {
                                   bool repair = true) const;
 
   // Writes `table` as the pool's new version described by `*meta` (whose
-  // size and csv_checksum are filled in here). `previous` is the current version's
-  // metadata, or nullptr for a new pool. With keep_history the current
-  // files are first linked into history/; a current version that appended
-  // rows to a version history/ keeps, and that `table` extends (meta's
+  // size and csv_checksum are filled in here). `previous` is the current
+  // version's metadata, or nullptr for a new pool. With keep_history the
+  // current files are first linked into history/; a current version that
+  // appended rows to a version history/ keeps, and that `table` extends (meta's
   // base_version is previous's version), is kept as just those rows, so
   // history grows with what was added, not with the pool. Then retention
   // (Options) prunes history/; a version left oldest that was kept as

@@ -51,13 +51,15 @@ TEST(PoolStoreTest, CommitLoadAndHistory) {
   ASSERT_TRUE((*store)->Commit("p", &m2, v2, &m1, true).ok());
 
   const std::string dir = (*store)->PoolDir("p");
-  EXPECT_EQ(Files(dir), (std::vector<std::string>{
-                            "datapool_latest.csv", "datapool_meta.json", "history"}));
+  EXPECT_EQ(Files(dir),
+            (std::vector<std::string>{"datapool_latest.csv",
+                                      "datapool_meta.json", "history"}));
   EXPECT_EQ(Files(dir + "/history"),
             (std::vector<std::string>{
                 "20231114T221320.000Z_v000001_datapool_latest.csv",
                 "20231114T221320.000Z_v000001_datapool_meta.json"}));
-  auto old = ReadCsvFile(dir + "/history/20231114T221320.000Z_v000001_datapool_latest.csv");
+  auto old = ReadCsvFile(
+      dir + "/history/20231114T221320.000Z_v000001_datapool_latest.csv");
   ASSERT_TRUE(old.ok());
   EXPECT_EQ(old->filenames, v1.filenames);
   EXPECT_EQ(old->values, v1.values);
@@ -170,8 +172,8 @@ TEST(PoolStoreTest, HistorySizeCapDropsTheOldestButKeepsTheNewest) {
       m.base_version = v - 1;
       m.base_size = prev.size;
     }
-    ASSERT_TRUE((*store)->Commit("p", &m, table, v > 1 ? &prev : nullptr,
-                                 true).ok());
+    ASSERT_TRUE(
+        (*store)->Commit("p", &m, table, v > 1 ? &prev : nullptr, true).ok());
     prev = m;
   }
   auto kept = (*store)->ListHistory("p");
@@ -226,7 +228,8 @@ TEST(PoolStoreTest, RepairsCrashBetweenRenames) {
   m2.size = 3;
   m2.csv_checksum = Checksum(csv);
   ASSERT_TRUE(WriteFileAtomically(dir + "/datapool_latest.csv", csv).ok());
-  ASSERT_TRUE(WriteTempFile(dir + "/datapool_meta.json", MetadataToJson(m2)).ok());
+  ASSERT_TRUE(
+      WriteTempFile(dir + "/datapool_meta.json", MetadataToJson(m2)).ok());
   ASSERT_TRUE(WriteTempFile(dir + "/datapool_latest.csv", "junk").ok());
 
   auto loaded = (*store)->Load("p");
@@ -234,8 +237,9 @@ TEST(PoolStoreTest, RepairsCrashBetweenRenames) {
   EXPECT_EQ(loaded->meta.version, 2u);
   EXPECT_EQ(loaded->table.filenames, t2.filenames);
   // The temporary files are gone.
-  EXPECT_EQ(Files(dir), (std::vector<std::string>{
-                            "datapool_latest.csv", "datapool_meta.json", "history"}));
+  EXPECT_EQ(Files(dir),
+            (std::vector<std::string>{"datapool_latest.csv",
+                                      "datapool_meta.json", "history"}));
 }
 
 TEST(PoolStoreTest, MismatchWithoutRepairIsDataLoss) {
@@ -245,11 +249,13 @@ TEST(PoolStoreTest, MismatchWithoutRepairIsDataLoss) {
   EmbeddingTable t = RandomTable(2, 2, 1);
   PoolMetadata m = Meta(1, 2, 1700000000000);
   ASSERT_TRUE((*store)->Commit("p", &m, t, nullptr, true).ok());
-  std::ofstream(((*store)->PoolDir("p") + "/datapool_latest.csv"), std::ios::app)
+  std::ofstream(((*store)->PoolDir("p") + "/datapool_latest.csv"),
+                std::ios::app)
       << "extra,1,1,0\n";
   auto loaded = (*store)->Load("p");
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("does not match"));
+  EXPECT_THAT(std::string(loaded.status().message()),
+              HasSubstr("does not match"));
 }
 
 TEST(PoolStoreTest, AdoptsAPoolWithoutMetadata) {
@@ -331,7 +337,8 @@ TEST(PoolStoreTest, LoadsMetadataWithTheFirstChecksum) {
   EXPECT_EQ(loaded->table.filenames, t.filenames);
   // A different CSV still fails the check.
   ASSERT_TRUE(
-      WriteFileAtomically(dir + "/datapool_latest.csv", csv + "x,1,1,0\n").ok());
+      WriteFileAtomically(dir + "/datapool_latest.csv", csv + "x,1,1,0\n")
+          .ok());
   EXPECT_EQ((*store)->Load("p").status().code(), absl::StatusCode::kDataLoss);
 }
 

@@ -41,6 +41,7 @@ void WriteSummary(const DistanceSummary& s, JsonWriter* w) {
     w->Null();
     return;
   }
+  // clang-format off
   w->BeginObject()
       .Key("count").UInt(s.count)
       .Key("min").Double(s.min)
@@ -48,6 +49,7 @@ void WriteSummary(const DistanceSummary& s, JsonWriter* w) {
       .Key("mean").Double(s.mean)
       .Key("max").Double(s.max)
       .EndObject();
+  // clang-format on
 }
 
 // The stopping rules; n_samples as two keys, the form not given null.
@@ -70,6 +72,7 @@ void WriteParameters(const SelectionReportInput& in, JsonWriter* w) {
 
 void WriteCounts(const SelectionReportInput& in, const ReportData& data,
                  JsonWriter* w) {
+  // clang-format off
   w->Key("counts").BeginObject()
       .Key("candidates_received").UInt(in.candidates_received)
       .Key("skipped_files").UInt(in.skipped->size())
@@ -81,6 +84,7 @@ void WriteCounts(const SelectionReportInput& in, const ReportData& data,
       .Key("pool_size_before").UInt(data.pool_before)
       .Key("pool_size_after").UInt(data.pool_after)
       .EndObject();
+  // clang-format on
 }
 
 // Bin counts; none for a side without distances.
@@ -128,10 +132,12 @@ void WriteSelected(const SelectionReportInput& in,
 void WriteGroup(absl::string_view key, const ProjectedGroup& group,
                 const Projection2D& pca, JsonWriter* w) {
   const size_t at = group.first, shown = group.rows.size();
+  // clang-format off
   w->Key(key).BeginObject()
       .Key("total").UInt(group.total)
       .Key("shown").UInt(shown)
       .Key("x").BeginArray();
+  // clang-format on
   for (size_t k = 0; k < shown; ++k) w->Double(Round4(pca.xy[(at + k) * 2]));
   w->EndArray().Key("y").BeginArray();
   for (size_t k = 0; k < shown; ++k) {
@@ -143,12 +149,14 @@ void WriteGroup(absl::string_view key, const ProjectedGroup& group,
 }
 
 void WriteProjection(const ReportProjection& proj, JsonWriter* w) {
+  // clang-format off
   w->Key("projection").BeginObject()
       .Key("method").String("pca")
       .Key("explained_variance").BeginArray()
       .Double(Round4(proj.pca.explained[0]))
       .Double(Round4(proj.pca.explained[1]))
       .EndArray();
+  // clang-format on
   WriteGroup("pool", proj.pool, proj.pca, w);
   WriteGroup("rejected", proj.rejected, proj.pca, w);
   WriteGroup("picks", proj.picks, proj.pca, w);
@@ -160,10 +168,12 @@ void WritePairs(const SelectionReportInput& in, const ReportData& data,
   const std::vector<std::string>& names = in.candidates->filenames;
   w->Key("pairs").BeginArray();
   for (const ThumbnailPair& p : data.pairs) {
+    // clang-format off
     w->BeginObject()
         .Key("pick").String(ValidUtf8(names[p.pick]))
         .Key("pick_rank").UInt(p.pick_rank + 1)
         .Key("pick_distance");
+    // clang-format on
     DoubleOrNull(in.result->distances[p.pick_rank], w);
     w->Key("nearest_rejected");
     if (p.neighbor) {
@@ -172,9 +182,9 @@ void WritePairs(const SelectionReportInput& in, const ReportData& data,
       w->Null();
     }
     w->Key("nearest_rejected_distance");
-    DoubleOrNull(p.neighbor ? std::optional<double>(p.neighbor_distance)
-                            : std::nullopt,
-                 w);
+    DoubleOrNull(
+        p.neighbor ? std::optional<double>(p.neighbor_distance) : std::nullopt,
+        w);
     w->Key("thumbnails").Bool(!p.pick_image.empty()).EndObject();
   }
   w->EndArray();
@@ -188,18 +198,22 @@ void WriteSkippedAndDuplicates(const SelectionReportInput& in,
   w->Key("skipped").BeginArray();
   for (size_t k = 0; k < in.skipped->size() && k < listed; ++k) {
     const SkippedFile& s = (*in.skipped)[k];
+    // clang-format off
     w->BeginObject()
         .Key("filename").String(ValidUtf8(s.filename))
         .Key("reason").String(ValidUtf8(s.reason))
         .EndObject();
+    // clang-format on
   }
   w->EndArray().Key("duplicates").BeginArray();
   for (size_t k = 0; k < in.duplicates->size() && k < listed; ++k) {
     const RemovedDuplicate& d = (*in.duplicates)[k];
+    // clang-format off
     w->BeginObject()
         .Key("filename").String(ValidUtf8(d.filename))
         .Key("same_as").String(ValidUtf8(d.same_as))
         .EndObject();
+    // clang-format on
   }
   w->EndArray();
 }
@@ -211,6 +225,7 @@ std::string ReportJson(const SelectionReportInput& in,
                        const ReportData& data) {
   const StopReason stop = in.result->stop_reason;
   JsonWriter w;
+  // clang-format off
   w.BeginObject()
       .Key("format").String("datapool.selection_report")
       .Key("format_version").UInt(1)
@@ -218,9 +233,12 @@ std::string ReportJson(const SelectionReportInput& in,
       .Key("version").UInt(in.version)
       .Key("committed").Bool(in.committed)
       .Key("time").String(TimeToRfc3339(in.time));
+  // clang-format on
   WriteParameters(in, &w);
+  // clang-format off
   w.Key("stop_reason").String(StopReasonName(stop))
       .Key("stop_reason_text").String(StopReasonText(stop));
+  // clang-format on
   WriteCounts(in, data, &w);
   w.Key("selection_seconds").Double(in.selection_seconds);
   WriteDistances(data, &w);

@@ -10,10 +10,10 @@ namespace {
 absl::Status CheckName(absl::string_view filename, size_t max_bytes,
                        absl::string_view what) {
   if (filename.size() > max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "filename '", filename.substr(0, 64), "...' is ", filename.size(),
-        " bytes long; the most allowed is ", max_bytes,
-        " (server flag --max-filename-bytes)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("filename '", filename.substr(0, 64), "...' is ",
+                     filename.size(), " bytes long; the most allowed is ",
+                     max_bytes, " (server flag --max-filename-bytes)"));
   }
   if (absl::Status valid = ValidateSampleFilename(filename); !valid.ok()) {
     return absl::InvalidArgumentError(
@@ -59,8 +59,8 @@ absl::Status RequestBudget::AddRows(size_t rows, size_t values) {
 }
 
 absl::Status RequestBudget::AddRowName(absl::string_view filename) {
-  RETURN_IF_ERROR(CheckName(filename, limits_.max_filename_bytes,
-                            "embedding row"));
+  RETURN_IF_ERROR(
+      CheckName(filename, limits_.max_filename_bytes, "embedding row"));
   bytes_ += filename.size();
   return CheckBytes();
 }

@@ -49,8 +49,10 @@ std::vector<float> Normalised(const EmbeddingTable& t) {
   std::vector<float> out = t.values;
   for (size_t i = 0; i < t.size(); ++i) {
     double sq = 0;
-    for (size_t j = 0; j < t.dimension; ++j) sq += out[i * t.dimension + j] * out[i * t.dimension + j];
-    for (size_t j = 0; j < t.dimension; ++j) out[i * t.dimension + j] /= std::sqrt(sq);
+    for (size_t j = 0; j < t.dimension; ++j)
+      sq += out[i * t.dimension + j] * out[i * t.dimension + j];
+    for (size_t j = 0; j < t.dimension; ++j)
+      out[i * t.dimension + j] /= std::sqrt(sq);
   }
   return out;
 }
@@ -81,7 +83,10 @@ TEST(SelectionReportTest, OddFilenamesStayValidJsonAndHtml) {
   }
   EXPECT_THAT(names, ::testing::Contains("quote\"and'apos.jpg"));
   EXPECT_THAT(names, ::testing::Contains("new\nline&amp.jpg"));
-  EXPECT_THAT(names, ::testing::Contains("bad\xef\xbf\xbd\xef\xbf\xbd utf8 \xef\xbf\xbd\xef\xbf\xbd.jpg"));
+  EXPECT_THAT(
+      names,
+      ::testing::Contains(
+          "bad\xef\xbf\xbd\xef\xbf\xbd utf8 \xef\xbf\xbd\xef\xbf\xbd.jpg"));
   EXPECT_THAT(names, ::testing::Contains("caf\xc3\xa9.jpg"));
   const std::string& html = out->report->html;
   EXPECT_THAT(html, Not(HasSubstr("<script>")));
@@ -148,7 +153,8 @@ class SoftwareDevice : public KCenterDevice {
     min_sq_.assign(min_sq, min_sq + n);
     return true;
   }
-  bool Take(size_t i, int64_t* best, float* best_sq, std::string* error) override {
+  bool Take(size_t i, int64_t* best, float* best_sq,
+            std::string* error) override {
     if (++takes_ == fail_at_take_) {
       *error = "device lost";
       return false;
@@ -157,7 +163,8 @@ class SoftwareDevice : public KCenterDevice {
     *best = -1;
     for (size_t j = 0; j < n_; ++j) {
       if (min_sq_[j] < 0) continue;
-      min_sq_[j] = std::min(min_sq_[j], SquaredDistance(x_ + j * d_, x_ + i * d_, d_));
+      min_sq_[j] =
+          std::min(min_sq_[j], SquaredDistance(x_ + j * d_, x_ + i * d_, d_));
       if (*best < 0 || min_sq_[j] > *best_sq) {
         *best = static_cast<int64_t>(j);
         *best_sq = min_sq_[j];
@@ -196,7 +203,8 @@ TEST(KCenterFinalDistancesTest, PreselectedBeyondMaxPicksAndDevices) {
   ASSERT_EQ(cpu.picks, in.preselected);
   ASSERT_EQ(cpu.final_sq.size(), 200u);
   for (size_t i = 0; i < 200; ++i) {
-    const bool picked = std::count(in.preselected.begin(), in.preselected.end(), i) > 0;
+    const bool picked =
+        std::count(in.preselected.begin(), in.preselected.end(), i) > 0;
     if (picked) {
       EXPECT_LT(cpu.final_sq[i], 0) << i;
       continue;
@@ -239,12 +247,14 @@ TEST(KCenterFinalDistancesTest, PreselectedBeyondMaxPicksAndDevices) {
 TEST(SelectionReportTest, CommittedSelectionsWriteAConsistentReport) {
   TempDir tmp;
   auto manager = Open(tmp.path());
-  ASSERT_TRUE(manager->Select(Count("p", 30), RandomTable(200, 8, 1, "a")).ok());
+  ASSERT_TRUE(
+      manager->Select(Count("p", 30), RandomTable(200, 8, 1, "a")).ok());
   SelectParams params = Count("p", 40);
   params.min_distance = 0.2;
   // Thumbnails: every "b" candidate has an image; "b7" cannot be read.
   std::vector<std::string> loaded;
-  params.thumbnails = [&loaded](absl::string_view name) -> absl::StatusOr<Thumbnail> {
+  params.thumbnails =
+      [&loaded](absl::string_view name) -> absl::StatusOr<Thumbnail> {
     loaded.emplace_back(name);
     if (name == "b7.jpg") return absl::NotFoundError("gone");
     RgbImage image;
@@ -311,16 +321,19 @@ TEST(SelectionReportTest, CommittedSelectionsWriteAConsistentReport) {
     std::string best_name;
     for (size_t i = 0; i < 500; ++i) {
       bool is_pick = false;
-      for (const SelectedSample& s : out->selected) is_pick |= s.filename == candidates.filenames[i];
+      for (const SelectedSample& s : out->selected)
+        is_pick |= s.filename == candidates.filenames[i];
       if (is_pick) continue;
-      const float sq = SquaredDistance(&normalised[pi * 8], &normalised[i * 8], 8);
+      const float sq =
+          SquaredDistance(&normalised[pi * 8], &normalised[i * 8], 8);
       if (sq < best) {
         best = sq;
         best_name = candidates.filenames[i];
       }
     }
     EXPECT_EQ(Get(pair, "nearest_rejected").string, best_name) << pick;
-    EXPECT_NEAR(Get(pair, "nearest_rejected_distance").number, std::sqrt(best), 1e-5);
+    EXPECT_NEAR(Get(pair, "nearest_rejected_distance").number, std::sqrt(best),
+                1e-5);
   }
   EXPECT_EQ(loaded.size(), 12u);
 
@@ -344,8 +357,10 @@ TEST(SelectionReportTest, CommittedSelectionsWriteAConsistentReport) {
   auto first = manager->GetReport("p", 1, false);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->html, "");
-  EXPECT_EQ(manager->GetReport("p", 7, false).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(manager->GetReport("nope", 0, false).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager->GetReport("p", 7, false).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager->GetReport("nope", 0, false).status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(manager->GetReport("../x", 0, false).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -369,7 +384,8 @@ TEST(SelectionReportTest, DryRunReportIsReturnedNotWritten) {
   EXPECT_FALSE(Get(*json, "committed").boolean);
   EXPECT_EQ(Get(*json, "version").number, 1);
   // An empty pool has no "before".
-  EXPECT_EQ(Get(Get(*json, "distance_to_pool"), "before").type, JsonValue::Type::kNull);
+  EXPECT_EQ(Get(Get(*json, "distance_to_pool"), "before").type,
+            JsonValue::Type::kNull);
   EXPECT_THAT(out->report->html, HasSubstr("dry run"));
   EXPECT_THAT(out->report->html, HasSubstr("image not reachable"));
   EXPECT_FALSE(fs::exists(tmp.path() + "/p"));
@@ -393,9 +409,10 @@ TEST(SelectionReportTest, StoppingRulesAsGiven) {
   EXPECT_THAT(out->report->json,
               HasSubstr("\"parameters\":{\"n_samples_count\":null,"
                         "\"n_samples_fraction\":0.25,\"min_distance\":0.1}"));
-  EXPECT_THAT(out->report->html,
-              HasSubstr("<tr><th>Stopping rules</th><td class=\"n\">n_samples 0.25 of "
-                        "eligible, min_distance 0.1</td></tr>"));
+  EXPECT_THAT(
+      out->report->html,
+      HasSubstr("<tr><th>Stopping rules</th><td class=\"n\">n_samples 0.25 of "
+                "eligible, min_distance 0.1</td></tr>"));
   // A count.
   params.min_distance.reset();
   params.n_samples = *SampleLimit::Count(7);
@@ -404,8 +421,10 @@ TEST(SelectionReportTest, StoppingRulesAsGiven) {
   EXPECT_THAT(out->report->json,
               HasSubstr("\"parameters\":{\"n_samples_count\":7,"
                         "\"n_samples_fraction\":null,\"min_distance\":null}"));
-  EXPECT_THAT(out->report->html,
-              HasSubstr("<tr><th>Stopping rules</th><td class=\"n\">n_samples 7</td></tr>"));
+  EXPECT_THAT(
+      out->report->html,
+      HasSubstr(
+          "<tr><th>Stopping rules</th><td class=\"n\">n_samples 7</td></tr>"));
   // Only min_distance.
   params.n_samples.reset();
   params.min_distance = 0.5;
@@ -418,7 +437,8 @@ TEST(SelectionReportTest, StoppingRulesAsGiven) {
               HasSubstr("<td class=\"n\">min_distance 0.5</td>"));
 }
 
-TEST(SelectionReportTest, AReportThatCannotBeWrittenLeavesTheSelectionCommitted) {
+TEST(SelectionReportTest,
+     AReportThatCannotBeWrittenLeavesTheSelectionCommitted) {
   TempDir tmp;
   auto manager = Open(tmp.path());
   ASSERT_TRUE(manager->Select(Count("p", 3), RandomTable(20, 4, 1, "a")).ok());
@@ -462,8 +482,10 @@ TEST(SelectionReportTest, LargeSelectionsAreSampled) {
   ASSERT_TRUE(json.ok());
   const JsonValue& picks = Get(Get(*json, "projection"), "picks");
   EXPECT_EQ(Get(picks, "total").number, 2500);
-  EXPECT_EQ(Get(picks, "shown").number, SelectionReportLimits().projection_points);
-  EXPECT_EQ(Get(*json, "selected").array.size(), SelectionReportLimits().listed_picks);
+  EXPECT_EQ(Get(picks, "shown").number,
+            SelectionReportLimits().projection_points);
+  EXPECT_EQ(Get(*json, "selected").array.size(),
+            SelectionReportLimits().listed_picks);
   EXPECT_FALSE(Get(*json, "selected_listed_all").boolean);
   EXPECT_LT(stored->html.size(), 1u << 20);
 }

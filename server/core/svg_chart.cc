@@ -13,12 +13,23 @@ std::string HtmlEscape(absl::string_view raw) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -39,15 +50,16 @@ std::vector<double> NiceTicks(double lo, double hi, int target) {
     step = m * mag;
     if (step >= raw) break;
   }
-  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) {
+  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9;
+       t += step) {
     ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
   }
   return ticks;
 }
 
 std::string SvgChart::Begin(absl::string_view id, absl::string_view label,
-                           absl::string_view x_label,
-                           absl::string_view y_label) const {
+                            absl::string_view x_label,
+                            absl::string_view y_label) const {
   std::string s = absl::StrFormat(
       "<svg id=\"%s\" class=\"plot\" role=\"img\" aria-label=\"%s\" "
       "viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">\n",
@@ -59,25 +71,28 @@ std::string SvgChart::Begin(absl::string_view id, absl::string_view label,
                         kHeight - kTop - kBottom);
   for (double t : NiceTicks(x0_, x1_, 8)) {
     const double x = X(t);
-    absl::StrAppendFormat(&s,
-                          "<line class=\"tick\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
-                          "y2=\"%d\"/><text class=\"tl\" x=\"%.1f\" y=\"%d\" "
-                          "text-anchor=\"middle\">%s</text>\n",
-                          x, kHeight - kBottom, x, kHeight - kBottom + 5, x,
-                          kHeight - kBottom + 18, ShortNumber(t));
+    absl::StrAppendFormat(
+        &s,
+        "<line class=\"tick\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
+        "y2=\"%d\"/><text class=\"tl\" x=\"%.1f\" y=\"%d\" "
+        "text-anchor=\"middle\">%s</text>\n",
+        x, kHeight - kBottom, x, kHeight - kBottom + 5, x,
+        kHeight - kBottom + 18, ShortNumber(t));
   }
   for (double t : NiceTicks(y0_, y1_, 5)) {
     const double y = Y(t);
-    absl::StrAppendFormat(&s,
-                          "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" "
-                          "y2=\"%.1f\"/><text class=\"tl\" x=\"%d\" y=\"%.1f\" "
-                          "text-anchor=\"end\">%s</text>\n",
-                          kLeft, y, kWidth - kRight, y, kLeft - 6, y + 4, ShortNumber(t));
+    absl::StrAppendFormat(
+        &s,
+        "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" "
+        "y2=\"%.1f\"/><text class=\"tl\" x=\"%d\" y=\"%.1f\" "
+        "text-anchor=\"end\">%s</text>\n",
+        kLeft, y, kWidth - kRight, y, kLeft - 6, y + 4, ShortNumber(t));
   }
   absl::StrAppendFormat(&s,
                         "<text class=\"al\" x=\"%d\" y=\"%d\" "
                         "text-anchor=\"middle\">%s</text>\n",
-                        (kWidth + kLeft - kRight) / 2, kHeight - 6, HtmlEscape(x_label));
+                        (kWidth + kLeft - kRight) / 2, kHeight - 6,
+                        HtmlEscape(x_label));
   absl::StrAppendFormat(&s,
                         "<text class=\"al\" transform=\"translate(14 %d) "
                         "rotate(-90)\" text-anchor=\"middle\">%s</text>\n",
@@ -99,7 +114,8 @@ std::string SvgChart::HLine(double v, absl::string_view label) const {
       "<line class=\"limit\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>"
       "<text class=\"limit-label\" x=\"%d\" y=\"%.1f\" "
       "text-anchor=\"end\">%s</text>\n",
-      kLeft, y, kWidth - kRight, y, kWidth - kRight - 4, y - 4, HtmlEscape(label));
+      kLeft, y, kWidth - kRight, y, kWidth - kRight - 4, y - 4,
+      HtmlEscape(label));
 }
 
 std::string SvgChart::Legend(int k, absl::string_view css,

@@ -27,14 +27,18 @@ std::vector<double> NiceTicks(double lo, double hi, int target);
 class SvgChart {
  public:
   SvgChart(double x0, double x1, double y0, double y1)
-      : x0_(x0), x1_(x1 > x0 ? x1 : x0 + 1), y0_(y0), y1_(y1 > y0 ? y1 : y0 + 1) {}
+      : x0_(x0),
+        x1_(x1 > x0 ? x1 : x0 + 1),
+        y0_(y0),
+        y1_(y1 > y0 ? y1 : y0 + 1) {}
 
   // Page coordinates of a data value.
   double X(double v) const {
     return kLeft + (v - x0_) / (x1_ - x0_) * (kWidth - kLeft - kRight);
   }
   double Y(double v) const {
-    return kHeight - kBottom - (v - y0_) / (y1_ - y0_) * (kHeight - kTop - kBottom);
+    return kHeight - kBottom -
+           (v - y0_) / (y1_ - y0_) * (kHeight - kTop - kBottom);
   }
 
   // The opening tag, frame, ticks and axis labels.
@@ -44,7 +48,8 @@ class SvgChart {
   std::string VLine(double v, absl::string_view label) const;
   std::string HLine(double v, absl::string_view label) const;
   // A legend entry (k-th, top right) with the given CSS class.
-  std::string Legend(int k, absl::string_view css, absl::string_view label) const;
+  std::string Legend(int k, absl::string_view css,
+                     absl::string_view label) const;
 
   static constexpr int kWidth = 900, kHeight = 340;
   static constexpr int kLeft = 64, kRight = 230, kTop = 12, kBottom = 46;

@@ -27,9 +27,9 @@ absl::Status CandidateInput::Add(
     RETURN_IF_ERROR(budget_.UseImages());
     // Fail before spending time on the images.
     RETURN_IF_ERROR(manager_.CheckModel(pool));
-    ASSIGN_OR_RETURN(ingest_, ImageIngest::Create(images_, &budget_,
-                                                  weak_labels,
-                                                  drop_identical_files));
+    ASSIGN_OR_RETURN(ingest_,
+                     ImageIngest::Create(images_, &budget_, weak_labels,
+                                         drop_identical_files));
   }
   if (has_rows) return AppendBlock(block, &table_);
   if (!has_images) return absl::OkStatus();

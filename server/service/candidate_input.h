@@ -25,8 +25,7 @@ namespace datapool {
 class CandidateInput {
  public:
   // (phase, done, total); may be null.
-  using ProgressFn =
-      std::function<void(absl::string_view, uint64_t, uint64_t)>;
+  using ProgressFn = std::function<void(absl::string_view, uint64_t, uint64_t)>;
 
   // `metrics` may be null.
   CandidateInput(PoolManager* manager, const ImageServices* images,

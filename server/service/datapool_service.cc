@@ -31,7 +31,9 @@ class StreamReader {
   // Tells the client the call was admitted before it streams.
   void Begin() { stream_->SendInitialMetadata(); }
   // The next message, or null at the end of the stream.
-  const Request* Next() { return stream_->Read(&message_) ? &message_ : nullptr; }
+  const Request* Next() {
+    return stream_->Read(&message_) ? &message_ : nullptr;
+  }
 
  private:
   Stream* const stream_;
@@ -91,11 +93,11 @@ template <typename Message, typename Stream, typename Body>
 absl::Status WithProgress(Stream* stream, const Body& body) {
   ProgressWriter<Message, Stream> writer(stream);
   Message last;
-  RETURN_IF_ERROR(body(
-      last.mutable_result(),
-      [&writer](absl::string_view phase, uint64_t done, uint64_t total) {
-        writer.Report(phase, done, total);
-      }));
+  RETURN_IF_ERROR(
+      body(last.mutable_result(),
+           [&writer](absl::string_view phase, uint64_t done, uint64_t total) {
+             writer.Report(phase, done, total);
+           }));
   stream->Write(last);
   return absl::OkStatus();
 }
@@ -135,8 +137,7 @@ DatapoolService::DatapoolService(PoolManager* manager,
       admission_(options_.max_running_calls, options_.max_queued_calls) {}
 
 CandidateInput DatapoolService::NewInput() {
-  return CandidateInput(&manager_, &images_, options_.limits,
-                        options_.metrics);
+  return CandidateInput(&manager_, &images_, options_.limits, options_.metrics);
 }
 
 absl::Status DatapoolService::Authorize(
@@ -209,24 +210,29 @@ void DatapoolService::Record(const char* method,
   }
   if (!options_.log) return;
   JsonWriter w;
+  // clang-format off
   w.BeginObject()
       .Key("time").String(TimeToRfc3339(absl::Now()))
       .Key("rpc").String(method)
       .Key("peer").String(context.peer())
       .Key("status").String(code)
       .Key("ms").Double(std::round(seconds * 1e5) / 100);
+  // clang-format on
   if (!record.pool.empty()) w.Key("pool").String(record.pool);
   if (record.candidates >= 0) w.Key("candidates").Int(record.candidates);
   if (record.selected >= 0) w.Key("selected").Int(record.selected);
   if (record.skipped >= 0) w.Key("skipped").Int(record.skipped);
   if (record.version >= 0) {
-    w.Key("version").Int(record.version).Key("committed").Bool(record.committed);
+    w.Key("version")
+        .Int(record.version)
+        .Key("committed")
+        .Bool(record.committed);
   }
   if (!status.ok()) w.Key("error").String(status.error_message());
   w.EndObject();
-  options_.log(IsServerFault(status.error_code()) ? LogLevel::kError
-                                                  : LogLevel::kInfo,
-               w.str());
+  options_.log(
+      IsServerFault(status.error_code()) ? LogLevel::kError : LogLevel::kInfo,
+      w.str());
 }
 
 template <typename Reader>
@@ -255,7 +261,8 @@ absl::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
                               message->input_paths(), message->images()));
     if (progress) progress("receiving", input.received(), 0);
   }
-  if (!params) return absl::InvalidArgumentError("the stream carried no message");
+  if (!params)
+    return absl::InvalidArgumentError("the stream carried no message");
   // A client that gave up (or whose deadline passed) must not get a commit
   // it never saw confirmed; the selection stops as soon as it notices.
   if (context->IsCancelled()) return Cancelled();
@@ -323,7 +330,8 @@ absl::Status DatapoolService::EmbedFrom(grpc::ServerContext* context,
     if (progress) progress("receiving", received, 0);
   }
   if (context->IsCancelled()) return Cancelled();
-  if (ingest == nullptr) return absl::InvalidArgumentError("no images were given");
+  if (ingest == nullptr)
+    return absl::InvalidArgumentError("no images were given");
   std::function<void(size_t, size_t)> embedded;
   if (progress) {
     embedded = [&progress](size_t done, size_t total) {
@@ -341,9 +349,9 @@ absl::Status DatapoolService::EmbedFrom(grpc::ServerContext* context,
   return absl::OkStatus();
 }
 
-grpc::Status DatapoolService::Embed(grpc::ServerContext* context,
-                                    grpc::ServerReader<v1::EmbedRequest>* stream,
-                                    v1::EmbedResponse* response) {
+grpc::Status DatapoolService::Embed(
+    grpc::ServerContext* context, grpc::ServerReader<v1::EmbedRequest>* stream,
+    v1::EmbedResponse* response) {
   return Handle("Embed", *context, true, [&](CallRecord& record) {
     StreamReader<v1::EmbedRequest, std::remove_pointer_t<decltype(stream)>>
         reader(stream);
@@ -392,7 +400,8 @@ grpc::Status DatapoolService::Search(
                                 message->queries(), message->input_paths(),
                                 message->images()));
     }
-    if (first) return absl::InvalidArgumentError("the stream carried no message");
+    if (first)
+      return absl::InvalidArgumentError("the stream carried no message");
     if (context->IsCancelled()) return Cancelled();
     ASSIGN_OR_RETURN(SearchOutcome outcome, input.Search(pool, k));
     record.candidates = static_cast<int64_t>(outcome.queries.size());
@@ -423,9 +432,9 @@ grpc::Status DatapoolService::ListPools(grpc::ServerContext* context,
   });
 }
 
-grpc::Status DatapoolService::ListHistory(
-    grpc::ServerContext* context, const v1::ListHistoryRequest* request,
-    v1::ListHistoryResponse* response) {
+grpc::Status DatapoolService::ListHistory(grpc::ServerContext* context,
+                                          const v1::ListHistoryRequest* request,
+                                          v1::ListHistoryResponse* response) {
   return Handle("ListHistory", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
     ASSIGN_OR_RETURN(std::vector<PoolManager::VersionInfo> versions,

@@ -129,8 +129,7 @@ class DatapoolService final : public v1::Datapool::Service {
                       bool heavy, const Body& body);
   // Authorization, readiness and admission; `admitted` says whether the
   // caller must leave the admission queue.
-  absl::Status Admit(grpc::ServerContext& context, bool heavy,
-                     bool* admitted);
+  absl::Status Admit(grpc::ServerContext& context, bool heavy, bool* admitted);
   // OK, or UNAUTHENTICATED when tokens are required and the call has none
   // of them.
   absl::Status Authorize(const grpc::ServerContext& context) const;

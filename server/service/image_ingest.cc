@@ -55,7 +55,8 @@ absl::Status ImageIngest::AddPaths(
     RETURN_IF_ERROR(budget_.AddImage(input.filename, dimension));
   }
   for (SkippedFile& s : skipped) pipeline_.Skip(std::move(s));
-  for (ImageInput& input : inputs) RETURN_IF_ERROR(pipeline_.Add(std::move(input)));
+  for (ImageInput& input : inputs)
+    RETURN_IF_ERROR(pipeline_.Add(std::move(input)));
   return absl::OkStatus();
 }
 
@@ -63,8 +64,8 @@ absl::Status ImageIngest::AddChunks(
     const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks) {
   for (const v1::ImageChunk& chunk : chunks) {
     if (!in_image_) {
-      RETURN_IF_ERROR(budget_.AddImage(chunk.filename(),
-                                       services_.embedder->dimension()));
+      RETURN_IF_ERROR(
+          budget_.AddImage(chunk.filename(), services_.embedder->dimension()));
       RETURN_IF_ERROR(budget_.CheckUploadName(chunk.filename()));
       in_image_ = true;
       oversized_ = false;
@@ -72,9 +73,11 @@ absl::Status ImageIngest::AddChunks(
                             "", ""};
     } else if (!chunk.filename().empty() &&
                chunk.filename() != current_.filename) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "uploaded image '", current_.filename, "' ended without a chunk "
-          "marked last before '", chunk.filename(), "' began"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("uploaded image '", current_.filename,
+                       "' ended without a chunk "
+                       "marked last before '",
+                       chunk.filename(), "' began"));
     }
     if (!oversized_) {
       if (current_.bytes.size() + chunk.data().size() >
@@ -89,11 +92,11 @@ absl::Status ImageIngest::AddChunks(
     if (chunk.last()) {
       in_image_ = false;
       if (oversized_) {
-        pipeline_.Skip(SkippedFile{
-            current_.filename,
-            absl::StrCat("larger than the ",
-                         services_.pipeline.max_image_bytes >> 20,
-                         " MiB limit per image")});
+        pipeline_.Skip(
+            SkippedFile{current_.filename,
+                        absl::StrCat("larger than the ",
+                                     services_.pipeline.max_image_bytes >> 20,
+                                     " MiB limit per image")});
       } else {
         RETURN_IF_ERROR(pipeline_.Add(std::move(current_)));
       }
@@ -105,9 +108,9 @@ absl::Status ImageIngest::AddChunks(
 absl::StatusOr<EmbeddedImages> ImageIngest::Finish(
     const std::function<void(size_t, size_t)>& progress) {
   if (in_image_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the request ended inside uploaded image '", current_.filename,
-        "' (no chunk marked last)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request ended inside uploaded image '",
+                     current_.filename, "' (no chunk marked last)"));
   }
   return pipeline_.Finish(progress);
 }

@@ -72,14 +72,12 @@ Metrics::Series& Metrics::Find(const std::string& name, const Labels& labels) {
   return s;
 }
 
-void Metrics::Add(const std::string& name, const Labels& labels,
-                  double delta) {
+void Metrics::Add(const std::string& name, const Labels& labels, double delta) {
   absl::MutexLock lock(&mu_);
   Find(name, labels).value += delta;
 }
 
-void Metrics::Set(const std::string& name, const Labels& labels,
-                  double value) {
+void Metrics::Set(const std::string& name, const Labels& labels, double value) {
   absl::MutexLock lock(&mu_);
   Find(name, labels).value = value;
 }

@@ -46,8 +46,8 @@ class Metrics {
 
  private:
   struct Series {
-    double value = 0;                 // counter / gauge
-    std::vector<uint64_t> counts;     // histogram: per bucket (not cumulative)
+    double value = 0;              // counter / gauge
+    std::vector<uint64_t> counts;  // histogram: per bucket (not cumulative)
     double sum = 0;
     uint64_t count = 0;
   };

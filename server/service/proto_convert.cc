@@ -50,8 +50,9 @@ absl::StatusOr<MergeParams> FromProto(const v1::MergePoolsRequest& proto) {
       p.on_collision = FilenameCollision::kSkip;
       break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown on_collision value ", static_cast<int>(proto.on_collision())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown on_collision value ",
+                       static_cast<int>(proto.on_collision())));
   }
   if (proto.has_keep_history()) p.keep_history = proto.keep_history();
   p.dry_run = proto.dry_run();
@@ -66,31 +67,33 @@ absl::Status AppendBlock(const v1::EmbeddingBlock& block,
     return absl::OkStatus();
   }
   if (d == 0) {
-    return absl::InvalidArgumentError("candidates.dimension must be set (>= 1)");
+    return absl::InvalidArgumentError(
+        "candidates.dimension must be set (>= 1)");
   }
   if (static_cast<size_t>(block.values_size()) != n * d) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "candidates: ", n, " filenames of dimension ", d, " need ", n * d,
-        " values, got ", block.values_size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("candidates: ", n, " filenames of dimension ", d, " need ",
+                     n * d, " values, got ", block.values_size()));
   }
-  if (block.labels_size() != 0 && static_cast<size_t>(block.labels_size()) != n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "candidates: expected no labels or one per filename (", n, "), got ",
-        block.labels_size()));
+  if (block.labels_size() != 0 &&
+      static_cast<size_t>(block.labels_size()) != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("candidates: expected no labels or one per filename (", n,
+                     "), got ", block.labels_size()));
   }
   for (const auto& [flags, what] :
        {std::make_pair(&block.selected(), "selected"),
         std::make_pair(&block.masked(), "masked")}) {
     if (flags->size() != 0 && static_cast<size_t>(flags->size()) != n) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "candidates: expected no '", what, "' flags or one per filename (",
-          n, "), got ", flags->size()));
+          "candidates: expected no '", what, "' flags or one per filename (", n,
+          "), got ", flags->size()));
     }
   }
   if (table->size() > 0 && table->dimension != d) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "candidates: a block of dimension ", d, " follows blocks of dimension ",
-        table->dimension));
+    return absl::InvalidArgumentError(
+        absl::StrCat("candidates: a block of dimension ", d,
+                     " follows blocks of dimension ", table->dimension));
   }
   // Optional flags: once a block has them, every row gets one.
   auto append_flags = [&](const google::protobuf::RepeatedField<bool>& in,

@@ -29,7 +29,8 @@ bool WeakLabelsOf(const Message& proto) {
 // Appends the block's rows to `table`. InvalidArgument when its shape is
 // inconsistent (values not filenames × dimension, labels neither empty nor
 // one per row) or its dimension differs from the rows already there.
-absl::Status AppendBlock(const v1::EmbeddingBlock& block, EmbeddingTable* table);
+absl::Status AppendBlock(const v1::EmbeddingBlock& block,
+                         EmbeddingTable* table);
 
 // The wire's StopReason (the client side maps it back once, in the CLI).
 v1::StopReason ToProto(StopReason reason);

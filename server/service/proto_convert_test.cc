@@ -63,7 +63,8 @@ TEST(ProtoConvertTest, SampleLimitsOutOfRangeAreInvalidArguments) {
   absl::StatusOr<SelectParams> p = FromProto(proto);
   EXPECT_TRUE(absl::IsInvalidArgument(p.status()));
   EXPECT_THAT(p.status().message(), HasSubstr("at least 1"));
-  for (double bad : {0.0, 1.5, -0.25, std::numeric_limits<double>::quiet_NaN()}) {
+  for (double bad :
+       {0.0, 1.5, -0.25, std::numeric_limits<double>::quiet_NaN()}) {
     proto.set_n_samples_fraction(bad);
     p = FromProto(proto);
     EXPECT_TRUE(absl::IsInvalidArgument(p.status())) << bad;
@@ -115,7 +116,8 @@ TEST(ProtoConvertTest, AppendBlockChecksShapes) {
   EXPECT_THAT(AppendBlock(block, &table).message(), HasSubstr("need 6 values"));
   block = Block(2, 3);
   block.add_labels(1);  // one label for two rows
-  EXPECT_THAT(AppendBlock(block, &table).message(), HasSubstr("no labels or one"));
+  EXPECT_THAT(AppendBlock(block, &table).message(),
+              HasSubstr("no labels or one"));
   block = Block(2, 3);
   block.add_masked(true);
   EXPECT_THAT(AppendBlock(block, &table).message(), HasSubstr("'masked'"));

@@ -18,8 +18,9 @@ TEST(TokenAuthTest, AcceptsOnlyItsTokens) {
   TokenAuthenticator auth({"s3cret-one", "other"});
   EXPECT_TRUE(auth.Check("Bearer s3cret-one").ok());
   EXPECT_TRUE(auth.Check("bearer other").ok());
-  for (const char* bad : {"", "Bearer ", "Bearer s3cret-on", "Bearer s3cret-one2",
-                          "Basic s3cret-one", "s3cret-one", "Bearer  other"}) {
+  for (const char* bad :
+       {"", "Bearer ", "Bearer s3cret-on", "Bearer s3cret-one2",
+        "Basic s3cret-one", "s3cret-one", "Bearer  other"}) {
     absl::Status s = auth.Check(bad);
     EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << bad;
     EXPECT_THAT(std::string(s.message()), Not(HasSubstr("s3cret"))) << bad;

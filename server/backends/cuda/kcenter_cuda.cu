@@ -26,9 +26,11 @@ __global__ void TakeKernel(const float* __restrict__ x,
 
   const int lane = threadIdx.x & 15;
   const unsigned half_mask = 0xFFFFu << (threadIdx.x & 16);
-  const long long halves = (static_cast<long long>(gridDim.x) * blockDim.x) >> 4;
+  const long long halves =
+      (static_cast<long long>(gridDim.x) * blockDim.x) >> 4;
   unsigned long long local = 0;
-  for (long long i = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) >> 4;
+  for (long long i =
+           (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) >> 4;
        i < n; i += halves) {
     float m = min_sq[i];
     if (i == s) {
@@ -65,7 +67,8 @@ __global__ void TakeKernel(const float* __restrict__ x,
   __syncthreads();
   if (threadIdx.x == 0) {
     unsigned long long m = 0;
-    for (int w = 0; w < blockDim.x / 32; ++w) m = warp_max[w] > m ? warp_max[w] : m;
+    for (int w = 0; w < blockDim.x / 32; ++w)
+      m = warp_max[w] > m ? warp_max[w] : m;
     if (m != 0) atomicMax(best, m);
   }
 }
@@ -88,7 +91,8 @@ class CudaKCenterDevice final : public KCenterDevice {
       return false;
     }
     blocks_cap_ = sms * 8;
-    return Check(cudaMalloc(&best_, sizeof(unsigned long long)), "malloc", error);
+    return Check(cudaMalloc(&best_, sizeof(unsigned long long)), "malloc",
+                 error);
   }
 
   bool Load(const float* candidates, size_t n, size_t d, const float* min_sq,
@@ -96,30 +100,38 @@ class CudaKCenterDevice final : public KCenterDevice {
     Free();
     n_ = n;
     d_ = d;
-    if (!Check(cudaMalloc(&best_, sizeof(unsigned long long)), "malloc", error) ||
-        !Check(cudaMalloc(&x_, n * d * sizeof(float)), "malloc candidates", error) ||
-        !Check(cudaMalloc(&min_sq_, n * sizeof(float)), "malloc distances", error) ||
+    if (!Check(cudaMalloc(&best_, sizeof(unsigned long long)), "malloc",
+               error) ||
+        !Check(cudaMalloc(&x_, n * d * sizeof(float)), "malloc candidates",
+               error) ||
+        !Check(cudaMalloc(&min_sq_, n * sizeof(float)), "malloc distances",
+               error) ||
         !Check(cudaMemcpy(x_, candidates, n * d * sizeof(float),
-                          cudaMemcpyHostToDevice), "copy candidates", error) ||
+                          cudaMemcpyHostToDevice),
+               "copy candidates", error) ||
         !Check(cudaMemcpy(min_sq_, min_sq, n * sizeof(float),
-                          cudaMemcpyHostToDevice), "copy distances", error)) {
+                          cudaMemcpyHostToDevice),
+               "copy distances", error)) {
       return false;
     }
     return true;
   }
 
   bool Distances(float* min_sq, std::string* error) override {
-    return Check(cudaMemcpy(min_sq, min_sq_, n_ * sizeof(float),
-                            cudaMemcpyDeviceToHost),
-                 "copy distances", error);
+    return Check(
+        cudaMemcpy(min_sq, min_sq_, n_ * sizeof(float), cudaMemcpyDeviceToHost),
+        "copy distances", error);
   }
 
-  bool Take(size_t i, int64_t* best, float* best_sq, std::string* error) override {
+  bool Take(size_t i, int64_t* best, float* best_sq,
+            std::string* error) override {
     const long long rows_per_block = kThreads / 16;
-    long long blocks = (static_cast<long long>(n_) + rows_per_block - 1) / rows_per_block;
+    long long blocks =
+        (static_cast<long long>(n_) + rows_per_block - 1) / rows_per_block;
     if (blocks > blocks_cap_) blocks = blocks_cap_;
     if (blocks < 1) blocks = 1;
-    if (!Check(cudaMemsetAsync(best_, 0, sizeof(unsigned long long)), "memset", error)) {
+    if (!Check(cudaMemsetAsync(best_, 0, sizeof(unsigned long long)), "memset",
+               error)) {
       return false;
     }
     TakeKernel<<<static_cast<unsigned>(blocks), kThreads, d_ * sizeof(float)>>>(
@@ -127,8 +139,9 @@ class CudaKCenterDevice final : public KCenterDevice {
         static_cast<long long>(i), best_);
     unsigned long long packed = 0;
     if (!Check(cudaGetLastError(), "launch", error) ||
-        !Check(cudaMemcpy(&packed, best_, sizeof(packed), cudaMemcpyDeviceToHost),
-               "copy result", error)) {
+        !Check(
+            cudaMemcpy(&packed, best_, sizeof(packed), cudaMemcpyDeviceToHost),
+            "copy result", error)) {
       return false;
     }
     if (packed == 0) {

@@ -41,7 +41,8 @@ std::vector<float> Clustered(size_t n, size_t d, int clusters, uint32_t seed) {
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
+      .count();
 }
 
 bool RunCase(size_t n, size_t d, size_t p, size_t k) {
@@ -53,7 +54,9 @@ bool RunCase(size_t n, size_t d, size_t p, size_t k) {
   in.d = d;
   in.pool = pool.data();
   in.p = p;
-  if (p > 0) in.nearest_pool = datapool::NearestBruteForce(cand.data(), n, pool.data(), p, d);
+  if (p > 0)
+    in.nearest_pool =
+        datapool::NearestBruteForce(cand.data(), n, pool.data(), p, d);
   KCenterOptions options;
   options.max_picks = k;
   // The final distances (selection reports) must match too.
@@ -97,7 +100,9 @@ bool RunCase(size_t n, size_t d, size_t p, size_t k) {
       n, d, p, k, cpu_s, 1e3 * cpu_s / k, gpu_s, 1e3 * gpu_s / k,
       same ? "IDENTICAL" : "DIFFERENT at pick ",
       same ? "" : std::to_string(first_diff).c_str(),
-      gpu.device_error.empty() ? "" : (" device error: " + gpu.device_error).c_str());
+      gpu.device_error.empty()
+          ? ""
+          : (" device error: " + gpu.device_error).c_str());
   return same;
 }
 

@@ -54,9 +54,7 @@ size_t FaissFlatIndex::size() const {
 }
 
 absl::Status FaissFlatIndex::Add(const float* rows, size_t n) {
-  return Guard("add", [&] {
-    impl_->index.add(static_cast<int64_t>(n), rows);
-  });
+  return Guard("add", [&] { impl_->index.add(static_cast<int64_t>(n), rows); });
 }
 
 absl::Status FaissFlatIndex::Search(const float* queries, size_t n, size_t k,
@@ -72,8 +70,7 @@ absl::Status FaissFlatIndex::Search(const float* queries, size_t n, size_t k,
   }
   return Guard("search", [&] {
     impl_->index.search(static_cast<int64_t>(n), queries,
-                        static_cast<int64_t>(k), sq_distances,
-                        indices);
+                        static_cast<int64_t>(k), sq_distances, indices);
   });
 }
 

@@ -33,11 +33,15 @@ TEST(FaissFlatIndexTest, MatchesBruteForceAndGrowsIncrementally) {
   std::vector<float> queries = Random(n, d, 2);
   std::vector<float> dist(n * k), want_dist(n * k);
   std::vector<int64_t> ids(n * k), want_ids(n * k);
-  ASSERT_TRUE((*index)->Search(queries.data(), n, k, dist.data(), ids.data()).ok());
-  ASSERT_TRUE(oracle.Search(queries.data(), n, k, want_dist.data(), want_ids.data()).ok());
+  ASSERT_TRUE(
+      (*index)->Search(queries.data(), n, k, dist.data(), ids.data()).ok());
+  ASSERT_TRUE(
+      oracle.Search(queries.data(), n, k, want_dist.data(), want_ids.data())
+          .ok());
   for (size_t i = 0; i < n * k; ++i) {
     EXPECT_EQ(ids[i], want_ids[i]) << i;
-    EXPECT_NEAR(dist[i], want_dist[i], 1e-3f * std::max(1.f, want_dist[i])) << i;
+    EXPECT_NEAR(dist[i], want_dist[i], 1e-3f * std::max(1.f, want_dist[i]))
+        << i;
   }
 }
 
@@ -47,7 +51,8 @@ TEST(FaissFlatIndexTest, ManySmallCommitsMatchARebuiltIndex) {
   auto grown = FaissFlatIndex::Factory()(d);
   ASSERT_TRUE(grown.ok());
   for (size_t c = 0; c < commits; ++c) {
-    ASSERT_TRUE((*grown)->Add(rows.data() + c * per_commit * d, per_commit).ok());
+    ASSERT_TRUE(
+        (*grown)->Add(rows.data() + c * per_commit * d, per_commit).ok());
   }
   auto rebuilt = FaissFlatIndex::Factory()(d);
   ASSERT_TRUE(rebuilt.ok());

@@ -105,7 +105,8 @@ absl::StatusOr<RgbImage> ToRgb(cv::Mat img, int size, int orientation) {
     default:
       return absl::InvalidArgumentError(
           "unsupported sample format (signed integers)");
-  }  if (img.cols != size || img.rows != size) {
+  }
+  if (img.cols != size || img.rows != size) {
     cv::resize(img, img, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
   }
 
@@ -197,9 +198,10 @@ absl::StatusOr<RgbImage> OpenCvDecoder::DecodeAndResize(absl::string_view bytes,
 }
 
 absl::StatusOr<std::string> OpenCvDecoder::EncodeJpeg(const RgbImage& image,
-                                                     int quality) const {
+                                                      int quality) const {
   if (image.width < 1 || image.height < 1 ||
-      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
+      image.pixels.size() !=
+          static_cast<size_t>(image.width) * image.height * 3) {
     return absl::InvalidArgumentError("not an RGB image");
   }
   try {
@@ -209,13 +211,15 @@ absl::StatusOr<std::string> OpenCvDecoder::EncodeJpeg(const RgbImage& image,
     cv::Mat bgr;
     cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
     std::vector<uint8_t> buf;
-    if (!cv::imencode(".jpg", bgr, buf,
-                      {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 1, 100)})) {
+    if (!cv::imencode(
+            ".jpg", bgr, buf,
+            {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 1, 100)})) {
       return absl::InternalError("JPEG encoding failed");
     }
     return std::string(buf.begin(), buf.end());
   } catch (const cv::Exception& e) {
-    return absl::InternalError(absl::StrCat("JPEG encoding failed: ", e.what()));
+    return absl::InternalError(
+        absl::StrCat("JPEG encoding failed: ", e.what()));
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("out of memory encoding a JPEG");
   }
