@@ -26,6 +26,8 @@ DATAPOOL_PACKAGES=(
   python3-venv
   python3-torch python3-opencv python3-faiss
   clang libclang-rt-14-dev openssl
+  # The format check (scripts/check-format.sh, ctest format.check).
+  clang-format
   # Deployment tests: the chart rendered by deploy/render-chart.sh (Go with
   # sprig, as Helm), its manifests checked against the Kubernetes types.
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
