@@ -23,7 +23,8 @@ absl::Status Cancelled() {
 }
 
 // The messages of a request stream, one at a time. Reads `Stream`'s
-// messages; UnaryReader below offers a unary request the same way.
+// messages; UnaryReader below offers a unary request the same way. Not
+// thread-safe (the handler's thread).
 template <typename Request, typename Stream>
 class StreamReader {
  public:
@@ -41,7 +42,7 @@ class StreamReader {
 };
 
 // A unary request as a stream of one message, so that a unary handler
-// shares its streaming sibling's body.
+// shares its streaming sibling's body. Not thread-safe.
 template <typename Request>
 class UnaryReader {
  public:
