@@ -119,6 +119,12 @@ struct PassArgs {
   int32_t s_id;
   bool prune;
   uint32_t stamp;
+  // Weighted selection (KCenterInput::weights): the score is
+  // min_sq × weight (or the weight alone), and candidates below floor_sq
+  // cannot be picked.
+  const float* weights;
+  bool weights_only;
+  float floor_sq;
 };
 
 // The fused pass over candidates [lo, hi): distance to the new centre,
@@ -157,6 +163,48 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void Pass(
     }
     if (m > r.best_value) {
       r.best_value = m;
+      r.best = static_cast<ptrdiff_t>(i);
+    }
+  }
+  *out = r;
+}
+
+// Pass for weighted selection: the same distance updates (and pruning),
+// the argmax over score = min_sq × weight among candidates at least floor_sq
+// from every centre.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void WeightedPass(
+    const PassArgs& a, size_t lo, size_t hi, CentreCache* cache,
+    BlockResult* out) {
+  BlockResult r;
+  for (size_t i = lo; i < hi; ++i) {
+    float m = a.min_sq[i];
+    if (m == kTaken) continue;
+    bool skip = false;
+    if (a.prune && a.owner[i] >= 0) {
+      const int32_t g = a.owner[i];
+      if (cache->stamp[g] != a.stamp) {
+        cache->value[g] = SquaredDistanceInline(a.centres[g], a.s, a.d);
+        cache->stamp[g] = a.stamp;
+        ++r.evaluations;
+      }
+      skip = cache->value[g] >= 4.0f * m * (1.0f + 1e-5f) + 1e-12f;
+    }
+    if (skip) {
+      ++r.skipped;
+    } else {
+      const float dist =
+          SquaredDistanceInline(a.candidates + i * a.d, a.s, a.d);
+      ++r.evaluations;
+      if (dist < m) {
+        m = dist;
+        a.min_sq[i] = dist;
+        a.owner[i] = a.s_id;
+      }
+    }
+    if (m < a.floor_sq) continue;
+    const float score = a.weights_only ? a.weights[i] : m * a.weights[i];
+    if (score > r.best_value) {
+      r.best_value = score;
       r.best = static_cast<ptrdiff_t>(i);
     }
   }
@@ -212,6 +260,11 @@ class GreedyRun {
         device_error_(*device_error),
         n_(in.n),
         d_(in.d),
+        weighted_(!in.weights.empty()),
+        floor_sq_(weighted_ && options.min_distance
+                      ? static_cast<float>(*options.min_distance *
+                                           *options.min_distance)
+                      : 0.0f),
         team_(TeamSize(in.n, in.d, options.threads)),
         blocks_(team_.size()),
         block_((in.n + team_.size() - 1) / team_.size()) {}
@@ -276,6 +329,14 @@ class GreedyRun {
                            : std::optional<double>(std::sqrt(double{m})));
       }
       if (result_.picks.size() >= options_.max_picks) next = BlockResult();
+    } else if (weighted_ && in_.p == 0) {
+      // No centres yet: the largest weight goes first.
+      if (std::min(options_.max_picks, live_) > 0) {
+        const ptrdiff_t first = LargestWeight();
+        if (first >= 0) next = Take(static_cast<size_t>(first), std::nullopt);
+      }
+    } else if (weighted_) {
+      next = BestScore();
     } else if (in_.p == 0 && live_ > 0 &&
                std::min(options_.max_picks, live_) > 0) {
       // Only non-finite input leaves no first pick; callers validate it
@@ -291,6 +352,35 @@ class GreedyRun {
       }
     }
     return next;
+  }
+
+  // The live candidate with the largest weight (ties: lowest index).
+  ptrdiff_t LargestWeight() const {
+    ptrdiff_t best = -1;
+    for (size_t i = 0; i < n_; ++i) {
+      if (min_sq_[i] == kTaken) continue;
+      if (best < 0 || in_.weights[i] > in_.weights[best]) {
+        best = static_cast<ptrdiff_t>(i);
+      }
+    }
+    return best;
+  }
+
+  // Weighted selection: the best score over every candidate as the
+  // distances are now (the pass does this after each pick).
+  BlockResult BestScore() const {
+    BlockResult best;
+    for (size_t i = 0; i < n_; ++i) {
+      const float m = min_sq_[i];
+      if (m == kTaken || m < floor_sq_) continue;
+      const float score =
+          in_.weights_only ? in_.weights[i] : m * in_.weights[i];
+      if (score > best.best_value) {
+        best.best_value = score;
+        best.best = static_cast<ptrdiff_t>(i);
+      }
+    }
+    return best;
   }
 
   // No centres yet: the live candidate farthest from their mean (-1 when
@@ -331,16 +421,27 @@ class GreedyRun {
         return;
       }
       if (next.best < 0) {
-        result_.stop_reason = StopReason::kExhausted;
+        result_.stop_reason = weighted_ && options_.min_distance && AnyLive()
+                                  ? StopReason::kMinDistance
+                                  : StopReason::kExhausted;
         return;
       }
-      const double distance = std::sqrt(static_cast<double>(next.best_value));
+      // Weighted: the pick's own distance, not its score.
+      const float best_sq = weighted_ ? min_sq_[next.best] : next.best_value;
+      const double distance = std::sqrt(static_cast<double>(best_sq));
       if (options_.min_distance && distance < *options_.min_distance) {
         result_.stop_reason = StopReason::kMinDistance;
         return;
       }
       next = Take(static_cast<size_t>(next.best), distance);
     }
+  }
+
+  bool AnyLive() const {
+    for (float m : min_sq_) {
+      if (m != kTaken) return true;
+    }
+    return false;
   }
 
   // Picks candidate i and, unless it was the last pick allowed, runs the
@@ -368,11 +469,19 @@ class GreedyRun {
                   in_.candidates + i * d_,
                   id,
                   options_.prune && !caches_.empty(),
-                  ++stamp_};
+                  ++stamp_,
+                  weighted_ ? in_.weights.data() : nullptr,
+                  in_.weights_only,
+                  floor_sq_};
     team_.Run([&](int t) {
       const size_t lo = std::min(n_, t * block_),
                    hi = std::min(n_, lo + block_);
-      Pass(args, lo, hi, caches_.empty() ? nullptr : &caches_[t], &blocks_[t]);
+      CentreCache* cache = caches_.empty() ? nullptr : &caches_[t];
+      if (weighted_) {
+        WeightedPass(args, lo, hi, cache, &blocks_[t]);
+      } else {
+        Pass(args, lo, hi, cache, &blocks_[t]);
+      }
     });
     return Reduce();
   }
@@ -423,6 +532,8 @@ class GreedyRun {
   KCenterDevice* const device_;
   std::string& device_error_;
   const size_t n_, d_;
+  const bool weighted_;
+  const float floor_sq_;  // weighted: min_distance squared, else 0
   KCenterResult result_;
   std::vector<float> min_sq_;
   std::vector<int32_t> owner_;
@@ -440,7 +551,8 @@ class GreedyRun {
 KCenterResult KCenterGreedy(const KCenterInput& input,
                             const KCenterOptions& options) {
   std::string error;
-  if (options.device != nullptr) {
+  // A device runs plain farthest-first only.
+  if (options.device != nullptr && input.weights.empty()) {
     KCenterResult on_device =
         GreedyRun(input, options, options.device, &error).Run();
     if (error.empty()) return on_device;

@@ -117,6 +117,13 @@ struct KCenterInput {
   // picked first, in this order, whatever the stopping conditions, and
   // counted toward max_picks.
   std::vector<size_t> preselected;
+  // Empty (plain farthest-first), or n finite weights > 0: each step picks
+  // the candidate with the largest squared distance × weight instead
+  // (weights_only: the largest weight), among those at least
+  // options.min_distance from every centre; the first pick into an empty
+  // pool is the largest weight. Runs on the CPU.
+  std::vector<float> weights;
+  bool weights_only = false;
 };
 
 // Squared Euclidean distance of two d-float vectors. Its summation order is

@@ -14,6 +14,10 @@ absl::StatusOr<SelectionResult> KCenterStrategy::Select(
   input.d = candidates.dimension;
   input.eligible = problem.eligibility->eligible;
   input.preselected = problem.eligibility->preselected;
+  if (problem.weights != nullptr) {
+    input.weights = problem.weights->weights;
+    input.weights_only = problem.weights->weights_only;
+  }
   if (problem.pool->size() > 0) {
     input.pool = problem.pool->values.data();
     input.p = problem.pool->size();

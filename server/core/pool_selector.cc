@@ -47,6 +47,7 @@ absl::StatusOr<SelectOutcome> PoolSelector::SelectAgainst(
   const bool report = commit || (params.dry_run && params.dry_run_report);
   ASSIGN_OR_RETURN(SelectionRun run,
                    RunSelection(params, candidates, before.get(), strategy_,
+                                registry_.index_factory(),
                                 /*final_distances=*/report));
   SelectOutcome out =
       DescribeRun(candidates, before.get(), std::move(intake), run);

@@ -22,13 +22,15 @@ absl::Status ValidateSelectParams(const SelectParams& p) {
         "dry_run_report is for dry runs; a committed selection always writes "
         "its report (GetReport reads it)");
   }
-  return ValidateMinDistance(p.min_distance);
+  RETURN_IF_ERROR(ValidateMinDistance(p.min_distance));
+  return ValidateSelectionConfig(p.config);
 }
 
 absl::StatusOr<SelectionRun> RunSelection(const SelectParams& params,
                                           const EmbeddingTable& candidates,
                                           const PoolSnapshot* pool,
                                           SelectionStrategy& strategy,
+                                          const VectorIndexFactory& factory,
                                           bool final_distances) {
   SelectionRun run;
   run.eligibility = DecideEligibility(
@@ -49,6 +51,10 @@ absl::StatusOr<SelectionRun> RunSelection(const SelectParams& params,
                                 run.before_sq.data(),
                                 problem.nearest_pool.data()));
   }
+  ASSIGN_OR_RETURN(run.objectives,
+                   ComputeObjectiveWeights(params.config, candidates,
+                                           *problem.pool, factory));
+  problem.weights = &run.objectives;
   StopRule stop;
   if (params.n_samples) {
     stop.max_picks = params.n_samples->Resolve(run.eligibility.count);

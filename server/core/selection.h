@@ -26,7 +26,9 @@
 #include "common/sample_limit.h"
 #include "server/core/eligibility.h"
 #include "server/core/image_inputs.h"
+#include "server/core/objective_weights.h"
 #include "server/core/pool_snapshot.h"
+#include "server/core/selection_config.h"
 #include "server/core/selection_report.h"
 #include "server/core/selection_strategy.h"
 
@@ -60,10 +62,13 @@ struct SelectParams {
   bool dry_run_report = false;
   // Images of candidates for the report's thumbnails; null: none.
   ThumbnailLoader thumbnails;
+  // How candidates are ordered. Default: typicality-weighted diversity.
+  SelectionConfig config = SelectionConfig::Typical();
 };
 
 // InvalidArgument for a bad pool name, no stopping rule, a min_distance
-// out of range, or dry_run_report without dry_run.
+// out of range, dry_run_report without dry_run, or a bad config (naming
+// the field).
 absl::Status ValidateSelectParams(const SelectParams& params);
 
 struct SelectedSample {
@@ -120,16 +125,20 @@ struct SelectionRun {
   // Per candidate, its squared distance to the nearest pool sample; empty
   // for an empty pool.
   std::vector<float> before_sq;
+  // The objectives' factors per candidate (see ObjectiveWeights).
+  ObjectiveWeights objectives;
   SelectionResult result;
 };
 
-// Eligibility, nearest pool rows, then `strategy` under the stop rule of
-// `params`. `pool` may be null (an empty or new pool). Cancelled when
-// params.cancelled says so; the nearest-row search's errors.
+// Eligibility, nearest pool rows, the objectives' weights (params.config;
+// typicality searches through indexes from `factory`), then `strategy`
+// under the stop rule of `params`. `pool` may be null (an empty or new
+// pool). Cancelled when params.cancelled says so; the searches' errors.
 absl::StatusOr<SelectionRun> RunSelection(const SelectParams& params,
                                           const EmbeddingTable& candidates,
                                           const PoolSnapshot* pool,
                                           SelectionStrategy& strategy,
+                                          const VectorIndexFactory& factory,
                                           bool final_distances);
 
 // The outcome of `run` before a commit (version and sizes as of `pool`).

@@ -251,6 +251,8 @@ TEST(SelectionReportTest, CommittedSelectionsWriteAConsistentReport) {
       manager->Select(Count("p", 30), RandomTable(200, 8, 1, "a")).ok());
   SelectParams params = Count("p", 40);
   params.min_distance = 0.2;
+  // Plain k-center: the "after" bound checked below is its property.
+  params.config = SelectionConfig::Diversity();
   // Thumbnails: every "b" candidate has an image; "b7" cannot be read.
   std::vector<std::string> loaded;
   params.thumbnails =

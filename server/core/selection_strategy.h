@@ -18,6 +18,7 @@
 #include "common/embedding_table.h"
 #include "server/core/eligibility.h"
 #include "server/core/kcenter_greedy.h"
+#include "server/core/objective_weights.h"
 
 namespace datapool {
 
@@ -30,6 +31,9 @@ struct SelectionProblem {
   // nearest pool row (empty when the pool is). A strategy may move from it.
   const EmbeddingTable* pool = nullptr;
   std::vector<int64_t> nearest_pool;
+  // The objectives other than DIVERSITY, folded into one weight per
+  // candidate (empty weights: plain farthest-first).
+  const ObjectiveWeights* weights = nullptr;
 };
 
 // When to stop: after max_picks picks (preselected ones count), or before

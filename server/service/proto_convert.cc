@@ -5,6 +5,60 @@
 
 namespace datapool {
 
+namespace {
+
+absl::StatusOr<Objective> FromProto(const v1::SelectionObjective& proto,
+                                    size_t index) {
+  const std::string field = absl::StrCat("config.objectives[", index, "]");
+  Objective o;
+  switch (proto.input()) {
+    case v1::SelectionObjective::INPUT_EMBEDDINGS:
+      o.input = ObjectiveInput::kEmbeddings;
+      break;
+    case v1::SelectionObjective::INPUT_RANDOM:
+      o.input = ObjectiveInput::kRandom;
+      o.seed = proto.seed();
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".input: unknown input ", static_cast<int>(proto.input()),
+          " (EMBEDDINGS or RANDOM)"));
+  }
+  switch (proto.strategy()) {
+    case v1::SelectionObjective::STRATEGY_DIVERSITY:
+      o.strategy = ObjectiveStrategy::kDiversity;
+      break;
+    case v1::SelectionObjective::STRATEGY_TYPICALITY:
+      o.strategy = ObjectiveStrategy::kTypicality;
+      break;
+    case v1::SelectionObjective::STRATEGY_WEIGHTS:
+      o.strategy = ObjectiveStrategy::kWeights;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".strategy: unknown strategy ",
+                       static_cast<int>(proto.strategy()),
+                       " (DIVERSITY, TYPICALITY or WEIGHTS)"));
+  }
+  if (proto.has_strength()) o.strength = proto.strength();
+  if (proto.typicality_neighbors() != 0) {
+    o.typicality_neighbors = proto.typicality_neighbors();
+  }
+  return o;
+}
+
+}  // namespace
+
+absl::StatusOr<SelectionConfig> FromProto(const v1::SelectionConfig& proto) {
+  SelectionConfig config;
+  for (int i = 0; i < proto.objectives_size(); ++i) {
+    ASSIGN_OR_RETURN(Objective o, FromProto(proto.objectives(i), i));
+    config.objectives.push_back(o);
+  }
+  RETURN_IF_ERROR(ValidateSelectionConfig(config));
+  return config;
+}
+
 absl::StatusOr<SelectParams> FromProto(const v1::SelectionParams& proto) {
   SelectParams p;
   p.pool = proto.pool();
@@ -29,6 +83,9 @@ absl::StatusOr<SelectParams> FromProto(const v1::SelectionParams& proto) {
     p.remove_duplicates = proto.remove_duplicates();
   }
   p.dry_run_report = proto.dry_run_report();
+  if (proto.has_config()) {
+    ASSIGN_OR_RETURN(p.config, FromProto(proto.config()));
+  }
   return p;
 }
 

@@ -13,9 +13,13 @@
 namespace datapool {
 
 // The selection's parameters; unset optional fields take SelectParams'
-// defaults. InvalidArgument for an n_samples count of 0 or a fraction
-// outside (0, 1] (the SampleLimit rules).
+// defaults (an unset config: SelectionConfig::Typical()). InvalidArgument
+// for an n_samples count of 0 or a fraction outside (0, 1] (the
+// SampleLimit rules), or a bad config.
 absl::StatusOr<SelectParams> FromProto(const v1::SelectionParams& proto);
+// InvalidArgument naming the field for an unknown input or strategy, and
+// for what ValidateSelectionConfig refuses.
+absl::StatusOr<SelectionConfig> FromProto(const v1::SelectionConfig& proto);
 // InvalidArgument for an unknown collision rule.
 absl::StatusOr<MergeParams> FromProto(const v1::MergePoolsRequest& proto);
 

@@ -72,6 +72,42 @@ TEST(ProtoConvertTest, SampleLimitsOutOfRangeAreInvalidArguments) {
   }
 }
 
+TEST(ProtoConvertTest, SelectionConfigs) {
+  v1::SelectionParams proto;
+  proto.set_pool("p");
+  proto.set_n_samples_count(3);
+  // Unset: the default mode.
+  EXPECT_EQ(FromProto(proto)->config.Name(), "typical");
+  v1::SelectionObjective* o = proto.mutable_config()->add_objectives();
+  o->set_input(v1::SelectionObjective::INPUT_EMBEDDINGS);
+  o->set_strategy(v1::SelectionObjective::STRATEGY_DIVERSITY);
+  EXPECT_EQ(FromProto(proto)->config.Name(), "diversity");
+  v1::SelectionObjective* r = proto.mutable_config()->add_objectives();
+  r->set_input(v1::SelectionObjective::INPUT_RANDOM);
+  r->set_strategy(v1::SelectionObjective::STRATEGY_WEIGHTS);
+  r->set_strength(-0.5);
+  r->set_seed(9);
+  absl::StatusOr<SelectParams> p = FromProto(proto);
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->config.objectives.size(), 2u);
+  EXPECT_EQ(p->config.objectives[1].strength, -0.5);
+  EXPECT_EQ(p->config.objectives[1].seed, 9u);
+  EXPECT_EQ(p->config.objectives[0].strength, 1.0);  // unset: 1
+  // Unknown enum values and bad combinations name the field.
+  r->set_strategy(static_cast<v1::SelectionObjective::Strategy>(42));
+  p = FromProto(proto);
+  EXPECT_TRUE(absl::IsInvalidArgument(p.status()));
+  EXPECT_THAT(p.status().message(), HasSubstr("config.objectives[1].strategy"));
+  r->set_strategy(v1::SelectionObjective::STRATEGY_TYPICALITY);
+  p = FromProto(proto);
+  EXPECT_THAT(p.status().message(), HasSubstr("config.objectives[1].input"));
+  // A config without objectives is refused, not taken as the default.
+  proto.mutable_config()->clear_objectives();
+  p = FromProto(proto);
+  EXPECT_TRUE(absl::IsInvalidArgument(p.status()));
+  EXPECT_THAT(p.status().message(), HasSubstr("config.objectives"));
+}
+
 TEST(ProtoConvertTest, MergeRequestsMapCollisionRules) {
   v1::MergePoolsRequest proto;
   proto.set_target("t");

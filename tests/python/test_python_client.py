@@ -96,6 +96,11 @@ class DatapoolApiTestBase(unittest.TestCase):
     def params(self, pool, n=None, fraction=None, min_distance=None,
                keep_history=None, dry_run=False):
         p = self.pb2.SelectionParams(pool=pool, dry_run=dry_run)
+        # Plain k-center (farthest-first), which check_greedy_selection
+        # checks; the default mode (typicality-weighted) has its own tests.
+        p.config.objectives.add(
+            input=self.pb2.SelectionObjective.INPUT_EMBEDDINGS,
+            strategy=self.pb2.SelectionObjective.STRATEGY_DIVERSITY)
         if n is not None:
             p.n_samples_count = n
         if fraction is not None:

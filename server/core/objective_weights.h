@@ -1,0 +1,38 @@
+// The static part of a selection's objective product: every objective but
+// DIVERSITY is a fixed factor per candidate (typicality, a random weight),
+// so the product folds into one weight per candidate that the greedy
+// k-center pass multiplies with each candidate's squared distance
+// (KCenterInput::weights).
+#ifndef DATAPOOL_SERVER_CORE_OBJECTIVE_WEIGHTS_H_
+#define DATAPOOL_SERVER_CORE_OBJECTIVE_WEIGHTS_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/embedding_table.h"
+#include "server/core/selection_config.h"
+#include "server/core/vector_index.h"
+
+namespace datapool {
+
+struct ObjectiveWeights {
+  // Empty for plain diversity; else one weight > 0 per candidate such that
+  // ordering by squared distance × weight (or by weight alone, when
+  // weights_only) is ordering by the objectives' product.
+  std::vector<float> weights;
+  bool weights_only = false;
+  // Per objective (config order), each candidate's factor before its
+  // strength; empty for DIVERSITY and for objectives at strength 0. For the
+  // report.
+  std::vector<std::vector<float>> factors;
+};
+
+// `config` must be valid (ValidateSelectionConfig). `pool` may be empty.
+// The index's errors (typicality searches) are returned.
+absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
+    const SelectionConfig& config, const EmbeddingTable& candidates,
+    const EmbeddingTable& pool, const VectorIndexFactory& factory);
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_CORE_OBJECTIVE_WEIGHTS_H_
