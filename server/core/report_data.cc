@@ -193,6 +193,44 @@ std::vector<size_t> Spread(size_t n, size_t m) {
   return out;
 }
 
+namespace {
+
+std::vector<ObjectiveContribution> Contributions(
+    const SelectionReportInput& in, const std::vector<size_t>& rejected) {
+  std::vector<ObjectiveContribution> out;
+  if (in.config == nullptr) return out;
+  for (size_t j = 0; j < in.config->objectives.size(); ++j) {
+    ObjectiveContribution c;
+    c.objective = &in.config->objectives[j];
+    const std::vector<float>* f =
+        in.objectives != nullptr && j < in.objectives->factors.size()
+            ? &in.objectives->factors[j]
+            : nullptr;
+    if (f != nullptr && !f->empty() && !in.result->picks.empty()) {
+      double picked = 0, all = 0;
+      for (size_t i : in.result->picks) picked += (*f)[i];
+      all = picked;
+      for (size_t i : rejected) all += (*f)[i];
+      c.mean_picked = picked / in.result->picks.size();
+      c.mean_eligible = all / (in.result->picks.size() + rejected.size());
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<std::pair<size_t, double>> Coverage(const KCenterResult& result,
+                                                size_t points) {
+  std::vector<std::pair<size_t, double>> curve, out;
+  for (size_t k = 0; k < result.picks.size(); ++k) {
+    if (result.distances[k]) curve.emplace_back(k + 1, *result.distances[k]);
+  }
+  for (size_t k : Spread(curve.size(), points)) out.push_back(curve[k]);
+  return out;
+}
+
+}  // namespace
+
 ReportData ComputeReportData(const SelectionReportInput& in,
                              const SelectionReportLimits& limits) {
   ReportData data;
@@ -208,6 +246,8 @@ ReportData ComputeReportData(const SelectionReportInput& in,
   data.pairs = PairPicks(in, data.rejected, limits.thumbnail_pairs);
   data.pool_before = in.pool_table->size();
   data.pool_after = data.pool_before + in.result->picks.size();
+  data.contributions = Contributions(in, data.rejected);
+  data.coverage = Coverage(*in.result, limits.coverage_points);
   return data;
 }
 

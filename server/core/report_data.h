@@ -60,6 +60,15 @@ struct ThumbnailPair {
   std::string pick_image, neighbor_image;  // data: URIs or ""
 };
 
+// What one objective of the selection config did: its mean factor over
+// the picks against over every eligible candidate (a lift above 1: the
+// picks score higher on it). Means are null for DIVERSITY and objectives
+// at strength 0.
+struct ObjectiveContribution {
+  const Objective* objective = nullptr;
+  std::optional<double> mean_picked, mean_eligible;
+};
+
 struct ReportData {
   // Candidate indices, eligible but not picked, in order. (The picks are
   // the input's KCenterResult::picks.)
@@ -74,6 +83,11 @@ struct ReportData {
   ReportProjection projection;
   std::vector<ThumbnailPair> pairs;
   uint64_t pool_before = 0, pool_after = 0;  // pool sizes
+  // Empty without a config in the input.
+  std::vector<ObjectiveContribution> contributions;
+  // The coverage curve: (pick number, its distance to the pool and earlier
+  // picks), spread over the picks.
+  std::vector<std::pair<size_t, double>> coverage;
 };
 
 // The data of the report on `input` (whose pointers must be non-null);

@@ -56,6 +56,24 @@ std::string StoppingRules(const SelectionReportInput& in) {
 }
 
 // The counts table, and how far the rejected candidates are left.
+// "typical: diversity × typicality (picks 1.8× the eligible mean)".
+std::string StrategyText(const ReportData& data) {
+  std::string name, parts;
+  for (const ObjectiveContribution& c : data.contributions) {
+    const Objective& o = *c.objective;
+    if (o.strength == 0) continue;
+    absl::StrAppend(&parts, parts.empty() ? "" : " &times; ",
+                    ObjectiveStrategyName(o.strategy));
+    if (o.strength != 1) absl::StrAppend(&parts, "^", ShortNumber(o.strength));
+    if (c.mean_picked && c.mean_eligible && *c.mean_eligible > 0) {
+      absl::StrAppend(&parts, " (picks ",
+                      ShortNumber(*c.mean_picked / *c.mean_eligible),
+                      "&times; the eligible mean)");
+    }
+  }
+  return parts;
+}
+
 void WriteCounts(const SelectionReportInput& in, const ReportData& data,
                  std::string* h) {
   auto row = [h](absl::string_view key, const std::string& value) {
@@ -75,6 +93,9 @@ void WriteCounts(const SelectionReportInput& in, const ReportData& data,
   row("Pool size", absl::StrCat(data.pool_before, " &rarr; ", data.pool_after));
   row("Stopping rules", StoppingRules(in));
   row("Stop reason", StopReasonName(in.result->stop_reason));
+  if (in.config != nullptr) {
+    row("Strategy", absl::StrCat(in.config->Name(), ": ", StrategyText(data)));
+  }
   row("Selection time", absl::StrFormat("%.3f s", in.selection_seconds));
   *h += "</table>\n";
   const DistanceSummary& before = data.before_summary;

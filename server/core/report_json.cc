@@ -87,6 +87,37 @@ void WriteCounts(const SelectionReportInput& in, const ReportData& data,
   // clang-format on
 }
 
+// The config that ordered the picks, each objective with its lift.
+void WriteStrategy(const SelectionReportInput& in, const ReportData& data,
+                   JsonWriter* w) {
+  if (in.config == nullptr) return;
+  w->Key("strategy").BeginObject().Key("name").String(in.config->Name());
+  w->Key("objectives").BeginArray();
+  for (const ObjectiveContribution& c : data.contributions) {
+    const Objective& o = *c.objective;
+    w->BeginObject()
+        .Key("input")
+        .String(ObjectiveInputName(o.input))
+        .Key("strategy")
+        .String(ObjectiveStrategyName(o.strategy))
+        .Key("strength")
+        .Double(o.strength);
+    w->Key("mean_picked");
+    DoubleOrNull(c.mean_picked, w);
+    w->Key("mean_eligible");
+    DoubleOrNull(c.mean_eligible, w);
+    w->EndObject();
+  }
+  w->EndArray().EndObject();
+  // Pick number -> its distance to the pool and earlier picks: where to set
+  // n_samples or min_distance.
+  w->Key("coverage_curve").BeginObject().Key("pick").BeginArray();
+  for (const auto& [k, v] : data.coverage) w->UInt(k);
+  w->EndArray().Key("distance").BeginArray();
+  for (const auto& [k, v] : data.coverage) w->Double(Round6g(v));
+  w->EndArray().EndObject();
+}
+
 // Bin counts; none for a side without distances.
 void WriteBins(const std::vector<double>& distances,
                const std::vector<uint64_t>& counts, JsonWriter* w) {
@@ -240,6 +271,7 @@ std::string ReportJson(const SelectionReportInput& in,
       .Key("stop_reason_text").String(StopReasonText(stop));
   // clang-format on
   WriteCounts(in, data, &w);
+  WriteStrategy(in, data, &w);
   w.Key("selection_seconds").Double(in.selection_seconds);
   WriteDistances(data, &w);
   WriteSelected(in, limits, &w);

@@ -119,6 +119,8 @@ SelectionReport ReportRun(const SelectParams& params,
   r.time = time;
   r.n_samples = params.n_samples;
   r.min_distance = params.min_distance;
+  r.config = &params.config;
+  r.objectives = &run.objectives;
   r.candidates_received = outcome.candidates_received;
   r.candidates_already_in_pool = outcome.candidates_already_in_pool;
   r.duplicates = &outcome.duplicates;

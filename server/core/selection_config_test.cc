@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/candidates.h"
@@ -335,6 +336,42 @@ TEST(SelectionModesTest, DiversityConfigGivesTheSeedsPicks) {
   std::vector<std::string> expected;
   for (size_t i : plain.picks) expected.push_back(t.filenames[i]);
   EXPECT_EQ(Names(*out), expected);
+}
+
+TEST(SelectionModesTest, TheReportSaysHowPicksWereOrdered) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  SelectParams p = Params("p", 5, SelectionConfig::Typical());
+  p.dry_run = true;
+  p.dry_run_report = true;
+  auto out = manager->Select(p, DenseAndOutliers());
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->report.has_value());
+  absl::StatusOr<JsonValue> json = ParseJson(out->report->json);
+  ASSERT_TRUE(json.ok()) << json.status();
+  const JsonValue* strategy = json->Find("strategy");
+  ASSERT_NE(strategy, nullptr);
+  EXPECT_EQ(strategy->Find("name")->string, "typical");
+  const std::vector<JsonValue>& objectives =
+      strategy->Find("objectives")->array;
+  ASSERT_EQ(objectives.size(), 2u);
+  EXPECT_EQ(objectives[0].Find("strategy")->string, "diversity");
+  EXPECT_EQ(objectives[0].Find("mean_picked")->type, JsonValue::Type::kNull);
+  EXPECT_EQ(objectives[1].Find("strategy")->string, "typicality");
+  // Mean typicality of the picks and of every eligible candidate: 30 of
+  // them are in the dense cluster (typicality ~50), so the mean of all is
+  // above that of picks spread over both regions.
+  EXPECT_GT(objectives[1].Find("mean_picked")->number, 0);
+  EXPECT_GT(objectives[1].Find("mean_eligible")->number,
+            objectives[1].Find("mean_picked")->number);
+  // The coverage curve: every pick with a distance (not the first).
+  const JsonValue* curve = json->Find("coverage_curve");
+  ASSERT_NE(curve, nullptr);
+  EXPECT_EQ(curve->Find("pick")->array.size(), 4u);
+  EXPECT_EQ(curve->Find("distance")->array.size(), 4u);
+  EXPECT_EQ(curve->Find("pick")->array[0].number, 2);
+  EXPECT_THAT(out->report->html, HasSubstr("typical: diversity &times; "
+                                           "typicality"));
 }
 
 TEST(SelectionModesTest, BadConfigCommitsNothing) {

@@ -17,6 +17,8 @@
 #include "common/sample_limit.h"
 #include "server/core/image_inputs.h"
 #include "server/core/kcenter_greedy.h"
+#include "server/core/objective_weights.h"
+#include "server/core/selection_config.h"
 #include "server/core/thumbnails.h"
 
 namespace datapool {
@@ -31,6 +33,10 @@ struct SelectionReportInput {
   // The request's stopping rules.
   std::optional<SampleLimit> n_samples;
   std::optional<double> min_distance;
+  // How the candidates were ordered, and each objective's factors per
+  // candidate; null: not shown.
+  const SelectionConfig* config = nullptr;
+  const ObjectiveWeights* objectives = nullptr;
 
   uint64_t candidates_received = 0;
   uint64_t candidates_already_in_pool = 0;
@@ -74,6 +80,8 @@ struct SelectionReportLimits {
   size_t listed_skipped = 100;
   // Picks shown beside their nearest rejected candidate.
   size_t thumbnail_pairs = 6;
+  // Points of the coverage curve in report.json.
+  size_t coverage_points = 200;
   // Bins of the distance histogram.
   int histogram_bins = 40;
 };
