@@ -20,6 +20,10 @@
 //       (a what-if for the pool phase). --reps runs each mode R times,
 //       interleaved, and reports the best time (and all of them).
 //       Reports wall times, stats and peak RSS (VmHWM; ru_maxrss too).
+//       Mode `typical` is the server's default selection: typicality of
+//       every candidate (FAISS k-NN over candidates and pool, sampled above
+//       50k points) folded into weights, then the weighted k-center pass;
+//       its time includes the typicality, also reported as typicality_s.
 #include <dlfcn.h>
 #include <sys/resource.h>
 
@@ -37,6 +41,8 @@
 
 #include "server/backends/faiss/faiss_index.h"
 #include "server/core/kcenter_greedy.h"
+#include "server/core/objective_weights.h"
+#include "server/core/selection_config.h"
 #include "server/core/vector_index.h"
 
 extern "C" {
@@ -316,7 +322,9 @@ std::vector<std::string> ParseModes(const std::string& flag) {
     size_t comma = flag.find(',', at);
     if (comma == std::string::npos) comma = flag.size();
     const std::string m = flag.substr(at, comma - at);
-    if (m != "pruned" && m != "exact") Die("unknown mode " + m);
+    if (m != "pruned" && m != "exact" && m != "typical") {
+      Die("unknown mode " + m);
+    }
     modes.push_back(m);
     at = comma + 1;
   }
@@ -374,12 +382,41 @@ PoolPhase NearestPool(const KCenterArgs& a,
   return out;
 }
 
-// One run of `mode`; its wall time in *seconds.
+// `rows` (n × d) as an EmbeddingTable with empty names.
+datapool::EmbeddingTable AsTable(const std::vector<float>& rows, size_t d) {
+  datapool::EmbeddingTable t;
+  t.dimension = d;
+  t.values = rows;
+  t.filenames.resize(d == 0 ? 0 : rows.size() / d);
+  t.labels.resize(t.filenames.size());
+  return t;
+}
+
+// The default selection's weights (DIVERSITY × TYPICALITY); *seconds is
+// the typicality's time.
+datapool::ObjectiveWeights TypicalWeights(const KCenterArgs& a,
+                                          const std::vector<float>& candidates,
+                                          const std::vector<float>& pool,
+                                          double* seconds) {
+  const datapool::EmbeddingTable cand = AsTable(candidates, a.d);
+  const datapool::EmbeddingTable pool_rows = AsTable(pool, a.d);
+  const auto t0 = Clock::now();
+  absl::StatusOr<datapool::ObjectiveWeights> w =
+      datapool::ComputeObjectiveWeights(datapool::SelectionConfig::Typical(),
+                                        cand, pool_rows,
+                                        datapool::FaissFlatIndex::Factory());
+  *seconds = Seconds(t0, Clock::now());
+  if (!w.ok()) Die(std::string(w.status().message()));
+  return *std::move(w);
+}
+
+// One run of `mode`; its wall time in *seconds (for `typical`, the
+// typicality's share in *typicality_s).
 datapool::KCenterResult RunMode(const KCenterArgs& a,
                                 const std::vector<float>& candidates,
                                 const std::vector<float>& pool,
                                 const PoolPhase& phase, const std::string& mode,
-                                double* seconds) {
+                                double* seconds, double* typicality_s) {
   datapool::KCenterInput input;
   input.candidates = candidates.data();
   input.n = a.n;
@@ -393,9 +430,16 @@ datapool::KCenterResult RunMode(const KCenterArgs& a,
   options.max_picks = a.k;
   options.threads = a.threads;
   options.prune = mode == "pruned";
+  *typicality_s = 0;
+  if (mode == "typical") {
+    datapool::ObjectiveWeights w =
+        TypicalWeights(a, candidates, pool, typicality_s);
+    input.weights = std::move(w.weights);
+    input.weights_only = w.weights_only;
+  }
   const auto t0 = Clock::now();
   datapool::KCenterResult result = datapool::KCenterGreedy(input, options);
-  *seconds = Seconds(t0, Clock::now());
+  *seconds = Seconds(t0, Clock::now()) + *typicality_s;
   return result;
 }
 
@@ -416,7 +460,7 @@ void WritePicks(const std::string& picks_out, const std::string& mode,
 }
 
 // A mode's entry of "runs": its best time, every time, and the result.
-std::string RunJson(const std::string& mode, double kc_s,
+std::string RunJson(const std::string& mode, double kc_s, double typicality_s,
                     const std::string& all_s,
                     const datapool::KCenterResult& result) {
   const double radius = result.distances.empty() || !result.distances.back()
@@ -429,11 +473,14 @@ std::string RunJson(const std::string& mode, double kc_s,
       "\"picks\": %zu, "
       "\"stop\": \"%s\", \"last_distance\": %.9g, "
       "\"distance_evaluations\": %" PRIu64 ", \"evaluations_skipped\": %" PRIu64
-      ", \"peak_rss_kib\": %ld}",
+      ", \"peak_rss_kib\": %ld%s}",
       mode.c_str(), kc_s, all_s.c_str(), result.picks.size(),
       datapool::StopReasonName(result.stop_reason), radius,
       result.stats.distance_evaluations, result.stats.evaluations_skipped,
-      PeakRssKiB());
+      PeakRssKiB(),
+      mode == "typical"
+          ? (", \"typicality_s\": " + std::to_string(typicality_s)).c_str()
+          : "");
   return buf;
 }
 
@@ -453,22 +500,22 @@ int CmdKCenter(Flags& flags) {
   std::map<std::string, std::string> all_s;
   for (int rep = 1; rep < a.reps; ++rep) {
     for (const std::string& mode : a.modes) {
-      double s = 0;
-      RunMode(a, candidates, pool, phase, mode, &s);
+      double s = 0, typ_s = 0;
+      RunMode(a, candidates, pool, phase, mode, &s, &typ_s);
       best_s[mode] = best_s.count(mode) ? std::min(best_s[mode], s) : s;
       AppendSeconds(s, &all_s[mode]);
     }
   }
   std::string runs;
   for (const std::string& mode : a.modes) {
-    double kc_s = 0;
+    double kc_s = 0, typ_s = 0;
     const datapool::KCenterResult result =
-        RunMode(a, candidates, pool, phase, mode, &kc_s);
+        RunMode(a, candidates, pool, phase, mode, &kc_s, &typ_s);
     AppendSeconds(kc_s, &all_s[mode]);
     if (best_s.count(mode)) kc_s = std::min(kc_s, best_s[mode]);
     WritePicks(a.picks_out, mode, result);
     if (!runs.empty()) runs += ", ";
-    runs += RunJson(mode, kc_s, all_s[mode], result);
+    runs += RunJson(mode, kc_s, typ_s, all_s[mode], result);
   }
   std::printf(
       "{\"n\": %zu, \"d\": %zu, \"p\": %zu, \"k\": %zu, \"threads\": %d, "
