@@ -354,13 +354,26 @@ class GreedyRun {
     return next;
   }
 
+  // The balance factor of candidate i's group as the counts are now; 1
+  // without balance.
+  double GroupFactor(size_t i) const {
+    if (in_.groups.empty()) return 1;
+    const int32_t g = in_.groups[i];
+    const double deficit =
+        in_.group_share[g] - group_count_[g] / (group_total_ + 1);
+    return std::pow(std::max(1e-6, deficit), in_.balance_strength);
+  }
+
   // The live candidate with the largest weight (ties: lowest index).
   ptrdiff_t LargestWeight() const {
     ptrdiff_t best = -1;
+    double best_value = 0;
     for (size_t i = 0; i < n_; ++i) {
       if (min_sq_[i] == kTaken) continue;
-      if (best < 0 || in_.weights[i] > in_.weights[best]) {
+      const double value = in_.weights[i] * GroupFactor(i);
+      if (best < 0 || value > best_value) {
         best = static_cast<ptrdiff_t>(i);
+        best_value = value;
       }
     }
     return best;
@@ -373,8 +386,9 @@ class GreedyRun {
     for (size_t i = 0; i < n_; ++i) {
       const float m = min_sq_[i];
       if (m == kTaken || m < floor_sq_) continue;
-      const float score =
-          in_.weights_only ? in_.weights[i] : m * in_.weights[i];
+      const float score = static_cast<float>(
+          (in_.weights_only ? in_.weights[i] : m * in_.weights[i]) *
+          GroupFactor(i));
       if (score > best.best_value) {
         best.best_value = score;
         best.best = static_cast<ptrdiff_t>(i);
@@ -451,6 +465,10 @@ class GreedyRun {
     result_.distances.push_back(distance);
     if (options_.on_pick) options_.on_pick(result_.picks.size());
     min_sq_[i] = kTaken;
+    if (!in_.groups.empty()) {
+      group_count_[in_.groups[i]] += 1;
+      group_total_ += 1;
+    }
     if (result_.picks.size() >= options_.max_picks) return BlockResult();
     if (device_ != nullptr) {
       BlockResult r;
@@ -483,7 +501,9 @@ class GreedyRun {
         Pass(args, lo, hi, cache, &blocks_[t]);
       }
     });
-    return Reduce();
+    const BlockResult passed = Reduce();
+    // Balance changes every group's factor with each pick: one more scan.
+    return in_.groups.empty() ? passed : BestScore();
   }
 
   // Best of the block results: larger value, ties to the lower index.
@@ -544,6 +564,13 @@ class GreedyRun {
   std::vector<BlockResult> blocks_;
   const size_t block_;
   uint32_t stamp_ = 0;
+  // Balance: picks (and pool samples) per group so far, and their total.
+  std::vector<double> group_count_ = in_.group_count;
+  double group_total_ = [this] {
+    double total = 0;
+    for (double c : in_.group_count) total += c;
+    return total;
+  }();
 };
 
 }  // namespace

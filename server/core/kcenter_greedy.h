@@ -124,6 +124,15 @@ struct KCenterInput {
   // pool is the largest weight. Runs on the CPU.
   std::vector<float> weights;
   bool weights_only = false;
+  // Balance (with weights): empty, or each candidate's group (0 ..
+  // G-1, e.g. its label) with each group's target share and count so far
+  // (the pool's). Each step's score is then also multiplied by
+  // max(1e-6, share − count / (total + 1)) ^ balance_strength, counts
+  // updated with every pick: the picks move towards the target shares.
+  std::vector<int32_t> groups;
+  std::vector<double> group_share;
+  std::vector<double> group_count;
+  double balance_strength = 1;
 };
 
 // Squared Euclidean distance of two d-float vectors. Its summation order is

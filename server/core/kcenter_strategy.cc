@@ -17,6 +17,10 @@ absl::StatusOr<SelectionResult> KCenterStrategy::Select(
   if (problem.weights != nullptr) {
     input.weights = problem.weights->weights;
     input.weights_only = problem.weights->weights_only;
+    input.groups = problem.weights->groups;
+    input.group_share = problem.weights->group_share;
+    input.group_count = problem.weights->group_count;
+    input.balance_strength = problem.weights->balance_strength;
   }
   if (problem.pool->size() > 0) {
     input.pool = problem.pool->values.data();

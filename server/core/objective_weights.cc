@@ -5,6 +5,7 @@
 #include <limits>
 #include <random>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/status_macros.h"
 #include "server/core/typicality.h"
 
@@ -33,9 +34,45 @@ absl::StatusOr<std::vector<float>> Factor(const Objective& o,
     case ObjectiveStrategy::kWeights:
       return RandomWeights(candidates.size(), o.seed);
     case ObjectiveStrategy::kDiversity:
+    case ObjectiveStrategy::kBalance:
       break;
   }
   return std::vector<float>();
+}
+
+// BALANCE: labels as groups 0..G-1 (the target's labels, then any other
+// label of the candidates or the pool, with share 0), shares summing to 1
+// (uniform over every label seen when no target is given), and the pool's
+// count of each.
+void SetGroups(const Objective& o, const EmbeddingTable& candidates,
+               const EmbeddingTable& pool, ObjectiveWeights* out) {
+  absl::flat_hash_map<int64_t, int32_t> group_of;
+  std::vector<double> share;
+  auto group = [&](int64_t label, double s) {
+    auto [it, added] =
+        group_of.emplace(label, static_cast<int32_t>(share.size()));
+    if (added) share.push_back(s);
+    return it->second;
+  };
+  for (const auto& [label, s] : o.balance_target) group(label, s);
+  const bool uniform = o.balance_target.empty();
+  out->groups.reserve(candidates.size());
+  for (int64_t label : candidates.labels) {
+    out->groups.push_back(group(label, uniform ? 1.0 : 0.0));
+  }
+  std::vector<double> count(share.size(), 0.0);
+  for (int64_t label : pool.labels) {
+    const int32_t g = group(label, uniform ? 1.0 : 0.0);
+    count.resize(share.size(), 0.0);
+    count[g] += 1;
+  }
+  count.resize(share.size(), 0.0);
+  double sum = 0;
+  for (double s : share) sum += s;
+  for (double& s : share) s /= sum;
+  out->group_share = std::move(share);
+  out->group_count = std::move(count);
+  out->balance_strength = o.strength;
 }
 
 }  // namespace
@@ -54,6 +91,10 @@ absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
     if (o.strength == 0) continue;
     if (o.strategy == ObjectiveStrategy::kDiversity) {
       diversity = o.strength;
+      continue;
+    }
+    if (o.strategy == ObjectiveStrategy::kBalance) {
+      SetGroups(o, candidates, pool, &out);
       continue;
     }
     ASSIGN_OR_RETURN(out.factors[j], Factor(o, candidates, pool, factory));

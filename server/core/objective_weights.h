@@ -25,6 +25,12 @@ struct ObjectiveWeights {
   // strength; empty for DIVERSITY and for objectives at strength 0. For the
   // report.
   std::vector<std::vector<float>> factors;
+  // BALANCE (KCenterInput::groups): each candidate's group (its label's
+  // index), each group's target share and the pool's count; empty without
+  // a BALANCE objective.
+  std::vector<int32_t> groups;
+  std::vector<double> group_share, group_count;
+  double balance_strength = 1;
 };
 
 // `config` must be valid (ValidateSelectionConfig). `pool` may be empty.

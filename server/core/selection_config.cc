@@ -1,5 +1,6 @@
 #include "server/core/selection_config.h"
 
+#include <cctype>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -56,6 +57,8 @@ const char* ObjectiveInputName(ObjectiveInput input) {
       return "embeddings";
     case ObjectiveInput::kRandom:
       return "random";
+    case ObjectiveInput::kLabels:
+      return "labels";
   }
   return "unknown";
 }
@@ -68,27 +71,65 @@ const char* ObjectiveStrategyName(ObjectiveStrategy strategy) {
       return "typicality";
     case ObjectiveStrategy::kWeights:
       return "weights";
+    case ObjectiveStrategy::kBalance:
+      return "balance";
   }
   return "unknown";
 }
 
 namespace {
 
+// The input each strategy takes.
+ObjectiveInput InputOf(ObjectiveStrategy strategy) {
+  switch (strategy) {
+    case ObjectiveStrategy::kWeights:
+      return ObjectiveInput::kRandom;
+    case ObjectiveStrategy::kBalance:
+      return ObjectiveInput::kLabels;
+    default:
+      return ObjectiveInput::kEmbeddings;
+  }
+}
+
+absl::Status CheckBalance(const Objective& o, const std::string& field) {
+  double sum = 0;
+  for (const auto& [label, share] : o.balance_target) {
+    if (!std::isfinite(share) || share < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".balance_target[", label,
+                       "]: a share must be a finite number >= 0, got ", share));
+    }
+    sum += share;
+  }
+  if (!o.balance_target.empty() && sum <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".balance_target: the shares sum to 0"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckObjective(const Objective& o, const std::string& field) {
-  const bool takes_embeddings = o.strategy != ObjectiveStrategy::kWeights;
-  if (takes_embeddings != (o.input == ObjectiveInput::kEmbeddings)) {
+  const ObjectiveInput wanted = InputOf(o.strategy);
+  if (o.input != wanted) {
+    std::string upper = ObjectiveInputName(wanted);
+    for (char& c : upper) c = static_cast<char>(std::toupper(c));
     return absl::InvalidArgumentError(absl::StrCat(
         field, ".input: strategy ", ObjectiveStrategyName(o.strategy),
-        " takes input ", takes_embeddings ? "EMBEDDINGS" : "RANDOM", ", not ",
-        ObjectiveInputName(o.input)));
+        " takes input ", upper, ", not ", ObjectiveInputName(o.input)));
+  }
+  if (o.strategy == ObjectiveStrategy::kBalance) {
+    if (absl::Status ok = CheckBalance(o, field); !ok.ok()) return ok;
   }
   if (!std::isfinite(o.strength)) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ".strength: must be a finite number, got ", o.strength));
   }
-  if (o.strategy == ObjectiveStrategy::kDiversity && o.strength < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ".strength: DIVERSITY takes a strength >= 0, got ", o.strength));
+  if ((o.strategy == ObjectiveStrategy::kDiversity ||
+       o.strategy == ObjectiveStrategy::kBalance) &&
+      o.strength < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".strength: ", ObjectiveStrategyName(o.strategy),
+                     " takes a strength >= 0, got ", o.strength));
   }
   if (o.strategy == ObjectiveStrategy::kTypicality &&
       o.typicality_neighbors == 0) {
@@ -106,18 +147,20 @@ absl::Status ValidateSelectionConfig(const SelectionConfig& config) {
         "config.objectives: give at least one objective (or leave config "
         "unset for the default)");
   }
-  bool diversity = false;
+  bool diversity = false, balance = false;
   for (size_t i = 0; i < config.objectives.size(); ++i) {
     const Objective& o = config.objectives[i];
     const std::string field = absl::StrCat("config.objectives[", i, "]");
     if (absl::Status ok = CheckObjective(o, field); !ok.ok()) return ok;
-    if (o.strategy == ObjectiveStrategy::kDiversity) {
-      if (diversity) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, ".strategy: DIVERSITY is given twice; give it once"));
-      }
-      diversity = true;
+    bool* seen = o.strategy == ObjectiveStrategy::kDiversity ? &diversity
+                 : o.strategy == ObjectiveStrategy::kBalance ? &balance
+                                                             : nullptr;
+    if (seen != nullptr && *seen) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".strategy: ", ObjectiveStrategyName(o.strategy),
+                       " is given twice; give it once"));
     }
+    if (seen != nullptr) *seen = true;
   }
   return absl::OkStatus();
 }

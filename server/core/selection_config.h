@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -18,6 +19,7 @@ namespace datapool {
 enum class ObjectiveInput {
   kEmbeddings,  // the candidates' embeddings
   kRandom,      // a seeded uniform weight in (0, 1] per candidate
+  kLabels,      // the candidates' labels
 };
 
 enum class ObjectiveStrategy {
@@ -28,6 +30,8 @@ enum class ObjectiveStrategy {
   kTypicality,
   // The input's value as a weight.
   kWeights,
+  // Towards target shares of the labels (changes as picks are made).
+  kBalance,
 };
 
 struct Objective {
@@ -40,6 +44,8 @@ struct Objective {
   uint32_t typicality_neighbors = 50;
   // RANDOM: the seed.
   uint64_t seed = 0;
+  // BALANCE: (label, share) pairs; empty: uniform over the labels present.
+  std::vector<std::pair<int64_t, double>> balance_target = {};
 };
 
 // A copyable value; thread-compatible.
@@ -64,8 +70,9 @@ const char* ObjectiveStrategyName(ObjectiveStrategy strategy);
 
 // InvalidArgument naming the field ("config.objectives[1].strength: ...")
 // for no objectives, an input the strategy does not take, a non-finite
-// strength, a negative DIVERSITY strength, two DIVERSITY objectives, or a
-// typicality_neighbors of 0.
+// strength, a negative DIVERSITY or BALANCE strength, two DIVERSITY or
+// BALANCE objectives, a typicality_neighbors of 0, or balance shares that
+// are negative, not finite or all 0.
 absl::Status ValidateSelectionConfig(const SelectionConfig& config);
 
 }  // namespace datapool

@@ -3,6 +3,7 @@
 #include "server/core/selection_config.h"
 
 #include <cmath>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -54,6 +55,36 @@ Objective Make(ObjectiveStrategy strategy, double strength = 1) {
   o.strategy = strategy;
   o.strength = strength;
   return o;
+}
+
+// n random rows whose labels are 0, 1, 2 in proportions 5 : 3 : 2.
+EmbeddingTable Labelled(size_t n, uint32_t seed, const std::string& prefix) {
+  EmbeddingTable t = RandomTable(n, 4, seed, prefix);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t r = i % 10;
+    t.labels[i] = r < 5 ? 0 : r < 8 ? 1 : 2;
+  }
+  return t;
+}
+
+std::map<int64_t, int> LabelCounts(const SelectOutcome& out) {
+  std::map<int64_t, int> counts;
+  for (const SelectedSample& s : out.selected) ++counts[s.label];
+  return counts;
+}
+
+SelectionConfig Balance(std::vector<std::pair<int64_t, double>> target,
+                        bool with_diversity) {
+  SelectionConfig config;
+  if (with_diversity) {
+    config.objectives.push_back(Make(ObjectiveStrategy::kDiversity));
+  }
+  Objective balance;
+  balance.input = ObjectiveInput::kLabels;
+  balance.strategy = ObjectiveStrategy::kBalance;
+  balance.balance_target = std::move(target);
+  config.objectives.push_back(balance);
+  return config;
 }
 
 SelectParams Params(const std::string& pool, uint64_t n,
@@ -111,6 +142,16 @@ TEST(SelectionConfigTest, BadConfigsNameTheField) {
   c.objectives[1].typicality_neighbors = 0;
   EXPECT_THAT(ValidateSelectionConfig(c).message(),
               HasSubstr("typicality_neighbors"));
+  c = Balance({{1, -0.5}}, false);
+  EXPECT_THAT(ValidateSelectionConfig(c).message(),
+              HasSubstr("config.objectives[0].balance_target[1]"));
+  c = Balance({{1, 0.0}}, false);
+  EXPECT_THAT(ValidateSelectionConfig(c).message(),
+              HasSubstr("config.objectives[0].balance_target: the shares"));
+  c = Balance({}, false);
+  c.objectives[0].input = ObjectiveInput::kEmbeddings;
+  EXPECT_THAT(ValidateSelectionConfig(c).message(),
+              HasSubstr("takes input LABELS"));
   c = SelectionConfig::Diversity();
   c.objectives.push_back(Make(ObjectiveStrategy::kDiversity));
   EXPECT_THAT(ValidateSelectionConfig(c).message(),
@@ -261,6 +302,7 @@ TEST(SelectionModesTest, MinDistanceHoldsInEveryMode) {
   SelectionConfig random;
   random.objectives = {Make(ObjectiveStrategy::kWeights)};
   configs.push_back(random);
+  configs.push_back(Balance({}, true));
   SelectionConfig mixed = SelectionConfig::Typical();
   mixed.objectives.push_back(Make(ObjectiveStrategy::kWeights, 0.5));
   mixed.objectives[1].strength = -0.5;
@@ -372,6 +414,45 @@ TEST(SelectionModesTest, TheReportSaysHowPicksWereOrdered) {
   EXPECT_EQ(curve->Find("pick")->array[0].number, 2);
   EXPECT_THAT(out->report->html, HasSubstr("typical: diversity &times; "
                                            "typicality"));
+}
+
+TEST(SelectionModesTest, BalanceHitsItsTargetWithinOneSample) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  for (bool diversity : {false, true}) {
+    // Uniform over the labels present: 9 picks, 3 each.
+    SelectParams p = Params("p", 9, Balance({}, diversity));
+    p.dry_run = true;
+    auto out = manager->Select(p, Labelled(100, 1, "c"));
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(LabelCounts(*out),
+              (std::map<int64_t, int>{{0, 3}, {1, 3}, {2, 3}}))
+        << diversity;
+    // A target: half label 2, a quarter each of 0 and 1; 8 picks.
+    p = Params("p", 8, Balance({{0, 1}, {1, 1}, {2, 2}}, diversity));
+    p.dry_run = true;
+    out = manager->Select(p, Labelled(100, 2, "c"));
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(LabelCounts(*out),
+              (std::map<int64_t, int>{{0, 2}, {1, 2}, {2, 4}}))
+        << diversity;
+  }
+}
+
+TEST(SelectionModesTest, BalanceCountsWhatThePoolHolds) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  // The pool: four samples of label 0.
+  EmbeddingTable pool_rows = RandomTable(4, 4, 5, "pool");
+  for (int64_t& l : pool_rows.labels) l = 0;
+  ASSERT_TRUE(
+      manager->Select(Params("p", 4, SelectionConfig::Diversity()), pool_rows)
+          .ok());
+  // Uniform over three labels: 8 more make 12, four each.
+  auto out =
+      manager->Select(Params("p", 8, Balance({}, true)), Labelled(60, 6, "c"));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(LabelCounts(*out), (std::map<int64_t, int>{{1, 4}, {2, 4}}));
 }
 
 TEST(SelectionModesTest, BadConfigCommitsNothing) {

@@ -1,5 +1,7 @@
 #include "server/service/proto_convert.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -19,10 +21,13 @@ absl::StatusOr<Objective> FromProto(const v1::SelectionObjective& proto,
       o.input = ObjectiveInput::kRandom;
       o.seed = proto.seed();
       break;
+    case v1::SelectionObjective::INPUT_LABELS:
+      o.input = ObjectiveInput::kLabels;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           field, ".input: unknown input ", static_cast<int>(proto.input()),
-          " (EMBEDDINGS or RANDOM)"));
+          " (EMBEDDINGS, RANDOM or LABELS)"));
   }
   switch (proto.strategy()) {
     case v1::SelectionObjective::STRATEGY_DIVERSITY:
@@ -34,13 +39,20 @@ absl::StatusOr<Objective> FromProto(const v1::SelectionObjective& proto,
     case v1::SelectionObjective::STRATEGY_WEIGHTS:
       o.strategy = ObjectiveStrategy::kWeights;
       break;
+    case v1::SelectionObjective::STRATEGY_BALANCE:
+      o.strategy = ObjectiveStrategy::kBalance;
+      break;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat(field, ".strategy: unknown strategy ",
                        static_cast<int>(proto.strategy()),
-                       " (DIVERSITY, TYPICALITY or WEIGHTS)"));
+                       " (DIVERSITY, TYPICALITY, WEIGHTS or BALANCE)"));
   }
   if (proto.has_strength()) o.strength = proto.strength();
+  // Sorted by label: the same config, the same groups.
+  std::map<int64_t, double> target(proto.balance_target().begin(),
+                                   proto.balance_target().end());
+  o.balance_target.assign(target.begin(), target.end());
   if (proto.typicality_neighbors() != 0) {
     o.typicality_neighbors = proto.typicality_neighbors();
   }

@@ -101,6 +101,18 @@ TEST(ProtoConvertTest, SelectionConfigs) {
   r->set_strategy(v1::SelectionObjective::STRATEGY_TYPICALITY);
   p = FromProto(proto);
   EXPECT_THAT(p.status().message(), HasSubstr("config.objectives[1].input"));
+  // BALANCE over labels: the target's shares, sorted by label.
+  r->set_input(v1::SelectionObjective::INPUT_LABELS);
+  r->set_strategy(v1::SelectionObjective::STRATEGY_BALANCE);
+  r->set_strength(1);
+  (*r->mutable_balance_target())[7] = 0.25;
+  (*r->mutable_balance_target())[3] = 0.75;
+  p = FromProto(proto);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->config.objectives[1].strategy, ObjectiveStrategy::kBalance);
+  EXPECT_THAT(p->config.objectives[1].balance_target,
+              ElementsAre(std::make_pair(int64_t{3}, 0.75),
+                          std::make_pair(int64_t{7}, 0.25)));
   // A config without objectives is refused, not taken as the default.
   proto.mutable_config()->clear_objectives();
   p = FromProto(proto);
