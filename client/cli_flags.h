@@ -44,6 +44,8 @@ struct Flags {
   std::vector<std::string> uploads;
   std::string n_samples;
   std::string min_distance;
+  std::string strategy;
+  std::string selection_config;
   bool no_history = false;
   bool dry_run = false;
   bool no_weak_labels = false;

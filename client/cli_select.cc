@@ -4,12 +4,14 @@
 #include <iostream>
 #include <optional>
 #include <system_error>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "client/cli_command.h"
 #include "client/cli_input.h"
 #include "client/cli_output.h"
 #include "client/cli_report.h"
+#include "client/cli_selection_config.h"
 #include "client/progress_bar.h"
 #include "common/csv_codec.h"
 #include "common/file_util.h"
@@ -73,7 +75,36 @@ absl::StatusOr<v1::SelectionParams> SelectParams(
   params.set_append_weak_labels(!flags->no_weak_labels);
   params.set_remove_duplicates(!flags->keep_duplicates);
   params.set_dry_run_report(flags->dry_run && !flags->report_out.empty());
+  if (!flags->strategy.empty() && !flags->selection_config.empty()) {
+    return absl::InvalidArgumentError(
+        "--strategy and --selection-config: give one of them");
+  }
+  if (!flags->strategy.empty()) {
+    ASSIGN_OR_RETURN(std::optional<v1::SelectionConfig> config,
+                     ParseStrategy(flags->strategy));
+    if (config) *params.mutable_config() = *std::move(config);
+  }
   return params;
+}
+
+// --selection-config FILE.json into `params`: a file that cannot be read
+// is a local error (exit 3), what it says a usage error (exit 1); the
+// return value is the exit code, or nullopt when all is well.
+std::optional<int> ReadSelectionConfig(const Call& call,
+                                       v1::SelectionParams* params) {
+  const Flags& flags = call.flags;
+  if (flags.selection_config.empty()) return std::nullopt;
+  absl::StatusOr<std::string> text = ReadFile(flags.selection_config);
+  if (!text.ok()) {
+    return LocalFileError(
+        absl::StrCat("--selection-config: ", text.status().message()));
+  }
+  absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(*text);
+  absl::Status applied =
+      file.ok() ? ApplySelectionConfig(*file, flags.min_distance, params)
+                : file.status();
+  if (!applied.ok()) return UsageError(call, applied.message());
+  return std::nullopt;
 }
 
 // --report-out: the dry run's report came with the answer; a committed
@@ -109,6 +140,9 @@ int Select(const Call& call) {
   Flags& flags = call.flags;
   absl::StatusOr<v1::SelectionParams> params = SelectParams(call.args, &flags);
   if (!params.ok()) return UsageError(call, params.status().message());
+  if (std::optional<int> failed = ReadSelectionConfig(call, &*params)) {
+    return *failed;
+  }
   absl::StatusOr<Candidates> candidates = ReadCandidates(flags);
   if (!candidates.ok()) return LocalFileError(candidates.status().message());
   ProgressBar bar(ProgressBar::Wanted(flags.json), std::cerr);
@@ -252,6 +286,16 @@ Command SelectCommand() {
         "stop when the farthest candidate is closer than X to the pool and "
         "the picks so far; -1: off",
         &Flags::min_distance},
+       {"strategy", "NAME",
+        "how picks are ranked: typical (the default; diverse, preferring "
+        "samples from dense regions) or diversity (plain greedy k-center, "
+        "the picks of earlier datapool versions)",
+        &Flags::strategy},
+       {"selection-config", "FILE.json",
+        "the ranking as a JSON file in Lightly's selection-config layout "
+        "({\"strategies\": [...]}: DIVERSITY, TYPICALITY, WEIGHTS); "
+        "instead of --strategy",
+        &Flags::selection_config},
        {"keep-duplicates", "",
         "keep candidates equal to an earlier one (removed by default)",
         &Flags::keep_duplicates},

@@ -80,6 +80,40 @@ def base_env():
     return env
 
 
+def dense_and_outliers(rng, d):
+    """40 unit vectors, shuffled: 30 in a dense cluster around the first
+    axis ("dense/NN.jpg") and 10 outliers spread over the far side
+    ("outlier/N.jpg"). Returns (names, rows)."""
+    axis = np.zeros(d)
+    axis[0] = 1.0
+    dense = unit_rows(axis + rng.normal(scale=0.05, size=(30, d)))
+    outliers = rng.normal(size=(10, d))
+    outliers[:, 0] = -np.abs(outliers[:, 0])
+    names = (["dense/%02d.jpg" % i for i in range(30)]
+             + ["outlier/%d.jpg" % i for i in range(10)])
+    rows = np.vstack([dense, unit_rows(outliers)])
+    order = rng.permutation(len(names))
+    return [names[i] for i in order], rows[order]
+
+
+# One DIVERSITY objective: what --strategy diversity sends.
+DIVERSITY_CONFIG = {"strategies": [
+    {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}]}
+# The example of Lightly's layout: every input and strategy type.
+LIGHTLY_CONFIG = {"strategies": [
+    {"input": {"type": "EMBEDDINGS"},
+     "strategy": {"type": "DIVERSITY",
+                  "stopping_condition_minimum_distance": 0.2, "strength": 1}},
+    {"input": {"type": "EMBEDDINGS"},
+     "strategy": {"type": "TYPICALITY", "strength": 0.5, "neighbors": 30}},
+    {"input": {"type": "RANDOM", "random_seed": 42},
+     "strategy": {"type": "WEIGHTS", "strength": 0.2}}]}
+# Maps, but the server refuses it: TYPICALITY takes the embeddings.
+REFUSED_CONFIG = {"strategies": [
+    {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}},
+    {"input": {"type": "RANDOM"}, "strategy": {"type": "TYPICALITY"}}]}
+
+
 class CliTestBase(CliAssertions, unittest.TestCase):
 
     @classmethod
@@ -196,9 +230,11 @@ class CliScenarioTest(CliTestBase):
             unit_rows(rng.normal(size=(40, D))), rng.integers(0, 4, 40))
         rows_by_name.update(vec_a)
         labels_by_name.update(lab_a)
+        # --strategy diversity: greedy k-center, which check_select_json
+        # verifies pick by pick (the default, typical, is CliStrategyTest's).
         out1 = self.cli_json("select", "--pool", "cli-pool", "--embeddings",
                              self.csv_path("a.csv"), "--n-samples", "10",
-                             "--json")
+                             "--strategy", "diversity", "--json")
         v1 = self.check_select_json(out1, vec_a, lab_a, [], 10, None, False)
         self.assertEqual(len(v1), 10)
         self.assertEqual(out1["stop_reason"], "n_samples")
@@ -234,7 +270,8 @@ class CliScenarioTest(CliTestBase):
         labels_by_name.update(lab_b)
         out2 = self.cli_json("select", "--pool", "cli-pool", "--embeddings",
                              self.csv_path("b.csv"), "--min-distance", "0.5",
-                             "--json", "--server", self.address, server=None)
+                             "--strategy", "diversity", "--json", "--server",
+                             self.address, server=None)
         v2 = self.check_select_json(out2, vec_b, lab_b, pool_rows, None, 0.5,
                                     False)
         self.assertEqual(out2["version"], 2)
@@ -273,7 +310,8 @@ class CliScenarioTest(CliTestBase):
         for n_arg, want in (("0.25", 5), ("1.0", 20), ("1", 1)):
             out = self.cli_json("select", "--pool", "cli-pool", "--embeddings",
                                 self.csv_path("c.csv"), "--n-samples", n_arg,
-                                "--dry-run", "--json")
+                                "--strategy", "diversity", "--dry-run",
+                                "--json")
             picked = self.check_select_json(out, vec_c, lab_c, pool_rows,
                                             want, None, True)
             self.assertEqual(len(picked), want, "--n-samples %s" % n_arg)
@@ -302,7 +340,8 @@ class CliScenarioTest(CliTestBase):
         labels_by_name.update(lab_w)
         out3 = self.cli_json("select", "--pool", "cli-pool", "--embeddings",
                              self.csv_path("w.csv"), "--min-distance", "0.01",
-                             "--no-history", "--json")
+                             "--strategy", "diversity", "--no-history",
+                             "--json")
         v3 = self.check_select_json(out3, vec_w, lab_w, pool_rows, None, 0.01,
                                     False)
         self.assertEqual(sorted(v3), sorted(weird))
@@ -697,6 +736,154 @@ class CliSelectedMaskedTest(CliTestBase):
         names_in_pool, _, _ = check_lightly_csv(
             os.path.join(self.shared, "flags", "datapool_latest.csv"))
         self.assertEqual(names_in_pool, picked)
+
+
+class CliStrategyTest(CliTestBase):
+    """--strategy and --selection-config: diversity is plain greedy
+    k-center; the default (typical) starts in the dense region; a config
+    the server refuses commits nothing; bad flags and files are refused
+    before any call."""
+
+    def write_config(self, name, config):
+        path = os.path.join(self.data, name)
+        with open(path, "w", encoding="utf-8") as f:
+            if isinstance(config, str):
+                f.write(config)
+            else:
+                json.dump(config, f)
+        return path
+
+    def test_diversity_is_kcenter_and_typical_is_the_default(self):
+        names, rows = dense_and_outliers(np.random.default_rng(5), D)
+        path = self.csv_path("strategy.csv")
+        vec, lab = write_lightly_csv(path, names, rows, [0] * len(names))
+
+        def select(*flags):
+            return self.cli_json("select", "--pool", "strategy",
+                                 "--embeddings", path, "--n-samples", "3",
+                                 "--dry-run", "--json", *flags)
+
+        diversity = select("--strategy", "diversity")
+        picked = self.check_select_json(diversity, vec, lab, [], 3, None,
+                                        True)
+        self.assertTrue(picked[0].startswith("outlier/"), picked)
+        self.assertLessEqual(sum(n.startswith("dense/") for n in picked), 1,
+                             picked)
+        # The same objective from a file.
+        config = self.write_config("diversity.json", DIVERSITY_CONFIG)
+        self.assertEqual(select("--selection-config", config)["selected"],
+                         diversity["selected"])
+
+        default = select()
+        default_picks = [s["filename"] for s in default["selected"]]
+        self.assertEqual(len(default_picks), 3, default)
+        self.assertTrue(default_picks[0].startswith("dense/"), default_picks)
+        self.assertNotEqual(default_picks, picked)
+        self.assertEqual(select("--strategy", "typical")["selected"],
+                         default["selected"])
+
+        # Every input and strategy type; the DIVERSITY minimum distance is
+        # the selection's. Then committed, with --min-distance agreeing.
+        lightly = self.write_config("lightly.json", LIGHTLY_CONFIG)
+        out = select("--selection-config", lightly)
+        self.assertEqual(len(out["selected"]), 3, out)
+        for s in out["selected"][1:]:
+            self.assertGreaterEqual(s["distance"], 0.2 - 1e-6, out)
+        out = self.cli_json("select", "--pool", "strategy", "--embeddings",
+                            path, "--n-samples", "3", "--min-distance", "0.2",
+                            "--selection-config", lightly, "--json")
+        self.assertEqual((out["committed"], out["version"],
+                          out["pool_size_after"]), (True, 1, 3), out)
+
+    def test_config_the_server_refuses_commits_nothing(self):
+        names, rows = dense_and_outliers(np.random.default_rng(6), D)
+        path = self.csv_path("strategy-refused.csv")
+        write_lightly_csv(path, names, rows, [0] * len(names))
+        config = self.write_config("refused.json", REFUSED_CONFIG)
+        before = snapshot_tree(self.shared)
+        for dry in ((), ("--dry-run",)):
+            proc = self.cli_error("INVALID_ARGUMENT", "select", "--pool",
+                                  "strategy-refused", "--embeddings", path,
+                                  "--n-samples", "3", "--selection-config",
+                                  config, *dry)
+            self.assertIn("config.objectives[1]", proc.stderr,
+                          self.explain(proc))
+            self.assertEqual(proc.stdout, "", self.explain(proc))
+        self.assertEqual(snapshot_tree(self.shared), before)
+        self.assertFalse(os.path.exists(os.path.join(self.shared,
+                                                     "strategy-refused")))
+        self.assertNotIn("strategy-refused", [
+            p["name"] for p in self.cli_json("pools", "list",
+                                             "--json")["pools"]])
+
+    def test_bad_flags_and_files_are_refused_locally(self):
+        emb = self.csv_path("strategy-usage.csv")
+        write_lightly_csv(emb, ["u.png"], [[1.0] * D], [0])
+        select = ("select", "--pool", "p", "--embeddings", emb,
+                  "--n-samples", "1")
+        bad_type = {"strategies": [
+            {"input": {"type": "EMBEDDINGS"},
+             "strategy": {"type": "DIVERSITY"}},
+            {"input": {"type": "EMBEDDINGS"},
+             "strategy": {"type": "BALANCE"}}]}
+        cases = [
+            (("--strategy", "fastest"),
+             ["--strategy", "typical", "diversity", "'fastest'"]),
+            (("--strategy", "diversity", "--selection-config",
+              self.write_config("ok.json", DIVERSITY_CONFIG)),
+             ["--strategy", "--selection-config"]),
+            (("--selection-config", self.write_config("type.json", bad_type)),
+             ["--selection-config strategies[1].strategy.type: unknown "
+              "strategy 'BALANCE' (supported: DIVERSITY, TYPICALITY, "
+              "WEIGHTS)"]),
+            (("--selection-config", self.write_config("input.json", {
+                "strategies": [{"input": {"type": "SCORES"},
+                                "strategy": {"type": "WEIGHTS"}}]})),
+             ["strategies[0].input.type", "'SCORES'"]),
+            (("--selection-config", self.write_config("key.json", {
+                "strategies": [{"input": {"type": "EMBEDDINGS"},
+                                "strategy": {"type": "DIVERSITY",
+                                             "strenght": 2}}]})),
+             ["strategies[0].strategy.strenght: unknown key"]),
+            (("--selection-config", self.write_config("strength.json", {
+                "strategies": [{"input": {"type": "EMBEDDINGS"},
+                                "strategy": {"type": "DIVERSITY",
+                                             "strength": "high"}}]})),
+             ["strategies[0].strategy.strength: must be a number"]),
+            (("--selection-config", self.write_config("broken.json",
+                                                      '{"strategies": [')),
+             ["--selection-config: not valid JSON"]),
+            (("--selection-config",
+              self.write_config("lightly-usage.json", LIGHTLY_CONFIG),
+              "--min-distance", "0.3"),
+             ["--min-distance 0.3 differs from --selection-config "
+              "strategies[0].strategy.stopping_condition_minimum_distance"]),
+        ]
+        sock, closed = bound_closed_port()
+        with sock:  # refused before any call: the server is never asked
+            for flags, needles in cases:
+                with self.subTest(flags=flags):
+                    proc = self.assertUsageError(*select, *flags,
+                                                 server=closed)
+                    self.assertIn("(see datapool select --help)",
+                                  proc.stderr, self.explain(proc))
+                    for needle in needles:
+                        self.assertIn(needle, proc.stderr, self.explain(proc))
+            missing = os.path.join(self.data, "no-such-config.json")
+            self.cli_local_error("no-such-config.json", *select,
+                                 "--selection-config", missing,
+                                 server=closed)
+            self.assertUsageError("pools", "list", "--strategy", "diversity",
+                                  server=closed)
+
+    def test_help_names_the_default_and_the_old_behaviour(self):
+        text = self.cli_ok("select", "--help", server=None).stdout
+        flags = text.split("\nFlags:\n", 1)[1].split("\n\n", 1)[0]
+        strategy = flags.split("--strategy NAME", 1)[1].split("\n  --", 1)[0]
+        self.assertIn("typical (the default", " ".join(strategy.split()))
+        self.assertIn("diversity (plain greedy k-center",
+                      " ".join(strategy.split()))
+        self.assertIn("--selection-config FILE.json", flags)
 
 
 class CliConnectionTest(CliTestBase):

@@ -195,7 +195,10 @@ class ImagesTestBase(CliAssertions, unittest.TestCase):
         return vectors, labels, info
 
     def select(self, pool, *args, server=None):
-        out = self.cli_json("select", "--pool", pool, *args, server=server)
+        # Plain k-center (the seed's farthest-first), which assertGreedy
+        # checks; the default mode has its own tests.
+        out = self.cli_json("select", "--pool", pool, "--strategy",
+                            "diversity", *args, server=server)
         for key in ("selected", "skipped", "stop_reason", "version",
                     "committed", "pool_size_before", "pool_size_after",
                     "candidates_received"):

@@ -163,6 +163,36 @@ def clustered(rng, n_clusters, per_cluster, prefix):
     return names, unit_rows(rows).astype(np.float32), labels
 
 
+def dense_and_outliers(rng):
+    """40 unit vectors, shuffled: 30 in a dense cluster around the first
+    axis ("dense/NN.jpg") and 10 outliers spread over the far side
+    ("outlier/N.jpg"). Returns (names, (40, D) float32 rows)."""
+    axis = np.zeros(D)
+    axis[0] = 1.0
+    dense = unit_rows(axis + rng.normal(scale=0.05, size=(30, D)))
+    outliers = rng.normal(size=(10, D))
+    outliers[:, 0] = -np.abs(outliers[:, 0])
+    names = (["dense/%02d.jpg" % i for i in range(30)]
+             + ["outlier/%d.jpg" % i for i in range(10)])
+    rows = np.vstack([dense, unit_rows(outliers)]).astype(np.float32)
+    order = rng.permutation(len(names))
+    return [names[i] for i in order], rows[order]
+
+
+# One DIVERSITY objective: what strategy="diversity" sends.
+DIVERSITY_CONFIG = {"strategies": [
+    {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}]}
+# The example of Lightly's layout: every input and strategy type.
+LIGHTLY_CONFIG = {"strategies": [
+    {"input": {"type": "EMBEDDINGS"},
+     "strategy": {"type": "DIVERSITY",
+                  "stopping_condition_minimum_distance": 0.2, "strength": 1}},
+    {"input": {"type": "EMBEDDINGS"},
+     "strategy": {"type": "TYPICALITY", "strength": 0.5, "neighbors": 30}},
+    {"input": {"type": "RANDOM", "random_seed": 42},
+     "strategy": {"type": "WEIGHTS", "strength": 0.2}}]}
+
+
 def write_png(path, img):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if not cv2.imwrite(path, img):
@@ -259,8 +289,11 @@ class SelectTest(SdkTestBase):
     def test_select_embeddings_commits_the_picks(self):
         rng = np.random.default_rng(1)
         names, rows, labels = clustered(rng, 3, 6, "emb")
+        # strategy="diversity": greedy k-center, checked pick by pick below
+        # (the default, typical, is StrategyTest's).
         r = self.client.select("sdk-emb", embeddings=rows, filenames=names,
-                               labels=labels, n_samples=5)
+                               labels=labels, n_samples=5,
+                               strategy="diversity")
         self.assertIsInstance(r, sdk.SelectResult)
         self.assertEqual(len(r.selected), 5)
         self.assertIsNone(r.selected[0].distance)
@@ -340,7 +373,7 @@ class SelectTest(SdkTestBase):
         # min_distance: stops when the farthest left is closer than it.
         pool_rows = rows[[names.index(n) for n in first.filenames]]
         r = self.client.select("sdk-frac", embeddings=rows, filenames=names,
-                               min_distance=1.2)
+                               min_distance=1.2, strategy="diversity")
         self.assertEqual(r.stop_reason, "min_distance")
         self.assertTrue(r.committed)
         self.assertTrue(all(p.distance >= 1.2 - 1e-4 for p in r.selected))
@@ -419,6 +452,129 @@ class SelectTest(SdkTestBase):
         after = self.client.select("sdk-cancel", embeddings=rows[:1],
                                    filenames=["late.jpg"], n_samples=1)
         self.assertEqual((after.version, after.pool_size_after), (1, 1))
+
+
+class StrategyTest(SdkTestBase):
+    """strategy= and selection_config=: "diversity" is plain greedy
+    k-center; the default (typical) starts in the dense region; a config
+    the server refuses commits nothing."""
+
+    def test_diversity_is_kcenter_and_typical_is_the_default(self):
+        names, rows = dense_and_outliers(np.random.default_rng(5))
+
+        def select(**kw):
+            return self.client.select("sdk-strategy", embeddings=rows,
+                                      filenames=names, n_samples=3,
+                                      dry_run=True, **kw)
+
+        diversity = select(strategy="diversity")
+        check_greedy_selection([], dict(zip(names, rows)),
+                               [(p.filename, p.distance)
+                                for p in diversity.selected],
+                               diversity.stop_reason, n_limit=3)
+        picked = diversity.filenames
+        self.assertEqual(len(picked), 3)
+        self.assertTrue(picked[0].startswith("outlier/"), picked)
+        self.assertLessEqual(sum(n.startswith("dense/") for n in picked), 1,
+                             picked)
+        # The same objective as a dict and as the message.
+        self.assertEqual(select(selection_config=DIVERSITY_CONFIG).selected,
+                         diversity.selected)
+        message = sdk.pb.SelectionConfig(objectives=[sdk.pb.SelectionObjective(
+            input=sdk.pb.SelectionObjective.INPUT_EMBEDDINGS,
+            strategy=sdk.pb.SelectionObjective.STRATEGY_DIVERSITY)])
+        self.assertEqual(select(selection_config=message).selected,
+                         diversity.selected)
+
+        default = select()
+        self.assertEqual(len(default.selected), 3)
+        self.assertTrue(default.filenames[0].startswith("dense/"),
+                        default.filenames)
+        self.assertNotEqual(default.filenames, picked)
+        self.assertEqual(select(strategy="typical").selected,
+                         default.selected)
+
+        # Every input and strategy type; the DIVERSITY minimum distance is
+        # the selection's. Then committed, with min_distance agreeing.
+        r = select(selection_config=LIGHTLY_CONFIG)
+        self.assertEqual(len(r.selected), 3)
+        self.assertTrue(all(p.distance >= 0.2 - 1e-6
+                            for p in r.selected[1:]), r.selected)
+        r = self.client.select("sdk-strategy", embeddings=rows,
+                               filenames=names, n_samples=3,
+                               min_distance=0.2,
+                               selection_config=LIGHTLY_CONFIG)
+        self.assertEqual((r.committed, r.version, r.pool_size_after),
+                         (True, 1, 3))
+
+    def test_config_the_server_refuses_commits_nothing(self):
+        names, rows = dense_and_outliers(np.random.default_rng(6))
+        INVALID = grpc.StatusCode.INVALID_ARGUMENT
+        refused = {"strategies": [
+            {"input": {"type": "EMBEDDINGS"},
+             "strategy": {"type": "DIVERSITY"}},
+            {"input": {"type": "RANDOM"},
+             "strategy": {"type": "TYPICALITY"}}]}
+        unspecified = sdk.pb.SelectionConfig(objectives=[
+            sdk.pb.SelectionObjective(
+                input=sdk.pb.SelectionObjective.INPUT_EMBEDDINGS)])
+        before = snapshot_tree(self.shared)
+        for config, field in ((refused, "config.objectives[1]"),
+                              (unspecified, "config.objectives[0]")):
+            for dry_run in (False, True):
+                e = self.assertCode(INVALID, lambda: self.client.select(
+                    "sdk-strategy-refused", embeddings=rows, filenames=names,
+                    n_samples=3, dry_run=dry_run, selection_config=config),
+                    field)
+                self.assertIn(field, e.message)
+        self.assertEqual(snapshot_tree(self.shared), before)
+        self.assertNotIn("sdk-strategy-refused",
+                         [p.name for p in self.client.pools()])
+
+    def test_unknown_names_and_types_are_refused_before_calling(self):
+        c = self.client
+        rows = np.eye(3, D, dtype=np.float32)
+        names = ["s/a.jpg", "s/b.jpg", "s/c.jpg"]
+        INVALID = grpc.StatusCode.INVALID_ARGUMENT
+        bad_type = {"strategies": [
+            {"input": {"type": "EMBEDDINGS"},
+             "strategy": {"type": "DIVERSITY"}},
+            {"input": {"type": "EMBEDDINGS"},
+             "strategy": {"type": "BALANCE"}}]}
+        for kw, needle in [
+                (dict(strategy="fastest"), "'fastest'"),
+                (dict(strategy="DIVERSITY"), "strategy must be"),
+                (dict(strategy="diversity",
+                      selection_config=DIVERSITY_CONFIG),
+                 "not both"),
+                (dict(selection_config=bad_type),
+                 "selection_config strategies[1].strategy.type: unknown "
+                 "strategy 'BALANCE' (supported: DIVERSITY, TYPICALITY, "
+                 "WEIGHTS)"),
+                (dict(selection_config={"strategies": [
+                    {"input": {"type": "SCORES"},
+                     "strategy": {"type": "WEIGHTS"}}]}),
+                 "strategies[0].input.type: unknown input 'SCORES'"),
+                (dict(selection_config={"strategies": [
+                    {"input": {"type": "EMBEDDINGS"},
+                     "strategy": {"type": "DIVERSITY", "strength": "1"}}]}),
+                 "strategies[0].strategy.strength: must be a number"),
+                (dict(selection_config={"strategies": [
+                    {"input": {"type": "EMBEDDINGS"},
+                     "strategy": {"type": "DIVERSITY", "strenght": 1}}]}),
+                 "strategies[0].strategy.strenght: unknown key"),
+                (dict(selection_config={"strategies": []}),
+                 "selection_config strategies: empty"),
+                (dict(selection_config='{"strategies": []}'),
+                 "selection_config must be a dict"),
+                (dict(selection_config=LIGHTLY_CONFIG, min_distance=0.3),
+                 "min_distance=0.3 differs from selection_config "
+                 "strategies[0].strategy.stopping_condition_minimum_distance")]:
+            e = self.assertCode(INVALID, lambda: c.select(
+                "sdk-strategy-arg", embeddings=rows, filenames=names,
+                n_samples=1, **kw), repr(kw))
+            self.assertIn(needle, e.message, repr(kw))
+        self.assertNotIn("sdk-strategy-arg", [p.name for p in c.pools()])
 
 
 class ImagesTest(SdkTestBase):

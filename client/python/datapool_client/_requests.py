@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from . import _images
+from . import _images, _selection_config
 from ._gen import datapool_pb2 as pb
 from .errors import invalid_argument
 from .types import Embeddings
@@ -180,8 +180,10 @@ def set_n_samples(params, n_samples):
 
 
 def selection_params(pool, n_samples, min_distance, dry_run, keep_history,
-                     weak_labels, remove_duplicates, report):
-    """The SelectionParams of Client.select's arguments."""
+                     weak_labels, remove_duplicates, report, strategy=None,
+                     selection_config=None):
+    """The SelectionParams of Client.select's arguments (``strategy`` and
+    ``selection_config``: see ``_selection_config``)."""
     if report and not dry_run:
         raise invalid_argument(
             "report=True is for dry runs; a committed selection always "
@@ -194,6 +196,7 @@ def selection_params(pool, n_samples, min_distance, dry_run, keep_history,
     set_n_samples(params, n_samples)
     if min_distance is not None:
         params.min_distance = float(min_distance)
+    _selection_config.apply(params, strategy, selection_config, min_distance)
     return params
 
 

@@ -4,7 +4,8 @@ Building requests is in ``_requests``, making the calls in ``_calls``, and
 turning responses into the dataclasses of ``types`` in ``_convert``.
 """
 
-from typing import Callable, Iterable, List, Optional, Sequence, Union
+from typing import (Any, Callable, Iterable, List, Mapping, Optional,
+                    Sequence, Union)
 
 import numpy as np
 
@@ -113,7 +114,11 @@ class Client:
                dry_run: bool = False, keep_history: bool = True,
                weak_labels: bool = True, remove_duplicates: bool = True,
                report: bool = False,
-               progress: Optional[ProgressCallback] = None) -> SelectResult:
+               progress: Optional[ProgressCallback] = None,
+               strategy: Optional[str] = None,
+               selection_config: Union[None, Mapping[str, Any],
+                                       pb.SelectionConfig] = None
+               ) -> SelectResult:
         """Selects the most diverse candidates given what the pool holds
         and, unless dry_run, adds them to the pool (created on first use).
 
@@ -135,6 +140,16 @@ class Client:
         pool and the picks. At least one is required; with both, the first
         met stops.
 
+        Ranking: ``strategy`` is ``"typical"`` (what None gives, the
+        server's default: diverse picks that prefer samples from dense
+        regions) or ``"diversity"`` (plain greedy k-center, the picks of
+        earlier Datapool versions). Or ``selection_config``: Lightly's
+        selection-config layout as a dict (``{"strategies": [{"input":
+        {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}, ...]}``;
+        inputs EMBEDDINGS, RANDOM; strategies DIVERSITY, TYPICALITY,
+        WEIGHTS; a DIVERSITY ``stopping_condition_minimum_distance`` is the
+        min_distance), or a ``pb.SelectionConfig``. Not both.
+
         Options: ``dry_run`` computes the picks and writes nothing;
         ``keep_history=False`` keeps no copy of the replaced version;
         ``weak_labels=False`` records label 0 for images;
@@ -151,7 +166,8 @@ class Client:
 
         Returns a SelectResult. Raises DatapoolError: INVALID_ARGUMENT (bad
         pool name or parameters, no stopping condition, malformed
-        candidates), FAILED_PRECONDITION (another dimension or model than
+        candidates, an unknown strategy or selection_config type),
+        FAILED_PRECONDITION (another dimension or model than
         the pool's), NOT_FOUND (a local image path that does not exist).
         """
         paths = req.server_paths(paths)
@@ -160,7 +176,8 @@ class Client:
         params = req.selection_params(
             pool, n_samples, min_distance, dry_run=dry_run,
             keep_history=keep_history, weak_labels=weak_labels,
-            remove_duplicates=remove_duplicates, report=report)
+            remove_duplicates=remove_duplicates, report=report,
+            strategy=strategy, selection_config=selection_config)
         if embeddings is not None:
             table = req.Table(embeddings, filenames, labels, "embeddings",
                               False)

@@ -1,0 +1,301 @@
+// --strategy and --selection-config: the mapping to SelectionConfig and
+// the usage messages, each naming the flag and the JSON path.
+#include "client/cli_selection_config.h"
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace datapool {
+namespace cli {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using Objective = v1::SelectionObjective;
+
+// The message of ParseSelectionConfig(json)'s error; fails the test when
+// it succeeds or fails with another code.
+std::string ConfigError(const std::string& json) {
+  absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(json);
+  EXPECT_FALSE(file.ok()) << json;
+  if (file.ok()) return "";
+  EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument) << json;
+  return std::string(file.status().message());
+}
+
+// One strategy entry around `input` and `strategy` (JSON objects).
+std::string OneStrategy(const std::string& input, const std::string& strategy) {
+  return "{\"strategies\": [{\"input\": " + input +
+         ", \"strategy\": " + strategy + "}]}";
+}
+
+TEST(ParseStrategyTest, TypicalIsTheDefaultDiversityIsKCenter) {
+  absl::StatusOr<std::optional<v1::SelectionConfig>> typical =
+      ParseStrategy("typical");
+  ASSERT_TRUE(typical.ok());
+  EXPECT_FALSE(typical->has_value());
+
+  absl::StatusOr<std::optional<v1::SelectionConfig>> diversity =
+      ParseStrategy("diversity");
+  ASSERT_TRUE(diversity.ok() && diversity->has_value());
+  ASSERT_EQ((*diversity)->objectives_size(), 1);
+  const Objective& objective = (*diversity)->objectives(0);
+  EXPECT_EQ(objective.input(), Objective::INPUT_EMBEDDINGS);
+  EXPECT_EQ(objective.strategy(), Objective::STRATEGY_DIVERSITY);
+  EXPECT_FALSE(objective.has_strength());  // the default, 1
+}
+
+TEST(ParseStrategyTest, OtherNamesAreUsageErrors) {
+  for (const char* bad : {"", "Diversity", "random", "k-center"}) {
+    absl::Status status = ParseStrategy(bad).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(status.message(),
+              absl::StrCat("--strategy must be typical or diversity, got '",
+                           bad, "'"));
+  }
+}
+
+TEST(ParseSelectionConfigTest, LightlyExampleMapsToObjectives) {
+  absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(R"({
+    "strategies": [
+      {"input": {"type": "EMBEDDINGS"},
+       "strategy": {"type": "DIVERSITY",
+                    "stopping_condition_minimum_distance": 0.2,
+                    "strength": 1}},
+      {"input": {"type": "EMBEDDINGS"},
+       "strategy": {"type": "TYPICALITY", "strength": 0.5, "neighbors": 30}},
+      {"input": {"type": "RANDOM", "random_seed": 42},
+       "strategy": {"type": "WEIGHTS", "strength": 0.2}}]})");
+  ASSERT_TRUE(file.ok()) << file.status();
+  const v1::SelectionConfig& config = file->config;
+  ASSERT_EQ(config.objectives_size(), 3);
+
+  const Objective& diversity = config.objectives(0);
+  EXPECT_EQ(diversity.input(), Objective::INPUT_EMBEDDINGS);
+  EXPECT_EQ(diversity.strategy(), Objective::STRATEGY_DIVERSITY);
+  ASSERT_TRUE(diversity.has_strength());
+  EXPECT_EQ(diversity.strength(), 1.0);
+
+  const Objective& typicality = config.objectives(1);
+  EXPECT_EQ(typicality.input(), Objective::INPUT_EMBEDDINGS);
+  EXPECT_EQ(typicality.strategy(), Objective::STRATEGY_TYPICALITY);
+  EXPECT_EQ(typicality.strength(), 0.5);
+  EXPECT_EQ(typicality.typicality_neighbors(), 30u);
+
+  const Objective& weights = config.objectives(2);
+  EXPECT_EQ(weights.input(), Objective::INPUT_RANDOM);
+  EXPECT_EQ(weights.strategy(), Objective::STRATEGY_WEIGHTS);
+  EXPECT_EQ(weights.strength(), 0.2);
+  EXPECT_EQ(weights.seed(), 42u);
+
+  ASSERT_TRUE(file->min_distance.has_value());
+  EXPECT_EQ(*file->min_distance, 0.2);
+  EXPECT_EQ(file->min_distance_path,
+            "strategies[0].strategy.stopping_condition_minimum_distance");
+}
+
+TEST(ParseSelectionConfigTest, TypeNamesInAnyCaseAndDefaultsLeftUnset) {
+  absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(
+      R"({"strategies": [
+           {"input": {"type": "embeddings"}, "strategy": {"type": "Typicality"}},
+           {"input": {"type": "Random", "random_distribution": "UNIFORM"},
+            "strategy": {"type": "weights", "strength": -1}}]})");
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_EQ(file->config.objectives_size(), 2);
+  const Objective& typicality = file->config.objectives(0);
+  EXPECT_EQ(typicality.strategy(), Objective::STRATEGY_TYPICALITY);
+  EXPECT_FALSE(typicality.has_strength());
+  EXPECT_EQ(typicality.typicality_neighbors(), 0u);  // the server's default
+  const Objective& weights = file->config.objectives(1);
+  EXPECT_EQ(weights.input(), Objective::INPUT_RANDOM);
+  EXPECT_EQ(weights.seed(), 0u);
+  EXPECT_EQ(weights.strength(), -1.0);
+  EXPECT_FALSE(file->min_distance.has_value());
+}
+
+TEST(ParseSelectionConfigTest, CombinationsAreTheServersToJudge) {
+  // DIVERSITY on RANDOM maps; the server answers INVALID_ARGUMENT.
+  absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(
+      OneStrategy(R"({"type": "RANDOM"})", R"({"type": "DIVERSITY"})"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->config.objectives(0).input(), Objective::INPUT_RANDOM);
+  EXPECT_EQ(file->config.objectives(0).strategy(),
+            Objective::STRATEGY_DIVERSITY);
+}
+
+TEST(ParseSelectionConfigTest, NotJsonOrNotAnObject) {
+  EXPECT_THAT(ConfigError(""),
+              StartsWith("--selection-config: not valid JSON: "));
+  EXPECT_THAT(ConfigError("{\"strategies\": [}"),
+              StartsWith("--selection-config: not valid JSON: "));
+  EXPECT_THAT(ConfigError("strategies: []"),
+              StartsWith("--selection-config: not valid JSON: "));
+  EXPECT_THAT(ConfigError("[]"),
+              StartsWith("--selection-config: must be a JSON object"));
+}
+
+TEST(ParseSelectionConfigTest, UnknownAndMissingKeysNameThePath) {
+  EXPECT_EQ(ConfigError(R"({"strategies": [], "extra": 1})"),
+            "--selection-config extra: unknown key (known: strategies)");
+  EXPECT_EQ(ConfigError("{}"), "--selection-config strategies: missing");
+  EXPECT_EQ(ConfigError(R"({"n_samples": 10, "strategies": []})"),
+            "--selection-config n_samples: not read from the file; use "
+            "--n-samples");
+  EXPECT_EQ(ConfigError(R"({"strategies": []})"),
+            "--selection-config strategies: empty; give at least one "
+            "strategy");
+  EXPECT_EQ(
+      ConfigError(R"({"strategies": [{"input": {"type": "EMBEDDINGS"}}]})"),
+      "--selection-config strategies[0].strategy: missing");
+  EXPECT_EQ(ConfigError(OneStrategy("{}", R"({"type": "DIVERSITY"})")),
+            "--selection-config strategies[0].input.type: missing");
+  EXPECT_EQ(ConfigError(OneStrategy(R"({"type": "EMBEDDINGS"})",
+                                    R"({"type": "DIVERSITY", "strenght": 1})")),
+            "--selection-config strategies[0].strategy.strenght: unknown key "
+            "(known: type, strength, neighbors, "
+            "stopping_condition_minimum_distance)");
+  EXPECT_EQ(ConfigError(R"({"strategies": [{"input": {"type": "EMBEDDINGS"},
+                            "strategy": {"type": "DIVERSITY"}, "x": 1}]})"),
+            "--selection-config strategies[0].x: unknown key (known: input, "
+            "strategy)");
+  EXPECT_EQ(ConfigError(OneStrategy(R"({"type": "EMBEDDINGS"})",
+                                    R"({"type": "DIVERSITY", "strength": 1,
+                                        "strength": 2})")),
+            "--selection-config strategies[0].strategy.strength: given twice");
+}
+
+TEST(ParseSelectionConfigTest, UnknownTypesNameWhatIsSupported) {
+  EXPECT_EQ(ConfigError(R"({"strategies": [
+          {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}},
+          {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "BALANCE"}}]})"),
+            "--selection-config strategies[1].strategy.type: unknown strategy "
+            "'BALANCE' (supported: DIVERSITY, TYPICALITY, WEIGHTS)");
+  EXPECT_EQ(ConfigError(
+                OneStrategy(R"({"type": "scores"})", R"({"type": "WEIGHTS"})")),
+            "--selection-config strategies[0].input.type: unknown input "
+            "'scores' (supported: EMBEDDINGS, RANDOM)");
+  EXPECT_EQ(ConfigError(OneStrategy(
+                R"({"type": "RANDOM", "random_distribution": "normal"})",
+                R"({"type": "WEIGHTS"})")),
+            "--selection-config strategies[0].input.random_distribution: "
+            "unknown distribution 'normal' (supported: uniform)");
+}
+
+TEST(ParseSelectionConfigTest, ValuesOfTheWrongKind) {
+  const std::string embeddings = R"({"type": "EMBEDDINGS"})";
+  EXPECT_EQ(ConfigError(OneStrategy(
+                embeddings, R"({"type": "DIVERSITY", "strength": "high"})")),
+            "--selection-config strategies[0].strategy.strength: must be a "
+            "number, got a string");
+  EXPECT_EQ(ConfigError(OneStrategy(
+                embeddings, R"({"type": "DIVERSITY", "strength": null})")),
+            "--selection-config strategies[0].strategy.strength: must be a "
+            "number, got null");
+  EXPECT_EQ(ConfigError(OneStrategy(
+                embeddings, R"({"type": "DIVERSITY", "strength": Infinity})")),
+            "--selection-config strategies[0].strategy.strength: must be "
+            "finite");
+  EXPECT_EQ(ConfigError(OneStrategy(embeddings, R"({"type": 3})")),
+            "--selection-config strategies[0].strategy.type: must be a "
+            "string, got a number");
+  EXPECT_EQ(ConfigError(R"({"strategies": {}})"),
+            "--selection-config strategies: must be an array, got an object");
+  EXPECT_EQ(ConfigError(R"({"strategies": ["DIVERSITY"]})"),
+            "--selection-config strategies[0]: must be an object, got a "
+            "string");
+  EXPECT_EQ(ConfigError(OneStrategy(embeddings, R"({"type": "TYPICALITY",
+                                                   "neighbors": 2.5})")),
+            "--selection-config strategies[0].strategy.neighbors: must be an "
+            "integer in 1..4294967295, got 2.5");
+  EXPECT_EQ(ConfigError(OneStrategy(R"({"type": "RANDOM", "random_seed": -1})",
+                                    R"({"type": "WEIGHTS"})")),
+            "--selection-config strategies[0].input.random_seed: must be an "
+            "integer in 0..9007199254740992, got -1");
+}
+
+TEST(ParseSelectionConfigTest, OptionsOfAnotherTypeAreRefused) {
+  EXPECT_EQ(
+      ConfigError(OneStrategy(R"({"type": "EMBEDDINGS"})",
+                              R"({"type": "DIVERSITY", "neighbors": 5})")),
+      "--selection-config strategies[0].strategy.neighbors: only for "
+      "strategy TYPICALITY");
+  EXPECT_EQ(ConfigError(OneStrategy(R"({"type": "EMBEDDINGS"})",
+                                    R"({"type": "TYPICALITY",
+                    "stopping_condition_minimum_distance": 0.1})")),
+            "--selection-config strategies[0].strategy."
+            "stopping_condition_minimum_distance: only for strategy "
+            "DIVERSITY");
+  EXPECT_EQ(
+      ConfigError(OneStrategy(R"({"type": "EMBEDDINGS", "random_seed": 1})",
+                              R"({"type": "DIVERSITY"})")),
+      "--selection-config strategies[0].input.random_seed: only for "
+      "input RANDOM");
+}
+
+TEST(ParseSelectionConfigTest, TwoMinimumDistancesMustAgree) {
+  const std::string diversity =
+      R"({"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY",
+          "stopping_condition_minimum_distance": %s}})";
+  auto two = [&](const char* a, const char* b) {
+    std::string first = diversity;
+    std::string second = diversity;
+    first.replace(first.find("%s"), 2, a);
+    second.replace(second.find("%s"), 2, b);
+    return "{\"strategies\": [" + first + ", " + second + "]}";
+  };
+  EXPECT_TRUE(ParseSelectionConfig(two("0.3", "0.3")).ok());
+  EXPECT_THAT(ConfigError(two("0.3", "0.4")),
+              StartsWith("--selection-config strategies[1].strategy."
+                         "stopping_condition_minimum_distance: differs from "
+                         "strategies[0].strategy."
+                         "stopping_condition_minimum_distance (0.3)"));
+}
+
+TEST(ApplySelectionConfigTest, SetsConfigAndMinDistance) {
+  absl::StatusOr<SelectionConfigFile> file =
+      ParseSelectionConfig(OneStrategy(R"({"type": "EMBEDDINGS"})",
+                                       R"({"type": "DIVERSITY",
+                                  "stopping_condition_minimum_distance": 0.2})"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  for (const char* flag : {"", "0.2"}) {
+    v1::SelectionParams params;
+    ASSERT_TRUE(ApplySelectionConfig(*file, flag, &params).ok()) << flag;
+    EXPECT_EQ(params.config().objectives_size(), 1);
+    ASSERT_TRUE(params.has_min_distance());
+    EXPECT_EQ(params.min_distance(), 0.2);
+  }
+  for (const char* flag : {"0.3", "-1"}) {
+    v1::SelectionParams params;
+    absl::Status status = ApplySelectionConfig(*file, flag, &params);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << flag;
+    EXPECT_THAT(std::string(status.message()),
+                StartsWith(absl::StrCat("--min-distance ", flag,
+                                        " differs from --selection-config "
+                                        "strategies[0].strategy.stopping_"
+                                        "condition_minimum_distance (0.2)")));
+  }
+  v1::SelectionParams params;
+  EXPECT_THAT(
+      std::string(ApplySelectionConfig(*file, "far", &params).message()),
+      HasSubstr("--min-distance: not a number: 'far'"));
+}
+
+TEST(ApplySelectionConfigTest, WithoutAMinimumDistanceTheFlagStands) {
+  absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(
+      OneStrategy(R"({"type": "EMBEDDINGS"})", R"({"type": "TYPICALITY"})"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  v1::SelectionParams params;
+  params.set_min_distance(0.5);  // from --min-distance
+  ASSERT_TRUE(ApplySelectionConfig(*file, "0.5", &params).ok());
+  EXPECT_EQ(params.min_distance(), 0.5);
+  EXPECT_EQ(params.config().objectives(0).strategy(),
+            Objective::STRATEGY_TYPICALITY);
+}
+
+}  // namespace
+}  // namespace cli
+}  // namespace datapool
