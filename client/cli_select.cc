@@ -293,7 +293,8 @@ Command SelectCommand() {
         &Flags::strategy},
        {"selection-config", "FILE.json",
         "the ranking as a JSON file in Lightly's selection-config layout "
-        "({\"strategies\": [...]}: DIVERSITY, TYPICALITY, WEIGHTS); "
+        "({\"strategies\": [...]}: DIVERSITY, TYPICALITY, WEIGHTS, "
+        "BALANCE); "
         "instead of --strategy",
         &Flags::selection_config},
        {"keep-duplicates", "",

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -111,10 +112,12 @@ absl::Status ReadInput(const JsonValue& input, const std::string& path,
     objective->set_input(Objective::INPUT_EMBEDDINGS);
   } else if (type == "RANDOM") {
     objective->set_input(Objective::INPUT_RANDOM);
+  } else if (type == "LABELS") {
+    objective->set_input(Objective::INPUT_LABELS);
   } else {
     return Error(absl::StrCat(path, ".type"),
                  absl::StrCat("unknown input '", input.Find("type")->string,
-                              "' (supported: EMBEDDINGS, RANDOM)"));
+                              "' (supported: EMBEDDINGS, RANDOM, LABELS)"));
   }
   for (const auto& [key, value] : input.object) {
     const std::string where = absl::StrCat(path, ".", key);
@@ -137,14 +140,41 @@ absl::Status ReadInput(const JsonValue& input, const std::string& path,
   return absl::OkStatus();
 }
 
+// A BALANCE strategy's "distribution" ("uniform") or "target" ({"<label>":
+// share, ...}) into `objective`.
+absl::Status ReadBalance(const std::string& key, const JsonValue& value,
+                         const std::string& where, Objective* objective) {
+  if (key == "distribution") {
+    RETURN_IF_ERROR(Expect(value, JsonValue::Type::kString, where));
+    if (absl::AsciiStrToLower(value.string) != "uniform") {
+      return Error(where, absl::StrCat("unknown distribution '", value.string,
+                                       "' (supported: uniform, or give "
+                                       "target)"));
+    }
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(Expect(value, JsonValue::Type::kObject, where));
+  for (const auto& [label, share] : value.object) {
+    const std::string at = absl::StrCat(where, "[", label, "]");
+    int64_t id = 0;
+    if (!absl::SimpleAtoi(label, &id)) {
+      return Error(at, "a label is an integer");
+    }
+    ASSIGN_OR_RETURN(double s, Number(share, at));
+    (*objective->mutable_balance_target())[id] = s;
+  }
+  return absl::OkStatus();
+}
+
 // strategies[i].strategy into `objective`, and its minimum distance into
 // `file`.
 absl::Status ReadStrategy(const JsonValue& strategy, const std::string& path,
                           Objective* objective, SelectionConfigFile* file) {
   RETURN_IF_ERROR(Expect(strategy, JsonValue::Type::kObject, path));
-  RETURN_IF_ERROR(CheckKeys(strategy, path,
-                            {"type", "strength", "neighbors",
-                             "stopping_condition_minimum_distance"}));
+  RETURN_IF_ERROR(CheckKeys(
+      strategy, path,
+      {"type", "strength", "neighbors", "stopping_condition_minimum_distance",
+       "target", "distribution"}));
   ASSIGN_OR_RETURN(std::string type, TypeName(strategy, path));
   if (type == "DIVERSITY") {
     objective->set_strategy(Objective::STRATEGY_DIVERSITY);
@@ -152,11 +182,13 @@ absl::Status ReadStrategy(const JsonValue& strategy, const std::string& path,
     objective->set_strategy(Objective::STRATEGY_TYPICALITY);
   } else if (type == "WEIGHTS") {
     objective->set_strategy(Objective::STRATEGY_WEIGHTS);
+  } else if (type == "BALANCE") {
+    objective->set_strategy(Objective::STRATEGY_BALANCE);
   } else {
     return Error(
         absl::StrCat(path, ".type"),
         absl::StrCat("unknown strategy '", strategy.Find("type")->string,
-                     "' (supported: DIVERSITY, TYPICALITY, WEIGHTS)"));
+                     "' (supported: DIVERSITY, TYPICALITY, WEIGHTS, BALANCE)"));
   }
   for (const auto& [key, value] : strategy.object) {
     const std::string where = absl::StrCat(path, ".", key);
@@ -182,6 +214,11 @@ absl::Status ReadStrategy(const JsonValue& strategy, const std::string& path,
       }
       file->min_distance = distance;
       file->min_distance_path = where;
+    } else if (key == "target" || key == "distribution") {
+      if (objective->strategy() != Objective::STRATEGY_BALANCE) {
+        return Error(where, "only for strategy BALANCE");
+      }
+      RETURN_IF_ERROR(ReadBalance(key, value, where, objective));
     }
   }
   return absl::OkStatus();

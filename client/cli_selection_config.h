@@ -38,9 +38,10 @@ struct SelectionConfigFile {
 // The text of a --selection-config file:
 //   {"strategies": [{"input": {"type": "EMBEDDINGS"},
 //                    "strategy": {"type": "DIVERSITY", "strength": 1}}, ...]}
-// Inputs EMBEDDINGS and RANDOM (random_seed, random_distribution
-// "uniform"); strategies DIVERSITY (stopping_condition_minimum_distance),
-// TYPICALITY (neighbors) and WEIGHTS, each with an optional strength; type
+// Inputs EMBEDDINGS, RANDOM (random_seed, random_distribution "uniform")
+// and LABELS; strategies DIVERSITY (stopping_condition_minimum_distance),
+// TYPICALITY (neighbors), WEIGHTS and BALANCE (target {"<label>": share}
+// or distribution "uniform"), each with an optional strength; type
 // names in any case. Unknown keys and types, values of the wrong kind and
 // text that is not JSON are refused. Which input goes with which strategy
 // is the server's to check.

@@ -157,7 +157,7 @@ TEST(ParseSelectionConfigTest, UnknownAndMissingKeysNameThePath) {
                                     R"({"type": "DIVERSITY", "strenght": 1})")),
             "--selection-config strategies[0].strategy.strenght: unknown key "
             "(known: type, strength, neighbors, "
-            "stopping_condition_minimum_distance)");
+            "stopping_condition_minimum_distance, target, distribution)");
   EXPECT_EQ(ConfigError(R"({"strategies": [{"input": {"type": "EMBEDDINGS"},
                             "strategy": {"type": "DIVERSITY"}, "x": 1}]})"),
             "--selection-config strategies[0].x: unknown key (known: input, "
@@ -168,16 +168,42 @@ TEST(ParseSelectionConfigTest, UnknownAndMissingKeysNameThePath) {
             "--selection-config strategies[0].strategy.strength: given twice");
 }
 
+TEST(ParseSelectionConfigTest, BalanceTakesATargetOrUniform) {
+  absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(
+      R"({"strategies": [{"input": {"type": "LABELS"},
+          "strategy": {"type": "BALANCE", "target": {"3": 0.75, "7": 0.25}}}]})");
+  ASSERT_TRUE(file.ok()) << file.status();
+  const v1::SelectionObjective& o = file->config.objectives(0);
+  EXPECT_EQ(o.input(), v1::SelectionObjective::INPUT_LABELS);
+  EXPECT_EQ(o.strategy(), v1::SelectionObjective::STRATEGY_BALANCE);
+  EXPECT_EQ(o.balance_target().at(3), 0.75);
+  EXPECT_EQ(o.balance_target().at(7), 0.25);
+  file = ParseSelectionConfig(
+      R"({"strategies": [{"input": {"type": "labels"},
+          "strategy": {"type": "balance", "distribution": "UNIFORM"}}]})");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE(file->config.objectives(0).balance_target().empty());
+  EXPECT_EQ(ConfigError(R"({"strategies": [{"input": {"type": "LABELS"},
+          "strategy": {"type": "BALANCE", "target": {"cat": 1}}}]})"),
+            "--selection-config strategies[0].strategy.target[cat]: a label "
+            "is an integer");
+  EXPECT_EQ(ConfigError(R"({"strategies": [{"input": {"type": "EMBEDDINGS"},
+          "strategy": {"type": "DIVERSITY", "target": {"1": 1}}}]})"),
+            "--selection-config strategies[0].strategy.target: only for "
+            "strategy BALANCE");
+}
+
 TEST(ParseSelectionConfigTest, UnknownTypesNameWhatIsSupported) {
   EXPECT_EQ(ConfigError(R"({"strategies": [
           {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}},
-          {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "BALANCE"}}]})"),
+          {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "SIMILARITY"}}]})"),
             "--selection-config strategies[1].strategy.type: unknown strategy "
-            "'BALANCE' (supported: DIVERSITY, TYPICALITY, WEIGHTS)");
+            "'SIMILARITY' (supported: DIVERSITY, TYPICALITY, WEIGHTS, "
+            "BALANCE)");
   EXPECT_EQ(ConfigError(
                 OneStrategy(R"({"type": "scores"})", R"({"type": "WEIGHTS"})")),
             "--selection-config strategies[0].input.type: unknown input "
-            "'scores' (supported: EMBEDDINGS, RANDOM)");
+            "'scores' (supported: EMBEDDINGS, RANDOM, LABELS)");
   EXPECT_EQ(ConfigError(OneStrategy(
                 R"({"type": "RANDOM", "random_distribution": "normal"})",
                 R"({"type": "WEIGHTS"})")),

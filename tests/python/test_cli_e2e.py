@@ -825,7 +825,7 @@ class CliStrategyTest(CliTestBase):
             {"input": {"type": "EMBEDDINGS"},
              "strategy": {"type": "DIVERSITY"}},
             {"input": {"type": "EMBEDDINGS"},
-             "strategy": {"type": "BALANCE"}}]}
+             "strategy": {"type": "SIMILARITY"}}]}
         cases = [
             (("--strategy", "fastest"),
              ["--strategy", "typical", "diversity", "'fastest'"]),
@@ -834,8 +834,8 @@ class CliStrategyTest(CliTestBase):
              ["--strategy", "--selection-config"]),
             (("--selection-config", self.write_config("type.json", bad_type)),
              ["--selection-config strategies[1].strategy.type: unknown "
-              "strategy 'BALANCE' (supported: DIVERSITY, TYPICALITY, "
-              "WEIGHTS)"]),
+              "strategy 'SIMILARITY' (supported: DIVERSITY, TYPICALITY, "
+              "WEIGHTS, BALANCE)"]),
             (("--selection-config", self.write_config("input.json", {
                 "strategies": [{"input": {"type": "SCORES"},
                                 "strategy": {"type": "WEIGHTS"}}]})),

@@ -459,6 +459,29 @@ class StrategyTest(SdkTestBase):
     k-center; the default (typical) starts in the dense region; a config
     the server refuses commits nothing."""
 
+    def test_balance_moves_the_picks_towards_the_target(self):
+        rng = np.random.default_rng(8)
+        rows = rng.standard_normal((40, 4))
+        names = ["b%02d.jpg" % i for i in range(40)]
+        labels = [0] * 30 + [1] * 10  # three to one
+        balance = {"strategies": [
+            {"input": {"type": "EMBEDDINGS"},
+             "strategy": {"type": "DIVERSITY"}},
+            {"input": {"type": "LABELS"},
+             "strategy": {"type": "BALANCE", "distribution": "uniform"}}]}
+        r = self.client.select("sdk-balance", embeddings=rows,
+                               filenames=names, labels=labels, n_samples=8,
+                               dry_run=True, selection_config=balance)
+        got = sorted(p.label for p in r.selected)
+        self.assertEqual(got, [0, 0, 0, 0, 1, 1, 1, 1], r.selected)
+        balance["strategies"][1]["strategy"] = {
+            "type": "BALANCE", "target": {"0": 3, "1": 1}}
+        r = self.client.select("sdk-balance", embeddings=rows,
+                               filenames=names, labels=labels, n_samples=8,
+                               dry_run=True, selection_config=balance)
+        self.assertEqual(sorted(p.label for p in r.selected),
+                         [0, 0, 0, 0, 0, 0, 1, 1], r.selected)
+
     def test_diversity_is_kcenter_and_typical_is_the_default(self):
         names, rows = dense_and_outliers(np.random.default_rng(5))
 
@@ -540,7 +563,7 @@ class StrategyTest(SdkTestBase):
             {"input": {"type": "EMBEDDINGS"},
              "strategy": {"type": "DIVERSITY"}},
             {"input": {"type": "EMBEDDINGS"},
-             "strategy": {"type": "BALANCE"}}]}
+             "strategy": {"type": "SIMILARITY"}}]}
         for kw, needle in [
                 (dict(strategy="fastest"), "'fastest'"),
                 (dict(strategy="DIVERSITY"), "strategy must be"),
@@ -549,8 +572,8 @@ class StrategyTest(SdkTestBase):
                  "not both"),
                 (dict(selection_config=bad_type),
                  "selection_config strategies[1].strategy.type: unknown "
-                 "strategy 'BALANCE' (supported: DIVERSITY, TYPICALITY, "
-                 "WEIGHTS)"),
+                 "strategy 'SIMILARITY' (supported: DIVERSITY, TYPICALITY, "
+                 "WEIGHTS, BALANCE)"),
                 (dict(selection_config={"strategies": [
                     {"input": {"type": "SCORES"},
                      "strategy": {"type": "WEIGHTS"}}]}),

@@ -13,10 +13,12 @@
         {"input": {"type": "RANDOM", "random_seed": 42},
          "strategy": {"type": "WEIGHTS", "strength": 0.2}}]}
 
-or a ``pb.SelectionConfig``, sent as it is. Inputs EMBEDDINGS and RANDOM
-(``random_seed``, ``random_distribution`` "uniform"); strategies DIVERSITY
-(``stopping_condition_minimum_distance``: the selection's min_distance),
-TYPICALITY (``neighbors``) and WEIGHTS, each with an optional ``strength``;
+or a ``pb.SelectionConfig``, sent as it is. Inputs EMBEDDINGS, RANDOM
+(``random_seed``, ``random_distribution`` "uniform") and LABELS; strategies
+DIVERSITY (``stopping_condition_minimum_distance``: the selection's
+min_distance), TYPICALITY (``neighbors``), WEIGHTS and BALANCE (``target``
+{"<label>": share, ...}, or ``distribution`` "uniform"), each with an
+optional ``strength``;
 type names in any case. What cannot be mapped is refused here with
 INVALID_ARGUMENT naming its path ("selection_config
 strategies[1].strategy.type: ..."); which input goes with which strategy
@@ -32,13 +34,16 @@ from .errors import invalid_argument
 
 STRATEGIES = ("typical", "diversity")
 _INPUTS = {"EMBEDDINGS": pb.SelectionObjective.INPUT_EMBEDDINGS,
-           "RANDOM": pb.SelectionObjective.INPUT_RANDOM}
+           "RANDOM": pb.SelectionObjective.INPUT_RANDOM,
+           "LABELS": pb.SelectionObjective.INPUT_LABELS}
 _STRATEGY_TYPES = {"DIVERSITY": pb.SelectionObjective.STRATEGY_DIVERSITY,
                    "TYPICALITY": pb.SelectionObjective.STRATEGY_TYPICALITY,
-                   "WEIGHTS": pb.SelectionObjective.STRATEGY_WEIGHTS}
+                   "WEIGHTS": pb.SelectionObjective.STRATEGY_WEIGHTS,
+                   "BALANCE": pb.SelectionObjective.STRATEGY_BALANCE}
 _INPUT_KEYS = ("type", "random_seed", "random_distribution")
 _STRATEGY_KEYS = ("type", "strength", "neighbors",
-                  "stopping_condition_minimum_distance")
+                  "stopping_condition_minimum_distance", "target",
+                  "distribution")
 _UINT32_MAX = (1 << 32) - 1
 _UINT64_MAX = (1 << 64) - 1
 
@@ -162,6 +167,22 @@ def _read_strategy(value, path, objective, found):
                 raise _error(where, "differs from %s (%r)"
                              % (earlier[1], earlier[0]))
             found["min_distance"] = (distance, where)
+        elif key in ("target", "distribution"):
+            if objective.strategy != pb.SelectionObjective.STRATEGY_BALANCE:
+                raise _error(where, "only for strategy BALANCE")
+            if key == "distribution":
+                if not isinstance(item, str) or item.lower() != "uniform":
+                    raise _error(where, "unknown distribution %r (supported: "
+                                 "uniform, or give target)" % (item,))
+                continue
+            for label, share in _mapping(item, where).items():
+                at = "%s[%s]" % (where, label)
+                try:
+                    label_id = int(label)
+                except (TypeError, ValueError):
+                    raise _error(at, "a label is an integer, got %r"
+                                 % (label,)) from None
+                objective.balance_target[label_id] = _number(share, at)
 
 
 def from_dict(config):
