@@ -39,256 +39,22 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "server/backends/faiss/faiss_index.h"
 #include "server/core/kcenter_greedy.h"
 #include "server/core/objective_weights.h"
 #include "server/core/selection_config.h"
 #include "server/core/vector_index.h"
 
-extern "C" {
-// Reference BLAS (LP64) sgemm, as FAISS declares it.
-int sgemm_(const char* transa, const char* transb, const int* m, const int* n,
-           const int* k, const float* alpha, const float* a, const int* lda,
-           const float* b, const int* ldb, const float* beta, float* c,
-           const int* ldc);
-}
-
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-[[noreturn]] void Die(const std::string& msg) {
-  std::fprintf(stderr, "datapool_kcenter_bench: %s\n", msg.c_str());
-  std::exit(2);
-}
-
-// --key=value flags after the subcommand.
-class Flags {
- public:
-  Flags(int argc, char** argv) {
-    for (int i = 2; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a.rfind("--", 0) != 0) Die("unexpected argument " + a);
-      const size_t eq = a.find('=');
-      if (eq == std::string::npos) Die("flag needs =value: " + a);
-      values_[a.substr(2, eq - 2)] = a.substr(eq + 1);
-    }
-  }
-  std::string Str(const std::string& key, const std::string& dflt) {
-    used_[key] = true;
-    auto it = values_.find(key);
-    return it == values_.end() ? dflt : it->second;
-  }
-  long long Int(const std::string& key, long long dflt) {
-    const std::string s = Str(key, "");
-    if (s.empty()) return dflt;
-    char* end = nullptr;
-    const long long v = std::strtoll(s.c_str(), &end, 10);
-    if (*end != '\0') Die("--" + key + " is not an integer: " + s);
-    return v;
-  }
-  double Double(const std::string& key, double dflt) {
-    const std::string s = Str(key, "");
-    return s.empty() ? dflt : std::strtod(s.c_str(), nullptr);
-  }
-  void CheckAllUsed() const {
-    for (const auto& [k, v] : values_) {
-      if (!used_.count(k)) Die("unknown flag --" + k);
-    }
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-  std::map<std::string, bool> used_;
-};
-
-// Peak resident set of this process image: VmHWM from /proc/self/status.
-// getrusage's ru_maxrss is not used as the peak: Linux carries it across
-// execve, so a child of a large parent (the Python driver) reports the
-// parent's size. Both are printed.
-long PeakRssKiB() {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  long kib = -1;
-  if (f != nullptr) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-      if (std::strncmp(line, "VmHWM:", 6) == 0) {
-        kib = std::strtol(line + 6, nullptr, 10);
-        break;
-      }
-    }
-    std::fclose(f);
-  }
-  return kib;
-}
-
-long RuMaxRssKiB() {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;  // KiB on Linux
-}
-
-// OpenBLAS's thread count, where the BLAS is OpenBLAS (-1 otherwise).
-int SetBlasThreads(int threads) {
-  using Set = void (*)(int);
-  using Get = int (*)();
-  auto set =
-      reinterpret_cast<Set>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  auto get =
-      reinterpret_cast<Get>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  if (set == nullptr || get == nullptr) return -1;
-  set(threads);
-  return get();
-}
-
-std::string BlasCoreName() {
-  using Name = char* (*)();
-  auto core =
-      reinterpret_cast<Name>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  auto config =
-      reinterpret_cast<Name>(::dlsym(RTLD_DEFAULT, "openblas_get_config"));
-  std::string out;
-  if (config != nullptr) out += config();
-  if (core != nullptr) out += std::string(" core=") + core();
-  return out.empty() ? "unknown (not OpenBLAS?)" : out;
-}
-
-// ---------------------------------------------------------------- bandwidth
-
-// 16 independent partial sums: vectorises without -ffast-math.
-__attribute__((target_clones("avx2", "default"))) float SumFloats(
-    const float* x, size_t n) {
-  float acc[16] = {};
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    for (int k = 0; k < 16; ++k) acc[k] += x[i + k];
-  }
-  for (; i < n; ++i) acc[0] += x[i];
-  float s = 0;
-  for (int k = 0; k < 16; ++k) s += acc[k];
-  return s;
-}
-
-double ReadBandwidth(const float* x, size_t n, int threads, int reps,
-                     double* sink) {
-  double best = 0;
-  for (int r = 0; r < reps; ++r) {
-    std::vector<float> partial(threads);
-    std::vector<std::thread> team;
-    const size_t block = (n + threads - 1) / threads;
-    const auto t0 = Clock::now();
-    for (int t = 0; t < threads; ++t) {
-      team.emplace_back([&, t] {
-        const size_t lo = std::min(n, t * block), hi = std::min(n, lo + block);
-        partial[t] = SumFloats(x + lo, hi - lo);
-      });
-    }
-    for (auto& th : team) th.join();
-    const double s = Seconds(t0, Clock::now());
-    for (float p : partial) *sink += p;
-    best = std::max(best, n * sizeof(float) / s / 1e9);
-  }
-  return best;
-}
-
-int CmdBandwidth(Flags& flags) {
-  const double gib = flags.Double("gib", 1.0);
-  const int threads = static_cast<int>(flags.Int("threads", 2));
-  const int reps = static_cast<int>(flags.Int("reps", 3));
-  flags.CheckAllUsed();
-  const size_t n = static_cast<size_t>(gib * (1ull << 30) / sizeof(float));
-  std::unique_ptr<float[]> x(new float[n]);
-  // First touch in parallel, non-zero so nothing can be elided.
-  {
-    std::vector<std::thread> team;
-    const size_t block = (n + threads - 1) / threads;
-    for (int t = 0; t < threads; ++t) {
-      team.emplace_back([&, t] {
-        const size_t lo = std::min(n, t * block), hi = std::min(n, lo + block);
-        for (size_t i = lo; i < hi; ++i)
-          x[i] = static_cast<float>(i & 7) * 0.125f;
-      });
-    }
-    for (auto& th : team) th.join();
-  }
-  double sink = 0;
-  const double gbps = ReadBandwidth(x.get(), n, threads, reps, &sink);
-  const double gbps1 = ReadBandwidth(x.get(), n, 1, reps, &sink);
-  std::printf(
-      "{\"probe\": \"bandwidth\", \"bytes\": %zu, \"threads\": %d, \"reps\": "
-      "%d, "
-      "\"read_gbps\": %.3f, \"read_gbps_1thread\": %.3f, \"checksum\": %.1f}\n",
-      n * sizeof(float), threads, reps, gbps, gbps1, sink);
-  return 0;
-}
-
-// ---------------------------------------------------------------- sgemm
-
-// C (m x n, column-major) = A^T B with A k x m, B k x n: FAISS's call shape
-// (rows of the database and of the queries are the columns here).
-double SgemmRate(int m, int n, int k, int reps) {
-  std::vector<float> a(static_cast<size_t>(m) * k),
-      b(static_cast<size_t>(n) * k), c(static_cast<size_t>(m) * n);
-  for (size_t i = 0; i < a.size(); ++i)
-    a[i] = static_cast<float>((i * 7) % 13) / 13.0f;
-  for (size_t i = 0; i < b.size(); ++i)
-    b[i] = static_cast<float>((i * 5) % 11) / 11.0f;
-  const float one = 1, zero = 0;
-  // Enough calls per rep for ~0.1 s of work at ~100 GFLOP/s.
-  const double flop = 2.0 * m * n * k;
-  const int calls = std::max(1, static_cast<int>(1e10 / flop));
-  sgemm_("T", "N", &m, &n, &k, &one, a.data(), &k, b.data(), &k, &zero,
-         c.data(), &m);  // warm-up
-  double best = 0;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < calls; ++i) {
-      sgemm_("T", "N", &m, &n, &k, &one, a.data(), &k, b.data(), &k, &zero,
-             c.data(), &m);
-    }
-    best = std::max(best, flop * calls / Seconds(t0, Clock::now()) / 1e9);
-  }
-  return best;
-}
-
-int CmdSgemm(Flags& flags) {
-  const int threads = static_cast<int>(flags.Int("threads", 2));
-  const int reps = static_cast<int>(flags.Int("reps", 3));
-  flags.CheckAllUsed();
-  struct Shape {
-    int m, n, k;
-  };
-  const Shape shapes[] = {
-      {1024, 4096, 128}, {2048, 2048, 128}, {1024, 4096, 32}, {2048, 2048, 32}};
-  std::string per_shape;
-  double best = 0, best1 = 0;
-  for (const Shape& s : shapes) {
-    SetBlasThreads(threads);
-    const double g = SgemmRate(s.m, s.n, s.k, reps);
-    SetBlasThreads(1);
-    const double g1 = SgemmRate(s.m, s.n, s.k, reps);
-    if (s.k == 128) {
-      best = std::max(best, g);
-      best1 = std::max(best1, g1);
-    }
-    char buf[200];
-    std::snprintf(buf, sizeof buf,
-                  "%s{\"m\": %d, \"n\": %d, \"k\": %d, \"gflops\": %.2f, "
-                  "\"gflops_1thread\": %.2f}",
-                  per_shape.empty() ? "" : ", ", s.m, s.n, s.k, g, g1);
-    per_shape += buf;
-  }
-  const std::string core = BlasCoreName();
-  std::printf(
-      "{\"probe\": \"sgemm\", \"threads\": %d, \"gflops\": %.2f, "
-      "\"gflops_1thread\": %.2f, \"blas\": \"%s\", \"shapes\": [%s]}\n",
-      threads, best, best1, core.c_str(), per_shape.c_str());
-  return 0;
-}
+using datapool_bench::Clock;
+using datapool_bench::Die;
+using datapool_bench::Flags;
+using datapool_bench::PeakRssKiB;
+using datapool_bench::RuMaxRssKiB;
+using datapool_bench::Seconds;
+using datapool_bench::SetBlasThreads;
 
 // ---------------------------------------------------------------- kcenter
 
@@ -540,8 +306,8 @@ int main(int argc, char** argv) {
   }
   Flags flags(argc, argv);
   const std::string cmd = argv[1];
-  if (cmd == "bandwidth") return CmdBandwidth(flags);
-  if (cmd == "sgemm") return CmdSgemm(flags);
+  if (cmd == "bandwidth") return datapool_bench::CmdBandwidth(flags);
+  if (cmd == "sgemm") return datapool_bench::CmdSgemm(flags);
   if (cmd == "kcenter") return CmdKCenter(flags);
   Die("unknown subcommand " + cmd);
 }

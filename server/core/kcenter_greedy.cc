@@ -2,216 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
-#include <functional>
-#include <mutex>
+#include <limits>
 #include <thread>
+
+#include "server/core/kcenter_pass.h"
+#include "server/core/thread_team.h"
 
 namespace datapool {
 
-namespace {
-
-// Marks a candidate that can no longer be picked (picked or ineligible).
-constexpr float kTaken = -1.0f;
-
-// 16 independent partial sums in a fixed order: vectorises on every target
-// (SSE, AVX2, AVX-512 clones below) without changing the result.
-inline float SquaredDistanceInline(const float* a, const float* b, size_t d) {
-  float acc[16] = {};
-  size_t j = 0;
-  for (; j + 16 <= d; j += 16) {
-    for (int k = 0; k < 16; ++k) {
-      const float t = a[j + k] - b[j + k];
-      acc[k] += t * t;
-    }
-  }
-  for (int k = 0; j < d; ++j, ++k) {
-    const float t = a[j] - b[j];
-    acc[k] += t * t;
-  }
-  float sum = 0;
-  for (int k = 0; k < 16; ++k) sum += acc[k];
-  return sum;
-}
-
-// Runs a function on `threads` threads (the caller is thread 0) and waits;
-// the threads persist across calls. Not thread-safe: one caller.
-class ThreadTeam {
- public:
-  explicit ThreadTeam(int threads) {
-    for (int t = 1; t < threads; ++t) {
-      workers_.emplace_back([this, t] { Loop(t); });
-    }
-  }
-  ~ThreadTeam() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-      ++generation_;
-    }
-    wake_.notify_all();
-    for (std::thread& w : workers_) w.join();
-  }
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
-
-  void Run(const std::function<void(int)>& fn) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      fn_ = &fn;
-      pending_ = static_cast<int>(workers_.size());
-      ++generation_;
-    }
-    wake_.notify_all();
-    fn(0);
-    std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-  }
-
- private:
-  void Loop(int t) {
-    uint64_t seen = 0;
-    while (true) {
-      const std::function<void(int)>* fn;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        wake_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
-        if (stop_) return;
-        fn = fn_;
-      }
-      (*fn)(t);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_.notify_one();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable wake_, done_;
-  const std::function<void(int)>* fn_ = nullptr;
-  int pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  std::vector<std::thread> workers_;
-};
-
-// What one thread found in its block during a pass.
-struct BlockResult {
-  ptrdiff_t best = -1;
-  float best_value = kTaken;
-  uint64_t evaluations = 0;
-  uint64_t skipped = 0;
-};
-
-// Per-thread cache of squared centre-to-new-centre distances, by centre id,
-// valid for the pass whose stamp it carries.
-struct CentreCache {
-  std::vector<float> value;
-  std::vector<uint32_t> stamp;
-};
-
-struct PassArgs {
-  const float* candidates;
-  size_t d;
-  float* min_sq;
-  int32_t* owner;
-  const float* const* centres;  // coordinates of centre ids
-  const float* s;               // the new centre
-  int32_t s_id;
-  bool prune;
-  uint32_t stamp;
-  // Weighted selection (KCenterInput::weights): the score is
-  // min_sq × weight (or the weight alone), and candidates below floor_sq
-  // cannot be picked.
-  const float* weights;
-  bool weights_only;
-  float floor_sq;
-};
-
-// The fused pass over candidates [lo, hi): distance to the new centre,
-// minimum update, running argmax. With pruning, a candidate whose nearest
-// centre c is at least twice its distance away from the new centre s cannot
-// get closer to s (‖x−s‖ ≥ ‖c−s‖ − ‖x−c‖ ≥ ‖x−c‖), so it is skipped.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void Pass(
-    const PassArgs& a, size_t lo, size_t hi, CentreCache* cache,
-    BlockResult* out) {
-  BlockResult r;
-  for (size_t i = lo; i < hi; ++i) {
-    float m = a.min_sq[i];
-    if (m == kTaken) continue;
-    bool skip = false;
-    if (a.prune && a.owner[i] >= 0) {
-      const int32_t g = a.owner[i];
-      if (cache->stamp[g] != a.stamp) {
-        cache->value[g] = SquaredDistanceInline(a.centres[g], a.s, a.d);
-        cache->stamp[g] = a.stamp;
-        ++r.evaluations;
-      }
-      // A relative margin keeps the skip safe under rounding.
-      skip = cache->value[g] >= 4.0f * m * (1.0f + 1e-5f) + 1e-12f;
-    }
-    if (skip) {
-      ++r.skipped;
-    } else {
-      const float dist =
-          SquaredDistanceInline(a.candidates + i * a.d, a.s, a.d);
-      ++r.evaluations;
-      if (dist < m) {
-        m = dist;
-        a.min_sq[i] = dist;
-        a.owner[i] = a.s_id;
-      }
-    }
-    if (m > r.best_value) {
-      r.best_value = m;
-      r.best = static_cast<ptrdiff_t>(i);
-    }
-  }
-  *out = r;
-}
-
-// Pass for weighted selection: the same distance updates (and pruning),
-// the argmax over score = min_sq × weight among candidates at least floor_sq
-// from every centre.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void WeightedPass(
-    const PassArgs& a, size_t lo, size_t hi, CentreCache* cache,
-    BlockResult* out) {
-  BlockResult r;
-  for (size_t i = lo; i < hi; ++i) {
-    float m = a.min_sq[i];
-    if (m == kTaken) continue;
-    bool skip = false;
-    if (a.prune && a.owner[i] >= 0) {
-      const int32_t g = a.owner[i];
-      if (cache->stamp[g] != a.stamp) {
-        cache->value[g] = SquaredDistanceInline(a.centres[g], a.s, a.d);
-        cache->stamp[g] = a.stamp;
-        ++r.evaluations;
-      }
-      skip = cache->value[g] >= 4.0f * m * (1.0f + 1e-5f) + 1e-12f;
-    }
-    if (skip) {
-      ++r.skipped;
-    } else {
-      const float dist =
-          SquaredDistanceInline(a.candidates + i * a.d, a.s, a.d);
-      ++r.evaluations;
-      if (dist < m) {
-        m = dist;
-        a.min_sq[i] = dist;
-        a.owner[i] = a.s_id;
-      }
-    }
-    if (m < a.floor_sq) continue;
-    const float score = a.weights_only ? a.weights[i] : m * a.weights[i];
-    if (score > r.best_value) {
-      r.best_value = score;
-      r.best = static_cast<ptrdiff_t>(i);
-    }
-  }
-  *out = r;
-}
-
-}  // namespace
+using kcenter_internal::BlockResult;
+using kcenter_internal::CentreCache;
+using kcenter_internal::kTaken;
+using kcenter_internal::PassArgs;
+using kcenter_internal::SquaredDistanceInline;
 
 float SquaredDistance(const float* a, const float* b, size_t d) {
   return SquaredDistanceInline(a, b, d);
@@ -496,9 +299,9 @@ class GreedyRun {
                    hi = std::min(n_, lo + block_);
       CentreCache* cache = caches_.empty() ? nullptr : &caches_[t];
       if (weighted_) {
-        WeightedPass(args, lo, hi, cache, &blocks_[t]);
+        kcenter_internal::WeightedPass(args, lo, hi, cache, &blocks_[t]);
       } else {
-        Pass(args, lo, hi, cache, &blocks_[t]);
+        kcenter_internal::Pass(args, lo, hi, cache, &blocks_[t]);
       }
     });
     const BlockResult passed = Reduce();
