@@ -143,3 +143,35 @@ def check_greedy_selection(pool, candidates, picks, stop_reason,
         raise AssertionError("stop reason %r does not hold (conditions that "
                              "hold: %s)" % (stop_reason,
                                             [r for r, h in holds.items() if h]))
+
+
+def dense_and_outliers(rng, d):
+    """40 unit vectors, shuffled: 30 in a dense cluster around the first
+    axis ("dense/NN.jpg") and 10 outliers spread over the far side
+    ("outlier/N.jpg"). Returns (names, (40, d) rows): plain k-center picks
+    outliers first, the default mode the dense cluster."""
+    axis = np.zeros(d)
+    axis[0] = 1.0
+    dense = unit_rows(axis + rng.normal(scale=0.05, size=(30, d)))
+    outliers = rng.normal(size=(10, d))
+    outliers[:, 0] = -np.abs(outliers[:, 0])
+    names = (["dense/%02d.jpg" % i for i in range(30)]
+             + ["outlier/%d.jpg" % i for i in range(10)])
+    rows = np.vstack([dense, unit_rows(outliers)])
+    order = rng.permutation(len(names))
+    return [names[i] for i in order], rows[order]
+
+
+# One DIVERSITY objective: what --strategy diversity (the SDK's
+# strategy="diversity") sends.
+DIVERSITY_CONFIG = {"strategies": [
+    {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}]}
+# The example of Lightly's layout: every input and strategy type.
+LIGHTLY_CONFIG = {"strategies": [
+    {"input": {"type": "EMBEDDINGS"},
+     "strategy": {"type": "DIVERSITY",
+                  "stopping_condition_minimum_distance": 0.2, "strength": 1}},
+    {"input": {"type": "EMBEDDINGS"},
+     "strategy": {"type": "TYPICALITY", "strength": 0.5, "neighbors": 30}},
+    {"input": {"type": "RANDOM", "random_seed": 42},
+     "strategy": {"type": "WEIGHTS", "strength": 0.2}}]}

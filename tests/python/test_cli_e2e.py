@@ -26,8 +26,9 @@ debian_python.reexec_if_needed(__name__, "grpc", "numpy")
 import numpy as np  # noqa: E402
 
 from datapool_testlib import (  # noqa: E402
-    STOP_EXHAUSTED, STOP_MIN_DISTANCE, STOP_N_SAMPLES, check_greedy_selection,
-    snapshot_tree, unit_rows)
+    DIVERSITY_CONFIG, LIGHTLY_CONFIG, STOP_EXHAUSTED, STOP_MIN_DISTANCE,
+    STOP_N_SAMPLES, check_greedy_selection, dense_and_outliers, snapshot_tree,
+    unit_rows)
 from cli_testlib import (  # noqa: E402
     ERROR_LINE_RE, EXIT_SERVER, CliAssertions)
 from lightly_csv import check_lightly_csv  # noqa: E402
@@ -80,34 +81,6 @@ def base_env():
     return env
 
 
-def dense_and_outliers(rng, d):
-    """40 unit vectors, shuffled: 30 in a dense cluster around the first
-    axis ("dense/NN.jpg") and 10 outliers spread over the far side
-    ("outlier/N.jpg"). Returns (names, rows)."""
-    axis = np.zeros(d)
-    axis[0] = 1.0
-    dense = unit_rows(axis + rng.normal(scale=0.05, size=(30, d)))
-    outliers = rng.normal(size=(10, d))
-    outliers[:, 0] = -np.abs(outliers[:, 0])
-    names = (["dense/%02d.jpg" % i for i in range(30)]
-             + ["outlier/%d.jpg" % i for i in range(10)])
-    rows = np.vstack([dense, unit_rows(outliers)])
-    order = rng.permutation(len(names))
-    return [names[i] for i in order], rows[order]
-
-
-# One DIVERSITY objective: what --strategy diversity sends.
-DIVERSITY_CONFIG = {"strategies": [
-    {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}]}
-# The example of Lightly's layout: every input and strategy type.
-LIGHTLY_CONFIG = {"strategies": [
-    {"input": {"type": "EMBEDDINGS"},
-     "strategy": {"type": "DIVERSITY",
-                  "stopping_condition_minimum_distance": 0.2, "strength": 1}},
-    {"input": {"type": "EMBEDDINGS"},
-     "strategy": {"type": "TYPICALITY", "strength": 0.5, "neighbors": 30}},
-    {"input": {"type": "RANDOM", "random_seed": 42},
-     "strategy": {"type": "WEIGHTS", "strength": 0.2}}]}
 # Maps, but the server refuses it: TYPICALITY takes the embeddings.
 REFUSED_CONFIG = {"strategies": [
     {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}},

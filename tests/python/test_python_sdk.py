@@ -29,8 +29,9 @@ import cv2  # noqa: E402
 import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 
-from datapool_testlib import (SDK_DIR, check_greedy_selection,  # noqa: E402
-                              snapshot_tree, unit_rows)
+from datapool_testlib import (  # noqa: E402
+    DIVERSITY_CONFIG, LIGHTLY_CONFIG, SDK_DIR, check_greedy_selection,
+    dense_and_outliers, snapshot_tree, unit_rows)
 from lightly_csv import check_lightly_csv  # noqa: E402
 from server_harness import RunningServer, server_binary  # noqa: E402
 from pki import make_pki  # noqa: E402
@@ -161,36 +162,6 @@ def clustered(rng, n_clusters, per_cluster, prefix):
             rows.append(centers[c] + rng.normal(scale=0.02, size=D))
             labels.append(c)
     return names, unit_rows(rows).astype(np.float32), labels
-
-
-def dense_and_outliers(rng):
-    """40 unit vectors, shuffled: 30 in a dense cluster around the first
-    axis ("dense/NN.jpg") and 10 outliers spread over the far side
-    ("outlier/N.jpg"). Returns (names, (40, D) float32 rows)."""
-    axis = np.zeros(D)
-    axis[0] = 1.0
-    dense = unit_rows(axis + rng.normal(scale=0.05, size=(30, D)))
-    outliers = rng.normal(size=(10, D))
-    outliers[:, 0] = -np.abs(outliers[:, 0])
-    names = (["dense/%02d.jpg" % i for i in range(30)]
-             + ["outlier/%d.jpg" % i for i in range(10)])
-    rows = np.vstack([dense, unit_rows(outliers)]).astype(np.float32)
-    order = rng.permutation(len(names))
-    return [names[i] for i in order], rows[order]
-
-
-# One DIVERSITY objective: what strategy="diversity" sends.
-DIVERSITY_CONFIG = {"strategies": [
-    {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}]}
-# The example of Lightly's layout: every input and strategy type.
-LIGHTLY_CONFIG = {"strategies": [
-    {"input": {"type": "EMBEDDINGS"},
-     "strategy": {"type": "DIVERSITY",
-                  "stopping_condition_minimum_distance": 0.2, "strength": 1}},
-    {"input": {"type": "EMBEDDINGS"},
-     "strategy": {"type": "TYPICALITY", "strength": 0.5, "neighbors": 30}},
-    {"input": {"type": "RANDOM", "random_seed": 42},
-     "strategy": {"type": "WEIGHTS", "strength": 0.2}}]}
 
 
 def write_png(path, img):
@@ -483,7 +454,8 @@ class StrategyTest(SdkTestBase):
                          [0, 0, 0, 0, 0, 0, 1, 1], r.selected)
 
     def test_diversity_is_kcenter_and_typical_is_the_default(self):
-        names, rows = dense_and_outliers(np.random.default_rng(5))
+        names, rows = dense_and_outliers(np.random.default_rng(5), D)
+        rows = rows.astype(np.float32)
 
         def select(**kw):
             return self.client.select("sdk-strategy", embeddings=rows,
@@ -531,7 +503,8 @@ class StrategyTest(SdkTestBase):
                          (True, 1, 3))
 
     def test_config_the_server_refuses_commits_nothing(self):
-        names, rows = dense_and_outliers(np.random.default_rng(6))
+        names, rows = dense_and_outliers(np.random.default_rng(6), D)
+        rows = rows.astype(np.float32)
         INVALID = grpc.StatusCode.INVALID_ARGUMENT
         refused = {"strategies": [
             {"input": {"type": "EMBEDDINGS"},
