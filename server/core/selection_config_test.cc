@@ -102,6 +102,15 @@ std::unique_ptr<PoolManager> Open(const std::string& dir) {
   return m.ok() ? *std::move(m) : nullptr;
 }
 
+// The k-center input of all of `t`'s rows (borrowed).
+KCenterInput InputOf(const EmbeddingTable& t) {
+  KCenterInput in;
+  in.candidates = t.values.data();
+  in.n = t.size();
+  in.d = t.dimension;
+  return in;
+}
+
 std::vector<std::string> Names(const SelectOutcome& out) {
   std::vector<std::string> names;
   for (const SelectedSample& s : out.selected) names.push_back(s.filename);
@@ -194,10 +203,7 @@ TEST(WeightedKCenterTest, WeightsOnlyFollowTheWeightsAboveTheFloor) {
   // Five points; weights rank them 3, 1, 4, 0, 2. Points 1 and 4 are
   // within 0.05 of each other.
   EmbeddingTable t = Angles({0.0, 1.0, 2.0, 3.0, 1.03});
-  KCenterInput in;
-  in.candidates = t.values.data();
-  in.n = 5;
-  in.d = 2;
+  KCenterInput in = InputOf(t);
   in.weights = {0.2f, 0.8f, 0.1f, 0.9f, 0.5f};
   in.weights_only = true;
   KCenterOptions options;
@@ -216,10 +222,7 @@ TEST(WeightedKCenterTest, WeightsOnlyFollowTheWeightsAboveTheFloor) {
 TEST(WeightedKCenterTest, EqualWeightsGiveTheFarthestFirstPicks) {
   EmbeddingTable t = RandomTable(300, 6, 9);
   ASSERT_TRUE(ValidateAndNormalize(&t).ok());
-  KCenterInput in;
-  in.candidates = t.values.data();
-  in.n = t.size();
-  in.d = t.dimension;
+  KCenterInput in = InputOf(t);
   KCenterOptions options;
   options.max_picks = 20;
   // After the first pick (weights: the largest weight, here index 0; plain:
@@ -368,10 +371,7 @@ TEST(SelectionModesTest, DiversityConfigGivesTheSeedsPicks) {
   auto out = manager->Select(Params("p", 25, SelectionConfig::Diversity()), t);
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_TRUE(ValidateAndNormalize(&t).ok());
-  KCenterInput in;
-  in.candidates = t.values.data();
-  in.n = t.size();
-  in.d = t.dimension;
+  KCenterInput in = InputOf(t);
   KCenterOptions options;
   options.max_picks = 25;
   const KCenterResult plain = KCenterGreedy(in, options);
