@@ -181,4 +181,48 @@ absl::StatusOr<EmbeddingTable> ReadCsvFile(const std::string& path) {
   return table;
 }
 
+absl::StatusOr<CsvWithColumns> ParseCsvWithColumns(absl::string_view text,
+                                                   int threads) {
+  absl::string_view body = text;
+  absl::ConsumePrefix(&body, "\xEF\xBB\xBF");
+  if (body.empty()) {
+    return absl::InvalidArgumentError("line 1: the file is empty (no header)");
+  }
+  CsvReader reader(body);
+  std::vector<absl::string_view> cells;
+  RETURN_IF_ERROR(reader.Next(&cells));
+  ASSIGN_OR_RETURN(const CsvHeader header, ParseCsvHeaderWithColumns(cells));
+  CsvWithColumns out;
+  if (header.extra_cols.empty()) {
+    ASSIGN_OR_RETURN(out.table, ParseCsv(text, threads));
+    return out;
+  }
+  for (size_t col : header.extra_cols) {
+    out.columns.push_back(CsvColumn{std::string(cells[col]), col + 1, {}});
+  }
+  // The fast row parser reads every cell between the embeddings and the
+  // labels as a flag: record by record instead.
+  out.table.dimension = header.dimension;
+  while (!reader.Done()) {
+    const int line = reader.line();
+    RETURN_IF_ERROR(reader.Next(&cells));
+    RETURN_IF_ERROR(AddCsvRecord(cells, line, header, &out.table));
+    for (size_t k = 0; k < header.extra_cols.size(); ++k) {
+      out.columns[k].cells.emplace_back(cells[header.extra_cols[k]]);
+    }
+    out.lines.push_back(line);
+  }
+  return out;
+}
+
+absl::StatusOr<CsvWithColumns> ReadCsvFileWithColumns(const std::string& path) {
+  ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  absl::StatusOr<CsvWithColumns> csv = ParseCsvWithColumns(file.data());
+  if (!csv.ok()) {
+    return absl::Status(csv.status().code(),
+                        absl::StrCat(path, ": ", csv.status().message()));
+  }
+  return csv;
+}
+
 }  // namespace datapool

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <random>
 
@@ -207,6 +208,144 @@ TEST(CsvCodecTest, ThreadsReportTheFirstErrorWithItsLine) {
                      "'"))
         << "threads " << threads;
   }
+}
+
+// -- Candidates CSVs with other columns (ParseCsvWithColumns) -----------------
+
+TEST(CsvWithColumnsTest, KeepsOtherColumnsBesideTheLightlyOnes) {
+  const std::string text =
+      "filenames,embedding_0,embedding_1,sharpness,selected,pred_0,masked,"
+      "labels\r\n"
+      "a.jpg,0.5,1.5,12.25,1,0.9,0,3\r\n"
+      "\"two\nlines.jpg\",-1,2,\"7,5\",0,,1,4\r\n"
+      "c.jpg,0,0,x,0,0.1,0,5\r\n";
+  absl::StatusOr<CsvWithColumns> csv = ParseCsvWithColumns(text);
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  const EmbeddingTable& t = csv->table;
+  EXPECT_EQ(t.dimension, 2u);
+  EXPECT_EQ(t.filenames,
+            (std::vector<std::string>{"a.jpg", "two\nlines.jpg", "c.jpg"}));
+  EXPECT_EQ(t.values, (std::vector<float>{0.5f, 1.5f, -1.f, 2.f, 0.f, 0.f}));
+  EXPECT_EQ(t.selected, (std::vector<uint8_t>{1, 0, 0}));
+  EXPECT_EQ(t.masked, (std::vector<uint8_t>{0, 1, 0}));
+  EXPECT_EQ(t.labels, (std::vector<int64_t>{3, 4, 5}));
+  ASSERT_EQ(csv->columns.size(), 2u);
+  EXPECT_EQ(csv->columns[0].name, "sharpness");
+  EXPECT_EQ(csv->columns[0].column, 4u);
+  EXPECT_EQ(csv->columns[0].cells,
+            (std::vector<std::string>{"12.25", "7,5", "x"}));
+  EXPECT_EQ(csv->columns[1].name, "pred_0");
+  EXPECT_EQ(csv->columns[1].column, 6u);
+  EXPECT_EQ(csv->columns[1].cells,
+            (std::vector<std::string>{"0.9", "", "0.1"}));
+  EXPECT_EQ(csv->lines, (std::vector<int>{2, 3, 5}));
+  // The pool's loader rules stay strict.
+  absl::StatusOr<EmbeddingTable> strict = ParseCsv(text);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_THAT(std::string(strict.status().message()),
+              HasSubstr("line 1, column 4"));
+}
+
+TEST(CsvWithColumnsTest, FlagLikeCellsOfOtherColumnsAreNotFlags) {
+  // 0/1 cells between the embeddings and the labels, as the fast row
+  // parser expects selected/masked: here they belong to "flag".
+  absl::StatusOr<CsvWithColumns> csv = ParseCsvWithColumns(
+      "filenames,embedding_0,flag,labels\na,1,1,7\nb,2,0,8\n");
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  EXPECT_TRUE(csv->table.selected.empty());
+  EXPECT_TRUE(csv->table.masked.empty());
+  EXPECT_EQ(csv->table.labels, (std::vector<int64_t>{7, 8}));
+  ASSERT_EQ(csv->columns.size(), 1u);
+  EXPECT_EQ(csv->columns[0].cells, (std::vector<std::string>{"1", "0"}));
+}
+
+TEST(CsvWithColumnsTest, WithoutOtherColumnsIsParseCsv) {
+  const EmbeddingTable t = LargeTable(20000, 8, 5);
+  std::string text;
+  AppendCsv(t, &text, 1);
+  for (int threads : {1, 4}) {
+    absl::StatusOr<CsvWithColumns> csv = ParseCsvWithColumns(text, threads);
+    ASSERT_TRUE(csv.ok()) << csv.status();
+    EXPECT_TRUE(csv->columns.empty());
+    EXPECT_TRUE(csv->lines.empty());
+    EXPECT_EQ(csv->table.filenames, t.filenames);
+    EXPECT_EQ(csv->table.values, t.values);
+    EXPECT_EQ(csv->table.selected, t.selected);
+    EXPECT_EQ(csv->table.masked, t.masked);
+    EXPECT_EQ(csv->table.labels, t.labels);
+  }
+  absl::StatusOr<CsvWithColumns> bom = ParseCsvWithColumns(
+      "\xEF\xBB\xBF"
+      "filenames,embedding_0,score,labels\na.jpg,0.5,0.25,3\n");
+  ASSERT_TRUE(bom.ok()) << bom.status();
+  EXPECT_EQ(bom->columns[0].name, "score");
+}
+
+TEST(CsvWithColumnsTest, RejectsMalformedWithLineAndColumn) {
+  const BadCase cases[] = {
+      {"", "line 1: the file is empty"},
+      {"filenames,embedding_0,score\n", "last column must be 'labels'"},
+      {"score,filenames,embedding_0,labels\n",
+       "line 1, column 1: the first column must be 'filenames'"},
+      {"filenames,embedding_0,my score,labels\n",
+       "line 1, column 3: header cell 'my score' contains whitespace"},
+      {"filenames,embedding_0,embedding_2,labels\n",
+       "line 1, column 3: expected 'embedding_1'"},
+      {"filenames,embedding_0,score,embedding_1,labels\n",
+       "line 1, column 4: 'embedding_1' after other columns"},
+      {"filenames,embedding_0,score,score,labels\n",
+       "line 1, column 4: duplicate column 'score'"},
+      {"filenames,embedding_0,selected,x,selected,labels\n",
+       "line 1, column 5: duplicate column 'selected'"},
+      {"filenames,embedding_0,labels,labels\n",
+       "line 1, column 3: duplicate column 'labels'"},
+      {"filenames,embedding_0,,labels\n", "line 1, column 3: empty column"},
+      {"filenames,embedding_0,score,labels\na,1,2,0\nb,1,0\n",
+       "line 3: expected 4 columns as in the header, got 3"},
+      {"filenames,embedding_0,score,labels\na,1,2,0\nb,x,2,0\n",
+       "line 3, column 2: expected a number, got 'x'"},
+      {"filenames,embedding_0,score,selected,labels\na,1,2,yes,0\n",
+       "line 2, column 4: expected 0 or 1, got 'yes'"},
+      {"filenames,embedding_0,score,labels\na,1,2,0.5\n",
+       "line 2, column 4: expected an integer label"},
+      {"filenames,embedding_0,score,labels\n\"multi\nline\",1,2,0\nb,?,2,0\n",
+       "line 4, column 2"},
+      {"filenames,embedding_0,score,labels\na,1,2,0\n\nb,1,2,0\n",
+       "line 3: empty row"},
+      {"filenames,embedding_0,score,labels\na,1,\"2,0\n",
+       "line 2: unterminated quoted field"},
+  };
+  for (const BadCase& c : cases) {
+    absl::StatusOr<CsvWithColumns> csv = ParseCsvWithColumns(c.text);
+    ASSERT_FALSE(csv.ok()) << c.text;
+    EXPECT_EQ(csv.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(csv.status().message()), HasSubstr(c.message))
+        << "input: " << c.text;
+  }
+}
+
+TEST(CsvWithColumnsTest, ReadCsvFileWithColumnsNamesThePath) {
+  const std::string path = ::testing::TempDir() + "/with_columns.csv";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "filenames,embedding_0,score,labels\na.jpg,1,0.75,2\nb.jpg,2,x,y\n";
+  }
+  absl::StatusOr<CsvWithColumns> csv = ReadCsvFileWithColumns(path);
+  ASSERT_FALSE(csv.ok());
+  EXPECT_EQ(csv.status().message(),
+            path + ": line 3, column 4: expected an integer label, got 'y'");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "filenames,embedding_0,score,labels\na.jpg,1,0.75,2\n";
+  }
+  csv = ReadCsvFileWithColumns(path);
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  EXPECT_EQ(csv->columns[0].cells, (std::vector<std::string>{"0.75"}));
+  csv = ReadCsvFileWithColumns("/nonexistent/c.csv");
+  ASSERT_FALSE(csv.ok());
+  EXPECT_EQ(csv.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(csv.status().message()),
+              HasSubstr("/nonexistent/c.csv"));
 }
 
 }  // namespace

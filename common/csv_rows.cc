@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -60,9 +62,10 @@ absl::Status CellError(int line, size_t column, absl::string_view what,
                                                  cell.substr(0, 64), "'"));
 }
 
-// Appends one record's cells as a row of `table`; `line` for messages.
-absl::Status AddRecord(const std::vector<absl::string_view>& cells, int line,
-                       const CsvHeader& header, EmbeddingTable* table) {
+}  // namespace
+
+absl::Status AddCsvRecord(const std::vector<absl::string_view>& cells, int line,
+                          const CsvHeader& header, EmbeddingTable* table) {
   if (cells.size() == 1 && cells[0].empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("line ", line, ": empty row"));
@@ -109,10 +112,12 @@ absl::Status AddRecord(const std::vector<absl::string_view>& cells, int line,
   return absl::OkStatus();
 }
 
+namespace {
+
 // The common row (an unquoted filename, plain numbers, "\n" or "\r\n"
 // endings) parsed straight from the text. Returns the position after the
 // row, or nullptr (and `table` unchanged) for anything else, which
-// AddRecord then handles.
+// AddCsvRecord then handles.
 const char* ParseSimpleRow(const char* p, const char* end, const CsvHeader& h,
                            EmbeddingTable* table) {
   const char* q = p;
@@ -164,10 +169,9 @@ const char* ParseSimpleRow(const char* p, const char* end, const CsvHeader& h,
   return e;
 }
 
-}  // namespace
-
-absl::StatusOr<CsvHeader> ParseCsvHeader(
-    const std::vector<absl::string_view>& cells) {
+// The rules both header kinds share: no whitespace, `filenames` first,
+// `labels` last.
+absl::Status CheckHeaderEnds(const std::vector<absl::string_view>& cells) {
   for (size_t i = 0; i < cells.size(); ++i) {
     for (char c : cells[i]) {
       if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
@@ -187,6 +191,14 @@ absl::StatusOr<CsvHeader> ParseCsvHeader(
         "line 1, column ", cells.size(),
         ": the last column must be 'labels', got '", cells.back(), "'"));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CsvHeader> ParseCsvHeader(
+    const std::vector<absl::string_view>& cells) {
+  RETURN_IF_ERROR(CheckHeaderEnds(cells));
   CsvHeader h;
   h.columns = cells.size();
   for (size_t i = 1; i + 1 < cells.size(); ++i) {
@@ -213,6 +225,55 @@ absl::StatusOr<CsvHeader> ParseCsvHeader(
   return h;
 }
 
+absl::StatusOr<CsvHeader> ParseCsvHeaderWithColumns(
+    const std::vector<absl::string_view>& cells) {
+  RETURN_IF_ERROR(CheckHeaderEnds(cells));
+  CsvHeader h;
+  h.columns = cells.size();
+  size_t i = 1;
+  // embedding_0 .. embedding_{D-1}, contiguous.
+  for (; i + 1 < cells.size(); ++i) {
+    absl::string_view c = cells[i];
+    size_t index = 0;
+    if (!absl::ConsumePrefix(&c, "embedding_")) break;
+    if (!absl::SimpleAtoi(c, &index) || index != h.dimension) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("line 1, column ", i + 1, ": expected 'embedding_",
+                       h.dimension, "' or a column not starting with ",
+                       "'embedding_', got '", cells[i], "'"));
+    }
+    ++h.dimension;
+  }
+  // Then selected, masked and other names, each once.
+  std::set<absl::string_view> seen = {"filenames", "labels"};
+  for (; i + 1 < cells.size(); ++i) {
+    const absl::string_view c = cells[i];
+    const std::string where = absl::StrCat("line 1, column ", i + 1, ": ");
+    if (c.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "empty column name"));
+    }
+    if (absl::StartsWith(c, "embedding_")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "'", c,
+                       "' after other columns (the embedding_<i> columns "
+                       "come right after 'filenames', in order)"));
+    }
+    if (!seen.insert(c).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "duplicate column '", c, "'"));
+    }
+    if (c == "selected") {
+      h.selected_col = static_cast<int>(i);
+    } else if (c == "masked") {
+      h.masked_col = static_cast<int>(i);
+    } else {
+      h.extra_cols.push_back(i);
+    }
+  }
+  return h;
+}
+
 absl::Status ParseCsvRows(absl::string_view text, const CsvHeader& header,
                           int first_line, EmbeddingTable* table) {
   table->dimension = header.dimension;
@@ -235,7 +296,7 @@ absl::Status ParseCsvRows(absl::string_view text, const CsvHeader& header,
     }
     CsvReader reader(absl::string_view(p, static_cast<size_t>(end - p)), line);
     RETURN_IF_ERROR(reader.Next(&cells));
-    RETURN_IF_ERROR(AddRecord(cells, line, header, table));
+    RETURN_IF_ERROR(AddCsvRecord(cells, line, header, table));
     p += reader.pos();
     line = reader.line();
   }

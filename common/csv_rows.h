@@ -23,6 +23,9 @@ struct CsvHeader {
   int selected_col = -1;
   int masked_col = -1;
   size_t columns = 0;
+  // Lenient headers only: the (0-based) columns that are none of the
+  // lightly ones, in file order.
+  std::vector<size_t> extra_cols = {};
 };
 
 // Checks the header record's cells against the loader's rules
@@ -30,7 +33,19 @@ struct CsvHeader {
 absl::StatusOr<CsvHeader> ParseCsvHeader(
     const std::vector<absl::string_view>& cells);
 
-// Parses the records of `text` (whole records) into `table`. first_line:
+// As ParseCsvHeader, but other named columns may follow the embeddings
+// (ParseCsvWithColumns' rule); they go to extra_cols.
+absl::StatusOr<CsvHeader> ParseCsvHeaderWithColumns(
+    const std::vector<absl::string_view>& cells);
+
+// Appends one record's cells (split by CsvReader) as a row of `table`,
+// ignoring extra_cols; InvalidArgument names `line` and the column.
+absl::Status AddCsvRecord(const std::vector<absl::string_view>& cells, int line,
+                          const CsvHeader& header, EmbeddingTable* table);
+
+// Parses the records of `text` (whole records) into `table`; not for
+// headers with extra_cols (the fast path reads every cell between the
+// embeddings and the labels as a selected/masked flag). first_line:
 // the line `text` starts on, for messages (0: unknown, messages name
 // offsets into the chunk and are not shown to users).
 absl::Status ParseCsvRows(absl::string_view text, const CsvHeader& header,
