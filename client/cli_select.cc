@@ -88,8 +88,9 @@ absl::StatusOr<v1::SelectionParams> SelectParams(
 }
 
 // --selection-config FILE.json into `params`: a file that cannot be read
-// is a local error (exit 3), what it says a usage error (exit 1); the
-// return value is the exit code, or nullopt when all is well.
+// is a local error (exit 3), what it says a usage error (exit 1), a
+// SIMILARITY query CSV it names that cannot be read or parsed a local error
+// again; the return value is the exit code, or nullopt when all is well.
 std::optional<int> ReadSelectionConfig(const Call& call,
                                        v1::SelectionParams* params) {
   const Flags& flags = call.flags;
@@ -100,9 +101,13 @@ std::optional<int> ReadSelectionConfig(const Call& call,
         absl::StrCat("--selection-config: ", text.status().message()));
   }
   absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(*text);
+  if (!file.ok()) return UsageError(call, file.status().message());
+  // A SIMILARITY query CSV is a local file, as the candidates CSV.
+  if (absl::Status loaded = LoadQueryEmbeddings(&*file); !loaded.ok()) {
+    return LocalFileError(loaded.message());
+  }
   absl::Status applied =
-      file.ok() ? ApplySelectionConfig(*file, flags.min_distance, params)
-                : file.status();
+      ApplySelectionConfig(*file, flags.min_distance, params);
   if (!applied.ok()) return UsageError(call, applied.message());
   return std::nullopt;
 }
@@ -294,8 +299,8 @@ Command SelectCommand() {
        {"selection-config", "FILE.json",
         "the ranking as a JSON file in Lightly's selection-config layout "
         "({\"strategies\": [...]}: DIVERSITY, TYPICALITY, WEIGHTS, "
-        "BALANCE); "
-        "instead of --strategy",
+        "BALANCE, THRESHOLD, SIMILARITY on EMBEDDINGS, RANDOM, LABELS, "
+        "METADATA or SCORES); instead of --strategy",
         &Flags::selection_config},
        {"keep-duplicates", "",
         "keep candidates equal to an earlier one (removed by default)",

@@ -15,8 +15,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "client/cli_flags.h"
+#include "common/csv_codec.h"
 #include "common/json.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 
 namespace datapool {
 namespace cli {
@@ -101,12 +103,44 @@ absl::StatusOr<std::string> TypeName(const JsonValue& object,
   return absl::AsciiStrToUpper(type->string);
 }
 
+// A non-empty string.
+absl::StatusOr<std::string> Name(const JsonValue& value,
+                                 absl::string_view path) {
+  RETURN_IF_ERROR(Expect(value, JsonValue::Type::kString, path));
+  if (value.string.empty()) return Error(path, "must not be empty");
+  return value.string;
+}
+
+// A SCORES input's "score" (Lightly's names).
+absl::StatusOr<Objective::Score> ScoreName(const JsonValue& value,
+                                           absl::string_view path) {
+  RETURN_IF_ERROR(Expect(value, JsonValue::Type::kString, path));
+  const std::string name = absl::AsciiStrToLower(value.string);
+  if (name == "uncertainty_entropy") return Objective::SCORE_ENTROPY;
+  if (name == "uncertainty_margin") return Objective::SCORE_MARGIN;
+  if (name == "uncertainty_least_confidence") {
+    return Objective::SCORE_LEAST_CONFIDENCE;
+  }
+  return Error(path, absl::StrCat("unknown score '", value.string,
+                                  "' (supported: uncertainty_entropy, "
+                                  "uncertainty_margin, "
+                                  "uncertainty_least_confidence)"));
+}
+
+// The input a key of strategies[i].input belongs to.
+Objective::Input InputOfKey(absl::string_view key) {
+  if (key == "key") return Objective::INPUT_COLUMN;
+  if (key == "task" || key == "score") return Objective::INPUT_SCORES;
+  return Objective::INPUT_RANDOM;  // random_seed, random_distribution
+}
+
 // strategies[i].input into `objective`.
 absl::Status ReadInput(const JsonValue& input, const std::string& path,
                        Objective* objective) {
   RETURN_IF_ERROR(Expect(input, JsonValue::Type::kObject, path));
-  RETURN_IF_ERROR(
-      CheckKeys(input, path, {"type", "random_seed", "random_distribution"}));
+  RETURN_IF_ERROR(CheckKeys(
+      input, path,
+      {"type", "random_seed", "random_distribution", "key", "task", "score"}));
   ASSIGN_OR_RETURN(std::string type, TypeName(input, path));
   if (type == "EMBEDDINGS") {
     objective->set_input(Objective::INPUT_EMBEDDINGS);
@@ -114,27 +148,54 @@ absl::Status ReadInput(const JsonValue& input, const std::string& path,
     objective->set_input(Objective::INPUT_RANDOM);
   } else if (type == "LABELS") {
     objective->set_input(Objective::INPUT_LABELS);
+  } else if (type == "METADATA") {
+    objective->set_input(Objective::INPUT_COLUMN);
+  } else if (type == "SCORES") {
+    objective->set_input(Objective::INPUT_SCORES);
   } else {
     return Error(absl::StrCat(path, ".type"),
                  absl::StrCat("unknown input '", input.Find("type")->string,
-                              "' (supported: EMBEDDINGS, RANDOM, LABELS)"));
+                              "' (supported: EMBEDDINGS, RANDOM, LABELS, "
+                              "METADATA, SCORES)"));
   }
   for (const auto& [key, value] : input.object) {
     const std::string where = absl::StrCat(path, ".", key);
     if (key == "type") continue;
-    if (objective->input() != Objective::INPUT_RANDOM) {
-      return Error(where, "only for input RANDOM");
+    const Objective::Input owner = InputOfKey(key);
+    if (objective->input() != owner) {
+      return Error(where,
+                   absl::StrCat("only for input ",
+                                owner == Objective::INPUT_COLUMN   ? "METADATA"
+                                : owner == Objective::INPUT_SCORES ? "SCORES"
+                                                                   : "RANDOM"));
     }
     if (key == "random_seed") {
       ASSIGN_OR_RETURN(uint64_t seed,
                        Integer(value, where, 0, kMaxExactInteger));
       objective->set_seed(seed);
-    } else {  // random_distribution
+    } else if (key == "random_distribution") {
       RETURN_IF_ERROR(Expect(value, JsonValue::Type::kString, where));
       if (absl::AsciiStrToLower(value.string) != "uniform") {
         return Error(where, absl::StrCat("unknown distribution '", value.string,
                                          "' (supported: uniform)"));
       }
+    } else if (key == "key" || key == "task") {
+      ASSIGN_OR_RETURN(std::string column, Name(value, where));
+      objective->set_column(column);
+    } else {  // score
+      ASSIGN_OR_RETURN(Objective::Score score, ScoreName(value, where));
+      objective->set_score(score);
+    }
+  }
+  // What names the column(s), and the score, are required.
+  std::vector<absl::string_view> required;
+  if (objective->input() == Objective::INPUT_COLUMN) required = {"key"};
+  if (objective->input() == Objective::INPUT_SCORES) {
+    required = {"task", "score"};
+  }
+  for (absl::string_view key : required) {
+    if (input.Find(key) == nullptr) {
+      return Error(absl::StrCat(path, ".", key), "missing");
     }
   }
   return absl::OkStatus();
@@ -166,15 +227,88 @@ absl::Status ReadBalance(const std::string& key, const JsonValue& value,
   return absl::OkStatus();
 }
 
-// strategies[i].strategy into `objective`, and its minimum distance into
-// `file`.
+// A THRESHOLD strategy's "operation".
+absl::StatusOr<Objective::Operation> OperationName(const JsonValue& value,
+                                                   absl::string_view path) {
+  RETURN_IF_ERROR(Expect(value, JsonValue::Type::kString, path));
+  const std::string name = absl::AsciiStrToUpper(value.string);
+  if (name == "SMALLER") return Objective::OPERATION_SMALLER;
+  if (name == "SMALLER_EQUAL") return Objective::OPERATION_SMALLER_EQUAL;
+  if (name == "BIGGER") return Objective::OPERATION_BIGGER;
+  if (name == "BIGGER_EQUAL") return Objective::OPERATION_BIGGER_EQUAL;
+  return Error(path, absl::StrCat("unknown operation '", value.string,
+                                  "' (supported: SMALLER, SMALLER_EQUAL, "
+                                  "BIGGER, BIGGER_EQUAL)"));
+}
+
+// The strategy each strategy option belongs to ("strength" to all).
+Objective::Strategy StrategyOfKey(absl::string_view key) {
+  if (key == "neighbors") return Objective::STRATEGY_TYPICALITY;
+  if (key == "stopping_condition_minimum_distance") {
+    return Objective::STRATEGY_DIVERSITY;
+  }
+  if (key == "target" || key == "distribution") {
+    return Objective::STRATEGY_BALANCE;
+  }
+  if (key == "threshold" || key == "operation") {
+    return Objective::STRATEGY_THRESHOLD;
+  }
+  return Objective::STRATEGY_SIMILARITY;  // query_tag_name, query_embeddings
+}
+
+absl::string_view StrategyName(Objective::Strategy strategy) {
+  switch (strategy) {
+    case Objective::STRATEGY_DIVERSITY:
+      return "DIVERSITY";
+    case Objective::STRATEGY_TYPICALITY:
+      return "TYPICALITY";
+    case Objective::STRATEGY_BALANCE:
+      return "BALANCE";
+    case Objective::STRATEGY_THRESHOLD:
+      return "THRESHOLD";
+    case Objective::STRATEGY_SIMILARITY:
+      return "SIMILARITY";
+    default:
+      return "WEIGHTS";
+  }
+}
+
+// The keys a strategy requires: THRESHOLD both of its own, SIMILARITY one
+// of its two.
+absl::Status CheckRequiredKeys(const JsonValue& strategy,
+                               const std::string& path,
+                               const Objective& objective) {
+  if (objective.strategy() == Objective::STRATEGY_THRESHOLD) {
+    for (absl::string_view key : {"threshold", "operation"}) {
+      if (strategy.Find(key) == nullptr) {
+        return Error(absl::StrCat(path, ".", key), "missing");
+      }
+    }
+  }
+  if (objective.strategy() == Objective::STRATEGY_SIMILARITY) {
+    const bool tag = strategy.Find("query_tag_name") != nullptr;
+    const bool embeddings = strategy.Find("query_embeddings") != nullptr;
+    if (tag == embeddings) {
+      return Error(path, tag ? "give one of query_tag_name and "
+                               "query_embeddings, not both"
+                             : "SIMILARITY needs query_tag_name (a pool) or "
+                               "query_embeddings (a CSV file)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// strategies[i].strategy into `objective` (index `index` of the config),
+// its minimum distance and query file into `file`.
 absl::Status ReadStrategy(const JsonValue& strategy, const std::string& path,
-                          Objective* objective, SelectionConfigFile* file) {
+                          int index, Objective* objective,
+                          SelectionConfigFile* file) {
   RETURN_IF_ERROR(Expect(strategy, JsonValue::Type::kObject, path));
   RETURN_IF_ERROR(CheckKeys(
       strategy, path,
       {"type", "strength", "neighbors", "stopping_condition_minimum_distance",
-       "target", "distribution"}));
+       "target", "distribution", "threshold", "operation", "query_tag_name",
+       "query_embeddings"}));
   ASSIGN_OR_RETURN(std::string type, TypeName(strategy, path));
   if (type == "DIVERSITY") {
     objective->set_strategy(Objective::STRATEGY_DIVERSITY);
@@ -184,28 +318,35 @@ absl::Status ReadStrategy(const JsonValue& strategy, const std::string& path,
     objective->set_strategy(Objective::STRATEGY_WEIGHTS);
   } else if (type == "BALANCE") {
     objective->set_strategy(Objective::STRATEGY_BALANCE);
+  } else if (type == "THRESHOLD") {
+    objective->set_strategy(Objective::STRATEGY_THRESHOLD);
+  } else if (type == "SIMILARITY") {
+    objective->set_strategy(Objective::STRATEGY_SIMILARITY);
   } else {
     return Error(
         absl::StrCat(path, ".type"),
         absl::StrCat("unknown strategy '", strategy.Find("type")->string,
-                     "' (supported: DIVERSITY, TYPICALITY, WEIGHTS, BALANCE)"));
+                     "' (supported: DIVERSITY, TYPICALITY, WEIGHTS, BALANCE, "
+                     "THRESHOLD, SIMILARITY)"));
   }
   for (const auto& [key, value] : strategy.object) {
     const std::string where = absl::StrCat(path, ".", key);
+    if (key == "type") continue;
     if (key == "strength") {
       ASSIGN_OR_RETURN(double strength, Number(value, where));
       objective->set_strength(strength);
-    } else if (key == "neighbors") {
-      if (objective->strategy() != Objective::STRATEGY_TYPICALITY) {
-        return Error(where, "only for strategy TYPICALITY");
-      }
+      continue;
+    }
+    const Objective::Strategy owner = StrategyOfKey(key);
+    if (objective->strategy() != owner) {
+      return Error(where,
+                   absl::StrCat("only for strategy ", StrategyName(owner)));
+    }
+    if (key == "neighbors") {
       ASSIGN_OR_RETURN(uint64_t neighbors,
                        Integer(value, where, 1, UINT32_MAX));
       objective->set_typicality_neighbors(static_cast<uint32_t>(neighbors));
     } else if (key == "stopping_condition_minimum_distance") {
-      if (objective->strategy() != Objective::STRATEGY_DIVERSITY) {
-        return Error(where, "only for strategy DIVERSITY");
-      }
       ASSIGN_OR_RETURN(double distance, Number(value, where));
       if (file->min_distance && *file->min_distance != distance) {
         return Error(
@@ -215,13 +356,23 @@ absl::Status ReadStrategy(const JsonValue& strategy, const std::string& path,
       file->min_distance = distance;
       file->min_distance_path = where;
     } else if (key == "target" || key == "distribution") {
-      if (objective->strategy() != Objective::STRATEGY_BALANCE) {
-        return Error(where, "only for strategy BALANCE");
-      }
       RETURN_IF_ERROR(ReadBalance(key, value, where, objective));
+    } else if (key == "threshold") {
+      ASSIGN_OR_RETURN(double threshold, Number(value, where));
+      objective->set_threshold(threshold);
+    } else if (key == "operation") {
+      ASSIGN_OR_RETURN(Objective::Operation operation,
+                       OperationName(value, where));
+      objective->set_operation(operation);
+    } else if (key == "query_tag_name") {
+      ASSIGN_OR_RETURN(std::string pool, Name(value, where));
+      objective->set_query_pool(pool);
+    } else {  // query_embeddings
+      ASSIGN_OR_RETURN(std::string csv, Name(value, where));
+      file->query_files.push_back(QueryEmbeddingsFile{index, csv, where});
     }
   }
-  return absl::OkStatus();
+  return CheckRequiredKeys(strategy, path, *objective);
 }
 
 }  // namespace
@@ -282,10 +433,40 @@ absl::StatusOr<SelectionConfigFile> ParseSelectionConfig(
     RETURN_IF_ERROR(ReadInput(*entry.Find("input"),
                               absl::StrCat(path, ".input"), objective));
     RETURN_IF_ERROR(ReadStrategy(*entry.Find("strategy"),
-                                 absl::StrCat(path, ".strategy"), objective,
-                                 &file));
+                                 absl::StrCat(path, ".strategy"),
+                                 static_cast<int>(i), objective, &file));
   }
   return file;
+}
+
+absl::Status LoadQueryEmbeddings(SelectionConfigFile* file) {
+  for (const QueryEmbeddingsFile& query : file->query_files) {
+    absl::StatusOr<EmbeddingTable> table = ReadCsvFile(query.path);
+    if (!table.ok()) {
+      return absl::Status(table.status().code(),
+                          absl::StrCat("--selection-config ", query.json_path,
+                                       ": ", table.status().message()));
+    }
+    if (table->size() == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--selection-config ", query.json_path, ": ", query.path,
+                       ": no rows; give at least one query"));
+    }
+    v1::EmbeddingBlock* block =
+        file->config.mutable_objectives(query.objective)->mutable_query();
+    block->set_dimension(static_cast<uint32_t>(table->dimension));
+    for (size_t i = 0; i < table->size(); ++i) {
+      if (!IsValidUtf8(table->filenames[i])) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--selection-config ", query.json_path, ": ", query.path, ": row ",
+            i + 1, ": filename '", EscapeInvalidUtf8(table->filenames[i]),
+            "' is not valid UTF-8"));
+      }
+      block->add_filenames(std::move(table->filenames[i]));
+    }
+    block->mutable_values()->Add(table->values.begin(), table->values.end());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ApplySelectionConfig(const SelectionConfigFile& file,

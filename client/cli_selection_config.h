@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -24,6 +25,17 @@ namespace cli {
 absl::StatusOr<std::optional<v1::SelectionConfig>> ParseStrategy(
     absl::string_view name);
 
+// A SIMILARITY strategy's query_embeddings: a lightly CSV that
+// LoadQueryEmbeddings reads into the objective's query. A plain value type.
+struct QueryEmbeddingsFile {
+  // The objective's index in SelectionConfigFile::config.
+  int objective = 0;
+  // As given: relative to the current directory.
+  std::string path;
+  // Where the file named it: "strategies[1].strategy.query_embeddings".
+  std::string json_path;
+};
+
 // A --selection-config file, mapped. A plain value type.
 struct SelectionConfigFile {
   v1::SelectionConfig config;
@@ -33,20 +45,36 @@ struct SelectionConfigFile {
   // Where the file gave it: "strategies[0].strategy.
   // stopping_condition_minimum_distance".
   std::string min_distance_path;
+  // The query CSVs still to read, in file order.
+  std::vector<QueryEmbeddingsFile> query_files = {};
 };
 
 // The text of a --selection-config file:
 //   {"strategies": [{"input": {"type": "EMBEDDINGS"},
 //                    "strategy": {"type": "DIVERSITY", "strength": 1}}, ...]}
-// Inputs EMBEDDINGS, RANDOM (random_seed, random_distribution "uniform")
-// and LABELS; strategies DIVERSITY (stopping_condition_minimum_distance),
-// TYPICALITY (neighbors), WEIGHTS and BALANCE (target {"<label>": share}
-// or distribution "uniform"), each with an optional strength; type
-// names in any case. Unknown keys and types, values of the wrong kind and
-// text that is not JSON are refused. Which input goes with which strategy
-// is the server's to check.
+// Inputs EMBEDDINGS, RANDOM (random_seed, random_distribution "uniform"),
+// LABELS, METADATA (key: a candidate column, INPUT_COLUMN) and SCORES
+// (task: the prefix of the class-probability columns task_0, task_1, ...;
+// score: uncertainty_entropy, uncertainty_margin or
+// uncertainty_least_confidence); strategies DIVERSITY
+// (stopping_condition_minimum_distance), TYPICALITY (neighbors), WEIGHTS,
+// BALANCE (target {"<label>": share} or distribution "uniform"), THRESHOLD
+// (threshold and operation SMALLER, SMALLER_EQUAL, BIGGER or BIGGER_EQUAL,
+// both required) and SIMILARITY (query_tag_name: a pool, or
+// query_embeddings: a CSV, see LoadQueryEmbeddings), each with an optional
+// strength; type, score and operation names in any case. Unknown keys and
+// types, values of the wrong kind and text that is not JSON are refused.
+// Which input goes with which strategy is the server's to check. Reads no
+// file.
 absl::StatusOr<SelectionConfigFile> ParseSelectionConfig(
     absl::string_view json);
+
+// Reads each query_files CSV (ReadCsvFile; relative to the current
+// directory) into its objective's query: dimension, filenames, values.
+// Errors name the JSON path and the file: NotFound / PermissionDenied for a
+// file that cannot be read, InvalidArgument for its content (a CSV error
+// with its line, no rows, a filename that is not UTF-8).
+absl::Status LoadQueryEmbeddings(SelectionConfigFile* file);
 
 // Puts the file's config into `params`, and its minimum distance unless
 // --min-distance (`min_distance_flag`, as given; "" when not) says

@@ -2,8 +2,10 @@
 // the usage messages, each naming the flag and the JSON path.
 #include "client/cli_selection_config.h"
 
+#include <fstream>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -157,7 +159,8 @@ TEST(ParseSelectionConfigTest, UnknownAndMissingKeysNameThePath) {
                                     R"({"type": "DIVERSITY", "strenght": 1})")),
             "--selection-config strategies[0].strategy.strenght: unknown key "
             "(known: type, strength, neighbors, "
-            "stopping_condition_minimum_distance, target, distribution)");
+            "stopping_condition_minimum_distance, target, distribution, "
+            "threshold, operation, query_tag_name, query_embeddings)");
   EXPECT_EQ(ConfigError(R"({"strategies": [{"input": {"type": "EMBEDDINGS"},
                             "strategy": {"type": "DIVERSITY"}, "x": 1}]})"),
             "--selection-config strategies[0].x: unknown key (known: input, "
@@ -196,14 +199,15 @@ TEST(ParseSelectionConfigTest, BalanceTakesATargetOrUniform) {
 TEST(ParseSelectionConfigTest, UnknownTypesNameWhatIsSupported) {
   EXPECT_EQ(ConfigError(R"({"strategies": [
           {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}},
-          {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "SIMILARITY"}}]})"),
+          {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "SIMILAR"}}]})"),
             "--selection-config strategies[1].strategy.type: unknown strategy "
-            "'SIMILARITY' (supported: DIVERSITY, TYPICALITY, WEIGHTS, "
-            "BALANCE)");
-  EXPECT_EQ(ConfigError(
-                OneStrategy(R"({"type": "scores"})", R"({"type": "WEIGHTS"})")),
+            "'SIMILAR' (supported: DIVERSITY, TYPICALITY, WEIGHTS, "
+            "BALANCE, THRESHOLD, SIMILARITY)");
+  EXPECT_EQ(ConfigError(OneStrategy(R"({"type": "predictions"})",
+                                    R"({"type": "WEIGHTS"})")),
             "--selection-config strategies[0].input.type: unknown input "
-            "'scores' (supported: EMBEDDINGS, RANDOM, LABELS)");
+            "'predictions' (supported: EMBEDDINGS, RANDOM, LABELS, METADATA, "
+            "SCORES)");
   EXPECT_EQ(ConfigError(OneStrategy(
                 R"({"type": "RANDOM", "random_distribution": "normal"})",
                 R"({"type": "WEIGHTS"})")),
@@ -279,6 +283,220 @@ TEST(ParseSelectionConfigTest, TwoMinimumDistancesMustAgree) {
                          "stopping_condition_minimum_distance: differs from "
                          "strategies[0].strategy."
                          "stopping_condition_minimum_distance (0.3)"));
+}
+
+TEST(ParseSelectionConfigTest, MetadataAndScoresNameColumns) {
+  absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(R"({
+    "strategies": [
+      {"input": {"type": "METADATA", "key": "sharpness"},
+       "strategy": {"type": "WEIGHTS", "strength": 2}},
+      {"input": {"type": "SCORES", "task": "pred",
+                 "score": "uncertainty_entropy"},
+       "strategy": {"type": "WEIGHTS"}},
+      {"input": {"type": "scores", "task": "pred",
+                 "score": "UNCERTAINTY_MARGIN"},
+       "strategy": {"type": "WEIGHTS"}},
+      {"input": {"type": "SCORES", "task": "det",
+                 "score": "uncertainty_least_confidence"},
+       "strategy": {"type": "WEIGHTS"}}]})");
+  ASSERT_TRUE(file.ok()) << file.status();
+  const v1::SelectionConfig& config = file->config;
+  ASSERT_EQ(config.objectives_size(), 4);
+  EXPECT_EQ(config.objectives(0).input(), Objective::INPUT_COLUMN);
+  EXPECT_EQ(config.objectives(0).column(), "sharpness");
+  EXPECT_EQ(config.objectives(0).strategy(), Objective::STRATEGY_WEIGHTS);
+  EXPECT_EQ(config.objectives(0).strength(), 2);
+  EXPECT_EQ(config.objectives(1).input(), Objective::INPUT_SCORES);
+  EXPECT_EQ(config.objectives(1).column(), "pred");
+  EXPECT_EQ(config.objectives(1).score(), Objective::SCORE_ENTROPY);
+  EXPECT_EQ(config.objectives(2).score(), Objective::SCORE_MARGIN);
+  EXPECT_EQ(config.objectives(3).column(), "det");
+  EXPECT_EQ(config.objectives(3).score(), Objective::SCORE_LEAST_CONFIDENCE);
+  EXPECT_TRUE(file->query_files.empty());
+}
+
+TEST(ParseSelectionConfigTest, MetadataAndScoresErrorsNameThePath) {
+  const std::string weights = R"({"type": "WEIGHTS"})";
+  EXPECT_EQ(ConfigError(OneStrategy(R"({"type": "METADATA"})", weights)),
+            "--selection-config strategies[0].input.key: missing");
+  EXPECT_EQ(
+      ConfigError(OneStrategy(R"({"type": "METADATA", "key": ""})", weights)),
+      "--selection-config strategies[0].input.key: must not be empty");
+  EXPECT_EQ(
+      ConfigError(OneStrategy(R"({"type": "METADATA", "key": 3})", weights)),
+      "--selection-config strategies[0].input.key: must be a string, got a "
+      "number");
+  EXPECT_EQ(
+      ConfigError(OneStrategy(
+          R"({"type": "SCORES", "score": "uncertainty_margin"})", weights)),
+      "--selection-config strategies[0].input.task: missing");
+  EXPECT_EQ(ConfigError(
+                OneStrategy(R"({"type": "SCORES", "task": "pred"})", weights)),
+            "--selection-config strategies[0].input.score: missing");
+  EXPECT_EQ(ConfigError(OneStrategy(
+                R"({"type": "SCORES", "task": "pred", "score": "entropy"})",
+                weights)),
+            "--selection-config strategies[0].input.score: unknown score "
+            "'entropy' (supported: uncertainty_entropy, uncertainty_margin, "
+            "uncertainty_least_confidence)");
+  EXPECT_EQ(
+      ConfigError(OneStrategy(
+          R"({"type": "METADATA", "key": "a", "task": "pred"})", weights)),
+      "--selection-config strategies[0].input.task: only for input "
+      "SCORES");
+  EXPECT_EQ(ConfigError(OneStrategy(
+                R"({"type": "SCORES", "task": "p", "score":
+                    "uncertainty_margin", "key": "a"})",
+                weights)),
+            "--selection-config strategies[0].input.key: only for input "
+            "METADATA");
+  EXPECT_EQ(
+      ConfigError(OneStrategy(R"({"type": "LABELS", "random_seed": 1})",
+                              R"({"type": "BALANCE"})")),
+      "--selection-config strategies[0].input.random_seed: only for input "
+      "RANDOM");
+}
+
+TEST(ParseSelectionConfigTest, ThresholdNeedsAValueAndAnOperation) {
+  const std::string sharpness = R"({"type": "METADATA", "key": "sharpness"})";
+  const std::pair<const char*, Objective::Operation> operations[] = {
+      {"SMALLER", Objective::OPERATION_SMALLER},
+      {"smaller_equal", Objective::OPERATION_SMALLER_EQUAL},
+      {"BIGGER", Objective::OPERATION_BIGGER},
+      {"BIGGER_EQUAL", Objective::OPERATION_BIGGER_EQUAL}};
+  for (const auto& [name, operation] : operations) {
+    absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(
+        OneStrategy(sharpness, absl::StrCat(R"({"type": "THRESHOLD",
+            "threshold": -0.5, "operation": ")",
+                                            name, "\"}")));
+    ASSERT_TRUE(file.ok()) << file.status();
+    const Objective& o = file->config.objectives(0);
+    EXPECT_EQ(o.strategy(), Objective::STRATEGY_THRESHOLD);
+    EXPECT_EQ(o.threshold(), -0.5);
+    EXPECT_EQ(o.operation(), operation) << name;
+  }
+  EXPECT_EQ(ConfigError(OneStrategy(
+                sharpness, R"({"type": "THRESHOLD", "operation": "BIGGER"})")),
+            "--selection-config strategies[0].strategy.threshold: missing");
+  EXPECT_EQ(ConfigError(OneStrategy(
+                sharpness, R"({"type": "THRESHOLD", "threshold": 1})")),
+            "--selection-config strategies[0].strategy.operation: missing");
+  EXPECT_EQ(ConfigError(OneStrategy(sharpness, R"({"type": "THRESHOLD",
+                "threshold": 1, "operation": "GREATER"})")),
+            "--selection-config strategies[0].strategy.operation: unknown "
+            "operation 'GREATER' (supported: SMALLER, SMALLER_EQUAL, BIGGER, "
+            "BIGGER_EQUAL)");
+  EXPECT_EQ(ConfigError(OneStrategy(sharpness, R"({"type": "THRESHOLD",
+                "threshold": "1", "operation": "BIGGER"})")),
+            "--selection-config strategies[0].strategy.threshold: must be a "
+            "number, got a string");
+  EXPECT_EQ(ConfigError(OneStrategy(sharpness,
+                                    R"({"type": "WEIGHTS", "threshold": 1})")),
+            "--selection-config strategies[0].strategy.threshold: only for "
+            "strategy THRESHOLD");
+}
+
+TEST(ParseSelectionConfigTest, SimilarityToAPoolOrAQueryFile) {
+  const std::string embeddings = R"({"type": "EMBEDDINGS"})";
+  absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(OneStrategy(
+      embeddings, R"({"type": "SIMILARITY", "query_tag_name": "other-pool",
+                      "strength": -1})"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->config.objectives(0).strategy(),
+            Objective::STRATEGY_SIMILARITY);
+  EXPECT_EQ(file->config.objectives(0).query_pool(), "other-pool");
+  EXPECT_EQ(file->config.objectives(0).strength(), -1);
+  EXPECT_TRUE(file->query_files.empty());
+
+  file = ParseSelectionConfig(R"({"strategies": [
+      {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}},
+      {"input": {"type": "EMBEDDINGS"},
+       "strategy": {"type": "SIMILARITY", "query_embeddings": "q.csv"}}]})");
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_EQ(file->query_files.size(), 1u);
+  EXPECT_EQ(file->query_files[0].objective, 1);
+  EXPECT_EQ(file->query_files[0].path, "q.csv");
+  EXPECT_EQ(file->query_files[0].json_path,
+            "strategies[1].strategy.query_embeddings");
+  EXPECT_FALSE(file->config.objectives(1).has_query());  // not read yet
+
+  EXPECT_EQ(ConfigError(OneStrategy(embeddings, R"({"type": "SIMILARITY"})")),
+            "--selection-config strategies[0].strategy: SIMILARITY needs "
+            "query_tag_name (a pool) or query_embeddings (a CSV file)");
+  EXPECT_EQ(ConfigError(OneStrategy(embeddings, R"({"type": "SIMILARITY",
+                "query_tag_name": "p", "query_embeddings": "q.csv"})")),
+            "--selection-config strategies[0].strategy: give one of "
+            "query_tag_name and query_embeddings, not both");
+  EXPECT_EQ(ConfigError(OneStrategy(embeddings, R"({"type": "DIVERSITY",
+                "query_tag_name": "p"})")),
+            "--selection-config strategies[0].strategy.query_tag_name: only "
+            "for strategy SIMILARITY");
+  EXPECT_EQ(ConfigError(OneStrategy(embeddings, R"({"type": "SIMILARITY",
+                "query_tag_name": ""})")),
+            "--selection-config strategies[0].strategy.query_tag_name: must "
+            "not be empty");
+}
+
+// Writes `text` to a file under the test's temporary folder; its path.
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+TEST(LoadQueryEmbeddingsTest, ReadsTheCsvIntoTheObjectivesQuery) {
+  const std::string path = WriteTemp(
+      "query.csv",
+      "filenames,embedding_0,embedding_1,labels\nq1.jpg,0.5,-1,0\nq2.jpg,"
+      "2,3,1\n");
+  absl::StatusOr<SelectionConfigFile> file =
+      ParseSelectionConfig(absl::StrCat(R"({"strategies": [
+      {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}},
+      {"input": {"type": "EMBEDDINGS"},
+       "strategy": {"type": "SIMILARITY", "query_embeddings": ")",
+                                        path, "\"}}]}"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE(LoadQueryEmbeddings(&*file).ok());
+  EXPECT_FALSE(file->config.objectives(0).has_query());
+  const v1::EmbeddingBlock& query = file->config.objectives(1).query();
+  EXPECT_EQ(query.dimension(), 2u);
+  EXPECT_THAT(query.filenames(), ::testing::ElementsAre("q1.jpg", "q2.jpg"));
+  EXPECT_THAT(query.values(), ::testing::ElementsAre(0.5f, -1.f, 2.f, 3.f));
+  EXPECT_TRUE(query.labels().empty());
+}
+
+TEST(LoadQueryEmbeddingsTest, ErrorsNameThePathAndTheFile) {
+  auto load = [](const std::string& csv_path) {
+    absl::StatusOr<SelectionConfigFile> file = ParseSelectionConfig(OneStrategy(
+        R"({"type": "EMBEDDINGS"})", absl::StrCat(R"({"type": "SIMILARITY",
+                                     "query_embeddings": ")",
+                                                  csv_path, "\"}")));
+    EXPECT_TRUE(file.ok()) << file.status();
+    return file.ok() ? LoadQueryEmbeddings(&*file) : file.status();
+  };
+  absl::Status missing = load("/nonexistent/q.csv");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.message()),
+              StartsWith("--selection-config "
+                         "strategies[0].strategy.query_embeddings: "));
+  EXPECT_THAT(std::string(missing.message()), HasSubstr("/nonexistent/q.csv"));
+
+  const std::string bad = WriteTemp(
+      "bad_query.csv", "filenames,embedding_0,labels\nq1.jpg,0.5,0\nq2,x,0\n");
+  absl::Status status = load(bad);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      status.message(),
+      absl::StrCat("--selection-config "
+                   "strategies[0].strategy.query_embeddings: ",
+                   bad, ": line 3, column 2: expected a number, got 'x'"));
+
+  const std::string empty =
+      WriteTemp("empty_query.csv", "filenames,embedding_0,labels\n");
+  status = load(empty);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr(absl::StrCat(empty, ": no rows")));
 }
 
 TEST(ApplySelectionConfigTest, SetsConfigAndMinDistance) {
