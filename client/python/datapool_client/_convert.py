@@ -57,7 +57,8 @@ def select_result(r):
         distance_evaluations=r.distance_evaluations,
         evaluations_skipped=r.evaluations_skipped,
         report=report(r.report) if r.HasField("report") else None,
-        duplicates=[Duplicate(d.filename, d.same_as) for d in r.duplicates])
+        duplicates=[Duplicate(d.filename, d.same_as) for d in r.duplicates],
+        candidates_filtered=r.candidates_filtered)
 
 
 def embeddings(response):

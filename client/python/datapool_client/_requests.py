@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from . import _images, _selection_config
+from ._blocks import embedding_block
 from ._gen import datapool_pb2 as pb
 from .errors import invalid_argument
 from .types import Embeddings
@@ -63,31 +64,6 @@ def check_sources(embeddings, paths, images, what):
         raise invalid_argument(
             "%s: no candidates: give embeddings (with filenames), paths "
             "(on the server) or images (local files)" % what)
-
-
-def _varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _block(filenames, rows, labels):
-    """EmbeddingBlock of float32 rows (n, d), C-contiguous."""
-    block = pb.EmbeddingBlock(dimension=rows.shape[1], filenames=filenames)
-    if labels is not None:
-        block.labels.extend(labels)
-    if rows.size:
-        # Field 3 (values), packed: merging the raw little-endian floats
-        # is ~20x faster than extending the repeated field value by value.
-        data = rows.astype("<f4", copy=False).tobytes()
-        block.MergeFromString(b"\x1a" + _varint(len(data)) + data)
-    return block
 
 
 class Table:
@@ -140,19 +116,26 @@ class Table:
         self.filenames = filenames
         self.labels = labels
 
-    def blocks(self, chunk_bytes):
-        """EmbeddingBlocks of about chunk_bytes each (at least one)."""
+    def ranges(self, chunk_bytes, extra_row_bytes=0):
+        """(begin, end) row ranges of about chunk_bytes each (at least
+        one), for rows that take extra_row_bytes more in the message (their
+        column values)."""
         n, d = self.rows.shape
-        per_chunk = max(1, chunk_bytes // (d * 4 + 64))
+        per_chunk = max(1, chunk_bytes // (d * 4 + 64 + extra_row_bytes))
         begin = 0
         while True:
             end = min(n, begin + per_chunk)
-            yield _block(self.filenames[begin:end], self.rows[begin:end],
-                         None if self.labels is None
-                         else self.labels[begin:end])
+            yield begin, end
             begin = end
             if begin >= n:
                 return
+
+    def block(self, begin, end):
+        """The EmbeddingBlock of rows [begin, end)."""
+        return embedding_block(self.filenames[begin:end],
+                               self.rows[begin:end],
+                               None if self.labels is None
+                               else self.labels[begin:end])
 
 
 def set_n_samples(params, n_samples):
@@ -218,10 +201,20 @@ def merge_request(target, sources, create, min_distance, on_collision,
     return request
 
 
-def image_messages(make, first, uploads, chunk_bytes):
+def image_messages(make, first, uploads, chunk_bytes, columns=()):
     """Request messages carrying the uploads (``_images.LocalImage``) in
     chunks of about chunk_bytes; `first` (already holding the parameters
-    and input paths) goes out first, then ``make()`` makes the next."""
+    and input paths) goes out first, then ``make()`` makes the next.
+    ``columns``: CandidateColumns (``_columns.for_images``), the first in
+    `first`, each other in a message of its own before the uploads'."""
+    columns = list(columns)
+    if columns:
+        first.columns.CopyFrom(columns[0])
+    if len(columns) > 1:
+        yield first
+        for chunk in columns[1:-1]:
+            yield make(columns=chunk)
+        first = make(columns=columns[-1])
     limit = chunk_bytes
     message = first
     size = 0
@@ -249,12 +242,16 @@ def image_messages(make, first, uploads, chunk_bytes):
         yield message
 
 
-def row_messages(first, field, table, chunk_bytes):
+def row_messages(first, field, table, chunk_bytes, columns=None):
     """Request messages carrying the Table's rows in blocks of about
     chunk_bytes in `field`; `first` (holding the parameters) carries the
-    first."""
+    first. ``columns`` (``_columns.RowColumns`` of the same rows, or None):
+    each message carries its rows' values in ``columns``."""
+    extra = columns.row_bytes() if columns else 0
     message = first
-    for block in table.blocks(chunk_bytes):
-        getattr(message, field).CopyFrom(block)
+    for begin, end in table.ranges(chunk_bytes, extra):
+        getattr(message, field).CopyFrom(table.block(begin, end))
+        if columns:
+            message.columns.CopyFrom(columns.message(begin, end))
         yield message
         message = type(first)()

@@ -13,37 +13,74 @@
         {"input": {"type": "RANDOM", "random_seed": 42},
          "strategy": {"type": "WEIGHTS", "strength": 0.2}}]}
 
-or a ``pb.SelectionConfig``, sent as it is. Inputs EMBEDDINGS, RANDOM
-(``random_seed``, ``random_distribution`` "uniform") and LABELS; strategies
-DIVERSITY (``stopping_condition_minimum_distance``: the selection's
-min_distance), TYPICALITY (``neighbors``), WEIGHTS and BALANCE (``target``
-{"<label>": share, ...}, or ``distribution`` "uniform"), each with an
-optional ``strength``;
-type names in any case. What cannot be mapped is refused here with
-INVALID_ARGUMENT naming its path ("selection_config
-strategies[1].strategy.type: ..."); which input goes with which strategy
-is the server's to judge.
+or a ``pb.SelectionConfig``, sent as it is.
+
+Inputs: EMBEDDINGS; RANDOM (``random_seed``, ``random_distribution``
+"uniform"); LABELS; METADATA (``key``: a column of select's ``columns``,
+INPUT_COLUMN); SCORES (``task``: the prefix of the class-probability
+columns "<task>_0" ... "<task>_{C-1}" of select's ``columns``, and
+``score``: "uncertainty_entropy", "uncertainty_margin" or
+"uncertainty_least_confidence"; INPUT_SCORES).
+
+Strategies: DIVERSITY (``stopping_condition_minimum_distance``: the
+selection's min_distance), TYPICALITY (``neighbors``), WEIGHTS, BALANCE
+(``target`` {"<label>": share, ...}, or ``distribution`` "uniform"),
+THRESHOLD (``threshold``, a number, and ``operation``: SMALLER,
+SMALLER_EQUAL, BIGGER or BIGGER_EQUAL; a filter applied first) and
+SIMILARITY (to ``query_tag_name``, a pool, or to ``query_embeddings``, an
+array-like (n, d) or an ``Embeddings``, optionally named by
+``query_filenames``), each with an optional ``strength``.
+
+Type, operation and score names are read in any case. What cannot be
+mapped is refused here with INVALID_ARGUMENT naming its path
+("selection_config strategies[1].strategy.type: ..."); which input goes
+with which strategy is the server's to judge.
 """
 
 import math
 import numbers
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
+from ._blocks import embedding_block
 from ._gen import datapool_pb2 as pb
 from .errors import invalid_argument
+from .types import Embeddings
 
 STRATEGIES = ("typical", "diversity")
-_INPUTS = {"EMBEDDINGS": pb.SelectionObjective.INPUT_EMBEDDINGS,
-           "RANDOM": pb.SelectionObjective.INPUT_RANDOM,
-           "LABELS": pb.SelectionObjective.INPUT_LABELS}
-_STRATEGY_TYPES = {"DIVERSITY": pb.SelectionObjective.STRATEGY_DIVERSITY,
-                   "TYPICALITY": pb.SelectionObjective.STRATEGY_TYPICALITY,
-                   "WEIGHTS": pb.SelectionObjective.STRATEGY_WEIGHTS,
-                   "BALANCE": pb.SelectionObjective.STRATEGY_BALANCE}
-_INPUT_KEYS = ("type", "random_seed", "random_distribution")
+_O = pb.SelectionObjective
+_INPUTS = {"EMBEDDINGS": _O.INPUT_EMBEDDINGS,
+           "RANDOM": _O.INPUT_RANDOM,
+           "LABELS": _O.INPUT_LABELS,
+           "METADATA": _O.INPUT_COLUMN,
+           "SCORES": _O.INPUT_SCORES}
+_STRATEGY_TYPES = {"DIVERSITY": _O.STRATEGY_DIVERSITY,
+                   "TYPICALITY": _O.STRATEGY_TYPICALITY,
+                   "WEIGHTS": _O.STRATEGY_WEIGHTS,
+                   "BALANCE": _O.STRATEGY_BALANCE,
+                   "THRESHOLD": _O.STRATEGY_THRESHOLD,
+                   "SIMILARITY": _O.STRATEGY_SIMILARITY}
+_SCORES = {"uncertainty_entropy": _O.SCORE_ENTROPY,
+           "uncertainty_margin": _O.SCORE_MARGIN,
+           "uncertainty_least_confidence": _O.SCORE_LEAST_CONFIDENCE}
+_OPERATIONS = {"SMALLER": _O.OPERATION_SMALLER,
+               "SMALLER_EQUAL": _O.OPERATION_SMALLER_EQUAL,
+               "BIGGER": _O.OPERATION_BIGGER,
+               "BIGGER_EQUAL": _O.OPERATION_BIGGER_EQUAL}
+_INPUT_KEYS = ("type", "random_seed", "random_distribution", "key", "task",
+               "score")
+# The keys each input type takes beside "type"; all of them are required
+# but RANDOM's.
+_INPUT_TYPE_KEYS = {
+    _O.INPUT_RANDOM: ("RANDOM", ("random_seed", "random_distribution")),
+    _O.INPUT_COLUMN: ("METADATA", ("key",)),
+    _O.INPUT_SCORES: ("SCORES", ("task", "score")),
+}
 _STRATEGY_KEYS = ("type", "strength", "neighbors",
                   "stopping_condition_minimum_distance", "target",
-                  "distribution")
+                  "distribution", "threshold", "operation", "query_tag_name",
+                  "query_embeddings", "query_filenames")
 _UINT32_MAX = (1 << 32) - 1
 _UINT64_MAX = (1 << 64) - 1
 
@@ -116,6 +153,25 @@ def _type_name(value, path):
     return name
 
 
+def _name(value, path):
+    """A non-empty str."""
+    if not isinstance(value, str):
+        raise _error(path, "must be a str, got %s" % _kind(value))
+    if not value:
+        raise _error(path, "must not be empty")
+    return value
+
+
+def _choice(value, path, what, choices, fold):
+    """choices[fold(value)] for a str value, else an error listing them."""
+    if not isinstance(value, str):
+        raise _error(path, "must be a str, got %s" % _kind(value))
+    if fold(value) not in choices:
+        raise _error(path, "unknown %s %r (supported: %s)"
+                     % (what, value, ", ".join(choices)))
+    return choices[fold(value)]
+
+
 def _read_input(value, path, objective):
     value = _mapping(value, path)
     _check_keys(value, path, _INPUT_KEYS)
@@ -124,19 +180,108 @@ def _read_input(value, path, objective):
         raise _error(path + ".type", "unknown input %r (supported: %s)"
                      % (name, ", ".join(_INPUTS)))
     objective.input = _INPUTS[name.upper()]
+    takes = _INPUT_TYPE_KEYS.get(objective.input, (None, ()))[1]
     for key, item in value.items():
         where = "%s.%s" % (path, key)
         if key == "type":
             continue
-        if objective.input != pb.SelectionObjective.INPUT_RANDOM:
-            raise _error(where, "only for input RANDOM")
+        if key not in takes:
+            owner = next(n for n, keys in _INPUT_TYPE_KEYS.values()
+                         if key in keys)
+            raise _error(where, "only for input %s" % owner)
         if key == "random_seed":
             objective.seed = _integer(item, where, 0, _UINT64_MAX)
-        elif not isinstance(item, str):  # random_distribution
-            raise _error(where, "must be a str, got %s" % _kind(item))
-        elif item.lower() != "uniform":
-            raise _error(where, "unknown distribution %r (supported: "
-                         "uniform)" % item)
+        elif key == "random_distribution":
+            if not isinstance(item, str):
+                raise _error(where, "must be a str, got %s" % _kind(item))
+            if item.lower() != "uniform":
+                raise _error(where, "unknown distribution %r (supported: "
+                             "uniform)" % item)
+        elif key in ("key", "task"):
+            objective.column = _name(item, where)
+        else:  # score
+            objective.score = _choice(item, where, "score", _SCORES,
+                                      str.lower)
+    if objective.input != _O.INPUT_RANDOM:
+        for key in takes:
+            if key not in value:
+                raise _error("%s.%s" % (path, key), "missing")
+
+
+def _query_block(value, names, path):
+    """SIMILARITY's query_embeddings (and query_filenames) as an
+    EmbeddingBlock."""
+    where = path + ".query_embeddings"
+    if isinstance(value, Embeddings):
+        if names is None:
+            names = value.filenames
+        value = value.embeddings
+    try:
+        rows = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise _error(where, "not an array of numbers: %s" % e) from None
+    if rows.ndim != 2 or rows.shape[0] < 1 or rows.shape[1] < 1:
+        raise _error(where, "must be a 2-D array (n >= 1 rows of d >= 1 "
+                     "floats), got shape %s" % (rows.shape,))
+    if not np.isfinite(rows).all():
+        raise _error(where, "must be finite")
+    n = rows.shape[0]
+    if names is None:
+        names = ["query_%d" % i for i in range(n)]
+    else:
+        at = path + ".query_filenames"
+        if isinstance(names, (str, bytes)) or not isinstance(
+                names, Sequence):
+            raise _error(at, "must be a list of str, got %s" % _kind(names))
+        names = list(names)
+        if len(names) != n:
+            raise _error(at, "%d filenames for %d rows of query_embeddings: "
+                         "need one per row" % (len(names), n))
+        for name in names:
+            if not isinstance(name, str):
+                raise _error(at, "must be str, got %r" % (name,))
+    return embedding_block(names, np.ascontiguousarray(rows), None)
+
+
+def _read_threshold(value, path, objective):
+    for key in ("threshold", "operation"):
+        if key not in value:
+            raise _error("%s.%s" % (path, key), "missing")
+    objective.threshold = _number(value["threshold"], path + ".threshold")
+    objective.operation = _choice(value["operation"], path + ".operation",
+                                  "operation", _OPERATIONS, str.upper)
+
+
+def _read_similarity(value, path, objective):
+    tag = "query_tag_name" in value
+    embeddings = "query_embeddings" in value
+    if tag == embeddings:
+        raise _error(path, "give one of query_tag_name and query_embeddings, "
+                     "not both" if tag else "SIMILARITY needs query_tag_name "
+                     "(a pool) or query_embeddings (an array (n, d))")
+    if tag:
+        if "query_filenames" in value:
+            raise _error(path + ".query_filenames",
+                         "only with query_embeddings")
+        objective.query_pool = _name(value["query_tag_name"],
+                                     path + ".query_tag_name")
+    else:
+        objective.query.CopyFrom(_query_block(
+            value["query_embeddings"], value.get("query_filenames"), path))
+
+
+# The strategy keys that belong to one strategy type.
+_OWN_KEYS = {
+    "neighbors": _O.STRATEGY_TYPICALITY,
+    "stopping_condition_minimum_distance": _O.STRATEGY_DIVERSITY,
+    "target": _O.STRATEGY_BALANCE,
+    "distribution": _O.STRATEGY_BALANCE,
+    "threshold": _O.STRATEGY_THRESHOLD,
+    "operation": _O.STRATEGY_THRESHOLD,
+    "query_tag_name": _O.STRATEGY_SIMILARITY,
+    "query_embeddings": _O.STRATEGY_SIMILARITY,
+    "query_filenames": _O.STRATEGY_SIMILARITY,
+}
 
 
 def _read_strategy(value, path, objective, found):
@@ -151,30 +296,27 @@ def _read_strategy(value, path, objective, found):
     objective.strategy = _STRATEGY_TYPES[name.upper()]
     for key, item in value.items():
         where = "%s.%s" % (path, key)
+        owner = _OWN_KEYS.get(key)
+        if owner is not None and objective.strategy != owner:
+            raise _error(where, "only for strategy %s"
+                         % _O.Strategy.Name(owner)[len("STRATEGY_"):])
         if key == "strength":
             objective.strength = _number(item, where)
         elif key == "neighbors":
-            if objective.strategy != pb.SelectionObjective.STRATEGY_TYPICALITY:
-                raise _error(where, "only for strategy TYPICALITY")
             objective.typicality_neighbors = _integer(item, where, 1,
                                                       _UINT32_MAX)
         elif key == "stopping_condition_minimum_distance":
-            if objective.strategy != pb.SelectionObjective.STRATEGY_DIVERSITY:
-                raise _error(where, "only for strategy DIVERSITY")
             distance = _number(item, where)
             earlier = found.get("min_distance")
             if earlier is not None and earlier[0] != distance:
                 raise _error(where, "differs from %s (%r)"
                              % (earlier[1], earlier[0]))
             found["min_distance"] = (distance, where)
-        elif key in ("target", "distribution"):
-            if objective.strategy != pb.SelectionObjective.STRATEGY_BALANCE:
-                raise _error(where, "only for strategy BALANCE")
-            if key == "distribution":
-                if not isinstance(item, str) or item.lower() != "uniform":
-                    raise _error(where, "unknown distribution %r (supported: "
-                                 "uniform, or give target)" % (item,))
-                continue
+        elif key == "distribution":
+            if not isinstance(item, str) or item.lower() != "uniform":
+                raise _error(where, "unknown distribution %r (supported: "
+                             "uniform, or give target)" % (item,))
+        elif key == "target":
             for label, share in _mapping(item, where).items():
                 at = "%s[%s]" % (where, label)
                 try:
@@ -183,6 +325,10 @@ def _read_strategy(value, path, objective, found):
                     raise _error(at, "a label is an integer, got %r"
                                  % (label,)) from None
                 objective.balance_target[label_id] = _number(share, at)
+    if objective.strategy == _O.STRATEGY_THRESHOLD:
+        _read_threshold(value, path, objective)
+    elif objective.strategy == _O.STRATEGY_SIMILARITY:
+        _read_similarity(value, path, objective)
 
 
 def from_dict(config):

@@ -9,7 +9,7 @@ from typing import (Any, Callable, Iterable, List, Mapping, Optional,
 
 import numpy as np
 
-from . import _calls, _convert, _images
+from . import _calls, _columns, _convert, _images
 from . import _requests as req
 from ._channel import TLS, PathLike, make_channel
 from ._gen import datapool_pb2 as pb
@@ -29,6 +29,9 @@ DEFAULT_CHUNK_BYTES = 1 << 20
 ProgressCallback = Callable[[str, int, int], None]
 # An (n, d) numpy array or nested sequences of floats, or an Embeddings.
 EmbeddingsLike = Union[np.ndarray, Sequence[Sequence[float]], Embeddings]
+# A column of select's ``columns``: one number per candidate row, or
+# {filename: number}.
+ColumnValues = Union[np.ndarray, Sequence[float], Mapping[str, float]]
 
 
 class Client:
@@ -117,7 +120,8 @@ class Client:
                progress: Optional[ProgressCallback] = None,
                strategy: Optional[str] = None,
                selection_config: Union[None, Mapping[str, Any],
-                                       pb.SelectionConfig] = None
+                                       pb.SelectionConfig] = None,
+               columns: Optional[Mapping[str, ColumnValues]] = None
                ) -> SelectResult:
         """Selects the most diverse candidates given what the pool holds
         and, unless dry_run, adds them to the pool (created on first use).
@@ -146,9 +150,28 @@ class Client:
         earlier Datapool versions). Or ``selection_config``: Lightly's
         selection-config layout as a dict (``{"strategies": [{"input":
         {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}, ...]}``;
-        inputs EMBEDDINGS, RANDOM; strategies DIVERSITY, TYPICALITY,
-        WEIGHTS; a DIVERSITY ``stopping_condition_minimum_distance`` is the
-        min_distance), or a ``pb.SelectionConfig``. Not both.
+        inputs EMBEDDINGS, RANDOM, LABELS, METADATA (``"key"``: a column),
+        SCORES (``"task"``, ``"score"``: uncertainty_entropy,
+        uncertainty_margin or uncertainty_least_confidence from the
+        class-probability columns ``<task>_0`` ... ``<task>_{C-1}``);
+        strategies DIVERSITY, TYPICALITY, WEIGHTS, BALANCE, THRESHOLD
+        (``"threshold"``, ``"operation"``: SMALLER, SMALLER_EQUAL, BIGGER,
+        BIGGER_EQUAL; a filter applied before the ranking) and SIMILARITY
+        (``"query_tag_name"``: a pool, or ``"query_embeddings"``: an
+        array-like (n, d) or an Embeddings, with optional
+        ``"query_filenames"``); a DIVERSITY
+        ``stopping_condition_minimum_distance`` is the min_distance), or a
+        ``pb.SelectionConfig``. Not both.
+
+        Columns: ``columns`` gives the numbers that METADATA and SCORES
+        inputs read, ``{name: values}``; values are either a sequence of
+        numbers, one per row of ``embeddings`` in their order, or a dict
+        ``{filename: number}`` (embeddings or images; for embeddings every
+        row needs a value and entries for other filenames are not sent).
+        Values must be finite numbers. They travel with the candidates in
+        the streamed messages. Only the columns given are sent; a column
+        that a METADATA or SCORES input reads must have a value for every
+        candidate (the server checks).
 
         Options: ``dry_run`` computes the picks and writes nothing;
         ``keep_history=False`` keeps no copy of the replaced version;
@@ -164,9 +187,12 @@ class Client:
         exception it raises (or KeyboardInterrupt) cancels the call, and a
         cancelled selection commits nothing.
 
-        Returns a SelectResult. Raises DatapoolError: INVALID_ARGUMENT (bad
+        Returns a SelectResult (``candidates_filtered``: how many a
+        THRESHOLD left out). Raises DatapoolError: INVALID_ARGUMENT (bad
         pool name or parameters, no stopping condition, malformed
-        candidates, an unknown strategy or selection_config type),
+        candidates, an unknown strategy or selection_config type; a column
+        that is not finite numbers, or whose length is not the row count,
+        refused before calling),
         FAILED_PRECONDITION (another dimension or model than
         the pool's), NOT_FOUND (a local image path that does not exist).
         """
@@ -178,20 +204,25 @@ class Client:
             keep_history=keep_history, weak_labels=weak_labels,
             remove_duplicates=remove_duplicates, report=report,
             strategy=strategy, selection_config=selection_config)
+        parsed_columns = _columns.parse(columns)
         if embeddings is not None:
             table = req.Table(embeddings, filenames, labels, "embeddings",
                               False)
-            messages = req.row_messages(pb.SelectRequest(params=params),
-                                        "candidates", table, self.chunk_bytes)
+            messages = req.row_messages(
+                pb.SelectRequest(params=params), "candidates", table,
+                self.chunk_bytes,
+                _columns.for_rows(parsed_columns, table.filenames))
         else:
             if filenames is not None or labels is not None:
                 raise invalid_argument(
                     "filenames and labels go with embeddings; images are "
                     "named by their paths")
+            column_messages = _columns.for_images(parsed_columns,
+                                                  self.chunk_bytes)
             uploads = _images.list_local_images(images)
             first = pb.SelectRequest(params=params, input_paths=paths)
             messages = req.image_messages(pb.SelectRequest, first, uploads,
-                                          self.chunk_bytes)
+                                          self.chunk_bytes, column_messages)
         if progress is None:
             response = self._stream_unary(self._stub.SelectStream, messages)
         else:

@@ -53,7 +53,8 @@ class SelectResult:
     server's: candidates received, those already in the pool (by filename),
     exact duplicates dropped, and the distance evaluations made and pruned.
     duplicates: the dropped duplicates by name, each with the candidate it
-    equals.
+    equals. candidates_filtered: candidates a THRESHOLD objective left out
+    (never picked).
     """
     selected: List[Pick]
     skipped: List[Skipped]
@@ -69,6 +70,7 @@ class SelectResult:
     evaluations_skipped: int = 0
     report: Optional["Report"] = None
     duplicates: List[Duplicate] = field(default_factory=list)
+    candidates_filtered: int = 0
 
     @property
     def filenames(self):
