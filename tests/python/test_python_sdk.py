@@ -10,6 +10,7 @@ interpreter. Also checked: the committed generated modules match proto/.
 Run: /usr/bin/python3 -m unittest tests/python/test_python_sdk.py
 """
 
+import math
 import os
 import re
 import shutil
@@ -536,7 +537,7 @@ class StrategyTest(SdkTestBase):
             {"input": {"type": "EMBEDDINGS"},
              "strategy": {"type": "DIVERSITY"}},
             {"input": {"type": "EMBEDDINGS"},
-             "strategy": {"type": "SIMILARITY"}}]}
+             "strategy": {"type": "CLOSEST"}}]}
         for kw, needle in [
                 (dict(strategy="fastest"), "'fastest'"),
                 (dict(strategy="DIVERSITY"), "strategy must be"),
@@ -545,12 +546,20 @@ class StrategyTest(SdkTestBase):
                  "not both"),
                 (dict(selection_config=bad_type),
                  "selection_config strategies[1].strategy.type: unknown "
-                 "strategy 'SIMILARITY' (supported: DIVERSITY, TYPICALITY, "
-                 "WEIGHTS, BALANCE)"),
+                 "strategy 'CLOSEST' (supported: DIVERSITY, TYPICALITY, "
+                 "WEIGHTS, BALANCE, THRESHOLD, SIMILARITY)"),
                 (dict(selection_config={"strategies": [
-                    {"input": {"type": "SCORES"},
+                    {"input": {"type": "PREDICTIONS"},
                      "strategy": {"type": "WEIGHTS"}}]}),
-                 "strategies[0].input.type: unknown input 'SCORES'"),
+                 "strategies[0].input.type: unknown input 'PREDICTIONS'"),
+                (dict(selection_config={"strategies": [
+                    {"input": {"type": "SCORES", "task": "pred"},
+                     "strategy": {"type": "WEIGHTS"}}]}),
+                 "strategies[0].input.score: missing"),
+                (dict(columns={"sharpness": [0.5, 0.1]}),
+                 "columns['sharpness']: 2 values for 3 rows"),
+                (dict(columns={"sharpness": [0.5, float("nan"), 0.1]}),
+                 "columns['sharpness'][1]: must be finite"),
                 (dict(selection_config={"strategies": [
                     {"input": {"type": "EMBEDDINGS"},
                      "strategy": {"type": "DIVERSITY", "strength": "1"}}]}),
@@ -571,6 +580,187 @@ class StrategyTest(SdkTestBase):
                 n_samples=1, **kw), repr(kw))
             self.assertIn(needle, e.message, repr(kw))
         self.assertNotIn("sdk-strategy-arg", [p.name for p in c.pools()])
+
+
+class ColumnObjectivesTest(SdkTestBase):
+    """select(columns=...) with the objectives that read them (METADATA,
+    SCORES), THRESHOLD filters and SIMILARITY, on data whose picks can be
+    worked out by hand."""
+
+    def select(self, pool, rows, names, config, client=None, **kw):
+        kw.setdefault("n_samples", len(names))
+        kw.setdefault("dry_run", True)
+        return (client or self.client).select(
+            pool, embeddings=np.asarray(rows, dtype=np.float32),
+            filenames=names, selection_config={"strategies": config}, **kw)
+
+    def test_threshold_on_a_column_filters_the_candidates(self):
+        n = 600
+        rng = np.random.default_rng(11)
+        rows = rng.normal(size=(n, D)).astype(np.float32)
+        names = ["t/%04d.jpg" % i for i in range(n)]
+        # Distinct values k/600; 450/600 is exactly 0.75.
+        sharpness = rng.permutation(n) / n
+
+        def config(operation, threshold):
+            return [{"input": {"type": "EMBEDDINGS"},
+                     "strategy": {"type": "DIVERSITY"}},
+                    {"input": {"type": "METADATA", "key": "sharpness"},
+                     "strategy": {"type": "THRESHOLD", "threshold": threshold,
+                                  "operation": operation}}]
+
+        # Small messages: the column comes in many parts, beside its rows.
+        with sdk.Client(model_server.address, timeout=TIMEOUT_S,
+                        chunk_bytes=4096, options=NO_PROXY) as small:
+            for operation, passes in [
+                    ("BIGGER", sharpness > 0.75),
+                    ("BIGGER_EQUAL", sharpness >= 0.75),
+                    ("smaller", sharpness < 0.75)]:
+                r = self.select("sdk-threshold", rows, names,
+                                config(operation, 0.75), client=small,
+                                columns={"sharpness": sharpness})
+                expected = {names[i] for i in np.flatnonzero(passes)}
+                self.assertEqual(set(r.filenames), expected, operation)
+                self.assertEqual(len(r.selected), len(expected))
+                self.assertEqual(r.stop_reason, "exhausted", operation)
+                self.assertEqual(r.candidates_received, n)
+                self.assertEqual(r.candidates_filtered, n - len(expected),
+                                 operation)
+        self.assertEqual(sum(sharpness > 0.75), 149)  # the boundary counts
+        # Committed, the column as {filename: value}: five picks, all
+        # passing; the filtered ones never.
+        by_name = dict(zip(names, sharpness))
+        r = self.select("sdk-threshold", rows, names,
+                        config("SMALLER_EQUAL", 0.1), n_samples=5,
+                        dry_run=False, columns={"sharpness": by_name})
+        self.assertEqual((r.committed, r.pool_size_after, len(r.selected)),
+                         (True, 5, 5))
+        self.assertTrue(all(by_name[f] <= 0.1 for f in r.filenames),
+                        [by_name[f] for f in r.filenames])
+        self.assertEqual(r.candidates_filtered, n - 61)  # 0/600 .. 60/600
+        self.assertEqual(sorted(self.csv_rows("sdk-threshold")),
+                         sorted(r.filenames))
+
+    def test_a_column_the_config_reads_must_be_sent(self):
+        rows = np.eye(3, D, dtype=np.float32)
+        names = ["m/a.jpg", "m/b.jpg", "m/c.jpg"]
+        config = [{"input": {"type": "EMBEDDINGS"},
+                   "strategy": {"type": "DIVERSITY"}},
+                  {"input": {"type": "METADATA", "key": "sharpness"},
+                   "strategy": {"type": "WEIGHTS"}}]
+        for columns in (None, {"brightness": [1, 2, 3]}):
+            e = self.assertCode(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: self.select("sdk-no-column", rows, names, config,
+                                    dry_run=False, columns=columns))
+            self.assertIn("objectives[1]", e.message)
+            self.assertIn("sharpness", e.message)
+        self.assertNotIn("sdk-no-column", [p.name for p in self.client.pools()])
+
+    def test_weights_on_a_column_order_the_picks(self):
+        # e1, e2, e3 orthonormal; near is e1 tilted towards e2, 0.29 from
+        # e1 and 1.19 from e2.
+        e = np.eye(4, D)
+        near = unit_rows([e[0] + 0.3 * e[1]])[0]
+        rows = [e[0], near, e[1], e[2]]
+        names = ["w/e1.jpg", "w/near.jpg", "w/e2.jpg", "w/e3.jpg"]
+        value = {"w/e1.jpg": 1.0, "w/near.jpg": 0.9, "w/e2.jpg": 0.5,
+                 "w/e3.jpg": 0.4}
+
+        def weights(strength=1):
+            return {"input": {"type": "METADATA", "key": "value"},
+                    "strategy": {"type": "WEIGHTS", "strength": strength}}
+
+        # Alone: the largest value first; a negative strength the smallest.
+        r = self.select("sdk-weights", rows, names, [weights()],
+                        columns={"value": [value[n] for n in names]})
+        self.assertEqual(r.filenames, ["w/e1.jpg", "w/near.jpg", "w/e2.jpg",
+                                       "w/e3.jpg"])
+        r = self.select("sdk-weights", rows, names, [weights(-1)],
+                        columns={"value": value})
+        self.assertEqual(r.filenames, ["w/e3.jpg", "w/e2.jpg", "w/near.jpg",
+                                       "w/e1.jpg"])
+        # With DIVERSITY: the product distance × value. e1 first (the
+        # largest value into an empty pool), then e2 (1.41 × 0.5 = 0.71
+        # beats e3's 1.41 × 0.4 = 0.57 and near's 0.29 × 0.9 = 0.26), then
+        # e3 (0.57 > 0.26), near last.
+        r = self.select("sdk-weights", rows, names,
+                        [{"input": {"type": "EMBEDDINGS"},
+                          "strategy": {"type": "DIVERSITY"}}, weights()],
+                        columns={"value": value})
+        self.assertEqual(r.filenames, ["w/e1.jpg", "w/e2.jpg", "w/e3.jpg",
+                                       "w/near.jpg"])
+        self.assertAlmostEqual(r.selected[1].distance, math.sqrt(2),
+                               places=4)
+        self.assertAlmostEqual(r.selected[3].distance,
+                               float(np.linalg.norm(near - e[0])), places=4)
+
+    def test_scores_margin_from_class_probabilities(self):
+        probabilities = {  # pred_0, pred_1, pred_2 -> margin 1 - (p1 - p2)
+            "s/a.jpg": (0.9, 0.05, 0.05),   # 0.15
+            "s/b.jpg": (0.5, 0.4, 0.1),     # 0.9
+            "s/c.jpg": (0.6, 0.3, 0.1),     # 0.7
+            "s/d.jpg": (0.34, 0.33, 0.33),  # 0.99
+            "s/e.jpg": (0.7, 0.2, 0.1),     # 0.5
+            "s/f.jpg": (3, 2, 5),           # 0.3 0.2 0.5 once normalised: 0.8
+        }
+        names = sorted(probabilities)
+        rows = np.random.default_rng(12).normal(size=(len(names), D))
+        columns = {"pred_%d" % k: [probabilities[n][k] for n in names]
+                   for k in range(3)}
+        margin = {"type": "SCORES", "task": "pred",
+                  "score": "uncertainty_margin"}
+        r = self.select("sdk-scores", rows, names,
+                        [{"input": margin, "strategy": {"type": "WEIGHTS"}}],
+                        columns=columns)
+        self.assertEqual(r.filenames, ["s/d.jpg", "s/b.jpg", "s/f.jpg",
+                                       "s/c.jpg", "s/e.jpg", "s/a.jpg"])
+        self.assertEqual(r.candidates_filtered, 0)
+        # A THRESHOLD on the score keeps the three most uncertain.
+        r = self.select("sdk-scores", rows, names,
+                        [{"input": margin, "strategy": {"type": "WEIGHTS"}},
+                         {"input": margin,
+                          "strategy": {"type": "THRESHOLD",
+                                       "threshold": 0.75,
+                                       "operation": "BIGGER"}}],
+                        columns=columns)
+        self.assertEqual(r.filenames, ["s/d.jpg", "s/b.jpg", "s/f.jpg"])
+        self.assertEqual(r.candidates_filtered, 3)
+
+    def test_similarity_to_query_embeddings_and_a_pool(self):
+        degrees = [10, 35, 60, 100, 140, 175]
+        names = ["q/%03d.jpg" % a for a in degrees]
+        rows = np.zeros((len(degrees), D))
+        rows[:, 0] = np.cos(np.radians(degrees))
+        rows[:, 1] = np.sin(np.radians(degrees))
+        x = np.zeros(D)
+        x[0] = 3.0  # at 0 degrees, normalised by the server
+
+        def similarity(strength=1, **query):
+            strategy = dict(type="SIMILARITY", strength=strength, **query)
+            return [{"input": {"type": "EMBEDDINGS"}, "strategy": strategy}]
+
+        nearest_first = ["q/010.jpg", "q/035.jpg", "q/060.jpg", "q/100.jpg",
+                         "q/140.jpg", "q/175.jpg"]
+        r = self.select("sdk-similar", rows, names,
+                        similarity(query_embeddings=[x]))
+        self.assertEqual(r.filenames, nearest_first)
+        r = self.select("sdk-similar", rows, names,
+                        similarity(-1, query_embeddings=[x],
+                                   query_filenames=["x.jpg"]))
+        self.assertEqual(r.filenames, nearest_first[::-1])
+        # To the nearer of 0 and 180 degrees: 175 (5), 10, 35, 140 (40),
+        # 60, 100 (80).
+        r = self.select("sdk-similar", rows, names,
+                        similarity(query_embeddings=np.stack([x, -x])))
+        self.assertEqual(r.filenames, ["q/175.jpg", "q/010.jpg", "q/035.jpg",
+                                       "q/140.jpg", "q/060.jpg", "q/100.jpg"])
+        # A pool as the query set (Lightly's query_tag_name).
+        self.client.select("sdk-similar-query", embeddings=[x],
+                           filenames=["x.jpg"], n_samples=1)
+        r = self.select("sdk-similar", rows, names,
+                        similarity(query_tag_name="sdk-similar-query"))
+        self.assertEqual(r.filenames, nearest_first)
 
 
 class ImagesTest(SdkTestBase):
@@ -655,6 +845,44 @@ class ImagesTest(SdkTestBase):
         self.assertEqual(sorted(again.filenames), sorted(self.expected))
         for p in again.selected:
             self.assertEqual(p.label, self.expected[p.filename])
+
+    def test_threshold_on_image_columns(self):
+        # Values by filename: the broken image (skipped) and a file that
+        # is no candidate have values too, which the server ignores.
+        sharpness = {"photos/cats/%d.png" % j: 0.1 * (j + 1)
+                     for j in range(3)}
+        sharpness.update({"photos/dogs/%d.png" % j: 0.6 + 0.1 * j
+                          for j in range(3)})
+        sharpness.update({"photos/dogs/broken.png": 0.9,
+                          "photos/elsewhere.png": 1.0})
+        config = {"strategies": [
+            {"input": {"type": "EMBEDDINGS"},
+             "strategy": {"type": "DIVERSITY"}},
+            {"input": {"type": "METADATA", "key": "sharpness"},
+             "strategy": {"type": "THRESHOLD", "threshold": 0.65,
+                          "operation": "BIGGER"}}]}
+        with sdk.Client(model_server.address, timeout=TIMEOUT_S,
+                        chunk_bytes=1024, options=NO_PROXY) as small:
+            for source in (dict(paths=["photos"]), dict(images=self.local)):
+                r = small.select("sdk-img-threshold", n_samples=6,
+                                 dry_run=True, selection_config=config,
+                                 columns={"sharpness": sharpness}, **source)
+                self.assertEqual(sorted(r.filenames),
+                                 ["photos/dogs/1.png", "photos/dogs/2.png"],
+                                 source)
+                self.assertEqual(r.candidates_received, 6)
+                self.assertEqual(r.candidates_filtered, 4)
+                self.assertEqual(r.stop_reason, "exhausted")
+            # A candidate without a value: the server refuses the call.
+            del sharpness["photos/cats/0.png"]
+            e = self.assertCode(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: small.select("sdk-img-threshold", paths=["photos"],
+                                     n_samples=6, selection_config=config,
+                                     columns={"sharpness": sharpness}))
+            self.assertIn("photos/cats/0.png", e.message)
+        self.assertNotIn("sdk-img-threshold",
+                         [p.name for p in self.client.pools()])
 
     def test_reports(self):
         # A dry run returns its report and writes nothing.

@@ -86,9 +86,9 @@ def _by_filename(values, name):
     filenames = []
     numbers_ = []
     for key, value in values.items():
-        if not isinstance(key, str):
-            raise invalid_argument("%s: keys are filenames (str), got %r"
-                                   % (_where(name), key))
+        if not isinstance(key, str) or not key:
+            raise invalid_argument("%s: keys are filenames (non-empty str), "
+                                   "got %r" % (_where(name), key))
         _check_number(value, _where(name, key))
         number = float(value)
         if not np.isfinite(number):
