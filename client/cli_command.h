@@ -32,8 +32,8 @@ inline constexpr char kExitCodesHelp[] =
   1    usage error: unknown command or flag, bad or missing argument
   2    the server refused or failed the call, or could not be reached
        (stderr: "datapool: CODE_NAME: message"); health: not SERVING
-  3    a local file could not be read or written (candidates CSV, --out,
-       TLS files, upload paths)
+  3    a local file could not be read or written (candidates CSV,
+       --columns, --out, TLS files, upload paths)
   130  cancelled by Ctrl-C; nothing was committed
 )";
 

@@ -46,6 +46,7 @@ struct Flags {
   std::string min_distance;
   std::string strategy;
   std::string selection_config;
+  std::string columns;
   bool no_history = false;
   bool dry_run = false;
   bool no_weak_labels = false;

@@ -13,9 +13,9 @@ namespace datapool {
 namespace cli {
 namespace {
 
-// A lightly CSV whose filenames are all valid UTF-8.
-absl::StatusOr<EmbeddingTable> ReadCsv(const std::string& path) {
-  ASSIGN_OR_RETURN(EmbeddingTable table, ReadCsvFile(path));
+// InvalidArgument for the first filename of `table` that is not UTF-8.
+absl::Status CheckUtf8Filenames(const std::string& path,
+                                const EmbeddingTable& table) {
   for (size_t i = 0; i < table.size(); ++i) {
     if (!IsValidUtf8(table.filenames[i])) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -25,7 +25,7 @@ absl::StatusOr<EmbeddingTable> ReadCsv(const std::string& path) {
           "names)"));
     }
   }
-  return table;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -83,12 +83,20 @@ absl::StatusOr<ImageRequest> BuildImageRequest(const Flags& flags) {
   return request;
 }
 
-absl::StatusOr<Candidates> ReadCandidates(const Flags& flags) {
+absl::StatusOr<Candidates> ReadCandidates(const Flags& flags,
+                                          bool keep_columns) {
   Candidates candidates;
   if (flags.embeddings.empty()) {
     ASSIGN_OR_RETURN(candidates.images, BuildImageRequest(flags));
+  } else if (keep_columns) {
+    ASSIGN_OR_RETURN(CsvWithColumns csv,
+                     ReadCsvFileWithColumns(flags.embeddings));
+    RETURN_IF_ERROR(CheckUtf8Filenames(flags.embeddings, csv.table));
+    candidates.columns = CandidateColumnFile(flags.embeddings, &csv);
+    candidates.table = std::move(csv.table);
   } else {
-    ASSIGN_OR_RETURN(candidates.table, ReadCsv(flags.embeddings));
+    ASSIGN_OR_RETURN(candidates.table, ReadCsvFile(flags.embeddings));
+    RETURN_IF_ERROR(CheckUtf8Filenames(flags.embeddings, *candidates.table));
   }
   return candidates;
 }

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "client/cli_columns.h"
 #include "client/cli_flags.h"
 #include "client/datapool_client.h"
 #include "common/embedding_table.h"
@@ -39,11 +40,17 @@ absl::StatusOr<ImageRequest> BuildImageRequest(const Flags& flags);
 struct Candidates {
   std::optional<EmbeddingTable> table;
   ImageRequest images;
+  // With keep_columns, the CSV's other columns (none for images).
+  std::optional<ColumnFile> columns;
 };
 
 // Reads what CheckCandidates accepted. The CSV's `selected` / `masked`
-// columns go to the server, which applies the lightly meaning.
-absl::StatusOr<Candidates> ReadCandidates(const Flags& flags);
+// columns go to the server, which applies the lightly meaning. With
+// `keep_columns` (select's candidates) the CSV may have other columns
+// (ParseCsvWithColumns), kept in `columns`; else it follows the lightly
+// loader's rules (ParseCsv).
+absl::StatusOr<Candidates> ReadCandidates(const Flags& flags,
+                                          bool keep_columns = false);
 
 }  // namespace cli
 }  // namespace datapool

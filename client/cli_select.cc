@@ -5,8 +5,10 @@
 #include <optional>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "client/cli_columns.h"
 #include "client/cli_command.h"
 #include "client/cli_input.h"
 #include "client/cli_output.h"
@@ -141,6 +143,31 @@ int SaveSelectionReport(const Call& call, const v1::SelectResponse& response) {
   return saved.ok() ? kExitOk : LocalFileError(saved.message());
 }
 
+// The candidates' columns the config reads (the candidates CSV's other
+// columns, --columns): a file that cannot be read is a local error (exit
+// 3), what is wrong with the columns read a usage error (exit 1); the
+// return value is the exit code, or nullopt when `columns` is filled.
+std::optional<int> ReadColumns(const Call& call,
+                               const v1::SelectionParams& params,
+                               Candidates* candidates,
+                               std::vector<v1::CandidateColumns>* columns) {
+  const Flags& flags = call.flags;
+  std::vector<ColumnFile> files;
+  if (candidates->columns) files.push_back(*std::move(candidates->columns));
+  candidates->columns.reset();
+  if (!flags.columns.empty()) {
+    absl::StatusOr<ColumnFile> file = ReadColumnsFile(flags.columns);
+    if (!file.ok()) return LocalFileError(file.status().message());
+    files.push_back(*std::move(file));
+  }
+  if (!ReadsColumns(params.config())) return std::nullopt;
+  absl::StatusOr<std::vector<v1::CandidateColumns>> read =
+      ColumnsToSend(params.config(), files);
+  if (!read.ok()) return UsageError(call, read.status().message());
+  *columns = *std::move(read);
+  return std::nullopt;
+}
+
 int Select(const Call& call) {
   Flags& flags = call.flags;
   absl::StatusOr<v1::SelectionParams> params = SelectParams(call.args, &flags);
@@ -148,13 +175,24 @@ int Select(const Call& call) {
   if (std::optional<int> failed = ReadSelectionConfig(call, &*params)) {
     return *failed;
   }
-  absl::StatusOr<Candidates> candidates = ReadCandidates(flags);
+  if (!flags.columns.empty() && !ReadsColumns(params->config())) {
+    return UsageError(call,
+                      "--columns: the selection reads no column (give a "
+                      "--selection-config with a METADATA or SCORES input)");
+  }
+  absl::StatusOr<Candidates> candidates =
+      ReadCandidates(flags, /*keep_columns=*/true);
   if (!candidates.ok()) return LocalFileError(candidates.status().message());
+  std::vector<v1::CandidateColumns> columns;
+  if (std::optional<int> failed =
+          ReadColumns(call, *params, &*candidates, &columns)) {
+    return *failed;
+  }
   ProgressBar bar(ProgressBar::Wanted(flags.json), std::cerr);
   v1::SelectResponse response;
   grpc::Status status = call.client.SelectWithProgress(
       *params, candidates->table ? &*candidates->table : nullptr,
-      candidates->table ? nullptr : &candidates->images,
+      candidates->table ? nullptr : &candidates->images, columns,
       [&bar](const v1::Progress& p) { bar.Show(p); }, &response);
   bar.Done();
   if (!status.ok()) return CallError(status, flags, "nothing was committed");
@@ -271,7 +309,9 @@ Command SelectCommand() {
       "are listed as skipped and never fail the run. Exact duplicates "
       "among the candidates are dropped first. CSV rows with selected=1 are "
       "picked first and count toward --n-samples; rows with masked=1 are "
-      "ignored.\n"
+      "ignored. A --selection-config may also rank or filter by values "
+      "per candidate (METADATA, SCORES inputs; THRESHOLD): they come from "
+      "the candidates CSV's extra columns or --columns FILE.csv.\n"
       "At least one of --n-samples and --min-distance is required; the "
       "first reached stops the selection. On a terminal a progress line "
       "shows on stderr; Ctrl-C cancels and commits nothing (exit 130).\n"
@@ -302,6 +342,12 @@ Command SelectCommand() {
         "BALANCE, THRESHOLD, SIMILARITY on EMBEDDINGS, RANDOM, LABELS, "
         "METADATA or SCORES); instead of --strategy",
         &Flags::selection_config},
+       {"columns", "FILE.csv",
+        "values per candidate for --selection-config's METADATA and SCORES "
+        "inputs: a CSV with a 'filenames' column and one column per value "
+        "(any order); how images get them (a candidates CSV may also carry "
+        "them as extra columns)",
+        &Flags::columns},
        {"keep-duplicates", "",
         "keep candidates equal to an earlier one (removed by default)",
         &Flags::keep_duplicates},
@@ -316,7 +362,9 @@ Command SelectCommand() {
        "datapool select --pool my_pool --upload ~/photos/batch2 "
        "--min-distance 0.3 --json",
        "datapool select --pool other_pool --embeddings run1.csv "
-       "--n-samples 0.1 --dry-run --report-out ./dry-run-report"},
+       "--n-samples 0.1 --dry-run --report-out ./dry-run-report",
+       "datapool select --pool my_pool --upload ~/photos/batch2 "
+       "--n-samples 50 --selection-config sharp.json --columns scores.csv"},
       0,
       -1,
       &Select};

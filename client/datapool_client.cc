@@ -70,6 +70,34 @@ absl::StatusOr<std::vector<LocalImage>> ListLocalImages(
   return out;
 }
 
+std::vector<v1::CandidateColumns> SplitCandidateColumns(
+    const v1::CandidateColumns& columns, size_t chunk_bytes) {
+  std::vector<v1::CandidateColumns> pieces;
+  const int n = columns.filenames_size();
+  int begin = 0;
+  while (begin < n) {
+    // Whole rows: the filename, a double per column and some framing.
+    size_t bytes = 0;
+    int end = begin;
+    while (end < n && (end == begin || bytes < chunk_bytes)) {
+      bytes += columns.filenames(end).size() + 8 +
+               static_cast<size_t>(columns.columns_size()) * sizeof(double);
+      ++end;
+    }
+    v1::CandidateColumns& piece = pieces.emplace_back();
+    piece.mutable_filenames()->Add(columns.filenames().begin() + begin,
+                                   columns.filenames().begin() + end);
+    for (const v1::CandidateColumn& column : columns.columns()) {
+      v1::CandidateColumn* out = piece.add_columns();
+      out->set_name(column.name());
+      out->mutable_values()->Add(column.values().begin() + begin,
+                                 column.values().begin() + end);
+    }
+    begin = end;
+  }
+  return pieces;
+}
+
 namespace {
 
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(
@@ -131,9 +159,9 @@ void DatapoolClient::PrepareContext(grpc::ClientContext* context) const {
 }
 
 template <typename Writer, typename Request>
-grpc::Status DatapoolClient::WriteStream(grpc::ClientContext* /*context*/,
-                                         Writer* writer, Request first,
-                                         const EmbeddingTable& rows) const {
+grpc::Status DatapoolClient::WriteStream(
+    grpc::ClientContext* /*context*/, Writer* writer, Request first,
+    const EmbeddingTable& rows, const std::vector<Request>& tail) const {
   const size_t d = rows.dimension;
   const size_t n = rows.size();
   const size_t rows_per_chunk =
@@ -152,18 +180,24 @@ grpc::Status DatapoolClient::WriteStream(grpc::ClientContext* /*context*/,
     }
     out->mutable_values()->Add(rows.values.begin() + begin * d,
                                rows.values.begin() + end * d);
-    if (!writer->Write(request)) break;  // the server ended the call early
+    if (!writer->Write(request)) {
+      writer->WritesDone();  // the server ended the call early
+      return grpc::Status::OK;
+    }
     request = Request();
     begin = end;
   } while (begin < n);
+  for (const Request& message : tail) {
+    if (!writer->Write(message)) break;
+  }
   writer->WritesDone();
   return grpc::Status::OK;
 }
 
 template <typename Writer, typename Request>
-grpc::Status DatapoolClient::WriteStream(grpc::ClientContext* context,
-                                         Writer* writer, Request first,
-                                         const ImageRequest& images) const {
+grpc::Status DatapoolClient::WriteStream(
+    grpc::ClientContext* context, Writer* writer, Request first,
+    const ImageRequest& images, const std::vector<Request>& tail) const {
   for (const std::string& path : images.input_paths)
     first.add_input_paths(path);
   Request message = std::move(first);
@@ -204,7 +238,10 @@ grpc::Status DatapoolClient::WriteStream(grpc::ClientContext* context,
     } while (offset < data.size());
     if (!open) break;
   }
-  if (open) writer->Write(message);
+  if (open) open = writer->Write(message);
+  for (size_t i = 0; open && i < tail.size(); ++i) {
+    open = writer->Write(tail[i]);
+  }
   writer->WritesDone();
   return grpc::Status::OK;
 }
@@ -216,8 +253,8 @@ grpc::Status DatapoolClient::StreamCall(Open open, Request first,
   grpc::ClientContext context;
   PrepareContext(&context);
   auto writer = (stub_.get()->*open)(&context, response);
-  grpc::Status written =
-      WriteStream(&context, writer.get(), std::move(first), input);
+  grpc::Status written = WriteStream(&context, writer.get(), std::move(first),
+                                     input, std::vector<Request>());
   return written.ok() ? writer->Finish() : written;
 }
 
@@ -226,7 +263,7 @@ template <typename Message, typename Request, typename Input, typename Response,
 grpc::Status DatapoolClient::CallWithProgress(
     Open open, Request first, const Input& input,
     const std::function<void(const v1::Progress&)>& on_progress,
-    Response* response) {
+    Response* response, const std::vector<Request>& tail) {
   grpc::ClientContext context;
   PrepareContext(&context);
   {
@@ -250,7 +287,7 @@ grpc::Status DatapoolClient::CallWithProgress(
     }
   });
   grpc::Status written =
-      WriteStream(&context, stream.get(), std::move(first), input);
+      WriteStream(&context, stream.get(), std::move(first), input, tail);
   reader.join();
   grpc::Status status = stream->Finish();
   {
@@ -302,15 +339,23 @@ grpc::Status DatapoolClient::Embed(const ImageRequest& images, bool weak_labels,
 grpc::Status DatapoolClient::SelectWithProgress(
     const v1::SelectionParams& params, const EmbeddingTable* candidates,
     const ImageRequest* images,
+    const std::vector<v1::CandidateColumns>& columns,
     const std::function<void(const v1::Progress&)>& on_progress,
     v1::SelectResponse* response) {
   constexpr auto open = &v1::Datapool::Stub::SelectWithProgress;
+  std::vector<v1::SelectRequest> tail;
+  for (const v1::CandidateColumns& block : columns) {
+    for (v1::CandidateColumns& piece :
+         SplitCandidateColumns(block, options_.chunk_bytes)) {
+      *tail.emplace_back().mutable_columns() = std::move(piece);
+    }
+  }
   if (candidates == nullptr) {
-    return CallWithProgress<v1::SelectProgress>(open, FirstRequest(params),
-                                                *images, on_progress, response);
+    return CallWithProgress<v1::SelectProgress>(
+        open, FirstRequest(params), *images, on_progress, response, tail);
   }
   return CallWithProgress<v1::SelectProgress>(
-      open, FirstRequest(params), *candidates, on_progress, response);
+      open, FirstRequest(params), *candidates, on_progress, response, tail);
 }
 
 grpc::Status DatapoolClient::EmbedWithProgress(

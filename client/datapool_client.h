@@ -49,6 +49,11 @@ struct ImageRequest {
   std::vector<LocalImage> uploads;
 };
 
+// `columns` in pieces of whole rows of about `chunk_bytes` each (at least
+// one row a piece), in order; none for no rows.
+std::vector<v1::CandidateColumns> SplitCandidateColumns(
+    const v1::CandidateColumns& columns, size_t chunk_bytes);
+
 // Thread-safe (gRPC channels and stubs are).
 class DatapoolClient {
  public:
@@ -85,10 +90,13 @@ class DatapoolClient {
                             v1::SelectResponse* response);
   // SelectWithProgress with `candidates` (embeddings) or else `images`:
   // `on_progress` is called for each progress message, on another thread
-  // than the caller's, while the call runs.
+  // than the caller's, while the call runs. `columns` (values by filename
+  // for objectives that read a column; each block its own filenames) follow
+  // the candidates, split into messages of about options.chunk_bytes.
   grpc::Status SelectWithProgress(
       const v1::SelectionParams& params, const EmbeddingTable* candidates,
       const ImageRequest* images,
+      const std::vector<v1::CandidateColumns>& columns,
       const std::function<void(const v1::Progress&)>& on_progress,
       v1::SelectResponse* response);
   // Cancels the SelectWithProgress or EmbedWithProgress call in flight, and
@@ -137,13 +145,16 @@ class DatapoolClient {
   // the first ones in `first` (into RowsBlock(message)); always OK (a
   // server that ends the call early answers in Finish). Images: the input
   // paths in `first`, the uploads in chunks; a local file that cannot be
-  // read cancels the call and is returned (InvalidArgument).
+  // read cancels the call and is returned (InvalidArgument). The `tail`
+  // messages go last, before WritesDone.
   template <typename Writer, typename Request>
   grpc::Status WriteStream(grpc::ClientContext* context, Writer* writer,
-                           Request first, const EmbeddingTable& rows) const;
+                           Request first, const EmbeddingTable& rows,
+                           const std::vector<Request>& tail) const;
   template <typename Writer, typename Request>
   grpc::Status WriteStream(grpc::ClientContext* context, Writer* writer,
-                           Request first, const ImageRequest& images) const;
+                           Request first, const ImageRequest& images,
+                           const std::vector<Request>& tail) const;
   // A client-streaming call: the stub's method `open` (&Stub::SelectStream)
   // starts it, then WriteStream(first, input) and Finish. A local failure of
   // WriteStream is returned instead of Finish's status.
@@ -153,13 +164,13 @@ class DatapoolClient {
   // A call that streams requests out (WriteStream(first, input)) and
   // Progress messages back, the result last (`Message`: SelectProgress or
   // EmbedProgress). The stub's method `open` (&Stub::SelectWithProgress)
-  // starts it. Cancel() cancels it.
+  // starts it. Cancel() cancels it. `tail`: as in WriteStream.
   template <typename Message, typename Request, typename Input,
             typename Response, typename Open>
   grpc::Status CallWithProgress(
       Open open, Request first, const Input& input,
       const std::function<void(const v1::Progress&)>& on_progress,
-      Response* response);
+      Response* response, const std::vector<Request>& tail = {});
 
   Options options_;
   absl::Mutex cancel_mu_;
