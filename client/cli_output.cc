@@ -156,6 +156,10 @@ std::string SelectText(const v1::SelectResponse& response,
     absl::StrAppendFormat(&out, "  %d candidates were already in the pool\n",
                           response.candidates_already_in_pool());
   }
+  if (response.candidates_filtered() > 0) {
+    absl::StrAppendFormat(&out, "  %d filtered by a threshold\n",
+                          response.candidates_filtered());
+  }
   absl::StrAppendFormat(&out, "Pool size %d -> %d, version %d%s\n",
                         response.pool_size_before(), response.pool_size_after(),
                         response.version(),

@@ -160,7 +160,9 @@ std::string SelectJson(const v1::SelectResponse& response, bool dry_run) {
       .Key("evaluations_skipped")
       .UInt(response.evaluations_skipped())
       .Key("duplicates_removed")
-      .UInt(response.duplicates_removed());
+      .UInt(response.duplicates_removed())
+      .Key("candidates_filtered")
+      .UInt(response.candidates_filtered());
   w.Key("duplicates").BeginArray();
   for (const v1::RemovedDuplicate& d : response.duplicates()) {
     // clang-format off

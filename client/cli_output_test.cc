@@ -113,6 +113,25 @@ TEST(SelectTest, TextListsPicksInATableAndSkippedFiles) {
             "not an image");
 }
 
+TEST(SelectTest, CandidatesFilteredByAThresholdWhenAny) {
+  v1::SelectResponse response;
+  response.set_candidates_received(10);
+  response.set_stop_reason(v1::STOP_REASON_EXHAUSTED);
+  EXPECT_THAT(SelectText(response, "p", false),
+              Not(HasSubstr("filtered by a threshold")));
+  absl::StatusOr<JsonValue> json = ParseJson(SelectJson(response, false));
+  ASSERT_TRUE(json.ok()) << json.status();
+  ASSERT_NE(json->Find("candidates_filtered"), nullptr);
+  EXPECT_EQ(json->Find("candidates_filtered")->number, 0);
+
+  response.set_candidates_filtered(7);
+  EXPECT_THAT(SelectText(response, "p", false),
+              HasSubstr("\n  7 filtered by a threshold\nPool size"));
+  json = ParseJson(SelectJson(response, false));
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(json->Find("candidates_filtered")->number, 7);
+}
+
 TEST(SearchTest, OneRowPerNeighbour) {
   v1::SearchResponse response;
   v1::QueryResult* q = response.add_results();
