@@ -169,7 +169,7 @@ datapool::ObjectiveWeights TypicalWeights(const KCenterArgs& a,
   const auto t0 = Clock::now();
   absl::StatusOr<datapool::ObjectiveWeights> w =
       datapool::ComputeObjectiveWeights(datapool::SelectionConfig::Typical(),
-                                        cand, pool_rows,
+                                        cand, pool_rows, nullptr,
                                         datapool::FaissFlatIndex::Factory());
   *seconds = Seconds(t0, Clock::now());
   if (!w.ok()) Die(std::string(w.status().message()));

@@ -22,6 +22,8 @@ struct Eligibility {
   std::vector<uint8_t> eligible;
   size_t count = 0;  // flags set
   uint64_t already_in_pool = 0;
+  // Candidates a THRESHOLD objective made ineligible (ApplyThresholds).
+  uint64_t filtered = 0;
   // Candidates dropped as exact duplicates, each with the one it equals.
   std::vector<RemovedDuplicate> duplicates;
   // Eligible candidates marked selected, in row order: picked first.

@@ -3,41 +3,60 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <random>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/core/objective_inputs.h"
 #include "server/core/typicality.h"
 
 namespace datapool {
 namespace {
 
-// A uniform weight in (0, 1] per candidate, the same for the same seed.
-std::vector<float> RandomWeights(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  std::vector<float> w(n);
-  for (float& v : w) v = static_cast<float>(1.0 - unit(rng));
-  return w;
-}
-
+// Objective `o`'s factor per candidate, before its strength.
 absl::StatusOr<std::vector<float>> Factor(const Objective& o,
+                                          absl::string_view field,
                                           const EmbeddingTable& candidates,
                                           const EmbeddingTable& pool,
+                                          const CandidateColumns* columns,
                                           const VectorIndexFactory& factory) {
+  std::vector<double> values;
   switch (o.strategy) {
     case ObjectiveStrategy::kTypicality: {
       TypicalityOptions options;
       options.neighbors = o.typicality_neighbors;
       return Typicality(candidates, pool, factory, options);
     }
-    case ObjectiveStrategy::kWeights:
-      return RandomWeights(candidates.size(), o.seed);
+    case ObjectiveStrategy::kWeights: {
+      ASSIGN_OR_RETURN(values, ObjectiveValues(o, field, candidates, columns));
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (values[i] < 0) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              field, ": WEIGHTS takes values >= 0, got ", values[i], " for '",
+              candidates.filenames[i],
+              "' (a negative strength prefers small values; THRESHOLD "
+              "filters)"));
+        }
+      }
+      break;
+    }
+    case ObjectiveStrategy::kSimilarity: {
+      const std::string query_field =
+          absl::StrCat(field, o.query_pool.empty() ? ".query" : ".query_pool");
+      if (o.query == nullptr || o.query->size() == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(query_field, ": the query set is empty"));
+      }
+      ASSIGN_OR_RETURN(
+          values, QuerySimilarity(query_field, candidates, *o.query, factory));
+      break;
+    }
     case ObjectiveStrategy::kDiversity:
     case ObjectiveStrategy::kBalance:
+    case ObjectiveStrategy::kThreshold:
       break;
   }
-  return std::vector<float>();
+  return std::vector<float>(values.begin(), values.end());
 }
 
 // BALANCE: labels as groups 0..G-1 (the target's labels, then any other
@@ -79,7 +98,8 @@ void SetGroups(const Objective& o, const EmbeddingTable& candidates,
 
 absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
     const SelectionConfig& config, const EmbeddingTable& candidates,
-    const EmbeddingTable& pool, const VectorIndexFactory& factory) {
+    const EmbeddingTable& pool, const CandidateColumns* columns,
+    const VectorIndexFactory& factory) {
   ObjectiveWeights out;
   out.factors.resize(config.objectives.size());
   if (config.IsPlainDiversity()) return out;
@@ -88,7 +108,9 @@ absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
   std::vector<double> log_w(n, 0.0);
   for (size_t j = 0; j < config.objectives.size(); ++j) {
     const Objective& o = config.objectives[j];
-    if (o.strength == 0) continue;
+    if (o.strength == 0 || o.strategy == ObjectiveStrategy::kThreshold) {
+      continue;
+    }
     if (o.strategy == ObjectiveStrategy::kDiversity) {
       diversity = o.strength;
       continue;
@@ -97,7 +119,9 @@ absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
       SetGroups(o, candidates, pool, &out);
       continue;
     }
-    ASSIGN_OR_RETURN(out.factors[j], Factor(o, candidates, pool, factory));
+    ASSIGN_OR_RETURN(out.factors[j],
+                     Factor(o, absl::StrCat("config.objectives[", j, "]"),
+                            candidates, pool, columns, factory));
     for (size_t i = 0; i < n; ++i) {
       const double f = std::max<double>(out.factors[j][i],
                                         std::numeric_limits<float>::min());

@@ -1,8 +1,8 @@
 // The static part of a selection's objective product: every objective but
-// DIVERSITY is a fixed factor per candidate (typicality, a random weight),
-// so the product folds into one weight per candidate that the greedy
-// k-center pass multiplies with each candidate's squared distance
-// (KCenterInput::weights).
+// DIVERSITY and BALANCE is a fixed factor per candidate (typicality, a
+// weight, a similarity), so the product folds into one weight per
+// candidate that the greedy k-center pass multiplies with each candidate's
+// squared distance (KCenterInput::weights).
 #ifndef DATAPOOL_SERVER_CORE_OBJECTIVE_WEIGHTS_H_
 #define DATAPOOL_SERVER_CORE_OBJECTIVE_WEIGHTS_H_
 
@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/embedding_table.h"
+#include "server/core/candidate_columns.h"
 #include "server/core/selection_config.h"
 #include "server/core/vector_index.h"
 
@@ -33,11 +34,17 @@ struct ObjectiveWeights {
   double balance_strength = 1;
 };
 
-// `config` must be valid (ValidateSelectionConfig). `pool` may be empty.
-// The index's errors (typicality searches) are returned.
+// `config` must be valid (ValidateSelectionConfig), its SIMILARITY query
+// sets resolved (Objective::query). `pool` may be empty; `columns` may be
+// null (none sent). THRESHOLD objectives are not factors (ApplyThresholds
+// runs them). InvalidArgument naming the objective for a missing column
+// or value, a negative WEIGHTS value, bad class probabilities or a query
+// set of another dimension; the index's errors (typicality and similarity
+// searches).
 absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
     const SelectionConfig& config, const EmbeddingTable& candidates,
-    const EmbeddingTable& pool, const VectorIndexFactory& factory);
+    const EmbeddingTable& pool, const CandidateColumns* columns,
+    const VectorIndexFactory& factory);
 
 }  // namespace datapool
 

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "server/core/pool_model.h"
@@ -45,8 +46,10 @@ absl::StatusOr<SelectOutcome> PoolSelector::SelectAgainst(
   // Committed selections write a report; dry runs when asked.
   const bool commit = entry != nullptr;
   const bool report = commit || (params.dry_run && params.dry_run_report);
+  ASSIGN_OR_RETURN(const SelectParams resolved,
+                   ResolveQueryPools(params, from_model, before));
   ASSIGN_OR_RETURN(SelectionRun run,
-                   RunSelection(params, candidates, before.get(), strategy_,
+                   RunSelection(resolved, candidates, before.get(), strategy_,
                                 registry_.index_factory(),
                                 /*final_distances=*/report));
   SelectOutcome out =
@@ -71,6 +74,35 @@ absl::StatusOr<SelectOutcome> PoolSelector::SelectAgainst(
   RETURN_IF_ERROR(Commit(params, candidates, run, from_model, before, now,
                          built, *entry, &out));
   return out;
+}
+
+absl::StatusOr<SelectParams> PoolSelector::ResolveQueryPools(
+    const SelectParams& params, bool from_model,
+    const std::shared_ptr<const PoolSnapshot>& before) const {
+  SelectParams resolved = params;
+  for (size_t j = 0; j < resolved.config.objectives.size(); ++j) {
+    Objective& o = resolved.config.objectives[j];
+    if (o.strategy != ObjectiveStrategy::kSimilarity || o.query_pool.empty()) {
+      continue;
+    }
+    const std::string field =
+        absl::StrCat("config.objectives[", j, "].query_pool");
+    std::shared_ptr<const PoolSnapshot> query = before;
+    if (o.query_pool != params.pool) {
+      ASSIGN_OR_RETURN(query, registry_.CurrentOrNull(o.query_pool));
+    }
+    if (query == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat(field, ": there is no pool '", o.query_pool, "'"));
+    }
+    if (from_model) {
+      RETURN_IF_ERROR(CheckPoolModel(model_, o.query_pool, query->meta,
+                                     registry_.store().PoolDir(o.query_pool)));
+    }
+    // Shares the snapshot's lifetime.
+    o.query = std::shared_ptr<const EmbeddingTable>(query, &query->table);
+  }
+  return resolved;
 }
 
 absl::Status PoolSelector::Commit(

@@ -42,6 +42,14 @@ class PoolSelector {
       const SelectParams& params, const EmbeddingTable& candidates,
       CandidateIntake intake, bool from_model,
       const std::shared_ptr<const PoolSnapshot>& before, PoolEntry* entry);
+  // `params` with each SIMILARITY objective's query_pool resolved into its
+  // samples (Objective::query): `before` for the pool selected into, the
+  // current version of any other. NotFound for a missing pool (naming the
+  // field), FailedPrecondition (from_model) for a pool of another model,
+  // a damaged pool's damage.
+  absl::StatusOr<SelectParams> ResolveQueryPools(
+      const SelectParams& params, bool from_model,
+      const std::shared_ptr<const PoolSnapshot>& before) const;
   // Writes the run's picks as the pool's next version, publishes it, then
   // writes `report` (a failure to write that is said in `out`, not
   // returned).

@@ -50,6 +50,11 @@ absl::Status RequestBudget::CheckBytes() const {
       "--max-request-mb); split it into several requests"));
 }
 
+absl::Status RequestBudget::AddColumnValues(size_t values, size_t key_bytes) {
+  bytes_ += sizeof(double) * values + key_bytes;
+  return CheckBytes();
+}
+
 absl::Status RequestBudget::AddRows(size_t rows, size_t values) {
   RETURN_IF_ERROR(Use(Kind::kRows));
   count_ += rows;

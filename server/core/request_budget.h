@@ -49,6 +49,10 @@ class RequestBudget {
   // One image named `filename`, to become an embedding of `dimension`
   // floats: ResourceExhausted beyond the limits.
   absl::Status AddImage(absl::string_view filename, size_t dimension);
+  // Column values for the candidates (SelectRequest.columns): `values`
+  // numbers keyed by filenames of `key_bytes` in all. ResourceExhausted
+  // beyond max_request_bytes.
+  absl::Status AddColumnValues(size_t values, size_t key_bytes);
   // An uploaded image's name: InvalidArgument when too long or not a valid
   // sample name.
   absl::Status CheckUploadName(absl::string_view filename) const;

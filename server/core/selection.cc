@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "server/core/candidates.h"
+#include "server/core/objective_inputs.h"
 #include "server/core/pool_name.h"
 
 namespace datapool {
@@ -36,6 +37,9 @@ absl::StatusOr<SelectionRun> RunSelection(const SelectParams& params,
   run.eligibility = DecideEligibility(
       candidates, pool != nullptr ? &pool->filenames : nullptr,
       params.remove_duplicates);
+  ASSIGN_OR_RETURN(run.eligibility.filtered,
+                   ApplyThresholds(params.config, candidates,
+                                   params.columns.get(), &run.eligibility));
   const EmbeddingTable empty;
   SelectionProblem problem;
   problem.candidates = &candidates;
@@ -51,9 +55,9 @@ absl::StatusOr<SelectionRun> RunSelection(const SelectParams& params,
                                 run.before_sq.data(),
                                 problem.nearest_pool.data()));
   }
-  ASSIGN_OR_RETURN(run.objectives,
-                   ComputeObjectiveWeights(params.config, candidates,
-                                           *problem.pool, factory));
+  ASSIGN_OR_RETURN(run.objectives, ComputeObjectiveWeights(
+                                       params.config, candidates, *problem.pool,
+                                       params.columns.get(), factory));
   problem.weights = &run.objectives;
   StopRule stop;
   if (params.n_samples) {
@@ -89,6 +93,7 @@ SelectOutcome DescribeRun(const EmbeddingTable& candidates,
                         run.eligibility.duplicates.begin(),
                         run.eligibility.duplicates.end());
   out.candidates_already_in_pool = run.eligibility.already_in_pool;
+  out.candidates_filtered = run.eligibility.filtered;
   if (pool != nullptr) {
     out.pool_size_before = pool->table.size();
     out.version = pool->meta.version;

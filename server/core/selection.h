@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "absl/time/time.h"
 #include "common/embedding_table.h"
 #include "common/sample_limit.h"
+#include "server/core/candidate_columns.h"
 #include "server/core/eligibility.h"
 #include "server/core/image_inputs.h"
 #include "server/core/objective_weights.h"
@@ -64,6 +66,9 @@ struct SelectParams {
   ThumbnailLoader thumbnails;
   // How candidates are ordered. Default: typicality-weighted diversity.
   SelectionConfig config = SelectionConfig::Typical();
+  // Values of the candidates that objectives read (kColumn, kScores);
+  // null: none.
+  std::shared_ptr<const CandidateColumns> columns;
 };
 
 // InvalidArgument for a bad pool name, no stopping rule, a min_distance
@@ -88,6 +93,8 @@ struct SelectOutcome {
   bool committed = false;
   uint64_t candidates_received = 0;
   uint64_t candidates_already_in_pool = 0;
+  // Candidates a THRESHOLD objective filtered out.
+  uint64_t candidates_filtered = 0;
   // Candidates dropped as exact duplicates of an earlier candidate, each
   // with the candidate it equals (which stays).
   std::vector<RemovedDuplicate> duplicates;
@@ -130,8 +137,9 @@ struct SelectionRun {
   SelectionResult result;
 };
 
-// Eligibility, nearest pool rows, the objectives' weights (params.config;
-// typicality searches through indexes from `factory`), then `strategy`
+// Eligibility (THRESHOLD filters included), nearest pool rows, the
+// objectives' weights (params.config, its query sets resolved; typicality
+// and similarity searches through indexes from `factory`), then `strategy`
 // under the stop rule of `params`. `pool` may be null (an empty or new
 // pool). Cancelled when params.cancelled says so; the searches' errors.
 absl::StatusOr<SelectionRun> RunSelection(const SelectParams& params,

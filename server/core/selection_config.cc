@@ -1,9 +1,11 @@
 #include "server/core/selection_config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/pool_name.h"
 
 namespace datapool {
 
@@ -26,7 +28,9 @@ SelectionConfig SelectionConfig::Diversity() {
 bool SelectionConfig::IsPlainDiversity() const {
   bool diversity = false;
   for (const Objective& o : objectives) {
-    if (o.strength == 0) continue;
+    if (o.strength == 0 || o.strategy == ObjectiveStrategy::kThreshold) {
+      continue;
+    }
     if (o.strategy != ObjectiveStrategy::kDiversity) return false;
     diversity = true;
   }
@@ -59,6 +63,10 @@ const char* ObjectiveInputName(ObjectiveInput input) {
       return "random";
     case ObjectiveInput::kLabels:
       return "labels";
+    case ObjectiveInput::kColumn:
+      return "column";
+    case ObjectiveInput::kScores:
+      return "scores";
   }
   return "unknown";
 }
@@ -73,22 +81,62 @@ const char* ObjectiveStrategyName(ObjectiveStrategy strategy) {
       return "weights";
     case ObjectiveStrategy::kBalance:
       return "balance";
+    case ObjectiveStrategy::kThreshold:
+      return "threshold";
+    case ObjectiveStrategy::kSimilarity:
+      return "similarity";
+  }
+  return "unknown";
+}
+
+const char* ThresholdOperationName(ThresholdOperation operation) {
+  switch (operation) {
+    case ThresholdOperation::kSmaller:
+      return "smaller";
+    case ThresholdOperation::kSmallerEqual:
+      return "smaller_equal";
+    case ThresholdOperation::kBigger:
+      return "bigger";
+    case ThresholdOperation::kBiggerEqual:
+      return "bigger_equal";
+  }
+  return "unknown";
+}
+
+const char* UncertaintyScoreName(UncertaintyScore score) {
+  switch (score) {
+    case UncertaintyScore::kEntropy:
+      return "entropy";
+    case UncertaintyScore::kMargin:
+      return "margin";
+    case UncertaintyScore::kLeastConfidence:
+      return "least_confidence";
   }
   return "unknown";
 }
 
 namespace {
 
-// The input each strategy takes.
-ObjectiveInput InputOf(ObjectiveStrategy strategy) {
+// The inputs each strategy takes, the first named in messages.
+std::vector<ObjectiveInput> InputsOf(ObjectiveStrategy strategy) {
   switch (strategy) {
     case ObjectiveStrategy::kWeights:
-      return ObjectiveInput::kRandom;
+      return {ObjectiveInput::kRandom, ObjectiveInput::kColumn,
+              ObjectiveInput::kScores};
+    case ObjectiveStrategy::kThreshold:
+      return {ObjectiveInput::kColumn, ObjectiveInput::kScores,
+              ObjectiveInput::kLabels};
     case ObjectiveStrategy::kBalance:
-      return ObjectiveInput::kLabels;
+      return {ObjectiveInput::kLabels};
     default:
-      return ObjectiveInput::kEmbeddings;
+      return {ObjectiveInput::kEmbeddings};
   }
+}
+
+std::string Upper(absl::string_view name) {
+  std::string upper(name);
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  return upper;
 }
 
 absl::Status CheckBalance(const Objective& o, const std::string& field) {
@@ -109,13 +157,49 @@ absl::Status CheckBalance(const Objective& o, const std::string& field) {
 }
 
 absl::Status CheckObjective(const Objective& o, const std::string& field) {
-  const ObjectiveInput wanted = InputOf(o.strategy);
-  if (o.input != wanted) {
-    std::string upper = ObjectiveInputName(wanted);
-    for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  const std::vector<ObjectiveInput> inputs = InputsOf(o.strategy);
+  if (std::find(inputs.begin(), inputs.end(), o.input) == inputs.end()) {
+    std::string names;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      absl::StrAppend(&names,
+                      i == 0                   ? ""
+                      : i + 1 == inputs.size() ? " or "
+                                               : ", ",
+                      Upper(ObjectiveInputName(inputs[i])));
+    }
     return absl::InvalidArgumentError(absl::StrCat(
         field, ".input: strategy ", ObjectiveStrategyName(o.strategy),
-        " takes input ", upper, ", not ", ObjectiveInputName(o.input)));
+        " takes input ", names, ", not ", ObjectiveInputName(o.input)));
+  }
+  if ((o.input == ObjectiveInput::kColumn ||
+       o.input == ObjectiveInput::kScores) &&
+      o.column.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".column: input ", ObjectiveInputName(o.input),
+                     o.input == ObjectiveInput::kColumn
+                         ? " needs the column's name"
+                         : " needs the prefix of the probability columns"));
+  }
+  if (o.strategy == ObjectiveStrategy::kThreshold &&
+      !std::isfinite(o.threshold)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".threshold: must be a finite number, got ", o.threshold));
+  }
+  if (o.strategy == ObjectiveStrategy::kSimilarity) {
+    const bool inline_query = o.query != nullptr && o.query->size() > 0;
+    if (inline_query == !o.query_pool.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field,
+          ": SIMILARITY needs a query set: give either query (embeddings) or "
+          "query_pool (a pool's name), not ",
+          inline_query ? "both" : "neither"));
+    }
+    if (!o.query_pool.empty()) {
+      if (absl::Status ok = ValidatePoolName(o.query_pool); !ok.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".query_pool: ", ok.message()));
+      }
+    }
   }
   if (o.strategy == ObjectiveStrategy::kBalance) {
     if (absl::Status ok = CheckBalance(o, field); !ok.ok()) return ok;
@@ -147,7 +231,7 @@ absl::Status ValidateSelectionConfig(const SelectionConfig& config) {
         "config.objectives: give at least one objective (or leave config "
         "unset for the default)");
   }
-  bool diversity = false, balance = false;
+  bool diversity = false, balance = false, orders = false;
   for (size_t i = 0; i < config.objectives.size(); ++i) {
     const Objective& o = config.objectives[i];
     const std::string field = absl::StrCat("config.objectives[", i, "]");
@@ -161,6 +245,13 @@ absl::Status ValidateSelectionConfig(const SelectionConfig& config) {
                        " is given twice; give it once"));
     }
     if (seen != nullptr) *seen = true;
+    orders |= o.strength != 0 && o.strategy != ObjectiveStrategy::kThreshold;
+  }
+  if (!orders) {
+    return absl::InvalidArgumentError(
+        "config.objectives: no objective orders the candidates (THRESHOLD "
+        "only filters, and a strength of 0 leaves an objective out); add "
+        "one, e.g. DIVERSITY on EMBEDDINGS");
   }
   return absl::OkStatus();
 }

@@ -8,11 +8,13 @@
 #define DATAPOOL_SERVER_CORE_SELECTION_CONFIG_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/embedding_table.h"
 
 namespace datapool {
 
@@ -20,6 +22,8 @@ enum class ObjectiveInput {
   kEmbeddings,  // the candidates' embeddings
   kRandom,      // a seeded uniform weight in (0, 1] per candidate
   kLabels,      // the candidates' labels
+  kColumn,      // a numeric column of the candidates (CandidateColumns)
+  kScores,      // an active-learning score from class-probability columns
 };
 
 enum class ObjectiveStrategy {
@@ -32,6 +36,27 @@ enum class ObjectiveStrategy {
   kWeights,
   // Towards target shares of the labels (changes as picks are made).
   kBalance,
+  // A filter applied before the rest: only candidates whose value passes
+  // the comparison may be picked. Not a factor.
+  kThreshold,
+  // 1 - d / 2 for the distance d to the nearest sample of a query set.
+  kSimilarity,
+};
+
+// THRESHOLD's comparison: value <op> threshold keeps the candidate.
+enum class ThresholdOperation {
+  kSmaller,
+  kSmallerEqual,
+  kBigger,
+  kBiggerEqual
+};
+
+// Active-learning scores from class probabilities p (normalised to sum 1,
+// p1 >= p2 the largest), each in [0, 1], higher for more uncertain.
+enum class UncertaintyScore {
+  kEntropy,          // -sum(p log p) / log C
+  kMargin,           // 1 - (p1 - p2)
+  kLeastConfidence,  // (1 - p1) / (1 - 1/C)
 };
 
 struct Objective {
@@ -46,6 +71,18 @@ struct Objective {
   uint64_t seed = 0;
   // BALANCE: (label, share) pairs; empty: uniform over the labels present.
   std::vector<std::pair<int64_t, double>> balance_target = {};
+  // COLUMN: the column; SCORES: the prefix of the probability columns
+  // "<column>_0", "<column>_1", ...
+  std::string column = {};
+  // SCORES: which score.
+  UncertaintyScore score = UncertaintyScore::kEntropy;
+  // THRESHOLD: value <operation> threshold keeps a candidate.
+  double threshold = 0;
+  ThresholdOperation operation = ThresholdOperation::kBigger;
+  // SIMILARITY: the query set (unit rows), or the name of the pool whose
+  // samples are the query set (resolved into `query` by the selection).
+  std::shared_ptr<const EmbeddingTable> query = {};
+  std::string query_pool = {};
 };
 
 // A copyable value; thread-compatible.
@@ -58,21 +95,29 @@ struct SelectionConfig {
   static SelectionConfig Diversity();
 
   // True when the objectives reduce to DIVERSITY alone (others at strength
-  // 0): the selection is plain farthest-first k-center.
+  // 0, THRESHOLD filters aside): plain farthest-first k-center.
   bool IsPlainDiversity() const;
   // "typical", "diversity", or "custom".
   std::string Name() const;
 };
 
-// "embeddings", "random"; "diversity", "typicality", "weights".
+// "embeddings", "random", ...; "diversity", "typicality", "weights", ...
+// (the proto's names, lower case).
 const char* ObjectiveInputName(ObjectiveInput input);
 const char* ObjectiveStrategyName(ObjectiveStrategy strategy);
+
+const char* ThresholdOperationName(ThresholdOperation operation);
+const char* UncertaintyScoreName(UncertaintyScore score);
 
 // InvalidArgument naming the field ("config.objectives[1].strength: ...")
 // for no objectives, an input the strategy does not take, a non-finite
 // strength, a negative DIVERSITY or BALANCE strength, two DIVERSITY or
-// BALANCE objectives, a typicality_neighbors of 0, or balance shares that
-// are negative, not finite or all 0.
+// BALANCE objectives, a typicality_neighbors of 0, balance shares that
+// are negative, not finite or all 0, a COLUMN or SCORES input without a
+// column, a non-finite threshold, or a SIMILARITY objective without
+// exactly one of query and query_pool (or a bad pool name). Only objectives
+// that order candidates count (a config of THRESHOLD filters alone is
+// refused).
 absl::Status ValidateSelectionConfig(const SelectionConfig& config);
 
 }  // namespace datapool

@@ -16,6 +16,7 @@
 #include "server/core/kcenter_greedy.h"
 #include "server/core/objective_weights.h"
 #include "server/core/pool_manager.h"
+#include "server/core/selection_test_util.h"
 #include "server/core/test_util.h"
 #include "server/core/typicality.h"
 
@@ -24,20 +25,6 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// Unit vectors in 2-D at the given angles (radians), named a0, a1, ...
-EmbeddingTable Angles(const std::vector<double>& angles,
-                      const std::string& prefix = "a") {
-  EmbeddingTable t;
-  t.dimension = 2;
-  for (size_t i = 0; i < angles.size(); ++i) {
-    t.filenames.push_back(absl::StrCat(prefix, i));
-    t.labels.push_back(0);
-    t.values.push_back(static_cast<float>(std::cos(angles[i])));
-    t.values.push_back(static_cast<float>(std::sin(angles[i])));
-  }
-  return t;
-}
 
 // 30 points in a tight cluster around angle 0, then 10 spread outliers.
 EmbeddingTable DenseAndOutliers() {
@@ -87,21 +74,6 @@ SelectionConfig Balance(std::vector<std::pair<int64_t, double>> target,
   return config;
 }
 
-SelectParams Params(const std::string& pool, uint64_t n,
-                    SelectionConfig config) {
-  SelectParams p;
-  p.pool = pool;
-  p.n_samples = *SampleLimit::Count(n);
-  p.config = std::move(config);
-  return p;
-}
-
-std::unique_ptr<PoolManager> Open(const std::string& dir) {
-  auto m = PoolManager::Create({dir});
-  EXPECT_TRUE(m.ok()) << m.status();
-  return m.ok() ? *std::move(m) : nullptr;
-}
-
 // The k-center input of all of `t`'s rows (borrowed).
 KCenterInput InputOf(const EmbeddingTable& t) {
   KCenterInput in;
@@ -109,12 +81,6 @@ KCenterInput InputOf(const EmbeddingTable& t) {
   in.n = t.size();
   in.d = t.dimension;
   return in;
-}
-
-std::vector<std::string> Names(const SelectOutcome& out) {
-  std::vector<std::string> names;
-  for (const SelectedSample& s : out.selected) names.push_back(s.filename);
-  return names;
 }
 
 TEST(SelectionConfigTest, DefaultIsTypicalAndDiversityIsPlain) {
@@ -240,7 +206,8 @@ TEST(ObjectiveWeightsTest, StrengthZeroRemovesNegativeInverts) {
   const auto factory = BruteForceIndex::Factory();
   SelectionConfig typical_only;
   typical_only.objectives = {Make(ObjectiveStrategy::kTypicality)};
-  auto w = ComputeObjectiveWeights(typical_only, t, EmbeddingTable(), factory);
+  auto w = ComputeObjectiveWeights(typical_only, t, EmbeddingTable(), nullptr,
+                                   factory);
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_TRUE(w->weights_only);
   ASSERT_EQ(w->weights.size(), t.size());
@@ -249,7 +216,8 @@ TEST(ObjectiveWeightsTest, StrengthZeroRemovesNegativeInverts) {
                      w->weights.begin();
   EXPECT_LT(top, 30u);
   typical_only.objectives[0].strength = -1;
-  w = ComputeObjectiveWeights(typical_only, t, EmbeddingTable(), factory);
+  w = ComputeObjectiveWeights(typical_only, t, EmbeddingTable(), nullptr,
+                              factory);
   ASSERT_TRUE(w.ok()) << w.status();
   const size_t inverted =
       std::max_element(w->weights.begin(), w->weights.end()) -
@@ -257,7 +225,8 @@ TEST(ObjectiveWeightsTest, StrengthZeroRemovesNegativeInverts) {
   EXPECT_GE(inverted, 30u);  // an outlier
   typical_only.objectives[0].strength = 0;
   typical_only.objectives.push_back(Make(ObjectiveStrategy::kDiversity));
-  w = ComputeObjectiveWeights(typical_only, t, EmbeddingTable(), factory);
+  w = ComputeObjectiveWeights(typical_only, t, EmbeddingTable(), nullptr,
+                              factory);
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_TRUE(w->weights.empty());  // plain diversity
 }
@@ -268,10 +237,13 @@ TEST(ObjectiveWeightsTest, RandomWeightsFollowTheSeed) {
   random.objectives = {Make(ObjectiveStrategy::kWeights)};
   random.objectives[0].seed = 7;
   const auto factory = BruteForceIndex::Factory();
-  auto a = ComputeObjectiveWeights(random, t, EmbeddingTable(), factory);
-  auto b = ComputeObjectiveWeights(random, t, EmbeddingTable(), factory);
+  auto a =
+      ComputeObjectiveWeights(random, t, EmbeddingTable(), nullptr, factory);
+  auto b =
+      ComputeObjectiveWeights(random, t, EmbeddingTable(), nullptr, factory);
   random.objectives[0].seed = 8;
-  auto c = ComputeObjectiveWeights(random, t, EmbeddingTable(), factory);
+  auto c =
+      ComputeObjectiveWeights(random, t, EmbeddingTable(), nullptr, factory);
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   EXPECT_EQ(a->weights, b->weights);
   EXPECT_NE(a->weights, c->weights);
@@ -310,6 +282,13 @@ TEST(SelectionModesTest, MinDistanceHoldsInEveryMode) {
   mixed.objectives.push_back(Make(ObjectiveStrategy::kWeights, 0.5));
   mixed.objectives[1].strength = -0.5;
   configs.push_back(mixed);
+  SelectionConfig similar = SelectionConfig::Diversity();
+  Objective similarity = Make(ObjectiveStrategy::kSimilarity);
+  auto query = std::make_shared<EmbeddingTable>(RandomTable(3, 5, 9, "q"));
+  ASSERT_TRUE(ValidateAndNormalize(query.get()).ok());
+  similarity.query = query;
+  similar.objectives.push_back(similarity);
+  configs.push_back(similar);
   for (const SelectionConfig& config : configs) {
     TempDir tmp;
     auto manager = Open(tmp.path());

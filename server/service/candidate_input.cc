@@ -1,7 +1,11 @@
 #include "server/service/candidate_input.h"
 
+#include <memory>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "common/status_macros.h"
 #include "server/core/thumbnails.h"
 #include "server/service/proto_convert.h"
@@ -44,9 +48,34 @@ absl::StatusOr<SelectOutcome> CandidateInput::Select(
     SelectParams params, const ProgressFn& progress) {
   params.progress = progress;
   params.thumbnails = Thumbnails();
+  params.columns = columns_;
   if (ingest_ == nullptr) return manager_.Select(params, std::move(table_));
   ASSIGN_OR_RETURN(EmbeddedImages images, FinishImages(progress));
   return manager_.SelectImages(params, std::move(images));
+}
+
+absl::Status CandidateInput::AddColumns(const v1::CandidateColumns& proto) {
+  if (proto.columns_size() == 0 && proto.filenames_size() == 0) {
+    return absl::OkStatus();
+  }
+  std::vector<absl::string_view> filenames(proto.filenames().begin(),
+                                           proto.filenames().end());
+  size_t key_bytes = 0;
+  for (absl::string_view f : filenames) key_bytes += f.size() + 32;
+  size_t values = 0;
+  for (const v1::CandidateColumn& c : proto.columns()) {
+    values += static_cast<size_t>(c.values_size());
+  }
+  RETURN_IF_ERROR(budget_.AddColumnValues(values, key_bytes));
+  if (columns_ == nullptr) columns_ = std::make_shared<CandidateColumns>();
+  for (int c = 0; c < proto.columns_size(); ++c) {
+    const v1::CandidateColumn& column = proto.columns(c);
+    RETURN_IF_ERROR(columns_->Add(
+        absl::StrCat("columns.columns[", c, "]"), filenames, column.name(),
+        absl::Span<const double>(column.values().data(),
+                                 column.values().size())));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SearchOutcome> CandidateInput::Search(absl::string_view pool,

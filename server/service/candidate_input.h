@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "datapool/v1/datapool.pb.h"
+#include "server/core/candidate_columns.h"
 #include "server/core/pool_manager.h"
 #include "server/core/request_budget.h"
 #include "server/service/image_ingest.h"
@@ -44,6 +45,11 @@ class CandidateInput {
       const google::protobuf::RepeatedPtrField<std::string>& paths,
       const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks);
 
+  // Takes one message's column values (kept apart from the candidates
+  // until the selection matches them up). InvalidArgument as
+  // CandidateColumns::Add; ResourceExhausted beyond the request's bytes.
+  absl::Status AddColumns(const v1::CandidateColumns& proto);
+
   // Candidates or images taken so far.
   size_t received() const { return table_.size() + images_received_; }
 
@@ -70,6 +76,7 @@ class CandidateInput {
   RequestBudget budget_;
   Metrics* const metrics_;
   EmbeddingTable table_;
+  std::shared_ptr<CandidateColumns> columns_;
   std::unique_ptr<ImageIngest> ingest_;
   size_t images_received_ = 0;  // paths given and uploads completed
   size_t uploads_ = 0;          // upload chunks seen

@@ -180,6 +180,7 @@ absl::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
     RETURN_IF_ERROR(input.Add(params->pool, weak_labels,
                               params->remove_duplicates, message->candidates(),
                               message->input_paths(), message->images()));
+    RETURN_IF_ERROR(input.AddColumns(message->columns()));
     if (progress) progress("receiving", input.received(), 0);
   }
   if (!params)

@@ -1,13 +1,36 @@
 #include "server/service/proto_convert.h"
 
 #include <map>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/core/candidates.h"
 
 namespace datapool {
 
 namespace {
+
+// SIMILARITY's inline query set, checked and normalised like candidates;
+// rows without filenames are named "query_<i>".
+absl::StatusOr<std::shared_ptr<const EmbeddingTable>> QueryFromProto(
+    const v1::EmbeddingBlock& proto, const std::string& field) {
+  v1::EmbeddingBlock block = proto;
+  if (block.filenames_size() == 0 && block.dimension() > 0) {
+    const int rows = block.values_size() / static_cast<int>(block.dimension());
+    for (int i = 0; i < rows; ++i) {
+      block.add_filenames(absl::StrCat("query_", i));
+    }
+  }
+  auto table = std::make_shared<EmbeddingTable>();
+  absl::Status ok = AppendBlock(block, table.get());
+  if (ok.ok()) ok = ValidateAndNormalize(table.get());
+  if (!ok.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".query: ", ok.message()));
+  }
+  return std::shared_ptr<const EmbeddingTable>(std::move(table));
+}
 
 absl::StatusOr<Objective> FromProto(const v1::SelectionObjective& proto,
                                     size_t index) {
@@ -24,11 +47,33 @@ absl::StatusOr<Objective> FromProto(const v1::SelectionObjective& proto,
     case v1::SelectionObjective::INPUT_LABELS:
       o.input = ObjectiveInput::kLabels;
       break;
+    case v1::SelectionObjective::INPUT_COLUMN:
+      o.input = ObjectiveInput::kColumn;
+      break;
+    case v1::SelectionObjective::INPUT_SCORES:
+      o.input = ObjectiveInput::kScores;
+      switch (proto.score()) {
+        case v1::SelectionObjective::SCORE_ENTROPY:
+          o.score = UncertaintyScore::kEntropy;
+          break;
+        case v1::SelectionObjective::SCORE_MARGIN:
+          o.score = UncertaintyScore::kMargin;
+          break;
+        case v1::SelectionObjective::SCORE_LEAST_CONFIDENCE:
+          o.score = UncertaintyScore::kLeastConfidence;
+          break;
+        default:
+          return absl::InvalidArgumentError(absl::StrCat(
+              field, ".score: input SCORES needs a score: ENTROPY, MARGIN or ",
+              "LEAST_CONFIDENCE (got ", static_cast<int>(proto.score()), ")"));
+      }
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           field, ".input: unknown input ", static_cast<int>(proto.input()),
-          " (EMBEDDINGS, RANDOM or LABELS)"));
+          " (EMBEDDINGS, RANDOM, LABELS, COLUMN or SCORES)"));
   }
+  o.column = proto.column();
   switch (proto.strategy()) {
     case v1::SelectionObjective::STRATEGY_DIVERSITY:
       o.strategy = ObjectiveStrategy::kDiversity;
@@ -42,11 +87,42 @@ absl::StatusOr<Objective> FromProto(const v1::SelectionObjective& proto,
     case v1::SelectionObjective::STRATEGY_BALANCE:
       o.strategy = ObjectiveStrategy::kBalance;
       break;
+    case v1::SelectionObjective::STRATEGY_THRESHOLD:
+      o.strategy = ObjectiveStrategy::kThreshold;
+      o.threshold = proto.threshold();
+      switch (proto.operation()) {
+        case v1::SelectionObjective::OPERATION_SMALLER:
+          o.operation = ThresholdOperation::kSmaller;
+          break;
+        case v1::SelectionObjective::OPERATION_SMALLER_EQUAL:
+          o.operation = ThresholdOperation::kSmallerEqual;
+          break;
+        case v1::SelectionObjective::OPERATION_BIGGER:
+          o.operation = ThresholdOperation::kBigger;
+          break;
+        case v1::SelectionObjective::OPERATION_BIGGER_EQUAL:
+          o.operation = ThresholdOperation::kBiggerEqual;
+          break;
+        default:
+          return absl::InvalidArgumentError(absl::StrCat(
+              field, ".operation: THRESHOLD needs an operation: SMALLER, ",
+              "SMALLER_EQUAL, BIGGER or BIGGER_EQUAL (got ",
+              static_cast<int>(proto.operation()), ")"));
+      }
+      break;
+    case v1::SelectionObjective::STRATEGY_SIMILARITY:
+      o.strategy = ObjectiveStrategy::kSimilarity;
+      o.query_pool = proto.query_pool();
+      if (proto.has_query()) {
+        ASSIGN_OR_RETURN(o.query, QueryFromProto(proto.query(), field));
+      }
+      break;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ".strategy: unknown strategy ",
-                       static_cast<int>(proto.strategy()),
-                       " (DIVERSITY, TYPICALITY, WEIGHTS or BALANCE)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".strategy: unknown strategy ",
+          static_cast<int>(proto.strategy()),
+          " (DIVERSITY, TYPICALITY, WEIGHTS, BALANCE, THRESHOLD or "
+          "SIMILARITY)"));
   }
   if (proto.has_strength()) o.strength = proto.strength();
   // Sorted by label: the same config, the same groups.
@@ -231,6 +307,7 @@ void ToProto(const SelectOutcome& outcome, v1::SelectResponse* proto) {
   proto->set_committed(outcome.committed);
   proto->set_candidates_received(outcome.candidates_received);
   proto->set_candidates_already_in_pool(outcome.candidates_already_in_pool);
+  proto->set_candidates_filtered(outcome.candidates_filtered);
   proto->set_distance_evaluations(outcome.stats.distance_evaluations);
   proto->set_evaluations_skipped(outcome.stats.evaluations_skipped);
   proto->set_duplicates_removed(outcome.duplicates.size());

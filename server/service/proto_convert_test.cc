@@ -120,6 +120,69 @@ TEST(ProtoConvertTest, SelectionConfigs) {
   EXPECT_THAT(p.status().message(), HasSubstr("config.objectives"));
 }
 
+TEST(ProtoConvertTest, ObjectivesOnColumnsScoresThresholdsAndQueries) {
+  v1::SelectionConfig proto;
+  v1::SelectionObjective* w = proto.add_objectives();
+  w->set_input(v1::SelectionObjective::INPUT_SCORES);
+  w->set_strategy(v1::SelectionObjective::STRATEGY_WEIGHTS);
+  w->set_column("pred");
+  w->set_score(v1::SelectionObjective::SCORE_LEAST_CONFIDENCE);
+  v1::SelectionObjective* t = proto.add_objectives();
+  t->set_input(v1::SelectionObjective::INPUT_COLUMN);
+  t->set_strategy(v1::SelectionObjective::STRATEGY_THRESHOLD);
+  t->set_column("sharpness");
+  t->set_operation(v1::SelectionObjective::OPERATION_SMALLER_EQUAL);
+  t->set_threshold(0.25);
+  v1::SelectionObjective* q = proto.add_objectives();
+  q->set_input(v1::SelectionObjective::INPUT_EMBEDDINGS);
+  q->set_strategy(v1::SelectionObjective::STRATEGY_SIMILARITY);
+  q->mutable_query()->set_dimension(2);
+  for (float v : {3.0f, 4.0f, 0.0f, 2.0f}) q->mutable_query()->add_values(v);
+  absl::StatusOr<SelectionConfig> config = FromProto(proto);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Objective& scores = config->objectives[0];
+  EXPECT_EQ(scores.input, ObjectiveInput::kScores);
+  EXPECT_EQ(scores.column, "pred");
+  EXPECT_EQ(scores.score, UncertaintyScore::kLeastConfidence);
+  const Objective& threshold = config->objectives[1];
+  EXPECT_EQ(threshold.strategy, ObjectiveStrategy::kThreshold);
+  EXPECT_EQ(threshold.operation, ThresholdOperation::kSmallerEqual);
+  EXPECT_EQ(threshold.threshold, 0.25);
+  // The query rows, normalised and named.
+  const Objective& similarity = config->objectives[2];
+  ASSERT_NE(similarity.query, nullptr);
+  EXPECT_THAT(similarity.query->filenames, ElementsAre("query_0", "query_1"));
+  EXPECT_THAT(similarity.query->values, ElementsAre(0.6f, 0.8f, 0.0f, 1.0f));
+  EXPECT_EQ(config->Name(), "custom");
+
+  // Errors name the field.
+  v1::SelectionConfig bad = proto;
+  bad.mutable_objectives(0)->clear_score();
+  EXPECT_THAT(FromProto(bad).status().message(),
+              HasSubstr("config.objectives[0].score"));
+  bad = proto;
+  bad.mutable_objectives(1)->clear_operation();
+  EXPECT_THAT(FromProto(bad).status().message(),
+              HasSubstr("config.objectives[1].operation"));
+  bad = proto;
+  bad.mutable_objectives(2)->mutable_query()->set_values(2, 0);
+  bad.mutable_objectives(2)->mutable_query()->set_values(3, 0);
+  absl::StatusOr<SelectionConfig> zero = FromProto(bad);
+  EXPECT_TRUE(absl::IsInvalidArgument(zero.status()));
+  EXPECT_THAT(zero.status().message(), HasSubstr("config.objectives[2].query"));
+  bad = proto;
+  bad.mutable_objectives(2)->set_query_pool("other");
+  EXPECT_THAT(FromProto(bad).status().message(), HasSubstr("not both"));
+  bad.mutable_objectives(2)->clear_query();
+  EXPECT_EQ(FromProto(bad)->objectives[2].query_pool, "other");
+
+  SelectOutcome out;
+  out.candidates_filtered = 7;
+  v1::SelectResponse response;
+  ToProto(out, &response);
+  EXPECT_EQ(response.candidates_filtered(), 7u);
+}
+
 TEST(ProtoConvertTest, MergeRequestsMapCollisionRules) {
   v1::MergePoolsRequest proto;
   proto.set_target("t");
