@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/candidates.h"
@@ -166,6 +167,36 @@ TEST(ThresholdTest, FiltersFirstAndCountsWhatItRemoved) {
     EXPECT_EQ(out->candidates_filtered, 6 - c.kept.size());
     EXPECT_EQ(out->stop_reason, StopReason::kNSamples);
   }
+}
+
+TEST(ThresholdTest, TheReportSaysWhatWasFilteredAndOnWhat) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  auto sharp = Columns(SixNames(), "<sharp>", {0.1, 0.9, 0.5, 0.7, 0.2, 0.8});
+  SelectionConfig config = SelectionConfig::Diversity();
+  config.objectives.push_back(Threshold(ObjectiveInput::kColumn, "<sharp>",
+                                        ThresholdOperation::kBigger, 0.5));
+  SelectParams p = Params("p", 2, config);
+  p.dry_run = true;
+  p.dry_run_report = true;
+  p.columns = sharp;
+  auto out = manager->Select(p, Six());
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->report.has_value());
+  absl::StatusOr<JsonValue> json = ParseJson(out->report->json);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(json->Find("counts")->Find("filtered_by_threshold")->number, 3);
+  EXPECT_EQ(json->Find("counts")->Find("eligible")->number, 3);
+  const JsonValue& filter =
+      json->Find("strategy")->Find("objectives")->array[1];
+  EXPECT_EQ(filter.Find("strategy")->string, "threshold");
+  EXPECT_EQ(filter.Find("column")->string, "<sharp>");
+  EXPECT_EQ(filter.Find("operation")->string, "bigger");
+  EXPECT_EQ(filter.Find("threshold")->number, 0.5);
+  EXPECT_THAT(out->report->html, HasSubstr("Filtered by a threshold"));
+  // The column's name is the user's text: escaped.
+  EXPECT_THAT(out->report->html,
+              HasSubstr("diversity: diversity; only &lt;sharp&gt; &gt; 0.5"));
 }
 
 TEST(ThresholdTest, RowsMarkedSelectedStayAndLabelsFilterToo) {

@@ -59,8 +59,21 @@ std::string StoppingRules(const SelectionReportInput& in) {
 // "typical: diversity × typicality (picks 1.8× the eligible mean)".
 std::string StrategyText(const ReportData& data) {
   std::string name, parts;
+  std::string filters;
   for (const ObjectiveContribution& c : data.contributions) {
     const Objective& o = *c.objective;
+    if (o.strategy == ObjectiveStrategy::kThreshold) {
+      static constexpr const char* kOps[] = {"&lt;", "&le;", "&gt;", "&ge;"};
+      absl::StrAppend(
+          &filters, filters.empty() ? "" : ", ",
+          o.input == ObjectiveInput::kLabels ? "label" : HtmlEscape(o.column),
+          o.input == ObjectiveInput::kScores
+              ? absl::StrCat(" ", UncertaintyScoreName(o.score))
+              : "",
+          " ", kOps[static_cast<int>(o.operation)], " ",
+          ShortNumber(o.threshold));
+      continue;
+    }
     if (o.strength == 0) continue;
     absl::StrAppend(&parts, parts.empty() ? "" : " &times; ",
                     ObjectiveStrategyName(o.strategy));
@@ -71,6 +84,7 @@ std::string StrategyText(const ReportData& data) {
                       "&times; the eligible mean)");
     }
   }
+  if (!filters.empty()) absl::StrAppend(&parts, "; only ", filters);
   return parts;
 }
 
@@ -87,6 +101,9 @@ void WriteCounts(const SelectionReportInput& in, const ReportData& data,
   }
   row("Already in the pool", absl::StrCat(in.candidates_already_in_pool));
   row("Exact duplicates removed", absl::StrCat(in.duplicates->size()));
+  if (in.candidates_filtered > 0) {
+    row("Filtered by a threshold", absl::StrCat(in.candidates_filtered));
+  }
   row("Eligible", absl::StrCat(data.eligible));
   row("Selected", absl::StrCat(in.result->picks.size()));
   row("Rejected", absl::StrCat(data.rejected.size()));

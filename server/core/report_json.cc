@@ -78,6 +78,7 @@ void WriteCounts(const SelectionReportInput& in, const ReportData& data,
       .Key("skipped_files").UInt(in.skipped->size())
       .Key("already_in_pool").UInt(in.candidates_already_in_pool)
       .Key("duplicates_removed").UInt(in.duplicates->size())
+      .Key("filtered_by_threshold").UInt(in.candidates_filtered)
       .Key("eligible").UInt(data.eligible)
       .Key("selected").UInt(in.result->picks.size())
       .Key("rejected").UInt(data.rejected.size())
@@ -102,6 +103,20 @@ void WriteStrategy(const SelectionReportInput& in, const ReportData& data,
         .String(ObjectiveStrategyName(o.strategy))
         .Key("strength")
         .Double(o.strength);
+    if (!o.column.empty()) w->Key("column").String(o.column);
+    if (o.input == ObjectiveInput::kScores) {
+      w->Key("score").String(UncertaintyScoreName(o.score));
+    }
+    if (o.strategy == ObjectiveStrategy::kThreshold) {
+      w->Key("operation")
+          .String(ThresholdOperationName(o.operation))
+          .Key("threshold")
+          .Double(o.threshold);
+    }
+    if (!o.query_pool.empty()) w->Key("query_pool").String(o.query_pool);
+    if (o.query != nullptr && o.query_pool.empty()) {
+      w->Key("query_rows").UInt(o.query->size());
+    }
     w->Key("mean_picked");
     DoubleOrNull(c.mean_picked, w);
     w->Key("mean_eligible");

@@ -128,6 +128,7 @@ SelectionReport ReportRun(const SelectParams& params,
   r.objectives = &run.objectives;
   r.candidates_received = outcome.candidates_received;
   r.candidates_already_in_pool = outcome.candidates_already_in_pool;
+  r.candidates_filtered = outcome.candidates_filtered;
   r.duplicates = &outcome.duplicates;
   r.skipped = &outcome.skipped;
   r.selection_seconds = outcome.selection_seconds;

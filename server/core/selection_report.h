@@ -40,6 +40,8 @@ struct SelectionReportInput {
 
   uint64_t candidates_received = 0;
   uint64_t candidates_already_in_pool = 0;
+  // Candidates a THRESHOLD objective filtered out.
+  uint64_t candidates_filtered = 0;
   // Candidates dropped as exact duplicates, with the one each equals.
   const std::vector<RemovedDuplicate>* duplicates = nullptr;
   const std::vector<SkippedFile>* skipped = nullptr;
