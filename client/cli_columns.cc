@@ -225,7 +225,8 @@ absl::StatusOr<ColumnFile> ReadColumnsFile(const std::string& path) {
 ColumnFile CandidateColumnFile(const std::string& path, CsvWithColumns* csv) {
   ColumnFile file;
   file.name = path;
-  file.filenames = csv->table.filenames;
+  // No columns, nothing to key: spare the copy.
+  if (!csv->columns.empty()) file.filenames = csv->table.filenames;
   file.lines = std::move(csv->lines);
   file.columns = std::move(csv->columns);
   csv->lines.clear();

@@ -46,7 +46,7 @@ absl::StatusOr<ColumnFile> ParseColumnsCsv(absl::string_view text,
 absl::StatusOr<ColumnFile> ReadColumnsFile(const std::string& path);
 
 // The candidates CSV's other columns as a ColumnFile named `path`; moves
-// them out of `csv` (the filenames are copied).
+// them out of `csv` (the filenames are copied when there are columns).
 ColumnFile CandidateColumnFile(const std::string& path, CsvWithColumns* csv);
 
 // The values the objectives of `config` read, one block per file that

@@ -798,7 +798,7 @@ class CliStrategyTest(CliTestBase):
             {"input": {"type": "EMBEDDINGS"},
              "strategy": {"type": "DIVERSITY"}},
             {"input": {"type": "EMBEDDINGS"},
-             "strategy": {"type": "SIMILARITY"}}]}
+             "strategy": {"type": "SIMILAR"}}]}
         cases = [
             (("--strategy", "fastest"),
              ["--strategy", "typical", "diversity", "'fastest'"]),
@@ -807,12 +807,12 @@ class CliStrategyTest(CliTestBase):
              ["--strategy", "--selection-config"]),
             (("--selection-config", self.write_config("type.json", bad_type)),
              ["--selection-config strategies[1].strategy.type: unknown "
-              "strategy 'SIMILARITY' (supported: DIVERSITY, TYPICALITY, "
-              "WEIGHTS, BALANCE)"]),
+              "strategy 'SIMILAR' (supported: DIVERSITY, TYPICALITY, "
+              "WEIGHTS, BALANCE, THRESHOLD, SIMILARITY)"]),
             (("--selection-config", self.write_config("input.json", {
-                "strategies": [{"input": {"type": "SCORES"},
+                "strategies": [{"input": {"type": "PREDICTIONS"},
                                 "strategy": {"type": "WEIGHTS"}}]})),
-             ["strategies[0].input.type", "'SCORES'"]),
+             ["strategies[0].input.type", "'PREDICTIONS'"]),
             (("--selection-config", self.write_config("key.json", {
                 "strategies": [{"input": {"type": "EMBEDDINGS"},
                                 "strategy": {"type": "DIVERSITY",
@@ -857,6 +857,65 @@ class CliStrategyTest(CliTestBase):
         self.assertIn("diversity (plain greedy k-center",
                       " ".join(strategy.split()))
         self.assertIn("--selection-config FILE.json", flags)
+
+
+class CliCandidateColumnsTest(CliTestBase):
+    """select --columns: a THRESHOLD on one METADATA column filters, WEIGHTS
+    of another orders; the CLI's usage errors come before any call."""
+
+    def test_columns_threshold_and_metadata_weights(self):
+        rng = np.random.default_rng(31)
+        names = ["c/img_%d.png" % i for i in range(10)]
+        emb = self.csv_path("columns-candidates.csv")
+        write_lightly_csv(emb, names, rng.normal(size=(10, D)), [0] * 10)
+        sharpness = [i / 10 for i in range(10)]  # img_5.. pass > 0.45
+        quality = [4, 10, 2, 8, 6, 3, 9, 5, 7, 1]
+        columns = self.csv_path("columns.csv")
+        with open(columns, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["quality", "filenames", "sharpness"])
+            for name, q, s in reversed(list(zip(names, quality, sharpness))):
+                w.writerow([q, name, repr(s)])
+            w.writerow([1, "not-a-candidate.png", 0.9])  # ignored
+        config = os.path.join(self.data, "columns-config.json")
+        with open(config, "w", encoding="utf-8") as f:
+            json.dump({"strategies": [
+                {"input": {"type": "METADATA", "key": "sharpness"},
+                 "strategy": {"type": "THRESHOLD", "threshold": 0.45,
+                              "operation": "BIGGER"}},
+                {"input": {"type": "METADATA", "key": "quality"},
+                 "strategy": {"type": "WEIGHTS"}}]}, f)
+        select = ("select", "--pool", "columns", "--embeddings", emb,
+                  "--n-samples", "10", "--selection-config", config,
+                  "--columns", columns)
+        out = self.cli_json(*select, "--dry-run", "--json")
+        # Only img_5..img_9 pass; the weights order them, highest first.
+        self.assertEqual([s["filename"] for s in out["selected"]],
+                         ["c/img_6.png", "c/img_8.png", "c/img_7.png",
+                          "c/img_5.png", "c/img_9.png"], out)
+        self.assertEqual(out["candidates_filtered"], 5, out)
+        self.assertEqual(out["stop_reason"], "exhausted", out)
+        text = self.cli_ok(*select).stdout
+        self.assertIn("5 filtered by a threshold", text)
+        self.assertIn("Selected 5 of 10 candidates", text)
+
+        # A non-numeric cell in the column the threshold reads, a column
+        # no file has: usage errors, the server never asked.
+        bad = self.csv_path("columns-bad.csv")
+        with open(bad, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["filenames", "sharpness", "quality"])
+            for i, name in enumerate(names):
+                w.writerow([name, "sharp" if i == 3 else i / 10, i])
+        sock, closed = bound_closed_port()
+        with sock:
+            proc = self.assertUsageError(*select[:-1], bad, server=closed)
+            self.assertIn("--columns %s: line 5, column 2: 'sharpness' must "
+                          "be a finite number, got 'sharp'" % bad,
+                          proc.stderr, self.explain(proc))
+            proc = self.assertUsageError(*select[:-2], server=closed)
+            self.assertIn("strategies[0].input.key: no column 'sharpness'",
+                          proc.stderr, self.explain(proc))
 
 
 class CliConnectionTest(CliTestBase):
