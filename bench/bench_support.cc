@@ -8,6 +8,19 @@
 
 namespace datapool_bench {
 
+std::vector<float> ReadF32(const std::string& path, size_t count) {
+  std::vector<float> v(count);
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) Die("cannot open " + path);
+  const size_t got = std::fread(v.data(), sizeof(float), count, f);
+  std::fclose(f);
+  if (got != count) {
+    Die(path + ": expected " + std::to_string(count) + " floats, read " +
+        std::to_string(got));
+  }
+  return v;
+}
+
 [[noreturn]] void Die(const std::string& msg) {
   std::fprintf(stderr, "datapool_kcenter_bench: %s\n", msg.c_str());
   std::exit(2);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace datapool_bench {
 
@@ -43,9 +44,15 @@ long RuMaxRssKiB();
 int SetBlasThreads(int threads);
 std::string BlasCoreName();
 
+// `count` little-endian float32 values from a raw file; dies on a short
+// read.
+std::vector<float> ReadF32(const std::string& path, size_t count);
+
 // The probe subcommands (machine_probes.cc).
 int CmdBandwidth(Flags& flags);
 int CmdSgemm(Flags& flags);
+// Sampled against exact typicality (typicality_check.cc).
+int CmdTypicalityCheck(Flags& flags);
 
 }  // namespace datapool_bench
 

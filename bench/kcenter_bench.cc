@@ -24,6 +24,11 @@
 //       every candidate (FAISS k-NN over candidates and pool, sampled above
 //       50k points) folded into weights, then the weighted k-center pass;
 //       its time includes the typicality, also reported as typicality_s.
+//   typicality-check --candidates=FILE --n=N --d=D [--pool=FILE --p=P]
+//           [--rows=2000] [--samples=4096,16384,65536] [--neighbors=50]
+//       How the server's sampled typicality (above 50,000 points it
+//       searches the neighbours among a fixed sample) agrees with the exact
+//       one (typicality_check.cc).
 #include <dlfcn.h>
 #include <sys/resource.h>
 
@@ -52,24 +57,12 @@ using datapool_bench::Clock;
 using datapool_bench::Die;
 using datapool_bench::Flags;
 using datapool_bench::PeakRssKiB;
+using datapool_bench::ReadF32;
 using datapool_bench::RuMaxRssKiB;
 using datapool_bench::Seconds;
 using datapool_bench::SetBlasThreads;
 
 // ---------------------------------------------------------------- kcenter
-
-std::vector<float> ReadF32(const std::string& path, size_t count) {
-  std::vector<float> v(count);
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) Die("cannot open " + path);
-  const size_t got = std::fread(v.data(), sizeof(float), count, f);
-  std::fclose(f);
-  if (got != count) {
-    Die(path + ": expected " + std::to_string(count) + " floats, read " +
-        std::to_string(got));
-  }
-  return v;
-}
 
 struct KCenterArgs {
   std::string cand_path, pool_path, picks_out;
@@ -300,7 +293,8 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(
         stderr,
-        "usage: datapool_kcenter_bench bandwidth|sgemm|kcenter "
+        "usage: datapool_kcenter_bench "
+        "bandwidth|sgemm|kcenter|typicality-check "
         "[--flag=value ...]\n(see the top of bench/kcenter_bench.cc)\n");
     return 2;
   }
@@ -309,5 +303,8 @@ int main(int argc, char** argv) {
   if (cmd == "bandwidth") return datapool_bench::CmdBandwidth(flags);
   if (cmd == "sgemm") return datapool_bench::CmdSgemm(flags);
   if (cmd == "kcenter") return CmdKCenter(flags);
+  if (cmd == "typicality-check") {
+    return datapool_bench::CmdTypicalityCheck(flags);
+  }
   Die("unknown subcommand " + cmd);
 }

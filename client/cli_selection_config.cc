@@ -243,7 +243,9 @@ absl::StatusOr<Objective::Operation> OperationName(const JsonValue& value,
 
 // The strategy each strategy option belongs to ("strength" to all).
 Objective::Strategy StrategyOfKey(absl::string_view key) {
-  if (key == "neighbors") return Objective::STRATEGY_TYPICALITY;
+  if (key == "neighbors" || key == "min_typicality") {
+    return Objective::STRATEGY_TYPICALITY;
+  }
   if (key == "stopping_condition_minimum_distance") {
     return Objective::STRATEGY_DIVERSITY;
   }
@@ -306,9 +308,9 @@ absl::Status ReadStrategy(const JsonValue& strategy, const std::string& path,
   RETURN_IF_ERROR(Expect(strategy, JsonValue::Type::kObject, path));
   RETURN_IF_ERROR(CheckKeys(
       strategy, path,
-      {"type", "strength", "neighbors", "stopping_condition_minimum_distance",
-       "target", "distribution", "threshold", "operation", "query_tag_name",
-       "query_embeddings"}));
+      {"type", "strength", "neighbors", "min_typicality",
+       "stopping_condition_minimum_distance", "target", "distribution",
+       "threshold", "operation", "query_tag_name", "query_embeddings"}));
   ASSIGN_OR_RETURN(std::string type, TypeName(strategy, path));
   if (type == "DIVERSITY") {
     objective->set_strategy(Objective::STRATEGY_DIVERSITY);
@@ -346,6 +348,9 @@ absl::Status ReadStrategy(const JsonValue& strategy, const std::string& path,
       ASSIGN_OR_RETURN(uint64_t neighbors,
                        Integer(value, where, 1, UINT32_MAX));
       objective->set_typicality_neighbors(static_cast<uint32_t>(neighbors));
+    } else if (key == "min_typicality") {
+      ASSIGN_OR_RETURN(double minimum, Number(value, where));
+      objective->set_min_typicality(minimum);
     } else if (key == "stopping_condition_minimum_distance") {
       ASSIGN_OR_RETURN(double distance, Number(value, where));
       if (file->min_distance && *file->min_distance != distance) {

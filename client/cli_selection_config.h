@@ -57,10 +57,10 @@ struct SelectionConfigFile {
 // (task: the prefix of the class-probability columns task_0, task_1, ...;
 // score: uncertainty_entropy, uncertainty_margin or
 // uncertainty_least_confidence); strategies DIVERSITY
-// (stopping_condition_minimum_distance), TYPICALITY (neighbors), WEIGHTS,
-// BALANCE (target {"<label>": share} or distribution "uniform"), THRESHOLD
-// (threshold and operation SMALLER, SMALLER_EQUAL, BIGGER or BIGGER_EQUAL,
-// both required) and SIMILARITY (query_tag_name: a pool, or
+// (stopping_condition_minimum_distance), TYPICALITY (neighbors,
+// min_typicality), WEIGHTS, BALANCE (target {"<label>": share} or distribution
+// "uniform"), THRESHOLD (threshold and operation SMALLER, SMALLER_EQUAL, BIGGER
+// or BIGGER_EQUAL, both required) and SIMILARITY (query_tag_name: a pool, or
 // query_embeddings: a CSV, see LoadQueryEmbeddings), each with an optional
 // strength; type, score and operation names in any case. Unknown keys and
 // types, values of the wrong kind and text that is not JSON are refused.

@@ -69,7 +69,8 @@ TEST(ParseSelectionConfigTest, LightlyExampleMapsToObjectives) {
                     "stopping_condition_minimum_distance": 0.2,
                     "strength": 1}},
       {"input": {"type": "EMBEDDINGS"},
-       "strategy": {"type": "TYPICALITY", "strength": 0.5, "neighbors": 30}},
+       "strategy": {"type": "TYPICALITY", "strength": 0.5, "neighbors": 30,
+                    "min_typicality": 2.5}},
       {"input": {"type": "RANDOM", "random_seed": 42},
        "strategy": {"type": "WEIGHTS", "strength": 0.2}}]})");
   ASSERT_TRUE(file.ok()) << file.status();
@@ -87,6 +88,7 @@ TEST(ParseSelectionConfigTest, LightlyExampleMapsToObjectives) {
   EXPECT_EQ(typicality.strategy(), Objective::STRATEGY_TYPICALITY);
   EXPECT_EQ(typicality.strength(), 0.5);
   EXPECT_EQ(typicality.typicality_neighbors(), 30u);
+  EXPECT_EQ(typicality.min_typicality(), 2.5);
 
   const Objective& weights = config.objectives(2);
   EXPECT_EQ(weights.input(), Objective::INPUT_RANDOM);
@@ -158,7 +160,7 @@ TEST(ParseSelectionConfigTest, UnknownAndMissingKeysNameThePath) {
   EXPECT_EQ(ConfigError(OneStrategy(R"({"type": "EMBEDDINGS"})",
                                     R"({"type": "DIVERSITY", "strenght": 1})")),
             "--selection-config strategies[0].strategy.strenght: unknown key "
-            "(known: type, strength, neighbors, "
+            "(known: type, strength, neighbors, min_typicality, "
             "stopping_condition_minimum_distance, target, distribution, "
             "threshold, operation, query_tag_name, query_embeddings)");
   EXPECT_EQ(ConfigError(R"({"strategies": [{"input": {"type": "EMBEDDINGS"},

@@ -178,12 +178,49 @@ bool PassesThreshold(double value, ThresholdOperation operation,
   return false;
 }
 
+namespace {
+
+// Makes eligible candidate i ineligible when keep(i) says no (rows marked
+// selected stay). Returns how many it made so.
+template <typename Keep>
+uint64_t Filter(Eligibility* eligibility, const Keep& keep) {
+  std::vector<uint8_t> preselected(eligibility->eligible.size(), 0);
+  for (size_t i : eligibility->preselected) preselected[i] = 1;
+  uint64_t filtered = 0;
+  for (size_t i = 0; i < eligibility->eligible.size(); ++i) {
+    if (eligibility->eligible[i] && !preselected[i] && !keep(i)) {
+      eligibility->eligible[i] = 0;
+      --eligibility->count;
+      ++filtered;
+    }
+  }
+  return filtered;
+}
+
+}  // namespace
+
+uint64_t ApplyMinimumTypicality(const SelectionConfig& config,
+                                const ObjectiveWeights& weights,
+                                Eligibility* eligibility) {
+  uint64_t filtered = 0;
+  for (size_t j = 0; j < config.objectives.size(); ++j) {
+    const Objective& o = config.objectives[j];
+    if (o.strategy != ObjectiveStrategy::kTypicality || o.min_typicality <= 0 ||
+        j >= weights.factors.size() || weights.factors[j].empty()) {
+      continue;
+    }
+    const std::vector<float>& typicality = weights.factors[j];
+    filtered += Filter(eligibility, [&](size_t i) {
+      return typicality[i] >= o.min_typicality;
+    });
+  }
+  return filtered;
+}
+
 absl::StatusOr<uint64_t> ApplyThresholds(const SelectionConfig& config,
                                          const EmbeddingTable& candidates,
                                          const CandidateColumns* columns,
                                          Eligibility* eligibility) {
-  std::vector<uint8_t> preselected(candidates.size(), 0);
-  for (size_t i : eligibility->preselected) preselected[i] = 1;
   uint64_t filtered = 0;
   for (size_t j = 0; j < config.objectives.size(); ++j) {
     const Objective& o = config.objectives[j];
@@ -192,14 +229,9 @@ absl::StatusOr<uint64_t> ApplyThresholds(const SelectionConfig& config,
         const std::vector<double> values,
         ObjectiveValues(o, absl::StrCat("config.objectives[", j, "]"),
                         candidates, columns));
-    for (size_t i = 0; i < candidates.size(); ++i) {
-      if (eligibility->eligible[i] && !preselected[i] &&
-          !PassesThreshold(values[i], o.operation, o.threshold)) {
-        eligibility->eligible[i] = 0;
-        --eligibility->count;
-        ++filtered;
-      }
-    }
+    filtered += Filter(eligibility, [&](size_t i) {
+      return PassesThreshold(values[i], o.operation, o.threshold);
+    });
   }
   return filtered;
 }

@@ -16,6 +16,7 @@
 #include "common/embedding_table.h"
 #include "server/core/candidate_columns.h"
 #include "server/core/eligibility.h"
+#include "server/core/objective_weights.h"
 #include "server/core/selection_config.h"
 #include "server/core/vector_index.h"
 
@@ -57,6 +58,13 @@ absl::StatusOr<uint64_t> ApplyThresholds(const SelectionConfig& config,
                                          const EmbeddingTable& candidates,
                                          const CandidateColumns* columns,
                                          Eligibility* eligibility);
+
+// Filters `eligibility` by each TYPICALITY objective's min_typicality
+// (its factors in `weights`), as ApplyThresholds does. Returns how many
+// were filtered out.
+uint64_t ApplyMinimumTypicality(const SelectionConfig& config,
+                                const ObjectiveWeights& weights,
+                                Eligibility* eligibility);
 
 }  // namespace datapool
 

@@ -260,6 +260,33 @@ TEST(ThresholdTest, MinDistanceHoldsAmongWhatTheFilterKept) {
   }
 }
 
+TEST(ThresholdTest, MinimumTypicalityFiltersTheOutliersInEveryMode) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  // 30 points in a tight cluster (typicality ~ 1 / 0.03), 10 spread
+  // outliers (typicality < 1: their neighbours are the far cluster).
+  std::vector<double> angles;
+  for (int i = 0; i < 30; ++i) angles.push_back(0.002 * i);
+  for (int i = 0; i < 10; ++i) angles.push_back(1.0 + 0.5 * i);
+  for (double strength : {1.0, 0.0}) {
+    SelectionConfig config = SelectionConfig::Typical();
+    config.objectives[1].min_typicality = 2;
+    config.objectives[1].strength = strength;
+    EXPECT_EQ(config.IsPlainDiversity(), strength == 0);
+    auto out = DryRun(*manager, config, Angles(angles), nullptr);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->candidates_filtered, 10u) << strength;
+    EXPECT_EQ(out->selected.size(), 30u);
+    for (const SelectedSample& s : out->selected) {
+      EXPECT_LT(std::stoi(s.filename.substr(1)), 30) << s.filename;
+    }
+  }
+  SelectionConfig negative = SelectionConfig::Typical();
+  negative.objectives[1].min_typicality = -1;
+  EXPECT_THAT(ValidateSelectionConfig(negative).message(),
+              HasSubstr("config.objectives[1].min_typicality"));
+}
+
 TEST(WeightsTest, AColumnOrdersThePicksStrengthInvertsOrRemovesIt) {
   TempDir tmp;
   auto manager = Open(tmp.path());

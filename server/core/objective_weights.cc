@@ -102,13 +102,17 @@ absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
     const VectorIndexFactory& factory) {
   ObjectiveWeights out;
   out.factors.resize(config.objectives.size());
-  if (config.IsPlainDiversity()) return out;
+  const bool plain = config.IsPlainDiversity();
   const size_t n = candidates.size();
   double diversity = 0;
   std::vector<double> log_w(n, 0.0);
   for (size_t j = 0; j < config.objectives.size(); ++j) {
     const Objective& o = config.objectives[j];
-    if (o.strength == 0 || o.strategy == ObjectiveStrategy::kThreshold) {
+    const bool filters =
+        o.strategy == ObjectiveStrategy::kTypicality && o.min_typicality > 0;
+    // Plain diversity computes only the factors that filter.
+    if (o.strategy == ObjectiveStrategy::kThreshold ||
+        ((plain || o.strength == 0) && !filters)) {
       continue;
     }
     if (o.strategy == ObjectiveStrategy::kDiversity) {
@@ -122,12 +126,15 @@ absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
     ASSIGN_OR_RETURN(out.factors[j],
                      Factor(o, absl::StrCat("config.objectives[", j, "]"),
                             candidates, pool, columns, factory));
+    if (o.strength == 0) continue;  // a filter only
     for (size_t i = 0; i < n; ++i) {
       const double f = std::max<double>(out.factors[j][i],
                                         std::numeric_limits<float>::min());
       log_w[i] += o.strength * std::log(f);
     }
   }
+  // Plain diversity: no weights (the k-center pass of the seed).
+  if (plain) return out;
   // product = d^a × w = (d² × w^(2/a))^(a/2): order by d² × w^(2/a); with
   // no DIVERSITY, by w. Scaled so the largest weight is 1 (no overflow).
   out.weights_only = diversity == 0;

@@ -23,8 +23,9 @@ struct ObjectiveWeights {
   std::vector<float> weights;
   bool weights_only = false;
   // Per objective (config order), each candidate's factor before its
-  // strength; empty for DIVERSITY and for objectives at strength 0. For the
-  // report.
+  // strength; empty for DIVERSITY, BALANCE, THRESHOLD and objectives at
+  // strength 0 (unless they filter: min_typicality). For the report and
+  // ApplyMinimumTypicality.
   std::vector<std::vector<float>> factors;
   // BALANCE (KCenterInput::groups): each candidate's group (its label's
   // index), each group's target share and the pool's count; empty without

@@ -58,6 +58,8 @@ absl::StatusOr<SelectionRun> RunSelection(const SelectParams& params,
   ASSIGN_OR_RETURN(run.objectives, ComputeObjectiveWeights(
                                        params.config, candidates, *problem.pool,
                                        params.columns.get(), factory));
+  run.eligibility.filtered +=
+      ApplyMinimumTypicality(params.config, run.objectives, &run.eligibility);
   problem.weights = &run.objectives;
   StopRule stop;
   if (params.n_samples) {

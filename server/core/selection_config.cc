@@ -48,7 +48,8 @@ std::string SelectionConfig::Name() const {
       same &= a.input == b.input && a.strategy == b.strategy &&
               a.strength == b.strength &&
               (a.strategy != ObjectiveStrategy::kTypicality ||
-               a.typicality_neighbors == b.typicality_neighbors);
+               (a.typicality_neighbors == b.typicality_neighbors &&
+                a.min_typicality == b.min_typicality));
     }
     if (same) return "typical";
   }
@@ -219,6 +220,13 @@ absl::Status CheckObjective(const Objective& o, const std::string& field) {
       o.typicality_neighbors == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".typicality_neighbors: must be at least 1"));
+  }
+  if (!(std::isfinite(o.min_typicality) && o.min_typicality >= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field,
+                     ".min_typicality: must be a finite number >= 0, "
+                     "got ",
+                     o.min_typicality));
   }
   return absl::OkStatus();
 }

@@ -67,6 +67,8 @@ struct Objective {
   double strength = 1;
   // TYPICALITY: neighbours counted (>= 1).
   uint32_t typicality_neighbors = 50;
+  // TYPICALITY: candidates less typical are filtered out (0: none).
+  double min_typicality = 0;
   // RANDOM: the seed.
   uint64_t seed = 0;
   // BALANCE: (label, share) pairs; empty: uniform over the labels present.

@@ -132,6 +132,7 @@ absl::StatusOr<Objective> FromProto(const v1::SelectionObjective& proto,
   if (proto.typicality_neighbors() != 0) {
     o.typicality_neighbors = proto.typicality_neighbors();
   }
+  o.min_typicality = proto.min_typicality();
   return o;
 }
 

@@ -337,6 +337,23 @@ class SelectionConfigTest(RequestTestBase):
                              (O.INPUT_COLUMN, "m", O.STRATEGY_THRESHOLD,
                               threshold, op), name)
 
+    def test_min_typicality(self):
+        config = self.config([
+            {"input": {"type": "EMBEDDINGS"},
+             "strategy": {"type": "TYPICALITY", "neighbors": 20,
+                          "min_typicality": 2.5}}])
+        o = config.objectives[0]
+        self.assertEqual((o.strategy, o.typicality_neighbors,
+                          o.min_typicality),
+                         (O.STRATEGY_TYPICALITY, 20, 2.5))
+        with self.assertRaisesRegex(
+                sdk.DatapoolError,
+                r"strategies\[0\]\.strategy\.min_typicality: "
+                "only for strategy TYPICALITY"):
+            self.config([{"input": {"type": "EMBEDDINGS"},
+                          "strategy": {"type": "DIVERSITY",
+                                       "min_typicality": 1}}])
+
     def test_similarity(self):
         query = np.array([[3, 4, 0], [0, 0, 2]], dtype=np.float64)
         config = self.config([

@@ -23,10 +23,11 @@ columns "<task>_0" ... "<task>_{C-1}" of select's ``columns``, and
 "uncertainty_least_confidence"; INPUT_SCORES).
 
 Strategies: DIVERSITY (``stopping_condition_minimum_distance``: the
-selection's min_distance), TYPICALITY (``neighbors``), WEIGHTS, BALANCE
-(``target`` {"<label>": share, ...}, or ``distribution`` "uniform"),
-THRESHOLD (``threshold``, a number, and ``operation``: SMALLER,
-SMALLER_EQUAL, BIGGER or BIGGER_EQUAL; a filter applied first) and
+selection's min_distance), TYPICALITY (``neighbors``; ``min_typicality``
+filters out the less typical), WEIGHTS, BALANCE (``target``
+{"<label>": share, ...}, or ``distribution`` "uniform"), THRESHOLD
+(``threshold``, a number, and ``operation``: SMALLER, SMALLER_EQUAL,
+BIGGER or BIGGER_EQUAL; a filter applied first) and
 SIMILARITY (to ``query_tag_name``, a pool, or to ``query_embeddings``, an
 array-like (n, d) or an ``Embeddings``, optionally named by
 ``query_filenames``), each with an optional ``strength``.
@@ -77,7 +78,7 @@ _INPUT_TYPE_KEYS = {
     _O.INPUT_COLUMN: ("METADATA", ("key",)),
     _O.INPUT_SCORES: ("SCORES", ("task", "score")),
 }
-_STRATEGY_KEYS = ("type", "strength", "neighbors",
+_STRATEGY_KEYS = ("type", "strength", "neighbors", "min_typicality",
                   "stopping_condition_minimum_distance", "target",
                   "distribution", "threshold", "operation", "query_tag_name",
                   "query_embeddings", "query_filenames")
@@ -273,6 +274,7 @@ def _read_similarity(value, path, objective):
 # The strategy keys that belong to one strategy type.
 _OWN_KEYS = {
     "neighbors": _O.STRATEGY_TYPICALITY,
+    "min_typicality": _O.STRATEGY_TYPICALITY,
     "stopping_condition_minimum_distance": _O.STRATEGY_DIVERSITY,
     "target": _O.STRATEGY_BALANCE,
     "distribution": _O.STRATEGY_BALANCE,
@@ -305,6 +307,8 @@ def _read_strategy(value, path, objective, found):
         elif key == "neighbors":
             objective.typicality_neighbors = _integer(item, where, 1,
                                                       _UINT32_MAX)
+        elif key == "min_typicality":
+            objective.min_typicality = _number(item, where)
         elif key == "stopping_condition_minimum_distance":
             distance = _number(item, where)
             earlier = found.get("min_distance")
