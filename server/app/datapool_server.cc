@@ -105,6 +105,21 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   return s;
 }
 
+namespace {
+
+// The default model's options (its file, input size, device, batch, threads).
+TorchEmbedder::Options ModelOptions(const DatapoolServer::Options& options) {
+  TorchEmbedder::Options model;
+  model.model_path = options.model_path;
+  model.input_size = options.input_size;
+  model.device = options.device;
+  model.batch_size = options.batch_size;
+  model.threads = options.threads;
+  return model;
+}
+
+}  // namespace
+
 absl::StatusOr<ImageServices> DatapoolServer::OpenImageServices(
     const Options& options) {
   ImageServices images;
@@ -112,13 +127,7 @@ absl::StatusOr<ImageServices> DatapoolServer::OpenImageServices(
   const int cores =
       std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   ASSIGN_OR_RETURN(decoder_, OpenCvDecoder::Create({}));
-  TorchEmbedder::Options model;
-  model.model_path = options.model_path;
-  model.input_size = options.input_size;
-  model.device = options.device;
-  model.batch_size = options.batch_size;
-  model.threads = options.threads;
-  ASSIGN_OR_RETURN(embedder_, TorchEmbedder::Create(model));
+  ASSIGN_OR_RETURN(embedder_, TorchEmbedder::Create(ModelOptions(options)));
   if (!options.input_dir.empty()) {
     ASSIGN_OR_RETURN(InputResolver inputs,
                      InputResolver::Create(options.input_dir));
@@ -137,10 +146,26 @@ absl::StatusOr<ImageServices> DatapoolServer::OpenImageServices(
 }
 
 PoolManager::Options DatapoolServer::ManagerOptions(const Options& options,
-                                                    const Embedder* model) {
+                                                    Embedder* model) {
   PoolManager::Options pools;
   pools.shared_dir = options.shared_dir;
   pools.model = model;
+  if (model != nullptr) {
+    // A pool's own model: its checkpoint at its input size, run like the
+    // default one.
+    pools.model_loader =
+        [base = ModelOptions(options)](
+            const std::string& path,
+            int input_size) -> absl::StatusOr<std::unique_ptr<Embedder>> {
+      TorchEmbedder::Options loaded = base;
+      loaded.model_path = path;
+      loaded.input_size = input_size;
+      ASSIGN_OR_RETURN(std::unique_ptr<TorchEmbedder> embedder,
+                       TorchEmbedder::Create(loaded));
+      return std::unique_ptr<Embedder>(std::move(embedder));
+    };
+  }
+  pools.max_loaded_models = options.max_loaded_models;
   pools.index_factory = FaissFlatIndex::Factory();
   pools.prune = options.prune;
   pools.max_pools = options.max_pools;

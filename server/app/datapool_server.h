@@ -62,6 +62,10 @@ class DatapoolServer {
     std::string device = TorchEmbedder::Options().device;
     // Images per forward pass. Default 16.
     int batch_size = TorchEmbedder::Options().batch_size;
+    // Pools built with another model than this one take images embedded by
+    // their own (checkpoint_latest.ckpt); at most this many such models
+    // stay loaded. Default 4.
+    size_t max_loaded_models = PoolManager::Options().max_loaded_models;
     // Torch intra-op threads; 0 = all cores. Default 0.
     int threads = TorchEmbedder::Options().threads;
     // Decode threads per request. Default: the number of cores.
@@ -126,7 +130,7 @@ class DatapoolServer {
   // The steps of Start.
   absl::StatusOr<ImageServices> OpenImageServices(const Options& options);
   static PoolManager::Options ManagerOptions(const Options& options,
-                                             const Embedder* model);
+                                             Embedder* model);
   absl::Status StartMetrics(const Options& options);
   // Listens and serves health (not ready yet) and the service.
   absl::Status Serve(

@@ -184,11 +184,10 @@ std::string StartedMessage(DatapoolServer& server, const ServerFlags& flags) {
   absl::StrAppend(&started, "datapool-server: shared folder ", flags.shared_dir,
                   ", ", server.manager().ListPools().size(), " pools loaded; ");
   if (const Embedder* model = server.embedder()) {
-    absl::StrAppend(
-        &started, "model ",
-        flags.model.empty() ? "built-in (untrained ResNet-18)" : flags.model,
-        " ", model->fingerprint(), ", ", model->dimension(), "-d at ",
-        model->input_size(), " px\n");
+    absl::StrAppend(&started, "model ",
+                    flags.model.empty() ? "built-in" : flags.model, " ",
+                    model->fingerprint(), ", ", model->dimension(), "-d at ",
+                    model->input_size(), " px\n");
   } else {
     absl::StrAppend(&started, "no model (embeddings only)\n");
   }

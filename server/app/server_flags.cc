@@ -21,6 +21,7 @@ ServerFlags DefaultServerFlags() {
   f.input_size = absl::StrCat(o.input_size);
   f.device = o.device;
   f.batch_size = absl::StrCat(o.batch_size);
+  f.max_loaded_models = absl::StrCat(o.max_loaded_models);
   f.threads = absl::StrCat(o.threads);
   f.decode_threads = absl::StrCat(o.decode_threads);
   f.max_image_mb = absl::StrCat(o.max_image_bytes >> 20);
@@ -97,6 +98,10 @@ void RegisterModelFlags(ServerFlags* f, ArgParser* p) {
   p->AddString("input-size", &f->input_size, "model input side S in pixels");
   p->AddString("device", &f->device, "auto, cpu or cuda");
   p->AddString("batch-size", &f->batch_size, "images per forward pass");
+  p->AddString("max-loaded-models", &f->max_loaded_models,
+               "pools built with another model take images embedded by "
+               "their own checkpoint; at most this many such models stay "
+               "loaded (least recently used unloaded first)");
   p->AddString("threads", &f->threads, "torch intra-op threads (0: all cores)");
   p->AddString("decode-threads", &f->decode_threads,
                "image decode threads per request (0: all cores)");
@@ -199,6 +204,9 @@ absl::Status SetModel(const ServerFlags& f, DatapoolServer::Options* o) {
   o->device = f.device;
   ASSIGN_OR_RETURN(o->input_size, IntFlag("input-size", f.input_size, 8, 4096));
   ASSIGN_OR_RETURN(o->batch_size, IntFlag("batch-size", f.batch_size, 1, 4096));
+  ASSIGN_OR_RETURN(int max_loaded_models,
+                   IntFlag("max-loaded-models", f.max_loaded_models, 1, 1000));
+  o->max_loaded_models = static_cast<size_t>(max_loaded_models);
   ASSIGN_OR_RETURN(o->threads, IntFlag("threads", f.threads, 0, 1024));
   ASSIGN_OR_RETURN(o->decode_threads,
                    IntFlag("decode-threads", f.decode_threads, 0, 1024));

@@ -32,6 +32,7 @@ struct ServerFlags {
   std::string input_size;
   std::string device;
   std::string batch_size;
+  std::string max_loaded_models;
   std::string threads;
   std::string decode_threads;
   std::string max_image_mb;

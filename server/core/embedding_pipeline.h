@@ -27,6 +27,8 @@ namespace datapool {
 // the model's raw embeddings, and the files it could not use.
 struct EmbeddedImages {
   EmbeddingTable table;
+  // The model that embedded them (set by whoever ran the pipeline).
+  std::shared_ptr<Embedder> model;
   std::vector<SkippedFile> skipped;
   // Images left out because their file is identical (same bytes) to an
   // earlier one's (Options::drop_identical_files).

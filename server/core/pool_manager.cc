@@ -29,10 +29,10 @@ std::unique_ptr<SelectionStrategy> MakeStrategy(
 PoolManager::PoolManager(std::unique_ptr<PoolStore> store,
                          const Options& options)
     : store_(std::move(store)),
-      model_(options.model),
+      models_(options.model, options.model_loader, options.max_loaded_models),
       registry_(store_.get(), options.index_factory, options.max_pools),
       strategy_(MakeStrategy(options)),
-      selector_(&registry_, options.model, strategy_.get()),
+      selector_(&registry_, strategy_.get()),
       merger_(&registry_, options.selection_threads) {}
 
 absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Create(
@@ -54,28 +54,27 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Open(
 
 absl::Status PoolManager::LoadPools() { return registry_.LoadAll(); }
 
-absl::Status PoolManager::CheckModel(absl::string_view pool) const {
-  if (model_ == nullptr) {
-    return absl::FailedPreconditionError(
-        "this server has no model; send embeddings instead of images");
-  }
-  std::shared_ptr<PoolEntry> entry = registry_.Find(pool);
-  std::shared_ptr<const PoolSnapshot> snapshot =
-      entry != nullptr ? entry->Current() : nullptr;
-  if (snapshot == nullptr) return absl::OkStatus();
-  return CheckPoolModel(model_, pool, snapshot->meta, store_->PoolDir(pool));
+absl::StatusOr<std::shared_ptr<Embedder>> PoolManager::ModelFor(
+    absl::string_view pool) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const PoolSnapshot> snapshot,
+                   registry_.CurrentOrNull(pool));
+  return models_.ForPool(pool, snapshot != nullptr ? &snapshot->meta : nullptr,
+                         store_->PoolDir(pool));
 }
 
 absl::StatusOr<SelectOutcome> PoolManager::Select(const SelectParams& params,
                                                   EmbeddingTable candidates) {
   return SelectPrepared(params, std::move(candidates), CandidateIntake(),
-                        /*from_model=*/false);
+                        /*model=*/nullptr);
 }
 
 absl::StatusOr<SelectOutcome> PoolManager::SelectImages(
     const SelectParams& params, EmbeddedImages images) {
   RETURN_IF_ERROR(ValidateSelectParams(params));
-  RETURN_IF_ERROR(CheckModel(params.pool));
+  if (images.model == nullptr) {
+    return absl::FailedPreconditionError(
+        "this server has no model; send embeddings instead of images");
+  }
   ASSIGN_OR_RETURN(EmbeddingTable kept, UsableModelRows(&images));
   // Identical files were dropped before embedding: received, and removed.
   CandidateIntake intake;
@@ -83,32 +82,36 @@ absl::StatusOr<SelectOutcome> PoolManager::SelectImages(
   intake.duplicate_files = std::move(images.duplicates);
   intake.skipped = std::move(images.skipped);
   return SelectPrepared(params, std::move(kept), std::move(intake),
-                        /*from_model=*/true);
+                        images.model.get());
 }
 
 absl::StatusOr<SelectOutcome> PoolManager::SelectPrepared(
     const SelectParams& params, EmbeddingTable candidates,
-    CandidateIntake intake, bool from_model) {
+    CandidateIntake intake, const Embedder* model) {
   RETURN_IF_ERROR(ValidateSelectParams(params));
   intake.received += candidates.size();
   RETURN_IF_ERROR(PrepareCandidates(&candidates));
-  return selector_.Select(params, candidates, std::move(intake), from_model);
+  return selector_.Select(params, candidates, std::move(intake), model);
 }
 
 absl::StatusOr<SearchOutcome> PoolManager::SearchImages(absl::string_view pool,
                                                         EmbeddedImages images,
                                                         size_t k) {
-  RETURN_IF_ERROR(CheckModel(pool));
+  if (images.model == nullptr) {
+    return absl::FailedPreconditionError(
+        "this server has no model; send embeddings instead of images");
+  }
   ASSIGN_OR_RETURN(EmbeddingTable kept, UsableModelRows(&images));
   ASSIGN_OR_RETURN(SearchOutcome outcome,
-                   Search(pool, std::move(kept), k, /*from_model=*/true));
+                   Search(pool, std::move(kept), k, images.model.get()));
   outcome.skipped = std::move(images.skipped);
   return outcome;
 }
 
 absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,
                                                   EmbeddingTable queries,
-                                                  size_t k, bool from_model) {
+                                                  size_t k,
+                                                  const Embedder* model) {
   constexpr size_t kMaxK = 1000;
   RETURN_IF_ERROR(ValidatePoolName(name));
   if (k == 0 || k > kMaxK) {
@@ -117,9 +120,8 @@ absl::StatusOr<SearchOutcome> PoolManager::Search(absl::string_view name,
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const PoolSnapshot> snapshot,
                    registry_.Readable(name));
-  if (from_model) {
-    RETURN_IF_ERROR(
-        CheckPoolModel(model_, name, snapshot->meta, store_->PoolDir(name)));
+  if (model != nullptr) {
+    RETURN_IF_ERROR(CheckPoolModel(*model, name, snapshot->meta));
   }
   RETURN_IF_ERROR(PrepareCandidates(&queries));
   RETURN_IF_ERROR(

@@ -17,6 +17,7 @@
 #include "server/core/embedder.h"
 #include "server/core/embedding_pipeline.h"
 #include "server/core/kcenter_greedy.h"
+#include "server/core/model_set.h"
 #include "server/core/pool_merge.h"
 #include "server/core/pool_registry.h"
 #include "server/core/pool_selector.h"
@@ -49,10 +50,17 @@ class PoolManager {
     // The shared folder holding one folder per pool. Required; created
     // when missing.
     std::string shared_dir;
-    // The server's model, for SelectImages (its fingerprint is recorded in
-    // the pool and its file written as the checkpoint). Borrowed; must
-    // outlive the manager. Null: only client embeddings are accepted.
-    const Embedder* model = nullptr;
+    // The server's default model: new pools take images embedded by it
+    // (its fingerprint is recorded in the pool and its file written as the
+    // checkpoint). Borrowed; must outlive the manager. Null: only client
+    // embeddings are accepted.
+    Embedder* model = nullptr;
+    // Loads the model of a pool built with another one (its checkpoint
+    // file), so that it takes images too (ModelSet). Null: such pools take
+    // no images.
+    ModelLoader model_loader = nullptr;
+    // Pool models kept loaded at once, least recently used evicted.
+    size_t max_loaded_models = 4;
     // Makes each pool's nearest-neighbour index (kept in memory, grown on
     // commit). Default: brute force.
     VectorIndexFactory index_factory = BruteForceIndex::Factory();
@@ -96,31 +104,39 @@ class PoolManager {
   absl::StatusOr<SelectOutcome> Select(const SelectParams& params,
                                        EmbeddingTable candidates);
 
-  // Select on embeddings that the server's model produced from images.
-  // Rows the model turned into zero or non-finite vectors are skipped;
-  // images.duplicates (identical files) count as received and removed.
-  // The pool must hold this model's embeddings or be new
-  // (FailedPrecondition otherwise, before anything changes); the model file
-  // becomes checkpoint_latest.ckpt. InvalidArgument when no image was usable
-  // (nothing is committed); FailedPrecondition without a model.
+  // Select on embeddings that a model (images.model, from ModelFor)
+  // produced from images. Rows the model turned into zero or non-finite
+  // vectors are skipped; images.duplicates (identical files) count as
+  // received and removed. The pool must hold this model's embeddings or be
+  // new (FailedPrecondition otherwise, before anything changes: say its
+  // model changed meanwhile); a new pool's checkpoint_latest.ckpt is the
+  // model file. InvalidArgument when no image was usable (nothing is
+  // committed); FailedPrecondition without a model.
   absl::StatusOr<SelectOutcome> SelectImages(const SelectParams& params,
                                              EmbeddedImages images);
 
   // The k nearest pool samples of each query (normalised like candidates;
-  // from_model: they came from the server's model, which must be the
-  // pool's). NotFound for a missing pool; InvalidArgument for bad queries,
-  // k == 0 or k > 1000; FailedPrecondition for another dimension or model.
+  // `model`, when not null, made them and must be the pool's). NotFound for
+  // a missing pool; InvalidArgument for bad queries, k == 0 or k > 1000;
+  // FailedPrecondition for another dimension or model.
   absl::StatusOr<SearchOutcome> Search(absl::string_view pool,
                                        EmbeddingTable queries, size_t k,
-                                       bool from_model = false);
-  // Search with images the server's model embedded; unusable ones are
+                                       const Embedder* model = nullptr);
+  // Search with images a model (images.model) embedded; unusable ones are
   // skipped as in SelectImages.
   absl::StatusOr<SearchOutcome> SearchImages(absl::string_view pool,
                                              EmbeddedImages images, size_t k);
 
-  // FailedPrecondition when `pool` exists and was not built with the
-  // server's model: a cheap check before spending time on embedding.
-  absl::Status CheckModel(absl::string_view pool) const;
+  // The model that embeds images for `pool`: the pool's own (loaded on
+  // demand, see ModelSet), or the server's default for a new pool.
+  // FailedPrecondition without a model, for a pool of client embeddings,
+  // or when the pool's checkpoint cannot be loaded; a damaged pool's
+  // damage. Called before embedding, so that a request fails early.
+  absl::StatusOr<std::shared_ptr<Embedder>> ModelFor(absl::string_view pool);
+  // The server's default model (null without one).
+  Embedder* default_model() const { return models_.default_model(); }
+  // Pool models loaded now (the default not counted).
+  size_t loaded_models() const { return models_.loaded(); }
 
   // NotFound when there is no such pool; its damage (DataLoss, or the
   // error that stopped its load) for a damaged one.
@@ -166,7 +182,7 @@ class PoolManager {
   absl::StatusOr<SelectOutcome> SelectPrepared(const SelectParams& params,
                                                EmbeddingTable candidates,
                                                CandidateIntake intake,
-                                               bool from_model);
+                                               const Embedder* model);
   // RestoreVersion of a healthy pool / of a damaged one.
   absl::StatusOr<PoolInfo> RestoreLocked(absl::string_view name,
                                          uint64_t version, PoolEntry& entry)
@@ -176,7 +192,7 @@ class PoolManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.write_mu);
 
   const std::unique_ptr<PoolStore> store_;
-  const Embedder* const model_;
+  ModelSet models_;
   PoolRegistry registry_;
   // The selection strategy (greedy k-center) and the callers over the
   // registry.

@@ -19,6 +19,7 @@ namespace datapool {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 SelectParams Count(const std::string& pool, uint64_t n) {
@@ -284,9 +285,11 @@ TEST(PoolManagerTest, DamagedPoolIsIsolatedNotFatal) {
 namespace datapool {
 namespace {
 
-EmbeddedImages Images(std::vector<std::array<float, 3>> rows,
+// Rows as `model` (borrowed) embedded them.
+EmbeddedImages Images(Embedder* model, std::vector<std::array<float, 3>> rows,
                       std::vector<SkippedFile> skipped = {}) {
   EmbeddedImages images;
+  images.model = std::shared_ptr<Embedder>(std::shared_ptr<Embedder>(), model);
   images.table.dimension = 3;
   for (size_t i = 0; i < rows.size(); ++i) {
     images.table.filenames.push_back(absl::StrCat("img", i, ".jpg"));
@@ -305,8 +308,9 @@ TEST(PoolManagerModelTest, RecordsModelAndWritesCheckpoint) {
   auto manager = PoolManager::Create(options);
   ASSERT_TRUE(manager.ok());
   auto out = (*manager)->SelectImages(
-      Count("m", 2), Images({{1, 0, 0}, {0, 1, 0}, {0, 0, 0}, {0, 0, 1}},
-                            {{"bad.jpg", "not an image"}}));
+      Count("m", 2),
+      Images(&model, {{1, 0, 0}, {0, 1, 0}, {0, 0, 0}, {0, 0, 1}},
+             {{"bad.jpg", "not an image"}}));
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->selected.size(), 2u);
   ASSERT_EQ(out->skipped.size(), 2u);
@@ -320,60 +324,99 @@ TEST(PoolManagerModelTest, RecordsModelAndWritesCheckpoint) {
 
   // A second commit with the same model keeps the checkpoint; the history
   // holds no checkpoint copy (it did not change).
-  ASSERT_TRUE((*manager)
-                  ->SelectImages(Count("m", 1), Images({{0, 0, 1}, {1, 1, 1}}))
-                  .ok());
+  ASSERT_TRUE(
+      (*manager)
+          ->SelectImages(Count("m", 1), Images(&model, {{0, 0, 1}, {1, 1, 1}}))
+          .ok());
   for (const auto& e : fs::directory_iterator(tmp.path() + "/m/history")) {
     EXPECT_THAT(e.path().string(), ::testing::Not(HasSubstr("ckpt")));
   }
 }
 
-TEST(PoolManagerModelTest, OtherModelIsRefusedBeforeAnythingChanges) {
+TEST(PoolManagerModelTest, APoolOfAnotherModelTakesImagesOfItsOwn) {
   TempDir tmp;
   FakeEmbedder first("sha256:aaa");
   {
     auto manager = PoolManager::Create({tmp.path(), &first});
     ASSERT_TRUE(manager.ok());
-    ASSERT_TRUE(
-        (*manager)->SelectImages(Count("m", 1), Images({{1, 0, 0}})).ok());
+    ASSERT_TRUE((*manager)
+                    ->SelectImages(Count("m", 1), Images(&first, {{1, 0, 0}}))
+                    .ok());
     ASSERT_TRUE(
         (*manager)->Select(Count("client", 1), RandomTable(3, 3, 1)).ok());
   }
   auto before = ReadFile(tmp.path() + "/m/datapool_latest.csv");
+  // A server whose default is another model, and which loads pool models
+  // from their checkpoint ("model-bytes" is model aaa).
   FakeEmbedder second("sha256:bbb");
-  auto manager = PoolManager::Create({tmp.path(), &second});
+  std::vector<std::string> loaded;
+  PoolManager::Options options{tmp.path(), &second};
+  options.model_loader =
+      [&loaded](const std::string& path,
+                int input_size) -> absl::StatusOr<std::unique_ptr<Embedder>> {
+    loaded.push_back(path);
+    auto bytes = ReadFile(path);
+    if (!bytes.ok() || *bytes != "model-bytes") {
+      return absl::InvalidArgumentError("not model aaa");
+    }
+    return std::unique_ptr<Embedder>(
+        new FakeEmbedder("sha256:aaa", input_size));
+  };
+  auto manager = PoolManager::Create(options);
   ASSERT_TRUE(manager.ok());
-  EXPECT_EQ((*manager)->CheckModel("m").code(),
-            absl::StatusCode::kFailedPrecondition);
-  auto out = (*manager)->SelectImages(Count("m", 1), Images({{0, 1, 0}}));
+  // Images embedded by the default model do not go into m...
+  auto out =
+      (*manager)->SelectImages(Count("m", 1), Images(&second, {{0, 1, 0}}));
   EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("sha256:aaa"));
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("sha256:bbb"));
   EXPECT_EQ(*ReadFile(tmp.path() + "/m/datapool_latest.csv"), *before);
+  // ...m's own model, loaded from its checkpoint, embeds them.
+  auto own = (*manager)->ModelFor("m");
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ((*own)->fingerprint(), "sha256:aaa");
+  EXPECT_THAT(loaded, ElementsAre(tmp.path() + "/m/checkpoint_latest.ckpt"));
+  EXPECT_EQ((*manager)->loaded_models(), 1u);
+  out = (*manager)->SelectImages(Count("m", 1),
+                                 Images(own->get(), {{0, 1, 0}, {0, 0, 1}}));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(out->committed);
+  EXPECT_EQ((*manager)->GetPool("m")->meta.model_fingerprint, "sha256:aaa");
   EXPECT_EQ(*ReadFile(tmp.path() + "/m/checkpoint_latest.ckpt"), "model-bytes");
-  // A pool of client embeddings does not take model embeddings either.
+  // A new pool gets the default; a pool of client embeddings none.
+  auto fresh = (*manager)->ModelFor("fresh");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->get(), &second);
+  EXPECT_EQ((*manager)->ModelFor("client").status().code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ((*manager)
-                ->SelectImages(Count("client", 1), Images({{0, 1, 0}}))
+                ->SelectImages(Count("client", 1), Images(&second, {{0, 1, 0}}))
                 .status()
                 .code(),
             absl::StatusCode::kFailedPrecondition);
-  // New pools are fine.
   EXPECT_TRUE(
-      (*manager)->SelectImages(Count("fresh", 1), Images({{0, 1, 0}})).ok());
+      (*manager)
+          ->SelectImages(Count("fresh", 1), Images(&second, {{0, 1, 0}}))
+          .ok());
 }
 
-TEST(PoolManagerModelTest, SameModelAtAnotherInputSizeIsRefused) {
+TEST(PoolManagerModelTest, WithoutALoaderAPoolOfAnotherModelTakesNoImages) {
   TempDir tmp;
   FakeEmbedder at4("sha256:aaa", 4);
   {
     auto manager = PoolManager::Create({tmp.path(), &at4});
-    ASSERT_TRUE(
-        (*manager)->SelectImages(Count("m", 1), Images({{1, 0, 0}})).ok());
+    ASSERT_TRUE((*manager)
+                    ->SelectImages(Count("m", 1), Images(&at4, {{1, 0, 0}}))
+                    .ok());
   }
+  // The same model at another input size is another model.
   FakeEmbedder at8("sha256:aaa", 8);
   auto manager = PoolManager::Create({tmp.path(), &at8});
   ASSERT_TRUE(manager.ok());
-  auto out = (*manager)->SelectImages(Count("m", 1), Images({{0, 1, 0}}));
+  auto model = (*manager)->ModelFor("m");
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(model.status().message()), HasSubstr("input size 4"));
+  auto out = (*manager)->SelectImages(Count("m", 1), Images(&at8, {{0, 1, 0}}));
   EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("input size 4"));
 }
@@ -385,7 +428,7 @@ TEST(PoolManagerModelTest, AllBadCommitsNothing) {
   ASSERT_TRUE(manager.ok());
   auto out = (*manager)->SelectImages(
       Count("m", 1),
-      Images({}, {{"a.jpg", "empty file"}, {"b.jpg", "not an image"}}));
+      Images(&model, {}, {{"a.jpg", "empty file"}, {"b.jpg", "not an image"}}));
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(out.status().message()),
               HasSubstr("'a.jpg': empty file"));
@@ -395,9 +438,10 @@ TEST(PoolManagerModelTest, AllBadCommitsNothing) {
 TEST(PoolManagerModelTest, NoModelMeansNoImages) {
   TempDir tmp;
   auto manager = Open(tmp.path());
-  EXPECT_EQ(
-      manager->SelectImages(Count("m", 1), Images({{1, 0, 0}})).status().code(),
-      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(manager->SelectImages(Count("m", 1), Images(nullptr, {{1, 0, 0}}))
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -273,8 +273,9 @@ TEST(PoolMergeModelTest, ModelsMustMatchAndNewTargetGetsTheCheckpoint) {
   auto m = PoolManager::Create({tmp.path(), &model});
   ASSERT_TRUE(m.ok());
   PoolManager& manager = **m;
-  auto images = [](float x) {
+  auto images = [&model](float x) {
     EmbeddedImages im;
+    im.model = std::shared_ptr<Embedder>(std::shared_ptr<Embedder>(), &model);
     im.table.dimension = 3;
     im.table.filenames = {absl::StrCat("img", x, ".jpg")};
     im.table.labels = {0};

@@ -4,28 +4,25 @@
 
 namespace datapool {
 
-absl::Status CheckPoolModel(const Embedder* model, absl::string_view pool,
-                            const PoolMetadata& meta,
-                            absl::string_view pool_dir) {
-  if (model == nullptr) {
-    return absl::FailedPreconditionError("this server has no model");
-  }
-  if (meta.model_fingerprint.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("pool '", pool,
-                     "' holds embeddings supplied by clients, not made by a "
-                     "model; select images into a new pool"));
-  }
-  if (meta.model_fingerprint != model->fingerprint() ||
-      meta.input_size != model->input_size()) {
+absl::Status ClientEmbeddingsPoolError(absl::string_view pool) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("pool '", pool,
+                   "' holds embeddings supplied by clients, not made by a "
+                   "model, so images cannot be added to it; select images "
+                   "into a new pool"));
+}
+
+absl::Status CheckPoolModel(const Embedder& model, absl::string_view pool,
+                            const PoolMetadata& meta) {
+  if (meta.model_fingerprint.empty()) return ClientEmbeddingsPoolError(pool);
+  if (meta.model_fingerprint != model.fingerprint() ||
+      meta.input_size != model.input_size()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "pool '", pool, "' was built with model ", meta.model_fingerprint,
-        " (input size ", meta.input_size, "); this server runs model ",
-        model->fingerprint(), " (input size ", model->input_size(),
-        "). Embeddings of different models cannot be mixed. To add to this "
-        "pool, run a server with its model: --model ",
-        pool_dir, "/", kCheckpointFileName, " --input-size ", meta.input_size,
-        "; or select into another pool"));
+        "pool '", pool, "' holds embeddings of model ", meta.model_fingerprint,
+        " (input size ", meta.input_size, "); these were made by model ",
+        model.fingerprint(), " (input size ", model.input_size(),
+        "), and embeddings of different models cannot be mixed (did the "
+        "pool's model change meanwhile? try again)"));
   }
   return absl::OkStatus();
 }

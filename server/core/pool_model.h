@@ -13,12 +13,16 @@
 
 namespace datapool {
 
-// OK when pool `pool` (metadata `meta`, in folder `pool_dir`) holds the
-// embeddings of `model`; FailedPrecondition saying what it holds and how to
-// serve it otherwise, or when `model` is null.
-absl::Status CheckPoolModel(const Embedder* model, absl::string_view pool,
-                            const PoolMetadata& meta,
-                            absl::string_view pool_dir);
+// FailedPrecondition: pool `pool` holds client embeddings, so images (of
+// any model) cannot be added to it.
+absl::Status ClientEmbeddingsPoolError(absl::string_view pool);
+
+// OK when pool `pool` (metadata `meta`) holds the embeddings of `model`,
+// which made the candidates or queries; FailedPrecondition saying what it
+// holds otherwise (a pool of client embeddings, or one whose model
+// changed since the request looked it up).
+absl::Status CheckPoolModel(const Embedder& model, absl::string_view pool,
+                            const PoolMetadata& meta);
 
 // OK when `dimension` is the pool's; FailedPrecondition naming both
 // otherwise. `what`: "candidates" or "queries".

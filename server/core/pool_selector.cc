@@ -11,19 +11,19 @@ namespace datapool {
 
 absl::StatusOr<SelectOutcome> PoolSelector::Select(
     const SelectParams& params, const EmbeddingTable& candidates,
-    CandidateIntake intake, bool from_model) {
+    CandidateIntake intake, const Embedder* model) {
   if (params.dry_run) {
     ASSIGN_OR_RETURN(std::shared_ptr<const PoolSnapshot> before,
                      registry_.CurrentOrNull(params.pool));
-    return SelectAgainst(params, candidates, std::move(intake), from_model,
-                         before, nullptr);
+    return SelectAgainst(params, candidates, std::move(intake), model, before,
+                         nullptr);
   }
   absl::StatusOr<SelectOutcome> outcome;
   absl::Status written = registry_.Write(
       params.pool, /*create=*/true, absl::OkStatus(),
       [&](PoolEntry& entry, const std::shared_ptr<const PoolSnapshot>& before) {
-        outcome = SelectAgainst(params, candidates, std::move(intake),
-                                from_model, before, &entry);
+        outcome = SelectAgainst(params, candidates, std::move(intake), model,
+                                before, &entry);
         return outcome.status();
       });
   RETURN_IF_ERROR(written);
@@ -32,22 +32,21 @@ absl::StatusOr<SelectOutcome> PoolSelector::Select(
 
 absl::StatusOr<SelectOutcome> PoolSelector::SelectAgainst(
     const SelectParams& params, const EmbeddingTable& candidates,
-    CandidateIntake intake, bool from_model,
+    CandidateIntake intake, const Embedder* model,
     const std::shared_ptr<const PoolSnapshot>& before, PoolEntry* entry) {
   const absl::Time start = absl::Now();
   if (before != nullptr) {
     RETURN_IF_ERROR(CheckPoolDimension(params.pool, before->meta,
                                        candidates.dimension, "candidates"));
-    if (from_model) {
-      RETURN_IF_ERROR(CheckPoolModel(model_, params.pool, before->meta,
-                                     registry_.store().PoolDir(params.pool)));
+    if (model != nullptr) {
+      RETURN_IF_ERROR(CheckPoolModel(*model, params.pool, before->meta));
     }
   }
   // Committed selections write a report; dry runs when asked.
   const bool commit = entry != nullptr;
   const bool report = commit || (params.dry_run && params.dry_run_report);
   ASSIGN_OR_RETURN(const SelectParams resolved,
-                   ResolveQueryPools(params, from_model, before));
+                   ResolveQueryPools(params, model, before));
   ASSIGN_OR_RETURN(SelectionRun run,
                    RunSelection(resolved, candidates, before.get(), strategy_,
                                 registry_.index_factory(),
@@ -71,13 +70,13 @@ absl::StatusOr<SelectOutcome> PoolSelector::SelectAgainst(
   if (out.selected.empty()) return out;
   const absl::Time now = absl::Now();
   const SelectionReport built = build_report(true, now);
-  RETURN_IF_ERROR(Commit(params, candidates, run, from_model, before, now,
-                         built, *entry, &out));
+  RETURN_IF_ERROR(
+      Commit(params, candidates, run, model, before, now, built, *entry, &out));
   return out;
 }
 
 absl::StatusOr<SelectParams> PoolSelector::ResolveQueryPools(
-    const SelectParams& params, bool from_model,
+    const SelectParams& params, const Embedder* model,
     const std::shared_ptr<const PoolSnapshot>& before) const {
   SelectParams resolved = params;
   for (size_t j = 0; j < resolved.config.objectives.size(); ++j) {
@@ -95,9 +94,8 @@ absl::StatusOr<SelectParams> PoolSelector::ResolveQueryPools(
       return absl::NotFoundError(
           absl::StrCat(field, ": there is no pool '", o.query_pool, "'"));
     }
-    if (from_model) {
-      RETURN_IF_ERROR(CheckPoolModel(model_, o.query_pool, query->meta,
-                                     registry_.store().PoolDir(o.query_pool)));
+    if (model != nullptr) {
+      RETURN_IF_ERROR(CheckPoolModel(*model, o.query_pool, query->meta));
     }
     // Shares the snapshot's lifetime.
     o.query = std::shared_ptr<const EmbeddingTable>(query, &query->table);
@@ -107,7 +105,7 @@ absl::StatusOr<SelectParams> PoolSelector::ResolveQueryPools(
 
 absl::Status PoolSelector::Commit(
     const SelectParams& params, const EmbeddingTable& candidates,
-    const SelectionRun& run, bool from_model,
+    const SelectionRun& run, const Embedder* model,
     const std::shared_ptr<const PoolSnapshot>& before, absl::Time now,
     const SelectionReport& report, PoolEntry& entry, SelectOutcome* out) {
   const absl::Time commit_start = absl::Now();
@@ -129,10 +127,10 @@ absl::Status PoolSelector::Commit(
   meta.base_size = before != nullptr ? before->table.size() : 0;
   // A new model pool gets the checkpoint; later commits keep the file.
   const std::string* checkpoint = nullptr;
-  if (from_model && meta.model_fingerprint != model_->fingerprint()) {
-    meta.model_fingerprint = model_->fingerprint();
-    meta.input_size = model_->input_size();
-    checkpoint = &model_->checkpoint();
+  if (model != nullptr && meta.model_fingerprint != model->fingerprint()) {
+    meta.model_fingerprint = model->fingerprint();
+    meta.input_size = model->input_size();
+    checkpoint = &model->checkpoint();
   }
   PoolStore& store = registry_.store();
   RETURN_IF_ERROR(store.Commit(params.pool, &meta, next,

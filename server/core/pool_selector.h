@@ -20,48 +20,48 @@ namespace datapool {
 // is thread-safe).
 class PoolSelector {
  public:
-  // All borrowed; must outlive the selector. `model` may be null.
-  PoolSelector(PoolRegistry* registry, const Embedder* model,
-               SelectionStrategy* strategy)
-      : registry_(*registry), model_(model), strategy_(*strategy) {}
+  // All borrowed; must outlive the selector.
+  PoolSelector(PoolRegistry* registry, SelectionStrategy* strategy)
+      : registry_(*registry), strategy_(*strategy) {}
 
   // Selects from `candidates` (valid, normalised) into params.pool; unless
   // dry_run, commits the picks (creating the pool on first use).
-  // `from_model`: the candidates are the server model's embeddings.
+  // `model`: the model that made the candidates (null: a client's
+  // embeddings); a new pool records it and keeps its file.
   // FailedPrecondition for another dimension or model than the pool's;
   // Cancelled; the store's status when a write fails (the pool is then
   // unchanged).
   absl::StatusOr<SelectOutcome> Select(const SelectParams& params,
                                        const EmbeddingTable& candidates,
-                                       CandidateIntake intake, bool from_model);
+                                       CandidateIntake intake,
+                                       const Embedder* model);
 
  private:
   // The pipeline against `before` (may be null); commits into `entry`
   // when it is non-null (its write lock held).
   absl::StatusOr<SelectOutcome> SelectAgainst(
       const SelectParams& params, const EmbeddingTable& candidates,
-      CandidateIntake intake, bool from_model,
+      CandidateIntake intake, const Embedder* model,
       const std::shared_ptr<const PoolSnapshot>& before, PoolEntry* entry);
   // `params` with each SIMILARITY objective's query_pool resolved into its
   // samples (Objective::query): `before` for the pool selected into, the
   // current version of any other. NotFound for a missing pool (naming the
-  // field), FailedPrecondition (from_model) for a pool of another model,
+  // field), FailedPrecondition (with a model) for a pool of another model,
   // a damaged pool's damage.
   absl::StatusOr<SelectParams> ResolveQueryPools(
-      const SelectParams& params, bool from_model,
+      const SelectParams& params, const Embedder* model,
       const std::shared_ptr<const PoolSnapshot>& before) const;
   // Writes the run's picks as the pool's next version, publishes it, then
   // writes `report` (a failure to write that is said in `out`, not
   // returned).
   absl::Status Commit(const SelectParams& params,
                       const EmbeddingTable& candidates, const SelectionRun& run,
-                      bool from_model,
+                      const Embedder* model,
                       const std::shared_ptr<const PoolSnapshot>& before,
                       absl::Time now, const SelectionReport& report,
                       PoolEntry& entry, SelectOutcome* out);
 
   PoolRegistry& registry_;
-  const Embedder* const model_;
   SelectionStrategy& strategy_;
 };
 

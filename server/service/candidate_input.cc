@@ -29,11 +29,11 @@ absl::Status CandidateInput::Add(
   const bool has_images = paths.size() > 0 || chunks.size() > 0;
   if (has_images && ingest_ == nullptr) {
     RETURN_IF_ERROR(budget_.UseImages());
-    // Fail before spending time on the images.
-    RETURN_IF_ERROR(manager_.CheckModel(pool));
+    // The pool's model, loaded if need be: fails before any image is read.
+    ASSIGN_OR_RETURN(std::shared_ptr<Embedder> model, manager_.ModelFor(pool));
     ASSIGN_OR_RETURN(ingest_,
-                     ImageIngest::Create(images_, &budget_, weak_labels,
-                                         drop_identical_files));
+                     ImageIngest::Create(images_, std::move(model), &budget_,
+                                         weak_labels, drop_identical_files));
   }
   if (has_rows) return AppendBlock(block, &table_);
   if (!has_images) return absl::OkStatus();

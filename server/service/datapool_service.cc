@@ -228,6 +228,17 @@ grpc::Status DatapoolService::SelectWithProgress(
   });
 }
 
+absl::StatusOr<std::shared_ptr<Embedder>> DatapoolService::EmbedModel(
+    absl::string_view pool) {
+  if (pool.empty()) {
+    // Not owned: the default outlives the service.
+    return std::shared_ptr<Embedder>(std::shared_ptr<Embedder>(),
+                                     images_.embedder);
+  }
+  RETURN_IF_ERROR(manager_.GetPool(pool).status());
+  return manager_.ModelFor(pool);
+}
+
 template <typename Reader>
 absl::Status DatapoolService::EmbedFrom(grpc::ServerContext* context,
                                         Reader& reader,
@@ -240,8 +251,12 @@ absl::Status DatapoolService::EmbedFrom(grpc::ServerContext* context,
   size_t received = 0;
   while (const v1::EmbedRequest* message = reader.Next()) {
     if (ingest == nullptr) {
-      ASSIGN_OR_RETURN(ingest, ImageIngest::Create(images_, &budget,
-                                                   WeakLabelsOf(*message)));
+      record.pool = message->pool();
+      ASSIGN_OR_RETURN(std::shared_ptr<Embedder> model,
+                       EmbedModel(message->pool()));
+      ASSIGN_OR_RETURN(ingest,
+                       ImageIngest::Create(images_, std::move(model), &budget,
+                                           WeakLabelsOf(*message)));
     }
     RETURN_IF_ERROR(ingest->AddPaths(message->input_paths()));
     RETURN_IF_ERROR(ingest->AddChunks(message->images()));
@@ -267,7 +282,7 @@ absl::Status DatapoolService::EmbedFrom(grpc::ServerContext* context,
   if (images.table.size() == 0) return NoUsableImagesError(images.skipped);
   if (progress) progress("embedding", images.table.size(), images.table.size());
   ToProto(images, response);
-  response->set_model_fingerprint(images_.embedder->fingerprint());
+  response->set_model_fingerprint(images.model->fingerprint());
   return absl::OkStatus();
 }
 

@@ -123,6 +123,10 @@ class DatapoolService final : public v1::Datapool::Service {
                          v1::EmbedResponse* response, CallRecord& record,
                          const ProgressFn& progress);
 
+  // The model Embed uses: the default (`pool` empty), or pool `pool`'s
+  // (NotFound when there is no such pool; PoolManager::ModelFor).
+  absl::StatusOr<std::shared_ptr<Embedder>> EmbedModel(absl::string_view pool);
+
   // Runs one call: authorization, readiness, admission (heavy calls),
   // `body`, then the metrics and the log line; converts its status.
   grpc::Status Handle(const char* method, grpc::ServerContext& context,

@@ -8,15 +8,15 @@
 namespace datapool {
 
 absl::StatusOr<std::unique_ptr<ImageIngest>> ImageIngest::Create(
-    const ImageServices& services, RequestBudget* budget, bool weak_labels,
-    bool drop_identical_files) {
-  if (services.decoder == nullptr || services.embedder == nullptr) {
+    const ImageServices& services, std::shared_ptr<Embedder> model,
+    RequestBudget* budget, bool weak_labels, bool drop_identical_files) {
+  if (services.decoder == nullptr || model == nullptr) {
     return absl::FailedPreconditionError(
         "this server has no model; send embeddings instead of images");
   }
   RETURN_IF_ERROR(budget->UseImages());
-  return std::unique_ptr<ImageIngest>(
-      new ImageIngest(services, budget, weak_labels, drop_identical_files));
+  return std::unique_ptr<ImageIngest>(new ImageIngest(
+      services, std::move(model), budget, weak_labels, drop_identical_files));
 }
 
 namespace {
@@ -29,12 +29,14 @@ EmbeddingPipeline::Options PipelineOptions(const ImageServices& services,
 }
 }  // namespace
 
-ImageIngest::ImageIngest(const ImageServices& services, RequestBudget* budget,
+ImageIngest::ImageIngest(const ImageServices& services,
+                         std::shared_ptr<Embedder> model, RequestBudget* budget,
                          bool weak_labels, bool drop_identical_files)
     : services_(services),
+      model_(std::move(model)),
       budget_(*budget),
       weak_labels_(weak_labels),
-      pipeline_(*services.decoder, *services.embedder,
+      pipeline_(*services.decoder, *model_,
                 PipelineOptions(services, drop_identical_files)) {}
 
 absl::Status ImageIngest::AddPaths(
@@ -50,7 +52,7 @@ absl::Status ImageIngest::AddPaths(
                    services_.inputs->Resolve({paths.begin(), paths.end()},
                                              weak_labels_, &skipped));
   RETURN_IF_ERROR(budget_.AddSkippedImages(skipped.size()));
-  const size_t dimension = services_.embedder->dimension();
+  const size_t dimension = model_->dimension();
   for (const ImageInput& input : inputs) {
     RETURN_IF_ERROR(budget_.AddImage(input.filename, dimension));
   }
@@ -64,8 +66,7 @@ absl::Status ImageIngest::AddChunks(
     const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks) {
   for (const v1::ImageChunk& chunk : chunks) {
     if (!in_image_) {
-      RETURN_IF_ERROR(
-          budget_.AddImage(chunk.filename(), services_.embedder->dimension()));
+      RETURN_IF_ERROR(budget_.AddImage(chunk.filename(), model_->dimension()));
       RETURN_IF_ERROR(budget_.CheckUploadName(chunk.filename()));
       in_image_ = true;
       oversized_ = false;
@@ -112,7 +113,9 @@ absl::StatusOr<EmbeddedImages> ImageIngest::Finish(
         absl::StrCat("the request ended inside uploaded image '",
                      current_.filename, "' (no chunk marked last)"));
   }
-  return pipeline_.Finish(progress);
+  ASSIGN_OR_RETURN(EmbeddedImages images, pipeline_.Finish(progress));
+  images.model = model_;
+  return images;
 }
 
 }  // namespace datapool

@@ -21,6 +21,7 @@ namespace datapool {
 // paths (FailedPrecondition).
 struct ImageServices {
   const ImageDecoder* decoder = nullptr;
+  // The default model (PoolManager::ModelFor picks a pool's).
   Embedder* embedder = nullptr;
   const InputResolver* inputs = nullptr;
   // Its max_image_bytes bounds uploaded images too (larger ones are
@@ -34,11 +35,13 @@ struct ImageServices {
 // One per request; not thread-safe (the request's handler thread drives it).
 class ImageIngest {
  public:
-  // FailedPrecondition when `services` has no model. Each image counts
-  // against `budget` (borrowed; the request's). drop_identical_files: see
-  // EmbeddingPipeline::Options.
+  // Embeds with `model` (kept alive by the ingest; its result's model).
+  // FailedPrecondition when `services` has no decoder or `model` is null.
+  // Each image counts against `budget` (borrowed; the request's).
+  // drop_identical_files: see EmbeddingPipeline::Options.
   static absl::StatusOr<std::unique_ptr<ImageIngest>> Create(
-      const ImageServices& services, RequestBudget* budget, bool weak_labels,
+      const ImageServices& services, std::shared_ptr<Embedder> model,
+      RequestBudget* budget, bool weak_labels,
       bool drop_identical_files = false);
 
   // Resolves and queues server-side paths (errors: see InputResolver).
@@ -53,10 +56,12 @@ class ImageIngest {
       const std::function<void(size_t, size_t)>& progress = nullptr);
 
  private:
-  ImageIngest(const ImageServices& services, RequestBudget* budget,
-              bool weak_labels, bool drop_identical_files);
+  ImageIngest(const ImageServices& services, std::shared_ptr<Embedder> model,
+              RequestBudget* budget, bool weak_labels,
+              bool drop_identical_files);
 
   const ImageServices& services_;
+  const std::shared_ptr<Embedder> model_;
   RequestBudget& budget_;
   const bool weak_labels_;
   EmbeddingPipeline pipeline_;
