@@ -1,7 +1,7 @@
 """The Python SDK's requests, without the Datapool server: Client.select's
-``columns`` and ``selection_config`` as the messages a stand-in gRPC
-service (in this process, on loopback) receives, and its SelectResponse
-back as a SelectResult. The package is imported from the source tree
+``columns`` and ``selection_config``, and Client.embed's ``pool``, as the
+messages a stand-in gRPC service (in this process, on loopback) receives,
+and its SelectResponse back as a SelectResult. The package is imported from the source tree
 (client/python); test_python_sdk.py runs it installed, against the real
 server.
 
@@ -37,15 +37,21 @@ INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
 class Recorder(pb_grpc.DatapoolServicer):
-    """Keeps each SelectStream call's messages; answers `response`."""
+    """Keeps each SelectStream and Embed call's messages; answers
+    `response` / `embed_response`."""
 
     def __init__(self):
         self.calls = []
         self.response = pb.SelectResponse()
+        self.embed_response = pb.EmbedResponse()
 
     def SelectStream(self, request_iterator, context):
         self.calls.append(list(request_iterator))
         return self.response
+
+    def Embed(self, request_iterator, context):
+        self.calls.append(list(request_iterator))
+        return self.embed_response
 
 
 def setUpModule():
@@ -90,6 +96,7 @@ class RequestTestBase(unittest.TestCase):
     def setUp(self):
         service.calls.clear()
         service.response = pb.SelectResponse()
+        service.embed_response = pb.EmbedResponse()
 
     def client(self, **kw):
         c = sdk.Client(service.address, timeout=30, options=NO_PROXY, **kw)
@@ -501,6 +508,57 @@ class SelectionConfigTest(RequestTestBase):
                 "p", embeddings=rows, filenames=names, n_samples=1,
                 selection_config=config), "selection_config " + needle,
                 repr(entry))
+
+
+class EmbedPoolTest(RequestTestBase):
+    """embed(pool=...): the pool whose model embeds the images travels in
+    the first message; without it, the field is empty (the server's
+    default model)."""
+
+    def answer(self):
+        service.embed_response = pb.EmbedResponse(
+            embeddings=pb.EmbeddingBlock(dimension=2, filenames=["a.png"],
+                                         values=[0.5, -1.0], labels=[3]),
+            model_fingerprint="sha256:" + "ab" * 32)
+
+    def test_pool_is_sent_in_the_first_message(self):
+        self.answer()
+        got = self.client(chunk_bytes=4096).embed(
+            paths=["train", "val/x.png"], pool="builtin-pool",
+            weak_labels=False)
+        messages = self.sent()
+        self.assertEqual(messages[0].pool, "builtin-pool")
+        self.assertEqual(list(messages[0].input_paths), ["train", "val/x.png"])
+        self.assertFalse(messages[0].append_weak_labels)
+        for m in messages[1:]:
+            self.assertEqual(m.pool, "", "only the first message names it")
+        self.assertEqual(got.filenames, ["a.png"])
+        np.testing.assert_array_equal(got.embeddings, [[0.5, -1.0]])
+        self.assertEqual(got.labels, [3])
+        self.assertEqual(got.model_fingerprint, "sha256:" + "ab" * 32)
+
+    def test_pool_with_uploads_is_in_the_first_message_only(self):
+        self.answer()
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(3):
+                with open(os.path.join(tmp, "%d.png" % i), "wb") as f:
+                    f.write(bytes(range(256)) * 40)
+            self.client(chunk_bytes=4096).embed(images=tmp, pool="p")
+        messages = self.sent()
+        self.assertGreater(len(messages), 1)
+        self.assertEqual([m.pool for m in messages],
+                         ["p"] + [""] * (len(messages) - 1))
+        self.assertTrue(messages[0].append_weak_labels)
+
+    def test_without_pool_the_field_is_empty(self):
+        self.answer()
+        for kw in ({}, {"pool": None}, {"pool": ""}):
+            with self.subTest(**kw):
+                service.calls.clear()
+                self.client().embed(paths="train", **kw)
+                (first,) = self.sent()
+                self.assertEqual(first.pool, "")
+                self.assertEqual(list(first.input_paths), ["train"])
 
 
 if __name__ == "__main__":

@@ -234,21 +234,28 @@ class Client:
     def embed(self, *, paths: Union[None, str, Iterable[str]] = None,
               images: Union[None, PathLike, Iterable[PathLike]] = None,
               weak_labels: bool = True,
-              progress: Optional[ProgressCallback] = None) -> Embeddings:
+              progress: Optional[ProgressCallback] = None,
+              pool: Optional[str] = None) -> Embeddings:
         """Embeds images with the server's model; touches no pool.
 
         ``paths``: files or folders under the server's ``--input-dir``;
         ``images``: local files or folders, uploaded (named and labelled as
         in ``select``). ``weak_labels=False`` gives label 0 everywhere.
         ``progress(phase, done, total)`` as in ``select`` ("receiving",
-        "embedding").
+        "embedding"). ``pool``: embed with that pool's model (the one its
+        rows were made with, which may not be the server's default, e.g.
+        for a SIMILARITY query set) instead of the server's default; the
+        pool is not changed.
 
         Returns an Embeddings: ``.embeddings`` is a float32 array (n, d) of
         the model's raw (not normalised) outputs in input order, with
         ``.filenames``, ``.labels``, ``.skipped`` (files that could not be
-        decoded, with the reason) and ``.model_fingerprint``. Raises
-        DatapoolError: FAILED_PRECONDITION when the server has no model
-        (``--model none``), INVALID_ARGUMENT for bad paths or no images.
+        decoded, with the reason) and ``.model_fingerprint`` (of the model
+        that embedded them). Raises DatapoolError: FAILED_PRECONDITION when
+        the server has no model (``--model none``) or ``pool`` has none
+        (client embeddings) or its checkpoint cannot be loaded, NOT_FOUND
+        when there is no pool ``pool``, INVALID_ARGUMENT for bad paths or
+        no images.
         """
         paths = req.server_paths(paths)
         images = req.as_list(images, "images")
@@ -257,7 +264,8 @@ class Client:
                                    "server) or images (local files)")
         uploads = _images.list_local_images(images)
         first = pb.EmbedRequest(input_paths=paths,
-                                append_weak_labels=bool(weak_labels))
+                                append_weak_labels=bool(weak_labels),
+                                pool=pool or "")
         messages = req.image_messages(pb.EmbedRequest, first, uploads,
                                       self.chunk_bytes)
         if progress is None:
