@@ -46,7 +46,7 @@ CLI_TIMEOUT_S = 90
 # Python's CPU torch must not depend on a GPU being present (TF32, cuDNN).
 SERVER_ARGS = ("--device", "cpu", "--threads", "1", "--decode-threads", "1",
                "--batch-size", "8")
-BUILTIN_DIM = 32
+BUILTIN_DIM = 768
 BUILTIN_SIZE = 64
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

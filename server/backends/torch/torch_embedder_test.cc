@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -171,9 +172,11 @@ class BuiltinModelTest : public ::testing::Test {
 TorchEmbedder* BuiltinModelTest::batched_ = nullptr;
 TorchEmbedder* BuiltinModelTest::single_ = nullptr;
 
+constexpr size_t kDim = kBuiltinModelDimension;
+
 TEST_F(BuiltinModelTest, ShapeAndFingerprint) {
   EXPECT_EQ(batched_->dimension(), static_cast<size_t>(kBuiltinModelDimension));
-  EXPECT_EQ(batched_->dimension(), 32u);
+  EXPECT_EQ(batched_->dimension(), 768u);
   EXPECT_EQ(batched_->input_size(), 64);
   EXPECT_THAT(batched_->fingerprint(), StartsWith("sha256:"));
   EXPECT_EQ(batched_->fingerprint().size(), 7u + 64u);
@@ -191,7 +194,7 @@ TEST_F(BuiltinModelTest, ShapeAndFingerprint) {
 TEST_F(BuiltinModelTest, FingerprintIsPinned) {
   EXPECT_EQ(batched_->fingerprint(),
             "sha256:"
-            "51160a266c48e6b4c69c033a33b22cbc5204eda31d0482235ef250489367a685");
+            "3e5fd54d295f1c7258d05342fa7ee61f824b170b919edc8074a78fac84ce5ca5");
 }
 
 TEST_F(BuiltinModelTest, DifferentImagesGiveDifferentFiniteEmbeddings) {
@@ -208,13 +211,127 @@ TEST_F(BuiltinModelTest, DifferentImagesGiveDifferentFiniteEmbeddings) {
   for (size_t a = 0; a < images.size(); ++a) {
     for (size_t b = a + 1; b < images.size(); ++b) {
       double d2 = 0;
-      for (size_t j = 0; j < 32; ++j) {
-        const double d = out[a * 32 + j] - out[b * 32 + j];
+      for (size_t j = 0; j < kDim; ++j) {
+        const double d = out[a * kDim + j] - out[b * kDim + j];
         d2 += d * d;
       }
       EXPECT_GT(d2, 1e-4) << "images " << a << " and " << b;
     }
   }
+}
+
+// The model's definition on an image whose 16×16 cells are exact: the left
+// half one colour, the right half another. Each output is the cell's
+// normalised colour minus the mean of all 768 values, channel-major.
+TEST_F(BuiltinModelTest, IsTheCentredSixteenBySixteenAverage) {
+  const uint8_t left[3] = {200, 30, 90}, right[3] = {10, 250, 128};
+  RgbImage image{64, 64, {}};
+  for (int y = 0; y < 64; ++y) {
+    for (int x = 0; x < 64; ++x) {
+      const uint8_t* rgb = x < 32 ? left : right;
+      image.pixels.insert(image.pixels.end(), rgb, rgb + 3);
+    }
+  }
+  double mean = 0;
+  for (int c = 0; c < 3; ++c) {
+    mean += (Normalised(c, left[c]) + Normalised(c, right[c])) / 6.0;
+  }
+  const std::vector<float> out = Embed(*batched_, {image});
+  ASSERT_EQ(out.size(), kDim);
+  for (int c = 0; c < 3; ++c) {
+    for (int cell = 0; cell < 256; ++cell) {
+      const uint8_t v = cell % 16 < 8 ? left[c] : right[c];
+      EXPECT_NEAR(out[c * 256 + cell], Normalised(c, v) - mean, 1e-5)
+          << "channel " << c << " cell " << cell;
+    }
+  }
+}
+
+// A generated scene: a vertical gradient, a disc of `disc` colour at (cx,
+// cy), radius r, and horizontal stripes of `period` rows when period > 0.
+RgbImage Scene(int cx, int cy, int r, const uint8_t disc[3], int period) {
+  RgbImage image{64, 64, {}};
+  for (int y = 0; y < 64; ++y) {
+    for (int x = 0; x < 64; ++x) {
+      uint8_t rgb[3] = {static_cast<uint8_t>(60 + 2 * y),
+                        static_cast<uint8_t>(90 + y), 120};
+      if (period > 0 && (y / period) % 2 == 1) rgb[0] = rgb[1] = rgb[2] = 30;
+      if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r) {
+        std::copy(disc, disc + 3, rgb);
+      }
+      image.pixels.insert(image.pixels.end(), rgb, rgb + 3);
+    }
+  }
+  return image;
+}
+
+// `image` with each byte moved by `shift` plus noise uniform in ±noise (a
+// small LCG seeded with `seed`), clamped to 0..255.
+RgbImage Perturbed(const RgbImage& image, int shift, int noise, uint32_t seed) {
+  RgbImage out = image;
+  uint32_t x = seed * 2654435761u + 1;
+  for (uint8_t& v : out.pixels) {
+    x = x * 1664525u + 1013904223u;
+    const int n = noise == 0 ? 0 : static_cast<int>(x >> 24) % (2 * noise + 1);
+    v = static_cast<uint8_t>(std::clamp(v + shift + n - noise, 0, 255));
+  }
+  return out;
+}
+
+// Euclidean distance between rows a and b of `out` after scaling each to
+// unit length, as the server does on the way in.
+double UnitDistance(const std::vector<float>& out, size_t a, size_t b) {
+  double na = 0, nb = 0, dot = 0;
+  for (size_t j = 0; j < kDim; ++j) {
+    na += double{out[a * kDim + j]} * out[a * kDim + j];
+    nb += double{out[b * kDim + j]} * out[b * kDim + j];
+    dot += double{out[a * kDim + j]} * out[b * kDim + j];
+  }
+  return std::sqrt(std::max(0.0, 2.0 - 2.0 * dot / std::sqrt(na * nb)));
+}
+
+// What the default model is for: near copies of an image (noise, a
+// brightness shift) are its nearest neighbours, and unrelated images are
+// far apart on the documented [0, 2] scale, so min_distance means something.
+TEST_F(BuiltinModelTest, NearCopiesAreCloserThanUnrelatedImages) {
+  const uint8_t red[3] = {220, 40, 40}, dark[3] = {20, 20, 60},
+                white[3] = {250, 250, 250};
+  const std::vector<RgbImage> originals = {
+      Scene(16, 16, 10, red, 0), Scene(48, 44, 12, red, 0),
+      Scene(32, 32, 20, dark, 0), Scene(40, 20, 8, white, 4),
+      Scene(20, 40, 14, dark, 8)};
+  std::vector<RgbImage> images = originals;
+  const size_t n = originals.size();
+  for (size_t i = 0; i < n; ++i) {
+    images.push_back(Perturbed(originals[i], 0, 12, i));  // n + i: noise
+    images.push_back(Perturbed(originals[i], 25, 0, 0));  // brightness
+  }
+  const std::vector<float> out = Embed(*batched_, images);
+
+  double farthest_copy = 0, nearest_unrelated = 2;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t copy : {n + 2 * i, n + 2 * i + 1}) {
+      const double d = UnitDistance(out, i, copy);
+      EXPECT_LT(d, 0.15) << "image " << i << " and its copy " << copy;
+      farthest_copy = std::max(farthest_copy, d);
+    }
+    for (size_t j = i + 1; j < n; ++j) {
+      const double d = UnitDistance(out, i, j);
+      EXPECT_GT(d, 0.5) << "unrelated images " << i << " and " << j;
+      nearest_unrelated = std::min(nearest_unrelated, d);
+    }
+  }
+  EXPECT_LT(farthest_copy, nearest_unrelated / 2);
+  // Opposite images are near the far end of the scale: dark left and light
+  // right against its mirror image.
+  RgbImage split = Solid(64, 0, 0, 0), mirror = Solid(64, 0, 0, 0);
+  for (int p = 0; p < 64 * 64; ++p) {
+    const bool left = p % 64 < 32;
+    std::fill_n(&split.pixels[3 * p], 3, left ? 40 : 220);
+    std::fill_n(&mirror.pixels[3 * p], 3, left ? 220 : 40);
+  }
+  const std::vector<float> opposite = Embed(*batched_, {split, mirror});
+  EXPECT_GT(UnitDistance(opposite, 0, 1), 1.5);
 }
 
 TEST_F(BuiltinModelTest, SameImageSameEmbeddingAloneOrInABatch) {
@@ -226,8 +343,8 @@ TEST_F(BuiltinModelTest, SameImageSameEmbeddingAloneOrInABatch) {
   for (size_t j = 0; j < batched.size(); ++j) {
     EXPECT_NEAR(batched[j], single[j], 1e-5 * (1 + std::fabs(batched[j])));
   }
-  for (size_t j = 0; j < 32; ++j) {
-    EXPECT_NEAR(alone[j], batched[5 * 32 + j],
+  for (size_t j = 0; j < kDim; ++j) {
+    EXPECT_NEAR(alone[j], batched[5 * kDim + j],
                 1e-5 * (1 + std::fabs(alone[j])));
   }
 }
@@ -256,7 +373,13 @@ TEST_F(BuiltinModelTest, CheckpointReloadsWithTorchJitLoad) {
   c10::InferenceMode guard;
   const torch::Tensor out =
       m.forward({torch::zeros({2, 3, 64, 64})}).toTensor();
-  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 32}));
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, kBuiltinModelDimension}));
+  // Any side of 16 or more, multiple of 16 or not: the same dimension.
+  for (int64_t side : {16, 17, 50, 224}) {
+    EXPECT_EQ(m.forward({torch::rand({3, 3, side, side})}).toTensor().sizes(),
+              (std::vector<int64_t>{3, kBuiltinModelDimension}))
+        << "side " << side;
+  }
 }
 
 TEST_F(BuiltinModelTest, CheckpointLoadsInPython) {
@@ -280,7 +403,7 @@ TEST_F(BuiltinModelTest, CheckpointLoadsInPython) {
     output.append(buffer, n);
   }
   EXPECT_EQ(::pclose(pipe), 0) << output;
-  EXPECT_THAT(output, HasSubstr("output shape: [2, 32]"));
+  EXPECT_THAT(output, HasSubstr("output shape: [2, 768]"));
 }
 
 // --- Errors ---------------------------------------------------------------
