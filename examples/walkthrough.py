@@ -35,7 +35,7 @@ def main():
         first = client.select("notebook", paths=["batch1"], n_samples=12)
         print("first: %d picks, version %d" % (len(first.selected), first.version))
         phases = []
-        second = client.select("notebook", paths=["batch2"], min_distance=0.15,
+        second = client.select("notebook", paths=["batch2"], min_distance=0.5,
                                progress=lambda phase, done, total: phases.append(phase))
         scenes = sorted({p.filename.split("/")[1] for p in second.selected})
         print("second: %d picks (%s), stopped by %s; phases %s"

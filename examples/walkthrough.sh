@@ -53,10 +53,10 @@ export DATAPOOL_SERVER="$address"
 step "1. First selection: the 12 most diverse images of batch 1 into pool 'demo'"
 show select --pool demo --input batch1 --n-samples 12
 
-step "2. Second selection: batch 2, until nothing is farther than 0.15 from the pool"
+step "2. Second selection: batch 2, until nothing is farther than 0.5 from the pool"
 # The pool's samples count as already chosen: new picks are what the pool
 # lacks (mostly the new 'desert' scene), not more of the same.
-show select --pool demo --input batch2 --min-distance 0.15
+show select --pool demo --input batch2 --min-distance 0.5
 
 step "3. The report of the last selection (and where its page is)"
 show report demo
