@@ -253,7 +253,7 @@ int Embed(const Call& call) {
   ProgressBar bar(ProgressBar::Wanted(flags.json), std::cerr);
   v1::EmbedResponse response;
   grpc::Status status = call.client.EmbedWithProgress(
-      *images, !flags.no_weak_labels,
+      *images, !flags.no_weak_labels, flags.pool,
       [&bar](const v1::Progress& p) { bar.Show(p); }, &response);
   bar.Done();
   if (!status.ok()) return CallError(status, flags, "nothing was written");
@@ -373,19 +373,28 @@ Command SelectCommand() {
 Command EmbedCommand() {
   return {"embed",
           "Embed images with the server's model into a CSV",
-          "(--input PATH... | --upload PATH...) --out FILE.csv [flags]",
+          "(--input PATH... | --upload PATH...) --out FILE.csv [--pool NAME] "
+          "[flags]",
           "Embeds images with the server's model and writes the raw embeddings "
           "as a lightly CSV (filenames,embedding_0,...,labels); no pool "
-          "changes. Files the server cannot decode are listed as skipped. On a "
-          "terminal a progress line shows on stderr; Ctrl-C cancels and writes "
-          "nothing (exit 130).",
+          "changes. With --pool, the images are embedded by that pool's model "
+          "(the one its rows were made with, e.g. a pool built with another "
+          "model than the server's default), as a selection into it would "
+          "embed them. Files the server cannot decode are listed as skipped. "
+          "On a terminal a progress line shows on stderr; Ctrl-C cancels and "
+          "writes nothing (exit 130).",
           {kInput,
            kUpload,
            {"out", "FILE.csv", "the CSV to write (replaced atomically)",
             &Flags::out},
+           {"pool", "NAME",
+            "embed with this pool's model instead of the server's default "
+            "(an existing pool; nothing is added to it)",
+            &Flags::pool},
            kNoWeakLabels},
           {"datapool embed --upload ~/photos/batch2 --out batch2.csv",
-           "datapool embed --input train val --out train.csv --json"},
+           "datapool embed --input train val --out train.csv --json",
+           "datapool embed --upload query.jpg --pool my_pool --out query.csv"},
           0,
           -1,
           &Embed};

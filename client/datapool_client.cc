@@ -130,9 +130,10 @@ v1::SearchRequest FirstRequest(const std::string& pool, uint32_t k) {
   first.set_k(k);
   return first;
 }
-v1::EmbedRequest FirstRequest(bool weak_labels) {
+v1::EmbedRequest FirstRequest(bool weak_labels, const std::string& pool) {
   v1::EmbedRequest first;
   first.set_append_weak_labels(weak_labels);
+  first.set_pool(pool);
   return first;
 }
 v1::EmbeddingBlock* RowsBlock(v1::SelectRequest& request) {
@@ -331,8 +332,9 @@ grpc::Status DatapoolClient::SearchImages(const std::string& pool, uint32_t k,
 }
 
 grpc::Status DatapoolClient::Embed(const ImageRequest& images, bool weak_labels,
+                                   const std::string& pool,
                                    v1::EmbedResponse* response) {
-  return StreamCall(&v1::Datapool::Stub::Embed, FirstRequest(weak_labels),
+  return StreamCall(&v1::Datapool::Stub::Embed, FirstRequest(weak_labels, pool),
                     images, response);
 }
 
@@ -359,12 +361,12 @@ grpc::Status DatapoolClient::SelectWithProgress(
 }
 
 grpc::Status DatapoolClient::EmbedWithProgress(
-    const ImageRequest& images, bool weak_labels,
+    const ImageRequest& images, bool weak_labels, const std::string& pool,
     const std::function<void(const v1::Progress&)>& on_progress,
     v1::EmbedResponse* response) {
   return CallWithProgress<v1::EmbedProgress>(
-      &v1::Datapool::Stub::EmbedWithProgress, FirstRequest(weak_labels), images,
-      on_progress, response);
+      &v1::Datapool::Stub::EmbedWithProgress, FirstRequest(weak_labels, pool),
+      images, on_progress, response);
 }
 
 void DatapoolClient::Cancel() {

@@ -102,12 +102,14 @@ class DatapoolClient {
   // Cancels the SelectWithProgress or EmbedWithProgress call in flight, and
   // any started later (for Ctrl-C). Thread-safe.
   void Cancel();
-  // Embeds images with the server's model; touches no pool.
+  // Embeds images with the server's default model, or with pool `pool`'s
+  // model when not empty (NotFound when there is no such pool); touches no
+  // pool.
   grpc::Status Embed(const ImageRequest& images, bool weak_labels,
-                     v1::EmbedResponse* response);
+                     const std::string& pool, v1::EmbedResponse* response);
   // Embed through EmbedWithProgress: `on_progress` as in SelectWithProgress.
   grpc::Status EmbedWithProgress(
-      const ImageRequest& images, bool weak_labels,
+      const ImageRequest& images, bool weak_labels, const std::string& pool,
       const std::function<void(const v1::Progress&)>& on_progress,
       v1::EmbedResponse* response);
   // The k nearest pool samples of each query: embeddings (streamed in
