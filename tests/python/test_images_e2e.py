@@ -831,24 +831,91 @@ class CustomModelTest(ImagesTestBase):
                         vecs[rel], expected_normalised(rgb), rtol=0,
                         atol=1e-4, err_msg="%s %r" % (rel, rgb))
 
-    # -- requirement 4: the model a pool was built with -----------------------
+    # -- requirement 4: each pool's images are embedded by its own model -----
 
-    def test_images_into_a_pool_of_another_model_are_refused(self):
+    def pool_rows(self, pool, shared=None):
+        """{filename: unit row} of the pool's latest CSV."""
+        names, rows, _ = check_lightly_csv(os.path.join(
+            self.pool_dir(pool, shared), "datapool_latest.csv"))
+        return dict(zip(names, np.asarray(rows, dtype=np.float64)))
+
+    def assertRowsAre(self, rows, vecs, names):
+        """The pool rows of `names` are the unit rows of the raw `vecs`."""
+        for name in names:
+            np.testing.assert_allclose(
+                rows[name], unit_rows([vecs[name]])[0], rtol=0, atol=1e-5,
+                err_msg=name)
+
+    def test_images_into_a_pool_of_another_model_use_its_model(self):
         pool = self.BUILTIN_POOL
         folder = self.pool_dir(pool)
-        before = snapshot_tree(folder)
-        self.assertIn("checkpoint_latest.ckpt", before)
+        ckpt = os.path.join(folder, "checkpoint_latest.ckpt")
+        ckpt_sha = sha256_file(ckpt)
         shown = self.cli_json("pools", "show", pool)
+        self.assertEqual(shown["model_fingerprint"], "sha256:" + ckpt_sha)
         self.assertNotEqual(shown["model_fingerprint"],
                             "sha256:" + sha256_file(self.means_pt))
-        for how, arg in (("--input", "more"),
-                         ("--upload", os.path.join(self.local, "more"))):
-            with self.subTest(how=how):
-                self.cli_error("FAILED_PRECONDITION", "select", "--pool", pool,
-                               how, arg, "--n-samples", "2")
-                self.assertEqual(snapshot_tree(folder), before)
-                self.assertServing()
-        self.assertEqual(self.cli_json("pools", "show", pool), shown)
+        self.assertEqual(shown["input_size"], BUILTIN_SIZE)
+
+        # The pool's model, from its checkpoint, and the server's default.
+        own, _, info = self.embed("more-own.csv", "--input", "more",
+                                  "--pool", pool)
+        self.assertEqual(info["model_fingerprint"], shown["model_fingerprint"])
+        self.assertEqual(info["dimension"], shown["dimension"])
+        own_up, _, info_up = self.embed(
+            "more-own-up.csv", "--upload", os.path.join(self.local, "more"),
+            "--pool", pool)
+        self.assertEqual(info_up["model_fingerprint"],
+                         shown["model_fingerprint"])
+        self.assertEqual(sorted(own_up), sorted(own))
+        for name in own:
+            np.testing.assert_allclose(own_up[name], own[name], rtol=0,
+                                       atol=1e-6, err_msg=name)
+        default, _, dinfo = self.embed("more-default.csv", "--input", "more")
+        self.assertEqual(dinfo["dimension"], 3, dinfo)
+        self.assertEqual(dinfo["model_fingerprint"],
+                         "sha256:" + sha256_file(self.means_pt))
+        self.assertNotEqual(shown["dimension"], 3)
+        self.assertEqual(sorted(default), sorted(own))
+
+        # v+1: 2 of the 3 from the input folder, greedy over the pool's
+        # own embeddings of them.
+        before = self.pool_rows(pool)
+        self.assertEqual(len(before), shown["size"])
+        candidates = dict(zip(own, unit_rows(list(own.values()))))
+        out = self.select(pool, "--input", "more", "--n-samples", "2")
+        self.assertIs(out["committed"], True, out)
+        self.assertEqual(out["skipped"], [], out)
+        self.assertEqual(out["version"], shown["version"] + 1, out)
+        self.assertEqual(out["pool_size_before"], shown["size"], out)
+        self.assertEqual(out["pool_size_after"], shown["size"] + 2, out)
+        picked = self.assertGreedy(out, candidates, list(before.values()),
+                                   n_limit=2)
+        rows = self.pool_rows(pool)
+        self.assertEqual(sorted(rows), sorted(list(before) + picked))
+        self.assertRowsAre(rows, own, picked)
+        for name in before:
+            np.testing.assert_array_equal(rows[name], before[name])
+
+        # v+2: uploaded; the two already in the pool are left out.
+        out = self.select(pool, "--upload", os.path.join(self.local, "more"),
+                          "--n-samples", "2")
+        self.assertIs(out["committed"], True, out)
+        self.assertEqual(out["candidates_already_in_pool"], 2, out)
+        (last,) = [s["filename"] for s in out["selected"]]
+        self.assertEqual(sorted(picked + [last]), sorted(own))
+        rows = self.pool_rows(pool)
+        self.assertEqual(len(rows), shown["size"] + 3)
+        self.assertRowsAre(rows, own, [last])
+
+        # The pool keeps its model: same file, fingerprint and input size.
+        self.assertEqual(sha256_file(ckpt), ckpt_sha)
+        after = self.cli_json("pools", "show", pool)
+        for key in ("model_fingerprint", "input_size", "dimension"):
+            self.assertEqual(after[key], shown[key], key)
+        self.assertEqual((after["size"], after["version"]),
+                         (shown["size"] + 3, shown["version"] + 2))
+        self.assertServing()
 
     def test_a_custom_model_pool_records_its_model(self):
         pool = "means-pool"
@@ -865,41 +932,176 @@ class CustomModelTest(ImagesTestBase):
         x = torch.rand(2, 3, self.MEANS_SIZE, self.MEANS_SIZE)
         torch.testing.assert_close(model(x), x.mean(dim=[2, 3]))
 
-    def _pool_of_means_model(self, shared):
-        """Builds pool `p` with the means model in `shared`; its snapshot."""
+    def _pool_of_means_model(self, shared, pool="p"):
+        """Builds `pool` with the means model in `shared`; its snapshot."""
         with RunningServer(shared, self.input, extra_args=list(SERVER_ARGS) + [
                 "--model", self.means_pt, "--input-size",
                 str(self.MEANS_SIZE)]) as server:
-            self.select("p", "--input", "train", "--n-samples", "3",
+            self.select(pool, "--input", "train", "--n-samples", "3",
                         server=server)
-        return snapshot_tree(os.path.join(shared, "p"))
+        return snapshot_tree(os.path.join(shared, pool))
 
-    def test_same_dimension_other_model_is_refused(self):
+    def test_two_pools_of_other_models_embed_an_image_differently(self):
         shared = os.path.join(self.tmp, "shared-maxima")
         os.mkdir(shared)
-        before = self._pool_of_means_model(shared)
+        self._pool_of_means_model(shared)
+        image = "more/0.png"
+        # References: the class's server runs the means model at this size.
+        means, _, _ = self.embed("means-ref.csv", "--input", image)
+        means_fp = "sha256:" + sha256_file(self.means_pt)
+        maxima_fp = "sha256:" + sha256_file(self.maxima_pt)
         with RunningServer(shared, self.input, extra_args=list(SERVER_ARGS) + [
                 "--model", self.maxima_pt, "--input-size",
                 str(self.MEANS_SIZE)]) as server:
-            self.cli_error("FAILED_PRECONDITION", "select", "--pool", "p",
-                           "--input", "more", "--n-samples", "2",
-                           server=server)
-            self.assertServing(server)
-        self.assertEqual(snapshot_tree(os.path.join(shared, "p")), before)
+            maxima, _, info = self.embed("maxima-ref.csv", "--input", image,
+                                         server=server)
+            self.assertEqual(info["model_fingerprint"], maxima_fp)
+            self.assertFalse(np.allclose(unit_rows([means[image]]),
+                                         unit_rows([maxima[image]]),
+                                         atol=1e-3),
+                             "the models agree on %s: %r %r"
+                             % (image, means[image], maxima[image]))
+            # embed --pool p: p's model (its checkpoint), not the default.
+            by_p, _, info = self.embed("by-p.csv", "--input", image,
+                                       "--pool", "p", server=server)
+            self.assertEqual(info["model_fingerprint"], means_fp)
+            np.testing.assert_allclose(by_p[image], means[image], rtol=0,
+                                       atol=1e-6)
 
-    def test_same_model_other_input_size_is_refused(self):
+            p_before = self.pool_rows("p", shared)
+            self.assertNotIn(image, p_before)
+            out_p = self.select("p", "--input", image, "--n-samples", "1",
+                                server=server)
+            out_q = self.select("q", "--input", image, "--n-samples", "1",
+                                server=server)
+            for out in (out_p, out_q):
+                self.assertIs(out["committed"], True, out)
+                self.assertEqual([s["filename"] for s in out["selected"]],
+                                 [image], out)
+            p_rows = self.pool_rows("p", shared)
+            self.assertEqual(sorted(p_rows), sorted(list(p_before) + [image]))
+            self.assertRowsAre(p_rows, means, [image])
+            for name in p_before:
+                np.testing.assert_array_equal(p_rows[name], p_before[name])
+            self.assertRowsAre(self.pool_rows("q", shared), maxima, [image])
+            for pool, fp in (("p", means_fp), ("q", maxima_fp)):
+                shown = self.cli_json("pools", "show", pool, server=server)
+                self.assertEqual(shown["model_fingerprint"], fp, pool)
+                self.assertEqual(shown["input_size"], self.MEANS_SIZE, pool)
+                self.assertEqual(shown["dimension"], 3, pool)
+                self.assertEqual(
+                    "sha256:" + sha256_file(os.path.join(
+                        shared, pool, "checkpoint_latest.ckpt")), fp, pool)
+            self.assertServing(server)
+
+    def test_same_model_other_input_size_uses_the_pools(self):
         shared = os.path.join(self.tmp, "shared-size")
         os.mkdir(shared)
         before = self._pool_of_means_model(shared)
+        # The reference at the pool's size: the class's server.
+        at_pool_size, _, _ = self.embed("size-ref.csv", "--input", "more")
         with RunningServer(shared, self.input, extra_args=list(SERVER_ARGS) + [
                 "--model", self.means_pt, "--input-size",
                 str(2 * self.MEANS_SIZE)]) as server:
-            self.cli_error("FAILED_PRECONDITION", "select", "--pool", "p",
-                           "--input", "more", "--n-samples", "2",
-                           server=server)
-            self.assertServing(server)
-        self.assertEqual(snapshot_tree(os.path.join(shared, "p")), before)
+            at_double, _, _ = self.embed("size-double.csv", "--input", "more",
+                                         server=server)
+            self.assertFalse(
+                np.allclose(unit_rows(list(at_double.values())),
+                            unit_rows([at_pool_size[n] for n in at_double]),
+                            atol=1e-4),
+                "the input size changes nothing for these images")
+            by_p, _, info = self.embed("size-by-p.csv", "--input", "more",
+                                       "--pool", "p", server=server)
+            self.assertEqual(sorted(by_p), sorted(at_pool_size))
+            for name in by_p:
+                np.testing.assert_allclose(by_p[name], at_pool_size[name],
+                                           rtol=0, atol=1e-6, err_msg=name)
+            out = self.select("p", "--input", "more", "--n-samples", "2",
+                              server=server)
+            self.assertIs(out["committed"], True, out)
+            picked = [s["filename"] for s in out["selected"]]
+            self.assertEqual(len(picked), 2, out)
+            rows = self.pool_rows("p", shared)
+            self.assertEqual(len(rows), 5)
+            self.assertRowsAre(rows, at_pool_size, picked)
+            shown = self.cli_json("pools", "show", "p", server=server)
+            self.assertEqual(shown["input_size"], self.MEANS_SIZE)
+            self.assertEqual(shown["model_fingerprint"],
+                             "sha256:" + sha256_file(self.means_pt))
+        self.assertEqual(
+            snapshot_tree(os.path.join(shared, "p"))["checkpoint_latest.ckpt"],
+            before["checkpoint_latest.ckpt"])
 
+    def test_a_pool_without_its_checkpoint_is_refused(self):
+        shared = os.path.join(self.tmp, "shared-broken")
+        os.mkdir(shared)
+        self._pool_of_means_model(shared)
+        folder = os.path.join(shared, "p")
+        ckpt = os.path.join(folder, "checkpoint_latest.ckpt")
+        with open(ckpt, "rb") as f:
+            ckpt_bytes = f.read()
+        os.remove(ckpt)
+        with RunningServer(shared, self.input, extra_args=list(SERVER_ARGS) + [
+                "--model", self.maxima_pt, "--input-size",
+                str(self.MEANS_SIZE)]) as server:
+            def refused(what, needle):
+                before = snapshot_tree(folder)
+                for args in (("select", "--pool", "p", "--input", "more",
+                              "--n-samples", "2"),
+                             ("select", "--pool", "p", "--upload",
+                              os.path.join(self.local, "more"),
+                              "--n-samples", "2"),
+                             ("embed", "--pool", "p", "--input", "more",
+                              "--out", os.path.join(self.out, "no.csv"))):
+                    with self.subTest(what=what, args=args):
+                        proc = self.cli_error("FAILED_PRECONDITION", *args,
+                                              server=server)
+                        self.assertIn(ckpt, proc.stderr, self.explain(proc))
+                        self.assertIn(needle, proc.stderr, self.explain(proc))
+                        self.assertEqual(snapshot_tree(folder), before)
+                        self.assertServing(server)
+                self.assertFalse(os.path.exists(os.path.join(self.out,
+                                                             "no.csv")))
+
+            refused("missing", "No such file")
+            # Another model's file in its place.
+            shutil.copyfile(self.maxima_pt, ckpt)
+            refused("another model", "the file is model sha256:"
+                    + sha256_file(self.maxima_pt))
+            # The server keeps serving other pools meanwhile.
+            out = self.select("q", "--input", "more", "--n-samples", "1",
+                              server=server)
+            self.assertIs(out["committed"], True, out)
+            # Its own file back: the pool takes images again.
+            with open(ckpt, "wb") as f:
+                f.write(ckpt_bytes)
+            out = self.select("p", "--input", "more", "--n-samples", "1",
+                              server=server)
+            self.assertIs(out["committed"], True, out)
+            self.assertEqual(out["pool_size_after"], 4, out)
+
+    def test_embed_with_a_missing_or_modelless_pool(self):
+        out_csv = os.path.join(self.out, "never.csv")
+        proc = self.cli_error("NOT_FOUND", "embed", "--pool", "missing",
+                              "--input", "more", "--out", out_csv)
+        self.assertIn("'missing'", proc.stderr, self.explain(proc))
+        self.assertFalse(os.path.exists(out_csv))
+        self.assertFalse(os.path.exists(self.pool_dir("missing")))
+        # A pool of client embeddings has no model to embed with.
+        emb = os.path.join(self.out, "three.csv")
+        with open(emb, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["filenames", "embedding_0", "embedding_1",
+                        "embedding_2", "labels"])
+            for i in range(3):
+                w.writerow(["e/%d.png" % i, 1.0 + i, -1.0, 0.5 * i, 0])
+        self.select("csv-pool", "--embeddings", emb, "--n-samples", "2")
+        before = snapshot_tree(self.pool_dir("csv-pool"))
+        self.cli_error("FAILED_PRECONDITION", "embed", "--pool", "csv-pool",
+                       "--input", "more", "--out", out_csv)
+        self.assertFalse(os.path.exists(out_csv))
+        self.assertEqual(snapshot_tree(self.pool_dir("csv-pool")), before)
+        self.assertServing()
 
 if __name__ == "__main__":
     unittest.main()
