@@ -54,6 +54,9 @@ struct Flags {
   std::string out;
   std::string k = "5";
   bool create = false;
+  std::string model;
+  std::string input_size;
+  bool drop_unreadable = false;
   std::string on_collision = "fail";
   std::string health_service;
   std::string report_out;

@@ -107,6 +107,21 @@ std::string RestoreText(const v1::RestoreVersionResponse& response) {
                    " as version ", response.pool().version(), " of "));
 }
 
+std::string SetModelText(const v1::SetPoolModelResponse& response) {
+  std::string out = PoolText(
+      response.pool(), absl::StrCat(response.reembedded(),
+                                    " samples re-embedded with the new model: "
+                                    "version ",
+                                    response.pool().version(), " of "));
+  if (response.dropped_size() > 0) {
+    absl::StrAppend(&out, response.dropped_size(), " dropped (unreadable):\n");
+    for (const v1::SkippedFile& d : response.dropped()) {
+      absl::StrAppend(&out, "  ", d.filename(), ": ", d.reason(), "\n");
+    }
+  }
+  return out;
+}
+
 std::string MergeText(const v1::MergePoolsResponse& response, bool dry_run) {
   std::string out;
   for (const v1::MergedSource& s : response.sources()) {

@@ -96,6 +96,24 @@ std::string RestoreJson(const v1::RestoreVersionResponse& response) {
   return Line(w);
 }
 
+std::string SetModelJson(const v1::SetPoolModelResponse& response) {
+  JsonWriter w;
+  w.BeginObject().Key("reembedded").UInt(response.reembedded());
+  w.Key("dropped").BeginArray();
+  for (const v1::SkippedFile& d : response.dropped()) {
+    w.BeginObject()
+        .Key("filename")
+        .String(d.filename())
+        .Key("reason")
+        .String(d.reason())
+        .EndObject();
+  }
+  w.EndArray().Key("pool");
+  WritePool(response.pool(), &w);
+  w.EndObject();
+  return Line(w);
+}
+
 std::string MergeJson(const v1::MergePoolsResponse& response, bool dry_run) {
   JsonWriter w;
   w.BeginObject().Key("pool");

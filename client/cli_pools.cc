@@ -1,10 +1,13 @@
 // The `datapool pools` commands: list, show, delete, history, restore,
-// merge.
+// merge, set-model.
 #include <iostream>
 #include <optional>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "client/cli_command.h"
 #include "client/cli_output.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 
 namespace datapool {
@@ -55,6 +58,33 @@ int PoolsRestore(const Call& call) {
   if (!status.ok()) return ServerError(status, call.flags.server);
   std::cout << (call.flags.json ? RestoreJson(response)
                                 : RestoreText(response));
+  return kExitOk;
+}
+
+int PoolsSetModel(const Call& call) {
+  const Flags& flags = call.flags;
+  if (flags.model.empty()) return UsageError(call, "--model FILE is required");
+  v1::SetPoolModelRequest params;
+  params.set_pool(call.args[0]);
+  if (!flags.input_size.empty()) {
+    int size = 0;
+    if (!absl::SimpleAtoi(flags.input_size, &size) || size < 8 || size > 4096) {
+      return UsageError(call, absl::StrCat("--input-size must be an integer "
+                                           "in [8, 4096], got '",
+                                           flags.input_size, "'"));
+    }
+    params.set_input_size(static_cast<uint32_t>(size));
+  }
+  params.set_drop_unreadable(flags.drop_unreadable);
+  if (flags.no_history) params.set_keep_history(false);
+  absl::StatusOr<std::string> model = ReadFile(flags.model);
+  if (!model.ok()) {
+    return LocalFileError(absl::StrCat("--model: ", model.status().message()));
+  }
+  v1::SetPoolModelResponse response;
+  grpc::Status status = call.client.SetPoolModel(params, *model, &response);
+  if (!status.ok()) return ServerError(status, call.flags.server);
+  std::cout << (flags.json ? SetModelJson(response) : SetModelText(response));
   return kExitOk;
 }
 
@@ -174,6 +204,33 @@ std::vector<Command> PoolsCommands() {
        2,
        &PoolsRestore},
       PoolsMergeCommand(),
+      {"pools set-model",
+       "Re-embed a pool with another model",
+       "NAME --model FILE [--input-size S] [--drop-unreadable] [flags]",
+       "Uploads the TorchScript model FILE and makes it the pool's model: "
+       "the server reads every sample's image again from its input folder "
+       "(--input-dir; the sample's filename relative to it), embeds it with "
+       "the model and commits all of them as one new version with the new "
+       "checkpoint_latest.ckpt; the old checkpoint stays in history/ with "
+       "the old rows. Samples whose image cannot be read fail the command, "
+       "naming them, unless --drop-unreadable leaves them out. A pool "
+       "adopted from a CSV (no model) takes images after this.",
+       {{"model", "FILE", "the TorchScript model file (local; uploaded)",
+         &Flags::model},
+        {"input-size", "S",
+         "the model's input side in pixels; default: the server's "
+         "--input-size",
+         &Flags::input_size},
+        {"drop-unreadable", "",
+         "leave out samples whose image cannot be read or embedded",
+         &Flags::drop_unreadable},
+        kNoHistoryFlag},
+       {"datapool pools set-model my_pool --model trained.pt",
+        "datapool pools set-model adopted --model model.pt --input-size 96 "
+        "--drop-unreadable"},
+       1,
+       1,
+       &PoolsSetModel},
   };
 }
 

@@ -422,6 +422,27 @@ grpc::Status DatapoolClient::RestoreVersion(
   return stub_->RestoreVersion(&context, request, response);
 }
 
+grpc::Status DatapoolClient::SetPoolModel(const v1::SetPoolModelRequest& params,
+                                          const std::string& model,
+                                          v1::SetPoolModelResponse* response) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  std::unique_ptr<grpc::ClientWriter<v1::SetPoolModelRequest>> writer =
+      stub_->SetPoolModel(&context, response);
+  const size_t chunk = std::max<size_t>(1, options_.chunk_bytes);
+  v1::SetPoolModelRequest message = params;
+  size_t at = 0;
+  do {
+    message.set_model_chunk(model.substr(at, chunk));
+    at += chunk;
+    // A server that ended the call early answers in Finish.
+    if (!writer->Write(message)) break;
+    message.Clear();
+  } while (at < model.size());
+  writer->WritesDone();
+  return writer->Finish();
+}
+
 grpc::Status DatapoolClient::DeletePool(const std::string& pool,
                                         v1::DeletePoolResponse* response) {
   grpc::ClientContext context;

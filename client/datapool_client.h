@@ -134,6 +134,12 @@ class DatapoolClient {
                           v1::DeletePoolResponse* response);
   grpc::Status MergePools(const v1::MergePoolsRequest& request,
                           v1::MergePoolsResponse* response);
+  // SetPoolModel: `params` (pool, input_size, drop_unreadable,
+  // keep_history) in the first message, then the model file's bytes in
+  // pieces of options.chunk_bytes.
+  grpc::Status SetPoolModel(const v1::SetPoolModelRequest& params,
+                            const std::string& model,
+                            v1::SetPoolModelResponse* response);
   // grpc.health.v1 Check of `service`: "" is the whole server (ready once
   // its pools are loaded), "liveness" answers SERVING as soon as it serves.
   grpc::Status Health(grpc::health::v1::HealthCheckResponse* response,

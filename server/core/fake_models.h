@@ -42,9 +42,10 @@ class FakeDecoder : public ImageDecoder {
 class FakeEmbedder : public Embedder {
  public:
   explicit FakeEmbedder(std::string fingerprint = "sha256:fake",
-                        int input_size = 4)
+                        int input_size = 4,
+                        std::string checkpoint = "model-bytes")
       : fingerprint_(std::move(fingerprint)),
-        checkpoint_("model-bytes"),
+        checkpoint_(std::move(checkpoint)),
         input_size_(input_size) {}
   size_t dimension() const override { return 3; }
   int input_size() const override { return input_size_; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "server/core/pool_model.h"
 
 namespace datapool {
@@ -16,6 +17,15 @@ ModelSet::ModelSet(Embedder* default_model, ModelLoader loader,
 size_t ModelSet::loaded() const {
   absl::MutexLock lock(&mu_);
   return loaded_.size();
+}
+
+absl::StatusOr<std::shared_ptr<Embedder>> ModelSet::Load(
+    const std::string& path, int input_size) const {
+  if (loader_ == nullptr) {
+    return absl::FailedPreconditionError("this server loads no models");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Embedder> model, loader_(path, input_size));
+  return std::shared_ptr<Embedder>(std::move(model));
 }
 
 absl::StatusOr<std::shared_ptr<Embedder>> ModelSet::ForPool(

@@ -52,6 +52,11 @@ class ModelSet {
   // Pool models loaded now (the default not counted).
   size_t loaded() const;
 
+  // Loads a model file for images of `input_size` pixels with the loader
+  // (not cached). FailedPrecondition without a loader; its errors.
+  absl::StatusOr<std::shared_ptr<Embedder>> Load(const std::string& path,
+                                                 int input_size) const;
+
  private:
   // (fingerprint, input size) → model, most recently used first.
   using Entry = std::pair<std::string, std::shared_ptr<Embedder>>;

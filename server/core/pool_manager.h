@@ -19,6 +19,7 @@
 #include "server/core/kcenter_greedy.h"
 #include "server/core/model_set.h"
 #include "server/core/pool_merge.h"
+#include "server/core/pool_reembed.h"
 #include "server/core/pool_registry.h"
 #include "server/core/pool_selector.h"
 #include "server/core/pool_store.h"
@@ -135,6 +136,19 @@ class PoolManager {
   absl::StatusOr<std::shared_ptr<Embedder>> ModelFor(absl::string_view pool);
   // The server's default model (null without one).
   Embedder* default_model() const { return models_.default_model(); }
+  // Loads a model file (Options::model_loader), for SetPoolModel.
+  absl::StatusOr<std::shared_ptr<Embedder>> LoadModel(const std::string& path,
+                                                      int input_size) const {
+    return models_.Load(path, input_size);
+  }
+  // Makes `model` pool `name`'s model: every row re-embedded through
+  // `embed`, one new version with the new checkpoint (see pool_reembed.h).
+  absl::StatusOr<ReembedOutcome> ReembedPool(absl::string_view name,
+                                             const Embedder& model,
+                                             const ReembedParams& params,
+                                             const RowEmbedder& embed) {
+    return datapool::ReembedPool(registry_, name, model, params, embed);
+  }
   // Pool models loaded now (the default not counted).
   size_t loaded_models() const { return models_.loaded(); }
 

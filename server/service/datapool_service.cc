@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "common/status_macros.h"
 #include "common/status_names.h"
+#include "server/service/model_change.h"
 #include "server/service/proto_convert.h"
 #include "server/service/request_streams.h"
 #include "server/service/status_util.h"
@@ -433,6 +434,26 @@ grpc::Status DatapoolService::MergePools(grpc::ServerContext* context,
     record.version = static_cast<int64_t>(outcome.pool.meta.version);
     record.committed = outcome.committed;
     ToProto(outcome, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status DatapoolService::SetPoolModel(
+    grpc::ServerContext* context,
+    grpc::ServerReader<v1::SetPoolModelRequest>* stream,
+    v1::SetPoolModelResponse* response) {
+  return Handle("SetPoolModel", *context, true, [&](CallRecord& record) {
+    stream->SendInitialMetadata();
+    ModelChange change(&manager_, &images_, options_.limits.max_request_bytes);
+    v1::SetPoolModelRequest message;
+    while (stream->Read(&message)) {
+      RETURN_IF_ERROR(change.Add(message));
+      record.pool = change.pool();
+    }
+    if (context->IsCancelled()) return Cancelled();
+    RETURN_IF_ERROR(change.Finish(nullptr, response));
+    record.version = static_cast<int64_t>(response->pool().version());
+    record.committed = true;
     return absl::OkStatus();
   });
 }

@@ -104,6 +104,9 @@ class DatapoolService final : public v1::Datapool::Service {
   grpc::Status MergePools(grpc::ServerContext* context,
                           const v1::MergePoolsRequest* request,
                           v1::MergePoolsResponse* response) override;
+  grpc::Status SetPoolModel(grpc::ServerContext* context,
+                            grpc::ServerReader<v1::SetPoolModelRequest>* stream,
+                            v1::SetPoolModelResponse* response) override;
 
  private:
   // (phase, done, total); may be null.

@@ -1080,6 +1080,90 @@ class CustomModelTest(ImagesTestBase):
             self.assertIs(out["committed"], True, out)
             self.assertEqual(out["pool_size_after"], 4, out)
 
+    # -- changing a pool's model ----------------------------------------------
+
+    def test_set_model_reembeds_every_row_in_one_version(self):
+        pool = "to-maxima"
+        folder = self.pool_dir(pool)
+        self.select(pool, "--input", "train", "--n-samples", "3")
+        # An upload the input folder does not have: it cannot be read again.
+        local = os.path.join(self.local, "only-here")
+        write_image(os.path.join(local, "z.png"),
+                    textured(np.random.default_rng(7), 24, 32, (9, 99, 199)))
+        self.select(pool, "--upload", local, "--n-samples", "1")
+        shown = self.cli_json("pools", "show", pool)
+        self.assertEqual(shown["size"], 4, shown)
+        before = snapshot_tree(folder)
+        set_model = ("pools", "set-model", pool, "--model", self.maxima_pt,
+                     "--input-size", str(self.MEANS_SIZE))
+        proc = self.cli_error("FAILED_PRECONDITION", *set_model)
+        self.assertIn("'only-here/z.png'", proc.stderr, self.explain(proc))
+        self.assertEqual(snapshot_tree(folder), before)
+
+        out = self.cli_json(*set_model, "--drop-unreadable")
+        self.assertEqual(out["reembedded"], 3, out)
+        self.assertEqual([d["filename"] for d in out["dropped"]],
+                         ["only-here/z.png"], out)
+        maxima = "sha256:" + sha256_file(self.maxima_pt)
+        self.assertEqual(out["pool"]["model_fingerprint"], maxima, out)
+        self.assertEqual(out["pool"]["version"], shown["version"] + 1, out)
+        self.assertEqual(out["pool"]["size"], 3, out)
+        ckpt = os.path.join(folder, "checkpoint_latest.ckpt")
+        self.assertEqual(sha256_file(ckpt), sha256_file(self.maxima_pt))
+        # The old checkpoint stays in history/ beside the old rows.
+        history = os.path.join(folder, "history")
+        self.assertIn(sha256_file(self.means_pt),
+                      [sha256_file(os.path.join(history, f))
+                       for f in os.listdir(history) if "ckpt" in f])
+        # Every row is now the pool's new model's embedding of its image.
+        rows = self.pool_rows(pool)
+        self.assertEqual(len(rows), 3)
+        vecs, _, info = self.embed("to-maxima.csv", "--pool", pool,
+                                   "--input", "train")
+        self.assertEqual(info["model_fingerprint"], maxima, info)
+        self.assertRowsAre(rows, vecs, rows)
+        means, _, _ = self.embed("to-means.csv", "--input", "train")
+        name = sorted(rows)[0]
+        self.assertFalse(np.allclose(unit_rows([means[name]])[0], rows[name],
+                                     atol=1e-3), name)
+        # Images into it are embedded by its new model.
+        out = self.select(pool, "--input", "more", "--n-samples", "1")
+        self.assertIs(out["committed"], True, out)
+        self.assertServing()
+
+    def test_set_model_gives_an_adopted_pool_a_model(self):
+        emb = os.path.join(self.out, "adopted.csv")
+        names = ["train/%s/0.png" % c for c in CLASSES]
+        with open(emb, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["filenames", "embedding_0", "embedding_1",
+                        "embedding_2", "labels"])
+            for i, name in enumerate(names):
+                w.writerow([name, 1.0 + i, -1.0, 0.5 * i, i])
+        self.select("adopted", "--embeddings", emb, "--n-samples", "3")
+        self.cli_error("FAILED_PRECONDITION", "select", "--pool", "adopted",
+                       "--input", "more", "--n-samples", "1")
+        out = self.cli_json("pools", "set-model", "adopted", "--model",
+                            self.means_pt, "--input-size",
+                            str(self.MEANS_SIZE))
+        self.assertEqual(out["reembedded"], 3, out)
+        self.assertEqual(out["pool"]["model_fingerprint"],
+                         "sha256:" + sha256_file(self.means_pt), out)
+        self.assertEqual(out["pool"]["dimension"], 3, out)
+        out = self.select("adopted", "--input", "more", "--n-samples", "1")
+        self.assertIs(out["committed"], True, out)
+        # What is not a model, and a pool that is not there.
+        bad = os.path.join(self.out, "bad.pt")
+        with open(bad, "wb") as f:
+            f.write(b"not a model")
+        before = snapshot_tree(self.pool_dir("adopted"))
+        self.cli_error("INVALID_ARGUMENT", "pools", "set-model", "adopted",
+                       "--model", bad)
+        self.assertEqual(snapshot_tree(self.pool_dir("adopted")), before)
+        self.cli_error("NOT_FOUND", "pools", "set-model", "nope", "--model",
+                       self.means_pt)
+        self.assertFalse(os.path.exists(self.pool_dir("nope")))
+
     def test_embed_with_a_missing_or_modelless_pool(self):
         out_csv = os.path.join(self.out, "never.csv")
         proc = self.cli_error("NOT_FOUND", "embed", "--pool", "missing",

@@ -79,6 +79,11 @@ class DatapoolStub(object):
                 request_serializer=datapool_dot_v1_dot_datapool__pb2.GetReportRequest.SerializeToString,
                 response_deserializer=datapool_dot_v1_dot_datapool__pb2.SelectionReport.FromString,
                 )
+        self.SetPoolModel = channel.stream_unary(
+                '/datapool.v1.Datapool/SetPoolModel',
+                request_serializer=datapool_dot_v1_dot_datapool__pb2.SetPoolModelRequest.SerializeToString,
+                response_deserializer=datapool_dot_v1_dot_datapool__pb2.SetPoolModelResponse.FromString,
+                )
 
 
 class DatapoolServicer(object):
@@ -193,6 +198,23 @@ class DatapoolServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPoolModel(self, request_iterator, context):
+        """Makes a model file the pool's model: every sample's image is read
+        again from the server's --input-dir (the sample's filename, relative
+        to it) and embedded with the new model, and the result is committed as
+        one new version with the new checkpoint_latest.ckpt (the old checkpoint
+        goes to history/ with the old CSV). The first message carries the
+        parameters, every message a piece of the model file, in order.
+        FAILED_PRECONDITION naming the files when some samples cannot be read
+        or embedded (unless drop_unreadable), or without an input folder;
+        INVALID_ARGUMENT for a file that is not a usable model; NOT_FOUND for a
+        missing pool; ABORTED when the pool changed meanwhile (run it again).
+        Nothing changes on error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DatapoolServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -260,6 +282,11 @@ def add_DatapoolServicer_to_server(servicer, server):
                     servicer.GetReport,
                     request_deserializer=datapool_dot_v1_dot_datapool__pb2.GetReportRequest.FromString,
                     response_serializer=datapool_dot_v1_dot_datapool__pb2.SelectionReport.SerializeToString,
+            ),
+            'SetPoolModel': grpc.stream_unary_rpc_method_handler(
+                    servicer.SetPoolModel,
+                    request_deserializer=datapool_dot_v1_dot_datapool__pb2.SetPoolModelRequest.FromString,
+                    response_serializer=datapool_dot_v1_dot_datapool__pb2.SetPoolModelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -489,5 +516,22 @@ class Datapool(object):
         return grpc.experimental.unary_unary(request, target, '/datapool.v1.Datapool/GetReport',
             datapool_dot_v1_dot_datapool__pb2.GetReportRequest.SerializeToString,
             datapool_dot_v1_dot_datapool__pb2.SelectionReport.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetPoolModel(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(request_iterator, target, '/datapool.v1.Datapool/SetPoolModel',
+            datapool_dot_v1_dot_datapool__pb2.SetPoolModelRequest.SerializeToString,
+            datapool_dot_v1_dot_datapool__pb2.SetPoolModelResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,0 +1,161 @@
+// Changing a pool's model (ReembedPool through PoolManager) with fake
+// models and a fake row embedder.
+#include "server/core/pool_reembed.h"
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "common/csv_codec.h"
+#include "common/file_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/fake_models.h"
+#include "server/core/pool_manager.h"
+#include "server/core/test_util.h"
+
+namespace datapool {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Rows a0..a2 in pool "m", embedded by model aaa (checkpoint "bytes-a").
+class ReembedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto manager = PoolManager::Create({tmp_.path(), &first_});
+    ASSERT_TRUE(manager.ok()) << manager.status();
+    manager_ = *std::move(manager);
+    EmbeddedImages images;
+    images.model =
+        std::shared_ptr<Embedder>(std::shared_ptr<Embedder>(), &first_);
+    images.table.dimension = 3;
+    images.table.filenames = {"a0", "a1", "a2"};
+    images.table.labels = {5, 6, 7};
+    images.table.values = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    SelectParams p;
+    p.pool = "m";
+    p.n_samples = *SampleLimit::Count(3);
+    ASSERT_TRUE(manager_->SelectImages(p, std::move(images)).ok());
+  }
+
+  // Embeds every row as (2, 0, 0) + its index, except `unreadable`.
+  RowEmbedder Embed(std::set<std::string> unreadable = {}) {
+    return [unreadable](
+               const EmbeddingTable& rows) -> absl::StatusOr<EmbeddedImages> {
+      EmbeddedImages out;
+      out.table.dimension = 3;
+      // Reversed: the result's order is not the pool's.
+      for (size_t k = rows.size(); k-- > 0;) {
+        if (unreadable.count(rows.filenames[k])) {
+          out.skipped.push_back(SkippedFile{rows.filenames[k], "not found"});
+          continue;
+        }
+        out.table.filenames.push_back(rows.filenames[k]);
+        out.table.labels.push_back(0);
+        for (float v : {2.0f, static_cast<float>(k), 0.0f}) {
+          out.table.values.push_back(v);
+        }
+      }
+      return out;
+    };
+  }
+
+  std::string Csv() {
+    return *ReadFile(tmp_.path() + "/m/datapool_latest.csv");
+  }
+
+  TempDir tmp_;
+  FakeEmbedder first_{"sha256:aaa", 4, "bytes-a"};
+  FakeEmbedder second_{"sha256:bbb", 8, "bytes-b"};
+  std::unique_ptr<PoolManager> manager_;
+};
+
+TEST_F(ReembedTest, EveryRowGetsTheNewModelInOneVersion) {
+  auto out = manager_->ReembedPool("m", second_, ReembedParams(), Embed());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->version, 2u);
+  EXPECT_EQ(out->reembedded, 3u);
+  EXPECT_TRUE(out->dropped.empty());
+  auto info = manager_->GetPool("m");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->meta.model_fingerprint, "sha256:bbb");
+  EXPECT_EQ(info->meta.input_size, 8);
+  EXPECT_EQ(*ReadFile(tmp_.path() + "/m/checkpoint_latest.ckpt"), "bytes-b");
+  // The pool's order and labels; the new vectors, normalised.
+  auto exported = ReadCsvFile(tmp_.path() + "/m/datapool_latest.csv");
+  ASSERT_TRUE(exported.ok());
+  EXPECT_THAT(exported->filenames, ElementsAre("a0", "a1", "a2"));
+  EXPECT_THAT(exported->labels, ElementsAre(5, 6, 7));
+  EXPECT_FLOAT_EQ(exported->values[0], 1.0f);                 // (2, 0, 0)
+  EXPECT_FLOAT_EQ(exported->values[3], 2 / std::sqrt(5.0f));  // (2, 1, 0)
+  // The old checkpoint stays in history/ beside the old version's CSV.
+  bool kept = false;
+  for (const auto& e : fs::directory_iterator(tmp_.path() + "/m/history")) {
+    if (e.path().string().find("ckpt") != std::string::npos) {
+      kept = *ReadFile(e.path().string()) == "bytes-a";
+    }
+  }
+  EXPECT_TRUE(kept);
+}
+
+TEST_F(ReembedTest, UnreadableRowsFailTheCallUnlessDropped) {
+  const std::string before = Csv();
+  auto out =
+      manager_->ReembedPool("m", second_, ReembedParams(), Embed({"a1"}));
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(out.status().message(),
+              HasSubstr("1 of the 3 rows of pool 'm' could not be "
+                        "re-embedded: 'a1' (not found)"));
+  EXPECT_EQ(Csv(), before);
+  EXPECT_EQ(manager_->GetPool("m")->meta.model_fingerprint, "sha256:aaa");
+
+  ReembedParams drop;
+  drop.drop_unreadable = true;
+  out = manager_->ReembedPool("m", second_, drop, Embed({"a1"}));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->reembedded, 2u);
+  ASSERT_EQ(out->dropped.size(), 1u);
+  EXPECT_EQ(out->dropped[0].filename, "a1");
+  EXPECT_EQ(manager_->GetPool("m")->meta.size, 2u);
+
+  // None readable: nothing to commit even when dropping.
+  out = manager_->ReembedPool("m", first_, drop, Embed({"a0", "a2"}));
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(out.status().message(), HasSubstr("none of the 2 rows"));
+}
+
+TEST_F(ReembedTest, APoolThatChangesMeanwhileIsLeftAlone) {
+  RowEmbedder racing = [&](const EmbeddingTable& rows) {
+    // Another selection commits while the rows are being embedded.
+    EmbeddedImages more;
+    more.model =
+        std::shared_ptr<Embedder>(std::shared_ptr<Embedder>(), &first_);
+    more.table.dimension = 3;
+    more.table.filenames = {"b0"};
+    more.table.labels = {0};
+    more.table.values = {1, 1, 1};
+    SelectParams p;
+    p.pool = "m";
+    p.n_samples = *SampleLimit::Count(1);
+    EXPECT_TRUE(manager_->SelectImages(p, std::move(more)).ok());
+    return Embed()(rows);
+  };
+  auto out = manager_->ReembedPool("m", second_, ReembedParams(), racing);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(out.status().message(), HasSubstr("run it again"));
+  auto info = manager_->GetPool("m");
+  EXPECT_EQ(info->meta.version, 2u);
+  EXPECT_EQ(info->meta.model_fingerprint, "sha256:aaa");
+  EXPECT_EQ(manager_->ReembedPool("absent", second_, ReembedParams(), Embed())
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace datapool
