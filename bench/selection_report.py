@@ -10,7 +10,7 @@ import benchlib
 
 METHODS = ("typical", "diversity", "typiclust", "random")
 SPACE_TITLES = {"raw": "raw pixels (64-d, unit rows)",
-                "model": "built-in model (untrained ResNet-18, unit rows)"}
+                "model": "built-in model (unit rows)"}
 SETTING_TITLES = {"none": "no pool",
                   "pool": "with pool (random 5%% = %d samples, labelled)"}
 

@@ -92,8 +92,9 @@ void RegisterSecurityFlags(ServerFlags* f, ArgParser* p) {
 
 void RegisterModelFlags(ServerFlags* f, ArgParser* p) {
   p->AddString("model", &f->model,
-               "TorchScript model file (N×3×S×S float -> N×D); empty: "
-               "the built-in, untrained ResNet-18 (32-d); 'none': no "
+               "TorchScript model file (N×3×S×S float -> N×D) for new "
+               "pools (a pool of another model uses its own checkpoint); "
+               "empty: the built-in 16×16 thumbnail (768-d); 'none': no "
                "model, embeddings only");
   p->AddString("input-size", &f->input_size, "model input side S in pixels");
   p->AddString("device", &f->device, "auto, cpu or cuda");

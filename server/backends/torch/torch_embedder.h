@@ -27,7 +27,7 @@ class TorchEmbedder final : public Embedder {
  public:
   struct Options {
     // TorchScript file (torch.jit.save / torch::jit::Module::save). Empty:
-    // the built-in ResNet-18 of builtin_model.h.
+    // the built-in model of builtin_model.h (the 16×16 thumbnail).
     std::string model_path;
     // Side of the square images Embed takes, in pixels.
     int input_size = 64;
