@@ -44,6 +44,7 @@ class Recorder(pb_grpc.DatapoolServicer):
         self.calls = []
         self.response = pb.SelectResponse()
         self.embed_response = pb.EmbedResponse()
+        self.set_model_response = pb.SetPoolModelResponse()
 
     def SelectStream(self, request_iterator, context):
         self.calls.append(list(request_iterator))
@@ -52,6 +53,10 @@ class Recorder(pb_grpc.DatapoolServicer):
     def Embed(self, request_iterator, context):
         self.calls.append(list(request_iterator))
         return self.embed_response
+
+    def SetPoolModel(self, request_iterator, context):
+        self.calls.append(list(request_iterator))
+        return self.set_model_response
 
 
 def setUpModule():
@@ -559,6 +564,46 @@ class EmbedPoolTest(RequestTestBase):
                 (first,) = self.sent()
                 self.assertEqual(first.pool, "")
                 self.assertEqual(list(first.input_paths), ["train"])
+
+
+class SetPoolModelTest(RequestTestBase):
+    """set_pool_model: the parameters in the first message, the model file
+    in chunk_bytes pieces, in order; the answer as a ModelChange."""
+
+    def test_the_file_travels_in_pieces_after_the_parameters(self):
+        service.set_model_response = pb.SetPoolModelResponse(
+            pool=pb.PoolInfo(name="p", size=2, version=7,
+                             model_fingerprint="sha256:" + "cd" * 32),
+            reembedded=2,
+            dropped=[pb.SkippedFile(filename="up/z.png", reason="not found")])
+        data = bytes(range(256)) * 20  # 5,120 bytes: two 4 KiB pieces
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.pt")
+            with open(path, "wb") as f:
+                f.write(data)
+            got = self.client(chunk_bytes=4096).set_pool_model(
+                "p", path, input_size=96, drop_unreadable=True,
+                keep_history=False)
+        messages = self.sent()
+        self.assertEqual(len(messages), 2)
+        first = messages[0]
+        self.assertEqual((first.pool, first.input_size, first.drop_unreadable,
+                          first.HasField("keep_history"), first.keep_history),
+                         ("p", 96, True, True, False))
+        self.assertEqual(messages[1].pool, "")
+        self.assertFalse(messages[1].HasField("keep_history"))
+        self.assertEqual(b"".join(m.model_chunk for m in messages), data)
+        self.assertEqual(got.reembedded, 2)
+        self.assertEqual(got.pool.version, 7)
+        self.assertEqual([(d.filename, d.reason) for d in got.dropped],
+                         [("up/z.png", "not found")])
+
+    def test_bad_arguments_are_refused_before_calling(self):
+        self.assertRefused(lambda: self.client().set_pool_model(
+            "p", "/nonexistent/model.pt"), "cannot read /nonexistent/model.pt")
+        self.assertRefused(lambda: self.client().set_pool_model(
+            "p", __file__, input_size=4), "input_size must be in [8, 4096]")
+        self.assertEqual(service.calls, [])
 
 
 if __name__ == "__main__":

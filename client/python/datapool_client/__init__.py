@@ -18,7 +18,7 @@ from ._gen import datapool_pb2_grpc as pb_grpc
 from .client import DEFAULT_TARGET, TLS, Client, ProgressCallback
 from .errors import DatapoolError
 from .types import (Duplicate, Embeddings, MergedSource, MergeResult,
-                    Neighbor, Pick,
+                    ModelChange, Neighbor, Pick,
                     PoolInfo, QueryResult, Report, SearchResults,
                     SelectResult, Skipped, Version)
 
@@ -28,5 +28,6 @@ __all__ = [
     "Client", "TLS", "DatapoolError", "DEFAULT_TARGET", "ProgressCallback",
     "SelectResult", "Pick", "Skipped", "Duplicate", "Embeddings", "SearchResults",
     "QueryResult", "Neighbor", "PoolInfo", "Version", "MergeResult",
-    "MergedSource", "Report", "pb", "pb_grpc", "__version__",
+    "MergedSource", "ModelChange", "Report", "pb", "pb_grpc",
+    "__version__",
 ]

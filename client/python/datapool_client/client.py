@@ -17,7 +17,7 @@ from ._gen import datapool_pb2_grpc as pb_grpc
 from ._gen import health_pb2
 from ._gen import health_pb2_grpc
 from .errors import invalid_argument
-from .types import (Embeddings, MergeResult, PoolInfo, Report,
+from .types import (Embeddings, MergeResult, ModelChange, PoolInfo, Report,
                     SearchResults, SelectResult, Version)
 
 __all__ = ["Client", "TLS", "DEFAULT_TARGET", "ProgressCallback"]
@@ -347,6 +347,52 @@ class Client:
             self._stub.RestoreVersion,
             pb.RestoreVersionRequest(pool=name, version=version))
         return _convert.pool_info(response.pool)
+
+    def set_pool_model(self, name: str, model: PathLike, *,
+                       input_size: Optional[int] = None,
+                       drop_unreadable: bool = False,
+                       keep_history: bool = True) -> ModelChange:
+        """Makes the TorchScript file ``model`` (local; uploaded in chunks)
+        pool ``name``'s model: the server reads every sample's image again
+        from its ``--input-dir`` (the sample's filename relative to it),
+        embeds it with the model and commits all of them as one new version
+        with the new checkpoint (the old one stays in history with the old
+        rows). ``input_size``: the model's input side (default: the
+        server's ``--input-size``). Samples whose image cannot be read fail
+        the call, named (FAILED_PRECONDITION), unless ``drop_unreadable``
+        leaves them out. Raises DatapoolError: NOT_FOUND for a missing pool,
+        INVALID_ARGUMENT for a file that is not a usable model, ABORTED when
+        the pool changed meanwhile (run it again); nothing changes then."""
+        size = 0 if input_size is None else req.to_int(input_size,
+                                                        "input_size")
+        if input_size is not None and not 8 <= size <= 4096:
+            raise invalid_argument("input_size must be in [8, 4096], got %d"
+                                   % size)
+        try:
+            with open(model, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise invalid_argument("model: cannot read %s: %s"
+                                   % (model, e.strerror or e))
+
+        def messages():
+            first = pb.SetPoolModelRequest(
+                pool=name, input_size=size,
+                drop_unreadable=bool(drop_unreadable),
+                keep_history=bool(keep_history))
+            at = 0
+            while True:
+                message = first if at == 0 else pb.SetPoolModelRequest()
+                message.model_chunk = data[at:at + self.chunk_bytes]
+                yield message
+                at += self.chunk_bytes
+                if at >= len(data):
+                    return
+
+        response = self._stream_unary(self._stub.SetPoolModel, messages())
+        return ModelChange(pool=_convert.pool_info(response.pool),
+                           reembedded=response.reembedded,
+                           dropped=_convert.skipped(response.dropped))
 
     def delete(self, name: str) -> PoolInfo:
         """Removes the pool's folder with its history; returns the pool as

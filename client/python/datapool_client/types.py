@@ -188,6 +188,16 @@ class MergeResult:
 
 
 @dataclass(frozen=True)
+class ModelChange:
+    """A pool after set_pool_model: its new version and model, how many
+    samples were re-embedded and which were dropped (drop_unreadable),
+    with the reason."""
+    pool: PoolInfo
+    reembedded: int
+    dropped: List[Skipped]
+
+
+@dataclass(frozen=True)
 class Report:
     """A selection report.
 
