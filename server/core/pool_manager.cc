@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "server/core/candidates.h"
 #include "server/core/kcenter_strategy.h"
@@ -205,6 +208,43 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
   return RestoreLocked(name, version, *entry);
 }
 
+absl::StatusOr<std::string> PoolManager::KeptCheckpoint(
+    absl::string_view name, const PoolMetadata& kept) const {
+  auto refuse = [&](absl::string_view why) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version ", kept.version, " of '", name, "' was made by model ",
+        kept.model_fingerprint.empty() ? "none (client embeddings)"
+                                       : kept.model_fingerprint,
+        ", not the pool's current one, and ", why));
+  };
+  if (kept.model_fingerprint.empty()) {
+    return refuse("a pool's model cannot be taken away");
+  }
+  // The model's file went to history/ with the last version it made.
+  ASSIGN_OR_RETURN(std::vector<HistoryVersion> versions,
+                   store_->ListHistory(name));
+  for (const HistoryVersion& h : versions) {
+    if (h.meta.version < kept.version ||
+        h.meta.model_fingerprint != kept.model_fingerprint) {
+      continue;
+    }
+    const std::string path =
+        absl::StrCat(store_->PoolDir(name), "/", kHistoryDirName, "/",
+                     PoolStore::HistoryName(h.meta, kCheckpointFileName));
+    absl::StatusOr<std::string> bytes = ReadFile(path);
+    if (!bytes.ok()) continue;
+    // Only a file that loads as that very model.
+    absl::StatusOr<std::shared_ptr<Embedder>> model =
+        models_.Load(path, kept.input_size);
+    if (model.ok() && (*model)->fingerprint() == kept.model_fingerprint) {
+      return *std::move(bytes);
+    }
+  }
+  return refuse(
+      "history/ keeps no checkpoint of that model that this "
+      "server can load");
+}
+
 absl::StatusOr<PoolInfo> PoolManager::RestoreLocked(absl::string_view name,
                                                     uint64_t version,
                                                     PoolEntry& entry) {
@@ -216,11 +256,10 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreLocked(absl::string_view name,
                      " is already the current version of '", name, "'"));
   }
   ASSIGN_OR_RETURN(StoredPool kept, store_->LoadHistoryVersion(name, version));
+  // Another model's version comes back with that model's checkpoint.
+  std::optional<std::string> checkpoint;
   if (kept.meta.model_fingerprint != current->meta.model_fingerprint) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("version ", version, " of '", name, "' was made by model ",
-                     kept.meta.model_fingerprint, ", the pool's is ",
-                     current->meta.model_fingerprint));
+    ASSIGN_OR_RETURN(checkpoint, KeptCheckpoint(name, kept.meta));
   }
   PoolMetadata meta = kept.meta;
   meta.version = current->meta.version + 1;
@@ -229,7 +268,8 @@ absl::StatusOr<PoolInfo> PoolManager::RestoreLocked(absl::string_view name,
   meta.updated = absl::Now();
   meta.normalized = true;
   RETURN_IF_ERROR(store_->Commit(name, &meta, kept.table, &current->meta,
-                                 /*keep_history=*/true));
+                                 /*keep_history=*/true,
+                                 checkpoint ? &*checkpoint : nullptr));
   // A restore can drop rows, so the index starts afresh.
   auto snapshot = registry_.Snapshot(meta, std::move(kept.table));
   entry.Publish(snapshot);

@@ -170,7 +170,10 @@ class PoolManager {
   // Commits kept version `version` as the new latest (version number
   // current + 1); the replaced latest goes to history/ and the in-memory
   // index is rebuilt. NotFound for a missing pool or version;
-  // InvalidArgument when `version` is the current one. On a damaged pool
+  // InvalidArgument when `version` is the current one. A version of
+  // another model (before a SetPoolModel) comes back with that model's
+  // checkpoint from history/ (FailedPrecondition when it is not there or
+  // does not load). On a damaged pool
   // this is the repair: its damaged files are set aside (renamed
   // damaged-<time>-<file>, never removed) and the version is committed as
   // one past the highest version kept.
@@ -198,6 +201,11 @@ class PoolManager {
                                                CandidateIntake intake,
                                                const Embedder* model);
   // RestoreVersion of a healthy pool / of a damaged one.
+  // The checkpoint file of version `kept`'s model, from history/ (it went
+  // there with the last version that model made), checked by loading it.
+  // FailedPrecondition when there is none or it cannot be loaded.
+  absl::StatusOr<std::string> KeptCheckpoint(absl::string_view name,
+                                             const PoolMetadata& kept) const;
   absl::StatusOr<PoolInfo> RestoreLocked(absl::string_view name,
                                          uint64_t version, PoolEntry& entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.write_mu);

@@ -27,7 +27,21 @@ using ::testing::HasSubstr;
 class ReembedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto manager = PoolManager::Create({tmp_.path(), &first_});
+    PoolManager::Options options{tmp_.path(), &first_};
+    // Loads "bytes-a" / "bytes-b" files as models aaa / bbb.
+    options.model_loader =
+        [](const std::string& path,
+           int input_size) -> absl::StatusOr<std::unique_ptr<Embedder>> {
+      absl::StatusOr<std::string> bytes = ReadFile(path);
+      if (!bytes.ok()) return bytes.status();
+      if (*bytes != "bytes-a" && *bytes != "bytes-b") {
+        return absl::InvalidArgumentError("not a model");
+      }
+      return std::unique_ptr<Embedder>(
+          new FakeEmbedder(*bytes == "bytes-a" ? "sha256:aaa" : "sha256:bbb",
+                           input_size, *bytes));
+    };
+    auto manager = PoolManager::Create(options);
     ASSERT_TRUE(manager.ok()) << manager.status();
     manager_ = *std::move(manager);
     EmbeddedImages images;
@@ -101,6 +115,38 @@ TEST_F(ReembedTest, EveryRowGetsTheNewModelInOneVersion) {
     }
   }
   EXPECT_TRUE(kept);
+}
+
+TEST_F(ReembedTest, RestoreBringsBackTheMatchingCheckpoint) {
+  ASSERT_TRUE(
+      manager_->ReembedPool("m", second_, ReembedParams(), Embed()).ok());
+  // Version 1, of model aaa, comes back with aaa's checkpoint.
+  auto restored = manager_->RestoreVersion("m", 1);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->meta.version, 3u);
+  EXPECT_EQ(restored->meta.model_fingerprint, "sha256:aaa");
+  EXPECT_EQ(restored->meta.input_size, 4);
+  EXPECT_EQ(*ReadFile(tmp_.path() + "/m/checkpoint_latest.ckpt"), "bytes-a");
+  auto model = manager_->ModelFor("m");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->get(), &first_);  // the default again
+  // And back to version 2, model bbb, whose file the restore kept.
+  restored = manager_->RestoreVersion("m", 2);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->meta.model_fingerprint, "sha256:bbb");
+  EXPECT_EQ(*ReadFile(tmp_.path() + "/m/checkpoint_latest.ckpt"), "bytes-b");
+  // A checkpoint gone from history/: refused, nothing changes.
+  for (const auto& e : fs::directory_iterator(tmp_.path() + "/m/history")) {
+    if (e.path().string().find("ckpt") != std::string::npos) {
+      fs::remove(e.path());
+    }
+  }
+  const std::string before = Csv();
+  auto refused = manager_->RestoreVersion("m", 1);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("version 1 of 'm' was made by model sha256:aaa"));
+  EXPECT_EQ(Csv(), before);
 }
 
 TEST_F(ReembedTest, UnreadableRowsFailTheCallUnlessDropped) {
