@@ -1,0 +1,650 @@
+#include "server/backends/torch/simclr_trainer.h"
+
+#include <ATen/Parallel.h>
+#include <sched.h>
+#include <torch/cuda.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/sgd.h>
+#include <torch/script.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+
+namespace datapool {
+namespace {
+
+// --- Seeds ------------------------------------------------------------------
+
+// SplitMix64's finaliser: a bijective mix of 64 bits.
+uint64_t Mix(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Independent streams derived from the run's seed.
+enum class Stream : uint64_t { kWeights = 1, kShuffle = 2, kViews = 3 };
+
+uint64_t StreamSeed(uint64_t seed, Stream stream, uint64_t a = 0,
+                    uint64_t b = 0) {
+  return Mix(Mix(Mix(seed ^ static_cast<uint64_t>(stream)) ^ a) ^ b);
+}
+
+// The randomness of view `view` (0 or 1) of image `image` in `epoch`.
+uint64_t ViewSeed(uint64_t seed, int epoch, int image, int view) {
+  return StreamSeed(seed, Stream::kViews, static_cast<uint64_t>(epoch),
+                    (static_cast<uint64_t>(image) << 1) | view);
+}
+
+// --- libtorch plumbing
+// --------------------------------------------------------
+
+std::string ErrorText(const std::exception& e) {
+  const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+  const std::string text = c10 ? c10->what_without_backtrace() : e.what();
+  return text.substr(0, text.find('\n'));
+}
+
+int CoresAvailable() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    return std::max(1, CPU_COUNT(&set));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// As TorchEmbedder: intra-op threads process-wide, inter-op 1 once.
+void ConfigureThreads(int threads) {
+  at::set_num_threads(threads > 0 ? threads : CoresAvailable());
+  static std::once_flag once;
+  std::call_once(once, [] {
+    try {
+      at::set_num_interop_threads(1);
+    } catch (const std::exception&) {
+      // Already set or already in use: keep it.
+    }
+  });
+}
+
+absl::StatusOr<torch::Device> ResolveDevice(const std::string& name) {
+  bool cuda = false;
+  try {
+    cuda = torch::cuda::is_available();
+  } catch (const std::exception&) {
+    // No usable CUDA runtime: as if there were none.
+  }
+  if (name == "cuda" && !cuda) {
+    return absl::FailedPreconditionError(
+        "device \"cuda\" requested but CUDA is not available; use device "
+        "\"cpu\" or \"auto\"");
+  }
+  if (name == "cuda" || (name == "auto" && cuda)) return torch::Device("cuda");
+  return torch::Device(torch::kCPU);
+}
+
+// uint8 → ImageNet-normalised float per channel, as TorchEmbedder feeds it.
+using Lut = std::array<std::array<float, 256>, 3>;
+
+const Lut& NormalisationTable() {
+  static const Lut table = [] {
+    constexpr double kMean[3] = {0.485, 0.456, 0.406};
+    constexpr double kStd[3] = {0.229, 0.224, 0.225};
+    Lut t;
+    for (int c = 0; c < 3; ++c) {
+      for (int v = 0; v < 256; ++v) {
+        t[c][v] = static_cast<float>((v / 255.0 - kMean[c]) / kStd[c]);
+      }
+    }
+    return t;
+  }();
+  return table;
+}
+
+// One H×W×3 image → three planes of H·W floats at `dst`.
+void ToPlanes(const RgbImage& image, float* dst) {
+  const Lut& lut = NormalisationTable();
+  const size_t pixels = static_cast<size_t>(image.width) * image.height;
+  const uint8_t* rgb = image.pixels.data();
+  for (size_t p = 0; p < pixels; ++p) {
+    dst[p] = lut[0][rgb[3 * p]];
+    dst[pixels + p] = lut[1][rgb[3 * p + 1]];
+    dst[2 * pixels + p] = lut[2][rgb[3 * p + 2]];
+  }
+}
+
+// --- The encoder
+// ----------------------------------------------------------------
+
+// Uniform numbers from integer arithmetic only, so initial weights depend on
+// the seed alone (not on libtorch's global generator).
+class SplitMix64 {
+ public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  // Uniform in [-1, 1).
+  double NextSigned() {
+    state_ += 0x9e3779b97f4a7c15ULL;
+    uint64_t z = state_;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return static_cast<double>(z >> 11) * 0x1.0p-52 - 1.0;
+  }
+  // `shape` floats uniform in ±bound.
+  torch::Tensor Uniform(at::IntArrayRef shape, double bound) {
+    torch::Tensor t = torch::empty(shape, torch::kFloat);
+    float* data = t.data_ptr<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      data[i] = static_cast<float>(NextSigned() * bound);
+    }
+    return t;
+  }
+
+ private:
+  uint64_t state_;
+};
+
+constexpr double kReluGain = 1.4142135623730951;  // sqrt(2), Kaiming.
+
+// Registers weights and writes forward()'s TorchScript source alongside.
+class EncoderBuilder {
+ public:
+  explicit EncoderBuilder(uint64_t seed)
+      : module_("SimClrEncoder"), rng_(seed) {
+    // eval(), train() and torch::jit::freeze need it.
+    module_.register_attribute("training", c10::BoolType::get(), true);
+  }
+
+  // A bias-free k × k convolution of `input`, Kaiming-uniform weights.
+  std::string Conv(const std::string& name, const std::string& input, int cout,
+                   int cin, int k, int stride) {
+    const double bound = kReluGain * std::sqrt(3.0 / (cin * k * k));
+    Parameter(name + "_weight", rng_.Uniform({cout, cin, k, k}, bound));
+    const int pad = k / 2;
+    return absl::StrFormat(
+        "torch.conv2d(%s, self.%s_weight, None, [%d, %d], [%d, %d])", input,
+        name, stride, stride, pad, pad);
+  }
+
+  // Batch norm of `input` (c channels) with running statistics as buffers,
+  // batch statistics while training.
+  std::string BatchNorm(const std::string& name, const std::string& input,
+                        int c) {
+    Parameter(name + "_weight", torch::ones({c}, torch::kFloat));
+    Parameter(name + "_bias", torch::zeros({c}, torch::kFloat));
+    module_.register_buffer(name + "_running_mean",
+                            torch::zeros({c}, torch::kFloat));
+    module_.register_buffer(name + "_running_var",
+                            torch::ones({c}, torch::kFloat));
+    return absl::StrFormat(
+        "torch.batch_norm(%s, self.%s_weight, self.%s_bias, "
+        "self.%s_running_mean, self.%s_running_var, self.training, 0.1, "
+        "1e-05, False)",
+        input, name, name, name, name);
+  }
+
+  void Line(const std::string& code) {
+    absl::StrAppend(&source_, "    ", code, "\n");
+  }
+
+  torch::jit::Module Finish() {
+    module_.define(absl::StrCat("def forward(self, x):\n", source_));
+    return std::move(module_);
+  }
+
+ private:
+  void Parameter(const std::string& name, torch::Tensor t) {
+    module_.register_parameter(name, t.requires_grad_(true),
+                               /*is_buffer=*/false);
+  }
+
+  torch::jit::Module module_;
+  SplitMix64 rng_;
+  std::string source_;
+};
+
+torch::jit::Module BuildEncoder(const std::vector<int>& widths, uint64_t seed) {
+  EncoderBuilder b(seed);
+  auto conv_bn = [&](const std::string& name, const std::string& input,
+                     int cout, int cin, int k, int stride) {
+    return b.BatchNorm(name + "_bn", b.Conv(name, input, cout, cin, k, stride),
+                       cout);
+  };
+  b.Line("x = torch.relu(" + conv_bn("stem", "x", widths[0], 3, 3, 2) + ")");
+  int cin = widths[0];
+  for (size_t stage = 0; stage < widths.size(); ++stage) {
+    const int c = widths[stage];
+    const int stride = stage == 0 ? 1 : 2;
+    const std::string name = absl::StrCat("stage", stage + 1);
+    b.Line("y = torch.relu(" +
+           conv_bn(name + "_conv1", "x", c, cin, 3, stride) + ")");
+    b.Line("y = " + conv_bn(name + "_conv2", "y", c, c, 3, 1));
+    if (stride != 1 || cin != c) {
+      b.Line("x = torch.relu(" +
+             conv_bn(name + "_shortcut", "x", c, cin, 1, stride) + " + y)");
+    } else {
+      b.Line("x = torch.relu(x + y)");
+    }
+    cin = c;
+  }
+  b.Line("return torch.mean(x, [2, 3])");
+  return b.Finish();
+}
+
+// Linear(d, hidden), ReLU, Linear(hidden, out): trained, never saved.
+struct ProjectionHead {
+  torch::Tensor w1, b1, w2, b2;
+
+  ProjectionHead(int d, int hidden, int out, uint64_t seed,
+                 const torch::Device& device) {
+    SplitMix64 rng(seed);
+    const double bound1 = 1.0 / std::sqrt(d);
+    const double bound2 = 1.0 / std::sqrt(hidden);
+    w1 = rng.Uniform({hidden, d}, bound1).to(device).requires_grad_(true);
+    b1 = rng.Uniform({hidden}, bound1).to(device).requires_grad_(true);
+    w2 = rng.Uniform({out, hidden}, bound2).to(device).requires_grad_(true);
+    b2 = rng.Uniform({out}, bound2).to(device).requires_grad_(true);
+  }
+  torch::Tensor operator()(const torch::Tensor& h) const {
+    return torch::linear(torch::relu(torch::linear(h, w1, b1)), w2, b2);
+  }
+  std::vector<torch::Tensor> parameters() const { return {w1, b1, w2, b2}; }
+};
+
+// NT-Xent over 2B projections: rows i and i + B are the two views of one
+// image; every other row of the batch is a negative.
+torch::Tensor NtXentLoss(const torch::Tensor& z, double temperature) {
+  const int64_t n = z.size(0);
+  const int64_t b = n / 2;
+  const torch::Tensor unit = z / z.norm(2, 1, true).clamp_min(1e-12);
+  torch::Tensor logits = torch::matmul(unit, unit.t()) / temperature;
+  const auto on = torch::TensorOptions().device(z.device());
+  logits = logits.masked_fill(torch::eye(n, on.dtype(torch::kBool)), -1e9);
+  const torch::Tensor targets =
+      torch::cat({torch::arange(b, n, on.dtype(torch::kLong)),
+                  torch::arange(0, b, on.dtype(torch::kLong))});
+  return -torch::log_softmax(logits, 1).gather(1, targets.unsqueeze(1)).mean();
+}
+
+// --- Views, made ahead on worker threads
+// ---------------------------------------
+
+// Makes batches 0 .. total - 1 (each a vector of floats) on worker threads,
+// at most `capacity` ahead of the one consumer, who takes them in order.
+// Thread-safe; Take is for one consumer thread.
+class BatchQueue {
+ public:
+  using MakeFn = std::function<void(int64_t, std::vector<float>*)>;
+
+  BatchQueue(int64_t total, int workers, int capacity, MakeFn make)
+      : total_(total), capacity_(capacity), make_(std::move(make)) {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~BatchQueue() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    for (std::thread& t : threads_) t.join();
+  }
+  BatchQueue(const BatchQueue&) = delete;
+  BatchQueue& operator=(const BatchQueue&) = delete;
+
+  // Batch g (g = the previous one + 1, from 0), waiting for it.
+  std::vector<float> Take(int64_t g) {
+    absl::MutexLock lock(&mu_);
+    wanted_ = g;
+    mu_.Await(absl::Condition(this, &BatchQueue::WantedReady));
+    auto it = ready_.find(g);
+    std::vector<float> batch = std::move(it->second);
+    ready_.erase(it);
+    taken_ = g + 1;
+    return batch;
+  }
+
+ private:
+  bool WantedReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return ready_.contains(wanted_);
+  }
+  bool CanStart() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stop_ || next_ >= total_ || next_ < taken_ + capacity_;
+  }
+
+  void Work() {
+    while (true) {
+      int64_t g;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(this, &BatchQueue::CanStart));
+        if (stop_ || next_ >= total_) return;
+        g = next_++;
+      }
+      std::vector<float> batch;
+      make_(g, &batch);
+      absl::MutexLock lock(&mu_);
+      ready_[g] = std::move(batch);
+    }
+  }
+
+  const int64_t total_;
+  const int capacity_;
+  const MakeFn make_;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t next_ ABSL_GUARDED_BY(mu_) = 0;    // Next batch to start.
+  int64_t taken_ ABSL_GUARDED_BY(mu_) = 0;   // Batches the consumer took.
+  int64_t wanted_ ABSL_GUARDED_BY(mu_) = 0;  // The batch Take waits for.
+  absl::flat_hash_map<int64_t, std::vector<float>> ready_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;
+};
+
+// --- Checks
+// ---------------------------------------------------------------------
+
+absl::Status ValidateTrainerOptions(const SimClrTrainer::Options& o) {
+  if (o.stage_widths.empty()) {
+    return absl::InvalidArgumentError("stage_widths must not be empty");
+  }
+  for (int w : o.stage_widths) {
+    if (w < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stage widths must be positive, got ",
+                       absl::StrJoin(o.stage_widths, ", ")));
+    }
+  }
+  if (o.head_hidden < 1 || o.head_output < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("head widths must be positive, got ", o.head_hidden,
+                     " and ", o.head_output));
+  }
+  if (o.optimizer != "adam" && o.optimizer != "sgd") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "optimizer must be adam or sgd, got \"", o.optimizer, "\""));
+  }
+  if (o.augment_workers < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "augment_workers must be positive, got ", o.augment_workers));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTrainOptions(const TrainOptions& o) {
+  if (o.epochs < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("epochs must be positive, got ", o.epochs));
+  }
+  if (o.batch_size < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_size must be at least 2, got ", o.batch_size));
+  }
+  if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("learning_rate must be positive, got ", o.learning_rate));
+  }
+  if (!(o.temperature > 0) || !std::isfinite(o.temperature)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("temperature must be positive, got ", o.temperature));
+  }
+  if (o.input_size < 8) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input_size must be at least 8, got ", o.input_size));
+  }
+  if (o.threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("threads must be 0 (all cores) or more, got ", o.threads));
+  }
+  if (o.device != "auto" && o.device != "cpu" && o.device != "cuda") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "device must be auto, cpu or cuda, got \"", o.device, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateImages(const std::vector<RgbImage>& images) {
+  if (images.size() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("training needs at least 2 images, got ", images.size()));
+  }
+  if (images.size() > static_cast<size_t>(INT32_MAX / 2)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("too many images: ", images.size()));
+  }
+  for (size_t i = 0; i < images.size(); ++i) {
+    const RgbImage& image = images[i];
+    if (image.width < 1 || image.height < 1 ||
+        image.pixels.size() !=
+            static_cast<size_t>(image.width) * image.height * 3) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("image %d is %dx%d with %d bytes; expected a "
+                          "non-empty RGB image (width x height x 3 bytes)",
+                          i, image.width, image.height, image.pixels.size()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The encoder to train: `bytes` loaded (InvalidArgument when it does not
+// load or has no parameters) or a new one of `widths`.
+absl::StatusOr<torch::jit::Module> MakeEncoder(const std::string& bytes,
+                                               const std::vector<int>& widths,
+                                               uint64_t seed,
+                                               const torch::Device& device) {
+  if (bytes.empty()) {
+    try {
+      torch::jit::Module m =
+          BuildEncoder(widths, StreamSeed(seed, Stream::kWeights));
+      m.to(device);
+      return m;
+    } catch (const std::exception& e) {
+      return absl::InternalError(
+          absl::StrCat("building the encoder: ", ErrorText(e)));
+    }
+  }
+  torch::jit::Module m;
+  try {
+    std::istringstream in(bytes);
+    m = torch::jit::load(in, device);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "initial model is not a loadable TorchScript file: ", ErrorText(e)));
+  }
+  int64_t count = 0;
+  for (torch::Tensor p : m.parameters()) {
+    if (!p.is_floating_point()) continue;
+    p.requires_grad_(true);
+    ++count;
+  }
+  if (count == 0) {
+    return absl::InvalidArgumentError(
+        "initial model has no floating-point parameters to train");
+  }
+  return m;
+}
+
+// Puts `m` in train (or eval) mode; models without a `training` attribute
+// have no modes and stay as they are.
+void SetTraining(torch::jit::Module& m, bool on) {
+  try {
+    m.train(on);
+  } catch (const std::exception&) {
+  }
+}
+
+// D of `encoder`'s output for a 2×3×size×size batch; InvalidArgument when
+// forward fails or returns something other than a [2, D] float tensor.
+absl::StatusOr<int> ProbeDimension(torch::jit::Module& encoder, int size,
+                                   const torch::Device& device) {
+  SetTraining(encoder, false);
+  torch::IValue out;
+  try {
+    torch::NoGradGuard no_grad;
+    out = encoder.forward(
+        {torch::zeros({2, 3, size, size},
+                      torch::TensorOptions(torch::kFloat).device(device))});
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("model forward on a 2x3x%dx%d float input failed: %s",
+                        size, size, ErrorText(e)));
+  }
+  if (!out.isTensor() || out.toTensor().dim() != 2 ||
+      out.toTensor().size(0) != 2 ||
+      out.toTensor().scalar_type() != torch::kFloat) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("model must map a 2x3x%dx%d float input to a 2 x D "
+                        "float tensor",
+                        size, size));
+  }
+  return static_cast<int>(out.toTensor().size(1));
+}
+
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(
+    const std::string& name, std::vector<torch::Tensor> params, double lr) {
+  if (name == "sgd") {
+    return std::make_unique<torch::optim::SGD>(
+        std::move(params), torch::optim::SGDOptions(lr).momentum(0.9));
+  }
+  return std::make_unique<torch::optim::Adam>(std::move(params),
+                                              torch::optim::AdamOptions(lr));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SimClrTrainer>> SimClrTrainer::Create(
+    const Options& options) {
+  RETURN_IF_ERROR(ValidateTrainerOptions(options));
+  return std::unique_ptr<SimClrTrainer>(new SimClrTrainer(options));
+}
+
+absl::StatusOr<TrainResult> SimClrTrainer::Train(
+    const std::vector<RgbImage>& images, const TrainOptions& options,
+    const TrainControl& control) {
+  RETURN_IF_ERROR(ValidateTrainOptions(options));
+  RETURN_IF_ERROR(ValidateImages(images));
+  ASSIGN_OR_RETURN(const torch::Device device, ResolveDevice(options.device));
+  try {
+    ConfigureThreads(options.threads);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("setting libtorch threads: ", ErrorText(e)));
+  }
+
+  const int n = static_cast<int>(images.size());
+  const int side = options.input_size;
+  const int batch = std::min(options.batch_size, n);
+  const int steps_per_epoch = n / batch;
+  const int total_steps = steps_per_epoch * options.epochs;
+
+  ASSIGN_OR_RETURN(torch::jit::Module encoder,
+                   MakeEncoder(options.initial_model, options_.stage_widths,
+                               options.seed, device));
+  ASSIGN_OR_RETURN(const int dimension, ProbeDimension(encoder, side, device));
+
+  // Each epoch's order of the images (4 bytes per image per epoch).
+  std::vector<std::vector<int>> order(options.epochs);
+  for (int e = 0; e < options.epochs; ++e) {
+    order[e].resize(n);
+    for (int i = 0; i < n; ++i) order[e][i] = i;
+    AugmentRng rng(StreamSeed(options.seed, Stream::kShuffle, e));
+    for (int i = n - 1; i > 0; --i) {
+      std::swap(order[e][i], order[e][rng.UniformInt(0, i)]);
+    }
+  }
+  const size_t view_floats = size_t{3} * side * side;
+  const AugmentOptions& augment = options_.augment;
+  const uint64_t seed = options.seed;
+  // Batch g: views 0 of its images, then views 1, normalised planes.
+  auto make_batch = [&](int64_t g, std::vector<float>* out) {
+    const int epoch = static_cast<int>(g / steps_per_epoch);
+    const int first = static_cast<int>(g % steps_per_epoch) * batch;
+    out->resize(2 * batch * view_floats);
+    for (int b = 0; b < batch; ++b) {
+      const int image = order[epoch][first + b];
+      for (int view = 0; view < 2; ++view) {
+        AugmentRng rng(ViewSeed(seed, epoch, image, view));
+        ToPlanes(Augment(images[image], side, augment, rng),
+                 out->data() + (view * batch + b) * view_floats);
+      }
+    }
+  };
+
+  TrainResult result;
+  result.dimension = dimension;
+  result.device = device.is_cuda() ? "cuda" : "cpu";
+  try {
+    ProjectionHead head(dimension, options_.head_hidden, options_.head_output,
+                        StreamSeed(options.seed, Stream::kWeights, 1), device);
+    std::vector<torch::Tensor> params;
+    for (const torch::Tensor& p : encoder.parameters()) {
+      if (p.requires_grad()) params.push_back(p);
+    }
+    for (const torch::Tensor& p : head.parameters()) params.push_back(p);
+    std::unique_ptr<torch::optim::Optimizer> optimizer =
+        MakeOptimizer(options_.optimizer, params, options.learning_rate);
+    SetTraining(encoder, true);
+
+    BatchQueue queue(total_steps, options_.augment_workers,
+                     options_.augment_workers + 2, make_batch);
+    const auto start = std::chrono::steady_clock::now();
+    for (int step = 0; step < total_steps; ++step) {
+      if (control.cancelled && control.cancelled()) {
+        return absl::CancelledError(absl::StrCat(
+            "training cancelled after ", step, " of ", total_steps, " steps"));
+      }
+      std::vector<float> views = queue.Take(step);
+      torch::Tensor input =
+          torch::from_blob(views.data(), {2 * batch, 3, side, side},
+                           torch::kFloat)
+              .to(device);
+      optimizer->zero_grad();
+      torch::Tensor features = encoder.forward({input}).toTensor();
+      torch::Tensor loss = NtXentLoss(head(features), options.temperature);
+      loss.backward();
+      optimizer->step();
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) {
+        return absl::InternalError(absl::StrCat(
+            "training diverged: loss ", value, " at step ", step + 1,
+            "; try a smaller learning_rate than ", options.learning_rate));
+      }
+      result.losses.push_back(value);
+      if (control.progress) control.progress(step + 1, total_steps, value);
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    result.images_per_second =
+        seconds > 0 ? static_cast<double>(total_steps) * batch / seconds : 0;
+
+    SetTraining(encoder, false);
+    encoder.to(torch::kCPU);
+    std::ostringstream out;
+    encoder.save(out);
+    result.checkpoint = std::move(out).str();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("training failed: ", ErrorText(e)));
+  }
+  return result;
+}
+
+}  // namespace datapool
