@@ -15,8 +15,8 @@ namespace cli {
 const std::vector<Command>& Commands() {
   static const auto* commands = [] {
     auto* all = new std::vector<Command>;
-    for (auto group :
-         {&SelectCommands, &PoolsCommands, &ReportCommands, &HealthCommands}) {
+    for (auto group : {&SelectCommands, &TrainCommands, &PoolsCommands,
+                       &ReportCommands, &HealthCommands}) {
       std::vector<Command> part = group();
       all->insert(all->end(), part.begin(), part.end());
     }

@@ -79,6 +79,7 @@ std::vector<Command> SelectCommands();
 std::vector<Command> PoolsCommands();
 std::vector<Command> ReportCommands();
 std::vector<Command> HealthCommands();
+std::vector<Command> TrainCommands();
 
 // Every command, in the order help lists them.
 const std::vector<Command>& Commands();

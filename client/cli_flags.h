@@ -57,6 +57,9 @@ struct Flags {
   std::string model;
   std::string input_size;
   bool drop_unreadable = false;
+  std::string epochs;
+  std::string batch_size;
+  std::string seed;
   std::string on_collision = "fail";
   std::string health_service;
   std::string report_out;

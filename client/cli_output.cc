@@ -122,6 +122,30 @@ std::string SetModelText(const v1::SetPoolModelResponse& response) {
   return out;
 }
 
+std::string TrainText(const v1::TrainResponse& r) {
+  std::string out = absl::StrFormat(
+      "Trained %s on %d images: %d epochs (%d steps) in %.1f s, %.1f "
+      "images/s on %s; loss %.4f -> %.4f (first and last epoch)\n",
+      r.continued() ? "the pool's model" : "a new network", r.images(),
+      r.epochs(), r.steps(), r.train_seconds(), r.images_per_second(),
+      r.device(), r.first_loss(), r.last_loss());
+  absl::StrAppend(
+      &out, PoolText(r.pool(), absl::StrCat(r.reembedded(),
+                                            " samples re-embedded with the "
+                                            "trained model: version ",
+                                            r.pool().version(), " of ")));
+  if (r.dropped_size() > 0) {
+    absl::StrAppend(&out, r.dropped_size(), " dropped (unreadable):\n");
+    for (const v1::SkippedFile& d : r.dropped()) {
+      absl::StrAppend(&out, "  ", d.filename(), ": ", d.reason(), "\n");
+    }
+  }
+  if (r.skipped_size() > 0) {
+    absl::StrAppend(&out, r.skipped_size(), " files not trained on\n");
+  }
+  return out;
+}
+
 std::string MergeText(const v1::MergePoolsResponse& response, bool dry_run) {
   std::string out;
   for (const v1::MergedSource& s : response.sources()) {

@@ -34,6 +34,8 @@ std::string HistoryJson(const v1::ListHistoryResponse& response);
 // pools restore.
 std::string RestoreText(const v1::RestoreVersionResponse& response);
 std::string SetModelText(const v1::SetPoolModelResponse& response);
+std::string TrainText(const v1::TrainResponse& response);
+std::string TrainJson(const v1::TrainResponse& response);
 std::string SetModelJson(const v1::SetPoolModelResponse& response);
 std::string RestoreJson(const v1::RestoreVersionResponse& response);
 

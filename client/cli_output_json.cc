@@ -114,6 +114,47 @@ std::string SetModelJson(const v1::SetPoolModelResponse& response) {
   return Line(w);
 }
 
+namespace {
+void WriteFiles(
+    const char* key,
+    const google::protobuf::RepeatedPtrField<v1::SkippedFile>& files,
+    JsonWriter* w) {
+  w->Key(key).BeginArray();
+  for (const v1::SkippedFile& d : files) {
+    w->BeginObject()
+        .Key("filename")
+        .String(d.filename())
+        .Key("reason")
+        .String(d.reason())
+        .EndObject();
+  }
+  w->EndArray();
+}
+}  // namespace
+
+std::string TrainJson(const v1::TrainResponse& r) {
+  JsonWriter w;
+  // clang-format off
+  w.BeginObject()
+      .Key("images").UInt(r.images())
+      .Key("epochs").UInt(r.epochs())
+      .Key("steps").UInt(r.steps())
+      .Key("first_loss").Double(r.first_loss())
+      .Key("last_loss").Double(r.last_loss())
+      .Key("train_seconds").Double(r.train_seconds())
+      .Key("images_per_second").Double(r.images_per_second())
+      .Key("device").String(r.device())
+      .Key("continued").Bool(r.continued())
+      .Key("reembedded").UInt(r.reembedded());
+  // clang-format on
+  WriteFiles("dropped", r.dropped(), &w);
+  WriteFiles("skipped", r.skipped(), &w);
+  w.Key("pool");
+  WritePool(r.pool(), &w);
+  w.EndObject();
+  return Line(w);
+}
+
 std::string MergeJson(const v1::MergePoolsResponse& response, bool dry_run) {
   JsonWriter w;
   w.BeginObject().Key("pool");

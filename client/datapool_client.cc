@@ -369,6 +369,14 @@ grpc::Status DatapoolClient::EmbedWithProgress(
       images, on_progress, response);
 }
 
+grpc::Status DatapoolClient::TrainWithProgress(
+    const v1::TrainRequest& first, const ImageRequest& images,
+    const std::function<void(const v1::Progress&)>& on_progress,
+    v1::TrainResponse* response) {
+  return CallWithProgress<v1::TrainProgress>(&v1::Datapool::Stub::Train, first,
+                                             images, on_progress, response);
+}
+
 void DatapoolClient::Cancel() {
   absl::MutexLock lock(&cancel_mu_);
   cancelled_ = true;

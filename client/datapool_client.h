@@ -137,6 +137,12 @@ class DatapoolClient {
   // SetPoolModel: `params` (pool, input_size, drop_unreadable,
   // keep_history) in the first message, then the model file's bytes in
   // pieces of options.chunk_bytes.
+  // Train with `first`'s parameters and `images` (may be empty: the
+  // pool's own images only); `on_progress` as in SelectWithProgress.
+  grpc::Status TrainWithProgress(
+      const v1::TrainRequest& first, const ImageRequest& images,
+      const std::function<void(const v1::Progress&)>& on_progress,
+      v1::TrainResponse* response);
   grpc::Status SetPoolModel(const v1::SetPoolModelRequest& params,
                             const std::string& model,
                             v1::SetPoolModelResponse* response);

@@ -26,6 +26,7 @@ std::string ProgressBar::Line(const v1::Progress& p) {
     absl::StrAppend(&line, "/", p.total(), " [", std::string(filled, '#'),
                     std::string(kWidth - filled, '.'), "]");
   }
+  if (p.has_loss()) absl::StrAppendFormat(&line, " loss %.4f", p.loss());
   return line;
 }
 

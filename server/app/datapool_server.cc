@@ -16,6 +16,7 @@
 #include "server/backends/cuda/kcenter_cuda.h"
 #endif
 #include "server/backends/opencv/opencv_decoder.h"
+#include "server/backends/torch/simclr_trainer.h"
 #include "server/backends/torch/torch_embedder.h"
 
 namespace datapool {
@@ -87,6 +88,7 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   service.limits = options.limits;
   service.auth = s->auth_.get();
   service.metrics = &s->metrics_;
+  service.trainer = s->trainer_.get();
   service.max_running_calls = options.max_running_calls;
   service.max_queued_calls = options.max_queued_calls;
   service.log = options.log;
@@ -128,6 +130,7 @@ absl::StatusOr<ImageServices> DatapoolServer::OpenImageServices(
       std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   ASSIGN_OR_RETURN(decoder_, OpenCvDecoder::Create({}));
   ASSIGN_OR_RETURN(embedder_, TorchEmbedder::Create(ModelOptions(options)));
+  ASSIGN_OR_RETURN(trainer_, SimClrTrainer::Create({}));
   if (!options.input_dir.empty()) {
     ASSIGN_OR_RETURN(InputResolver inputs,
                      InputResolver::Create(options.input_dir));

@@ -139,6 +139,8 @@ class DatapoolServer {
 
   std::unique_ptr<ImageDecoder> decoder_;
   std::unique_ptr<Embedder> embedder_;
+  // Trains pool models (Train); null without images.
+  std::unique_ptr<ModelTrainer> trainer_;
   std::unique_ptr<InputResolver> inputs_;
   std::unique_ptr<PoolManager> manager_;
   std::unique_ptr<TokenAuthenticator> auth_;

@@ -159,6 +159,14 @@ absl::StatusOr<PoolInfo> PoolManager::GetPool(absl::string_view name) const {
   return registry_.Info(name, *snapshot);
 }
 
+absl::StatusOr<std::vector<std::string>> PoolManager::SampleNames(
+    absl::string_view name) const {
+  RETURN_IF_ERROR(ValidatePoolName(name));
+  ASSIGN_OR_RETURN(std::shared_ptr<const PoolSnapshot> snapshot,
+                   registry_.Readable(name));
+  return snapshot->table.filenames;
+}
+
 std::vector<PoolInfo> PoolManager::ListPools() const {
   std::vector<PoolInfo> infos;
   for (const auto& [name, entry] : registry_.Sorted()) {

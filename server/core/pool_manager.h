@@ -134,6 +134,10 @@ class PoolManager {
   // or when the pool's checkpoint cannot be loaded; a damaged pool's
   // damage. Called before embedding, so that a request fails early.
   absl::StatusOr<std::shared_ptr<Embedder>> ModelFor(absl::string_view pool);
+  // The filenames of pool `name`'s samples, in row order. NotFound for a
+  // missing pool.
+  absl::StatusOr<std::vector<std::string>> SampleNames(
+      absl::string_view name) const;
   // The server's default model (null without one).
   Embedder* default_model() const { return models_.default_model(); }
   // Loads a model file (Options::model_loader), for SetPoolModel.

@@ -37,7 +37,8 @@ struct TrainOptions {
   // "auto" (CUDA when available, else CPU), "cpu" or "cuda" (default auto).
   std::string device = "auto";
   // A TorchScript file to continue training (its parameters are trained;
-  // it must map N×3×S×S to N×D floats). Empty (default): a new model of the
+  // it must map N×3×S×S to N×D floats). Empty (default), or a model with
+  // no parameters to train (the built-in thumbnail): a new model of the
   // trainer's own architecture.
   std::string initial_model = {};
 };
@@ -63,6 +64,8 @@ struct TrainResult {
   double images_per_second = 0;
   // "cpu" or "cuda".
   std::string device;
+  // Whether initial_model was trained on (else a new model was).
+  bool continued = false;
 };
 
 // Implementations are thread-safe; concurrent runs share the cores.

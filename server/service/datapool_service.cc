@@ -16,6 +16,7 @@
 #include "server/service/proto_convert.h"
 #include "server/service/request_streams.h"
 #include "server/service/status_util.h"
+#include "server/service/train_call.h"
 
 namespace datapool {
 namespace {
@@ -454,6 +455,35 @@ grpc::Status DatapoolService::SetPoolModel(
     RETURN_IF_ERROR(change.Finish(nullptr, response));
     record.version = static_cast<int64_t>(response->pool().version());
     record.committed = true;
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status DatapoolService::Train(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::TrainProgress, v1::TrainRequest>* stream) {
+  return Handle("Train", *context, true, [&](CallRecord& record) {
+    stream->SendInitialMetadata();
+    ProgressWriter<v1::TrainProgress, std::remove_pointer_t<decltype(stream)>>
+        writer(stream);
+    TrainCall call(&manager_, &images_, options_.trainer, options_.limits);
+    v1::TrainRequest message;
+    while (stream->Read(&message)) {
+      RETURN_IF_ERROR(call.Add(message));
+      record.pool = call.pool();
+      writer.Report("receiving", call.received(), 0);
+    }
+    if (context->IsCancelled()) return Cancelled();
+    v1::TrainProgress last;
+    RETURN_IF_ERROR(call.Finish(
+        [&writer](absl::string_view phase, uint64_t done, uint64_t total,
+                  std::optional<double> loss) {
+          writer.Report(phase, done, total, loss);
+        },
+        [context] { return context->IsCancelled(); }, last.mutable_result()));
+    record.version = static_cast<int64_t>(last.result().pool().version());
+    record.committed = true;
+    stream->Write(last);
     return absl::OkStatus();
   });
 }

@@ -14,6 +14,7 @@
 #include "datapool/v1/datapool.grpc.pb.h"
 #include "server/core/pool_manager.h"
 #include "server/core/request_budget.h"
+#include "server/core/trainer.h"
 #include "server/service/admission.h"
 #include "server/service/candidate_input.h"
 #include "server/service/image_ingest.h"
@@ -58,6 +59,9 @@ class DatapoolService final : public v1::Datapool::Service {
     // every call then gets UNAVAILABLE with a retry hint. Null: always
     // ready.
     std::function<bool()> ready;
+    // Trains models for the Train call (borrowed); null: Train is
+    // FAILED_PRECONDITION.
+    ModelTrainer* trainer = nullptr;
   };
 
   DatapoolService(PoolManager* manager, const ImageServices& images,
@@ -107,6 +111,10 @@ class DatapoolService final : public v1::Datapool::Service {
   grpc::Status SetPoolModel(grpc::ServerContext* context,
                             grpc::ServerReader<v1::SetPoolModelRequest>* stream,
                             v1::SetPoolModelResponse* response) override;
+  grpc::Status Train(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::TrainProgress, v1::TrainRequest>* stream)
+      override;
 
  private:
   // (phase, done, total); may be null.

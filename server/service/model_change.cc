@@ -69,36 +69,68 @@ absl::Status ModelChange::Add(const v1::SetPoolModelRequest& message) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<EmbeddedImages> ModelChange::Embed(
-    Embedder& model, const EmbeddingTable& rows,
-    const ProgressFn& progress) const {
-  EmbeddingPipeline::Options options = images_.pipeline;
-  options.inputs = images_.inputs;
-  EmbeddingPipeline pipeline(*images_.decoder, model, options);
-  for (size_t i = 0; i < rows.size(); ++i) {
+absl::Status QueueSampleFiles(const InputResolver& inputs,
+                              const std::vector<std::string>& filenames,
+                              EmbeddingPipeline* pipeline) {
+  for (const std::string& filename : filenames) {
     std::vector<SkippedFile> skipped;
-    absl::StatusOr<std::vector<ImageInput>> found = images_.inputs->Resolve(
-        {rows.filenames[i]}, /*weak_labels=*/false, &skipped);
+    absl::StatusOr<std::vector<ImageInput>> found =
+        inputs.Resolve({filename}, /*weak_labels=*/false, &skipped);
     if (!found.ok()) {
-      pipeline.Skip(SkippedFile{rows.filenames[i],
-                                std::string(found.status().message())});
+      pipeline->Skip(
+          SkippedFile{filename, std::string(found.status().message())});
       continue;
     }
-    for (SkippedFile& s : skipped) pipeline.Skip(std::move(s));
+    for (SkippedFile& s : skipped) pipeline->Skip(std::move(s));
     for (ImageInput& input : *found) {
-      RETURN_IF_ERROR(pipeline.Add(std::move(input)));
+      RETURN_IF_ERROR(pipeline->Add(std::move(input)));
     }
   }
-  std::function<void(size_t, size_t)> embedded;
-  if (progress) {
-    embedded = [&progress](size_t done, size_t total) {
-      progress("embedding", done, total);
-    };
-  }
-  return pipeline.Finish(embedded);
+  return absl::OkStatus();
 }
 
-absl::Status ModelChange::Finish(const ProgressFn& progress,
+absl::StatusOr<ReembedOutcome> ApplyModelFile(
+    PoolManager& manager, const ImageServices& images, absl::string_view pool,
+    const std::string& model_bytes, int input_size, const ReembedParams& params,
+    const ModelProgressFn& progress) {
+  if (images.decoder == nullptr || images.embedder == nullptr) {
+    return absl::FailedPreconditionError(
+        "this server takes no images (--model none), so it cannot embed a "
+        "pool's samples");
+  }
+  if (images.inputs == nullptr) {
+    return absl::FailedPreconditionError(
+        "this server has no input folder (--input-dir), so it cannot read "
+        "the pool's images again");
+  }
+  TempFile file;
+  RETURN_IF_ERROR(file.Write(model_bytes));
+  absl::StatusOr<std::shared_ptr<Embedder>> model =
+      manager.LoadModel(file.path(), input_size);
+  if (!model.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the model file cannot be used: ", model.status().message()));
+  }
+  Embedder& embedder = **model;
+  return manager.ReembedPool(
+      pool, embedder, params,
+      [&](const EmbeddingTable& rows) -> absl::StatusOr<EmbeddedImages> {
+        EmbeddingPipeline::Options options = images.pipeline;
+        options.inputs = images.inputs;
+        EmbeddingPipeline pipeline(*images.decoder, embedder, options);
+        RETURN_IF_ERROR(
+            QueueSampleFiles(*images.inputs, rows.filenames, &pipeline));
+        std::function<void(size_t, size_t)> embedded;
+        if (progress) {
+          embedded = [&progress](size_t done, size_t total) {
+            progress("embedding", done, total);
+          };
+        }
+        return pipeline.Finish(embedded);
+      });
+}
+
+absl::Status ModelChange::Finish(const ModelProgressFn& progress,
                                  v1::SetPoolModelResponse* response) {
   if (!started_) {
     return absl::InvalidArgumentError("the stream carried no message");
@@ -107,39 +139,18 @@ absl::Status ModelChange::Finish(const ProgressFn& progress,
     return absl::InvalidArgumentError(
         "no model file: send its bytes in model_chunk");
   }
-  if (images_.decoder == nullptr || images_.embedder == nullptr) {
-    return absl::FailedPreconditionError(
-        "this server takes no images (--model none), so it cannot embed a "
-        "pool's samples");
-  }
-  if (images_.inputs == nullptr) {
-    return absl::FailedPreconditionError(
-        "this server has no input folder (--input-dir), so it cannot read "
-        "the pool's images again");
-  }
   // Before the model is loaded: a missing pool is the cheaper error.
   RETURN_IF_ERROR(manager_.GetPool(first_.pool()).status());
-  const int input_size = first_.input_size() != 0
-                             ? static_cast<int>(first_.input_size())
-                             : images_.embedder->input_size();
-  TempFile file;
-  RETURN_IF_ERROR(file.Write(model_));
-  absl::StatusOr<std::shared_ptr<Embedder>> model =
-      manager_.LoadModel(file.path(), input_size);
-  if (!model.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the model file cannot be used: ", model.status().message()));
-  }
+  const int input_size =
+      first_.input_size() != 0      ? static_cast<int>(first_.input_size())
+      : images_.embedder != nullptr ? images_.embedder->input_size()
+                                    : 64;
   ReembedParams params;
   params.drop_unreadable = first_.drop_unreadable();
   params.keep_history = !first_.has_keep_history() || first_.keep_history();
-  Embedder& embedder = **model;
   ASSIGN_OR_RETURN(ReembedOutcome outcome,
-                   manager_.ReembedPool(first_.pool(), embedder, params,
-                                        [&](const EmbeddingTable& rows) {
-                                          return Embed(embedder, rows,
-                                                       progress);
-                                        }));
+                   ApplyModelFile(manager_, images_, first_.pool(), model_,
+                                  input_size, params, progress));
   ASSIGN_OR_RETURN(PoolInfo info, manager_.GetPool(first_.pool()));
   ToProto(info, response->mutable_pool());
   response->set_reembedded(outcome.reembedded);

@@ -6,6 +6,7 @@
 #define DATAPOOL_SERVER_SERVICE_REQUEST_STREAMS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -61,7 +62,9 @@ class ProgressWriter {
  public:
   explicit ProgressWriter(Stream* stream) : stream_(stream) {}
 
-  void Report(absl::string_view phase, uint64_t done, uint64_t total) {
+  // `loss`: training's last step loss (Progress.loss), when there is one.
+  void Report(absl::string_view phase, uint64_t done, uint64_t total,
+              std::optional<double> loss = std::nullopt) {
     const absl::Time now = absl::Now();
     const bool finished = total > 0 && done == total;
     if (phase == phase_ && !finished && now - last_ < absl::Milliseconds(200)) {
@@ -74,6 +77,7 @@ class ProgressWriter {
     p->set_phase(phase_);
     p->set_done(done);
     p->set_total(total);
+    if (loss) p->set_loss(*loss);
     stream_->Write(message);
   }
 

@@ -20,7 +20,7 @@ from .errors import DatapoolError
 from .types import (Duplicate, Embeddings, MergedSource, MergeResult,
                     ModelChange, Neighbor, Pick,
                     PoolInfo, QueryResult, Report, SearchResults,
-                    SelectResult, Skipped, Version)
+                    SelectResult, Skipped, TrainResult, Version)
 
 __version__ = "0.1.0"
 
@@ -28,6 +28,6 @@ __all__ = [
     "Client", "TLS", "DatapoolError", "DEFAULT_TARGET", "ProgressCallback",
     "SelectResult", "Pick", "Skipped", "Duplicate", "Embeddings", "SearchResults",
     "QueryResult", "Neighbor", "PoolInfo", "Version", "MergeResult",
-    "MergedSource", "ModelChange", "Report", "pb", "pb_grpc",
+    "MergedSource", "ModelChange", "TrainResult", "Report", "pb", "pb_grpc",
     "__version__",
 ]

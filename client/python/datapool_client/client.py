@@ -18,7 +18,7 @@ from ._gen import health_pb2
 from ._gen import health_pb2_grpc
 from .errors import invalid_argument
 from .types import (Embeddings, MergeResult, ModelChange, PoolInfo, Report,
-                    SearchResults, SelectResult, Version)
+                    SearchResults, SelectResult, TrainResult, Version)
 
 __all__ = ["Client", "TLS", "DEFAULT_TARGET", "ProgressCallback"]
 
@@ -347,6 +347,57 @@ class Client:
             self._stub.RestoreVersion,
             pb.RestoreVersionRequest(pool=name, version=version))
         return _convert.pool_info(response.pool)
+
+    def train(self, pool: str, *,
+              paths: Union[None, str, Iterable[str]] = None,
+              images: Union[None, PathLike, Iterable[PathLike]] = None,
+              epochs: Optional[int] = None, batch_size: Optional[int] = None,
+              seed: int = 0, drop_unreadable: bool = False,
+              keep_history: bool = True,
+              progress: Optional[ProgressCallback] = None) -> TrainResult:
+        """Trains the pool's model self-supervised on the server (SimCLR)
+        on the pool's own images (its samples the server can read under
+        its ``--input-dir``) plus ``paths`` (on the server) and ``images``
+        (local files or folders, uploaded), which train the model but do
+        not join the pool; then re-embeds every sample with the trained
+        model and commits one new version with the new checkpoint (as
+        ``set_pool_model``). ``epochs`` (default 10), ``batch_size``
+        (default 32) and ``seed`` (on a CPU the same seed and images give
+        the same model). ``progress(phase, done, total)`` as in ``select``
+        ("training" counts steps). Cancelling (KeyboardInterrupt in the
+        callback, the client's timeout) changes nothing. Raises
+        DatapoolError: NOT_FOUND for a missing pool, FAILED_PRECONDITION
+        with fewer than two readable images or unreadable samples (unless
+        ``drop_unreadable``)."""
+        first = pb.TrainRequest(pool=pool, seed=req.to_int(seed, "seed"),
+                                drop_unreadable=bool(drop_unreadable),
+                                keep_history=bool(keep_history))
+        for name, value, low in (("epochs", epochs, 1),
+                                 ("batch_size", batch_size, 2)):
+            if value is None:
+                continue
+            value = req.to_int(value, name)
+            if value < low:
+                raise invalid_argument("%s must be >= %d, got %d"
+                                       % (name, low, value))
+            setattr(first, name, value)
+        first.input_paths.extend(req.server_paths(paths))
+        uploads = _images.list_local_images(req.as_list(images, "images"))
+        messages = req.image_messages(pb.TrainRequest, first, uploads,
+                                      self.chunk_bytes)
+        response = self._stream_progress(
+            self._stub.Train, messages,
+            progress if progress is not None else lambda *_: None)
+        return TrainResult(
+            pool=_convert.pool_info(response.pool), images=response.images,
+            epochs=response.epochs, steps=response.steps,
+            first_loss=response.first_loss, last_loss=response.last_loss,
+            train_seconds=response.train_seconds,
+            images_per_second=response.images_per_second,
+            device=response.device, reembedded=response.reembedded,
+            dropped=_convert.skipped(response.dropped),
+            skipped=_convert.skipped(response.skipped),
+            continued=response.continued)
 
     def set_pool_model(self, name: str, model: PathLike, *,
                        input_size: Optional[int] = None,

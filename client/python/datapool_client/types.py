@@ -198,6 +198,28 @@ class ModelChange:
 
 
 @dataclass(frozen=True)
+class TrainResult:
+    """A pool after train(): its new version and trained model, what the
+    training saw (images, epochs, steps, the mean loss of the first and
+    last epoch, seconds, images/s, "cpu" or "cuda"), how many samples were
+    re-embedded, samples dropped (drop_unreadable) and files not trained
+    on, with the reason."""
+    pool: PoolInfo
+    images: int
+    epochs: int
+    steps: int
+    first_loss: float
+    last_loss: float
+    train_seconds: float
+    images_per_second: float
+    device: str
+    reembedded: int
+    dropped: List[Skipped]
+    skipped: List[Skipped]
+    continued: bool = False
+
+
+@dataclass(frozen=True)
 class Report:
     """A selection report.
 

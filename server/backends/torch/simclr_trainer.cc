@@ -445,12 +445,15 @@ absl::Status ValidateImages(const std::vector<RgbImage>& images) {
 }
 
 // The encoder to train: `bytes` loaded (InvalidArgument when it does not
-// load or has no parameters) or a new one of `widths`.
+// load), or a new one of `widths` when `bytes` is empty or has no
+// parameters to train (*continued says which).
 absl::StatusOr<torch::jit::Module> MakeEncoder(const std::string& bytes,
                                                const std::vector<int>& widths,
                                                uint64_t seed,
-                                               const torch::Device& device) {
-  if (bytes.empty()) {
+                                               const torch::Device& device,
+                                               bool* continued) {
+  auto fresh = [&]() -> absl::StatusOr<torch::jit::Module> {
+    *continued = false;
     try {
       torch::jit::Module m =
           BuildEncoder(widths, StreamSeed(seed, Stream::kWeights));
@@ -460,7 +463,8 @@ absl::StatusOr<torch::jit::Module> MakeEncoder(const std::string& bytes,
       return absl::InternalError(
           absl::StrCat("building the encoder: ", ErrorText(e)));
     }
-  }
+  };
+  if (bytes.empty()) return fresh();
   torch::jit::Module m;
   try {
     std::istringstream in(bytes);
@@ -475,10 +479,9 @@ absl::StatusOr<torch::jit::Module> MakeEncoder(const std::string& bytes,
     p.requires_grad_(true);
     ++count;
   }
-  if (count == 0) {
-    return absl::InvalidArgumentError(
-        "initial model has no floating-point parameters to train");
-  }
+  // A model without weights (the built-in thumbnail) cannot learn.
+  if (count == 0) return fresh();
+  *continued = true;
   return m;
 }
 
@@ -555,9 +558,10 @@ absl::StatusOr<TrainResult> SimClrTrainer::Train(
   const int steps_per_epoch = n / batch;
   const int total_steps = steps_per_epoch * options.epochs;
 
+  bool continued = false;
   ASSIGN_OR_RETURN(torch::jit::Module encoder,
                    MakeEncoder(options.initial_model, options_.stage_widths,
-                               options.seed, device));
+                               options.seed, device, &continued));
   ASSIGN_OR_RETURN(const int dimension, ProbeDimension(encoder, side, device));
 
   // Each epoch's order of the images (4 bytes per image per epoch).
@@ -591,6 +595,7 @@ absl::StatusOr<TrainResult> SimClrTrainer::Train(
   TrainResult result;
   result.dimension = dimension;
   result.device = device.is_cuda() ? "cuda" : "cpu";
+  result.continued = continued;
   try {
     ProjectionHead head(dimension, options_.head_hidden, options_.head_output,
                         StreamSeed(options.seed, Stream::kWeights, 1), device);

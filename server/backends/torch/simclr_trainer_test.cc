@@ -320,16 +320,29 @@ TEST(SimClrTrainerErrorTest, BadInitialModelIsInvalidArgument) {
   absl::Status status = trainer->Train(Images(4), o, {}).status();
   EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr("not a loadable TorchScript"));
+}
 
-  // A model without parameters has nothing to train.
+TEST(SimClrTrainerTest, AModelWithoutWeightsIsNotContinued) {
+  auto trainer = MakeTrainer();
+  ASSERT_NE(trainer, nullptr);
+  // As the built-in thumbnail: nothing to train, so a new network is.
   torch::jit::Module m("NoWeights");
   m.define("def forward(self, x):\n    return torch.mean(x, [2, 3])\n");
   std::ostringstream bytes;
   m.save(bytes);
+  TrainOptions o = SmallRun(1);
   o.initial_model = bytes.str();
-  status = trainer->Train(Images(4), o, {}).status();
-  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
-  EXPECT_THAT(status.message(), HasSubstr("no floating-point parameters"));
+  absl::StatusOr<TrainResult> weightless = trainer->Train(Images(8), o, {});
+  ASSERT_TRUE(weightless.ok()) << weightless.status();
+  EXPECT_FALSE(weightless->continued);
+  absl::StatusOr<TrainResult> fresh =
+      trainer->Train(Images(8), SmallRun(1), {});
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(weightless->checkpoint, fresh->checkpoint);
+  o.initial_model = fresh->checkpoint;
+  absl::StatusOr<TrainResult> continued = trainer->Train(Images(8), o, {});
+  ASSERT_TRUE(continued.ok());
+  EXPECT_TRUE(continued->continued);
 }
 
 }  // namespace

@@ -84,6 +84,11 @@ class DatapoolStub(object):
                 request_serializer=datapool_dot_v1_dot_datapool__pb2.SetPoolModelRequest.SerializeToString,
                 response_deserializer=datapool_dot_v1_dot_datapool__pb2.SetPoolModelResponse.FromString,
                 )
+        self.Train = channel.stream_stream(
+                '/datapool.v1.Datapool/Train',
+                request_serializer=datapool_dot_v1_dot_datapool__pb2.TrainRequest.SerializeToString,
+                response_deserializer=datapool_dot_v1_dot_datapool__pb2.TrainProgress.FromString,
+                )
 
 
 class DatapoolServicer(object):
@@ -215,6 +220,25 @@ class DatapoolServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Train(self, request_iterator, context):
+        """Trains the pool's model self-supervised (SimCLR: two augmented views
+        of each image, NT-Xent loss) on the pool's own images (its samples
+        whose files the server can read under --input-dir) plus the images the
+        request brings, starting from the pool's checkpoint when it has
+        trainable weights, else from a new network. Then, as SetPoolModel,
+        every sample is re-embedded with the trained model and committed as one
+        new version with the new checkpoint. While the client streams its
+        requests and the server works, it streams Progress messages (phases
+        "receiving", "decoding", "training" with the step's loss, "embedding",
+        "committing"), and last the TrainResponse. Cancelling the call (or its
+        deadline) stops the work and commits nothing. FAILED_PRECONDITION as
+        SetPoolModel, or with fewer than two usable images; NOT_FOUND for a
+        missing pool.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DatapoolServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -287,6 +311,11 @@ def add_DatapoolServicer_to_server(servicer, server):
                     servicer.SetPoolModel,
                     request_deserializer=datapool_dot_v1_dot_datapool__pb2.SetPoolModelRequest.FromString,
                     response_serializer=datapool_dot_v1_dot_datapool__pb2.SetPoolModelResponse.SerializeToString,
+            ),
+            'Train': grpc.stream_stream_rpc_method_handler(
+                    servicer.Train,
+                    request_deserializer=datapool_dot_v1_dot_datapool__pb2.TrainRequest.FromString,
+                    response_serializer=datapool_dot_v1_dot_datapool__pb2.TrainProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -533,5 +562,22 @@ class Datapool(object):
         return grpc.experimental.stream_unary(request_iterator, target, '/datapool.v1.Datapool/SetPoolModel',
             datapool_dot_v1_dot_datapool__pb2.SetPoolModelRequest.SerializeToString,
             datapool_dot_v1_dot_datapool__pb2.SetPoolModelResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Train(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(request_iterator, target, '/datapool.v1.Datapool/Train',
+            datapool_dot_v1_dot_datapool__pb2.TrainRequest.SerializeToString,
+            datapool_dot_v1_dot_datapool__pb2.TrainProgress.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,0 +1,207 @@
+#include "server/service/train_call.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "server/core/pool_name.h"
+#include "server/service/model_change.h"
+#include "server/service/proto_convert.h"
+
+namespace datapool {
+
+// An Embedder that keeps each decoded image for training and "embeds" it
+// as the vector (1): the embedding pipeline's reading, decoding and
+// skipping, without a model. Thread-safe.
+class TrainCall::Collector final : public Embedder {
+ public:
+  explicit Collector(int side) : side_(side) {}
+  size_t dimension() const override { return 1; }
+  int input_size() const override { return side_; }
+  const std::string& fingerprint() const override { return none_; }
+  const std::string& checkpoint() const override { return none_; }
+  absl::Status Embed(absl::Span<const RgbImage> images, float* out) override {
+    absl::MutexLock lock(&mu_);
+    for (const RgbImage& image : images) {
+      kept_.push_back(image);
+      *out++ = 1.0f;
+    }
+    return absl::OkStatus();
+  }
+  std::vector<RgbImage> Take() {
+    absl::MutexLock lock(&mu_);
+    return std::move(kept_);
+  }
+
+ private:
+  const int side_;
+  const std::string none_;
+  absl::Mutex mu_;
+  std::vector<RgbImage> kept_ ABSL_GUARDED_BY(mu_);
+};
+
+TrainCall::TrainCall(PoolManager* manager, const ImageServices* images,
+                     ModelTrainer* trainer, const RequestLimits& limits)
+    : manager_(*manager),
+      images_(*images),
+      trainer_(trainer),
+      budget_(limits) {}
+
+TrainCall::~TrainCall() = default;
+
+absl::Status TrainCall::Add(const v1::TrainRequest& message) {
+  const bool has_params = !message.pool().empty() || message.epochs() != 0 ||
+                          message.batch_size() != 0 || message.seed() != 0 ||
+                          message.drop_unreadable() ||
+                          message.has_keep_history();
+  if (started_) {
+    if (has_params) {
+      return absl::InvalidArgumentError(
+          "only the first message of a stream may carry parameters");
+    }
+  } else {
+    RETURN_IF_ERROR(ValidatePoolName(message.pool()));
+    if (trainer_ == nullptr || images_.decoder == nullptr ||
+        images_.embedder == nullptr) {
+      return absl::FailedPreconditionError(
+          "this server cannot train (it takes no images: --model none)");
+    }
+    // A missing pool fails before any image is read.
+    ASSIGN_OR_RETURN(PoolInfo info, manager_.GetPool(message.pool()));
+    first_ = message;
+    first_.clear_input_paths();
+    first_.clear_images();
+    started_ = true;
+    const int side = info.meta.input_size > 0 ? info.meta.input_size
+                                              : images_.embedder->input_size();
+    collector_ = std::make_shared<Collector>(side);
+  }
+  if (message.input_paths_size() == 0 && message.images_size() == 0) {
+    return absl::OkStatus();
+  }
+  if (ingest_ == nullptr) {
+    ASSIGN_OR_RETURN(ingest_, ImageIngest::Create(images_, collector_,
+                                                  &budget_, /*weak_labels=*/
+                                                  false));
+  }
+  received_ += message.input_paths_size();
+  for (const v1::ImageChunk& chunk : message.images())
+    received_ += chunk.last();
+  RETURN_IF_ERROR(ingest_->AddPaths(message.input_paths()));
+  return ingest_->AddChunks(message.images());
+}
+
+absl::Status TrainCall::Finish(const ProgressFn& progress,
+                               const std::function<bool()>& cancelled,
+                               v1::TrainResponse* response) {
+  if (!started_) {
+    return absl::InvalidArgumentError("the stream carried no message");
+  }
+  const std::string& pool = first_.pool();
+  ASSIGN_OR_RETURN(PoolInfo info, manager_.GetPool(pool));
+  auto report = [&progress](absl::string_view phase, uint64_t done,
+                            uint64_t total) {
+    if (progress) progress(phase, done, total, std::nullopt);
+  };
+  // The images: the request's, then the pool's own that can be read.
+  std::vector<SkippedFile> skipped;
+  if (ingest_ != nullptr) {
+    ASSIGN_OR_RETURN(EmbeddedImages extra, ingest_->Finish());
+    skipped = std::move(extra.skipped);
+  }
+  if (images_.inputs != nullptr) {
+    ASSIGN_OR_RETURN(std::vector<std::string> names,
+                     manager_.SampleNames(pool));
+    EmbeddingPipeline::Options options = images_.pipeline;
+    options.inputs = images_.inputs;
+    EmbeddingPipeline pipeline(*images_.decoder, *collector_, options);
+    RETURN_IF_ERROR(QueueSampleFiles(*images_.inputs, names, &pipeline));
+    ASSIGN_OR_RETURN(EmbeddedImages own,
+                     pipeline.Finish([&](size_t done, size_t total) {
+                       report("decoding", done, total);
+                     }));
+    skipped.insert(skipped.end(), own.skipped.begin(), own.skipped.end());
+  }
+  std::vector<RgbImage> training = collector_->Take();
+  if (training.size() < 2) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "training needs two images or more; ", training.size(),
+        " could be read (the pool's samples are read from the server's "
+        "--input-dir; give more with input paths or uploads)"));
+  }
+  if (cancelled && cancelled()) {
+    return absl::CancelledError("the call was cancelled; nothing changed");
+  }
+
+  TrainOptions options;
+  if (first_.epochs() != 0) options.epochs = static_cast<int>(first_.epochs());
+  if (first_.batch_size() != 0) {
+    options.batch_size = static_cast<int>(first_.batch_size());
+  }
+  options.seed = first_.seed();
+  options.input_size = collector_->input_size();
+  // Continue from the pool's model (a new network when it has no trainable
+  // weights, as the built-in model).
+  if (!info.meta.model_fingerprint.empty()) {
+    absl::StatusOr<std::string> current =
+        ReadFile(absl::StrCat(info.folder, "/", kCheckpointFileName));
+    if (current.ok()) options.initial_model = *std::move(current);
+  }
+  TrainControl control;
+  control.cancelled = cancelled;
+  control.progress = [&progress](int step, int total, double loss) {
+    if (progress) progress("training", step, total, loss);
+  };
+  const absl::Time start = absl::Now();
+  ASSIGN_OR_RETURN(TrainResult trained,
+                   trainer_->Train(training, options, control));
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (cancelled && cancelled()) {
+    return absl::CancelledError("the call was cancelled; nothing changed");
+  }
+
+  ReembedParams params;
+  params.drop_unreadable = first_.drop_unreadable();
+  params.keep_history = !first_.has_keep_history() || first_.keep_history();
+  ASSIGN_OR_RETURN(ReembedOutcome outcome,
+                   ApplyModelFile(manager_, images_, pool, trained.checkpoint,
+                                  options.input_size, params, report));
+  ASSIGN_OR_RETURN(PoolInfo after, manager_.GetPool(pool));
+  ToProto(after, response->mutable_pool());
+  const size_t steps = trained.losses.size();
+  const size_t per_epoch =
+      std::max<size_t>(1, steps / static_cast<size_t>(options.epochs));
+  auto mean = [&](size_t from, size_t to) {
+    double sum = 0;
+    for (size_t i = from; i < to; ++i) sum += trained.losses[i];
+    return to > from ? sum / static_cast<double>(to - from) : 0.0;
+  };
+  response->set_epochs(static_cast<uint32_t>(options.epochs));
+  response->set_steps(steps);
+  response->set_images(training.size());
+  response->set_first_loss(mean(0, std::min(per_epoch, steps)));
+  response->set_last_loss(mean(steps - std::min(per_epoch, steps), steps));
+  response->set_train_seconds(seconds);
+  response->set_images_per_second(trained.images_per_second);
+  response->set_device(trained.device);
+  response->set_continued(trained.continued);
+  response->set_reembedded(outcome.reembedded);
+  for (const SkippedFile& s : outcome.dropped) {
+    v1::SkippedFile* d = response->add_dropped();
+    d->set_filename(s.filename);
+    d->set_reason(s.reason);
+  }
+  for (const SkippedFile& s : skipped) {
+    v1::SkippedFile* d = response->add_skipped();
+    d->set_filename(s.filename);
+    d->set_reason(s.reason);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace datapool

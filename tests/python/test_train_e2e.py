@@ -1,0 +1,197 @@
+"""`datapool train` end to end: the real server trains a pool's model on
+its images (SimCLR, on the CPU), re-embeds every sample with it and commits
+one version; restore brings the old checkpoint back; the same seed gives
+the same checkpoint; a deadline or a kill -9 during training changes
+nothing; unreadable samples are named."""
+
+import os
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import debian_python  # noqa: E402
+
+debian_python.reexec_if_needed(__name__, "grpc", "numpy", "torch", "cv2")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from datapool_testlib import SDK_DIR, snapshot_tree  # noqa: E402
+from server_harness import RunningServer  # noqa: E402
+from test_images_e2e import (SERVER_ARGS, ImagesTestBase,  # noqa: E402
+                             sha256_file, textured, unit_rows, write_image)
+
+sys.path.insert(0, SDK_DIR)
+import datapool_client as sdk  # noqa: E402
+
+CLASSES = ("a", "b", "c")
+PER_CLASS = 8
+TRAIN = ("--epochs", "2", "--batch-size", "8")
+
+
+class TrainTest(ImagesTestBase):
+    """One server with the built-in model; each test trains its own pools
+    built from 24 generated images in three tints."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_tmp("datapool-train-")
+        rng = np.random.default_rng(5)
+        for k, name in enumerate(CLASSES):
+            for i in range(PER_CLASS):
+                write_image(os.path.join(cls.input, "train", name,
+                                         "%d.png" % i),
+                            textured(rng, 40, 40, (80 * k, 200 - 60 * k,
+                                                   30 * i)))
+        cls.server = cls.start_server(cls.shared)
+        cls.addClassCleanup(cls.server.stop)
+
+    def new_pool(self, pool, server=None):
+        """`pool` with all 24 images, embedded by the built-in model."""
+        out = self.select(pool, "--input", "train", "--n-samples", "24",
+                          server=server)
+        self.assertEqual(out["pool_size_after"], 24, out)
+        return self.cli_json("pools", "show", pool, server=server)
+
+    def checkpoint(self, pool, shared=None):
+        return os.path.join(self.pool_dir(pool, shared),
+                            "checkpoint_latest.ckpt")
+
+    def pool_rows(self, pool):
+        from lightly_csv import check_lightly_csv
+        names, rows, _ = check_lightly_csv(os.path.join(
+            self.pool_dir(pool), "datapool_latest.csv"))
+        return dict(zip(names, np.asarray(rows, dtype=np.float64)))
+
+    def test_train_reembeds_every_sample_and_restore_undoes_it(self):
+        before = self.new_pool("t1")
+        builtin_sha = sha256_file(self.checkpoint("t1"))
+        out = self.cli_json("train", "--pool", "t1", *TRAIN, "--seed", "3")
+        self.assertEqual(out["images"], 24, out)
+        self.assertEqual(out["epochs"], 2, out)
+        self.assertEqual(out["steps"], 6, out)
+        self.assertEqual(out["reembedded"], 24, out)
+        self.assertEqual(out["device"], "cpu", out)
+        self.assertGreater(out["images_per_second"], 0, out)
+        self.assertEqual(out["dropped"], [], out)
+        pool = out["pool"]
+        self.assertEqual(pool["version"], before["version"] + 1, out)
+        trained_sha = sha256_file(self.checkpoint("t1"))
+        self.assertNotEqual(trained_sha, builtin_sha)
+        self.assertEqual(pool["model_fingerprint"], "sha256:" + trained_sha)
+        # Every row is a fresh embedding with the new checkpoint.
+        rows = self.pool_rows("t1")
+        self.assertEqual(len(rows), 24)
+        vecs, _, info = self.embed("t1.csv", "--pool", "t1", "--input",
+                                   "train")
+        self.assertEqual(info["model_fingerprint"], pool["model_fingerprint"])
+        self.assertEqual(len(next(iter(vecs.values()))), pool["dimension"])
+        for name, row in rows.items():
+            np.testing.assert_allclose(row, unit_rows([vecs[name]])[0],
+                                       rtol=0, atol=1e-5, err_msg=name)
+        # The checkpoint loads in Python and maps images to that dimension.
+        model = torch.jit.load(self.checkpoint("t1"), map_location="cpu")
+        x = torch.rand(2, 3, pool["input_size"], pool["input_size"])
+        self.assertEqual(tuple(model(x).shape), (2, pool["dimension"]))
+        # Restoring the version before brings the built-in model back.
+        restored = self.cli_json("pools", "restore", "t1",
+                                 str(before["version"]))
+        self.assertEqual(restored["pool"]["model_fingerprint"],
+                         before["model_fingerprint"], restored)
+        self.assertEqual(sha256_file(self.checkpoint("t1")), builtin_sha)
+        _, _, info = self.embed("t1-back.csv", "--pool", "t1", "--input",
+                                "train")
+        self.assertEqual(info["model_fingerprint"], before["model_fingerprint"])
+
+    def test_the_same_seed_gives_the_same_checkpoint(self):
+        shas = []
+        for pool, seed in (("s1", "7"), ("s2", "7"), ("s3", "8")):
+            self.new_pool(pool)
+            self.cli_json("train", "--pool", pool, "--epochs", "1",
+                          "--batch-size", "8", "--seed", seed)
+            shas.append(sha256_file(self.checkpoint(pool)))
+        self.assertEqual(shas[0], shas[1])
+        self.assertNotEqual(shas[0], shas[2])
+
+    def test_a_deadline_changes_nothing(self):
+        self.new_pool("d1")
+        before = snapshot_tree(self.pool_dir("d1"))
+        self.cli_error("DEADLINE_EXCEEDED", "train", "--pool", "d1",
+                       "--epochs", "10000", "--batch-size", "8",
+                       "--timeout", "2")
+        self.assertEqual(snapshot_tree(self.pool_dir("d1")), before)
+        self.assertServing()
+
+    def test_unreadable_samples_are_named_unless_dropped(self):
+        self.new_pool("u1")
+        local = os.path.join(self.local, "only-here")
+        write_image(os.path.join(local, "z.png"),
+                    textured(np.random.default_rng(1), 40, 40, (1, 2, 3)))
+        self.select("u1", "--upload", local, "--n-samples", "1")
+        before = snapshot_tree(self.pool_dir("u1"))
+        proc = self.cli_error("FAILED_PRECONDITION", "train", "--pool", "u1",
+                              "--epochs", "1", "--batch-size", "8")
+        self.assertIn("'only-here/z.png'", proc.stderr, self.explain(proc))
+        self.assertEqual(snapshot_tree(self.pool_dir("u1")), before)
+        out = self.cli_json("train", "--pool", "u1", "--epochs", "1",
+                            "--batch-size", "8", "--drop-unreadable")
+        self.assertEqual(out["reembedded"], 24, out)
+        self.assertEqual([d["filename"] for d in out["dropped"]],
+                         ["only-here/z.png"], out)
+        self.assertIn("only-here/z.png",
+                      [s["filename"] for s in out["skipped"]], out)
+        # Uploads train too (they do not join the pool).
+        out = self.cli_json("train", "--pool", "u1", "--epochs", "1",
+                            "--batch-size", "8", "--upload", local)
+        self.assertEqual(out["images"], 25, out)
+        self.assertEqual(out["pool"]["size"], 24, out)
+        # A missing pool, and too few images.
+        self.cli_error("NOT_FOUND", "train", "--pool", "nope")
+        self.assertFalse(os.path.exists(self.pool_dir("nope")))
+        self.select("one", "--upload", local, "--n-samples", "1")
+        proc = self.cli_error("FAILED_PRECONDITION", "train", "--pool", "one")
+        self.assertIn("two images or more", proc.stderr, self.explain(proc))
+
+    def test_a_kill_during_training_leaves_the_pool_as_it_was(self):
+        shared = os.path.join(self.tmp, "shared-kill")
+        os.mkdir(shared)
+        server = RunningServer(shared, self.input,
+                               extra_args=list(SERVER_ARGS))
+        server.__enter__()
+        try:
+            self.new_pool("k1", server=server)
+            before = snapshot_tree(os.path.join(shared, "k1"))
+            training = threading.Event()
+            failed = []
+
+            def train():
+                client = sdk.Client(server.address, timeout=120,
+                                    options=[("grpc.enable_http_proxy", 0)])
+                try:
+                    client.train("k1", epochs=10000, batch_size=8,
+                                 progress=lambda phase, done, total:
+                                 phase == "training" and training.set())
+                except sdk.DatapoolError as e:
+                    failed.append(e)
+                finally:
+                    client.close()
+
+            thread = threading.Thread(target=train)
+            thread.start()
+            self.assertTrue(training.wait(120), "training never started")
+        finally:
+            server.crash()
+        thread.join(60)
+        self.assertFalse(thread.is_alive())
+        self.assertEqual(len(failed), 1)
+        with RunningServer(shared, self.input,
+                           extra_args=list(SERVER_ARGS)) as again:
+            shown = self.cli_json("pools", "show", "k1", server=again)
+            self.assertEqual(shown["version"], 1, shown)
+        self.assertEqual(snapshot_tree(os.path.join(shared, "k1")), before)
+
+
+if __name__ == "__main__":
+    unittest.main()
