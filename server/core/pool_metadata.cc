@@ -56,6 +56,9 @@ std::string MetadataToJson(const PoolMetadata& meta) {
     w.Key("base_version").UInt(meta.base_version);
     w.Key("base_size").UInt(meta.base_size);
   }
+  if (!meta.checkpoint_checksum.empty()) {
+    w.Key("checkpoint_checksum").String(meta.checkpoint_checksum);
+  }
   w.EndObject();
   return w.str() + "\n";
 }
@@ -127,6 +130,10 @@ absl::StatusOr<PoolMetadata> MetadataFromJson(absl::string_view text) {
   if (obj.Find("base_version") != nullptr) {  // optional
     ASSIGN_OR_RETURN(meta.base_version, GetUInt(obj, "base_version"));
     ASSIGN_OR_RETURN(meta.base_size, GetUInt(obj, "base_size"));
+  }
+  if (obj.Find("checkpoint_checksum") != nullptr) {  // optional
+    ASSIGN_OR_RETURN(meta.checkpoint_checksum,
+                     GetString(obj, "checkpoint_checksum"));
   }
   return meta;
 }

@@ -47,6 +47,11 @@ struct PoolMetadata {
   // CSV). Lets history keep such a version as the rows it appended.
   uint64_t base_version = 0;
   uint64_t base_size = 0;
+  // Checksum() of checkpoint_latest.ckpt when this server wrote it (empty
+  // for older pools): a crash between writing a new checkpoint and the
+  // metadata leaves the old metadata with the new file, which Load
+  // repairs from history/.
+  std::string checkpoint_checksum;
 };
 
 std::string MetadataToJson(const PoolMetadata& meta);

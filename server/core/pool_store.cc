@@ -156,6 +156,36 @@ absl::StatusOr<EmbeddingTable> LoadRows(const std::string& dir,
   return ParsePoolCsv(csv, csv_path);
 }
 
+// A crash after a model change wrote its new checkpoint but before its
+// metadata was renamed into place leaves the old metadata beside the new
+// file: puts back the checkpoint the metadata names (`checksum`), which
+// went to history/ before it was replaced. Nothing to do without a
+// checksum or when the file matches; an unmatched file stays (the pool then
+// refuses images, naming it).
+absl::Status RepairCheckpoint(const std::string& dir,
+                              const std::string& checksum) {
+  if (checksum.empty()) return absl::OkStatus();
+  const std::string path = absl::StrCat(dir, "/", kCheckpointFileName);
+  absl::StatusOr<std::string> current = ReadFile(path);
+  if (current.ok() && ChecksumLike(*current, checksum) == checksum) {
+    return absl::OkStatus();
+  }
+  std::error_code ec;
+  for (const fs::directory_entry& entry :
+       ListDir(absl::StrCat(dir, "/", kHistoryDirName), &ec)) {
+    if (!absl::EndsWith(entry.path().filename().string(),
+                        kCheckpointFileName)) {
+      continue;
+    }
+    absl::StatusOr<std::string> kept = ReadFile(entry.path().string());
+    if (kept.ok() && ChecksumLike(*kept, checksum) == checksum) {
+      RETURN_IF_ERROR(WriteFileAtomically(path, *kept));
+      return SyncDir(dir);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<StoredPool> PoolStore::Adopt(absl::string_view name,
@@ -208,7 +238,10 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
         absl::StrCat(csv_path, " does not match ", meta_path, " (checksum ",
                      checksum, ", expected ", meta->csv_checksum, ")"));
   }
-  if (repair) RemoveInterruptedWrites(dir);
+  if (repair) {
+    RemoveInterruptedWrites(dir);
+    RETURN_IF_ERROR(RepairCheckpoint(dir, meta->checkpoint_checksum));
+  }
   StoredPool pool;
   ASSIGN_OR_RETURN(pool.table, LoadRows(dir, csv, csv_path, checksum));
   if (pool.table.size() != meta->size ||
@@ -240,6 +273,7 @@ absl::Status PoolStore::Commit(absl::string_view name, PoolMetadata* meta,
   AppendCsv(table, &csv);
   meta->csv_checksum = Checksum(csv);
   meta->size = table.size();
+  if (checkpoint != nullptr) meta->checkpoint_checksum = Checksum(*checkpoint);
   ASSIGN_OR_RETURN(std::string tmp_csv, WriteTempFile(csv_path, csv));
   absl::StatusOr<std::string> tmp_meta =
       WriteTempFile(meta_path, MetadataToJson(*meta));

@@ -242,6 +242,41 @@ TEST(PoolStoreTest, RepairsCrashBetweenRenames) {
                                       "datapool_meta.json", "history"}));
 }
 
+TEST(PoolStoreTest, RepairsACrashBetweenANewCheckpointAndItsMetadata) {
+  TempDir tmp;
+  auto store = PoolStore::Create({tmp.path()});
+  ASSERT_TRUE(store.ok());
+  const std::string dir = (*store)->PoolDir("p");
+  EmbeddingTable t = RandomTable(2, 2, 1);
+  PoolMetadata m1 = Meta(1, 2, 1700000000000);
+  const std::string model_a = "model A";
+  ASSERT_TRUE((*store)->Commit("p", &m1, t, nullptr, true, &model_a).ok());
+  EXPECT_EQ(m1.checkpoint_checksum, Checksum(model_a));
+  // A model change that crashed after it kept the old checkpoint in
+  // history/ and wrote the new one, before its CSV and metadata: the old
+  // metadata beside the new file.
+  ASSERT_TRUE(WriteFileAtomically(
+                  dir + "/history/" +
+                      PoolStore::HistoryName(m1, "checkpoint_latest.ckpt"),
+                  model_a)
+                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(dir + "/checkpoint_latest.ckpt", "model B").ok());
+  auto loaded = (*store)->Load("p");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->meta.version, 1u);
+  EXPECT_EQ(*ReadFile(dir + "/checkpoint_latest.ckpt"), model_a);
+  // The checksum survives the metadata round trip; a file that matches
+  // nothing in history stays as it is.
+  ASSERT_TRUE(
+      WriteFileAtomically(dir + "/checkpoint_latest.ckpt", "model C").ok());
+  fs::remove_all(dir + "/history");
+  loaded = (*store)->Load("p");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->meta.checkpoint_checksum, Checksum(model_a));
+  EXPECT_EQ(*ReadFile(dir + "/checkpoint_latest.ckpt"), "model C");
+}
+
 TEST(PoolStoreTest, MismatchWithoutRepairIsDataLoss) {
   TempDir tmp;
   auto store = PoolStore::Create({tmp.path()});
