@@ -60,6 +60,7 @@ struct Flags {
   std::string epochs;
   std::string batch_size;
   std::string seed;
+  std::string device;
   std::string on_collision = "fail";
   std::string health_service;
   std::string report_out;

@@ -46,6 +46,14 @@ absl::StatusOr<v1::TrainRequest> TrainParams(const Call& call) {
   first.set_batch_size(static_cast<uint32_t>(batch));
   first.set_seed(seed);
   first.set_drop_unreadable(flags.drop_unreadable);
+  if (!flags.device.empty()) {
+    if (flags.device != "auto" && flags.device != "cpu" &&
+        flags.device != "cuda") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--device must be auto, cpu or cuda, got '", flags.device, "'"));
+    }
+    first.set_device(flags.device);
+  }
   if (flags.no_history) first.set_keep_history(false);
   return first;
 }
@@ -78,7 +86,7 @@ std::vector<Command> TrainCommands() {
       {"train",
        "Train a pool's model on its images",
        "--pool NAME [--input PATH...] [--upload PATH...] [--epochs N] "
-       "[--batch-size B] [--seed S] [flags]",
+       "[--batch-size B] [--seed S] [--device auto|cpu|cuda] [flags]",
        "Trains the pool's model self-supervised on the server (SimCLR: "
        "two augmented views of each image, contrastive loss) on the "
        "pool's own images (its samples whose files the server can read "
@@ -107,6 +115,9 @@ std::vector<Command> TrainCommands() {
          "seeds the weights, order and augmentations (default 0): on a "
          "CPU the same seed and images give the same model",
          &Flags::seed},
+        {"device", "auto|cpu|cuda",
+         "where the server trains (default auto: CUDA when it has it)",
+         &Flags::device},
         {"drop-unreadable", "",
          "leave out samples whose image cannot be read again",
          &Flags::drop_unreadable},

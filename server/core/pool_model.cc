@@ -8,8 +8,12 @@ absl::Status ClientEmbeddingsPoolError(absl::string_view pool) {
   return absl::FailedPreconditionError(
       absl::StrCat("pool '", pool,
                    "' holds embeddings supplied by clients, not made by a "
-                   "model, so images cannot be added to it; select images "
-                   "into a new pool"));
+                   "model, so images cannot be added to it until it has one: "
+                   "datapool train --pool ",
+                   pool,
+                   " (trains one on its "
+                   "images) or datapool pools set-model ",
+                   pool, " --model FILE"));
 }
 
 absl::Status CheckPoolModel(const Embedder& model, absl::string_view pool,

@@ -58,7 +58,8 @@ absl::Status TrainCall::Add(const v1::TrainRequest& message) {
   const bool has_params = !message.pool().empty() || message.epochs() != 0 ||
                           message.batch_size() != 0 || message.seed() != 0 ||
                           message.drop_unreadable() ||
-                          message.has_keep_history();
+                          message.has_keep_history() ||
+                          !message.device().empty();
   if (started_) {
     if (has_params) {
       return absl::InvalidArgumentError(
@@ -144,6 +145,14 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
     options.batch_size = static_cast<int>(first_.batch_size());
   }
   options.seed = first_.seed();
+  if (!first_.device().empty()) {
+    if (first_.device() != "auto" && first_.device() != "cpu" &&
+        first_.device() != "cuda") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "device must be auto, cpu or cuda, got '", first_.device(), "'"));
+    }
+    options.device = first_.device();
+  }
   options.input_size = collector_->input_size();
   // Continue from the pool's model (a new network when it has no trainable
   // weights, as the built-in model).

@@ -154,6 +154,27 @@ class TrainTest(ImagesTestBase):
         proc = self.cli_error("FAILED_PRECONDITION", "train", "--pool", "one")
         self.assertIn("two images or more", proc.stderr, self.explain(proc))
 
+    def test_device_choices(self):
+        self.new_pool("g1")
+        before = snapshot_tree(self.pool_dir("g1"))
+        # No CUDA on this machine (the GPU build has its own checks).
+        if not torch.cuda.is_available():
+            proc = self.cli_error("FAILED_PRECONDITION", "train", "--pool",
+                                  "g1", "--epochs", "1", "--device", "cuda")
+            self.assertIn("cuda", proc.stderr.lower(), self.explain(proc))
+        proc = self.run_cli("train", "--pool", "g1", "--device", "tpu")
+        self.assertEqual(proc.returncode, 1, self.explain(proc))
+        self.assertIn("--device must be auto, cpu or cuda", proc.stderr)
+        self.assertEqual(snapshot_tree(self.pool_dir("g1")), before)
+        out = self.cli_json("train", "--pool", "g1", "--epochs", "1",
+                            "--batch-size", "8", "--device", "cpu")
+        self.assertEqual(out["device"], "cpu", out)
+        self.assertIs(out["continued"], False, out)  # the built-in: no weights
+        # Training again continues from the trained checkpoint.
+        out = self.cli_json("train", "--pool", "g1", "--epochs", "1",
+                            "--batch-size", "8")
+        self.assertIs(out["continued"], True, out)
+
     def test_a_kill_during_training_leaves_the_pool_as_it_was(self):
         shared = os.path.join(self.tmp, "shared-kill")
         os.mkdir(shared)

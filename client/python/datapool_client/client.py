@@ -352,8 +352,8 @@ class Client:
               paths: Union[None, str, Iterable[str]] = None,
               images: Union[None, PathLike, Iterable[PathLike]] = None,
               epochs: Optional[int] = None, batch_size: Optional[int] = None,
-              seed: int = 0, drop_unreadable: bool = False,
-              keep_history: bool = True,
+              seed: int = 0, device: str = "auto",
+              drop_unreadable: bool = False, keep_history: bool = True,
               progress: Optional[ProgressCallback] = None) -> TrainResult:
         """Trains the pool's model self-supervised on the server (SimCLR)
         on the pool's own images (its samples the server can read under
@@ -362,14 +362,18 @@ class Client:
         not join the pool; then re-embeds every sample with the trained
         model and commits one new version with the new checkpoint (as
         ``set_pool_model``). ``epochs`` (default 10), ``batch_size``
-        (default 32) and ``seed`` (on a CPU the same seed and images give
-        the same model). ``progress(phase, done, total)`` as in ``select``
+        (default 32), ``seed`` (on a CPU the same seed and images give
+        the same model) and ``device`` ("auto", "cpu" or "cuda"). ``progress(phase, done, total)`` as in ``select``
         ("training" counts steps). Cancelling (KeyboardInterrupt in the
         callback, the client's timeout) changes nothing. Raises
         DatapoolError: NOT_FOUND for a missing pool, FAILED_PRECONDITION
         with fewer than two readable images or unreadable samples (unless
         ``drop_unreadable``)."""
+        if device not in ("auto", "cpu", "cuda"):
+            raise invalid_argument("device must be auto, cpu or cuda, got %r"
+                                   % (device,))
         first = pb.TrainRequest(pool=pool, seed=req.to_int(seed, "seed"),
+                                device=device,
                                 drop_unreadable=bool(drop_unreadable),
                                 keep_history=bool(keep_history))
         for name, value, low in (("epochs", epochs, 1),
