@@ -15,6 +15,7 @@
 #include "server/core/candidates.h"
 #include "server/core/selection_test_util.h"
 #include "server/core/test_util.h"
+#include "server/core/typicality.h"
 
 namespace datapool {
 namespace {
@@ -390,6 +391,23 @@ TEST(SimilarityTest, NearTheQueryFirstOrFarWithANegativeStrength) {
   EXPECT_THAT(out.status().message(),
               HasSubstr("config.objectives[0].query: the query set has 3 "
                         "dimensions, the candidates 2"));
+}
+
+TEST(ObjectiveInputsTest, ACancelledCallStopsDuringTypicality) {
+  TempDir tmp;
+  auto manager = Open(tmp.path());
+  SelectParams p = Params("p", 3, SelectionConfig::Typical());
+  int polls = 0;
+  p.cancelled = [&polls] { return ++polls > 0; };
+  auto out = manager->Select(p, RandomTable(200, 4, 3));
+  EXPECT_TRUE(absl::IsCancelled(out.status())) << out.status();
+  EXPECT_THAT(out.status().message(), HasSubstr("typicality"));
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/p"));
+  TypicalityOptions options;
+  options.cancelled = [] { return true; };
+  auto typicality = Typicality(RandomTable(10, 4, 1), EmbeddingTable(),
+                               BruteForceIndex::Factory(), options);
+  EXPECT_TRUE(absl::IsCancelled(typicality.status()));
 }
 
 TEST(ObjectiveInputsTest, MalformedConfigsNameTheFieldAndCommitNothing) {

@@ -14,17 +14,17 @@ namespace datapool {
 namespace {
 
 // Objective `o`'s factor per candidate, before its strength.
-absl::StatusOr<std::vector<float>> Factor(const Objective& o,
-                                          absl::string_view field,
-                                          const EmbeddingTable& candidates,
-                                          const EmbeddingTable& pool,
-                                          const CandidateColumns* columns,
-                                          const VectorIndexFactory& factory) {
+absl::StatusOr<std::vector<float>> Factor(
+    const Objective& o, absl::string_view field,
+    const EmbeddingTable& candidates, const EmbeddingTable& pool,
+    const CandidateColumns* columns, const VectorIndexFactory& factory,
+    const std::function<bool()>& cancelled) {
   std::vector<double> values;
   switch (o.strategy) {
     case ObjectiveStrategy::kTypicality: {
       TypicalityOptions options;
       options.neighbors = o.typicality_neighbors;
+      options.cancelled = cancelled;
       return Typicality(candidates, pool, factory, options);
     }
     case ObjectiveStrategy::kWeights: {
@@ -99,7 +99,7 @@ void SetGroups(const Objective& o, const EmbeddingTable& candidates,
 absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
     const SelectionConfig& config, const EmbeddingTable& candidates,
     const EmbeddingTable& pool, const CandidateColumns* columns,
-    const VectorIndexFactory& factory) {
+    const VectorIndexFactory& factory, const std::function<bool()>& cancelled) {
   ObjectiveWeights out;
   out.factors.resize(config.objectives.size());
   const bool plain = config.IsPlainDiversity();
@@ -125,7 +125,7 @@ absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
     }
     ASSIGN_OR_RETURN(out.factors[j],
                      Factor(o, absl::StrCat("config.objectives[", j, "]"),
-                            candidates, pool, columns, factory));
+                            candidates, pool, columns, factory, cancelled));
     if (o.strength == 0) continue;  // a filter only
     for (size_t i = 0; i < n; ++i) {
       const double f = std::max<double>(out.factors[j][i],

@@ -6,6 +6,7 @@
 #ifndef DATAPOOL_SERVER_CORE_OBJECTIVE_WEIGHTS_H_
 #define DATAPOOL_SERVER_CORE_OBJECTIVE_WEIGHTS_H_
 
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -41,11 +42,12 @@ struct ObjectiveWeights {
 // runs them). InvalidArgument naming the objective for a missing column
 // or value, a negative WEIGHTS value, bad class probabilities or a query
 // set of another dimension; the index's errors (typicality and similarity
-// searches).
+// searches); Cancelled when `cancelled` (polled during typicality) says so.
 absl::StatusOr<ObjectiveWeights> ComputeObjectiveWeights(
     const SelectionConfig& config, const EmbeddingTable& candidates,
     const EmbeddingTable& pool, const CandidateColumns* columns,
-    const VectorIndexFactory& factory);
+    const VectorIndexFactory& factory,
+    const std::function<bool()>& cancelled = nullptr);
 
 }  // namespace datapool
 

@@ -55,9 +55,10 @@ absl::StatusOr<SelectionRun> RunSelection(const SelectParams& params,
                                 run.before_sq.data(),
                                 problem.nearest_pool.data()));
   }
-  ASSIGN_OR_RETURN(run.objectives, ComputeObjectiveWeights(
-                                       params.config, candidates, *problem.pool,
-                                       params.columns.get(), factory));
+  ASSIGN_OR_RETURN(
+      run.objectives,
+      ComputeObjectiveWeights(params.config, candidates, *problem.pool,
+                              params.columns.get(), factory, params.cancelled));
   run.eligibility.filtered +=
       ApplyMinimumTypicality(params.config, run.objectives, &run.eligibility);
   problem.weights = &run.objectives;

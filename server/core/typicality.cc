@@ -61,6 +61,10 @@ absl::StatusOr<std::vector<float>> Typicality(
   std::vector<float> sq(kBatch * k);
   std::vector<int64_t> ids(kBatch * k);
   for (size_t from = 0; from < n; from += kBatch) {
+    if (options.cancelled && options.cancelled()) {
+      return absl::CancelledError(
+          "the call was cancelled while typicality was computed");
+    }
     const size_t count = std::min(kBatch, n - from);
     RETURN_IF_ERROR(
         index->Search(candidates.row(from), count, k, sq.data(), ids.data()));

@@ -6,6 +6,7 @@
 #define DATAPOOL_SERVER_CORE_TYPICALITY_H_
 
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,6 +24,9 @@ struct TypicalityOptions {
   // n × sample distances instead of n × (n + pool).
   size_t exact_limit = 50000;
   size_t sample = 16384;
+  // Polled between batches of searches; true stops with Cancelled. May be
+  // null.
+  std::function<bool()> cancelled = nullptr;
 };
 
 // Per candidate (rows of `candidates`, unit vectors), its typicality.
