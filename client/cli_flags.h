@@ -57,6 +57,7 @@ struct Flags {
   std::string model;
   std::string input_size;
   bool drop_unreadable = false;
+  bool train = false;
   std::string epochs;
   std::string batch_size;
   std::string seed;

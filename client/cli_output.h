@@ -36,6 +36,9 @@ std::string RestoreText(const v1::RestoreVersionResponse& response);
 std::string SetModelText(const v1::SetPoolModelResponse& response);
 std::string TrainText(const v1::TrainResponse& response);
 std::string TrainJson(const v1::TrainResponse& response);
+// select --train --json: {"train": TrainJson, "select": SelectJson}.
+std::string TrainedSelectJson(const v1::TrainResponse& trained,
+                              const v1::SelectResponse& selected);
 std::string SetModelJson(const v1::SetPoolModelResponse& response);
 std::string RestoreJson(const v1::RestoreVersionResponse& response);
 

@@ -185,6 +185,17 @@ std::string MergeJson(const v1::MergePoolsResponse& response, bool dry_run) {
   return Line(w);
 }
 
+std::string TrainedSelectJson(const v1::TrainResponse& trained,
+                              const v1::SelectResponse& selected) {
+  auto object = [](std::string line) {
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    return line;
+  };
+  return absl::StrCat(
+      "{\"train\": ", object(TrainJson(trained)),
+      ", \"select\": ", object(SelectJson(selected, /*dry_run=*/false)), "}\n");
+}
+
 std::string SelectJson(const v1::SelectResponse& response, bool dry_run) {
   JsonWriter w;
   w.BeginObject().Key("selected").BeginArray();

@@ -168,6 +168,37 @@ std::optional<int> ReadColumns(const Call& call,
   return std::nullopt;
 }
 
+// --train's request: the pool, --epochs, the images given as extra
+// training images.
+absl::StatusOr<v1::TrainRequest> TrainRequestOf(const Flags& flags) {
+  v1::TrainRequest first;
+  first.set_pool(flags.pool);
+  if (!flags.epochs.empty()) {
+    uint32_t epochs = 0;
+    if (!absl::SimpleAtoi(flags.epochs, &epochs) || epochs < 1 ||
+        epochs > 10000) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--epochs must be an integer in [1, 10000], got '",
+                       flags.epochs, "'"));
+    }
+    first.set_epochs(epochs);
+  }
+  if (flags.no_history) first.set_keep_history(false);
+  return first;
+}
+
+// Trains pool `first.pool()`'s model with `images` as extra training
+// images; 0, or the exit code after saying what went wrong.
+int RunTrain(const Call& call, const v1::TrainRequest& first,
+             const ImageRequest& images, v1::TrainResponse* trained) {
+  ProgressBar bar(ProgressBar::Wanted(call.flags.json), std::cerr);
+  grpc::Status status = call.client.TrainWithProgress(
+      first, images, [&bar](const v1::Progress& p) { bar.Show(p); }, trained);
+  bar.Done();
+  if (status.ok()) return 0;
+  return CallError(status, call.flags, "the pool's model was not changed");
+}
+
 int Select(const Call& call) {
   Flags& flags = call.flags;
   absl::StatusOr<v1::SelectionParams> params = SelectParams(call.args, &flags);
@@ -188,6 +219,27 @@ int Select(const Call& call) {
           ReadColumns(call, *params, &*candidates, &columns)) {
     return *failed;
   }
+  if (flags.train && (candidates->table || flags.dry_run)) {
+    return UsageError(call, candidates->table
+                                ? "--train needs images (--input, --upload)"
+                                : "--train commits a trained model: not "
+                                  "with --dry-run");
+  }
+  absl::StatusOr<v1::TrainRequest> train =
+      flags.train ? TrainRequestOf(flags) : v1::TrainRequest();
+  if (!train.ok()) return UsageError(call, train.status().message());
+  // --train: the pool's model is trained on its images and these first,
+  // so that they are embedded by it; a new pool is made first and trained
+  // after (its picks come from the default model).
+  v1::PoolInfo existing;
+  const bool train_first =
+      flags.train && call.client.GetPool(flags.pool, &existing).ok();
+  v1::TrainResponse trained;
+  if (train_first) {
+    if (int failed = RunTrain(call, *train, candidates->images, &trained)) {
+      return failed;
+    }
+  }
   ProgressBar bar(ProgressBar::Wanted(flags.json), std::cerr);
   v1::SelectResponse response;
   grpc::Status status = call.client.SelectWithProgress(
@@ -195,9 +247,21 @@ int Select(const Call& call) {
       candidates->table ? nullptr : &candidates->images, columns,
       [&bar](const v1::Progress& p) { bar.Show(p); }, &response);
   bar.Done();
-  if (!status.ok()) return CallError(status, flags, "nothing was committed");
-  std::cout << (flags.json ? SelectJson(response, flags.dry_run)
-                           : SelectText(response, flags.pool, flags.dry_run));
+  if (!status.ok()) {
+    return CallError(status, flags,
+                     train_first ? "the trained model was committed; the "
+                                   "selection was not"
+                                 : "nothing was committed");
+  }
+  if (flags.train && !train_first) {
+    if (int failed = RunTrain(call, *train, candidates->images, &trained)) {
+      return failed;
+    }
+  }
+  if (flags.train && !flags.json) std::cout << TrainText(trained);
+  std::cout << (flags.json && flags.train ? TrainedSelectJson(trained, response)
+                : flags.json              ? SelectJson(response, flags.dry_run)
+                             : SelectText(response, flags.pool, flags.dry_run));
   if (flags.report_out.empty()) return kExitOk;
   return SaveSelectionReport(call, response);
 }
@@ -354,6 +418,14 @@ Command SelectCommand() {
        kNoWeakLabels,
        kNoHistoryFlag,
        kDryRunFlag,
+       {"train", "",
+        "the whole run of the Lightly worker in one command: train the "
+        "pool's model on its images and these (datapool train), then select "
+        "with it; a new pool is selected into first (with the server's "
+        "default model) and trained after",
+        &Flags::train},
+       {"epochs", "N", "with --train: passes over the images (default 10)",
+        &Flags::epochs},
        {"report-out", "DIR",
         "also save the selection's report (report.html, report.json) in "
         "the local folder DIR; with --dry-run, the report of the dry run",
@@ -364,7 +436,9 @@ Command SelectCommand() {
        "datapool select --pool other_pool --embeddings run1.csv "
        "--n-samples 0.1 --dry-run --report-out ./dry-run-report",
        "datapool select --pool my_pool --upload ~/photos/batch2 "
-       "--n-samples 50 --selection-config sharp.json --columns scores.csv"},
+       "--n-samples 50 --selection-config sharp.json --columns scores.csv",
+       "datapool select --pool my_pool --input batch3 --n-samples 100 "
+       "--train --epochs 5"},
       0,
       -1,
       &Select};

@@ -175,6 +175,43 @@ class TrainTest(ImagesTestBase):
                             "--batch-size", "8")
         self.assertIs(out["continued"], True, out)
 
+    def test_select_train_is_the_workers_run_in_one_command(self):
+        # A new pool: selected into with the default model, then trained.
+        out = self.cli_json("select", "--pool", "w1", "--input", "train",
+                            "--n-samples", "10", "--train", "--epochs", "1")
+        self.assertIs(out["select"]["committed"], True, out)
+        self.assertIs(out["train"]["continued"], False, out)
+        self.assertEqual(out["train"]["reembedded"], 10, out)
+        shown = self.cli_json("pools", "show", "w1")
+        self.assertEqual(shown["model_fingerprint"],
+                         out["train"]["pool"]["model_fingerprint"])
+        self.assertEqual(shown["version"], 2, shown)
+        # An existing pool: trained first (on its images and the new ones),
+        # then the new images are embedded by the trained model and picked.
+        out = self.cli_json("select", "--pool", "w1", "--input", "train",
+                            "--n-samples", "5", "--train", "--epochs", "1")
+        self.assertIs(out["train"]["continued"], True, out)
+        self.assertEqual(out["train"]["images"], 10 + 24, out)
+        self.assertEqual(out["select"]["pool_size_after"], 15, out)
+        shown = self.cli_json("pools", "show", "w1")
+        self.assertEqual(shown["model_fingerprint"],
+                         out["train"]["pool"]["model_fingerprint"])
+        rows = self.pool_rows("w1")
+        vecs, _, _ = self.embed("w1.csv", "--pool", "w1", "--input", "train")
+        for name, row in rows.items():
+            np.testing.assert_allclose(row, unit_rows([vecs[name]])[0],
+                                       rtol=0, atol=1e-5, err_msg=name)
+        for bad in (("--dry-run",), ()):
+            args = ["select", "--pool", "w1", "--n-samples", "1", "--train"]
+            if bad:
+                args += ["--input", "train", *bad]
+            else:
+                emb = os.path.join(self.out, "w1.csv")
+                args += ["--embeddings", emb]
+            proc = self.run_cli(*args)
+            self.assertEqual(proc.returncode, 1, self.explain(proc))
+            self.assertIn("--train", proc.stderr, self.explain(proc))
+
     def test_a_kill_during_training_leaves_the_pool_as_it_was(self):
         shared = os.path.join(self.tmp, "shared-kill")
         os.mkdir(shared)
