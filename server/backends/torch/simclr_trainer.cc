@@ -1,8 +1,5 @@
 #include "server/backends/torch/simclr_trainer.h"
 
-#include <ATen/Parallel.h>
-#include <sched.h>
-#include <torch/cuda.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
 #include <torch/script.h>
@@ -15,7 +12,6 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -30,9 +26,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "server/backends/torch/torch_util.h"
 
 namespace datapool {
 namespace {
+
+using torch_util::ConfigureThreads;
+using torch_util::ErrorText;
+using torch_util::ResolveDevice;
 
 // --- Seeds ------------------------------------------------------------------
 
@@ -61,77 +62,12 @@ uint64_t ViewSeed(uint64_t seed, int epoch, int image, int view) {
 // --- libtorch plumbing
 // --------------------------------------------------------
 
-std::string ErrorText(const std::exception& e) {
-  const auto* c10 = dynamic_cast<const c10::Error*>(&e);
-  const std::string text = c10 ? c10->what_without_backtrace() : e.what();
-  return text.substr(0, text.find('\n'));
-}
-
-int CoresAvailable() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    return std::max(1, CPU_COUNT(&set));
-  }
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-// As TorchEmbedder: intra-op threads process-wide, inter-op 1 once.
-void ConfigureThreads(int threads) {
-  at::set_num_threads(threads > 0 ? threads : CoresAvailable());
-  static std::once_flag once;
-  std::call_once(once, [] {
-    try {
-      at::set_num_interop_threads(1);
-    } catch (const std::exception&) {
-      // Already set or already in use: keep it.
-    }
-  });
-}
-
-absl::StatusOr<torch::Device> ResolveDevice(const std::string& name) {
-  bool cuda = false;
-  try {
-    cuda = torch::cuda::is_available();
-  } catch (const std::exception&) {
-    // No usable CUDA runtime: as if there were none.
-  }
-  if (name == "cuda" && !cuda) {
-    return absl::FailedPreconditionError(
-        "device \"cuda\" requested but CUDA is not available; use device "
-        "\"cpu\" or \"auto\"");
-  }
-  if (name == "cuda" || (name == "auto" && cuda)) return torch::Device("cuda");
-  return torch::Device(torch::kCPU);
-}
-
-// uint8 → ImageNet-normalised float per channel, as TorchEmbedder feeds it.
-using Lut = std::array<std::array<float, 256>, 3>;
-
-const Lut& NormalisationTable() {
-  static const Lut table = [] {
-    constexpr double kMean[3] = {0.485, 0.456, 0.406};
-    constexpr double kStd[3] = {0.229, 0.224, 0.225};
-    Lut t;
-    for (int c = 0; c < 3; ++c) {
-      for (int v = 0; v < 256; ++v) {
-        t[c][v] = static_cast<float>((v / 255.0 - kMean[c]) / kStd[c]);
-      }
-    }
-    return t;
-  }();
-  return table;
-}
-
-// One H×W×3 image → three planes of H·W floats at `dst`.
+// One H×W×3 image → three planes of H·W floats at `dst`, as TorchEmbedder
+// feeds them.
 void ToPlanes(const RgbImage& image, float* dst) {
-  const Lut& lut = NormalisationTable();
-  const size_t pixels = static_cast<size_t>(image.width) * image.height;
-  const uint8_t* rgb = image.pixels.data();
-  for (size_t p = 0; p < pixels; ++p) {
-    dst[p] = lut[0][rgb[3 * p]];
-    dst[pixels + p] = lut[1][rgb[3 * p + 1]];
-    dst[2 * pixels + p] = lut[2][rgb[3 * p + 2]];
-  }
+  torch_util::ToNormalisedPlanes(
+      image.pixels.data(), static_cast<size_t>(image.width) * image.height,
+      dst);
 }
 
 // --- The encoder

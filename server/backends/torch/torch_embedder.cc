@@ -1,10 +1,7 @@
 #include "server/backends/torch/torch_embedder.h"
 
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <openssl/evp.h>
-#include <sched.h>
-#include <torch/cuda.h>
 #include <torch/script.h>
 
 #include <algorithm>
@@ -12,14 +9,11 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
-#include <mutex>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -27,6 +21,7 @@
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "server/backends/torch/builtin_model.h"
+#include "server/backends/torch/torch_util.h"
 
 namespace datapool {
 
@@ -38,27 +33,9 @@ struct TorchEmbedder::Impl {
 
 namespace {
 
-// One line of a libtorch message: the first, or for an error inside
-// TorchScript code the last (the cause, after the TorchScript traceback).
-std::string Summary(absl::string_view message) {
-  constexpr absl::string_view kInterpreter =
-      "The following operation failed in the TorchScript interpreter";
-  if (absl::StartsWith(message, kInterpreter)) {
-    message = absl::StripTrailingAsciiWhitespace(message);
-    const size_t last = message.rfind('\n');
-    if (last != absl::string_view::npos) {
-      return std::string(message.substr(last + 1));
-    }
-  }
-  return std::string(message.substr(0, message.find('\n')));
-}
-
-std::string ErrorText(const std::exception& e) {
-  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) {
-    return Summary(c10->what_without_backtrace());
-  }
-  return Summary(e.what());
-}
+using torch_util::ConfigureThreads;
+using torch_util::ErrorText;
+using torch_util::ResolveDevice;
 
 std::string ShapeText(const torch::Tensor& t) {
   return absl::StrCat("[", absl::StrJoin(t.sizes(), ", "), "] ",
@@ -80,59 +57,6 @@ absl::StatusOr<std::string> Sha256Fingerprint(absl::string_view bytes) {
   return out;
 }
 
-int CoresAvailable() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    return std::max(1, CPU_COUNT(&set));
-  }
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-// Intra-op threads are a process-wide setting that new threads pick up;
-// inter-op threads can be set only once per process, before first use, and
-// libtorch throws after that, so we try once and keep whatever is in place.
-void ConfigureThreads(int threads) {
-  at::set_num_threads(threads > 0 ? threads : CoresAvailable());
-  static std::once_flag once;
-  std::call_once(once, [] {
-    try {
-      at::set_num_interop_threads(1);
-    } catch (const std::exception&) {
-      // Already set or already in use: keep it.
-    }
-  });
-}
-
-// uint8 → normalised float for each channel: ((v / 255) - mean) / std.
-using Lut = std::array<std::array<float, 256>, 3>;
-
-const Lut& NormalisationTable() {
-  static const Lut table = [] {
-    constexpr double kMean[3] = {0.485, 0.456, 0.406};
-    constexpr double kStd[3] = {0.229, 0.224, 0.225};
-    Lut t;
-    for (int c = 0; c < 3; ++c) {
-      for (int v = 0; v < 256; ++v) {
-        t[c][v] = static_cast<float>((v / 255.0 - kMean[c]) / kStd[c]);
-      }
-    }
-    return t;
-  }();
-  return table;
-}
-
-// One H×W×3 interleaved image → three planes of `pixels` floats at `dst`.
-void ToPlanes(const uint8_t* rgb, size_t pixels, const Lut& lut, float* dst) {
-  float* r = dst;
-  float* g = dst + pixels;
-  float* b = dst + 2 * pixels;
-  for (size_t p = 0; p < pixels; ++p) {
-    r[p] = lut[0][rgb[3 * p]];
-    g[p] = lut[1][rgb[3 * p + 1]];
-    b[p] = lut[2][rgb[3 * p + 2]];
-  }
-}
-
 absl::Status ValidateOptions(const TorchEmbedder::Options& o) {
   if (o.input_size < 1) {
     return absl::InvalidArgumentError(
@@ -151,23 +75,6 @@ absl::Status ValidateOptions(const TorchEmbedder::Options& o) {
         "device must be auto, cpu or cuda, got \"", o.device, "\""));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<torch::Device> ResolveDevice(const std::string& name) {
-  bool cuda = false;
-  try {
-    cuda = torch::cuda::is_available();
-  } catch (const std::exception&) {
-    // No usable CUDA runtime: as if there were none.
-  }
-  if (name == "cuda" && !cuda) {
-    return absl::FailedPreconditionError(
-        "device \"cuda\" requested but CUDA is not available (libtorch built "
-        "without CUDA, or no GPU visible); use device \"cpu\" or \"auto\"");
-  }
-  if (name == "cuda" || (name == "auto" && cuda))
-    return torch::Device(torch::kCUDA);
-  return torch::Device(torch::kCPU);
 }
 
 // Output of `module` on a 1×3×size×size zero batch; the libtorch error text
@@ -327,7 +234,6 @@ absl::Status TorchEmbedder::Embed(absl::Span<const RgbImage> images,
           image.width, image.height, image.pixels.size(), s, s, pixels * 3));
     }
   }
-  const Lut& lut = NormalisationTable();
   try {
     c10::InferenceMode guard;
     for (size_t start = 0; start < images.size(); start += batch_size_) {
@@ -338,8 +244,8 @@ absl::Status TorchEmbedder::Embed(absl::Span<const RgbImage> images,
                        torch::kFloat);
       float* planes = input.data_ptr<float>();
       for (size_t i = 0; i < n; ++i) {
-        ToPlanes(images[start + i].pixels.data(), pixels, lut,
-                 planes + i * 3 * pixels);
+        torch_util::ToNormalisedPlanes(images[start + i].pixels.data(), pixels,
+                                       planes + i * 3 * pixels);
       }
       if (!impl_->device.is_cpu()) input = input.to(impl_->device);
       torch::Tensor output = impl_->module.forward({input}).toTensor();
