@@ -145,6 +145,7 @@ absl::StatusOr<ImageServices> DatapoolServer::OpenImageServices(
   images.pipeline.max_in_flight = 4 * options.batch_size;
   images.pipeline.max_image_bytes = options.max_image_bytes;
   images.report_thumbnails = options.report_thumbnails;
+  images.model_threads = options.threads;
   return images;
 }
 

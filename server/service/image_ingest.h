@@ -30,6 +30,9 @@ struct ImageServices {
   // Selection reports show thumbnails of candidates found on the input
   // folder. Default true.
   bool report_thumbnails = true;
+  // libtorch's intra-op threads (the server's --threads; process-wide, so
+  // training uses the same as the models); 0: all cores.
+  int model_threads = 0;
 };
 
 // One per request; not thread-safe (the request's handler thread drives it).

@@ -154,6 +154,7 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
     options.device = first_.device();
   }
   options.input_size = collector_->input_size();
+  options.threads = images_.model_threads;
   // Continue from the pool's model (a new network when it has no trainable
   // weights, as the built-in model).
   if (!info.meta.model_fingerprint.empty()) {
