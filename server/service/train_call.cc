@@ -72,6 +72,12 @@ absl::Status TrainCall::Add(const v1::TrainRequest& message) {
       return absl::FailedPreconditionError(
           "this server cannot train (it takes no images: --model none)");
     }
+    // The pool's samples are re-embedded from it after training.
+    if (images_.inputs == nullptr) {
+      return absl::FailedPreconditionError(
+          "this server has no input folder (--input-dir), so it cannot read "
+          "the pool's images to train on and re-embed them");
+    }
     // A missing pool fails before any image is read.
     ASSIGN_OR_RETURN(PoolInfo info, manager_.GetPool(message.pool()));
     first_ = message;
@@ -115,7 +121,7 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
     ASSIGN_OR_RETURN(EmbeddedImages extra, ingest_->Finish());
     skipped = std::move(extra.skipped);
   }
-  if (images_.inputs != nullptr) {
+  {
     ASSIGN_OR_RETURN(std::vector<std::string> names,
                      manager_.SampleNames(pool));
     EmbeddingPipeline::Options options = images_.pipeline;
