@@ -350,10 +350,6 @@ absl::Status ValidateTrainOptions(const TrainOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("threads must be 0 (all cores) or more, got ", o.threads));
   }
-  if (o.device != "auto" && o.device != "cpu" && o.device != "cuda") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "device must be auto, cpu or cuda, got \"", o.device, "\""));
-  }
   return absl::OkStatus();
 }
 

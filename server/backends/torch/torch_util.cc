@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace datapool {
@@ -82,6 +83,10 @@ void ConfigureThreads(int threads) {
 }
 
 absl::StatusOr<c10::Device> ResolveDevice(const std::string& name) {
+  if (name != "auto" && name != "cpu" && name != "cuda") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device must be auto, cpu or cuda, got \"", name, "\""));
+  }
   bool cuda = false;
   try {
     cuda = torch::cuda::is_available();

@@ -26,7 +26,8 @@ std::string ErrorText(const std::exception& e);
 void ConfigureThreads(int threads);
 
 // "auto" (CUDA when available, else the CPU), "cpu" or "cuda";
-// FailedPrecondition for "cuda" without CUDA.
+// InvalidArgument for another name, FailedPrecondition for "cuda" without
+// CUDA.
 absl::StatusOr<c10::Device> ResolveDevice(const std::string& name);
 
 // One H×W×3 interleaved RGB image of `pixels` pixels → three planes of
