@@ -14,6 +14,7 @@
 #include "client/cli_output.h"
 #include "client/cli_report.h"
 #include "client/cli_selection_config.h"
+#include "client/cli_train.h"
 #include "client/progress_bar.h"
 #include "common/csv_codec.h"
 #include "common/file_util.h"
@@ -166,37 +167,6 @@ std::optional<int> ReadColumns(const Call& call,
   if (!read.ok()) return UsageError(call, read.status().message());
   *columns = *std::move(read);
   return std::nullopt;
-}
-
-// --train's request: the pool, --epochs, the images given as extra
-// training images.
-absl::StatusOr<v1::TrainRequest> TrainRequestOf(const Flags& flags) {
-  v1::TrainRequest first;
-  first.set_pool(flags.pool);
-  if (!flags.epochs.empty()) {
-    uint32_t epochs = 0;
-    if (!absl::SimpleAtoi(flags.epochs, &epochs) || epochs < 1 ||
-        epochs > 10000) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--epochs must be an integer in [1, 10000], got '",
-                       flags.epochs, "'"));
-    }
-    first.set_epochs(epochs);
-  }
-  if (flags.no_history) first.set_keep_history(false);
-  return first;
-}
-
-// Trains pool `first.pool()`'s model with `images` as extra training
-// images; 0, or the exit code after saying what went wrong.
-int RunTrain(const Call& call, const v1::TrainRequest& first,
-             const ImageRequest& images, v1::TrainResponse* trained) {
-  ProgressBar bar(ProgressBar::Wanted(call.flags.json), std::cerr);
-  grpc::Status status = call.client.TrainWithProgress(
-      first, images, [&bar](const v1::Progress& p) { bar.Show(p); }, trained);
-  bar.Done();
-  if (status.ok()) return 0;
-  return CallError(status, call.flags, "the pool's model was not changed");
 }
 
 int Select(const Call& call) {

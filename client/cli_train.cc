@@ -1,5 +1,7 @@
 // The `datapool train` command: self-supervised training of a pool's model
 // on the server (the Train call), with a progress line on a terminal.
+#include "client/cli_train.h"
+
 #include <cstdint>
 #include <iostream>
 #include <string>
@@ -30,12 +32,29 @@ absl::StatusOr<uint64_t> Unsigned(absl::string_view name,
   return v;
 }
 
-absl::StatusOr<v1::TrainRequest> TrainParams(const Call& call) {
+int Train(const Call& call) {
   Flags& flags = call.flags;
-  RETURN_IF_ERROR(TakeExtraPaths(call.args, &flags));
-  if (flags.pool.empty()) {
-    return absl::InvalidArgumentError("train needs --pool NAME");
+  if (absl::Status usage = TakeExtraPaths(call.args, &flags); !usage.ok()) {
+    return UsageError(call, usage.message());
   }
+  if (flags.pool.empty()) return UsageError(call, "train needs --pool NAME");
+  absl::StatusOr<v1::TrainRequest> first = TrainRequestOf(flags);
+  if (!first.ok()) return UsageError(call, first.status().message());
+  ImageRequest images;
+  if (!flags.inputs.empty() || !flags.uploads.empty()) {
+    absl::StatusOr<ImageRequest> built = BuildImageRequest(flags);
+    if (!built.ok()) return LocalFileError(built.status().message());
+    images = *std::move(built);
+  }
+  v1::TrainResponse response;
+  if (int failed = RunTrain(call, *first, images, &response)) return failed;
+  std::cout << (flags.json ? TrainJson(response) : TrainText(response));
+  return kExitOk;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::TrainRequest> TrainRequestOf(const Flags& flags) {
   v1::TrainRequest first;
   first.set_pool(flags.pool);
   ASSIGN_OR_RETURN(uint64_t epochs, Unsigned("epochs", flags.epochs, 1, 10000));
@@ -58,28 +77,15 @@ absl::StatusOr<v1::TrainRequest> TrainParams(const Call& call) {
   return first;
 }
 
-int Train(const Call& call) {
-  absl::StatusOr<v1::TrainRequest> first = TrainParams(call);
-  if (!first.ok()) return UsageError(call, first.status().message());
-  const Flags& flags = call.flags;
-  ImageRequest images;
-  if (!flags.inputs.empty() || !flags.uploads.empty()) {
-    absl::StatusOr<ImageRequest> built = BuildImageRequest(flags);
-    if (!built.ok()) return LocalFileError(built.status().message());
-    images = *std::move(built);
-  }
-  ProgressBar bar(ProgressBar::Wanted(flags.json), std::cerr);
-  v1::TrainResponse response;
+int RunTrain(const Call& call, const v1::TrainRequest& first,
+             const ImageRequest& images, v1::TrainResponse* trained) {
+  ProgressBar bar(ProgressBar::Wanted(call.flags.json), std::cerr);
   grpc::Status status = call.client.TrainWithProgress(
-      *first, images, [&bar](const v1::Progress& p) { bar.Show(p); },
-      &response);
+      first, images, [&bar](const v1::Progress& p) { bar.Show(p); }, trained);
   bar.Done();
-  if (!status.ok()) return CallError(status, flags, "nothing was changed");
-  std::cout << (flags.json ? TrainJson(response) : TrainText(response));
-  return kExitOk;
+  if (status.ok()) return 0;
+  return CallError(status, call.flags, "the pool's model was not changed");
 }
-
-}  // namespace
 
 std::vector<Command> TrainCommands() {
   return {

@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/backends/torch/torch_embedder.h"
+#include "server/backends/torch/torch_test_util.h"
 #include "server/core/test_util.h"
 
 namespace datapool {
@@ -135,14 +136,7 @@ TEST(SimClrTrainerTest, CheckpointLoadsInTorchEmbedderAndEmbeds) {
       trainer->Train(Images(32), SmallRun(1), {});
   ASSERT_TRUE(result.ok()) << result.status();
 
-  TempDir dir;
-  const std::string path = dir.path() + "/trained.pt";
-  std::ofstream(path, std::ios::binary) << result->checkpoint;
-  TorchEmbedder::Options options;
-  options.model_path = path;
-  options.input_size = kSide;
-  options.device = "cpu";
-  auto embedder = TorchEmbedder::Create(options);
+  auto embedder = EmbedderOf(result->checkpoint, kSide);
   ASSERT_TRUE(embedder.ok()) << embedder.status();
   ASSERT_EQ((*embedder)->dimension(), 64u);
   EXPECT_EQ((*embedder)->checkpoint(), result->checkpoint);
@@ -233,44 +227,22 @@ TEST(SimClrTrainerTest, ContinuesFromACheckpoint) {
       << ::testing::PrintToString(second->losses);
 
   // Its result is a model the embedder takes.
-  TempDir dir;
-  const std::string path = dir.path() + "/continued.pt";
-  std::ofstream(path, std::ios::binary) << second->checkpoint;
-  TorchEmbedder::Options options;
-  options.model_path = path;
-  options.input_size = kSide;
-  options.device = "cpu";
-  auto embedder = TorchEmbedder::Create(options);
+  auto embedder = EmbedderOf(second->checkpoint, kSide);
   ASSERT_TRUE(embedder.ok()) << embedder.status();
   EXPECT_EQ((*embedder)->dimension(), 64u);
 }
 
 TEST(SimClrTrainerTest, CheckpointLoadsInPython) {
-  const std::string python = DATAPOOL_PYTHON;
-  if (python.empty() ||
-      std::system(
-          absl::StrCat(python, " -c 'import torch' 2>/dev/null").c_str()) !=
-          0) {
-    GTEST_SKIP() << "no Python with torch";
-  }
+  if (!PythonHasTorch()) GTEST_SKIP() << "no Python with torch";
   auto trainer = MakeTrainer();
   ASSERT_NE(trainer, nullptr);
   absl::StatusOr<TrainResult> result =
       trainer->Train(Images(32), SmallRun(1), {});
   ASSERT_TRUE(result.ok()) << result.status();
-  TempDir dir;
-  const std::string path = absl::StrCat(dir.path(), "/trained.pt");
-  std::ofstream(path, std::ios::binary) << result->checkpoint;
-  const std::string command = absl::StrCat(
-      python, " ", DATAPOOL_CHECK_CHECKPOINT_SCRIPT, " ", path, " 2>&1");
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[256];
-  while (size_t n = std::fread(buffer, 1, sizeof(buffer), pipe)) {
-    output.append(buffer, n);
-  }
-  EXPECT_EQ(::pclose(pipe), 0) << output;
+  int status = 0;
+  const std::string output =
+      CheckCheckpointInPython(result->checkpoint, &status);
+  EXPECT_EQ(status, 0) << output;
   EXPECT_THAT(output, HasSubstr("output shape: [2, 64]"));
 }
 

@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/backends/torch/builtin_model.h"
+#include "server/backends/torch/torch_test_util.h"
 #include "server/core/test_util.h"
 
 namespace datapool {
@@ -383,26 +384,11 @@ TEST_F(BuiltinModelTest, CheckpointReloadsWithTorchJitLoad) {
 }
 
 TEST_F(BuiltinModelTest, CheckpointLoadsInPython) {
-  const std::string python = DATAPOOL_PYTHON;
-  if (python.empty() ||
-      std::system(
-          absl::StrCat(python, " -c 'import torch' 2>/dev/null").c_str()) !=
-          0) {
-    GTEST_SKIP() << "no Python with torch";
-  }
-  TempDir dir;
-  const std::string path = absl::StrCat(dir.path(), "/builtin.pt");
-  std::ofstream(path, std::ios::binary) << batched_->checkpoint();
-  const std::string command = absl::StrCat(
-      python, " ", DATAPOOL_CHECK_CHECKPOINT_SCRIPT, " ", path, " 2>&1");
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[256];
-  while (size_t n = std::fread(buffer, 1, sizeof(buffer), pipe)) {
-    output.append(buffer, n);
-  }
-  EXPECT_EQ(::pclose(pipe), 0) << output;
+  if (!PythonHasTorch()) GTEST_SKIP() << "no Python with torch";
+  int status = 0;
+  const std::string output =
+      CheckCheckpointInPython(batched_->checkpoint(), &status);
+  EXPECT_EQ(status, 0) << output;
   EXPECT_THAT(output, HasSubstr("output shape: [2, 768]"));
 }
 
