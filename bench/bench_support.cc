@@ -1,6 +1,7 @@
 #include "bench/bench_support.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -22,7 +23,8 @@ std::vector<float> ReadF32(const std::string& path, size_t count) {
 }
 
 [[noreturn]] void Die(const std::string& msg) {
-  std::fprintf(stderr, "datapool_kcenter_bench: %s\n", msg.c_str());
+  // The running program's name: each bench binary names itself.
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, msg.c_str());
   std::exit(2);
 }
 

@@ -18,7 +18,8 @@ inline double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-// Prints "datapool_kcenter_bench: msg" and exits 2.
+// Prints "<program>: msg" (datapool_kcenter_bench, datapool_csv_bench) and
+// exits 2.
 [[noreturn]] void Die(const std::string& msg);
 
 // --key=value flags after the subcommand. Not thread-safe.

@@ -55,6 +55,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/bench_support.h"
 #include "common/csv_codec.h"
 #include "common/embedding_table.h"
 #include "common/file_util.h"
@@ -65,17 +66,11 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using datapool::EmbeddingTable;
-
-double Seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-[[noreturn]] void Die(const std::string& msg) {
-  std::fprintf(stderr, "datapool_csv_bench: %s\n", msg.c_str());
-  std::exit(2);
-}
+using datapool_bench::Clock;
+using datapool_bench::Die;
+using datapool_bench::PeakRssKiB;
+using datapool_bench::Seconds;
 
 template <typename T>
 T OrDie(absl::StatusOr<T> v) {
@@ -144,22 +139,6 @@ long long ParseCount(const std::string& s, const char* what) {
   const long long v = std::strtoll(s.c_str(), &end, 10);
   if (*end != '\0' || v <= 0) Die(std::string(what) + " must be > 0: " + s);
   return v;
-}
-
-long PeakRssKiB() {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  long kib = -1;
-  if (f != nullptr) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-      if (std::strncmp(line, "VmHWM:", 6) == 0) {
-        kib = std::strtol(line + 6, nullptr, 10);
-        break;
-      }
-    }
-    std::fclose(f);
-  }
-  return kib;
 }
 
 // CPU seconds of this process, all threads (user + system).
