@@ -26,6 +26,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "server/backends/torch/simclr_encoder.h"
 #include "server/backends/torch/torch_util.h"
 
 namespace datapool {
@@ -68,124 +69,6 @@ void ToPlanes(const RgbImage& image, float* dst) {
   torch_util::ToNormalisedPlanes(
       image.pixels.data(), static_cast<size_t>(image.width) * image.height,
       dst);
-}
-
-// --- The encoder
-// ----------------------------------------------------------------
-
-// Uniform numbers from integer arithmetic only, so initial weights depend on
-// the seed alone (not on libtorch's global generator).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  // Uniform in [-1, 1).
-  double NextSigned() {
-    state_ += 0x9e3779b97f4a7c15ULL;
-    uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return static_cast<double>(z >> 11) * 0x1.0p-52 - 1.0;
-  }
-  // `shape` floats uniform in ±bound.
-  torch::Tensor Uniform(at::IntArrayRef shape, double bound) {
-    torch::Tensor t = torch::empty(shape, torch::kFloat);
-    float* data = t.data_ptr<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      data[i] = static_cast<float>(NextSigned() * bound);
-    }
-    return t;
-  }
-
- private:
-  uint64_t state_;
-};
-
-constexpr double kReluGain = 1.4142135623730951;  // sqrt(2), Kaiming.
-
-// Registers weights and writes forward()'s TorchScript source alongside.
-class EncoderBuilder {
- public:
-  explicit EncoderBuilder(uint64_t seed)
-      : module_("SimClrEncoder"), rng_(seed) {
-    // eval(), train() and torch::jit::freeze need it.
-    module_.register_attribute("training", c10::BoolType::get(), true);
-  }
-
-  // A bias-free k × k convolution of `input`, Kaiming-uniform weights.
-  std::string Conv(const std::string& name, const std::string& input, int cout,
-                   int cin, int k, int stride) {
-    const double bound = kReluGain * std::sqrt(3.0 / (cin * k * k));
-    Parameter(name + "_weight", rng_.Uniform({cout, cin, k, k}, bound));
-    const int pad = k / 2;
-    return absl::StrFormat(
-        "torch.conv2d(%s, self.%s_weight, None, [%d, %d], [%d, %d])", input,
-        name, stride, stride, pad, pad);
-  }
-
-  // Batch norm of `input` (c channels) with running statistics as buffers,
-  // batch statistics while training.
-  std::string BatchNorm(const std::string& name, const std::string& input,
-                        int c) {
-    Parameter(name + "_weight", torch::ones({c}, torch::kFloat));
-    Parameter(name + "_bias", torch::zeros({c}, torch::kFloat));
-    module_.register_buffer(name + "_running_mean",
-                            torch::zeros({c}, torch::kFloat));
-    module_.register_buffer(name + "_running_var",
-                            torch::ones({c}, torch::kFloat));
-    return absl::StrFormat(
-        "torch.batch_norm(%s, self.%s_weight, self.%s_bias, "
-        "self.%s_running_mean, self.%s_running_var, self.training, 0.1, "
-        "1e-05, False)",
-        input, name, name, name, name);
-  }
-
-  void Line(const std::string& code) {
-    absl::StrAppend(&source_, "    ", code, "\n");
-  }
-
-  torch::jit::Module Finish() {
-    module_.define(absl::StrCat("def forward(self, x):\n", source_));
-    return std::move(module_);
-  }
-
- private:
-  void Parameter(const std::string& name, torch::Tensor t) {
-    module_.register_parameter(name, t.requires_grad_(true),
-                               /*is_buffer=*/false);
-  }
-
-  torch::jit::Module module_;
-  SplitMix64 rng_;
-  std::string source_;
-};
-
-torch::jit::Module BuildEncoder(const std::vector<int>& widths, uint64_t seed) {
-  EncoderBuilder b(seed);
-  auto conv_bn = [&](const std::string& name, const std::string& input,
-                     int cout, int cin, int k, int stride) {
-    return b.BatchNorm(name + "_bn", b.Conv(name, input, cout, cin, k, stride),
-                       cout);
-  };
-  b.Line("x = torch.relu(" + conv_bn("stem", "x", widths[0], 3, 3, 2) + ")");
-  int cin = widths[0];
-  for (size_t stage = 0; stage < widths.size(); ++stage) {
-    const int c = widths[stage];
-    const int stride = stage == 0 ? 1 : 2;
-    const std::string name = absl::StrCat("stage", stage + 1);
-    b.Line("y = torch.relu(" +
-           conv_bn(name + "_conv1", "x", c, cin, 3, stride) + ")");
-    b.Line("y = " + conv_bn(name + "_conv2", "y", c, c, 3, 1));
-    if (stride != 1 || cin != c) {
-      b.Line("x = torch.relu(" +
-             conv_bn(name + "_shortcut", "x", c, cin, 1, stride) + " + y)");
-    } else {
-      b.Line("x = torch.relu(x + y)");
-    }
-    cin = c;
-  }
-  b.Line("return torch.mean(x, [2, 3])");
-  return b.Finish();
 }
 
 // Linear(d, hidden), ReLU, Linear(hidden, out): trained, never saved.
