@@ -75,6 +75,7 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libssl3 \
       libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 \
+      libturbojpeg0 \
       libxxhash0 libopenblas0-openmp libgomp1 libcpp-httplib0.11 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 datapool \
@@ -117,6 +118,7 @@ RUN apt-get update -qq \
       libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libssl3 \
       libtorch1.13 \
       libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 \
+      libturbojpeg0 \
       libxxhash0 libopenblas0-openmp libgomp1 libcpp-httplib0.11 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 datapool \

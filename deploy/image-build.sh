@@ -45,7 +45,8 @@ build_dir="${DATAPOOL_BUILD_DIR:-$ROOT/build-image}"
 build_packages=(
   build-essential cmake ninja-build pkg-config
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
-  libabsl-dev libopencv-dev libssl-dev libopenblas0-openmp libxxhash-dev
+  libabsl-dev libopencv-dev libturbojpeg0-dev libssl-dev libopenblas0-openmp
+  libxxhash-dev
   libcpp-httplib-dev
   libgtest-dev libgmock-dev
 )

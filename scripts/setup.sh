@@ -18,7 +18,7 @@ DATAPOOL_PACKAGES=(
   protobuf-compiler libprotobuf-dev
   libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev
-  libopencv-dev libtorch-dev libssl-dev
+  libopencv-dev libturbojpeg0-dev libtorch-dev libssl-dev
   libfaiss-dev libopenblas0-openmp libxxhash-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf python3-numpy

@@ -95,12 +95,27 @@ std::optional<TiffTags> ReadTiffIfd0(const uint8_t* d, size_t n) {
   return tags;
 }
 
-// Size from the first SOFn segment, after walking the marker structure to
+// The orientation tag of an APP1 segment's payload `d` (n bytes) when it
+// is "Exif\0\0" and a TIFF structure; 1 otherwise.
+int JpegExifOrientation(const uint8_t* d, size_t n) {
+  if (n < 6 || std::memcmp(d, "Exif\0\0", 6) != 0) return 1;
+  std::optional<TiffTags> tags = ReadTiffIfd0(d + 6, n - 6);
+  if (tags && tags->orientation && *tags->orientation >= 1 &&
+      *tags->orientation <= 8) {
+    return static_cast<int>(*tags->orientation);
+  }
+  return 1;
+}
+
+// Size from the first SOFn segment, EXIF orientation from the first APP1
+// (OpenCV 4.6 reads only that one), after walking the marker structure to
 // the EOI marker (any bytes after it, such as a Motion Photo's video, are
 // fine). Garbage between segments is skipped, as libjpeg does.
 absl::Status ProbeJpeg(const uint8_t* d, size_t n, ImageProbe* probe) {
   const absl::Status corrupt = Corrupt(ImageFormat::kJpeg);
   bool have_size = false;
+  bool seen_app1 = false;
+  bool seen_sos = false;
   size_t p = 2;  // after SOI
   while (true) {
     const void* ff = std::memchr(d + p, 0xFF, n - p);
@@ -126,8 +141,13 @@ absl::Status ProbeJpeg(const uint8_t* d, size_t n, ImageProbe* probe) {
       probe->width = Be(d + p + 5, 2);
       have_size = true;
     }
+    if (marker == 0xE1 && !seen_app1 && !seen_sos) {
+      seen_app1 = true;
+      probe->jpeg_orientation = JpegExifOrientation(d + p + 2, length - 2);
+    }
     p += length;
     if (marker != 0xDA) continue;
+    seen_sos = true;
     // SOS: entropy-coded data runs to the next marker other than a stuffed
     // 0xFF00 or a restart marker.
     if (!have_size) return corrupt;

@@ -24,6 +24,10 @@ struct ImageProbe {
   // EXIF orientation (1–8, 1 = upright) of a WebP file's EXIF chunk; always
   // 1 for the other formats, whose orientation OpenCV 4.6 applies itself.
   int webp_orientation = 1;
+  // EXIF orientation (1–8) of a JPEG's first APP1 segment when that is an
+  // "Exif" one (where OpenCV 4.6 looks); 1 without it and for the other
+  // formats. For decoders that skip OpenCV's imdecode (TurboJPEG).
+  int jpeg_orientation = 1;
 };
 
 // InvalidArgument with a short reason: "empty file", "not a recognised

@@ -39,6 +39,7 @@ TEST_P(ProbeSizeTest, ReadsFormatAndSizeOfOpenCvOutput) {
   EXPECT_EQ(probe->width, 123);
   EXPECT_EQ(probe->height, 45);
   EXPECT_EQ(probe->webp_orientation, 1);
+  EXPECT_EQ(probe->jpeg_orientation, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -136,6 +137,30 @@ TEST(ProbeImageTest, BmpTopDown) {
   ASSERT_TRUE(probe.ok()) << probe.status();
   EXPECT_EQ(probe->width, 10);
   EXPECT_EQ(probe->height, 6);
+}
+
+TEST(ProbeImageTest, JpegExifOrientationFromTheFirstApp1Only) {
+  const std::string jpeg = Encode(".jpg", Quadrants(40, 24));
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    absl::StatusOr<ImageProbe> probe =
+        ProbeImage(JpegWithExif(jpeg, orientation));
+    ASSERT_TRUE(probe.ok()) << probe.status();
+    EXPECT_EQ(probe->jpeg_orientation, orientation);
+    EXPECT_EQ(probe->webp_orientation, 1);
+  }
+  // Out of range: upright.
+  absl::StatusOr<ImageProbe> probe = ProbeImage(JpegWithExif(jpeg, 9));
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  EXPECT_EQ(probe->jpeg_orientation, 1);
+  // The second APP1 is not read (OpenCV 4.6 reads only the first): an XMP
+  // segment before the Exif one leaves the image upright.
+  const std::string exif = JpegWithExif(jpeg, 6);
+  const std::string xmp = "http://ns.adobe.com/xap/1.0/";
+  std::string app1("\xFF\xE1");
+  PutBe(app1, static_cast<uint32_t>(xmp.size() + 2), 2);
+  probe = ProbeImage(exif.substr(0, 2) + app1 + xmp + exif.substr(2));
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  EXPECT_EQ(probe->jpeg_orientation, 1);
 }
 
 TEST(ProbeImageTest, JpegAcceptsBytesAfterEoi) {

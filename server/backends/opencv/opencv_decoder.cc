@@ -13,21 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/backends/opencv/image_probe.h"
+#include "server/backends/opencv/turbojpeg_decode.h"
 
 namespace datapool {
 namespace {
-
-// 1, 2, 4 or 8: the largest libjpeg scale-down that keeps the decoded image
-// at least `size` on both sides (libjpeg rounds scaled sizes up). The DCT
-// scaling averages, so the bilinear resize after it never skips pixels.
-int JpegScaleDenominator(const ImageProbe& probe, int size) {
-  for (int denom : {8, 4, 2}) {
-    const int64_t w = (probe.width + denom - 1) / denom;
-    const int64_t h = (probe.height + denom - 1) / denom;
-    if (w >= int64_t{size} && h >= int64_t{size}) return denom;
-  }
-  return 1;
-}
 
 int ImreadFlags(int jpeg_scale_denominator) {
   // IMREAD_COLOR: 3 channels, grey replicated, alpha dropped, EXIF
@@ -111,7 +100,8 @@ absl::StatusOr<RgbImage> ToRgb(cv::Mat img, int size, int orientation) {
   }
 
   // The output is square, so rotating after the resize gives the same image
-  // as rotating before it, on far fewer pixels.
+  // as rotating before it (within 1 per channel for the transposing
+  // orientations 5-8), on far fewer pixels.
   ApplyOrientation(orientation, img);
 
   RgbImage out;
@@ -122,6 +112,27 @@ absl::StatusOr<RgbImage> ToRgb(cv::Mat img, int size, int orientation) {
   cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB);  // writes into out.pixels
   if (rgb.data != out.pixels.data()) {
     return absl::InternalError("cvtColor reallocated its output");
+  }
+  return out;
+}
+
+// TurboJPEG's RGB image at DCT scale, oriented, to size × size. Oriented
+// before the resize, as imdecode does: a transposed resize can round a
+// channel differently by 1. May throw cv::Exception.
+absl::StatusOr<RgbImage> OrientAndResize(RgbImage decoded, int size,
+                                         int orientation) {
+  cv::Mat img(decoded.height, decoded.width, CV_8UC3, decoded.pixels.data());
+  ApplyOrientation(orientation, img);  // may reallocate img
+  RgbImage out;
+  out.width = size;
+  out.height = size;
+  out.pixels.resize(static_cast<size_t>(size) * size * 3);
+  cv::Mat dst(size, size, CV_8UC3, out.pixels.data());
+  // Channel order does not matter to the resize: the same pixels as
+  // ToRgb's resize of the BGR image. An equal size is a plain copy.
+  cv::resize(img, dst, dst.size(), 0, 0, cv::INTER_LINEAR);
+  if (dst.data != out.pixels.data()) {
+    return absl::InternalError("resize reallocated its output");
   }
   return out;
 }
@@ -162,11 +173,15 @@ absl::StatusOr<RgbImage> OpenCvDecoder::DecodeAndResize(absl::string_view bytes,
         absl::StrCat("image too large: ", probe.width, "x", probe.height,
                      " pixels is over the limit of ", options_.max_pixels));
   }
-  const int denom =
-      probe.format == ImageFormat::kJpeg && options_.reduced_jpeg_decoding
-          ? JpegScaleDenominator(probe, size)
-          : 1;
+  const bool jpeg = probe.format == ImageFormat::kJpeg;
+  const int denom = jpeg && options_.reduced_jpeg_decoding
+                        ? JpegScaleDenominator(probe.width, probe.height, size)
+                        : 1;
   try {
+    if (jpeg && options_.turbojpeg) {
+      ASSIGN_OR_RETURN(RgbImage decoded, DecodeJpegRgb(bytes, denom));
+      return OrientAndResize(std::move(decoded), size, probe.jpeg_orientation);
+    }
     // imdecode neither modifies nor keeps the buffer.
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
                          const_cast<char*>(bytes.data()));

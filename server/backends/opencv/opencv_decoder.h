@@ -1,5 +1,6 @@
-// OpenCvDecoder: the ImageDecoder on OpenCV's imgcodecs (libjpeg-turbo,
-// libpng, libwebp, libtiff and OpenCV's own BMP reader).
+// OpenCvDecoder: the ImageDecoder on OpenCV's imgcodecs (libpng, libwebp,
+// libtiff and OpenCV's own BMP reader) and, for JPEG, libjpeg-turbo's
+// TurboJPEG API (turbojpeg_decode.h) or OpenCV's imdecode.
 #ifndef DATAPOOL_SERVER_BACKENDS_OPENCV_OPENCV_DECODER_H_
 #define DATAPOOL_SERVER_BACKENDS_OPENCV_OPENCV_DECODER_H_
 
@@ -16,10 +17,11 @@ namespace datapool {
 // bytes (OpenCV's other codecs, e.g. OpenEXR and JPEG 2000, are never
 // reached). Before decoding, ProbeImage checks the header and refuses files
 // over max_pixels, so a small file declaring a huge image costs nothing.
-// EXIF orientation is applied for all five formats (by OpenCV for JPEG, PNG
-// and TIFF, here for WebP). 16-bit samples become 8-bit by v / 257,
-// rounded; floating-point samples are taken as 0–1. Resizing is bilinear
-// (cv::INTER_LINEAR).
+// EXIF orientation is applied for all five formats (by OpenCV for PNG and
+// TIFF, and for JPEG on the imdecode path; here for WebP and TurboJPEG's
+// JPEGs). 16-bit samples become 8-bit by v / 257, rounded; floating-point
+// samples are taken as 0–1. Resizing is bilinear (cv::INTER_LINEAR). Both
+// JPEG paths give the same pixels (opencv_decoder_jpeg_test.cc checks it).
 //
 // Thread-safe: DecodeAndResize is const and keeps no state between calls;
 // call it from any number of threads. No OpenCV exception escapes it.
@@ -38,6 +40,11 @@ class OpenCvDecoder final : public ImageDecoder {
     // when the result is still at least the target size on both sides.
     // Default true.
     bool reduced_jpeg_decoding = true;
+    // Decode JPEGs with TurboJPEG straight to RGB (true) or with OpenCV's
+    // imdecode and a BGR -> RGB swap (false: the old path, kept for
+    // benchmarks and as the tests' reference). Same pixels; TurboJPEG is
+    // cheaper. Default true.
+    bool turbojpeg = true;
   };
 
   // InvalidArgument for threads_per_decode < 1 or max_pixels < 1.
