@@ -81,7 +81,7 @@ std::vector<std::string> ParseModes(const std::string& flag) {
     size_t comma = flag.find(',', at);
     if (comma == std::string::npos) comma = flag.size();
     const std::string m = flag.substr(at, comma - at);
-    if (m != "pruned" && m != "exact" && m != "typical") {
+    if (m != "pruned" && m != "exact" && m != "auto" && m != "typical") {
       Die("unknown mode " + m);
     }
     modes.push_back(m);
@@ -188,7 +188,10 @@ datapool::KCenterResult RunMode(const KCenterArgs& a,
   datapool::KCenterOptions options;
   options.max_picks = a.k;
   options.threads = a.threads;
-  options.prune = mode == "pruned";
+  // `typical` runs as the server does: the automatic choice.
+  options.prune = mode == "pruned"  ? datapool::KCenterPrune::kOn
+                  : mode == "exact" ? datapool::KCenterPrune::kOff
+                                    : datapool::KCenterPrune::kAuto;
   *typicality_s = 0;
   if (mode == "typical") {
     datapool::ObjectiveWeights w =

@@ -72,8 +72,9 @@ class DatapoolServer {
     int decode_threads = 0;
     // Largest uploaded image. Default 64 MiB.
     size_t max_image_bytes = EmbeddingPipeline::Options().max_image_bytes;
-    // Triangle-inequality pruning of the k-center passes. Default false.
-    bool prune = false;
+    // Triangle-inequality pruning of the k-center passes
+    // (KCenterOptions::prune). Default kAuto: where it pays.
+    KCenterPrune prune = KCenterPrune::kAuto;
     // Selection reports carry thumbnails of the input images they name.
     bool report_thumbnails = ImageServices().report_thumbnails;
 

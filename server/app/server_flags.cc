@@ -25,7 +25,8 @@ ServerFlags DefaultServerFlags() {
   f.threads = absl::StrCat(o.threads);
   f.decode_threads = absl::StrCat(o.decode_threads);
   f.max_image_mb = absl::StrCat(o.max_image_bytes >> 20);
-  f.prune = o.prune;
+  f.prune = o.prune == KCenterPrune::kOn;
+  f.no_prune = o.prune == KCenterPrune::kOff;
   f.no_report_thumbnails = !o.report_thumbnails;
   f.max_running_calls = absl::StrCat(o.max_running_calls);
   f.max_queued_calls = absl::StrCat(o.max_queued_calls);
@@ -126,9 +127,11 @@ void RegisterServerFlags(ServerFlags* f, ArgParser* p) {
                "they are cancelled and the process exits within 5 s");
   RegisterModelFlags(f, p);
   p->AddBool("prune", &f->prune,
-             "skip provably useless distance evaluations in selection "
-             "(same picks; pays off only where compute, not memory, "
-             "bounds the passes)");
+             "always prune the k-center passes (triangle inequality, "
+             "candidates grouped by nearest centre; same picks). Default: "
+             "pruned where the first picks show it pays");
+  p->AddBool("no-prune", &f->no_prune,
+             "never prune the k-center passes (no copy of the candidates)");
   p->AddBool("no-report-thumbnails", &f->no_report_thumbnails,
              "selection reports show no thumbnails of input images "
              "(reports reach whoever may call Select or GetReport)");
@@ -214,7 +217,13 @@ absl::Status SetModel(const ServerFlags& f, DatapoolServer::Options* o) {
   ASSIGN_OR_RETURN(int image_mb,
                    IntFlag("max-image-mb", f.max_image_mb, 1, 4096));
   o->max_image_bytes = MiB<size_t>(image_mb);
-  o->prune = f.prune;
+  if (f.prune && f.no_prune) {
+    return absl::InvalidArgumentError(
+        "--prune and --no-prune exclude each other");
+  }
+  o->prune = f.prune      ? KCenterPrune::kOn
+             : f.no_prune ? KCenterPrune::kOff
+                          : KCenterPrune::kAuto;
   o->report_thumbnails = !f.no_report_thumbnails;
   return absl::OkStatus();
 }

@@ -37,6 +37,7 @@ struct ServerFlags {
   std::string decode_threads;
   std::string max_image_mb;
   bool prune = false;
+  bool no_prune = false;
   bool no_report_thumbnails = false;
   std::string tls_cert;
   std::string tls_key;

@@ -1,17 +1,20 @@
 #include "server/core/kcenter_greedy.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <thread>
 
+#include "server/core/kcenter_groups.h"
 #include "server/core/kcenter_pass.h"
 #include "server/core/thread_team.h"
 
 namespace datapool {
 
 using kcenter_internal::BlockResult;
-using kcenter_internal::CentreCache;
+using kcenter_internal::CentreGroups;
 using kcenter_internal::kTaken;
 using kcenter_internal::PassArgs;
 using kcenter_internal::SquaredDistanceInline;
@@ -78,6 +81,11 @@ class GreedyRun {
                                              min_sq_.data(), &device_error_)) {
       return std::move(result_);
     }
+    if (device_ == nullptr && options_.prune != KCenterPrune::kOff) {
+      grouped_ = std::make_unique<CentreGroups>(in_.candidates, d_, &team_);
+      grouped_->Build(min_sq_.data(), owner_.data(), n_, centres_.data(),
+                      Args(nullptr, -1));
+    }
     Loop(FirstPicks());
     // A device that failed mid-way is redone on the CPU by the caller.
     if (options_.final_distances && !result_.cancelled &&
@@ -111,13 +119,6 @@ class GreedyRun {
     // Centre coordinates by id: pool samples, then picks in pick order.
     centres_.reserve(p + std::min(options_.max_picks, live_));
     for (size_t c = 0; c < p; ++c) centres_.push_back(in_.pool + c * d_);
-    if (options_.prune) {
-      caches_.resize(team_.size());
-      for (CentreCache& c : caches_) {
-        c.value.resize(p + live_ + 1);
-        c.stamp.assign(p + live_ + 1, 0);
-      }
-    }
   }
 
   // The picks made before the loop (preselected rows, or the first pick
@@ -267,6 +268,7 @@ class GreedyRun {
     result_.picks.push_back(i);
     result_.distances.push_back(distance);
     if (options_.on_pick) options_.on_pick(result_.picks.size());
+    if (grouped_ != nullptr) grouped_->Remove(i, owner_[i], Args(nullptr, -1));
     min_sq_[i] = kTaken;
     if (!in_.groups.empty()) {
       group_count_[in_.groups[i]] += 1;
@@ -278,35 +280,79 @@ class GreedyRun {
       if (!device_->Take(i, &r.best, &r.best_value, &device_error_))
         r.best = -1;
       result_.stats.distance_evaluations += --live_;
+      ++result_.stats.passes;
       return r;
     }
     const int32_t id = static_cast<int32_t>(centres_.size());
     centres_.push_back(in_.candidates + i * d_);
-    PassArgs args{in_.candidates,
-                  d_,
-                  min_sq_.data(),
-                  owner_.data(),
-                  centres_.data(),
-                  in_.candidates + i * d_,
-                  id,
-                  options_.prune && !caches_.empty(),
-                  ++stamp_,
-                  weighted_ ? in_.weights.data() : nullptr,
-                  in_.weights_only,
-                  floor_sq_};
+    const PassArgs args = Args(in_.candidates + i * d_, id);
+    passes_ = ++result_.stats.passes;
+    if (grouped_ == nullptr && options_.prune == KCenterPrune::kAuto) {
+      MaybeRetryPruning();
+    }
+    if (grouped_ != nullptr) {
+      const BlockResult r = grouped_->Pass(args);
+      result_.stats.distance_evaluations += r.evaluations;
+      result_.stats.evaluations_skipped += r.skipped;
+      ++result_.stats.pruned_passes;
+      MaybeStopPruning();
+      return in_.groups.empty() ? r : BestScore();
+    }
     team_.Run([&](int t) {
       const size_t lo = std::min(n_, t * block_),
                    hi = std::min(n_, lo + block_);
-      CentreCache* cache = caches_.empty() ? nullptr : &caches_[t];
       if (weighted_) {
-        kcenter_internal::WeightedPass(args, lo, hi, cache, &blocks_[t]);
+        kcenter_internal::WeightedPass(args, lo, hi, &blocks_[t]);
       } else {
-        kcenter_internal::Pass(args, lo, hi, cache, &blocks_[t]);
+        kcenter_internal::Pass(args, lo, hi, &blocks_[t]);
       }
     });
     const BlockResult passed = Reduce();
     // Balance changes every group's factor with each pick: one more scan.
     return in_.groups.empty() ? passed : BestScore();
+  }
+
+  // The pass arguments for new centre `s` (id `id`).
+  PassArgs Args(const float* s, int32_t id) {
+    return PassArgs{in_.candidates,
+                    d_,
+                    min_sq_.data(),
+                    owner_.data(),
+                    s,
+                    id,
+                    weighted_ ? in_.weights.data() : nullptr,
+                    in_.weights_only,
+                    floor_sq_};
+  }
+
+  // KCenterPrune::kAuto: from kTrialPasses on, plain passes when the last
+  // kWindow pruned ones read more than kMaxCost of the rows on average (a
+  // pruned pass reads a row no faster than a plain one and pays for the
+  // groups on top); pruning is tried again, groups rebuilt, each time the
+  // passes so far have doubled (centres get closer as picks go on).
+  static constexpr size_t kTrialPasses = 32, kWindow = 8;
+  static constexpr double kMaxCost = 0.75;
+  void MaybeStopPruning() {
+    cost_window_[window_++ % kWindow] = grouped_->last_cost();
+    if (options_.prune != KCenterPrune::kAuto || passes_ < kTrialPasses ||
+        window_ < kWindow) {
+      return;
+    }
+    double sum = 0;
+    for (double c : cost_window_) sum += c;
+    if (sum / kWindow <= kMaxCost) return;
+    grouped_.reset();
+    retry_at_ = 2 * passes_;
+  }
+
+  // kAuto, plain passes: groups again when it is time to retry (before
+  // this pick's pass).
+  void MaybeRetryPruning() {
+    if (passes_ < retry_at_) return;
+    grouped_ = std::make_unique<CentreGroups>(in_.candidates, d_, &team_);
+    grouped_->Build(min_sq_.data(), owner_.data(), n_, centres_.data(),
+                    Args(nullptr, -1));
+    window_ = 0;
   }
 
   // Best of the block results: larger value, ties to the lower index.
@@ -363,10 +409,13 @@ class GreedyRun {
   size_t live_ = 0;  // candidates that can still be picked
   std::vector<const float*> centres_;
   ThreadTeam team_;
-  std::vector<CentreCache> caches_;
   std::vector<BlockResult> blocks_;
   const size_t block_;
-  uint32_t stamp_ = 0;
+  // Pruning: the grouped candidates (null: plain passes), the pruned
+  // passes so far and the cost of the last ones (CentreGroups::last_cost).
+  std::unique_ptr<CentreGroups> grouped_;
+  size_t passes_ = 0, window_ = 0, retry_at_ = 0;
+  std::array<double, kWindow> cost_window_{};
   // Balance: picks (and pool samples) per group so far, and their total.
   std::vector<double> group_count_ = in_.group_count;
   double group_total_ = [this] {

@@ -42,6 +42,8 @@ class KCenterDevice {
   }
 };
 
+enum class KCenterPrune { kAuto, kOn, kOff };
+
 struct KCenterOptions {
   // Stop after this many picks. Default: no limit.
   size_t max_picks = std::numeric_limits<size_t>::max();
@@ -56,12 +58,15 @@ struct KCenterOptions {
   // Called after each pick with the number of picks so far (on the
   // calling thread). Default null.
   std::function<void(size_t)> on_pick;
-  // Skip distance evaluations that the triangle inequality proves useless
-  // (same picks). Default false: the passes are memory-bound, and skipping
-  // scattered rows saves evaluations (3-6x fewer on clustered data) but not
-  // bytes read, so it is slower on this hardware (bench/README.md). Not
+  // Triangle-inequality pruning (same picks, same distances): the live
+  // candidates are kept grouped by nearest centre, each group's rows copied
+  // together (one more copy of the candidates in memory), and a pass skips
+  // the groups that cannot get nearer to the new centre. kAuto (default)
+  // starts pruned and falls back to plain passes for good when, after the
+  // first picks, the pruned passes still read most of the rows (uniform
+  // data, a pool of many small groups). kOn and kOff force either. Not
   // used on a device.
-  bool prune = false;
+  KCenterPrune prune = KCenterPrune::kAuto;
   // Run the passes on this device (borrowed) instead of the CPU. When it
   // fails, the selection is redone on the CPU (same picks) and
   // KCenterResult::device_error says why. Default null.
@@ -76,6 +81,9 @@ struct KCenterStats {
   // pruning proved unnecessary.
   uint64_t distance_evaluations = 0;
   uint64_t evaluations_skipped = 0;
+  // Passes (one per pick after the first) run pruned, of all passes.
+  uint64_t pruned_passes = 0;
+  uint64_t passes = 0;
 };
 
 struct KCenterResult {

@@ -147,11 +147,11 @@ TEST_P(KCenterOracleTest, MatchesBruteForce) {
   options.max_picks = c.max_picks;
   options.min_distance = c.min_distance;
   options.threads = c.threads;
-  options.prune = c.prune;
+  options.prune = c.prune ? KCenterPrune::kOn : KCenterPrune::kOff;
   KCenterResult got = RunEngine(cand, pool, c.d, eligible, options);
   ExpectSame(got, Oracle(cand, pool, c.d, eligible, options));
   // Pruning only skips work.
-  options.prune = !options.prune;
+  options.prune = c.prune ? KCenterPrune::kOff : KCenterPrune::kOn;
   ExpectSame(RunEngine(cand, pool, c.d, eligible, options), got);
   // Distances after the first pick never increase (greedy radius).
   for (size_t k = 2; k < got.distances.size(); ++k) {
@@ -277,9 +277,9 @@ TEST(KCenterGreedyTest, PruningSkipsMostWorkOnClusteredData) {
   KCenterOptions options;
   options.max_picks = 300;
   options.threads = 2;
-  options.prune = true;
+  options.prune = KCenterPrune::kOn;
   KCenterResult pruned = RunEngine(cand, {}, d, {}, options);
-  options.prune = false;
+  options.prune = KCenterPrune::kOff;
   KCenterResult exact = RunEngine(cand, {}, d, {}, options);
   ExpectSame(pruned, exact);
   EXPECT_EQ(exact.stats.evaluations_skipped, 0u);
@@ -295,7 +295,7 @@ TEST(KCenterGreedyTest, DuplicateHeavyDataMatchesOracle) {
   for (int copy = 0; copy < 30; ++copy)
     cand.insert(cand.end(), base.begin(), base.end());
   std::vector<float> pool(base.begin(), base.begin() + 3 * d);
-  for (bool prune : {true, false}) {
+  for (KCenterPrune prune : {KCenterPrune::kOn, KCenterPrune::kOff}) {
     KCenterOptions options;
     options.max_picks = 100;
     options.prune = prune;

@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 namespace datapool {
 namespace kcenter_internal {
@@ -43,23 +42,13 @@ struct BlockResult {
   uint64_t skipped = 0;
 };
 
-// Per-thread cache of squared centre-to-new-centre distances, by centre id,
-// valid for the pass whose stamp it carries.
-struct CentreCache {
-  std::vector<float> value;
-  std::vector<uint32_t> stamp;
-};
-
 struct PassArgs {
   const float* candidates;
   size_t d;
   float* min_sq;
-  int32_t* owner;
-  const float* const* centres;  // coordinates of centre ids
-  const float* s;               // the new centre
+  int32_t* owner;  // the id of each candidate's nearest centre
+  const float* s;  // the new centre
   int32_t s_id;
-  bool prune;
-  uint32_t stamp;
   // Weighted selection (KCenterInput::weights): the score is
   // min_sq × weight (or the weight alone), and candidates below floor_sq
   // cannot be picked.
@@ -69,13 +58,11 @@ struct PassArgs {
 };
 
 // The fused pass over candidates [lo, hi): distance to the new centre,
-// minimum update (with pruning), running argmax of the distance.
-void Pass(const PassArgs& a, size_t lo, size_t hi, CentreCache* cache,
-          BlockResult* out);
+// minimum (and owner) update, running argmax of the distance.
+void Pass(const PassArgs& a, size_t lo, size_t hi, BlockResult* out);
 // The same for weighted selection: argmax of min_sq × weight (or the
 // weight alone) among candidates at least floor_sq from every centre.
-void WeightedPass(const PassArgs& a, size_t lo, size_t hi, CentreCache* cache,
-                  BlockResult* out);
+void WeightedPass(const PassArgs& a, size_t lo, size_t hi, BlockResult* out);
 
 }  // namespace kcenter_internal
 }  // namespace datapool

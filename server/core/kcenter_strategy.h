@@ -18,7 +18,7 @@ class KCenterStrategy final : public SelectionStrategy {
     // Threads of the passes; 0 = all cores.
     int threads = 0;
     // Triangle-inequality pruning (same picks; KCenterOptions::prune).
-    bool prune = false;
+    KCenterPrune prune = KCenterPrune::kAuto;
     // Makes an accelerator for one selection; null, or a null result,
     // means the CPU.
     std::function<std::unique_ptr<KCenterDevice>()> device_factory;

@@ -68,8 +68,8 @@ class PoolManager {
     // Threads of the k-center passes; 0 = all cores.
     int selection_threads = 0;
     // Triangle-inequality pruning in the passes (same picks; see
-    // KCenterOptions::prune). Default false.
-    bool prune = false;
+    // KCenterOptions::prune). Default kAuto: pruned where it pays.
+    KCenterPrune prune = KCenterPrune::kAuto;
     // Makes an accelerator for the k-center passes (one per selection);
     // null, or a null result, means the CPU. Default null.
     std::function<std::unique_ptr<KCenterDevice>()> device_factory = nullptr;
