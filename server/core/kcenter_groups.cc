@@ -117,11 +117,11 @@ void CentreGroups::AppendSorted(const std::vector<const float*>& rows,
   for (uint32_t k = 0; k < order.size(); ++k) order[k] = k;
   std::sort(order.begin(), order.end(),
             [&](uint32_t x, uint32_t y) { return m[x] < m[y]; });
-  g->rows.resize((g->size() + order.size()) * d_);
-  float* out = g->rows.data() + g->size() * d_;
+  g->rows.reserve((g->size() + order.size()) * d_);
+  g->index.reserve(g->size() + order.size());
+  g->m.reserve(g->size() + order.size());
   for (uint32_t k : order) {
-    std::copy_n(rows[k], d_, out);
-    out += d_;
+    g->rows.insert(g->rows.end(), rows[k], rows[k] + d_);
     g->index.push_back(index[k]);
     g->m.push_back(m[k]);
   }
@@ -306,8 +306,9 @@ BlockResult CentreGroups::Pass(const PassArgs& a) {
       result.best = g.best.best;
     }
   }
+  // Every centre's distance to the new one was computed, as a row's is.
   last_cost_ = live_ == 0 ? 0
-                          : static_cast<double>(computed + tested) /
+                          : static_cast<double>(computed + n_groups) /
                                 static_cast<double>(live_);
   return result;
 }

@@ -36,8 +36,9 @@ class CentreGroups {
   // value and, among equal values, the lowest index.
   BlockResult Pass(const PassArgs& a);
 
-  // Rows read in the last pass (distances computed) plus groups tested,
-  // over the live candidates: what a pass costs beside the plain one.
+  // Distances computed in the last pass (rows read, and every centre's to
+  // the new one) over the live candidates: what the pass cost beside a
+  // plain one.
   double last_cost() const { return last_cost_; }
 
  private:

@@ -22,20 +22,7 @@ void Pass(const PassArgs& a, size_t lo, size_t hi, BlockResult* out) {
   for (size_t c = lo; c < hi; c += kChunk) {
     const size_t e = std::min(hi, c + kChunk);
     SquaredDistancesToOne(a.candidates + c * a.d, e - c, a.d, a.s, dist);
-    for (size_t i = c; i < e; ++i) {
-      float m = a.min_sq[i];
-      if (m == kTaken) continue;
-      ++r.evaluations;
-      const float v = dist[i - c];
-      if (v < m) {
-        a.min_sq[i] = m = v;
-        a.owner[i] = a.s_id;
-      }
-      if (m > r.best_value) {
-        r.best_value = m;
-        r.best = static_cast<ptrdiff_t>(i);
-      }
-    }
+    MinUpdate(dist, e - c, c, a.s_id, a.min_sq, a.owner, &r);
   }
   *out = r;
 }

@@ -2,6 +2,7 @@
 // the same picks, distances and stop reasons on random, clustered and
 // duplicate-heavy data, with and without a pool, under every stop rule and
 // with weights; and the batched distance kernel against SquaredDistance.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -13,6 +14,8 @@
 
 namespace datapool {
 namespace {
+
+using kcenter_internal::Simd;
 
 enum class Data { kRandom, kClustered, kDuplicates };
 
@@ -87,12 +90,60 @@ TEST(KCenterDistancesTest, BatchIsBitIdenticalToSquaredDistance) {
       // Mixed magnitudes, so that a different summation order would show.
       for (float& x : rows) x = u(rng) * std::pow(10.0f, u(rng) * 3);
       for (float& x : s) x = u(rng);
-      kcenter_internal::SquaredDistancesToOne(rows.data(), count, d, s.data(),
-                                              out.data());
-      for (size_t r = 0; r < count; ++r) {
-        ASSERT_EQ(out[r], SquaredDistance(rows.data() + r * d, s.data(), d))
-            << "d " << d << " count " << count << " row " << r;
+      for (Simd simd : {Simd::kGeneric, Simd::kAvx2, Simd::kAvx512}) {
+        if (!kcenter_internal::SimdSupported(simd)) continue;
+        std::fill(out.begin(), out.end(), -1.0f);
+        kcenter_internal::SquaredDistancesToOneWith(simd, rows.data(), count, d,
+                                                    s.data(), out.data());
+        for (size_t r = 0; r < count; ++r) {
+          ASSERT_EQ(out[r], SquaredDistance(rows.data() + r * d, s.data(), d))
+              << "simd " << static_cast<int>(simd) << " d " << d << " count "
+              << count << " row " << r;
+        }
       }
+    }
+  }
+}
+
+TEST(KCenterDistancesTest, MinUpdateAsTheScalarLoop) {
+  using kcenter_internal::BlockResult;
+  using kcenter_internal::kTaken;
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> level(0, 5);
+  for (size_t count : {0, 1, 5, 16, 17, 31, 256}) {
+    // Few distinct values: ties everywhere; some rows taken.
+    std::vector<float> dist(count), min_sq(count + 3), want_sq;
+    std::vector<int32_t> owner(count + 3, 7), want_owner;
+    for (float& v : dist) v = static_cast<float>(level(rng));
+    for (float& v : min_sq) v = level(rng) == 0 ? kTaken : level(rng) + 0.5f;
+    want_sq = min_sq;
+    want_owner = owner;
+    BlockResult start;
+    start.best_value = 2.5f;  // from an earlier batch, at a lower index
+    start.best = 1;
+    BlockResult want = start;
+    for (size_t r = 0; r < count; ++r) {
+      const size_t i = 3 + r;
+      if (want_sq[i] == kTaken) continue;
+      ++want.evaluations;
+      if (dist[r] < want_sq[i]) want_sq[i] = dist[r], want_owner[i] = 42;
+      if (want_sq[i] > want.best_value) {
+        want.best_value = want_sq[i];
+        want.best = static_cast<ptrdiff_t>(i);
+      }
+    }
+    for (Simd simd : {Simd::kGeneric, Simd::kAvx512}) {
+      if (!kcenter_internal::SimdSupported(simd)) continue;
+      std::vector<float> sq = min_sq;
+      std::vector<int32_t> own = owner;
+      BlockResult got = start;
+      kcenter_internal::MinUpdateWith(simd, dist.data(), count, 3, 42,
+                                      sq.data(), own.data(), &got);
+      EXPECT_EQ(sq, want_sq) << count;
+      EXPECT_EQ(own, want_owner) << count;
+      EXPECT_EQ(got.best, want.best) << count;
+      EXPECT_EQ(got.best_value, want.best_value) << count;
+      EXPECT_EQ(got.evaluations, want.evaluations) << count;
     }
   }
 }
