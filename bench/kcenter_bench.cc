@@ -10,12 +10,14 @@
 //       the shapes FAISS's flat search uses (1024 x 4096 x d blocks) and a
 //       2048 x 2048 x d square-ish one; d in {32, 128}. Best over shapes.
 //   kcenter --candidates=FILE --n=N --d=D [--pool=FILE --p=P] --k=K
-//           [--threads=2] [--modes=pruned,exact] [--picks-out=PREFIX]
+//           [--threads=2] [--modes=pruned,exact,auto] [--picks-out=PREFIX]
 //           [--blas-threads=B] [--reps=R]
 //       Reads raw little-endian float32 rows (n x d, then p x d), runs the
 //       pool phase when a pool is given (FAISS IndexFlatL2 add + batched k=1
 //       search of all candidates, as PoolManager does), then KCenterGreedy
-//       once per mode. Picks go to PREFIX.<mode>.txt (one index a line).
+//       once per mode: pruned (KCenterPrune::kOn), exact (kOff), auto
+//       (kAuto, the server's default). Picks go to PREFIX.<mode>.txt (one
+//       index a line).
 //       --blas-threads overrides the one BLAS thread that the factory sets
 //       (a what-if for the pool phase). --reps runs each mode R times,
 //       interleaved, and reports the best time (and all of them).
@@ -235,11 +237,12 @@ std::string RunJson(const std::string& mode, double kc_s, double typicality_s,
       "\"picks\": %zu, "
       "\"stop\": \"%s\", \"last_distance\": %.9g, "
       "\"distance_evaluations\": %" PRIu64 ", \"evaluations_skipped\": %" PRIu64
+      ", \"passes\": %" PRIu64 ", \"pruned_passes\": %" PRIu64
       ", \"peak_rss_kib\": %ld%s}",
       mode.c_str(), kc_s, all_s.c_str(), result.picks.size(),
       datapool::StopReasonName(result.stop_reason), radius,
       result.stats.distance_evaluations, result.stats.evaluations_skipped,
-      PeakRssKiB(),
+      result.stats.passes, result.stats.pruned_passes, PeakRssKiB(),
       mode == "typical"
           ? (", \"typicality_s\": " + std::to_string(typicality_s)).c_str()
           : "");

@@ -110,7 +110,7 @@ def add_pool_rows(R, e, e_pool_bt, npr, threads):
         t.add("  pool phase, numpy @ in blocks", fmt_s(npr["pool_s"]),
               "engine %s" % fmt_s(pool_s),
               "%.1fx faster" % (npr["pool_s"] / pool_s), "(info)")
-    for mode in ("exact", "pruned"):
+    for mode in ("exact", "pruned", "auto"):
         r = e["by_mode"][mode]
         ref = ("numpy %s (%s)" % (fmt_s(npr["kcenter_s"]), compare_picks(
             r["picks_list"], npr["picks_list"])) if npr else "")
@@ -128,11 +128,16 @@ def add_big_rows(R, e_big, npr):
     b = R.bw_bound(bn, bd, bk)
     cand_bytes = bn * bd * 4
     rss_goal = 1.5 * cand_bytes + 300 * MB
-    for mode in ("exact", "pruned"):
+    for mode in ("exact", "pruned", "auto"):
         r = e_big[mode]["by_mode"][mode]
         t.add("%s, %s vs bandwidth" % (size, mode), fmt_s(r["kcenter_s"]),
               "bound %s" % fmt_s(b), "%.2fx bound" % (r["kcenter_s"] / b),
               "<= 2x", J(r["kcenter_s"] <= 2 * b))
+        if mode == "exact":
+            t.add("%s, exact vs bandwidth (issue 16)" % size,
+                  fmt_s(r["kcenter_s"]), "bound %s" % fmt_s(b),
+                  "%.2fx bound" % (r["kcenter_s"] / b), "<= 1.3x",
+                  J(r["kcenter_s"] <= 1.3 * b))
         rss = e_big[mode]["peak_rss_kib"] * 1024
         t.add("%s, %s peak RSS" % (size, mode), "%.0f MB" % (rss / MB),
               "limit %.0f MB (cand %.0f MB)" % (rss_goal / MB,
@@ -187,6 +192,45 @@ def add_prune_rows(R, eng, skip):
                       eng["big"]["pruned"]["by_mode"]["pruned"])
 
 
+def passes(r):
+    return "%d/%d passes pruned" % (r.get("pruned_passes", 0),
+                                    r.get("passes", 0))
+
+
+def add_prune_pays_rows(R, eng, skip):
+    """Wall time, side by side: pruned against exact on clustered data
+    (>= 1.5x), and the automatic choice (the server's default) where it
+    should prune and where it should not."""
+    n, d = R.S["n"], R.S["d"]
+    cases = [("N=%d d=%d clustered" % (n, d), eng["clustered"]["by_mode"],
+              True)]
+    if "big" not in skip:
+        big = {m: eng["big"][m]["by_mode"][m] for m in eng["big"]}
+        cases.append(("N=%d d=%d clustered" % (R.S["big_n"], R.S["big_d"]),
+                      big, True))
+    cases.append(("N=%d d=%d uniform" % (n, d), eng["uniform"]["by_mode"],
+                  False))
+    if "pool" not in skip:
+        cases.append(("N=%d d=%d + pool, clustered" % (n, d),
+                      eng["pool"]["by_mode"], False))
+    for label, by, should_prune in cases:
+        ex = by["exact"]
+        for mode in ("pruned", "auto") if should_prune else ("auto",):
+            r = by[mode]
+            same = r["picks_list"] == ex["picks_list"]
+            sp = ex["kcenter_s"] / r["kcenter_s"]
+            if should_prune:
+                goal, ok = ">= 1.5x, identical", sp >= 1.5 and same
+            else:
+                goal, ok = "<= 1.1x exact, identical", sp >= 1 / 1.1 and same
+            R.t.add("%s vs exact, %s" % (mode, label),
+                    "%s (%s)" % (fmt_s(r["kcenter_s"]), passes(r)),
+                    "exact %s" % fmt_s(ex["kcenter_s"]),
+                    "%.2fx faster, picks %s"
+                    % (sp, "identical" if same else "DIFFER"),
+                    goal, R.J(ok))
+
+
 def build_table(args, S, skip, judge, res, np_res):
     """Every row, in order: k-center, pool, big, pruning, gRPC."""
     t = Table()
@@ -200,6 +244,7 @@ def build_table(args, S, skip, judge, res, np_res):
     if "big" not in skip:
         add_big_rows(R, eng["big"], np_res.get("big"))
     add_prune_rows(R, eng, skip)
+    add_prune_pays_rows(R, eng, skip)
     g = res.get("grpc")
     if g is not None:
         ratio = g["rpc_s"] / g["engine_s"]

@@ -38,7 +38,7 @@ def compare_picks(a, b):
     return "differ from #%d, %.0f%% shared" % (first, 100 * overlap)
 
 
-def engine(args, cand, n, d, k, pool=None, p=0, modes="pruned,exact",
+def engine(args, cand, n, d, k, pool=None, p=0, modes="pruned,exact,auto",
            tag="", extra=(), reps=1):
     prefix = Path(args.workdir) / ("picks-engine-%s" % tag)
     cmd = [args.bench_bin, "kcenter", "--candidates=%s" % cand,
