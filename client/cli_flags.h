@@ -62,6 +62,9 @@ struct Flags {
   std::string batch_size;
   std::string seed;
   std::string device;
+  std::string learning_rate;
+  std::string temperature;
+  std::string augment;
   std::string on_collision = "fail";
   std::string health_service;
   std::string report_out;
@@ -90,6 +93,21 @@ inline constexpr FlagSpec kNoHistoryFlag = {
     &Flags::no_history};
 inline constexpr FlagSpec kDryRunFlag = {
     "dry-run", "", "show what would happen; write nothing", &Flags::dry_run};
+// Training's tuning (datapool train, select --train).
+inline constexpr FlagSpec kLearningRateFlag = {
+    "learning-rate", "X", "Adam's step size, in (0, 1] (default 0.001)",
+    &Flags::learning_rate};
+inline constexpr FlagSpec kTemperatureFlag = {
+    "temperature", "T",
+    "the contrastive loss's temperature, in [0.01, 10] (default 0.5)",
+    &Flags::temperature};
+inline constexpr FlagSpec kAugmentFlag = {
+    "augment", "KEY=V,...",
+    "change how training views are made, e.g. flip=0,hue=0 for digits or "
+    "text; keys: crop-min-scale (0.2), crop-max-scale (1), flip (0.5), "
+    "jitter (0.8), brightness, contrast, saturation (0.4 each), hue (0.1), "
+    "grayscale (0.2), blur (0.5), blur-min-sigma (0.1), blur-max-sigma (2)",
+    &Flags::augment};
 
 // Binds flags to the fields of one Flags for parsing. Commands share flag
 // names; a name binds one field, registered once. Not thread-safe; `flags`

@@ -396,6 +396,12 @@ Command SelectCommand() {
         &Flags::train},
        {"epochs", "N", "with --train: passes over the images (default 10)",
         &Flags::epochs},
+       {"augment", "KEY=V,...",
+        "with --train: how training views are made (see datapool train "
+        "--help), e.g. flip=0,hue=0",
+        &Flags::augment},
+       kLearningRateFlag,
+       kTemperatureFlag,
        {"report-out", "DIR",
         "also save the selection's report (report.html, report.json) in "
         "the local folder DIR; with --dry-run, the report of the dry run",

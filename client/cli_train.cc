@@ -2,12 +2,21 @@
 // on the server (the Train call), with a progress line on a terminal.
 #include "client/cli_train.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <iostream>
+#include <iterator>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "client/cli_command.h"
 #include "client/cli_input.h"
 #include "client/cli_output.h"
@@ -30,6 +39,99 @@ absl::StatusOr<uint64_t> Unsigned(absl::string_view name,
                      "], got '", value, "'"));
   }
   return v;
+}
+
+// A floating-point flag; nullopt when not given.
+absl::StatusOr<std::optional<double>> Real(absl::string_view name,
+                                           const std::string& value) {
+  if (value.empty()) return std::nullopt;
+  double v = 0;
+  if (!absl::SimpleAtod(value, &v) || !std::isfinite(v)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " must be a number, got '", value, "'"));
+  }
+  return v;
+}
+
+// --augment's KEY=VALUE list into `a`, checked against the server's ranges
+// (select --train may commit a selection before it trains, so a bad value
+// must fail here first).
+absl::Status ParseAugment(const std::string& list, v1::TrainAugmentation* a) {
+  using Setter = void (v1::TrainAugmentation::*)(double);
+  using Getter = double (v1::TrainAugmentation::*)() const;
+  struct Key {
+    absl::string_view name;
+    Setter set;
+    double lo, hi;  // the allowed range; lo itself is allowed when lo_ok
+    bool lo_ok;
+  };
+  using A = v1::TrainAugmentation;
+  const Key keys[] = {
+      {"crop-min-scale", &A::set_crop_min_scale, 0, 1, false},
+      {"crop-max-scale", &A::set_crop_max_scale, 0, 1, false},
+      {"flip", &A::set_flip_probability, 0, 1, true},
+      {"jitter", &A::set_jitter_probability, 0, 1, true},
+      {"brightness", &A::set_brightness, 0, 1, true},
+      {"contrast", &A::set_contrast, 0, 1, true},
+      {"saturation", &A::set_saturation, 0, 1, true},
+      {"hue", &A::set_hue, 0, 0.5, true},
+      {"grayscale", &A::set_grayscale_probability, 0, 1, true},
+      {"blur", &A::set_blur_probability, 0, 1, true},
+      {"blur-min-sigma", &A::set_blur_min_sigma, 0, 100, false},
+      {"blur-max-sigma", &A::set_blur_max_sigma, 0, 100, false},
+  };
+  for (absl::string_view item : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    const std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(item, absl::MaxSplits('=', 1));
+    const absl::string_view key = absl::StripAsciiWhitespace(kv.first);
+    const Key* found =
+        std::find_if(std::begin(keys), std::end(keys),
+                     [&](const Key& k) { return k.name == key; });
+    if (found == std::end(keys)) {
+      std::vector<absl::string_view> names;
+      for (const Key& k : keys) names.push_back(k.name);
+      return absl::InvalidArgumentError(
+          absl::StrCat("--augment: unknown key '", key,
+                       "'; keys: ", absl::StrJoin(names, ", ")));
+    }
+    double v = 0;
+    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(kv.second), &v) ||
+        !std::isfinite(v)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--augment: ", key, " needs a number (", key,
+                       "=0.5), got '", item, "'"));
+    }
+    if (!(found->lo_ok ? v >= found->lo : v > found->lo) || v > found->hi) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--augment: ", key, " must be in ", found->lo_ok ? "[" : "(",
+          found->lo, ", ", found->hi, "], got ", v));
+    }
+    (a->*(found->set))(v);
+  }
+  const struct {
+    absl::string_view lo_name, hi_name;
+    bool set;
+    Getter lo, hi;
+    double lo_default, hi_default;
+  } pairs[] = {
+      {"crop-min-scale", "crop-max-scale",
+       a->has_crop_min_scale() || a->has_crop_max_scale(), &A::crop_min_scale,
+       &A::crop_max_scale, 0.2, 1.0},
+      {"blur-min-sigma", "blur-max-sigma",
+       a->has_blur_min_sigma() || a->has_blur_max_sigma(), &A::blur_min_sigma,
+       &A::blur_max_sigma, 0.1, 2.0},
+  };
+  for (const auto& p : pairs) {
+    if (!p.set) continue;
+    const double lo = (a->*p.lo)() != 0 ? (a->*p.lo)() : p.lo_default;
+    const double hi = (a->*p.hi)() != 0 ? (a->*p.hi)() : p.hi_default;
+    if (lo > hi) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--augment: ", p.lo_name, " (", lo, ") must not exceed ",
+                       p.hi_name, " (", hi, ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 int Train(const Call& call) {
@@ -74,6 +176,27 @@ absl::StatusOr<v1::TrainRequest> TrainRequestOf(const Flags& flags) {
     first.set_device(flags.device);
   }
   if (flags.no_history) first.set_keep_history(false);
+  ASSIGN_OR_RETURN(std::optional<double> lr,
+                   Real("learning-rate", flags.learning_rate));
+  if (lr.has_value()) {
+    if (!(*lr > 0 && *lr <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--learning-rate must be in (0, 1], got ", flags.learning_rate));
+    }
+    first.set_learning_rate(*lr);
+  }
+  ASSIGN_OR_RETURN(std::optional<double> temperature,
+                   Real("temperature", flags.temperature));
+  if (temperature.has_value()) {
+    if (!(*temperature >= 0.01 && *temperature <= 10)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--temperature must be in [0.01, 10], got ", flags.temperature));
+    }
+    first.set_temperature(*temperature);
+  }
+  if (!flags.augment.empty()) {
+    RETURN_IF_ERROR(ParseAugment(flags.augment, first.mutable_augmentation()));
+  }
   return first;
 }
 
@@ -124,11 +247,16 @@ std::vector<Command> TrainCommands() {
         {"device", "auto|cpu|cuda",
          "where the server trains (default auto: CUDA when it has it)",
          &Flags::device},
+        kLearningRateFlag,
+        kTemperatureFlag,
+        kAugmentFlag,
         {"drop-unreadable", "",
          "leave out samples whose image cannot be read again",
          &Flags::drop_unreadable},
         kNoHistoryFlag},
        {"datapool train --pool my_pool --epochs 20",
+        "datapool train --pool digits --epochs 20 --augment "
+        "flip=0,hue=0,crop-min-scale=0.4",
         "datapool train --pool my_pool --upload ~/photos/unlabelled "
         "--epochs 5 --json"},
        0,

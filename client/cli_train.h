@@ -14,8 +14,9 @@ namespace datapool {
 namespace cli {
 
 // The first Train message of --pool, --epochs, --batch-size, --seed,
-// --device, --drop-unreadable and --no-history (those a command does not
-// take stay at their defaults). InvalidArgument for a value out of range.
+// --device, --learning-rate, --temperature, --augment, --drop-unreadable
+// and --no-history (those a command does not take stay at their defaults).
+// InvalidArgument for a value out of range or an unknown --augment key.
 absl::StatusOr<v1::TrainRequest> TrainRequestOf(const Flags& flags);
 
 // Trains with `images` as extra training images, a progress line on a

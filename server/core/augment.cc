@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 namespace datapool {
 
 int AugmentRng::UniformInt(int lo, int hi) {
@@ -305,6 +307,56 @@ RgbImage ToRgb(const FloatImage& image) {
 }
 
 }  // namespace
+
+absl::Status ValidateAugmentOptions(const AugmentOptions& o) {
+  struct Range {
+    const char* name;
+    double value, lo, hi;
+    bool open_lo;  // value must be > lo (else >= lo).
+  };
+  const Range ranges[] = {
+      {"crop_min_scale", o.crop_min_scale, 0, 1, true},
+      {"crop_max_scale", o.crop_max_scale, 0, 1, true},
+      {"crop_min_ratio", o.crop_min_ratio, 0, 1e6, true},
+      {"crop_max_ratio", o.crop_max_ratio, 0, 1e6, true},
+      {"flip_probability", o.flip_probability, 0, 1, false},
+      {"jitter_probability", o.jitter_probability, 0, 1, false},
+      {"brightness", o.brightness, 0, 1, false},
+      {"contrast", o.contrast, 0, 1, false},
+      {"saturation", o.saturation, 0, 1, false},
+      {"hue", o.hue, 0, 0.5, false},
+      {"grayscale_probability", o.grayscale_probability, 0, 1, false},
+      {"blur_probability", o.blur_probability, 0, 1, false},
+      {"blur_min_sigma", o.blur_min_sigma, 0, 100, true},
+      {"blur_max_sigma", o.blur_max_sigma, 0, 100, true},
+  };
+  for (const Range& r : ranges) {
+    const bool above_lo = r.open_lo ? r.value > r.lo : r.value >= r.lo;
+    if (!std::isfinite(r.value) || !above_lo || r.value > r.hi) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "augmentation ", r.name, " must be in ", r.open_lo ? "(" : "[", r.lo,
+          ", ", r.hi, "], got ", r.value));
+    }
+  }
+  const struct {
+    const char* lo_name;
+    double lo;
+    const char* hi_name;
+    double hi;
+  } pairs[] = {
+      {"crop_min_scale", o.crop_min_scale, "crop_max_scale", o.crop_max_scale},
+      {"crop_min_ratio", o.crop_min_ratio, "crop_max_ratio", o.crop_max_ratio},
+      {"blur_min_sigma", o.blur_min_sigma, "blur_max_sigma", o.blur_max_sigma},
+  };
+  for (const auto& p : pairs) {
+    if (p.lo > p.hi) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("augmentation ", p.lo_name, " (", p.lo,
+                       ") must not exceed ", p.hi_name, " (", p.hi, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 RgbImage Augment(const RgbImage& source, int side,
                  const AugmentOptions& options, AugmentRng& rng) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <random>
 
+#include "absl/status/status.h"
 #include "server/core/embedder.h"
 
 namespace datapool {
@@ -63,6 +64,12 @@ struct AugmentOptions {
   double blur_min_sigma = 0.1;
   double blur_max_sigma = 2.0;
 };
+
+// OkStatus, or InvalidArgument naming the first field out of range:
+// crop scales in (0, 1] with min <= max, ratios positive with min <= max,
+// probabilities in [0, 1], brightness / contrast / saturation in [0, 1],
+// hue in [0, 0.5], blur sigmas positive with min <= max (all finite).
+absl::Status ValidateAugmentOptions(const AugmentOptions& options);
 
 // One random view of `source` (any size of at least 1 × 1 with
 // width · height · 3 bytes) as a side × side image (side >= 1): crop, flip,

@@ -1,9 +1,11 @@
 #include "server/core/augment.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -191,6 +193,63 @@ TEST(AugmentTest, JitterChangesColoursButKeepsGrayGrayUnderHue) {
   EXPECT_EQ(Augment(gray, 4, hue_only, rng).pixels, gray.pixels);
   const RgbImage red = Solid(4, 4, 255, 0, 0);
   EXPECT_NE(Augment(red, 4, hue_only, rng).pixels, red.pixels);
+}
+
+TEST(ValidateAugmentOptionsTest, DefaultsAndTheIdentityAreValid) {
+  EXPECT_TRUE(ValidateAugmentOptions(AugmentOptions()).ok());
+  EXPECT_TRUE(ValidateAugmentOptions(Nothing()).ok());
+  AugmentOptions edges;
+  edges.flip_probability = 1;
+  edges.brightness = edges.contrast = edges.saturation = 1;
+  edges.hue = 0.5;
+  edges.blur_min_sigma = edges.blur_max_sigma = 100;
+  EXPECT_TRUE(ValidateAugmentOptions(edges).ok());
+}
+
+TEST(ValidateAugmentOptionsTest, EachFieldOutOfRangeIsNamed) {
+  struct Case {
+    double AugmentOptions::*field;
+    double value;
+    const char* name;
+  };
+  const Case cases[] = {
+      {&AugmentOptions::crop_min_scale, 0, "crop_min_scale"},
+      {&AugmentOptions::crop_max_scale, 1.5, "crop_max_scale"},
+      {&AugmentOptions::crop_min_ratio, -1, "crop_min_ratio"},
+      {&AugmentOptions::flip_probability, -0.1, "flip_probability"},
+      {&AugmentOptions::jitter_probability, 2, "jitter_probability"},
+      {&AugmentOptions::brightness, 1.01, "brightness"},
+      {&AugmentOptions::saturation, -1, "saturation"},
+      {&AugmentOptions::hue, 0.6, "hue"},
+      {&AugmentOptions::grayscale_probability, 1.1, "grayscale_probability"},
+      {&AugmentOptions::blur_probability, std::nan(""), "blur_probability"},
+      {&AugmentOptions::blur_min_sigma, 0, "blur_min_sigma"},
+      {&AugmentOptions::blur_max_sigma, INFINITY, "blur_max_sigma"},
+  };
+  for (const Case& c : cases) {
+    AugmentOptions o;
+    o.*c.field = c.value;
+    const absl::Status status = ValidateAugmentOptions(o);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.name;
+    EXPECT_THAT(status.message(), testing::HasSubstr(c.name));
+  }
+}
+
+TEST(ValidateAugmentOptionsTest, MinimumsAboveMaximumsAreRefused) {
+  AugmentOptions crop;
+  crop.crop_min_scale = 0.8;
+  crop.crop_max_scale = 0.5;
+  EXPECT_THAT(ValidateAugmentOptions(crop).message(),
+              testing::HasSubstr("crop_min_scale (0.8) must not exceed "
+                                 "crop_max_scale (0.5)"));
+  AugmentOptions blur;
+  blur.blur_min_sigma = 3;
+  EXPECT_THAT(ValidateAugmentOptions(blur).message(),
+              testing::HasSubstr("blur_min_sigma"));
+  AugmentOptions ratio;
+  ratio.crop_min_ratio = 2;
+  EXPECT_THAT(ValidateAugmentOptions(ratio).message(),
+              testing::HasSubstr("crop_min_ratio"));
 }
 
 }  // namespace

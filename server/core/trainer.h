@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/core/augment.h"
 #include "server/core/embedder.h"
 
 namespace datapool {
@@ -24,6 +25,8 @@ struct TrainOptions {
   int batch_size = 32;
   // Seeds the weights, the shuffling and the augmentations (default 0).
   uint64_t seed = 0;
+  // The views' augmentations (default SimCLR's; see AugmentOptions).
+  AugmentOptions augment = {};
   // Optimiser step size (default 1e-3).
   double learning_rate = 1e-3;
   // Contrastive loss temperature (default 0.5).

@@ -14,6 +14,74 @@
 #include "server/service/proto_convert.h"
 
 namespace datapool {
+namespace {
+
+// The training parameters of a Train stream's first message (the others
+// keep TrainOptions' defaults); InvalidArgument for a value out of range.
+absl::StatusOr<TrainOptions> TrainOptionsOf(const v1::TrainRequest& m) {
+  TrainOptions o;
+  if (m.epochs() > 100000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("epochs must be at most 100000, got ", m.epochs()));
+  }
+  if (m.batch_size() == 1 || m.batch_size() > 65536) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_size must be in [2, 65536], got ", m.batch_size()));
+  }
+  if (m.epochs() != 0) o.epochs = static_cast<int>(m.epochs());
+  if (m.batch_size() != 0) o.batch_size = static_cast<int>(m.batch_size());
+  o.seed = m.seed();
+  if (!m.device().empty()) {
+    if (m.device() != "auto" && m.device() != "cpu" && m.device() != "cuda") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "device must be auto, cpu or cuda, got '", m.device(), "'"));
+    }
+    o.device = m.device();
+  }
+  if (m.has_learning_rate()) {
+    o.learning_rate = m.learning_rate();
+    if (!(o.learning_rate > 0 && o.learning_rate <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "learning_rate must be in (0, 1], got ", m.learning_rate()));
+    }
+  }
+  if (m.has_temperature()) {
+    o.temperature = m.temperature();
+    if (!(o.temperature >= 0.01 && o.temperature <= 10)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "temperature must be in [0.01, 10], got ", m.temperature()));
+    }
+  }
+  const v1::TrainAugmentation& a = m.augmentation();
+  AugmentOptions& to = o.augment;
+  const struct {
+    bool set;
+    double value;
+    double* field;
+  } fields[] = {
+      {a.has_crop_min_scale(), a.crop_min_scale(), &to.crop_min_scale},
+      {a.has_crop_max_scale(), a.crop_max_scale(), &to.crop_max_scale},
+      {a.has_flip_probability(), a.flip_probability(), &to.flip_probability},
+      {a.has_jitter_probability(), a.jitter_probability(),
+       &to.jitter_probability},
+      {a.has_brightness(), a.brightness(), &to.brightness},
+      {a.has_contrast(), a.contrast(), &to.contrast},
+      {a.has_saturation(), a.saturation(), &to.saturation},
+      {a.has_hue(), a.hue(), &to.hue},
+      {a.has_grayscale_probability(), a.grayscale_probability(),
+       &to.grayscale_probability},
+      {a.has_blur_probability(), a.blur_probability(), &to.blur_probability},
+      {a.has_blur_min_sigma(), a.blur_min_sigma(), &to.blur_min_sigma},
+      {a.has_blur_max_sigma(), a.blur_max_sigma(), &to.blur_max_sigma},
+  };
+  for (const auto& f : fields) {
+    if (f.set) *f.field = f.value;
+  }
+  RETURN_IF_ERROR(ValidateAugmentOptions(to));
+  return o;
+}
+
+}  // namespace
 
 // An Embedder that keeps each decoded image for training and "embeds" it
 // as the vector (1): the embedding pipeline's reading, decoding and
@@ -55,11 +123,12 @@ TrainCall::TrainCall(PoolManager* manager, const ImageServices* images,
 TrainCall::~TrainCall() = default;
 
 absl::Status TrainCall::Add(const v1::TrainRequest& message) {
-  const bool has_params = !message.pool().empty() || message.epochs() != 0 ||
-                          message.batch_size() != 0 || message.seed() != 0 ||
-                          message.drop_unreadable() ||
-                          message.has_keep_history() ||
-                          !message.device().empty();
+  const bool has_params =
+      !message.pool().empty() || message.epochs() != 0 ||
+      message.batch_size() != 0 || message.seed() != 0 ||
+      message.drop_unreadable() || message.has_keep_history() ||
+      !message.device().empty() || message.has_learning_rate() ||
+      message.has_temperature() || message.has_augmentation();
   if (started_) {
     if (has_params) {
       return absl::InvalidArgumentError(
@@ -67,6 +136,7 @@ absl::Status TrainCall::Add(const v1::TrainRequest& message) {
     }
   } else {
     RETURN_IF_ERROR(ValidatePoolName(message.pool()));
+    ASSIGN_OR_RETURN(options_, TrainOptionsOf(message));
     if (trainer_ == nullptr || images_.decoder == nullptr ||
         images_.embedder == nullptr) {
       return absl::FailedPreconditionError(
@@ -145,20 +215,7 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
     return absl::CancelledError("the call was cancelled; nothing changed");
   }
 
-  TrainOptions options;
-  if (first_.epochs() != 0) options.epochs = static_cast<int>(first_.epochs());
-  if (first_.batch_size() != 0) {
-    options.batch_size = static_cast<int>(first_.batch_size());
-  }
-  options.seed = first_.seed();
-  if (!first_.device().empty()) {
-    if (first_.device() != "auto" && first_.device() != "cpu" &&
-        first_.device() != "cuda") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "device must be auto, cpu or cuda, got '", first_.device(), "'"));
-    }
-    options.device = first_.device();
-  }
+  TrainOptions options = options_;
   options.input_size = collector_->input_size();
   options.threads = images_.model_threads;
   // Continue from the pool's model (a new network when it has no trainable

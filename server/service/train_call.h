@@ -56,6 +56,7 @@ class TrainCall {
   RequestBudget budget_;
   bool started_ = false;
   v1::TrainRequest first_;  // parameters only
+  TrainOptions options_;    // first_'s, checked when it arrives
   std::shared_ptr<Collector> collector_;
   std::unique_ptr<ImageIngest> ingest_;  // the request's images, if any
   size_t received_ = 0;

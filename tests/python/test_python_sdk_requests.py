@@ -58,6 +58,11 @@ class Recorder(pb_grpc.DatapoolServicer):
         self.calls.append(list(request_iterator))
         return self.set_model_response
 
+    def Train(self, request_iterator, context):
+        self.calls.append(list(request_iterator))
+        yield pb.TrainProgress(result=pb.TrainResponse(
+            pool=pb.PoolInfo(name="p", version=2), epochs=1))
+
 
 def setUpModule():
     global service, server
@@ -604,6 +609,52 @@ class SetPoolModelTest(RequestTestBase):
         self.assertRefused(lambda: self.client().set_pool_model(
             "p", __file__, input_size=4), "input_size must be in [8, 4096]")
         self.assertEqual(service.calls, [])
+
+
+class TrainTest(RequestTestBase):
+    """train(...): the tuning in the first message, only what is set;
+    what cannot be put in a request is refused before calling."""
+
+    def test_tuning_travels_in_the_first_message(self):
+        got = self.client().train(
+            "p", epochs=3, batch_size=16, seed=9, device="cpu",
+            learning_rate=0.002, temperature=0.2,
+            augment={"flip_probability": 0, "hue": 0.0,
+                     "crop_min_scale": 0.5})
+        (first,) = self.sent()
+        self.assertEqual((first.pool, first.epochs, first.batch_size,
+                          first.seed, first.device),
+                         ("p", 3, 16, 9, "cpu"))
+        self.assertAlmostEqual(first.learning_rate, 0.002)
+        self.assertAlmostEqual(first.temperature, 0.2)
+        a = first.augmentation
+        self.assertTrue(a.HasField("flip_probability"))
+        self.assertEqual(a.flip_probability, 0)
+        self.assertTrue(a.HasField("hue"))
+        self.assertAlmostEqual(a.crop_min_scale, 0.5)
+        for unset in ("brightness", "blur_probability", "crop_max_scale"):
+            self.assertFalse(a.HasField(unset), unset)
+        self.assertEqual(got.pool.version, 2)
+
+    def test_defaults_send_nothing(self):
+        self.client().train("p")
+        (first,) = self.sent()
+        self.assertFalse(first.HasField("learning_rate"))
+        self.assertFalse(first.HasField("temperature"))
+        self.assertFalse(first.HasField("augmentation"))
+
+    def test_what_cannot_be_sent_is_refused(self):
+        train = self.client().train
+        self.assertRefused(lambda: train("p", augment={"wobble": 1}),
+                           "unknown key 'wobble'")
+        self.assertRefused(lambda: train("p", augment={"hue": "lots"}),
+                           "augment['hue'] must be a number")
+        self.assertRefused(lambda: train("p", augment=[("hue", 0)]),
+                           "augment must be a mapping")
+        self.assertRefused(lambda: train("p", learning_rate=True),
+                           "learning_rate must be a number")
+        self.assertRefused(lambda: train("p", device="tpu"),
+                           "device must be auto, cpu or cuda")
 
 
 if __name__ == "__main__":

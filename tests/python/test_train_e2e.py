@@ -107,13 +107,52 @@ class TrainTest(ImagesTestBase):
 
     def test_the_same_seed_gives_the_same_checkpoint(self):
         shas = []
-        for pool, seed in (("s1", "7"), ("s2", "7"), ("s3", "8")):
+        tuned = ("--augment", "flip=0,hue=0,crop-min-scale=0.5",
+                 "--learning-rate", "0.002", "--temperature", "0.2")
+        for pool, seed, more in (("s1", "7", ()), ("s2", "7", ()),
+                                 ("s3", "8", ()), ("s4", "7", tuned),
+                                 ("s5", "7", tuned)):
             self.new_pool(pool)
             self.cli_json("train", "--pool", pool, "--epochs", "1",
-                          "--batch-size", "8", "--seed", seed)
+                          "--batch-size", "8", "--seed", seed, *more)
             shas.append(sha256_file(self.checkpoint(pool)))
         self.assertEqual(shas[0], shas[1])
         self.assertNotEqual(shas[0], shas[2])
+        # The tuning reaches the trainer, and is as reproducible.
+        self.assertNotEqual(shas[0], shas[3])
+        self.assertEqual(shas[3], shas[4])
+
+    def test_bad_tuning_is_refused_before_anything_changes(self):
+        self.new_pool("b1")
+        before = snapshot_tree(self.pool_dir("b1"))
+        # The CLI refuses what the server would, before it sends anything
+        # (select --train into a new pool would otherwise commit first).
+        for args, says in (
+                (("--augment", "flip=0,wobble=1"), "unknown key 'wobble'"),
+                (("--augment", "hue=0.7"), "hue must be in [0, 0.5]"),
+                (("--augment", "flip"), "flip needs a number"),
+                (("--augment", "crop-min-scale=0.9,crop-max-scale=0.5"),
+                 "must not exceed"),
+                (("--learning-rate", "0"), "--learning-rate must be in"),
+                (("--temperature", "abc"), "--temperature must be a number")):
+            for command in (("train", "--pool", "b1"),
+                            ("select", "--pool", "b2", "--input", "train",
+                             "--n-samples", "3", "--train")):
+                proc = self.run_cli(*command, *args)
+                self.assertEqual(proc.returncode, 1, self.explain(proc))
+                self.assertIn(says, proc.stderr, self.explain(proc))
+        self.assertFalse(os.path.exists(self.pool_dir("b2")))
+        # The server checks too (the SDK leaves ranges to it).
+        client = sdk.Client(self.server.address, timeout=60)
+        self.addCleanup(client.close)
+        for kw, says in (({"augment": {"blur_min_sigma": 0}}, "blur_min_sigma"),
+                         ({"temperature": 0.001}, "temperature"),
+                         ({"learning_rate": 2.0}, "learning_rate")):
+            with self.assertRaises(sdk.DatapoolError) as caught:
+                client.train("b1", epochs=1, **kw)
+            self.assertEqual(caught.exception.code_name, "INVALID_ARGUMENT")
+            self.assertIn(says, str(caught.exception))
+        self.assertEqual(snapshot_tree(self.pool_dir("b1")), before)
 
     def test_a_deadline_changes_nothing(self):
         self.new_pool("d1")

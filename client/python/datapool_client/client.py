@@ -9,7 +9,7 @@ from typing import (Any, Callable, Iterable, List, Mapping, Optional,
 
 import numpy as np
 
-from . import _calls, _columns, _convert, _images
+from . import _calls, _columns, _convert, _images, _train
 from . import _requests as req
 from ._channel import TLS, PathLike, make_channel
 from ._gen import datapool_pb2 as pb
@@ -353,6 +353,9 @@ class Client:
               images: Union[None, PathLike, Iterable[PathLike]] = None,
               epochs: Optional[int] = None, batch_size: Optional[int] = None,
               seed: int = 0, device: str = "auto",
+              learning_rate: Optional[float] = None,
+              temperature: Optional[float] = None,
+              augment: Optional[Mapping[str, float]] = None,
               drop_unreadable: bool = False, keep_history: bool = True,
               progress: Optional[ProgressCallback] = None) -> TrainResult:
         """Trains the pool's model self-supervised on the server (SimCLR)
@@ -363,28 +366,23 @@ class Client:
         model and commits one new version with the new checkpoint (as
         ``set_pool_model``). ``epochs`` (default 10), ``batch_size``
         (default 32), ``seed`` (on a CPU the same seed and images give
-        the same model) and ``device`` ("auto", "cpu" or "cuda"). ``progress(phase, done, total)`` as in ``select``
+        the same model) and ``device`` ("auto", "cpu" or "cuda").
+        ``learning_rate`` (Adam, default 1e-3), ``temperature`` (of the
+        contrastive loss, default 0.5) and ``augment``, a mapping from
+        TrainAugmentation's fields to numbers that changes how the two
+        views of each image are made (e.g. ``{"flip_probability": 0,
+        "hue": 0}`` for digits or text); ranges are checked by the server.
+        ``progress(phase, done, total)`` as in ``select``
         ("training" counts steps). Cancelling (KeyboardInterrupt in the
         callback, the client's timeout) changes nothing. Raises
         DatapoolError: NOT_FOUND for a missing pool, FAILED_PRECONDITION
         with fewer than two readable images or unreadable samples (unless
         ``drop_unreadable``)."""
-        if device not in ("auto", "cpu", "cuda"):
-            raise invalid_argument("device must be auto, cpu or cuda, got %r"
-                                   % (device,))
-        first = pb.TrainRequest(pool=pool, seed=req.to_int(seed, "seed"),
-                                device=device,
-                                drop_unreadable=bool(drop_unreadable),
-                                keep_history=bool(keep_history))
-        for name, value, low in (("epochs", epochs, 1),
-                                 ("batch_size", batch_size, 2)):
-            if value is None:
-                continue
-            value = req.to_int(value, name)
-            if value < low:
-                raise invalid_argument("%s must be >= %d, got %d"
-                                       % (name, low, value))
-            setattr(first, name, value)
+        first = _train.train_request(
+            pool, epochs=epochs, batch_size=batch_size, seed=seed,
+            device=device, learning_rate=learning_rate,
+            temperature=temperature, augment=augment,
+            drop_unreadable=drop_unreadable, keep_history=keep_history)
         first.input_paths.extend(req.server_paths(paths))
         uploads = _images.list_local_images(req.as_list(images, "images"))
         messages = req.image_messages(pb.TrainRequest, first, uploads,

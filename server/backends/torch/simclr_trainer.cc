@@ -233,7 +233,7 @@ absl::Status ValidateTrainOptions(const TrainOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("threads must be 0 (all cores) or more, got ", o.threads));
   }
-  return absl::OkStatus();
+  return ValidateAugmentOptions(o.augment);
 }
 
 absl::Status ValidateImages(const std::vector<RgbImage>& images) {
@@ -390,7 +390,7 @@ absl::StatusOr<TrainResult> SimClrTrainer::Train(
     }
   }
   const size_t view_floats = size_t{3} * side * side;
-  const AugmentOptions& augment = options_.augment;
+  const AugmentOptions& augment = options.augment;
   const uint64_t seed = options.seed;
   // Batch g: views 0 of its images, then views 1, normalised planes.
   auto make_batch = [&](int64_t g, std::vector<float>* out) {

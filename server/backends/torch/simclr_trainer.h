@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/core/augment.h"
 #include "server/core/trainer.h"
 
 namespace datapool {
@@ -39,10 +38,9 @@ class SimClrTrainer final : public ModelTrainer {
     int head_output = 128;
     // "adam" (default) or "sgd" (momentum 0.9).
     std::string optimizer = "adam";
-    // Threads making augmented views (default 2).
+    // Threads making augmented views (default 2). The augmentations
+    // themselves are TrainOptions::augment.
     int augment_workers = 2;
-    // The views' augmentations (default SimCLR's).
-    AugmentOptions augment;
   };
 
   // InvalidArgument for bad options.

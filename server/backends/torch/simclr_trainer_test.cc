@@ -191,6 +191,13 @@ TEST(SimClrTrainerTest, SameSeedAndThreadsSameBytesOtherSeedOtherBytes) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_NE(a->losses, c->losses);
   EXPECT_FALSE(a->checkpoint == c->checkpoint) << "checkpoints equal";
+
+  // The run's augmentations are the ones used: no flips, another model.
+  options.seed = 7;
+  options.augment.flip_probability = 0;
+  absl::StatusOr<TrainResult> d = trainer->Train(images, options, {});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_NE(a->losses, d->losses);
 }
 
 TEST(SimClrTrainerTest, CancelledStopsWithCancelled) {
@@ -279,6 +286,9 @@ TEST(SimClrTrainerErrorTest, BadOptionsAndImagesAreInvalidArgument) {
   o = SmallRun(1);
   o.device = "tpu";
   EXPECT_TRUE(absl::IsInvalidArgument(train(images, o)));
+  o = SmallRun(1);
+  o.augment.hue = 0.7;
+  EXPECT_THAT(train(images, o).message(), HasSubstr("hue"));
   std::vector<RgbImage> broken = images;
   broken[3].pixels.pop_back();
   EXPECT_THAT(train(broken, SmallRun(1)).message(), HasSubstr("image 3"));
