@@ -128,7 +128,9 @@ absl::StatusOr<ImageServices> DatapoolServer::OpenImageServices(
   if (!options.enable_images) return images;
   const int cores =
       std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  ASSIGN_OR_RETURN(decoder_, OpenCvDecoder::Create({}));
+  OpenCvDecoder::Options decoding;
+  decoding.turbojpeg = options.turbojpeg;
+  ASSIGN_OR_RETURN(decoder_, OpenCvDecoder::Create(decoding));
   ASSIGN_OR_RETURN(embedder_, TorchEmbedder::Create(ModelOptions(options)));
   ASSIGN_OR_RETURN(trainer_, SimClrTrainer::Create({}));
   if (!options.input_dir.empty()) {

@@ -70,6 +70,9 @@ class DatapoolServer {
     int threads = TorchEmbedder::Options().threads;
     // Decode threads per request. Default: the number of cores.
     int decode_threads = 0;
+    // JPEGs through TurboJPEG straight to RGB (true) or OpenCV's imdecode
+    // (false; same pixels, slower: kept for benchmarks). Default true.
+    bool turbojpeg = true;
     // Largest uploaded image. Default 64 MiB.
     size_t max_image_bytes = EmbeddingPipeline::Options().max_image_bytes;
     // Triangle-inequality pruning of the k-center passes

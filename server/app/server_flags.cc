@@ -24,6 +24,7 @@ ServerFlags DefaultServerFlags() {
   f.max_loaded_models = absl::StrCat(o.max_loaded_models);
   f.threads = absl::StrCat(o.threads);
   f.decode_threads = absl::StrCat(o.decode_threads);
+  f.jpeg_decoder = o.turbojpeg ? "turbojpeg" : "opencv";
   f.max_image_mb = absl::StrCat(o.max_image_bytes >> 20);
   f.prune = o.prune == KCenterPrune::kOn;
   f.no_prune = o.prune == KCenterPrune::kOff;
@@ -107,6 +108,9 @@ void RegisterModelFlags(ServerFlags* f, ArgParser* p) {
   p->AddString("threads", &f->threads, "torch intra-op threads (0: all cores)");
   p->AddString("decode-threads", &f->decode_threads,
                "image decode threads per request (0: all cores)");
+  p->AddString("jpeg-decoder", &f->jpeg_decoder,
+               "turbojpeg (straight to RGB) or opencv (imdecode; same "
+               "pixels, slower: for benchmarks)");
   p->AddString("max-image-mb", &f->max_image_mb,
                "largest uploaded image in MiB (larger ones are skipped)");
 }
@@ -214,6 +218,12 @@ absl::Status SetModel(const ServerFlags& f, DatapoolServer::Options* o) {
   ASSIGN_OR_RETURN(o->threads, IntFlag("threads", f.threads, 0, 1024));
   ASSIGN_OR_RETURN(o->decode_threads,
                    IntFlag("decode-threads", f.decode_threads, 0, 1024));
+  if (f.jpeg_decoder != "turbojpeg" && f.jpeg_decoder != "opencv") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--jpeg-decoder must be turbojpeg or opencv, got '",
+                     f.jpeg_decoder, "'"));
+  }
+  o->turbojpeg = f.jpeg_decoder == "turbojpeg";
   ASSIGN_OR_RETURN(int image_mb,
                    IntFlag("max-image-mb", f.max_image_mb, 1, 4096));
   o->max_image_bytes = MiB<size_t>(image_mb);

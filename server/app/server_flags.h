@@ -35,6 +35,7 @@ struct ServerFlags {
   std::string max_loaded_models;
   std::string threads;
   std::string decode_threads;
+  std::string jpeg_decoder;
   std::string max_image_mb;
   bool prune = false;
   bool no_prune = false;

@@ -359,6 +359,26 @@ class OperationsTest(unittest.TestCase):
                            env=flag_wins):
             pass
 
+    def test_jpeg_decoder_flag(self):
+        """--jpeg-decoder takes turbojpeg (the default) or opencv; anything
+        else stops the server at start, naming the flag."""
+        help_text = subprocess.run(
+            [server_binary(), "--help"], stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=TIMEOUT_S)
+        self.assertIn("--jpeg-decoder", help_text.stdout + help_text.stderr)
+        for value in ("turbojpeg", "opencv"):
+            with RunningServer(self.shared, self.input,
+                               ["--model", "none", "--jpeg-decoder", value]):
+                pass
+        proc = subprocess.run(
+            [server_binary(), "--shared-dir", self.shared, "--listen",
+             "127.0.0.1:0", "--model", "none", "--jpeg-decoder", "libjpeg"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=TIMEOUT_S)
+        self.assertEqual(proc.returncode, 2, proc)
+        self.assertIn("--jpeg-decoder must be turbojpeg or opencv, got "
+                      "'libjpeg'", proc.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
