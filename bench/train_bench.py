@@ -90,6 +90,14 @@ def parse_args():
                     help="train seeds (seed + stage), random draws")
     ap.add_argument("--datasets", default="digits,fashion,shapes",
                     help="comma-separated; none: only the throughput")
+    ap.add_argument("--temperature", type=float,
+                    help="train's temperature (default: the server's)")
+    ap.add_argument("--learning-rate", type=float,
+                    help="train's learning rate (default: the server's)")
+    ap.add_argument("--augment", default="",
+                    help="train's augment, KEY=V,... with TrainAugmentation's "
+                         "field names, e.g. crop_min_scale=0.4 (default: the "
+                         "server's)")
     ap.add_argument("--fashion-n", type=int, default=5000)
     ap.add_argument("--shapes-n", type=int, default=2400)
     ap.add_argument("--budget", type=float, default=1.0,
@@ -133,6 +141,12 @@ def parse_args():
         ap.error("--batch-size >= 2 and --tput-images >= --batch-size")
     if not 0 < args.budget <= 90 or args.draws < 2 or args.rounds < 0:
         ap.error("--budget in (0, 90], --draws >= 2, --rounds >= 0")
+    try:
+        args.augment = {k.strip(): float(v) for k, v in (
+            item.split("=", 1) for item in args.augment.split(",")
+            if item.strip())}
+    except ValueError:
+        ap.error("--augment: KEY=NUMBER,...")
     if args.server_bin is None:
         args.server_bin = Path(benchlib.binary(
             "DATAPOOL_SERVER_BIN", "build/datapool-server", "train_bench"))
@@ -180,6 +194,23 @@ def server_rows(emb, names):
         raise SystemExit("train_bench: %d images missing from embed, "
                          "e.g. %s" % (len(missing), missing[:3]))
     return np.asarray(emb.embeddings)[[where[f] for f in names]]
+
+
+# The built-in model's dimension (16 x 16 x 3), which a trained model's
+# embedding ends with.
+BUILTIN_DIM = 768
+
+
+def tuning(args):
+    """train's optional tuning, as given on the command line."""
+    kw = {}
+    if args.temperature is not None:
+        kw["temperature"] = args.temperature
+    if args.learning_rate is not None:
+        kw["learning_rate"] = args.learning_rate
+    if args.augment:
+        kw["augment"] = args.augment
+    return kw
 
 
 def make_pool(client, pool, paths, n):
@@ -230,7 +261,7 @@ def run_set(client, name, images, raw, y, args):
         t0 = time.perf_counter()
         tr = client.train(name, epochs=epochs - done,
                           batch_size=args.batch_size,
-                          seed=args.seed + stage)
+                          seed=args.seed + stage, **tuning(args))
         wall = time.perf_counter() - t0
         done = epochs
         info = {"epochs": epochs, "this_call_epochs": tr.epochs,
@@ -250,6 +281,12 @@ def run_set(client, name, images, raw, y, args):
         X = server_rows(client.embed(paths=[name], pool=name), names)
         out["spaces"]["trained E=%d" % epochs] = space_scores(
             client, "%s-e%d" % (name, epochs), X, y, b, args)
+        # The trained network's own part (the model's embedding is [its
+        # features, the built-in thumbnail], each at unit length).
+        if X.shape[1] > BUILTIN_DIM:
+            out["spaces"]["network part E=%d" % epochs] = space_scores(
+                client, "%s-n%d" % (name, epochs), X[:, :-BUILTIN_DIM], y,
+                b, args)
     for space, s in out["spaces"].items():
         log("  %-14s LOO %.4f  select@%d %.4f (random %.4f)"
             % (space, s["loo"], b, s["select_acc"], s["random_acc"]))

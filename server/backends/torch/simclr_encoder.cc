@@ -53,8 +53,9 @@ class EncoderBuilder {
     absl::StrAppend(&source_, "    ", code, "\n");
   }
 
-  torch::jit::Module Finish() {
-    module_.define(absl::StrCat("def forward(self, x):\n", source_));
+  // The network as `name`, and any more methods (TorchScript source).
+  torch::jit::Module Finish(const std::string& name, const std::string& more) {
+    module_.define(absl::StrCat("def ", name, "(self, x):\n", source_, more));
     return std::move(module_);
   }
 
@@ -71,7 +72,8 @@ class EncoderBuilder {
 
 }  // namespace
 
-torch::jit::Module BuildEncoder(const std::vector<int>& widths, uint64_t seed) {
+torch::jit::Module BuildEncoder(const std::vector<int>& widths, uint64_t seed,
+                                int pixel_grid) {
   EncoderBuilder b(seed);
   auto conv_bn = [&](const std::string& name, const std::string& input,
                      int cout, int cin, int k, int stride) {
@@ -96,7 +98,26 @@ torch::jit::Module BuildEncoder(const std::vector<int>& widths, uint64_t seed) {
     cin = c;
   }
   b.Line("return torch.mean(x, [2, 3])");
-  return b.Finish();
+  if (pixel_grid <= 0) return b.Finish("forward", "");
+  // The built-in model's thumbnail (builtin_model.cc), both parts at unit
+  // length (a zero part stays zero).
+  return b.Finish("features", absl::StrFormat(R"(
+def forward(self, x):
+    f = self.features(x)
+    f = f / torch.clamp_min(torch.sqrt(torch.sum(f * f, [1], True)), 1e-12)
+    t = torch.flatten(torch.adaptive_avg_pool2d(x, [%d, %d]), 1)
+    t = t - torch.mean(t, [1], True)
+    t = t / torch.clamp_min(torch.sqrt(torch.sum(t * t, [1], True)), 1e-12)
+    return torch.cat([f, t], 1)
+)",
+                                              pixel_grid, pixel_grid));
+}
+
+torch::jit::Method TrainedMethod(const torch::jit::Module& module) {
+  if (auto m = module.find_method("features")) {
+    return *m;
+  }
+  return module.get_method("forward");
 }
 
 }  // namespace datapool

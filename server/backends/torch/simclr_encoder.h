@@ -43,11 +43,23 @@ class SplitMix64 {
   uint64_t state_;
 };
 
-// The encoder of `widths` (one stage each; D = the last width), in train
-// mode, its weights Kaiming-uniform from an integer-only generator seeded
-// with `seed`, so they depend on the seed alone (not on libtorch's global
-// generator or the machine). Throws what libtorch throws.
-torch::jit::Module BuildEncoder(const std::vector<int>& widths, uint64_t seed);
+// The encoder of `widths` (one stage each), in train mode, its weights
+// Kaiming-uniform from an integer-only generator seeded with `seed`, so they
+// depend on the seed alone (not on libtorch's global generator or the
+// machine). Throws what libtorch throws.
+//
+// With pixel_grid = 0, forward(x) is the network's features (D = the last
+// width). With pixel_grid = g > 0, the module also has the method
+// `features(x)` (that network, what training trains), and forward(x) is
+// [features(x) at unit length, the built-in model's centred g×g RGB
+// thumbnail of x at unit length]: D = the last width + 3·g·g, and the two
+// parts count equally in a distance.
+torch::jit::Module BuildEncoder(const std::vector<int>& widths, uint64_t seed,
+                                int pixel_grid = 0);
+
+// The method training trains: `features` when the module has one (an
+// encoder with pixels), else forward.
+torch::jit::Method TrainedMethod(const torch::jit::Module& module);
 
 }  // namespace datapool
 

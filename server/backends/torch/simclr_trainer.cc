@@ -192,6 +192,10 @@ absl::Status ValidateTrainerOptions(const SimClrTrainer::Options& o) {
                        absl::StrJoin(o.stage_widths, ", ")));
     }
   }
+  if (o.pixel_grid < 0 || o.pixel_grid > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pixel_grid must be in [0, 256], got ", o.pixel_grid));
+  }
   if (o.head_hidden < 1 || o.head_output < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("head widths must be positive, got ", o.head_hidden,
@@ -264,14 +268,14 @@ absl::Status ValidateImages(const std::vector<RgbImage>& images) {
 // parameters to train (*continued says which).
 absl::StatusOr<torch::jit::Module> MakeEncoder(const std::string& bytes,
                                                const std::vector<int>& widths,
-                                               uint64_t seed,
+                                               int pixel_grid, uint64_t seed,
                                                const torch::Device& device,
                                                bool* continued) {
   auto fresh = [&]() -> absl::StatusOr<torch::jit::Module> {
     *continued = false;
     try {
       torch::jit::Module m =
-          BuildEncoder(widths, StreamSeed(seed, Stream::kWeights));
+          BuildEncoder(widths, StreamSeed(seed, Stream::kWeights), pixel_grid);
       m.to(device);
       return m;
     } catch (const std::exception& e) {
@@ -309,15 +313,17 @@ void SetTraining(torch::jit::Module& m, bool on) {
   }
 }
 
-// D of `encoder`'s output for a 2×3×size×size batch; InvalidArgument when
-// forward fails or returns something other than a [2, D] float tensor.
-absl::StatusOr<int> ProbeDimension(torch::jit::Module& encoder, int size,
+// D of `method`'s output for a 2×3×size×size batch (the module in eval
+// mode); InvalidArgument when it fails or returns something other than a
+// [2, D] float tensor.
+absl::StatusOr<int> ProbeDimension(torch::jit::Module& encoder,
+                                   const torch::jit::Method& method, int size,
                                    const torch::Device& device) {
   SetTraining(encoder, false);
   torch::IValue out;
   try {
     torch::NoGradGuard no_grad;
-    out = encoder.forward(
+    out = method(
         {torch::zeros({2, 3, size, size},
                       torch::TensorOptions(torch::kFloat).device(device))});
   } catch (const std::exception& e) {
@@ -374,10 +380,18 @@ absl::StatusOr<TrainResult> SimClrTrainer::Train(
   const int total_steps = steps_per_epoch * options.epochs;
 
   bool continued = false;
-  ASSIGN_OR_RETURN(torch::jit::Module encoder,
-                   MakeEncoder(options.initial_model, options_.stage_widths,
-                               options.seed, device, &continued));
-  ASSIGN_OR_RETURN(const int dimension, ProbeDimension(encoder, side, device));
+  ASSIGN_OR_RETURN(
+      torch::jit::Module encoder,
+      MakeEncoder(options.initial_model, options_.stage_widths,
+                  options_.pixel_grid, options.seed, device, &continued));
+  // What the saved model embeds to, and what is trained (they differ when
+  // the embedding also carries the pixels).
+  ASSIGN_OR_RETURN(
+      const int dimension,
+      ProbeDimension(encoder, encoder.get_method("forward"), side, device));
+  torch::jit::Method trained = TrainedMethod(encoder);
+  ASSIGN_OR_RETURN(const int trained_dimension,
+                   ProbeDimension(encoder, trained, side, device));
 
   // Each epoch's order of the images (4 bytes per image per epoch).
   std::vector<std::vector<int>> order(options.epochs);
@@ -412,7 +426,8 @@ absl::StatusOr<TrainResult> SimClrTrainer::Train(
   result.device = device.is_cuda() ? "cuda" : "cpu";
   result.continued = continued;
   try {
-    ProjectionHead head(dimension, options_.head_hidden, options_.head_output,
+    ProjectionHead head(trained_dimension, options_.head_hidden,
+                        options_.head_output,
                         StreamSeed(options.seed, Stream::kWeights, 1), device);
     std::vector<torch::Tensor> params;
     for (const torch::Tensor& p : encoder.parameters()) {
@@ -437,7 +452,7 @@ absl::StatusOr<TrainResult> SimClrTrainer::Train(
                            torch::kFloat)
               .to(device);
       optimizer->zero_grad();
-      torch::Tensor features = encoder.forward({input}).toTensor();
+      torch::Tensor features = trained({input}).toTensor();
       torch::Tensor loss = NtXentLoss(head(features), options.temperature);
       loss.backward();
       optimizer->step();

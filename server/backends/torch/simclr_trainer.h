@@ -19,8 +19,10 @@ namespace datapool {
 //
 // The encoder: a 3×3 stride-2 stem, then one residual block (two 3×3
 // convolutions, batch norm, ReLU) per stage, each later stage halving the
-// resolution, then global average pooling: D = the last stage's width. The
-// head: Linear(D, head_hidden), ReLU, Linear(head_hidden, head_output).
+// resolution, then global average pooling: the last stage's width, which
+// the saved model's embedding carries beside the pixels (Options::
+// pixel_grid). The head, on the network's features only: Linear(width,
+// head_hidden), ReLU, Linear(head_hidden, head_output).
 // Augmented views are made on `augment_workers` threads while the model
 // trains; each view's randomness comes from (seed, epoch, image, view), so
 // the worker count does not change the result.
@@ -33,6 +35,13 @@ class SimClrTrainer final : public ModelTrainer {
     // Channels of the encoder's stages (default 32, 64, 128, 128; at least
     // one, each positive). The stem has the first stage's width.
     std::vector<int> stage_widths = {32, 64, 128, 128};
+    // The saved model's embedding: 0 for the network's features alone, or
+    // g > 0 for [the features, the built-in model's centred g×g thumbnail],
+    // each at unit length (D = the last width + 3·g·g; see BuildEncoder).
+    // Default kBuiltinModelGrid (16): a trained model keeps the default's
+    // neighbourhoods and adds what it learnt (bench/README.md, Training).
+    // A model to continue keeps its own layout.
+    int pixel_grid = 16;
     // Projection head widths (default 256 hidden, 128 out).
     int head_hidden = 256;
     int head_output = 128;

@@ -86,6 +86,7 @@ SimClrTrainer::Options SmallModel() {
   o.stage_widths = {16, 32, 64};
   o.head_hidden = 64;
   o.head_output = 32;
+  o.pixel_grid = 0;  // the network's features alone
   return o;
 }
 
@@ -159,15 +160,56 @@ TEST(SimClrTrainerTest, CheckpointLoadsInTorchEmbedderAndEmbeds) {
   }
 }
 
-TEST(SimClrTrainerTest, DefaultArchitectureEmbedsToItsLastWidth) {
+TEST(SimClrTrainerTest, DefaultEmbeddingIsTheLastWidthBesideTheThumbnail) {
   auto trainer = MakeTrainer(SimClrTrainer::Options());
   ASSERT_NE(trainer, nullptr);
   TrainOptions options = SmallRun(1);
   options.batch_size = 4;
   absl::StatusOr<TrainResult> result = trainer->Train(Images(8), options, {});
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->dimension, 128);
+  EXPECT_EQ(result->dimension, 128 + 3 * 16 * 16);
   EXPECT_EQ(result->losses.size(), 2u);
+}
+
+// Rows of `t` at unit length.
+torch::Tensor UnitRows(const torch::Tensor& t) {
+  return t / t.norm(2, {1}, true).clamp_min(1e-12);
+}
+
+TEST(SimClrTrainerTest, WithPixelsTheEmbeddingIsFeaturesThenTheThumbnail) {
+  SimClrTrainer::Options with_pixels = SmallModel();
+  with_pixels.pixel_grid = 4;
+  absl::StatusOr<TrainResult> result =
+      MakeTrainer(with_pixels)->Train(Images(16), SmallRun(1), {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->dimension, 64 + 3 * 4 * 4);
+
+  {
+    std::istringstream in(result->checkpoint);
+    torch::jit::Module model = torch::jit::load(in);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor x = torch::rand({3, 3, kSide, kSide}) * 4 - 2;
+    const torch::Tensor out = model.forward({x}).toTensor();
+    ASSERT_EQ(out.sizes(), (std::vector<int64_t>{3, 112}));
+    // The trained network's features at unit length, ...
+    const torch::Tensor features = model.get_method("features")({x}).toTensor();
+    ASSERT_EQ(features.size(1), 64);
+    EXPECT_TRUE(
+        torch::allclose(out.slice(1, 0, 64), UnitRows(features), 1e-5, 1e-6));
+    // ... then the built-in model's centred thumbnail at unit length.
+    torch::Tensor thumb = torch::adaptive_avg_pool2d(x, {4, 4}).flatten(1);
+    thumb = UnitRows(thumb - thumb.mean({1}, true));
+    EXPECT_TRUE(torch::allclose(out.slice(1, 64, 112), thumb, 1e-5, 1e-6));
+  }
+
+  // Continuing keeps the model's own layout, whatever the trainer's.
+  TrainOptions more = SmallRun(1);
+  more.initial_model = result->checkpoint;
+  absl::StatusOr<TrainResult> again =
+      MakeTrainer(SmallModel())->Train(Images(16), more, {});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->continued);
+  EXPECT_EQ(again->dimension, 112);
 }
 
 TEST(SimClrTrainerTest, SameSeedAndThreadsSameBytesOtherSeedOtherBytes) {
