@@ -379,6 +379,38 @@ class OperationsTest(unittest.TestCase):
         self.assertIn("--jpeg-decoder must be turbojpeg or opencv, got "
                       "'libjpeg'", proc.stderr)
 
+    def test_openmp_threads_wait_passively(self):
+        """libgomp's idle threads (libtorch's intra-op threads) sleep
+        instead of spinning, set before libgomp starts
+        (server/app/omp_wait_policy.cc re-executes the binary), unless the
+        environment already chose: OMP_DISPLAY_ENV makes libgomp print what
+        it runs with."""
+        base = {k: v for k, v in os.environ.items()
+                if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+
+        def libgomp_settings(**extra):
+            proc = subprocess.run(
+                [server_binary(), "--help"],
+                env=dict(base, OMP_DISPLAY_ENV="VERBOSE", **extra),
+                stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                timeout=TIMEOUT_S)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            # Printed once: libgomp started in the re-executed image only.
+            self.assertEqual(proc.stderr.count("OPENMP DISPLAY ENVIRONMENT "
+                                               "BEGIN"), 1, proc.stderr)
+            return dict(re.findall(
+                r"^\s*(OMP_WAIT_POLICY|GOMP_SPINCOUNT) = '([^']*)'",
+                proc.stderr, re.M))
+
+        self.assertEqual(libgomp_settings(),
+                         {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "0"})
+        self.assertEqual(
+            libgomp_settings(OMP_WAIT_POLICY="ACTIVE")["OMP_WAIT_POLICY"],
+            "ACTIVE")
+        self.assertEqual(
+            libgomp_settings(GOMP_SPINCOUNT="300000")["GOMP_SPINCOUNT"],
+            "300000")
+
 
 if __name__ == "__main__":
     unittest.main()
