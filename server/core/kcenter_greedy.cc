@@ -81,7 +81,8 @@ class GreedyRun {
                                              min_sq_.data(), &device_error_)) {
       return std::move(result_);
     }
-    if (device_ == nullptr && options_.prune != KCenterPrune::kOff) {
+    // kAuto starts with plain passes (see MaybeRetryPruning).
+    if (device_ == nullptr && options_.prune == KCenterPrune::kOn) {
       grouped_ = std::make_unique<CentreGroups>(in_.candidates, d_, &team_);
       grouped_->Build(min_sq_.data(), owner_.data(), n_, centres_.data(),
                       Args(nullptr, -1));
@@ -325,19 +326,19 @@ class GreedyRun {
                     floor_sq_};
   }
 
-  // KCenterPrune::kAuto: from kTrialPasses on, plain passes when the last
-  // kWindow pruned ones read more than kMaxCost of the rows on average (a
-  // pruned pass reads a row no faster than a plain one and pays for the
-  // groups on top); pruning is tried again, groups rebuilt, each time the
-  // passes so far have doubled (centres get closer as picks go on).
+  // KCenterPrune::kAuto: the first kTrialPasses passes are plain (with
+  // few centres nothing is pruned, and most rows change group: a pruned
+  // pass would cost more). Then the candidates are grouped and pruned
+  // passes run; when kWindow of them in a row cost more than kMaxCost of a
+  // plain pass on average (a pruned pass reads a row no faster than a
+  // plain one, and pays for the groups on top), plain passes again, and
+  // groups again when the passes have doubled (centres get closer as the
+  // picks go on). Selections of fewer picks never copy the candidates.
   static constexpr size_t kTrialPasses = 32, kWindow = 8;
   static constexpr double kMaxCost = 0.75;
   void MaybeStopPruning() {
     cost_window_[window_++ % kWindow] = grouped_->last_cost();
-    if (options_.prune != KCenterPrune::kAuto || passes_ < kTrialPasses ||
-        window_ < kWindow) {
-      return;
-    }
+    if (options_.prune != KCenterPrune::kAuto || window_ < kWindow) return;
     double sum = 0;
     for (double c : cost_window_) sum += c;
     if (sum / kWindow <= kMaxCost) return;
@@ -414,7 +415,7 @@ class GreedyRun {
   // Pruning: the grouped candidates (null: plain passes), the pruned
   // passes so far and the cost of the last ones (CentreGroups::last_cost).
   std::unique_ptr<CentreGroups> grouped_;
-  size_t passes_ = 0, window_ = 0, retry_at_ = 0;
+  size_t passes_ = 0, window_ = 0, retry_at_ = kTrialPasses;
   std::array<double, kWindow> cost_window_{};
   // Balance: picks (and pool samples) per group so far, and their total.
   std::vector<double> group_count_ = in_.group_count;

@@ -62,9 +62,10 @@ struct KCenterOptions {
   // candidates are kept grouped by nearest centre, each group's rows copied
   // together (one more copy of the candidates in memory), and a pass skips
   // the groups that cannot get nearer to the new centre. kAuto (default)
-  // starts pruned and falls back to plain passes for good when, after the
-  // first picks, the pruned passes still read most of the rows (uniform
-  // data, a pool of many small groups). kOn and kOff force either. Not
+  // runs plain passes for the first 32 picks, then pruned ones while they
+  // read less than 3/4 of the rows (clustered data), going back to plain
+  // passes where they do not (uniform data, a pool of many small groups)
+  // and trying again as the picks double. kOn and kOff force either. Not
   // used on a device.
   KCenterPrune prune = KCenterPrune::kAuto;
   // Run the passes on this device (borrowed) instead of the CPU. When it
