@@ -31,10 +31,16 @@ def thread_cpu(pid):
 
 
 def start_server(server_bin, shared, input_dir, threads, decode_threads,
-                 batch):
+                 batch, extra_args=(), env=None):
+    """The server under test; `env` (a dict) is added to this process's
+    environment."""
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update(env)
     return RunningServer(shared, input_dir, binary=server_bin, extra_args=[
         "--threads", threads, "--decode-threads", decode_threads,
-        "--batch-size", batch, "--device", "cpu"])
+        "--batch-size", batch, "--device", "cpu", *extra_args], env=full_env)
 
 
 class Cli:

@@ -17,8 +17,10 @@ MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def ceiling(model, n, batch, size, warmup_batches=5):
-    """images/s of model(batch) on random tensors already in memory."""
+def ceiling(model, n, batch, size, warmup_batches=5, cpu_ms=None):
+    """images/s of model(batch) on random tensors already in memory; with
+    `cpu_ms` (a list) also appends this process's CPU ms per image (all its
+    threads: the core-ms the forward pass costs, whatever else runs)."""
     gen = torch.Generator().manual_seed(0)
     batches = [torch.rand(batch, 3, size, size, generator=gen)
                for _ in range(8)]
@@ -26,10 +28,13 @@ def ceiling(model, n, batch, size, warmup_batches=5):
     with torch.inference_mode():
         for i in range(warmup_batches):
             model(batches[i % len(batches)])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(n_batches):
             model(batches[i % len(batches)])
         wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+    if cpu_ms is not None:
+        cpu_ms.append(1000 * cpu / (n_batches * batch))
     return n_batches * batch / wall
 
 
