@@ -332,8 +332,8 @@ class GreedyRun {
   // passes run; when kWindow of them in a row cost more than kMaxCost of a
   // plain pass on average (a pruned pass reads a row no faster than a
   // plain one, and pays for the groups on top), plain passes again, and
-  // groups again when the passes have doubled (centres get closer as the
-  // picks go on). Selections of fewer picks never copy the candidates.
+  // groups again when the passes have grown fourfold (centres get closer
+  // as the picks go on). Selections of fewer picks never copy the candidates.
   static constexpr size_t kTrialPasses = 32, kWindow = 8;
   static constexpr double kMaxCost = 0.75;
   void MaybeStopPruning() {
@@ -343,7 +343,7 @@ class GreedyRun {
     for (double c : cost_window_) sum += c;
     if (sum / kWindow <= kMaxCost) return;
     grouped_.reset();
-    retry_at_ = 2 * passes_;
+    retry_at_ = 4 * passes_;
   }
 
   // kAuto, plain passes: groups again when it is time to retry (before

@@ -65,7 +65,7 @@ struct KCenterOptions {
   // runs plain passes for the first 32 picks, then pruned ones while they
   // read less than 3/4 of the rows (clustered data), going back to plain
   // passes where they do not (uniform data, a pool of many small groups)
-  // and trying again as the picks double. kOn and kOff force either. Not
+  // and trying again as the picks grow fourfold. kOn and kOff force either. Not
   // used on a device.
   KCenterPrune prune = KCenterPrune::kAuto;
   // Run the passes on this device (borrowed) instead of the CPU. When it
