@@ -269,7 +269,9 @@ class GreedyRun {
     result_.picks.push_back(i);
     result_.distances.push_back(distance);
     if (options_.on_pick) options_.on_pick(result_.picks.size());
-    if (grouped_ != nullptr) grouped_->Remove(i, owner_[i], Args(nullptr, -1));
+    if (grouped_ != nullptr && min_sq_[i] != kTaken) {
+      grouped_->Remove(i, owner_[i], Args(nullptr, -1));
+    }
     min_sq_[i] = kTaken;
     if (!in_.groups.empty()) {
       group_count_[in_.groups[i]] += 1;

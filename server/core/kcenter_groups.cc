@@ -175,6 +175,7 @@ void CentreGroups::Remove(size_t i, int32_t owner, const PassArgs& a) {
   size_t pos = g.size();
   while (pos-- > 0 && g.index[pos] != i) {
   }
+  if (pos >= g.size()) return;  // not a member (cannot happen)
   Kill(&g, pos);
   Tidy(&g);
   --live_;
