@@ -126,9 +126,12 @@ std::string TrainText(const v1::TrainResponse& r) {
   std::string out = absl::StrFormat(
       "Trained %s on %d images: %d epochs (%d steps) in %.1f s, %.1f "
       "images/s on %s; loss %.4f -> %.4f (first and last epoch)\n",
-      r.continued() ? "the pool's model" : "a new network", r.images(),
-      r.epochs(), r.steps(), r.train_seconds(), r.images_per_second(),
-      r.device(), r.first_loss(), r.last_loss());
+      r.continued() ? (r.resumed() ? "the pool's model (resuming its last "
+                                     "train)"
+                                   : "the pool's model")
+                    : "a new network",
+      r.images(), r.epochs(), r.steps(), r.train_seconds(),
+      r.images_per_second(), r.device(), r.first_loss(), r.last_loss());
   absl::StrAppend(
       &out, PoolText(r.pool(), absl::StrCat(r.reembedded(),
                                             " samples re-embedded with the "

@@ -145,6 +145,8 @@ std::string TrainJson(const v1::TrainResponse& r) {
       .Key("images_per_second").Double(r.images_per_second())
       .Key("device").String(r.device())
       .Key("continued").Bool(r.continued())
+      .Key("resumed").Bool(r.resumed())
+      .Key("state_kept").Bool(r.state_kept())
       .Key("reembedded").UInt(r.reembedded());
   // clang-format on
   WriteFiles("dropped", r.dropped(), &w);

@@ -15,6 +15,11 @@ inline constexpr char kMetadataFileName[] = "datapool_meta.json";
 inline constexpr char kCsvFileName[] = "datapool_latest.csv";
 inline constexpr char kCheckpointFileName[] = "checkpoint_latest.ckpt";
 inline constexpr char kHistoryDirName[] = "history";
+// Beside the checkpoint, not versioned: what `train` needs to continue the
+// run that made the current checkpoint (a header line naming that model's
+// fingerprint, then the trainer's state). Ignored when the fingerprint is
+// not the pool's model's (after a restore, a set-model or another train).
+inline constexpr char kTrainStateFileName[] = "train_state.bin";
 // In history/: the rows a version appended to its base version, for a
 // version kept as those rows rather than as a whole CSV.
 inline constexpr char kAppendedFileName[] = "datapool_appended.csv";

@@ -44,6 +44,11 @@ struct TrainOptions {
   // no parameters to train (the built-in thumbnail): a new model of the
   // trainer's own architecture.
   std::string initial_model = {};
+  // TrainResult::state of the run that saved initial_model: the run then
+  // continues that run's projection head and optimiser state instead of
+  // starting new ones. Ignored without initial_model, and when it does not
+  // fit (TrainResult::resumed says which).
+  std::string initial_state = {};
 };
 
 // How a caller follows and stops a run. Both may be empty.
@@ -69,6 +74,12 @@ struct TrainResult {
   std::string device;
   // Whether initial_model was trained on (else a new model was).
   bool continued = false;
+  // Whether initial_state was resumed (else the head and optimiser were new).
+  bool resumed = false;
+  // What the next run on `checkpoint` needs to continue this one (its
+  // TrainOptions::initial_state): opaque bytes, about twice the model's
+  // size. Empty when the trainer keeps none.
+  std::string state;
 };
 
 // Implementations are thread-safe; concurrent runs share the cores.

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -79,6 +80,22 @@ absl::StatusOr<TrainOptions> TrainOptionsOf(const v1::TrainRequest& m) {
   }
   RETURN_IF_ERROR(ValidateAugmentOptions(to));
   return o;
+}
+
+// The first line of kTrainStateFileName, before the fingerprint.
+constexpr char kTrainStateHeader[] = "datapool-train-state 1 ";
+
+// The trainer's state saved beside `folder`'s checkpoint when it was saved
+// for the model `fingerprint`; empty otherwise (none, unreadable, stale).
+std::string ReadTrainState(const std::string& folder,
+                           const std::string& fingerprint) {
+  absl::StatusOr<std::string> bytes =
+      ReadFile(absl::StrCat(folder, "/", kTrainStateFileName));
+  const std::string header = absl::StrCat(kTrainStateHeader, fingerprint, "\n");
+  if (!bytes.ok() || fingerprint.empty() || !absl::StartsWith(*bytes, header)) {
+    return "";
+  }
+  return bytes->substr(header.size());
 }
 
 }  // namespace
@@ -223,7 +240,11 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
   if (!info.meta.model_fingerprint.empty()) {
     absl::StatusOr<std::string> current =
         ReadFile(absl::StrCat(info.folder, "/", kCheckpointFileName));
-    if (current.ok()) options.initial_model = *std::move(current);
+    if (current.ok()) {
+      options.initial_model = *std::move(current);
+      options.initial_state =
+          ReadTrainState(info.folder, info.meta.model_fingerprint);
+    }
   }
   TrainControl control;
   control.cancelled = cancelled;
@@ -246,6 +267,15 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
                                   options.input_size, params, report));
   ASSIGN_OR_RETURN(PoolInfo after, manager_.GetPool(pool));
   ToProto(after, response->mutable_pool());
+  // For the next train of this model. The version is committed: failing to
+  // keep the state only means that run starts a new head and optimiser.
+  if (!trained.state.empty()) {
+    absl::Status kept = WriteFileAtomically(
+        absl::StrCat(after.folder, "/", kTrainStateFileName),
+        absl::StrCat(kTrainStateHeader, after.meta.model_fingerprint, "\n",
+                     trained.state));
+    response->set_state_kept(kept.ok());
+  }
   const size_t steps = trained.losses.size();
   const size_t per_epoch =
       std::max<size_t>(1, steps / static_cast<size_t>(options.epochs));
@@ -263,6 +293,7 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
   response->set_images_per_second(trained.images_per_second);
   response->set_device(trained.device);
   response->set_continued(trained.continued);
+  response->set_resumed(trained.resumed);
   response->set_reembedded(outcome.reembedded);
   for (const SkippedFile& s : outcome.dropped) {
     v1::SkippedFile* d = response->add_dropped();

@@ -209,10 +209,23 @@ class TrainTest(ImagesTestBase):
                             "--batch-size", "8", "--device", "cpu")
         self.assertEqual(out["device"], "cpu", out)
         self.assertIs(out["continued"], False, out)  # the built-in: no weights
-        # Training again continues from the trained checkpoint.
+        self.assertIs(out["resumed"], False, out)
+        self.assertIs(out["state_kept"], True, out)
+        state = os.path.join(self.pool_dir("g1"), "train_state.bin")
+        self.assertTrue(os.path.isfile(state))
+        # Training again continues from the trained checkpoint, and from the
+        # head and optimiser state of the train that made it.
         out = self.cli_json("train", "--pool", "g1", "--epochs", "1",
                             "--batch-size", "8")
         self.assertIs(out["continued"], True, out)
+        self.assertIs(out["resumed"], True, out)
+        # Back to version 2: its model is not the one the state was kept
+        # for, so the next train starts a new head and optimiser.
+        self.cli_json("pools", "restore", "g1", "2")
+        out = self.cli_json("train", "--pool", "g1", "--epochs", "1",
+                            "--batch-size", "8")
+        self.assertIs(out["continued"], True, out)
+        self.assertIs(out["resumed"], False, out)
 
     def test_select_train_is_the_workers_run_in_one_command(self):
         # A new pool: selected into with the default model, then trained.

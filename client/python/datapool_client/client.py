@@ -399,7 +399,8 @@ class Client:
             device=response.device, reembedded=response.reembedded,
             dropped=_convert.skipped(response.dropped),
             skipped=_convert.skipped(response.skipped),
-            continued=response.continued)
+            continued=response.continued, resumed=response.resumed,
+            state_kept=response.state_kept)
 
     def set_pool_model(self, name: str, model: PathLike, *,
                        input_size: Optional[int] = None,

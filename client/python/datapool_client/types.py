@@ -203,7 +203,10 @@ class TrainResult:
     training saw (images, epochs, steps, the mean loss of the first and
     last epoch, seconds, images/s, "cpu" or "cuda"), how many samples were
     re-embedded, samples dropped (drop_unreadable) and files not trained
-    on, with the reason."""
+    on, with the reason. ``continued``: it trained the pool's model (not
+    a new network); ``resumed``: also the projection head and optimiser
+    state of the train that made that model; ``state_kept``: this train's
+    state was kept for the next one."""
     pool: PoolInfo
     images: int
     epochs: int
@@ -217,6 +220,8 @@ class TrainResult:
     dropped: List[Skipped]
     skipped: List[Skipped]
     continued: bool = False
+    resumed: bool = False
+    state_kept: bool = False
 
 
 @dataclass(frozen=True)

@@ -281,6 +281,53 @@ TEST(SimClrTrainerTest, ContinuesFromACheckpoint) {
   EXPECT_EQ((*embedder)->dimension(), 64u);
 }
 
+TEST(SimClrTrainerTest, ResumesTheHeadAndOptimiserOfTheRunThatMadeTheModel) {
+  auto trainer = MakeTrainer();
+  ASSERT_NE(trainer, nullptr);
+  const std::vector<RgbImage> images = Images(32);
+  absl::StatusOr<TrainResult> first = trainer->Train(images, SmallRun(1), {});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->resumed);
+  ASSERT_FALSE(first->state.empty());
+
+  auto again = [&](const std::string& state,
+                   const SimClrTrainer::Options& model = SmallModel()) {
+    TrainOptions o = SmallRun(1);
+    o.initial_model = first->checkpoint;
+    o.initial_state = state;
+    return MakeTrainer(model)->Train(images, o, {});
+  };
+  absl::StatusOr<TrainResult> resumed = again(first->state);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_TRUE(resumed->continued);
+  EXPECT_TRUE(resumed->resumed);
+  absl::StatusOr<TrainResult> fresh = again("");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_TRUE(fresh->continued);
+  EXPECT_FALSE(fresh->resumed);
+  EXPECT_NE(resumed->losses, fresh->losses);
+  // As reproducible as a fresh run.
+  absl::StatusOr<TrainResult> resumed_again = again(first->state);
+  ASSERT_TRUE(resumed_again.ok()) << resumed_again.status();
+  EXPECT_TRUE(resumed->checkpoint == resumed_again->checkpoint);
+
+  // A state that does not fit is left aside: the run is a fresh one.
+  SimClrTrainer::Options other_head = SmallModel();
+  other_head.head_hidden = 48;
+  for (const auto& [state, model] :
+       {std::make_pair(std::string("not a state"), SmallModel()),
+        std::make_pair(first->state.substr(0, first->state.size() / 2),
+                       SmallModel()),
+        std::make_pair(first->state, other_head)}) {
+    absl::StatusOr<TrainResult> run = again(state, model);
+    ASSERT_TRUE(run.ok()) << run.status();
+    EXPECT_FALSE(run->resumed);
+    if (model.head_hidden == SmallModel().head_hidden) {
+      EXPECT_EQ(run->losses, fresh->losses);
+    }
+  }
+}
+
 TEST(SimClrTrainerTest, CheckpointLoadsInPython) {
   if (!PythonHasTorch()) GTEST_SKIP() << "no Python with torch";
   auto trainer = MakeTrainer();
