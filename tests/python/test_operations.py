@@ -379,6 +379,22 @@ class OperationsTest(unittest.TestCase):
         self.assertIn("--jpeg-decoder must be turbojpeg or opencv, got "
                       "'libjpeg'", proc.stderr)
 
+    def test_prune_flags(self):
+        """--prune forces pruned passes, --no-prune plain ones (the default
+        chooses by data); both at once stop the server at start."""
+        for flag in ("--prune", "--no-prune"):
+            with RunningServer(self.shared, self.input, ["--model", "none",
+                                                         flag]):
+                pass
+        proc = subprocess.run(
+            [server_binary(), "--shared-dir", self.shared, "--listen",
+             "127.0.0.1:0", "--model", "none", "--prune", "--no-prune"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=TIMEOUT_S)
+        self.assertEqual(proc.returncode, 2, proc)
+        self.assertIn("--prune and --no-prune exclude each other",
+                      proc.stderr)
+
     def test_openmp_threads_wait_passively(self):
         """libgomp's idle threads (libtorch's intra-op threads) sleep
         instead of spinning, set before libgomp starts
