@@ -5,8 +5,10 @@
 
 #include <exception>
 #include <limits>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/backends/faiss/fused_nearest.h"
 
 namespace datapool {
 namespace {
@@ -29,21 +31,25 @@ absl::Status Guard(const char* what, Fn&& fn) {
 }  // namespace
 
 struct FaissFlatIndex::Impl {
-  explicit Impl(size_t d) : index(static_cast<int64_t>(d)) {}
+  Impl(size_t d, Nearest n) : index(static_cast<int64_t>(d)), nearest(n) {}
   faiss::IndexFlatL2 index;
+  Nearest nearest;
+  // The rows' squared norms, for FusedNearest (kFused only).
+  std::vector<float> norms;
 };
 
-VectorIndexFactory FaissFlatIndex::Factory() {
-  return [](size_t dimension) -> absl::StatusOr<std::unique_ptr<VectorIndex>> {
+VectorIndexFactory FaissFlatIndex::Factory(Nearest nearest) {
+  return [nearest](
+             size_t dimension) -> absl::StatusOr<std::unique_ptr<VectorIndex>> {
     if (dimension == 0) {
       return absl::InvalidArgumentError("index dimension must be >= 1");
     }
-    return std::make_unique<FaissFlatIndex>(dimension);
+    return std::make_unique<FaissFlatIndex>(dimension, nearest);
   };
 }
 
-FaissFlatIndex::FaissFlatIndex(size_t dimension)
-    : impl_(std::make_unique<Impl>(dimension)) {}
+FaissFlatIndex::FaissFlatIndex(size_t dimension, Nearest nearest)
+    : impl_(std::make_unique<Impl>(dimension, nearest)) {}
 FaissFlatIndex::~FaissFlatIndex() = default;
 
 size_t FaissFlatIndex::dimension() const {
@@ -54,7 +60,21 @@ size_t FaissFlatIndex::size() const {
 }
 
 absl::Status FaissFlatIndex::Add(const float* rows, size_t n) {
-  return Guard("add", [&] { impl_->index.add(static_cast<int64_t>(n), rows); });
+  return Guard("add", [&] {
+    if (impl_->nearest == Nearest::kFused) {
+      // Norms first: if FAISS's add throws, they are trimmed back.
+      const size_t before = impl_->norms.size();
+      AppendSquaredNorms(rows, n, dimension(), &impl_->norms);
+      try {
+        impl_->index.add(static_cast<int64_t>(n), rows);
+      } catch (...) {
+        impl_->norms.resize(before);
+        throw;
+      }
+    } else {
+      impl_->index.add(static_cast<int64_t>(n), rows);
+    }
+  });
 }
 
 absl::Status FaissFlatIndex::Search(const float* queries, size_t n, size_t k,
@@ -67,6 +87,12 @@ absl::Status FaissFlatIndex::Search(const float* queries, size_t n, size_t k,
       indices[i] = -1;
     }
     return absl::OkStatus();
+  }
+  if (k == 1 && n >= kFusedMinQueries && impl_->nearest == Nearest::kFused) {
+    return Guard("search", [&] {
+      FusedNearest(queries, n, impl_->index.get_xb(), impl_->norms.data(),
+                   size(), dimension(), sq_distances, indices);
+    });
   }
   return Guard("search", [&] {
     impl_->index.search(static_cast<int64_t>(n), queries,

@@ -1,5 +1,6 @@
 // VectorIndex on FAISS: exact IndexFlatL2 (a contiguous row-major array;
-// batched queries run as BLAS sgemm blocks).
+// batched queries run as BLAS sgemm blocks). Nearest-row searches (k = 1)
+// of many queries run fused (fused_nearest.h) by default.
 #ifndef DATAPOOL_SERVER_BACKENDS_FAISS_FAISS_INDEX_H_
 #define DATAPOOL_SERVER_BACKENDS_FAISS_FAISS_INDEX_H_
 
@@ -16,9 +17,15 @@ class FaissFlatIndex final : public VectorIndex {
   // blocks on all cores: Debian's OpenMP build of OpenBLAS shares FAISS's
   // OpenMP threads (nested regions run serially), so nothing is
   // oversubscribed; measured 49 -> ~95 GFLOP/s on 2 cores.
-  static VectorIndexFactory Factory();
+  //
+  // kFused: k = 1 searches of at least kFusedMinQueries queries run through
+  // FusedNearest (no N × P distance blocks; measured in
+  // bench/kcenter_bench.py); kFaiss: every search through FAISS.
+  enum class Nearest { kFused, kFaiss };
+  static constexpr size_t kFusedMinQueries = 20;  // FAISS's BLAS threshold
+  static VectorIndexFactory Factory(Nearest nearest = Nearest::kFused);
 
-  explicit FaissFlatIndex(size_t dimension);
+  explicit FaissFlatIndex(size_t dimension, Nearest nearest = Nearest::kFused);
   ~FaissFlatIndex() override;
 
   size_t dimension() const override;
