@@ -52,6 +52,7 @@ std::vector<float> ReadF32(const std::string& path, size_t count);
 // The probe subcommands (machine_probes.cc).
 int CmdBandwidth(Flags& flags);
 int CmdSgemm(Flags& flags);
+int CmdFma(Flags& flags);
 // Sampled against exact typicality (typicality_check.cc).
 int CmdTypicalityCheck(Flags& flags);
 

@@ -5,19 +5,25 @@
 //   bandwidth [--gib=1] [--threads=2] [--reps=3]
 //       Streaming read bandwidth: sums a float array with T threads, best
 //       of reps, in GB/s (1e9 bytes/s).
+//   fma [--threads=2] [--reps=3]
+//       The FMA peak in GFLOP/s: 16 independent FMA chains per thread
+//       (AVX-512, else AVX2) on T threads at once, and on 1.
 //   sgemm [--threads=2] [--reps=3]
 //       BLAS sgemm rate in GFLOP/s, through the BLAS that FAISS links, on
 //       the shapes FAISS's flat search uses (1024 x 4096 x d blocks) and a
 //       2048 x 2048 x d square-ish one; d in {32, 128}. Best over shapes.
 //   kcenter --candidates=FILE --n=N --d=D [--pool=FILE --p=P] --k=K
 //           [--threads=2] [--modes=pruned,exact,auto] [--picks-out=PREFIX]
-//           [--blas-threads=B] [--reps=R]
+//           [--blas-threads=B] [--reps=R] [--pool-paths=fused,faiss]
 //       Reads raw little-endian float32 rows (n x d, then p x d), runs the
 //       pool phase when a pool is given (FAISS IndexFlatL2 add + batched k=1
-//       search of all candidates, as PoolManager does), then KCenterGreedy
-//       once per mode: pruned (KCenterPrune::kOn), exact (kOff), auto
-//       (kAuto, the server's default). Picks go to PREFIX.<mode>.txt (one
-//       index a line).
+//       search of all candidates, as PoolManager does: fused, the server's
+//       path, timed as pool_add_s / pool_search_s; and FAISS's own search
+//       before it, as pool_faiss_*, with how many rows agree;
+//       --pool-paths=faiss or =fused runs one, k-center then on its rows),
+//       then KCenterGreedy once per mode: pruned (KCenterPrune::kOn), exact
+//       (kOff), auto (kAuto, the server's default). Picks go to
+//       PREFIX.<mode>.txt (one index a line).
 //       --blas-threads overrides the one BLAS thread that the factory sets
 //       (a what-if for the pool phase). --reps runs each mode R times,
 //       interleaved, and reports the best time (and all of them).
@@ -37,6 +43,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -75,6 +82,7 @@ struct KCenterArgs {
   // (0 = leave the factory's setting).
   int blas_threads = 0;
   int reps = 1;
+  bool pool_fused = true, pool_faiss = true;
 };
 
 std::vector<std::string> ParseModes(const std::string& flag) {
@@ -105,6 +113,10 @@ KCenterArgs ParseKCenterArgs(Flags& flags) {
   a.picks_out = flags.Str("picks-out", "");
   a.blas_threads = static_cast<int>(flags.Int("blas-threads", 0));
   a.reps = static_cast<int>(flags.Int("reps", 1));
+  const std::string paths = flags.Str("pool-paths", "fused,faiss");
+  a.pool_fused = paths.find("fused") != std::string::npos;
+  a.pool_faiss = paths.find("faiss") != std::string::npos;
+  if (!a.pool_fused && !a.pool_faiss) Die("--pool-paths: fused and/or faiss");
   flags.CheckAllUsed();
   if (a.cand_path.empty() || a.n == 0 || a.d == 0 || a.k == 0) {
     Die("kcenter needs --candidates, --n, --d and --k");
@@ -117,15 +129,18 @@ KCenterArgs ParseKCenterArgs(Flags& flags) {
 // on commit in the server; timed here too), then one batched k=1 search.
 struct PoolPhase {
   std::vector<int64_t> nearest;
+  std::vector<float> sq;
   double add_s = 0, search_s = 0;
 };
 
 PoolPhase NearestPool(const KCenterArgs& a,
                       const std::vector<float>& candidates,
-                      const std::vector<float>& pool) {
+                      const std::vector<float>& pool,
+                      datapool::FaissFlatIndex::Nearest nearest) {
   PoolPhase out;
   if (a.p == 0) return out;
-  datapool::VectorIndexFactory factory = datapool::FaissFlatIndex::Factory();
+  datapool::VectorIndexFactory factory =
+      datapool::FaissFlatIndex::Factory(nearest);
   if (a.blas_threads > 0) SetBlasThreads(a.blas_threads);
   auto made = factory(a.d);
   if (!made.ok()) Die(std::string(made.status().message()));
@@ -135,9 +150,10 @@ PoolPhase NearestPool(const KCenterArgs& a,
   out.add_s = Seconds(t0, Clock::now());
   if (!st.ok()) Die(std::string(st.message()));
   out.nearest.resize(a.n);
-  std::vector<float> sq(a.n);
+  out.sq.resize(a.n);
   t0 = Clock::now();
-  st = index->Search(candidates.data(), a.n, 1, sq.data(), out.nearest.data());
+  st = index->Search(candidates.data(), a.n, 1, out.sq.data(),
+                     out.nearest.data());
   out.search_s = Seconds(t0, Clock::now());
   if (!st.ok()) Die(std::string(st.message()));
   return out;
@@ -257,7 +273,23 @@ int CmdKCenter(Flags& flags) {
   if (a.p > 0) pool = ReadF32(a.pool_path, a.p * a.d);
   const double load_s = Seconds(t0, Clock::now());
   const long rss_after_load = PeakRssKiB();
-  const PoolPhase phase = NearestPool(a, candidates, pool);
+  // FAISS's search, then the fused one (the server's), side by side.
+  const PoolPhase faiss_phase =
+      a.pool_faiss ? NearestPool(a, candidates, pool,
+                                 datapool::FaissFlatIndex::Nearest::kFaiss)
+                   : PoolPhase();
+  const PoolPhase phase =
+      a.pool_fused ? NearestPool(a, candidates, pool,
+                                 datapool::FaissFlatIndex::Nearest::kFused)
+                   : faiss_phase;
+  size_t rows_agree = 0;
+  float max_sq_diff = 0;
+  for (size_t i = 0;
+       i < std::min(phase.nearest.size(), faiss_phase.nearest.size()); ++i) {
+    rows_agree += phase.nearest[i] == faiss_phase.nearest[i];
+    max_sq_diff =
+        std::max(max_sq_diff, std::abs(phase.sq[i] - faiss_phase.sq[i]));
+  }
 
   // Each mode `reps` times, interleaved; the best time is reported (all
   // runs of a mode give the same picks: the engine is deterministic).
@@ -285,9 +317,12 @@ int CmdKCenter(Flags& flags) {
   std::printf(
       "{\"n\": %zu, \"d\": %zu, \"p\": %zu, \"k\": %zu, \"threads\": %d, "
       "\"load_s\": %.6f, \"pool_add_s\": %.6f, \"pool_search_s\": %.6f, "
+      "\"pool_faiss_add_s\": %.6f, \"pool_faiss_search_s\": %.6f, "
+      "\"pool_rows_agree\": %zu, \"pool_max_sq_diff\": %.6g, "
       "\"candidate_bytes\": %zu, \"rss_after_load_kib\": %ld, "
       "\"peak_rss_kib\": %ld, \"ru_maxrss_kib\": %ld, \"runs\": [%s]}\n",
       a.n, a.d, a.p, a.k, a.threads, load_s, phase.add_s, phase.search_s,
+      faiss_phase.add_s, faiss_phase.search_s, rows_agree, max_sq_diff,
       a.n * a.d * sizeof(float), rss_after_load, PeakRssKiB(), RuMaxRssKiB(),
       runs.c_str());
   return 0;
@@ -300,7 +335,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: datapool_kcenter_bench "
-        "bandwidth|sgemm|kcenter|typicality-check "
+        "bandwidth|fma|sgemm|kcenter|typicality-check "
         "[--flag=value ...]\n(see the top of bench/kcenter_bench.cc)\n");
     return 2;
   }
@@ -308,6 +343,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "bandwidth") return datapool_bench::CmdBandwidth(flags);
   if (cmd == "sgemm") return datapool_bench::CmdSgemm(flags);
+  if (cmd == "fma") return datapool_bench::CmdFma(flags);
   if (cmd == "kcenter") return CmdKCenter(flags);
   if (cmd == "typicality-check") {
     return datapool_bench::CmdTypicalityCheck(flags);

@@ -43,11 +43,12 @@ class Rows:
     limits (GB/s, GFLOP/s) and J, which turns a comparison into a verdict
     (None, no verdict, with --quick)."""
 
-    def __init__(self, table, sizes, gbps, gflops, judge):
+    def __init__(self, table, sizes, gbps, gflops, judge, fma_gflops=None):
         self.t = table
         self.S = sizes
         self.gbps = gbps
         self.gflops = gflops
+        self.fma_gflops = fma_gflops
         self.J = (lambda ok: ok) if judge else (lambda ok: None)
 
     def bw_bound(self, nn, dd, kk):
@@ -101,8 +102,25 @@ def add_pool_rows(R, e, e_pool_bt, npr, threads):
                                          flop / pool_s / 1e9),
           "sgemm bound %s" % fmt_s(b), "%.2fx bound" % (pool_s / b),
           "<= 2x", J(pool_s <= 2 * b))
-    bt = e_pool_bt["pool_add_s"] + e_pool_bt["pool_search_s"]
-    t.add("  what-if: same with BLAS on %d threads" % threads,
+    # The search alone against the FMA peak: fused (the server's path)
+    # and FAISS's k=1 search, side by side in the same run.
+    peak = R.fma_gflops
+    for label, s, goal in (
+            ("fused search (server)", e["pool_search_s"], ">= 60% FMA peak"),
+            ("FAISS IndexFlatL2 k=1 search", e["pool_faiss_search_s"],
+             "(info)")):
+        g = flop / s / 1e9
+        t.add("  pool %s" % label,
+              "%s (%.1f GFLOP/s)" % (fmt_s(s), g),
+              "FMA peak %.1f GFLOP/s" % peak, "%.0f%% of peak" % (100 * g / peak),
+              goal, J(g >= 0.6 * peak) if goal != "(info)" else None)
+    t.add("  fused vs FAISS search, same rows",
+          "%d of %d rows agree" % (e["pool_rows_agree"], n),
+          "max |d2 diff| %.3g" % e["pool_max_sq_diff"],
+          "%.1fx faster" % (e["pool_faiss_search_s"] / e["pool_search_s"]),
+          "(info)")
+    bt = e_pool_bt["pool_faiss_add_s"] + e_pool_bt["pool_faiss_search_s"]
+    t.add("  what-if: FAISS search with BLAS on %d threads" % threads,
           "%s (%.0f GFLOP/s)" % (fmt_s(bt), flop / bt / 1e9),
           "sgemm bound %s" % fmt_s(b), "%.2fx bound" % (bt / b),
           "(info)")
@@ -235,7 +253,7 @@ def build_table(args, S, skip, judge, res, np_res):
     """Every row, in order: k-center, pool, big, pruning, gRPC."""
     t = Table()
     R = Rows(t, S, res["bandwidth"]["read_gbps"], res["sgemm"]["gflops"],
-             judge)
+             judge, res["fma"]["gflops"])
     eng = res["engine"]
     add_kcenter_rows(R, eng["clustered"], eng["uniform"], np_res)
     if "pool" not in skip:
@@ -259,7 +277,8 @@ def print_report(args, res, np_res, t, judge):
     """The header lines, the table and the total, on stdout."""
     mach = res["machine"]
     bw, sg = res["bandwidth"], res["sgemm"]
-    (bw0, sg0), (bw1, sg1) = res["probes_start"], res["probes_end"]
+    (bw0, sg0, fm0), (bw1, sg1, fm1) = res["probes_start"], res["probes_end"]
+    fm = res["fma"]
     blas_np = np_res.get("clustered", {}).get("blas", {})
     print()
     print("Greedy k-center benchmark%s, %d threads"
@@ -273,6 +292,9 @@ def print_report(args, res, np_res, t, judge):
           "sgemm %.1f GFLOP/s (%d threads; %.1f on 1) [%s]"
           % (bw["read_gbps"], args.threads, bw["read_gbps_1thread"],
              sg["gflops"], args.threads, sg["gflops_1thread"], sg["blas"]))
+    print("  FMA peak %.1f GFLOP/s (%s, %d threads; %.1f on 1); start %.1f, "
+          "end %.1f" % (fm["gflops"], fm["isa"], args.threads,
+                        fm["gflops_1thread"], fm0["gflops"], fm1["gflops"]))
     print("  start: read %.1f GB/s, sgemm %.1f GFLOP/s; end: read %.1f GB/s, "
           "sgemm %.1f GFLOP/s" % (bw0["read_gbps"], sg0["gflops"],
                                   bw1["read_gbps"], sg1["gflops"]))

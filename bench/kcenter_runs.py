@@ -68,11 +68,14 @@ def numpy_peer(args, cand, n, d, k, pool=None, p=0, tag="", form=None):
 
 
 def probes(args):
-    """(read bandwidth, sgemm rate) from the engine binary."""
+    """(read bandwidth, sgemm rate, FMA peak) from the engine binary."""
     bw = run_json([args.bench_bin, "bandwidth", "--gib=1",
                    "--threads=%d" % args.threads, "--reps=3"],
                   what="read bandwidth")
     sg = run_json([args.bench_bin, "sgemm",
                    "--threads=%d" % args.threads, "--reps=3"],
                   what="sgemm")
-    return bw, sg
+    fma = run_json([args.bench_bin, "fma",
+                    "--threads=%d" % args.threads, "--reps=3"],
+                   what="FMA peak")
+    return bw, sg, fma

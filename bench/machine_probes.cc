@@ -1,5 +1,7 @@
 // The machine probes of the bench engine: streaming read bandwidth and the
-// BLAS's sgemm rate (see the top of kcenter_bench.cc).
+// BLAS's sgemm rate, and the FMA peak (see the top of kcenter_bench.cc).
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -149,6 +151,85 @@ int CmdSgemm(Flags& flags) {
       "{\"probe\": \"sgemm\", \"threads\": %d, \"gflops\": %.2f, "
       "\"gflops_1thread\": %.2f, \"blas\": \"%s\", \"shapes\": [%s]}\n",
       threads, best, best1, core.c_str(), per_shape.c_str());
+  return 0;
+}
+
+// ---------------------------------------------------------------- FMA peak
+
+// `iters` rounds of 12 independent FMA chains (enough to cover the FMA
+// latency on two ports), 16 (AVX-512) or 8 (AVX2) floats each, in named
+// registers; returns a sum so that nothing is elided. 2 flop per lane per
+// FMA.
+#define DATAPOOL_FMA_CHAINS(V, FMA, SET1, ADD)                               \
+  V c0 = SET1(0.f), c1 = SET1(.1f), c2 = SET1(.2f), c3 = SET1(.3f);          \
+  V c4 = SET1(.4f), c5 = SET1(.5f), c6 = SET1(.6f), c7 = SET1(.7f);          \
+  V c8 = SET1(.8f), c9 = SET1(.9f), c10 = SET1(1.f), c11 = SET1(1.1f);       \
+  const V a = SET1(0.999999f), b = SET1(1e-7f);                              \
+  for (int64_t i = 0; i < iters; ++i) {                                      \
+    c0 = FMA(c0, a, b), c1 = FMA(c1, a, b), c2 = FMA(c2, a, b);              \
+    c3 = FMA(c3, a, b), c4 = FMA(c4, a, b), c5 = FMA(c5, a, b);              \
+    c6 = FMA(c6, a, b), c7 = FMA(c7, a, b), c8 = FMA(c8, a, b);              \
+    c9 = FMA(c9, a, b), c10 = FMA(c10, a, b), c11 = FMA(c11, a, b);          \
+  }                                                                          \
+  const V s =                                                                \
+      ADD(ADD(ADD(ADD(c0, c1), ADD(c2, c3)), ADD(ADD(c4, c5), ADD(c6, c7))), \
+          ADD(ADD(c8, c9), ADD(c10, c11)));
+
+constexpr int kFmaChains = 12;
+
+__attribute__((target("avx512f"))) float FmaLoop512(int64_t iters) {
+  DATAPOOL_FMA_CHAINS(__m512, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_add_ps)
+  float out[16];
+  _mm512_storeu_ps(out, s);
+  float t = 0;
+  for (float x : out) t += x;
+  return t;
+}
+
+__attribute__((target("avx2,fma"))) float FmaLoop256(int64_t iters) {
+  DATAPOOL_FMA_CHAINS(__m256, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_add_ps)
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  float t = 0;
+  for (float x : out) t += x;
+  return t;
+}
+
+#undef DATAPOOL_FMA_CHAINS
+
+// GFLOP/s of `threads` FmaLoops at once (best of reps).
+double FmaRate(bool avx512, int threads, int reps, double* sink) {
+  const int64_t iters = 50'000'000;  // ~0.1-0.2 s per thread
+  const double lanes = avx512 ? 16 : 8;
+  double best = 0;
+  for (int r = 0; r < reps; ++r) {
+    std::vector<float> out(threads);
+    std::vector<std::thread> team;
+    const auto t0 = Clock::now();
+    for (int t = 0; t < threads; ++t) {
+      team.emplace_back(
+          [&, t] { out[t] = avx512 ? FmaLoop512(iters) : FmaLoop256(iters); });
+    }
+    for (auto& th : team) th.join();
+    const double s = Seconds(t0, Clock::now());
+    for (float x : out) *sink += x;
+    best = std::max(best, 2.0 * lanes * kFmaChains * iters * threads / s / 1e9);
+  }
+  return best;
+}
+
+int CmdFma(Flags& flags) {
+  const int threads = static_cast<int>(flags.Int("threads", 2));
+  const int reps = static_cast<int>(flags.Int("reps", 3));
+  flags.CheckAllUsed();
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  double sink = 0;
+  const double g = FmaRate(avx512, threads, reps, &sink);
+  const double g1 = FmaRate(avx512, 1, reps, &sink);
+  std::printf(
+      "{\"probe\": \"fma\", \"isa\": \"%s\", \"threads\": %d, "
+      "\"gflops\": %.2f, \"gflops_1thread\": %.2f, \"checksum\": %.3g}\n",
+      avx512 ? "avx512" : "avx2", threads, g, g1, sink);
   return 0;
 }
 
