@@ -108,21 +108,19 @@ absl::Status ParseAugment(const std::string& list, v1::TrainAugmentation* a) {
     }
     (a->*(found->set))(v);
   }
+  // Each bound as given, else its default (0 is out of range for these
+  // keys, so a 0 here was not given).
   const struct {
     absl::string_view lo_name, hi_name;
-    bool set;
     Getter lo, hi;
     double lo_default, hi_default;
   } pairs[] = {
-      {"crop-min-scale", "crop-max-scale",
-       a->has_crop_min_scale() || a->has_crop_max_scale(), &A::crop_min_scale,
+      {"crop-min-scale", "crop-max-scale", &A::crop_min_scale,
        &A::crop_max_scale, 0.2, 1.0},
-      {"blur-min-sigma", "blur-max-sigma",
-       a->has_blur_min_sigma() || a->has_blur_max_sigma(), &A::blur_min_sigma,
+      {"blur-min-sigma", "blur-max-sigma", &A::blur_min_sigma,
        &A::blur_max_sigma, 0.1, 2.0},
   };
   for (const auto& p : pairs) {
-    if (!p.set) continue;
     const double lo = (a->*p.lo)() != 0 ? (a->*p.lo)() : p.lo_default;
     const double hi = (a->*p.hi)() != 0 ? (a->*p.hi)() : p.hi_default;
     if (lo > hi) {
