@@ -8,6 +8,8 @@
 #   3. stages what the runtime stage copies, as it lies in the image:
 #        STAGE_DIR/usr/local/bin/datapool-server   (stripped)
 #        STAGE_DIR/usr/local/bin/datapool          (stripped)
+#        STAGE_DIR/usr/local/lib/datapool/libdatapool_torch_backend.so
+#          (stripped; the server loads it, and libtorch, only with a model)
 #      and for --gpu also STAGE_DIR/opt/libtorch/lib and STAGE_DIR/opt/faiss/lib.
 #
 # Usage: deploy/image-build.sh [--gpu] STAGE_DIR
@@ -100,6 +102,11 @@ for bin in datapool-server datapool; do
   install -m 0755 "$build_dir/$bin" "$stage/usr/local/bin/$bin"
   strip --strip-unneeded "$stage/usr/local/bin/$bin"
 done
+# Where datapool-server looks for it: ../lib/datapool/ from its binary.
+mkdir -p "$stage/usr/local/lib/datapool"
+install -m 0644 "$build_dir/libdatapool_torch_backend.so" \
+  "$stage/usr/local/lib/datapool/libdatapool_torch_backend.so"
+strip --strip-unneeded "$stage/usr/local/lib/datapool/libdatapool_torch_backend.so"
 if [ "$variant" = gpu ]; then
   mkdir -p "$stage/opt/libtorch" "$stage/opt/faiss"
   cp -a "$libtorch/lib" "$stage/opt/libtorch/lib"

@@ -40,6 +40,7 @@ class ServiceTest : public ::testing::Test {
     DatapoolServer::Options options;
     options.shared_dir = dir_ + "/shared";
     options.listen = "127.0.0.1:0";
+    options.model_library = DATAPOOL_MODEL_LIBRARY;
     Configure(&options);
     auto server = DatapoolServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();

@@ -254,6 +254,7 @@ TEST_F(ServiceTest, PoolsSurviveARestart) {
   DatapoolServer::Options options;
   options.shared_dir = dir_ + "/shared";
   options.listen = absl::StrCat("127.0.0.1:", old_port);
+  options.model_library = DATAPOOL_MODEL_LIBRARY;
   auto server = DatapoolServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);

@@ -11,13 +11,12 @@
 #include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "server/app/model_library.h"
 #include "server/backends/faiss/faiss_index.h"
 #ifdef DATAPOOL_CUDA
 #include "server/backends/cuda/kcenter_cuda.h"
 #endif
 #include "server/backends/opencv/opencv_decoder.h"
-#include "server/backends/torch/simclr_trainer.h"
-#include "server/backends/torch/torch_embedder.h"
 
 namespace datapool {
 
@@ -81,8 +80,9 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
     s->auth_ = std::make_unique<TokenAuthenticator>(*std::move(auth));
   }
   ASSIGN_OR_RETURN(ImageServices images, s->OpenImageServices(options));
-  ASSIGN_OR_RETURN(s->manager_, PoolManager::Open(ManagerOptions(
-                                    options, s->embedder_.get())));
+  ASSIGN_OR_RETURN(s->manager_,
+                   PoolManager::Open(ManagerOptions(options, s->embedder_.get(),
+                                                    s->model_backend_)));
   RETURN_IF_ERROR(s->StartMetrics(options));
   DatapoolService::Options service;
   service.limits = options.limits;
@@ -110,8 +110,8 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
 namespace {
 
 // The default model's options (its file, input size, device, batch, threads).
-TorchEmbedder::Options ModelOptions(const DatapoolServer::Options& options) {
-  TorchEmbedder::Options model;
+ModelOptions DefaultModel(const DatapoolServer::Options& options) {
+  ModelOptions model;
   model.model_path = options.model_path;
   model.input_size = options.input_size;
   model.device = options.device;
@@ -131,8 +131,12 @@ absl::StatusOr<ImageServices> DatapoolServer::OpenImageServices(
   OpenCvDecoder::Options decoding;
   decoding.turbojpeg = options.turbojpeg;
   ASSIGN_OR_RETURN(decoder_, OpenCvDecoder::Create(decoding));
-  ASSIGN_OR_RETURN(embedder_, TorchEmbedder::Create(ModelOptions(options)));
-  ASSIGN_OR_RETURN(trainer_, SimClrTrainer::Create({}));
+  // libtorch is loaded here, and only here: an embeddings-only server
+  // never pays its loading and static start-up.
+  ASSIGN_OR_RETURN(model_backend_, LoadModelLibrary(options.model_library));
+  ASSIGN_OR_RETURN(embedder_,
+                   model_backend_->CreateEmbedder(DefaultModel(options)));
+  ASSIGN_OR_RETURN(trainer_, model_backend_->CreateTrainer());
   if (!options.input_dir.empty()) {
     ASSIGN_OR_RETURN(InputResolver inputs,
                      InputResolver::Create(options.input_dir));
@@ -151,24 +155,22 @@ absl::StatusOr<ImageServices> DatapoolServer::OpenImageServices(
   return images;
 }
 
-PoolManager::Options DatapoolServer::ManagerOptions(const Options& options,
-                                                    Embedder* model) {
+PoolManager::Options DatapoolServer::ManagerOptions(
+    const Options& options, Embedder* model, const ModelBackend* backend) {
   PoolManager::Options pools;
   pools.shared_dir = options.shared_dir;
   pools.model = model;
-  if (model != nullptr) {
+  if (model != nullptr && backend != nullptr) {
     // A pool's own model: its checkpoint at its input size, run like the
     // default one.
     pools.model_loader =
-        [base = ModelOptions(options)](
+        [base = DefaultModel(options), backend](
             const std::string& path,
             int input_size) -> absl::StatusOr<std::unique_ptr<Embedder>> {
-      TorchEmbedder::Options loaded = base;
+      ModelOptions loaded = base;
       loaded.model_path = path;
       loaded.input_size = input_size;
-      ASSIGN_OR_RETURN(std::unique_ptr<TorchEmbedder> embedder,
-                       TorchEmbedder::Create(loaded));
-      return std::unique_ptr<Embedder>(std::move(embedder));
+      return backend->CreateEmbedder(loaded);
     };
   }
   pools.max_loaded_models = options.max_loaded_models;

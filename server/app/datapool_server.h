@@ -12,9 +12,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/app/metrics_http.h"
-#include "server/backends/torch/torch_embedder.h"
 #include "server/core/embedder.h"
 #include "server/core/image_inputs.h"
+#include "server/core/model_backend.h"
 #include "server/core/pool_manager.h"
 #include "server/service/datapool_service.h"
 
@@ -54,20 +54,24 @@ class DatapoolServer {
     // Serve images at all (decoder and model). Default true; false is for
     // embedding-only deployments and tests.
     bool enable_images = true;
+    // The model library (libdatapool_torch_backend.so), loaded only with
+    // images; empty: beside the executable (DefaultModelLibraryPath).
+    // Default empty.
+    std::string model_library;
     // TorchScript model file; empty: the built-in model. Default empty.
     std::string model_path;
     // Model input side in pixels. Default 64.
-    int input_size = TorchEmbedder::Options().input_size;
+    int input_size = ModelOptions().input_size;
     // auto | cpu | cuda. Default auto.
-    std::string device = TorchEmbedder::Options().device;
+    std::string device = ModelOptions().device;
     // Images per forward pass. Default 16.
-    int batch_size = TorchEmbedder::Options().batch_size;
+    int batch_size = ModelOptions().batch_size;
     // Pools built with another model than this one take images embedded by
     // their own (checkpoint_latest.ckpt); at most this many such models
     // stay loaded. Default 4.
     size_t max_loaded_models = PoolManager::Options().max_loaded_models;
     // Torch intra-op threads; 0 = all cores. Default 0.
-    int threads = TorchEmbedder::Options().threads;
+    int threads = ModelOptions().threads;
     // Decode threads per request. Default: the number of cores.
     int decode_threads = 0;
     // JPEGs through TurboJPEG straight to RGB (true) or OpenCV's imdecode
@@ -103,10 +107,11 @@ class DatapoolServer {
     std::function<void(LogLevel, const std::string&)> log;
   };
 
-  // Loads the model, starts serving (health only: see kLivenessService),
+  // Loads the model (through the model library, only with images), starts
+  // serving (health only: see kLivenessService),
   // loads the pools and then serves the API. InvalidArgument /
-  // FailedPrecondition for a bad model, folder or security setting (a file
-  // that cannot be read is named), DataLoss for a damaged pool,
+  // FailedPrecondition for a bad model, model library, folder or security
+  // setting (a file that cannot be read is named), DataLoss for a damaged pool,
   // Unavailable when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<DatapoolServer>> Start(
       const Options& options);
@@ -133,8 +138,10 @@ class DatapoolServer {
   DatapoolServer() = default;
   // The steps of Start.
   absl::StatusOr<ImageServices> OpenImageServices(const Options& options);
+  // `backend` loads pools' own models; null without images.
   static PoolManager::Options ManagerOptions(const Options& options,
-                                             Embedder* model);
+                                             Embedder* model,
+                                             const ModelBackend* backend);
   absl::Status StartMetrics(const Options& options);
   // Listens and serves health (not ready yet) and the service.
   absl::Status Serve(
@@ -142,6 +149,8 @@ class DatapoolServer {
       const std::shared_ptr<grpc::ServerCredentials>& credentials);
 
   std::unique_ptr<ImageDecoder> decoder_;
+  // The model library; null without images.
+  const ModelBackend* model_backend_ = nullptr;
   std::unique_ptr<Embedder> embedder_;
   // Trains pool models (Train); null without images.
   std::unique_ptr<ModelTrainer> trainer_;

@@ -98,6 +98,10 @@ void RegisterModelFlags(ServerFlags* f, ArgParser* p) {
                "pools (a pool of another model uses its own checkpoint); "
                "empty: the built-in 16×16 thumbnail (768-d); 'none': no "
                "model, embeddings only");
+  p->AddString("model-library", &f->model_library,
+               "the libtorch backend (libdatapool_torch_backend.so), loaded "
+               "only with a model; empty: beside this binary, or in "
+               "../lib/datapool/ from it");
   p->AddString("input-size", &f->input_size, "model input side S in pixels");
   p->AddString("device", &f->device, "auto, cpu or cuda");
   p->AddString("batch-size", &f->batch_size, "images per forward pass");
@@ -209,6 +213,7 @@ absl::Status SetModel(const ServerFlags& f, DatapoolServer::Options* o) {
   }
   o->enable_images = f.model != "none";
   o->model_path = f.model == "none" ? "" : f.model;
+  o->model_library = f.model_library;
   o->device = f.device;
   ASSIGN_OR_RETURN(o->input_size, IntFlag("input-size", f.input_size, 8, 4096));
   ASSIGN_OR_RETURN(o->batch_size, IntFlag("batch-size", f.batch_size, 1, 4096));

@@ -29,6 +29,7 @@ struct ServerFlags {
   std::string max_pools;  // empty: what the descriptor limit allows
   std::string shutdown_grace_s;
   std::string model;
+  std::string model_library;
   std::string input_size;
   std::string device;
   std::string batch_size;

@@ -156,6 +156,11 @@ exec setpriv --reuid "$uid" --regid "$gid" --clear-groups --no-new-privs \
 """
 
 
+# Where the image has datapool-server's model library: ../lib/datapool/
+# from the binary, where the server looks (server/app/model_library.h).
+MODEL_LIBRARY = "usr/local/lib/datapool/libdatapool_torch_backend.so"
+
+
 class ImageTest(unittest.TestCase):
 
     @classmethod
@@ -246,7 +251,8 @@ class ImageTest(unittest.TestCase):
         found = sorted(os.path.relpath(os.path.join(d, f), self.stage)
                        for d, _, files in os.walk(self.stage) for f in files)
         self.assertEqual(found, ["usr/local/bin/datapool",
-                                 "usr/local/bin/datapool-server"])
+                                 "usr/local/bin/datapool-server",
+                                 MODEL_LIBRARY])
 
     # -- runtime libraries ------------------------------------------------------
     def test_runtime_packages_provide_every_library(self):
@@ -261,8 +267,11 @@ class ImageTest(unittest.TestCase):
         base = db.closure(db.essential | {"apt"})
         image = db.closure(listed) | base
         used = set()
-        for name in ("datapool-server", "datapool"):
-            binary = os.path.join(self.bin, name)
+        # The server loads the model library (and libtorch) at run time.
+        for path in ("usr/local/bin/datapool-server", "usr/local/bin/datapool",
+                     MODEL_LIBRARY):
+            binary = os.path.join(self.stage, path)
+            name = os.path.basename(path)
             libs = debian_packages.loaded_libraries(binary)
             missing = sorted(s for s, p in libs.items() if p == "not found")
             self.assertEqual(missing, [], "%s: libraries not found" % name)

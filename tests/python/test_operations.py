@@ -427,6 +427,58 @@ class OperationsTest(unittest.TestCase):
             libgomp_settings(GOMP_SPINCOUNT="300000")["GOMP_SPINCOUNT"],
             "300000")
 
+    def test_libtorch_is_loaded_only_with_a_model(self):
+        """libtorch and the backend come in a library the server loads
+        only when it takes images (server/app/model_library.h): with
+        --model none neither is mapped, and a missing library does not
+        matter; with a model both are, and a missing one stops the server
+        at start, naming the file."""
+        def mapped(args):
+            with RunningServer(self.shared, self.input, args) as srv:
+                with open("/proc/%d/maps" % srv.proc.pid) as f:
+                    maps = {os.path.basename(line.split()[-1])
+                            for line in f if ".so" in line}
+                # What the server says it runs (written before listening).
+                return maps, srv.stderr_text()
+
+        def has(maps, prefix):
+            return any(name.startswith(prefix) for name in maps)
+
+        maps, said = mapped(["--model", "none"])
+        self.assertFalse(has(maps, "libtorch_cpu.so"), sorted(maps))
+        self.assertFalse(has(maps, "libdatapool_torch_backend.so"))
+        self.assertTrue(has(maps, "libgrpc++.so"))  # the maps are read
+        self.assertIn("no model (embeddings only)", said)
+        maps, said = mapped([])
+        self.assertTrue(has(maps, "libdatapool_torch_backend.so"))
+        self.assertTrue(has(maps, "libtorch_cpu.so"), sorted(maps))
+        self.assertRegex(said, r"model built-in sha256:[0-9a-f]+, [0-9]+-d")
+
+        missing = os.path.join(self.input, "no-such-backend.so")
+        with RunningServer(self.shared, self.input,
+                           ["--model", "none", "--model-library", missing]):
+            pass
+        proc = subprocess.run(
+            [server_binary(), "--shared-dir", self.shared, "--listen",
+             "127.0.0.1:0", "--metrics-listen", "", "--model-library",
+             missing],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=TIMEOUT_S)
+        self.assertEqual(proc.returncode, 2, proc)
+        self.assertIn("cannot load the model library " + missing,
+                      proc.stderr)
+        self.assertIn("No such file", proc.stderr)
+        # A shared library that is not a model library.
+        other = os.path.join(self.input, "not-a-backend.so")
+        os.symlink("/lib/x86_64-linux-gnu/libm.so.6", other)
+        proc = subprocess.run(
+            [server_binary(), "--shared-dir", self.shared, "--listen",
+             "127.0.0.1:0", "--metrics-listen", "", "--model-library", other],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=TIMEOUT_S)
+        self.assertEqual(proc.returncode, 2, proc)
+        self.assertIn("is not a model library of this build", proc.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "server/core/embedder.h"
+#include "server/core/model_backend.h"
 
 namespace datapool {
 
@@ -25,22 +26,10 @@ namespace datapool {
 // uses up to `threads` intra-op threads, so concurrent calls share the cores.
 class TorchEmbedder final : public Embedder {
  public:
-  struct Options {
-    // TorchScript file (torch.jit.save / torch::jit::Module::save). Empty:
-    // the built-in model of builtin_model.h (the 16×16 thumbnail).
-    std::string model_path;
-    // Side of the square images Embed takes, in pixels.
-    int input_size = 64;
-    // "auto" (CUDA when torch::cuda::is_available(), else CPU), "cpu" or
-    // "cuda" (FailedPrecondition when CUDA is not available).
-    std::string device = "auto";
-    // Embed runs the model on at most this many images at a time.
-    int batch_size = 16;
-    // Intra-op threads for libtorch, process-wide (at::set_num_threads; the
-    // last Create wins); 0 = all cores this process may run on. Inter-op
-    // parallelism is set to 1 thread once per process.
-    int threads = 0;
-  };
+  // The model file, input size, device, batch and threads. Inter-op
+  // parallelism is set to 1 thread once per process; `threads` goes to
+  // at::set_num_threads.
+  using Options = ModelOptions;
 
   // Loads the model, freezes and optimises it for inference when it can
   // (falling back to the plain module otherwise) and runs it once on a zero
