@@ -115,6 +115,17 @@ class OperationsTest(unittest.TestCase):
         self.assertEqual(len(responses), 1)
         return _fields(responses[0])
 
+    def refused_start(self, *args, env=None):
+        """Runs the server with `args` on a free port and checks that it
+        stops at start with exit 2 (a bad setting); the finished process."""
+        proc = subprocess.run(
+            [server_binary(), "--shared-dir", self.shared, "--listen",
+             "127.0.0.1:0", *args], env=env,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=TIMEOUT_S)
+        self.assertEqual(proc.returncode, 2, proc)
+        return proc
+
     def test_reflection_lists_and_describes_the_service(self):
         with RunningServer(self.shared, self.input,
                            ["--model", "none"]) as server:
@@ -346,12 +357,7 @@ class OperationsTest(unittest.TestCase):
 
         # A bad value names the variable; the flag wins over the variable.
         bad = dict(os.environ, DATAPOOL_PRUNE="maybe")
-        proc = subprocess.run(
-            [server_binary(), "--shared-dir", self.shared, "--listen",
-             "127.0.0.1:0", "--model", "none"], env=bad,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=TIMEOUT_S)
-        self.assertEqual(proc.returncode, 2, proc)
+        proc = self.refused_start("--model", "none", env=bad)
         self.assertIn("DATAPOOL_PRUNE", proc.stderr)
         flag_wins = dict(os.environ, DATAPOOL_MAX_POOLS="0")
         with RunningServer(self.shared, self.input,
@@ -370,12 +376,8 @@ class OperationsTest(unittest.TestCase):
             with RunningServer(self.shared, self.input,
                                ["--model", "none", "--jpeg-decoder", value]):
                 pass
-        proc = subprocess.run(
-            [server_binary(), "--shared-dir", self.shared, "--listen",
-             "127.0.0.1:0", "--model", "none", "--jpeg-decoder", "libjpeg"],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=TIMEOUT_S)
-        self.assertEqual(proc.returncode, 2, proc)
+        proc = self.refused_start("--model", "none", "--jpeg-decoder",
+                                  "libjpeg")
         self.assertIn("--jpeg-decoder must be turbojpeg or opencv, got "
                       "'libjpeg'", proc.stderr)
 
@@ -386,12 +388,7 @@ class OperationsTest(unittest.TestCase):
             with RunningServer(self.shared, self.input, ["--model", "none",
                                                          flag]):
                 pass
-        proc = subprocess.run(
-            [server_binary(), "--shared-dir", self.shared, "--listen",
-             "127.0.0.1:0", "--model", "none", "--prune", "--no-prune"],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=TIMEOUT_S)
-        self.assertEqual(proc.returncode, 2, proc)
+        proc = self.refused_start("--model", "none", "--prune", "--no-prune")
         self.assertIn("--prune and --no-prune exclude each other",
                       proc.stderr)
 
@@ -458,25 +455,16 @@ class OperationsTest(unittest.TestCase):
         with RunningServer(self.shared, self.input,
                            ["--model", "none", "--model-library", missing]):
             pass
-        proc = subprocess.run(
-            [server_binary(), "--shared-dir", self.shared, "--listen",
-             "127.0.0.1:0", "--metrics-listen", "", "--model-library",
-             missing],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=TIMEOUT_S)
-        self.assertEqual(proc.returncode, 2, proc)
+        proc = self.refused_start("--metrics-listen", "", "--model-library",
+                                  missing)
         self.assertIn("cannot load the model library " + missing,
                       proc.stderr)
         self.assertIn("No such file", proc.stderr)
         # A shared library that is not a model library.
         other = os.path.join(self.input, "not-a-backend.so")
         os.symlink("/lib/x86_64-linux-gnu/libm.so.6", other)
-        proc = subprocess.run(
-            [server_binary(), "--shared-dir", self.shared, "--listen",
-             "127.0.0.1:0", "--metrics-listen", "", "--model-library", other],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=TIMEOUT_S)
-        self.assertEqual(proc.returncode, 2, proc)
+        proc = self.refused_start("--metrics-listen", "", "--model-library",
+                                  other)
         self.assertIn("is not a model library of this build", proc.stderr)
 
 
