@@ -32,6 +32,11 @@ DATAPOOL_PACKAGES=(
   # sprig, as Helm), its manifests checked against the Kubernetes types.
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
   python3-yaml python3-kubernetes
+  # The Go SDK (client/go): Debian's gRPC and protobuf sources (GOPATH mode,
+  # offline) and the generators of client/go/regen.sh. gRPC 1.33 needs
+  # protobuf 1.5, named here: it would otherwise accept the older 1.3.
+  golang-google-grpc-dev golang-google-protobuf-dev
+  golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
   # The selection report's browser test (tests/python/browser.py).
   chromium
 )
