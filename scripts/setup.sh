@@ -37,8 +37,9 @@ DATAPOOL_PACKAGES=(
   # protobuf 1.5, named here: it would otherwise accept the older 1.3.
   golang-google-grpc-dev golang-google-protobuf-dev
   golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
-  # The selection report's browser test (tests/python/browser.py).
-  chromium
+  # The selection report's browser test (tests/python/browser.py): selenium
+  # driving Debian's chromium through its chromium-driver (same version).
+  chromium chromium-driver python3-selenium
 )
 
 datapool_install_packages() {

@@ -1,6 +1,7 @@
 """The selection report in a real browser: the real server (built-in model)
 selects images from its input folder twice, and report.html of each
-selection is opened in Debian's headless Chromium (tests/python/browser.py):
+selection is opened in Debian's headless Chromium (tests/python/browser.py,
+selenium and chromium-driver):
 no console errors, nothing fetched but the page itself (self-contained,
 offline), every plot present and drawn with marks, the thumbnails decoded.
 A full-page screenshot is kept in $DATAPOOL_TEST_OUTPUT (default: a temp
