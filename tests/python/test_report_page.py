@@ -200,16 +200,22 @@ class ReportPageTest(unittest.TestCase):
 
     def test_a_broken_page_would_be_caught(self):
         # The checks above can fail, each on its own: a page whose histogram
-        # lost its bars, one that loads an outside script, and one with an
-        # inline script (which its Content-Security-Policy blocks: an error
-        # too); and the errors stay with the page that had them: the same
-        # browser then passes the good page again.
+        # lost its bars, one without its projection plot, one that loads an
+        # outside script, one with an inline script (which its
+        # Content-Security-Policy blocks: an error too), and, in copies
+        # without that policy, one that logs a console error and one that
+        # loads a local style sheet without any error; and the errors stay
+        # with the page that had them: the same browser then passes the good
+        # page again.
         self.cli("select", "--pool", "broken", "--input", "photos/blue", "--n-samples", "5")
         folder = os.path.join(self.shared, "broken", "reports", "1")
         with open(os.path.join(folder, "report.json")) as f:
             report = json.load(f)
         with open(os.path.join(folder, "report.html")) as f:
             html = f.read()
+        csp = '<meta http-equiv="Content-Security-Policy"'
+        self.assertIn(csp, html)
+        no_csp = html.replace(csp, "<meta")
 
         def variant(name, text):
             path = os.path.join(self.tmp, name)
@@ -218,23 +224,35 @@ class ReportPageTest(unittest.TestCase):
             return path
 
         no_bars = variant("no-bars.html", html.replace('class="bar ', 'class="gone '))
+        no_plot = variant("no-plot.html", html.replace('id="plot-projection"', 'id="gone"'))
         outside = variant("outside.html", html.replace(
             "</body>", '<script src="https://example.invalid/x.js"></script></body>'))
         inline = variant("inline-script.html", html.replace(
             "</body>", "<script>no_such_function();</script></body>"))
+        logs = variant("console-error.html", no_csp.replace(
+            "</body>", '<script>console.error("injected");</script></body>'))
+        variant("extra.css", "p { margin: 0 }")
+        fetches = variant("fetches.html", no_csp.replace(
+            "</head>", '<link rel="stylesheet" href="extra.css"></head>'))
         good = os.path.join(folder, "report.html")
         with HeadlessPage() as page:
             self.check_page(page, good, report)
             with self.assertRaisesRegex(AssertionError, "not greater than 0"):
                 self.check_page(page, no_bars, report)
+            with self.assertRaisesRegex(AssertionError, "plot projection missing"):
+                self.check_page(page, no_plot, report)
             with self.assertRaisesRegex(AssertionError, "example.invalid"):
                 self.check_page(page, outside, report)
             self.check_page(page, good, report)
             with self.assertRaisesRegex(AssertionError,
                                         "security error: .*Content Security Policy"):
                 self.check_page(page, inline, report)
+            with self.assertRaisesRegex(AssertionError, 'console-api error: .*"injected"'):
+                self.check_page(page, logs, report)
+            with self.assertRaisesRegex(AssertionError,
+                                        "(?s)extra.css.*the page fetched other resources"):
+                self.check_page(page, fetches, report)
             self.check_page(page, good, report)
-
 
 if __name__ == "__main__":
     unittest.main()
