@@ -127,6 +127,10 @@ class HeadlessPage:
         driver, self.driver = self.driver, None
         try:
             if driver is not None:
+                # The session's end closes chromium; then selenium 4.8 would ask
+                # chromedriver to shut down and poll its port once a second:
+                # Service.stop's SIGTERM ends it at once instead.
+                driver.service.send_remote_shutdown_command = lambda: None
                 driver.quit()
         finally:
             if self.tmp_dir is not None:
