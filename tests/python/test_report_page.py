@@ -82,6 +82,10 @@ class ReportPageTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        # One browser for both tests: each page is opened in a tab of its own.
+        cls.page = HeadlessPage(width=1280, height=1000)
+        cls.page.__enter__()
+        cls.addClassCleanup(cls.page.close)
         cls.tmp = tempfile.mkdtemp(prefix="datapool-report-page-")
         cls.shared = os.path.join(cls.tmp, "shared")
         cls.input = os.path.join(cls.tmp, "input")
@@ -159,43 +163,43 @@ class ReportPageTest(unittest.TestCase):
                  "--min-distance", "0.12", "--n-samples", "40")
         reports = os.path.join(self.shared, "shots", "reports")
         self.assertEqual(sorted(os.listdir(reports)), ["1", "2"])
-        with HeadlessPage(width=1280, height=1000) as page:
-            for version in ("1", "2"):
-                folder = os.path.join(reports, version)
-                with open(os.path.join(folder, "report.json")) as f:
-                    report = json.load(f)
-                self.assertEqual(report["version"], int(version))
-                if version == "1":
-                    # The report counts what the answer counted, the
-                    # unusable and identical files included.
-                    counts = report["counts"]
-                    self.assertEqual(counts["candidates_received"],
-                                     first["candidates_received"])
-                    self.assertEqual(counts["duplicates_removed"], 1)
-                    self.assertEqual(len(report["duplicates"]), 1)
-                    self.assertEqual(report["duplicates"],
-                                     [{"filename": d["filename"],
-                                       "same_as": d["same_as"]}
-                                      for d in first["duplicates"]])
-                    self.assertEqual(first["duplicates_removed"], 1)
-                    self.assertEqual(counts["skipped_files"], 1)
-                    self.assertEqual([s["filename"] for s in report["skipped"]],
-                                     ["photos/red/broken.jpg"])
-                html = os.path.join(folder, "report.html")
-                facts = self.check_page(page, html, report)
-                if version == "2":
-                    # The second run has a pool before it and a
-                    # min_distance line on both distance plots.
-                    self.assertGreater(facts["histogram"]["before"], 0)
-                    self.assertEqual(facts["histogram"]["limit_lines"], 1)
-                    self.assertEqual(facts["picks"]["limit_lines"], 1)
-                    self.assertEqual(facts["projection"]["pool"], 12)
-                shot = os.path.join(self.output, "report-v%s.png" % version)
-                page.screenshot(shot, full_page=True)
-                width, height = png_size(shot)
-                self.assertEqual(width, 1280)
-                self.assertGreater(height, 1500)  # the whole page, not the viewport
-                shutil.copy(html, os.path.join(self.output, "report-v%s.html" % version))
+        page = self.page
+        for version in ("1", "2"):
+            folder = os.path.join(reports, version)
+            with open(os.path.join(folder, "report.json")) as f:
+                report = json.load(f)
+            self.assertEqual(report["version"], int(version))
+            if version == "1":
+                # The report counts what the answer counted, the
+                # unusable and identical files included.
+                counts = report["counts"]
+                self.assertEqual(counts["candidates_received"],
+                                 first["candidates_received"])
+                self.assertEqual(counts["duplicates_removed"], 1)
+                self.assertEqual(len(report["duplicates"]), 1)
+                self.assertEqual(report["duplicates"],
+                                 [{"filename": d["filename"],
+                                   "same_as": d["same_as"]}
+                                  for d in first["duplicates"]])
+                self.assertEqual(first["duplicates_removed"], 1)
+                self.assertEqual(counts["skipped_files"], 1)
+                self.assertEqual([s["filename"] for s in report["skipped"]],
+                                 ["photos/red/broken.jpg"])
+            html = os.path.join(folder, "report.html")
+            facts = self.check_page(page, html, report)
+            if version == "2":
+                # The second run has a pool before it and a
+                # min_distance line on both distance plots.
+                self.assertGreater(facts["histogram"]["before"], 0)
+                self.assertEqual(facts["histogram"]["limit_lines"], 1)
+                self.assertEqual(facts["picks"]["limit_lines"], 1)
+                self.assertEqual(facts["projection"]["pool"], 12)
+            shot = os.path.join(self.output, "report-v%s.png" % version)
+            page.screenshot(shot, full_page=True)
+            width, height = png_size(shot)
+            self.assertEqual(width, 1280)
+            self.assertGreater(height, 1500)  # the whole page, not the viewport
+            shutil.copy(html, os.path.join(self.output, "report-v%s.html" % version))
         print("\nreport screenshots in %s" % self.output, file=sys.stderr)
 
     def test_a_broken_page_would_be_caught(self):
@@ -205,8 +209,8 @@ class ReportPageTest(unittest.TestCase):
         # Content-Security-Policy blocks: an error too), and, in copies
         # without that policy, one that logs a console error and one that
         # loads a local style sheet without any error; and the errors stay
-        # with the page that had them: the same browser then passes the good
-        # page again.
+        # with the page that had them: the browser then passes the good page
+        # again.
         self.cli("select", "--pool", "broken", "--input", "photos/blue", "--n-samples", "5")
         folder = os.path.join(self.shared, "broken", "reports", "1")
         with open(os.path.join(folder, "report.json")) as f:
@@ -235,24 +239,25 @@ class ReportPageTest(unittest.TestCase):
         fetches = variant("fetches.html", no_csp.replace(
             "</head>", '<link rel="stylesheet" href="extra.css"></head>'))
         good = os.path.join(folder, "report.html")
-        with HeadlessPage() as page:
-            self.check_page(page, good, report)
-            with self.assertRaisesRegex(AssertionError, "not greater than 0"):
-                self.check_page(page, no_bars, report)
-            with self.assertRaisesRegex(AssertionError, "plot projection missing"):
-                self.check_page(page, no_plot, report)
-            with self.assertRaisesRegex(AssertionError, "example.invalid"):
-                self.check_page(page, outside, report)
-            self.check_page(page, good, report)
-            with self.assertRaisesRegex(AssertionError,
-                                        "security error: .*Content Security Policy"):
-                self.check_page(page, inline, report)
-            with self.assertRaisesRegex(AssertionError, 'console-api error: .*"injected"'):
-                self.check_page(page, logs, report)
-            with self.assertRaisesRegex(AssertionError,
-                                        "(?s)extra.css.*the page fetched other resources"):
-                self.check_page(page, fetches, report)
-            self.check_page(page, good, report)
+        page = self.page
+        self.check_page(page, good, report)
+        with self.assertRaisesRegex(AssertionError, "not greater than 0"):
+            self.check_page(page, no_bars, report)
+        with self.assertRaisesRegex(AssertionError, "plot projection missing"):
+            self.check_page(page, no_plot, report)
+        with self.assertRaisesRegex(AssertionError, "example.invalid"):
+            self.check_page(page, outside, report)
+        self.check_page(page, good, report)
+        with self.assertRaisesRegex(AssertionError,
+                                    "security error: .*Content Security Policy"):
+            self.check_page(page, inline, report)
+        with self.assertRaisesRegex(AssertionError, 'console-api error: .*"injected"'):
+            self.check_page(page, logs, report)
+        with self.assertRaisesRegex(AssertionError,
+                                    "(?s)extra.css.*the page fetched other resources"):
+            self.check_page(page, fetches, report)
+        self.check_page(page, good, report)
+
 
 if __name__ == "__main__":
     unittest.main()
