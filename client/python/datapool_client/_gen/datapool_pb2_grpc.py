@@ -143,6 +143,8 @@ class DatapoolServicer(object):
         """The k nearest pool samples of each query (embeddings, or images the
         server embeds). The first message names the pool and k. NOT_FOUND for a
         missing pool; FAILED_PRECONDITION for another dimension or model.
+        REST: one request message, the body (the pool in it: a streaming
+        method takes no path variables).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -198,6 +200,7 @@ class DatapoolServicer(object):
         """A selection report: every selection that commits picks writes one to
         <pool>/reports/<version>/ (report.json and a self-contained
         report.html). NOT_FOUND for a missing pool or report.
+        REST: version and include_html as query parameters.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
