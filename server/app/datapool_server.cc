@@ -11,12 +11,14 @@
 #include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "server/app/listen_address.h"
 #include "server/app/model_library.h"
 #include "server/backends/faiss/faiss_index.h"
 #ifdef DATAPOOL_CUDA
 #include "server/backends/cuda/kcenter_cuda.h"
 #endif
 #include "server/backends/opencv/opencv_decoder.h"
+#include "server/gateway/openapi_document.h"
 
 namespace datapool {
 
@@ -96,9 +98,10 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   s->service_ =
       std::make_unique<DatapoolService>(s->manager_.get(), images, service);
   RETURN_IF_ERROR(s->Serve(options, credentials));
-  if (absl::Status loaded = s->manager_->LoadPools(); !loaded.ok()) {
-    s->server_->Shutdown(absl::ToChronoTime(absl::Now()));
-    s->server_->Wait();
+  absl::Status loaded = s->StartGateway(options);
+  if (loaded.ok()) loaded = s->manager_->LoadPools();
+  if (!loaded.ok()) {
+    s->Stop(absl::Now());
     s->server_ = nullptr;
     return loaded;
   }
@@ -239,12 +242,45 @@ absl::Status DatapoolServer::Serve(
   return absl::OkStatus();
 }
 
-DatapoolServer::~DatapoolServer() {
-  if (server_ != nullptr) {
-    server_->Shutdown(absl::ToChronoTime(absl::Now()));
-    server_->Wait();
-  }
+absl::Status DatapoolServer::StartGateway(const Options& options) {
+  if (options.http_listen.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const ListenAddress address,
+                   ParseListenAddress("--http-listen", options.http_listen));
+  RestGateway::Options gateway;
+  gateway.host = address.host;
+  gateway.port = address.port;
+  gateway.tls_cert_file = options.tls_cert_file;
+  gateway.tls_key_file = options.tls_key_file;
+  gateway.tls_client_ca_file = options.tls_client_ca_file;
+  // A JSON body is larger than the same message in protobuf: a body over
+  // the message limit is refused before it is parsed, and the message it
+  // makes passes the gRPC server's own check.
+  gateway.max_body_bytes = static_cast<size_t>(options.max_message_bytes);
+  // Every call admission may hold (running and queued) waits in a worker
+  // of its own, plus a few for the light calls beside them.
+  gateway.workers = options.max_running_calls + options.max_queued_calls + 8;
+  gateway.openapi_json = std::string(OpenApiDocument());
+  grpc::ChannelArguments channel;
+  channel.SetMaxReceiveMessageSize(-1);  // answers (reports) of any size
+  channel.SetMaxSendMessageSize(-1);     // the server applies its limit
+  ASSIGN_OR_RETURN(
+      rest_gateway_,
+      RestGateway::Start(
+          gateway,
+          *v1::SelectRequest::descriptor()->file()->FindServiceByName(
+              "Datapool"),
+          server_->InProcessChannel(channel)));
+  return absl::OkStatus();
 }
+
+void DatapoolServer::Stop(absl::Time deadline) {
+  if (server_ == nullptr) return;
+  server_->Shutdown(absl::ToChronoTime(deadline));
+  server_->Wait();
+  rest_gateway_ = nullptr;
+}
+
+DatapoolServer::~DatapoolServer() { Stop(absl::Now()); }
 
 void DatapoolServer::Shutdown(absl::Duration grace) {
   server_->GetHealthCheckService()->SetServingStatus(false);

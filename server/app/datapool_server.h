@@ -16,6 +16,7 @@
 #include "server/core/image_inputs.h"
 #include "server/core/model_backend.h"
 #include "server/core/pool_manager.h"
+#include "server/gateway/rest_gateway.h"
 #include "server/service/datapool_service.h"
 
 namespace datapool {
@@ -100,6 +101,11 @@ class DatapoolServer {
     // one); empty: none. Default empty (the binary's default is
     // 127.0.0.1:9464).
     std::string metrics_listen;
+    // The REST/JSON gateway (server/gateway: the routes of the proto's
+    // google.api.http options, one gRPC call each on this server, so the
+    // same tokens, limits and metrics) on HOST:PORT, with the TLS settings
+    // above; port 0: a free one; empty: none. Default empty.
+    std::string http_listen;
     // Admission of heavy calls (DatapoolService::Options). Defaults 4, 32.
     int max_running_calls = DatapoolService::Options().max_running_calls;
     int max_queued_calls = DatapoolService::Options().max_queued_calls;
@@ -124,6 +130,10 @@ class DatapoolServer {
   int metrics_port() const {
     return metrics_http_ != nullptr ? metrics_http_->port() : 0;
   }
+  // The REST gateway's port; 0 without it.
+  int http_port() const {
+    return rest_gateway_ != nullptr ? rest_gateway_->port() : 0;
+  }
   PoolManager& manager() { return *manager_; }
   // Null when images are disabled.
   const Embedder* embedder() const { return embedder_.get(); }
@@ -143,6 +153,11 @@ class DatapoolServer {
                                              Embedder* model,
                                              const ModelBackend* backend);
   absl::Status StartMetrics(const Options& options);
+  // The REST gateway over the in-process channel (after Serve).
+  absl::Status StartGateway(const Options& options);
+  // Stops serving: gRPC (in-flight calls until `deadline`, then
+  // cancelled), then the gateway, whose calls have ended by then.
+  void Stop(absl::Time deadline);
   // Listens and serves health (not ready yet) and the service.
   absl::Status Serve(
       const Options& options,
@@ -161,6 +176,8 @@ class DatapoolServer {
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<DatapoolService> service_;
   std::unique_ptr<grpc::Server> server_;
+  // Null without --http-listen; calls server_: stopped before it goes.
+  std::unique_ptr<RestGateway> rest_gateway_;
   int port_ = 0;
   // False until the pools are loaded: the service answers UNAVAILABLE
   // meanwhile (health checks are served from the start).

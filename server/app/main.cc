@@ -181,6 +181,13 @@ std::string StartedMessage(DatapoolServer& server, const ServerFlags& flags) {
     absl::StrAppend(&started, "datapool-server: metrics on http://",
                     metrics_host, ":", server.metrics_port(), "/metrics\n");
   }
+  if (server.http_port() != 0) {
+    const std::string http_host =
+        flags.http_listen.substr(0, flags.http_listen.rfind(':'));
+    absl::StrAppend(&started, "datapool-server: REST on ",
+                    flags.tls_cert.empty() ? "http" : "https", "://", http_host,
+                    ":", server.http_port(), " (OpenAPI at /openapi.json)\n");
+  }
   absl::StrAppend(&started, "datapool-server: shared folder ", flags.shared_dir,
                   ", ", server.manager().ListPools().size(), " pools loaded; ");
   if (const Embedder* model = server.embedder()) {

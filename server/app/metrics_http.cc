@@ -3,8 +3,9 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/app/listen_address.h"
 
 namespace datapool {
 namespace {
@@ -16,18 +17,10 @@ MetricsHttpServer::MetricsHttpServer()
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& listen, Metrics* metrics) {
-  const size_t colon = listen.rfind(':');
-  int port = -1;
-  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);  // [::1]:9464
-  }
-  if (colon == std::string::npos || host.empty() ||
-      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
-      port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics-listen must be HOST:PORT, got '", listen, "'"));
-  }
+  ASSIGN_OR_RETURN(const ListenAddress address,
+                   ParseListenAddress("--metrics-listen", listen));
+  const std::string& host = address.host;
+  const int port = address.port;
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
   // httplib's default sets SO_REUSEPORT too, which lets a second server
   // bind the same port and split the scrapes: address reuse only.

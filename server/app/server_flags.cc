@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/app/listen_address.h"
 
 namespace datapool {
 
@@ -128,6 +129,11 @@ void RegisterServerFlags(ServerFlags* f, ArgParser* p) {
   RegisterSecurityFlags(f, p);
   p->AddString("metrics-listen", &f->metrics_listen,
                "HOST:PORT of the Prometheus /metrics endpoint; empty: none");
+  p->AddString("http-listen", &f->http_listen,
+               "HOST:PORT of the REST/JSON gateway (pools, history, "
+               "report, search and select as JSON over HTTP; the same "
+               "tokens, limits and TLS as gRPC; OpenAPI at /openapi.json); "
+               "port 0 picks a free port; empty: none");
   p->AddString("log-level", &f->log_level,
                "debug, info (a line per call), warning, error or off");
   p->AddString("shutdown-grace-s", &f->shutdown_grace_s,
@@ -257,6 +263,11 @@ absl::StatusOr<DatapoolServer::Options> ServerOptions(const ServerFlags& f,
   o.tls_client_ca_file = f.tls_client_ca;
   o.auth_token_file = f.auth_token_file;
   o.metrics_listen = f.metrics_listen;
+  o.http_listen = f.http_listen;
+  if (!o.http_listen.empty()) {  // before minutes of loading
+    RETURN_IF_ERROR(
+        ParseListenAddress("--http-listen", o.http_listen).status());
+  }
   RETURN_IF_ERROR(LogThreshold(f.log_level).status());
   return o;
 }

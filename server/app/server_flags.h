@@ -46,6 +46,7 @@ struct ServerFlags {
   std::string tls_client_ca;
   std::string auth_token_file;
   std::string metrics_listen;
+  std::string http_listen;
   std::string max_running_calls;
   std::string max_queued_calls;
   std::string log_level;
