@@ -22,6 +22,9 @@ DATAPOOL_PACKAGES=(
   libfaiss-dev libopenblas0-openmp libxxhash-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf python3-numpy
+  # The REST gateway's OpenAPI document (server/gateway/regen_openapi.py,
+  # checked by tests/python/test_rest_gateway.py): protoc-gen-swagger.
+  golang-grpc-gateway
   # The Python SDK test installs client/python into a venv with pip.
   python3-venv
   python3-torch python3-opencv python3-faiss
