@@ -27,6 +27,10 @@ reading or clearing the log before it cannot tell them apart. A fresh tab
 costs about 0.2 s a page, a fresh browser (another way to the same end)
 about 1 s.
 
+close() quits chromium and chromedriver: no chromium process is alive after
+it; its zygotes and crash handlers, orphans by then, are reaped by pid 1 like
+any orphan (the old hand-written driver made itself their subreaper).
+
 When chromium, chromium-driver or python3-selenium is missing, require()
 (called by HeadlessPage) skips the test, or fails it under
 DATAPOOL_REQUIRE_BINARIES=1 (ctest, CI).
