@@ -50,6 +50,7 @@ build_packages=(
   libabsl-dev libopencv-dev libturbojpeg0-dev libssl-dev libopenblas0-openmp
   libxxhash-dev
   libcpp-httplib-dev
+  nlohmann-json3-dev
   libgtest-dev libgmock-dev
 )
 cmake_args=(-DCMAKE_BUILD_TYPE="${DATAPOOL_BUILD_TYPE:-RelWithDebInfo}")

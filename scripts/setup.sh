@@ -20,6 +20,7 @@ DATAPOOL_PACKAGES=(
   libabsl-dev
   libopencv-dev libturbojpeg0-dev libtorch-dev libssl-dev
   libfaiss-dev libopenblas0-openmp libxxhash-dev libcpp-httplib-dev
+  nlohmann-json3-dev
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf python3-numpy
   # The REST gateway's OpenAPI document (server/gateway/regen_openapi.py,
