@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "common/json.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
 
 namespace datapool {
@@ -38,29 +38,27 @@ std::string ChecksumLike(absl::string_view data, absl::string_view recorded) {
 }
 
 std::string MetadataToJson(const PoolMetadata& meta) {
-  JsonWriter w;
-  // clang-format off
-  w.BeginObject()
-      .Key("format_version").Int(meta.format_version)
-      .Key("dimension").UInt(meta.dimension)
-      .Key("version").UInt(meta.version)
-      .Key("size").UInt(meta.size)
-      .Key("normalized").Bool(meta.normalized)
-      .Key("model_fingerprint").String(meta.model_fingerprint)
-      .Key("input_size").Int(meta.input_size)
-      .Key("created").String(TimeToRfc3339(meta.created))
-      .Key("updated").String(TimeToRfc3339(meta.updated))
-      .Key("csv_checksum").String(meta.csv_checksum);
-  // clang-format on
+  // Members in this order, as pools on disk have them (the golden test in
+  // pool_metadata_test.cc).
+  Json j;
+  j["format_version"] = meta.format_version;
+  j["dimension"] = uint64_t{meta.dimension};
+  j["version"] = meta.version;
+  j["size"] = meta.size;
+  j["normalized"] = meta.normalized;
+  j["model_fingerprint"] = meta.model_fingerprint;
+  j["input_size"] = meta.input_size;
+  j["created"] = TimeToRfc3339(meta.created);
+  j["updated"] = TimeToRfc3339(meta.updated);
+  j["csv_checksum"] = meta.csv_checksum;
   if (meta.base_version != 0) {
-    w.Key("base_version").UInt(meta.base_version);
-    w.Key("base_size").UInt(meta.base_size);
+    j["base_version"] = meta.base_version;
+    j["base_size"] = meta.base_size;
   }
   if (!meta.checkpoint_checksum.empty()) {
-    w.Key("checkpoint_checksum").String(meta.checkpoint_checksum);
+    j["checkpoint_checksum"] = meta.checkpoint_checksum;
   }
-  w.EndObject();
-  return w.str() + "\n";
+  return JsonText(j) + "\n";
 }
 
 namespace {
@@ -70,26 +68,32 @@ absl::Status Missing(absl::string_view key, absl::string_view type) {
       absl::StrCat("metadata: '", key, "' is missing or not a ", type));
 }
 
-absl::StatusOr<uint64_t> GetUInt(const JsonValue& obj, absl::string_view key) {
-  const JsonValue* v = obj.Find(key);
-  if (v == nullptr || v->type != JsonValue::Type::kNumber || v->number < 0 ||
-      v->number != std::floor(v->number)) {
-    return Missing(key, "non-negative integer");
-  }
-  return static_cast<uint64_t>(v->number);
+// The member named `key` of `obj` (an object), or nullptr.
+const Json* Find(const Json& obj, absl::string_view key) {
+  auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
 }
 
-absl::StatusOr<std::string> GetString(const JsonValue& obj,
-                                      absl::string_view key) {
-  const JsonValue* v = obj.Find(key);
-  if (v == nullptr || v->type != JsonValue::Type::kString) {
-    return Missing(key, "string");
+// An integer, written as one or, like any JSON number, as 7.0.
+absl::StatusOr<uint64_t> GetUInt(const Json& obj, absl::string_view key) {
+  const Json* v = Find(obj, key);
+  if (v != nullptr && v->is_number_unsigned()) return v->get<uint64_t>();
+  if (v != nullptr && v->is_number_float()) {
+    const double d = v->get<double>();
+    if (d >= 0 && d == std::floor(d) && d < 0x1p64) {
+      return static_cast<uint64_t>(d);
+    }
   }
-  return v->string;
+  return Missing(key, "non-negative integer");
 }
 
-absl::StatusOr<absl::Time> GetTime(const JsonValue& obj,
-                                   absl::string_view key) {
+absl::StatusOr<std::string> GetString(const Json& obj, absl::string_view key) {
+  const Json* v = Find(obj, key);
+  if (v == nullptr || !v->is_string()) return Missing(key, "string");
+  return v->get<std::string>();
+}
+
+absl::StatusOr<absl::Time> GetTime(const Json& obj, absl::string_view key) {
   ASSIGN_OR_RETURN(std::string text, GetString(obj, key));
   absl::Time t;
   std::string err;
@@ -103,8 +107,8 @@ absl::StatusOr<absl::Time> GetTime(const JsonValue& obj,
 }  // namespace
 
 absl::StatusOr<PoolMetadata> MetadataFromJson(absl::string_view text) {
-  ASSIGN_OR_RETURN(JsonValue obj, ParseJson(text));
-  if (obj.type != JsonValue::Type::kObject) {
+  ASSIGN_OR_RETURN(Json obj, ParseJson(text));
+  if (!obj.is_object()) {
     return absl::InvalidArgumentError("metadata: not a JSON object");
   }
   PoolMetadata meta;
@@ -116,22 +120,22 @@ absl::StatusOr<PoolMetadata> MetadataFromJson(absl::string_view text) {
   ASSIGN_OR_RETURN(meta.dimension, GetUInt(obj, "dimension"));
   ASSIGN_OR_RETURN(meta.version, GetUInt(obj, "version"));
   ASSIGN_OR_RETURN(meta.size, GetUInt(obj, "size"));
-  const JsonValue* normalized = obj.Find("normalized");
-  if (normalized == nullptr || normalized->type != JsonValue::Type::kBool) {
+  const Json* normalized = Find(obj, "normalized");
+  if (normalized == nullptr || !normalized->is_boolean()) {
     return Missing("normalized", "boolean");
   }
-  meta.normalized = normalized->boolean;
+  meta.normalized = normalized->get<bool>();
   ASSIGN_OR_RETURN(meta.model_fingerprint, GetString(obj, "model_fingerprint"));
   ASSIGN_OR_RETURN(uint64_t input_size, GetUInt(obj, "input_size"));
   meta.input_size = static_cast<int>(input_size);
   ASSIGN_OR_RETURN(meta.created, GetTime(obj, "created"));
   ASSIGN_OR_RETURN(meta.updated, GetTime(obj, "updated"));
   ASSIGN_OR_RETURN(meta.csv_checksum, GetString(obj, "csv_checksum"));
-  if (obj.Find("base_version") != nullptr) {  // optional
+  if (Find(obj, "base_version") != nullptr) {  // optional
     ASSIGN_OR_RETURN(meta.base_version, GetUInt(obj, "base_version"));
     ASSIGN_OR_RETURN(meta.base_size, GetUInt(obj, "base_size"));
   }
-  if (obj.Find("checkpoint_checksum") != nullptr) {  // optional
+  if (Find(obj, "checkpoint_checksum") != nullptr) {  // optional
     ASSIGN_OR_RETURN(meta.checkpoint_checksum,
                      GetString(obj, "checkpoint_checksum"));
   }
