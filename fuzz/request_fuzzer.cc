@@ -28,7 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/json.h"
+#include "common/json_text.h"
 #include "datapool/v1/datapool.grpc.pb.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/server_context.h"
@@ -179,8 +179,8 @@ const char* CheckResponse(const v1::SelectRequest& request,
     return "a dry run committed";
   }
   // Reports: a committed selection says where its report went (or why
-  // not); a dry run's report parses as JSON (ParseJson does not check
-  // UTF-8; selection_report_test covers odd bytes in filenames).
+  // not); a dry run's report parses as JSON (strings valid UTF-8 included:
+  // report.json passes filenames through ValidUtf8).
   if (response.committed() && response.report().folder().empty() &&
       response.report().error().empty()) {
     return "a committed selection has no report";

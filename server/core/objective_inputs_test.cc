@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/json.h"
+#include "common/json_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/candidates.h"
@@ -184,16 +184,15 @@ TEST(ThresholdTest, TheReportSaysWhatWasFilteredAndOnWhat) {
   auto out = manager->Select(p, Six());
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_TRUE(out->report.has_value());
-  absl::StatusOr<JsonValue> json = ParseJson(out->report->json);
+  absl::StatusOr<Json> json = ParseJson(out->report->json);
   ASSERT_TRUE(json.ok()) << json.status();
-  EXPECT_EQ(json->Find("counts")->Find("filtered_by_threshold")->number, 3);
-  EXPECT_EQ(json->Find("counts")->Find("eligible")->number, 3);
-  const JsonValue& filter =
-      json->Find("strategy")->Find("objectives")->array[1];
-  EXPECT_EQ(filter.Find("strategy")->string, "threshold");
-  EXPECT_EQ(filter.Find("column")->string, "<sharp>");
-  EXPECT_EQ(filter.Find("operation")->string, "bigger");
-  EXPECT_EQ(filter.Find("threshold")->number, 0.5);
+  EXPECT_EQ(json->at("counts").at("filtered_by_threshold").get<double>(), 3);
+  EXPECT_EQ(json->at("counts").at("eligible").get<double>(), 3);
+  const Json& filter = json->at("strategy").at("objectives")[1];
+  EXPECT_EQ(filter.at("strategy").get<std::string>(), "threshold");
+  EXPECT_EQ(filter.at("column").get<std::string>(), "<sharp>");
+  EXPECT_EQ(filter.at("operation").get<std::string>(), "bigger");
+  EXPECT_EQ(filter.at("threshold").get<double>(), 0.5);
   EXPECT_THAT(out->report->html, HasSubstr("Filtered by a threshold"));
   // The column's name is the user's text: escaped.
   EXPECT_THAT(out->report->html,

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "common/json.h"
+#include "common/json_text.h"
 #include "common/stop_reason.h"
 #include "common/utf8.h"
 #include "server/core/pool_metadata.h"
@@ -20,40 +20,22 @@ double Round6g(double v) {
   return std::isfinite(v) ? std::stod(absl::StrFormat("%.6g", v)) : v;
 }
 
-void DoubleOrNull(std::optional<double> v, JsonWriter* w) {
-  if (v) {
-    w->Double(*v);
-  } else {
-    w->Null();
-  }
+template <typename T>
+Json OrNull(const std::optional<T>& v) {
+  return v ? Json(*v) : Json(nullptr);
 }
 
-void UIntOrNull(std::optional<uint64_t> v, JsonWriter* w) {
-  if (v) {
-    w->UInt(*v);
-  } else {
-    w->Null();
-  }
-}
-
-void WriteSummary(const DistanceSummary& s, JsonWriter* w) {
-  if (s.count == 0) {
-    w->Null();
-    return;
-  }
-  // clang-format off
-  w->BeginObject()
-      .Key("count").UInt(s.count)
-      .Key("min").Double(s.min)
-      .Key("median").Double(s.median)
-      .Key("mean").Double(s.mean)
-      .Key("max").Double(s.max)
-      .EndObject();
-  // clang-format on
+Json Summary(const DistanceSummary& s) {
+  if (s.count == 0) return nullptr;
+  return Json{{"count", uint64_t{s.count}},
+              {"min", s.min},
+              {"median", s.median},
+              {"mean", s.mean},
+              {"max", s.max}};
 }
 
 // The stopping rules; n_samples as two keys, the form not given null.
-void WriteParameters(const SelectionReportInput& in, JsonWriter* w) {
+Json Parameters(const SelectionReportInput& in) {
   std::optional<uint64_t> count;
   std::optional<double> fraction;
   if (in.n_samples && in.n_samples->is_fraction()) {
@@ -61,207 +43,162 @@ void WriteParameters(const SelectionReportInput& in, JsonWriter* w) {
   } else if (in.n_samples) {
     count = in.n_samples->count();
   }
-  w->Key("parameters").BeginObject().Key("n_samples_count");
-  UIntOrNull(count, w);
-  w->Key("n_samples_fraction");
-  DoubleOrNull(fraction, w);
-  w->Key("min_distance");
-  DoubleOrNull(in.min_distance, w);
-  w->EndObject();
+  return Json{{"n_samples_count", OrNull(count)},
+              {"n_samples_fraction", OrNull(fraction)},
+              {"min_distance", OrNull(in.min_distance)}};
 }
 
-void WriteCounts(const SelectionReportInput& in, const ReportData& data,
-                 JsonWriter* w) {
-  // clang-format off
-  w->Key("counts").BeginObject()
-      .Key("candidates_received").UInt(in.candidates_received)
-      .Key("skipped_files").UInt(in.skipped->size())
-      .Key("already_in_pool").UInt(in.candidates_already_in_pool)
-      .Key("duplicates_removed").UInt(in.duplicates->size())
-      .Key("filtered_by_threshold").UInt(in.candidates_filtered)
-      .Key("eligible").UInt(data.eligible)
-      .Key("selected").UInt(in.result->picks.size())
-      .Key("rejected").UInt(data.rejected.size())
-      .Key("pool_size_before").UInt(data.pool_before)
-      .Key("pool_size_after").UInt(data.pool_after)
-      .EndObject();
-  // clang-format on
+Json Counts(const SelectionReportInput& in, const ReportData& data) {
+  return Json{{"candidates_received", in.candidates_received},
+              {"skipped_files", uint64_t{in.skipped->size()}},
+              {"already_in_pool", in.candidates_already_in_pool},
+              {"duplicates_removed", uint64_t{in.duplicates->size()}},
+              {"filtered_by_threshold", in.candidates_filtered},
+              {"eligible", data.eligible},
+              {"selected", uint64_t{in.result->picks.size()}},
+              {"rejected", uint64_t{data.rejected.size()}},
+              {"pool_size_before", data.pool_before},
+              {"pool_size_after", data.pool_after}};
 }
 
-// The config that ordered the picks, each objective with its lift.
-void WriteStrategy(const SelectionReportInput& in, const ReportData& data,
-                   JsonWriter* w) {
-  if (in.config == nullptr) return;
-  w->Key("strategy").BeginObject().Key("name").String(in.config->Name());
-  w->Key("objectives").BeginArray();
-  for (const ObjectiveContribution& c : data.contributions) {
-    const Objective& o = *c.objective;
-    w->BeginObject()
-        .Key("input")
-        .String(ObjectiveInputName(o.input))
-        .Key("strategy")
-        .String(ObjectiveStrategyName(o.strategy))
-        .Key("strength")
-        .Double(o.strength);
-    if (!o.column.empty()) w->Key("column").String(o.column);
-    if (o.input == ObjectiveInput::kScores) {
-      w->Key("score").String(UncertaintyScoreName(o.score));
-    }
-    if (o.strategy == ObjectiveStrategy::kThreshold) {
-      w->Key("operation")
-          .String(ThresholdOperationName(o.operation))
-          .Key("threshold")
-          .Double(o.threshold);
-    }
-    if (!o.query_pool.empty()) w->Key("query_pool").String(o.query_pool);
-    if (o.query != nullptr && o.query_pool.empty()) {
-      w->Key("query_rows").UInt(o.query->size());
-    }
-    w->Key("mean_picked");
-    DoubleOrNull(c.mean_picked, w);
-    w->Key("mean_eligible");
-    DoubleOrNull(c.mean_eligible, w);
-    w->EndObject();
+Json ObjectiveJson(const ObjectiveContribution& c) {
+  const Objective& o = *c.objective;
+  Json j{{"input", ObjectiveInputName(o.input)},
+         {"strategy", ObjectiveStrategyName(o.strategy)},
+         {"strength", o.strength}};
+  if (!o.column.empty()) j["column"] = o.column;
+  if (o.input == ObjectiveInput::kScores) {
+    j["score"] = UncertaintyScoreName(o.score);
   }
-  w->EndArray().EndObject();
+  if (o.strategy == ObjectiveStrategy::kThreshold) {
+    j["operation"] = ThresholdOperationName(o.operation);
+    j["threshold"] = o.threshold;
+  }
+  if (!o.query_pool.empty()) j["query_pool"] = o.query_pool;
+  if (o.query != nullptr && o.query_pool.empty()) {
+    j["query_rows"] = uint64_t{o.query->size()};
+  }
+  j["mean_picked"] = OrNull(c.mean_picked);
+  j["mean_eligible"] = OrNull(c.mean_eligible);
+  return j;
+}
+
+// The config that ordered the picks, each objective with its lift, and the
+// coverage curve.
+void AddStrategy(const SelectionReportInput& in, const ReportData& data,
+                 Json* report) {
+  if (in.config == nullptr) return;
+  Json objectives = Json::array();
+  for (const ObjectiveContribution& c : data.contributions) {
+    objectives.push_back(ObjectiveJson(c));
+  }
+  (*report)["strategy"] =
+      Json{{"name", in.config->Name()}, {"objectives", std::move(objectives)}};
   // Pick number -> its distance to the pool and earlier picks: where to set
   // n_samples or min_distance.
-  w->Key("coverage_curve").BeginObject().Key("pick").BeginArray();
-  for (const auto& [k, v] : data.coverage) w->UInt(k);
-  w->EndArray().Key("distance").BeginArray();
-  for (const auto& [k, v] : data.coverage) w->Double(Round6g(v));
-  w->EndArray().EndObject();
+  Json picks = Json::array(), distances = Json::array();
+  for (const auto& [k, v] : data.coverage) {
+    picks.push_back(uint64_t{k});
+    distances.push_back(Round6g(v));
+  }
+  (*report)["coverage_curve"] =
+      Json{{"pick", std::move(picks)}, {"distance", std::move(distances)}};
 }
 
 // Bin counts; none for a side without distances.
-void WriteBins(const std::vector<double>& distances,
-               const std::vector<uint64_t>& counts, JsonWriter* w) {
-  w->BeginArray();
-  if (!distances.empty()) {
-    for (uint64_t c : counts) w->UInt(c);
-  }
-  w->EndArray();
+Json Bins(const std::vector<double>& distances,
+          const std::vector<uint64_t>& counts) {
+  return distances.empty() ? Json::array() : Json(counts);
 }
 
 // Summaries before and after, and their histogram.
-void WriteDistances(const ReportData& data, JsonWriter* w) {
+Json Distances(const ReportData& data) {
   const DistanceHistogram& hist = data.histogram;
-  w->Key("distance_to_pool").BeginObject().Key("before");
-  WriteSummary(data.before_summary, w);
-  w->Key("after");
-  WriteSummary(data.after_summary, w);
-  w->Key("histogram").BeginObject().Key("edges").BeginArray();
-  for (double e : hist.edges) w->Double(Round6g(e));
-  w->EndArray().Key("before");
-  WriteBins(data.before, hist.before, w);
-  w->Key("after");
-  WriteBins(data.after, hist.after, w);
-  w->EndObject().EndObject();
+  Json edges = Json::array();
+  for (double e : hist.edges) edges.push_back(Round6g(e));
+  return Json{{"before", Summary(data.before_summary)},
+              {"after", Summary(data.after_summary)},
+              {"histogram", Json{{"edges", std::move(edges)},
+                                 {"before", Bins(data.before, hist.before)},
+                                 {"after", Bins(data.after, hist.after)}}}};
 }
 
 // The first picks in pick order, with their distances.
-void WriteSelected(const SelectionReportInput& in,
-                   const SelectionReportLimits& limits, JsonWriter* w) {
+void AddSelected(const SelectionReportInput& in,
+                 const SelectionReportLimits& limits, Json* report) {
   const KCenterResult& result = *in.result;
   const std::vector<std::string>& names = in.candidates->filenames;
-  w->Key("selected").BeginArray();
+  Json selected = Json::array();
   for (size_t k = 0; k < result.picks.size() && k < limits.listed_picks; ++k) {
-    w->BeginObject().Key("filename").String(ValidUtf8(names[result.picks[k]]));
-    w->Key("distance");
-    DoubleOrNull(result.distances[k], w);
-    w->EndObject();
+    selected.push_back(Json{{"filename", ValidUtf8(names[result.picks[k]])},
+                            {"distance", OrNull(result.distances[k])}});
   }
-  w->EndArray().Key("selected_listed_all");
-  w->Bool(result.picks.size() <= limits.listed_picks);
+  (*report)["selected"] = std::move(selected);
+  (*report)["selected_listed_all"] = result.picks.size() <= limits.listed_picks;
 }
 
-void WriteGroup(absl::string_view key, const ProjectedGroup& group,
-                const Projection2D& pca, JsonWriter* w) {
+Json Group(const ProjectedGroup& group, const Projection2D& pca) {
   const size_t at = group.first, shown = group.rows.size();
-  // clang-format off
-  w->Key(key).BeginObject()
-      .Key("total").UInt(group.total)
-      .Key("shown").UInt(shown)
-      .Key("x").BeginArray();
-  // clang-format on
-  for (size_t k = 0; k < shown; ++k) w->Double(Round4(pca.xy[(at + k) * 2]));
-  w->EndArray().Key("y").BeginArray();
+  Json x = Json::array(), y = Json::array(), filenames = Json::array();
   for (size_t k = 0; k < shown; ++k) {
-    w->Double(Round4(pca.xy[(at + k) * 2 + 1]));
+    x.push_back(Round4(pca.xy[(at + k) * 2]));
+    y.push_back(Round4(pca.xy[(at + k) * 2 + 1]));
   }
-  w->EndArray().Key("filenames").BeginArray();
-  for (size_t i : group.rows) w->String(ValidUtf8(group.table->filenames[i]));
-  w->EndArray().EndObject();
+  for (size_t i : group.rows) {
+    filenames.push_back(ValidUtf8(group.table->filenames[i]));
+  }
+  return Json{{"total", group.total},
+              {"shown", uint64_t{shown}},
+              {"x", std::move(x)},
+              {"y", std::move(y)},
+              {"filenames", std::move(filenames)}};
 }
 
-void WriteProjection(const ReportProjection& proj, JsonWriter* w) {
-  // clang-format off
-  w->Key("projection").BeginObject()
-      .Key("method").String("pca")
-      .Key("explained_variance").BeginArray()
-      .Double(Round4(proj.pca.explained[0]))
-      .Double(Round4(proj.pca.explained[1]))
-      .EndArray();
-  // clang-format on
-  WriteGroup("pool", proj.pool, proj.pca, w);
-  WriteGroup("rejected", proj.rejected, proj.pca, w);
-  WriteGroup("picks", proj.picks, proj.pca, w);
-  w->EndObject();
+Json Projection(const ReportProjection& proj) {
+  return Json{
+      {"method", "pca"},
+      {"explained_variance", Json::array({Round4(proj.pca.explained[0]),
+                                          Round4(proj.pca.explained[1])})},
+      {"pool", Group(proj.pool, proj.pca)},
+      {"rejected", Group(proj.rejected, proj.pca)},
+      {"picks", Group(proj.picks, proj.pca)}};
 }
 
-void WritePairs(const SelectionReportInput& in, const ReportData& data,
-                JsonWriter* w) {
+Json Pairs(const SelectionReportInput& in, const ReportData& data) {
   const std::vector<std::string>& names = in.candidates->filenames;
-  w->Key("pairs").BeginArray();
+  Json pairs = Json::array();
   for (const ThumbnailPair& p : data.pairs) {
-    // clang-format off
-    w->BeginObject()
-        .Key("pick").String(ValidUtf8(names[p.pick]))
-        .Key("pick_rank").UInt(p.pick_rank + 1)
-        .Key("pick_distance");
-    // clang-format on
-    DoubleOrNull(in.result->distances[p.pick_rank], w);
-    w->Key("nearest_rejected");
-    if (p.neighbor) {
-      w->String(ValidUtf8(names[*p.neighbor]));
-    } else {
-      w->Null();
-    }
-    w->Key("nearest_rejected_distance");
-    DoubleOrNull(
-        p.neighbor ? std::optional<double>(p.neighbor_distance) : std::nullopt,
-        w);
-    w->Key("thumbnails").Bool(!p.pick_image.empty()).EndObject();
+    pairs.push_back(
+        Json{{"pick", ValidUtf8(names[p.pick])},
+             {"pick_rank", uint64_t{p.pick_rank + 1}},
+             {"pick_distance", OrNull(in.result->distances[p.pick_rank])},
+             {"nearest_rejected",
+              p.neighbor ? Json(ValidUtf8(names[*p.neighbor])) : Json(nullptr)},
+             {"nearest_rejected_distance",
+              p.neighbor ? Json(p.neighbor_distance) : Json(nullptr)},
+             {"thumbnails", !p.pick_image.empty()}});
   }
-  w->EndArray();
+  return pairs;
 }
 
 // The first skipped files and removed duplicates.
-void WriteSkippedAndDuplicates(const SelectionReportInput& in,
-                               const SelectionReportLimits& limits,
-                               JsonWriter* w) {
+void AddSkippedAndDuplicates(const SelectionReportInput& in,
+                             const SelectionReportLimits& limits,
+                             Json* report) {
   const size_t listed = limits.listed_skipped;
-  w->Key("skipped").BeginArray();
+  Json skipped = Json::array(), duplicates = Json::array();
   for (size_t k = 0; k < in.skipped->size() && k < listed; ++k) {
     const SkippedFile& s = (*in.skipped)[k];
-    // clang-format off
-    w->BeginObject()
-        .Key("filename").String(ValidUtf8(s.filename))
-        .Key("reason").String(ValidUtf8(s.reason))
-        .EndObject();
-    // clang-format on
+    skipped.push_back(Json{{"filename", ValidUtf8(s.filename)},
+                           {"reason", ValidUtf8(s.reason)}});
   }
-  w->EndArray().Key("duplicates").BeginArray();
   for (size_t k = 0; k < in.duplicates->size() && k < listed; ++k) {
     const RemovedDuplicate& d = (*in.duplicates)[k];
-    // clang-format off
-    w->BeginObject()
-        .Key("filename").String(ValidUtf8(d.filename))
-        .Key("same_as").String(ValidUtf8(d.same_as))
-        .EndObject();
-    // clang-format on
+    duplicates.push_back(Json{{"filename", ValidUtf8(d.filename)},
+                              {"same_as", ValidUtf8(d.same_as)}});
   }
-  w->EndArray();
+  (*report)["skipped"] = std::move(skipped);
+  (*report)["duplicates"] = std::move(duplicates);
 }
 
 }  // namespace
@@ -270,31 +207,24 @@ std::string ReportJson(const SelectionReportInput& in,
                        const SelectionReportLimits& limits,
                        const ReportData& data) {
   const StopReason stop = in.result->stop_reason;
-  JsonWriter w;
-  // clang-format off
-  w.BeginObject()
-      .Key("format").String("datapool.selection_report")
-      .Key("format_version").UInt(1)
-      .Key("pool").String(in.pool)
-      .Key("version").UInt(in.version)
-      .Key("committed").Bool(in.committed)
-      .Key("time").String(TimeToRfc3339(in.time));
-  // clang-format on
-  WriteParameters(in, &w);
-  // clang-format off
-  w.Key("stop_reason").String(StopReasonName(stop))
-      .Key("stop_reason_text").String(StopReasonText(stop));
-  // clang-format on
-  WriteCounts(in, data, &w);
-  WriteStrategy(in, data, &w);
-  w.Key("selection_seconds").Double(in.selection_seconds);
-  WriteDistances(data, &w);
-  WriteSelected(in, limits, &w);
-  WriteProjection(data.projection, &w);
-  WritePairs(in, data, &w);
-  WriteSkippedAndDuplicates(in, limits, &w);
-  w.EndObject();
-  return w.str();
+  Json report{{"format", "datapool.selection_report"},
+              {"format_version", 1},
+              {"pool", in.pool},
+              {"version", in.version},
+              {"committed", in.committed},
+              {"time", TimeToRfc3339(in.time)},
+              {"parameters", Parameters(in)},
+              {"stop_reason", StopReasonName(stop)},
+              {"stop_reason_text", StopReasonText(stop)},
+              {"counts", Counts(in, data)}};
+  AddStrategy(in, data, &report);
+  report["selection_seconds"] = in.selection_seconds;
+  report["distance_to_pool"] = Distances(data);
+  AddSelected(in, limits, &report);
+  report["projection"] = Projection(data.projection);
+  report["pairs"] = Pairs(in, data);
+  AddSkippedAndDuplicates(in, limits, &report);
+  return JsonText(report);
 }
 
 }  // namespace datapool

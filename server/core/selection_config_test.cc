@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/json.h"
+#include "common/json_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/candidates.h"
@@ -368,29 +368,28 @@ TEST(SelectionModesTest, TheReportSaysHowPicksWereOrdered) {
   auto out = manager->Select(p, DenseAndOutliers());
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_TRUE(out->report.has_value());
-  absl::StatusOr<JsonValue> json = ParseJson(out->report->json);
+  absl::StatusOr<Json> json = ParseJson(out->report->json);
   ASSERT_TRUE(json.ok()) << json.status();
-  const JsonValue* strategy = json->Find("strategy");
-  ASSERT_NE(strategy, nullptr);
-  EXPECT_EQ(strategy->Find("name")->string, "typical");
-  const std::vector<JsonValue>& objectives =
-      strategy->Find("objectives")->array;
+  ASSERT_TRUE(json->contains("strategy"));
+  const Json* strategy = &json->at("strategy");
+  EXPECT_EQ(strategy->at("name").get<std::string>(), "typical");
+  const Json& objectives = strategy->at("objectives");
   ASSERT_EQ(objectives.size(), 2u);
-  EXPECT_EQ(objectives[0].Find("strategy")->string, "diversity");
-  EXPECT_EQ(objectives[0].Find("mean_picked")->type, JsonValue::Type::kNull);
-  EXPECT_EQ(objectives[1].Find("strategy")->string, "typicality");
+  EXPECT_EQ(objectives[0].at("strategy").get<std::string>(), "diversity");
+  EXPECT_TRUE(objectives[0].at("mean_picked").is_null());
+  EXPECT_EQ(objectives[1].at("strategy").get<std::string>(), "typicality");
   // Mean typicality of the picks and of every eligible candidate: 30 of
   // them are in the dense cluster (typicality ~50), so the mean of all is
   // above that of picks spread over both regions.
-  EXPECT_GT(objectives[1].Find("mean_picked")->number, 0);
-  EXPECT_GT(objectives[1].Find("mean_eligible")->number,
-            objectives[1].Find("mean_picked")->number);
+  EXPECT_GT(objectives[1].at("mean_picked").get<double>(), 0);
+  EXPECT_GT(objectives[1].at("mean_eligible").get<double>(),
+            objectives[1].at("mean_picked").get<double>());
   // The coverage curve: every pick with a distance (not the first).
-  const JsonValue* curve = json->Find("coverage_curve");
-  ASSERT_NE(curve, nullptr);
-  EXPECT_EQ(curve->Find("pick")->array.size(), 4u);
-  EXPECT_EQ(curve->Find("distance")->array.size(), 4u);
-  EXPECT_EQ(curve->Find("pick")->array[0].number, 2);
+  ASSERT_TRUE(json->contains("coverage_curve"));
+  const Json* curve = &json->at("coverage_curve");
+  EXPECT_EQ(curve->at("pick").size(), 4u);
+  EXPECT_EQ(curve->at("distance").size(), 4u);
+  EXPECT_EQ(curve->at("pick")[0].get<double>(), 2);
   EXPECT_THAT(out->report->html, HasSubstr("typical: diversity &times; "
                                            "typicality"));
 }

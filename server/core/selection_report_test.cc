@@ -5,7 +5,7 @@
 #include <regex>
 
 #include "common/file_util.h"
-#include "common/json.h"
+#include "common/json_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/pool_manager.h"
@@ -31,16 +31,16 @@ SelectParams Count(const std::string& pool, uint64_t n) {
   return p;
 }
 
-const JsonValue& Get(const JsonValue& v, absl::string_view key) {
-  const JsonValue* found = v.Find(key);
-  static const JsonValue kNull;
-  EXPECT_NE(found, nullptr) << "no key " << key;
-  return found ? *found : kNull;
+const Json& Get(const Json& v, const std::string& key) {
+  static const Json kNull;
+  const bool found = v.is_object() && v.contains(key);
+  EXPECT_TRUE(found) << "no key " << key;
+  return found ? v.at(key) : kNull;
 }
 
-uint64_t Sum(const JsonValue& array) {
+uint64_t Sum(const Json& array) {
   uint64_t s = 0;
-  for (const JsonValue& v : array.array) s += static_cast<uint64_t>(v.number);
+  for (const Json& v : array) s += v.get<uint64_t>();
   return s;
 }
 
@@ -76,9 +76,9 @@ TEST(SelectionReportTest, OddFilenamesStayValidJsonAndHtml) {
   ASSERT_TRUE(json.ok()) << json.status();
   std::vector<std::string> names;
   for (const char* group : {"pool", "rejected", "picks"}) {
-    for (const JsonValue& v :
-         Get(Get(Get(*json, "projection"), group), "filenames").array) {
-      names.push_back(v.string);
+    for (const Json& v :
+         Get(Get(Get(*json, "projection"), group), "filenames")) {
+      names.push_back(v.get<std::string>());
     }
   }
   EXPECT_THAT(names, ::testing::Contains("quote\"and'apos.jpg"));
@@ -279,45 +279,46 @@ TEST(SelectionReportTest, CommittedSelectionsWriteAConsistentReport) {
   EXPECT_EQ(stored->folder, out->report_folder);
   auto json = ParseJson(stored->json);
   ASSERT_TRUE(json.ok()) << json.status();
-  EXPECT_EQ(Get(*json, "pool").string, "p");
-  EXPECT_EQ(Get(*json, "version").number, 2);
-  EXPECT_TRUE(Get(*json, "committed").boolean);
-  EXPECT_EQ(Get(*json, "stop_reason").string, StopReasonName(out->stop_reason));
-  const JsonValue& counts = Get(*json, "counts");
+  EXPECT_EQ(Get(*json, "pool").get<std::string>(), "p");
+  EXPECT_EQ(Get(*json, "version").get<double>(), 2);
+  EXPECT_TRUE(Get(*json, "committed").get<bool>());
+  EXPECT_EQ(Get(*json, "stop_reason").get<std::string>(),
+            StopReasonName(out->stop_reason));
+  const Json& counts = Get(*json, "counts");
   const uint64_t picks = out->selected.size();
-  EXPECT_EQ(Get(counts, "selected").number, picks);
-  EXPECT_EQ(Get(counts, "eligible").number, 500);
-  EXPECT_EQ(Get(counts, "rejected").number, 500 - picks);
-  EXPECT_EQ(Get(counts, "pool_size_before").number, 30);
-  EXPECT_EQ(Get(counts, "pool_size_after").number, 30 + picks);
-  EXPECT_EQ(Get(Get(*json, "parameters"), "min_distance").number, 0.2);
+  EXPECT_EQ(Get(counts, "selected").get<double>(), picks);
+  EXPECT_EQ(Get(counts, "eligible").get<double>(), 500);
+  EXPECT_EQ(Get(counts, "rejected").get<double>(), 500 - picks);
+  EXPECT_EQ(Get(counts, "pool_size_before").get<double>(), 30);
+  EXPECT_EQ(Get(counts, "pool_size_after").get<double>(), 30 + picks);
+  EXPECT_EQ(Get(Get(*json, "parameters"), "min_distance").get<double>(), 0.2);
 
   // Histograms: every eligible candidate before, every rejected one after;
   // after the selection the farthest rejected candidate is no farther than
   // the last pick was (greedy k-center), and below min_distance when that
   // stopped it.
-  const JsonValue& dist = Get(*json, "distance_to_pool");
+  const Json& dist = Get(*json, "distance_to_pool");
   EXPECT_EQ(Sum(Get(Get(dist, "histogram"), "before")), 500u);
   EXPECT_EQ(Sum(Get(Get(dist, "histogram"), "after")), 500u - picks);
-  const double after_max = Get(Get(dist, "after"), "max").number;
+  const double after_max = Get(Get(dist, "after"), "max").get<double>();
   EXPECT_LE(after_max, *out->selected.back().distance + 1e-6);
   if (out->stop_reason == StopReason::kMinDistance) {
     EXPECT_LT(after_max, 0.2);
   }
-  EXPECT_GT(Get(Get(dist, "before"), "max").number, after_max);
+  EXPECT_GT(Get(Get(dist, "before"), "max").get<double>(), after_max);
 
   // The projection shows every group (small enough to show all).
-  const JsonValue& proj = Get(*json, "projection");
-  EXPECT_EQ(Get(Get(proj, "pool"), "shown").number, 30);
-  EXPECT_EQ(Get(Get(proj, "picks"), "shown").number, picks);
-  EXPECT_EQ(Get(Get(proj, "rejected"), "x").array.size(), 500 - picks);
-  EXPECT_GT(Get(proj, "explained_variance").array[0].number, 0);
+  const Json& proj = Get(*json, "projection");
+  EXPECT_EQ(Get(Get(proj, "pool"), "shown").get<double>(), 30);
+  EXPECT_EQ(Get(Get(proj, "picks"), "shown").get<double>(), picks);
+  EXPECT_EQ(Get(Get(proj, "rejected"), "x").size(), 500 - picks);
+  EXPECT_GT(Get(proj, "explained_variance")[0].get<double>(), 0);
 
   // Pairs: each pick's nearest rejected candidate is the true nearest.
-  const JsonValue& pairs = Get(*json, "pairs");
-  ASSERT_EQ(pairs.array.size(), 6u);
-  for (const JsonValue& pair : pairs.array) {
-    const std::string pick = Get(pair, "pick").string;
+  const Json& pairs = Get(*json, "pairs");
+  ASSERT_EQ(pairs.size(), 6u);
+  for (const Json& pair : pairs) {
+    const std::string pick = Get(pair, "pick").get<std::string>();
     const size_t pi = std::stoul(pick.substr(1));
     float best = 1e9;
     std::string best_name;
@@ -333,9 +334,10 @@ TEST(SelectionReportTest, CommittedSelectionsWriteAConsistentReport) {
         best_name = candidates.filenames[i];
       }
     }
-    EXPECT_EQ(Get(pair, "nearest_rejected").string, best_name) << pick;
-    EXPECT_NEAR(Get(pair, "nearest_rejected_distance").number, std::sqrt(best),
-                1e-5);
+    EXPECT_EQ(Get(pair, "nearest_rejected").get<std::string>(), best_name)
+        << pick;
+    EXPECT_NEAR(Get(pair, "nearest_rejected_distance").get<double>(),
+                std::sqrt(best), 1e-5);
   }
   EXPECT_EQ(loaded.size(), 12u);
 
@@ -383,11 +385,10 @@ TEST(SelectionReportTest, DryRunReportIsReturnedNotWritten) {
   EXPECT_EQ(out->report_folder, "");
   auto json = ParseJson(out->report->json);
   ASSERT_TRUE(json.ok());
-  EXPECT_FALSE(Get(*json, "committed").boolean);
-  EXPECT_EQ(Get(*json, "version").number, 1);
+  EXPECT_FALSE(Get(*json, "committed").get<bool>());
+  EXPECT_EQ(Get(*json, "version").get<double>(), 1);
   // An empty pool has no "before".
-  EXPECT_EQ(Get(Get(*json, "distance_to_pool"), "before").type,
-            JsonValue::Type::kNull);
+  EXPECT_TRUE(Get(Get(*json, "distance_to_pool"), "before").is_null());
   EXPECT_THAT(out->report->html, HasSubstr("dry run"));
   EXPECT_THAT(out->report->html, HasSubstr("image not reachable"));
   EXPECT_FALSE(fs::exists(tmp.path() + "/p"));
@@ -482,13 +483,13 @@ TEST(SelectionReportTest, LargeSelectionsAreSampled) {
   ASSERT_TRUE(stored.ok());
   auto json = ParseJson(stored->json);
   ASSERT_TRUE(json.ok());
-  const JsonValue& picks = Get(Get(*json, "projection"), "picks");
-  EXPECT_EQ(Get(picks, "total").number, 2500);
-  EXPECT_EQ(Get(picks, "shown").number,
+  const Json& picks = Get(Get(*json, "projection"), "picks");
+  EXPECT_EQ(Get(picks, "total").get<double>(), 2500);
+  EXPECT_EQ(Get(picks, "shown").get<double>(),
             SelectionReportLimits().projection_points);
-  EXPECT_EQ(Get(*json, "selected").array.size(),
+  EXPECT_EQ(Get(*json, "selected").size(),
             SelectionReportLimits().listed_picks);
-  EXPECT_FALSE(Get(*json, "selected_listed_all").boolean);
+  EXPECT_FALSE(Get(*json, "selected_listed_all").get<bool>());
   EXPECT_LT(stored->html.size(), 1u << 20);
 }
 

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/json.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
 #include "common/status_names.h"
 #include "server/service/model_change.h"
@@ -132,30 +132,23 @@ void DatapoolService::Record(const char* method,
     m->Observe("datapool_rpc_duration_seconds", {{"method", method}}, seconds);
   }
   if (!options_.log) return;
-  JsonWriter w;
-  // clang-format off
-  w.BeginObject()
-      .Key("time").String(TimeToRfc3339(absl::Now()))
-      .Key("rpc").String(method)
-      .Key("peer").String(context.peer())
-      .Key("status").String(code)
-      .Key("ms").Double(std::round(seconds * 1e5) / 100);
-  // clang-format on
-  if (!record.pool.empty()) w.Key("pool").String(record.pool);
-  if (record.candidates >= 0) w.Key("candidates").Int(record.candidates);
-  if (record.selected >= 0) w.Key("selected").Int(record.selected);
-  if (record.skipped >= 0) w.Key("skipped").Int(record.skipped);
+  Json line{{"time", TimeToRfc3339(absl::Now())},
+            {"rpc", method},
+            {"peer", context.peer()},
+            {"status", code},
+            {"ms", std::round(seconds * 1e5) / 100}};
+  if (!record.pool.empty()) line["pool"] = record.pool;
+  if (record.candidates >= 0) line["candidates"] = record.candidates;
+  if (record.selected >= 0) line["selected"] = record.selected;
+  if (record.skipped >= 0) line["skipped"] = record.skipped;
   if (record.version >= 0) {
-    w.Key("version")
-        .Int(record.version)
-        .Key("committed")
-        .Bool(record.committed);
+    line["version"] = record.version;
+    line["committed"] = record.committed;
   }
-  if (!status.ok()) w.Key("error").String(status.error_message());
-  w.EndObject();
+  if (!status.ok()) line["error"] = status.error_message();
   options_.log(
       IsServerFault(status.error_code()) ? LogLevel::kError : LogLevel::kInfo,
-      w.str());
+      JsonText(line));
 }
 
 template <typename Reader>
