@@ -6,7 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "client/text_table.h"
-#include "common/json.h"
+#include "common/json_text.h"
 
 namespace datapool {
 namespace cli {
@@ -237,31 +237,36 @@ std::string SelectText(const v1::SelectResponse& response,
 }
 
 std::string ReportText(const v1::SelectionReport& report) {
-  absl::StatusOr<JsonValue> parsed = ParseJson(report.json());
+  absl::StatusOr<Json> parsed = ParseJson(report.json());
   if (!parsed.ok()) {
     return absl::StrCat("The server's report.json does not parse (",
                         parsed.status().message(), ")\n");
   }
-  const JsonValue empty;
-  auto get = [&empty](const JsonValue& v,
-                      absl::string_view key) -> const JsonValue& {
-    const JsonValue* found = v.Find(key);
-    return found != nullptr ? *found : empty;
+  // Missing members read as null: "", 0 or "-".
+  auto get = [](const Json& v, const char* key) -> const Json& {
+    static const Json kNull;
+    if (!v.is_object()) return kNull;
+    auto found = v.find(key);
+    return found != v.end() ? *found : kNull;
   };
-  auto count = [&](absl::string_view key) {
-    return static_cast<uint64_t>(get(get(*parsed, "counts"), key).number);
+  auto text = [&](const char* key) {
+    const Json& v = get(*parsed, key);
+    return v.is_string() ? v.get<std::string>() : std::string();
   };
-  auto distance = [&](absl::string_view when, absl::string_view stat) {
-    const JsonValue& v = get(get(get(*parsed, "distance_to_pool"), when), stat);
-    return v.type == JsonValue::Type::kNumber
-               ? absl::StrFormat("%.4f", v.number)
-               : std::string("-");
+  auto count = [&](const char* key) {
+    const Json& v = get(get(*parsed, "counts"), key);
+    return v.is_number() ? v.get<uint64_t>() : uint64_t{0};
+  };
+  auto distance = [&](const char* when, const char* stat) {
+    const Json& v = get(get(get(*parsed, "distance_to_pool"), when), stat);
+    return v.is_number() ? absl::StrFormat("%.4f", v.get<double>())
+                         : std::string("-");
   };
   std::string out = absl::StrFormat(
-      "Selection report: pool '%s', version %d (%s, %s)\n",
-      get(*parsed, "pool").string, report.version(),
-      get(*parsed, "committed").boolean ? "committed" : "dry run",
-      get(*parsed, "time").string);
+      "Selection report: pool '%s', version %d (%s, %s)\n", text("pool"),
+      report.version(),
+      get(*parsed, "committed") == true ? "committed" : "dry run",
+      text("time"));
   using Align = TextTable::Align;
   TextTable table({{""}, {"", Align::kRight}, {""}});
   table.AddRow(
@@ -271,10 +276,9 @@ std::string ReportText(const v1::SelectionReport& report) {
                        count("skipped_files"), count("already_in_pool"),
                        count("duplicates_removed"))});
   table.AddRow({"eligible", absl::StrCat(count("eligible")), ""});
-  table.AddRow(
-      {"selected", absl::StrCat(count("selected")),
-       absl::StrCat("stopped: ", get(*parsed, "stop_reason").string, " (",
-                    get(*parsed, "stop_reason_text").string, ")")});
+  table.AddRow({"selected", absl::StrCat(count("selected")),
+                absl::StrCat("stopped: ", text("stop_reason"), " (",
+                             text("stop_reason_text"), ")")});
   table.AddRow({"pool size", absl::StrCat(count("pool_size_after")),
                 absl::StrCat("was ", count("pool_size_before"))});
   table.AddRow({"farthest", distance("before", "max"),

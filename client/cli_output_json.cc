@@ -1,312 +1,192 @@
 // What the `datapool` CLI prints with --json: one JSON object on one line.
 #include "absl/strings/str_cat.h"
 #include "client/cli_output.h"
-#include "common/json.h"
+#include "common/json_text.h"
 
 namespace datapool {
 namespace cli {
 namespace {
 
-void WritePool(const v1::PoolInfo& p, JsonWriter* w) {
-  // clang-format off
-  w->BeginObject()
-      .Key("name").String(p.name())
-      .Key("size").UInt(p.size())
-      .Key("dimension").UInt(p.dimension())
-      .Key("version").UInt(p.version())
-      .Key("created_time").String(p.created_time())
-      .Key("updated_time").String(p.updated_time())
-      .Key("folder").String(p.folder())
-      .Key("normalized").Bool(p.normalized())
-      .Key("model_fingerprint").String(p.model_fingerprint())
-      .Key("input_size").UInt(p.input_size());
-  // clang-format on
-  if (!p.problem().empty()) w->Key("problem").String(p.problem());
-  w->EndObject();
+Json PoolObject(const v1::PoolInfo& p) {
+  Json j{{"name", p.name()},
+         {"size", p.size()},
+         {"dimension", p.dimension()},
+         {"version", p.version()},
+         {"created_time", p.created_time()},
+         {"updated_time", p.updated_time()},
+         {"folder", p.folder()},
+         {"normalized", p.normalized()},
+         {"model_fingerprint", p.model_fingerprint()},
+         {"input_size", p.input_size()}};
+  if (!p.problem().empty()) j["problem"] = p.problem();
+  return j;
 }
 
-void WriteSkipped(
-    const google::protobuf::RepeatedPtrField<v1::SkippedFile>& skipped,
-    JsonWriter* w) {
-  w->Key("skipped").BeginArray();
-  for (const v1::SkippedFile& s : skipped) {
-    // clang-format off
-    w->BeginObject()
-        .Key("filename").String(s.filename())
-        .Key("reason").String(s.reason())
-        .EndObject();
-    // clang-format on
+// Skipped or dropped files: [{"filename": ..., "reason": ...}, ...].
+Json Files(const google::protobuf::RepeatedPtrField<v1::SkippedFile>& files) {
+  Json list = Json::array();
+  for (const v1::SkippedFile& f : files) {
+    list.push_back(Json{{"filename", f.filename()}, {"reason", f.reason()}});
   }
-  w->EndArray();
+  return list;
 }
 
-std::string Line(const JsonWriter& w) { return absl::StrCat(w.str(), "\n"); }
+Json TrainObject(const v1::TrainResponse& r) {
+  return Json{{"images", r.images()},
+              {"epochs", r.epochs()},
+              {"steps", r.steps()},
+              {"first_loss", r.first_loss()},
+              {"last_loss", r.last_loss()},
+              {"train_seconds", r.train_seconds()},
+              {"images_per_second", r.images_per_second()},
+              {"device", r.device()},
+              {"continued", r.continued()},
+              {"resumed", r.resumed()},
+              {"state_kept", r.state_kept()},
+              {"reembedded", r.reembedded()},
+              {"dropped", Files(r.dropped())},
+              {"skipped", Files(r.skipped())},
+              {"pool", PoolObject(r.pool())}};
+}
+
+Json SelectObject(const v1::SelectResponse& response, bool dry_run) {
+  Json selected = Json::array();
+  for (const v1::SelectedSample& s : response.selected()) {
+    selected.push_back(
+        Json{{"filename", s.filename()},
+             {"distance", s.has_distance() ? Json(s.distance()) : Json()},
+             {"label", s.label()}});
+  }
+  Json duplicates = Json::array();
+  for (const v1::RemovedDuplicate& d : response.duplicates()) {
+    duplicates.push_back(
+        Json{{"filename", d.filename()}, {"same_as", d.same_as()}});
+  }
+  Json report;  // null without one
+  if (response.has_report()) {
+    report = Json{{"version", response.report().version()},
+                  {"folder", response.report().folder()},
+                  {"error", response.report().error()}};
+  }
+  return Json{
+      {"selected", std::move(selected)},
+      {"stop_reason", StopReasonLabel(response.stop_reason())},
+      {"pool_size_before", response.pool_size_before()},
+      {"pool_size_after", response.pool_size_after()},
+      {"version", response.version()},
+      {"committed", response.committed()},
+      {"dry_run", dry_run},
+      {"candidates_received", response.candidates_received()},
+      {"candidates_already_in_pool", response.candidates_already_in_pool()},
+      {"distance_evaluations", response.distance_evaluations()},
+      {"evaluations_skipped", response.evaluations_skipped()},
+      {"duplicates_removed", response.duplicates_removed()},
+      {"candidates_filtered", response.candidates_filtered()},
+      {"duplicates", std::move(duplicates)},
+      {"skipped", Files(response.skipped())},
+      {"report", std::move(report)}};
+}
+
+std::string Line(const Json& j) { return absl::StrCat(JsonText(j), "\n"); }
 
 }  // namespace
 
 std::string PoolsJson(const v1::ListPoolsResponse& response) {
-  JsonWriter w;
-  w.BeginObject().Key("pools").BeginArray();
-  for (const v1::PoolInfo& p : response.pools()) WritePool(p, &w);
-  w.EndArray().EndObject();
-  return Line(w);
+  Json pools = Json::array();
+  for (const v1::PoolInfo& p : response.pools()) pools.push_back(PoolObject(p));
+  return Line(Json{{"pools", std::move(pools)}});
 }
 
 std::string PoolJson(const v1::PoolInfo& pool) {
-  JsonWriter w;
-  WritePool(pool, &w);
-  return Line(w);
+  return Line(PoolObject(pool));
 }
 
 std::string DeletedJson(const v1::PoolInfo& pool) {
-  JsonWriter w;
-  w.BeginObject().Key("deleted");
-  WritePool(pool, &w);
-  w.EndObject();
-  return Line(w);
+  return Line(Json{{"deleted", PoolObject(pool)}});
 }
 
 std::string HistoryJson(const v1::ListHistoryResponse& response) {
-  JsonWriter w;
-  w.BeginObject().Key("versions").BeginArray();
+  Json versions = Json::array();
   for (const v1::HistoryEntry& v : response.versions()) {
-    // clang-format off
-    w.BeginObject()
-        .Key("version").UInt(v.version())
-        .Key("time").String(v.time())
-        .Key("size").UInt(v.size())
-        .Key("csv_file").String(v.csv_file())
-        .Key("current").Bool(v.current())
-        .EndObject();
-    // clang-format on
+    versions.push_back(Json{{"version", v.version()},
+                            {"time", v.time()},
+                            {"size", v.size()},
+                            {"csv_file", v.csv_file()},
+                            {"current", v.current()}});
   }
-  w.EndArray().EndObject();
-  return Line(w);
+  return Line(Json{{"versions", std::move(versions)}});
 }
 
 std::string RestoreJson(const v1::RestoreVersionResponse& response) {
-  JsonWriter w;
-  // clang-format off
-  w.BeginObject()
-      .Key("restored_version").UInt(response.restored_version())
-      .Key("pool");
-  // clang-format on
-  WritePool(response.pool(), &w);
-  w.EndObject();
-  return Line(w);
+  return Line(Json{{"restored_version", response.restored_version()},
+                   {"pool", PoolObject(response.pool())}});
 }
 
 std::string SetModelJson(const v1::SetPoolModelResponse& response) {
-  JsonWriter w;
-  w.BeginObject().Key("reembedded").UInt(response.reembedded());
-  w.Key("dropped").BeginArray();
-  for (const v1::SkippedFile& d : response.dropped()) {
-    w.BeginObject()
-        .Key("filename")
-        .String(d.filename())
-        .Key("reason")
-        .String(d.reason())
-        .EndObject();
-  }
-  w.EndArray().Key("pool");
-  WritePool(response.pool(), &w);
-  w.EndObject();
-  return Line(w);
+  return Line(Json{{"reembedded", response.reembedded()},
+                   {"dropped", Files(response.dropped())},
+                   {"pool", PoolObject(response.pool())}});
 }
-
-namespace {
-void WriteFiles(
-    const char* key,
-    const google::protobuf::RepeatedPtrField<v1::SkippedFile>& files,
-    JsonWriter* w) {
-  w->Key(key).BeginArray();
-  for (const v1::SkippedFile& d : files) {
-    w->BeginObject()
-        .Key("filename")
-        .String(d.filename())
-        .Key("reason")
-        .String(d.reason())
-        .EndObject();
-  }
-  w->EndArray();
-}
-}  // namespace
 
 std::string TrainJson(const v1::TrainResponse& r) {
-  JsonWriter w;
-  // clang-format off
-  w.BeginObject()
-      .Key("images").UInt(r.images())
-      .Key("epochs").UInt(r.epochs())
-      .Key("steps").UInt(r.steps())
-      .Key("first_loss").Double(r.first_loss())
-      .Key("last_loss").Double(r.last_loss())
-      .Key("train_seconds").Double(r.train_seconds())
-      .Key("images_per_second").Double(r.images_per_second())
-      .Key("device").String(r.device())
-      .Key("continued").Bool(r.continued())
-      .Key("resumed").Bool(r.resumed())
-      .Key("state_kept").Bool(r.state_kept())
-      .Key("reembedded").UInt(r.reembedded());
-  // clang-format on
-  WriteFiles("dropped", r.dropped(), &w);
-  WriteFiles("skipped", r.skipped(), &w);
-  w.Key("pool");
-  WritePool(r.pool(), &w);
-  w.EndObject();
-  return Line(w);
+  return Line(TrainObject(r));
 }
 
 std::string MergeJson(const v1::MergePoolsResponse& response, bool dry_run) {
-  JsonWriter w;
-  w.BeginObject().Key("pool");
-  WritePool(response.pool(), &w);
-  w.Key("sources").BeginArray();
+  Json sources = Json::array();
   for (const v1::MergedSource& s : response.sources()) {
-    // clang-format off
-    w.BeginObject()
-        .Key("pool").String(s.pool())
-        .Key("samples").UInt(s.samples())
-        .Key("merged").UInt(s.merged())
-        .Key("renamed").UInt(s.renamed())
-        .Key("skipped_collisions").UInt(s.skipped_collisions())
-        .Key("too_close").UInt(s.too_close())
-        .EndObject();
-    // clang-format on
+    sources.push_back(Json{{"pool", s.pool()},
+                           {"samples", s.samples()},
+                           {"merged", s.merged()},
+                           {"renamed", s.renamed()},
+                           {"skipped_collisions", s.skipped_collisions()},
+                           {"too_close", s.too_close()}});
   }
-  w.EndArray()
-      .Key("pool_size_before")
-      .UInt(response.pool_size_before())
-      .Key("pool_size_after")
-      .UInt(response.pool_size_after())
-      .Key("committed")
-      .Bool(response.committed())
-      .Key("dry_run")
-      .Bool(dry_run)
-      .EndObject();
-  return Line(w);
+  return Line(Json{{"pool", PoolObject(response.pool())},
+                   {"sources", std::move(sources)},
+                   {"pool_size_before", response.pool_size_before()},
+                   {"pool_size_after", response.pool_size_after()},
+                   {"committed", response.committed()},
+                   {"dry_run", dry_run}});
 }
 
 std::string TrainedSelectJson(const v1::TrainResponse& trained,
                               const v1::SelectResponse& selected) {
-  auto object = [](std::string line) {
-    while (!line.empty() && line.back() == '\n') line.pop_back();
-    return line;
-  };
-  return absl::StrCat(
-      "{\"train\": ", object(TrainJson(trained)),
-      ", \"select\": ", object(SelectJson(selected, /*dry_run=*/false)), "}\n");
+  return Line(Json{{"train", TrainObject(trained)},
+                   {"select", SelectObject(selected, /*dry_run=*/false)}});
 }
 
 std::string SelectJson(const v1::SelectResponse& response, bool dry_run) {
-  JsonWriter w;
-  w.BeginObject().Key("selected").BeginArray();
-  for (const v1::SelectedSample& s : response.selected()) {
-    w.BeginObject().Key("filename").String(s.filename()).Key("distance");
-    if (s.has_distance()) {
-      w.Double(s.distance());
-    } else {
-      w.Null();
-    }
-    w.Key("label").Int(s.label()).EndObject();
-  }
-  w.EndArray()
-      .Key("stop_reason")
-      .String(StopReasonLabel(response.stop_reason()))
-      .Key("pool_size_before")
-      .UInt(response.pool_size_before())
-      .Key("pool_size_after")
-      .UInt(response.pool_size_after())
-      .Key("version")
-      .UInt(response.version())
-      .Key("committed")
-      .Bool(response.committed())
-      .Key("dry_run")
-      .Bool(dry_run)
-      .Key("candidates_received")
-      .UInt(response.candidates_received())
-      .Key("candidates_already_in_pool")
-      .UInt(response.candidates_already_in_pool())
-      .Key("distance_evaluations")
-      .UInt(response.distance_evaluations())
-      .Key("evaluations_skipped")
-      .UInt(response.evaluations_skipped())
-      .Key("duplicates_removed")
-      .UInt(response.duplicates_removed())
-      .Key("candidates_filtered")
-      .UInt(response.candidates_filtered());
-  w.Key("duplicates").BeginArray();
-  for (const v1::RemovedDuplicate& d : response.duplicates()) {
-    // clang-format off
-    w.BeginObject()
-        .Key("filename").String(d.filename())
-        .Key("same_as").String(d.same_as())
-        .EndObject();
-    // clang-format on
-  }
-  w.EndArray();
-  WriteSkipped(response.skipped(), &w);
-  w.Key("report");
-  if (response.has_report()) {
-    // clang-format off
-    w.BeginObject()
-        .Key("version").UInt(response.report().version())
-        .Key("folder").String(response.report().folder())
-        .Key("error").String(response.report().error())
-        .EndObject();
-    // clang-format on
-  } else {
-    w.Null();
-  }
-  w.EndObject();
-  return Line(w);
+  return Line(SelectObject(response, dry_run));
 }
 
 std::string EmbedJson(const v1::EmbedResponse& response,
                       absl::string_view out) {
-  JsonWriter w;
-  // clang-format off
-  w.BeginObject()
-      .Key("out").String(out)
-      .Key("rows").UInt(response.embeddings().filenames_size())
-      .Key("dimension").UInt(response.embeddings().dimension())
-      .Key("model_fingerprint").String(response.model_fingerprint());
-  // clang-format on
-  WriteSkipped(response.skipped(), &w);
-  w.EndObject();
-  return Line(w);
+  return Line(Json{{"out", std::string(out)},
+                   {"rows", response.embeddings().filenames_size()},
+                   {"dimension", response.embeddings().dimension()},
+                   {"model_fingerprint", response.model_fingerprint()},
+                   {"skipped", Files(response.skipped())}});
 }
 
 std::string SearchJson(const v1::SearchResponse& response) {
-  JsonWriter w;
-  w.BeginObject().Key("results").BeginArray();
+  Json results = Json::array();
   for (const v1::QueryResult& r : response.results()) {
-    // clang-format off
-    w.BeginObject()
-        .Key("query").String(r.query())
-        .Key("neighbors").BeginArray();
-    // clang-format on
+    Json neighbors = Json::array();
     for (const v1::Neighbor& n : r.neighbors()) {
-      // clang-format off
-      w.BeginObject()
-          .Key("filename").String(n.filename())
-          .Key("distance").Double(n.distance())
-          .Key("label").Int(n.label())
-          .EndObject();
-      // clang-format on
+      neighbors.push_back(Json{{"filename", n.filename()},
+                               {"distance", n.distance()},
+                               {"label", n.label()}});
     }
-    w.EndArray().EndObject();
+    results.push_back(
+        Json{{"query", r.query()}, {"neighbors", std::move(neighbors)}});
   }
-  w.EndArray();
-  WriteSkipped(response.skipped(), &w);
-  w.EndObject();
-  return Line(w);
+  return Line(Json{{"results", std::move(results)},
+                   {"skipped", Files(response.skipped())}});
 }
 
 std::string HealthJson(absl::string_view status) {
-  JsonWriter w;
-  w.BeginObject().Key("status").String(status).EndObject();
-  return Line(w);
+  return Line(Json{{"status", std::string(status)}});
 }
 
 }  // namespace cli

@@ -4,7 +4,7 @@
 
 #include "client/progress_bar.h"
 #include "client/text_table.h"
-#include "common/json.h"
+#include "common/json_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -64,13 +64,13 @@ TEST(PoolsTest, TextIsATableJsonIsOneParsableLine) {
   const std::string json = PoolsJson(response);
   ASSERT_EQ(json.back(), '\n');
   EXPECT_EQ(json.find('\n'), json.size() - 1);
-  absl::StatusOr<JsonValue> value = ParseJson(json);
+  absl::StatusOr<Json> value = ParseJson(json);
   ASSERT_TRUE(value.ok()) << value.status();
-  const JsonValue* pools = value->Find("pools");
-  ASSERT_NE(pools, nullptr);
-  ASSERT_EQ(pools->array.size(), 2u);
-  EXPECT_EQ(pools->array[1].Find("name")->string, "bigger_pool");
-  EXPECT_EQ(pools->array[1].Find("size")->number, 12000);
+  ASSERT_TRUE(value->contains("pools"));
+  const Json* pools = &value->at("pools");
+  ASSERT_EQ(pools->size(), 2u);
+  EXPECT_EQ((*pools)[1].at("name").get<std::string>(), "bigger_pool");
+  EXPECT_EQ((*pools)[1].at("size").get<double>(), 12000);
 }
 
 TEST(SelectTest, TextListsPicksInATableAndSkippedFiles) {
@@ -102,14 +102,14 @@ TEST(SelectTest, TextListsPicksInATableAndSkippedFiles) {
   EXPECT_THAT(SelectText(response, "p", /*dry_run=*/true),
               HasSubstr("Would select 2 of 4"));
 
-  absl::StatusOr<JsonValue> json = ParseJson(SelectJson(response, false));
+  absl::StatusOr<Json> json = ParseJson(SelectJson(response, false));
   ASSERT_TRUE(json.ok()) << json.status();
-  EXPECT_EQ(json->Find("stop_reason")->string, "n_samples");
-  const JsonValue& picks = *json->Find("selected");
-  ASSERT_EQ(picks.array.size(), 2u);
-  EXPECT_EQ(picks.array[0].Find("distance")->type, JsonValue::Type::kNull);
-  EXPECT_EQ(picks.array[1].Find("distance")->number, 0.5);
-  EXPECT_EQ(json->Find("skipped")->array[0].Find("reason")->string,
+  EXPECT_EQ(json->at("stop_reason").get<std::string>(), "n_samples");
+  const Json& picks = json->at("selected");
+  ASSERT_EQ(picks.size(), 2u);
+  EXPECT_TRUE(picks[0].at("distance").is_null());
+  EXPECT_EQ(picks[1].at("distance").get<double>(), 0.5);
+  EXPECT_EQ(json->at("skipped")[0].at("reason").get<std::string>(),
             "not an image");
 }
 
@@ -119,17 +119,17 @@ TEST(SelectTest, CandidatesFilteredByAThresholdWhenAny) {
   response.set_stop_reason(v1::STOP_REASON_EXHAUSTED);
   EXPECT_THAT(SelectText(response, "p", false),
               Not(HasSubstr("filtered by a threshold")));
-  absl::StatusOr<JsonValue> json = ParseJson(SelectJson(response, false));
+  absl::StatusOr<Json> json = ParseJson(SelectJson(response, false));
   ASSERT_TRUE(json.ok()) << json.status();
-  ASSERT_NE(json->Find("candidates_filtered"), nullptr);
-  EXPECT_EQ(json->Find("candidates_filtered")->number, 0);
+  ASSERT_TRUE(json->contains("candidates_filtered"));
+  EXPECT_EQ(json->at("candidates_filtered").get<double>(), 0);
 
   response.set_candidates_filtered(7);
   EXPECT_THAT(SelectText(response, "p", false),
               HasSubstr("\n  7 filtered by a threshold\nPool size"));
   json = ParseJson(SelectJson(response, false));
   ASSERT_TRUE(json.ok()) << json.status();
-  EXPECT_EQ(json->Find("candidates_filtered")->number, 7);
+  EXPECT_EQ(json->at("candidates_filtered").get<double>(), 7);
 }
 
 TEST(SearchTest, OneRowPerNeighbour) {

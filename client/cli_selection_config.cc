@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <set>
 #include <utility>
 #include <vector>
 
@@ -16,7 +15,7 @@
 #include "absl/strings/strip.h"
 #include "client/cli_flags.h"
 #include "common/csv_codec.h"
-#include "common/json.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
 #include "common/utf8.h"
 
@@ -34,55 +33,71 @@ absl::Status Error(absl::string_view path, absl::string_view message) {
       absl::StrCat("--selection-config ", path, ": ", message));
 }
 
-absl::string_view KindName(JsonValue::Type type) {
-  switch (type) {
-    case JsonValue::Type::kNull:
+// The kinds of JSON value, as the errors name them.
+enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
+
+Kind KindOf(const Json& value) {
+  if (value.is_boolean()) return Kind::kBool;
+  if (value.is_number()) return Kind::kNumber;
+  if (value.is_string()) return Kind::kString;
+  if (value.is_array()) return Kind::kArray;
+  if (value.is_object()) return Kind::kObject;
+  return Kind::kNull;
+}
+
+absl::string_view KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kNull:
       return "null";
-    case JsonValue::Type::kBool:
+    case Kind::kBool:
       return "a boolean";
-    case JsonValue::Type::kNumber:
+    case Kind::kNumber:
       return "a number";
-    case JsonValue::Type::kString:
+    case Kind::kString:
       return "a string";
-    case JsonValue::Type::kArray:
+    case Kind::kArray:
       return "an array";
-    case JsonValue::Type::kObject:
+    case Kind::kObject:
       return "an object";
   }
   return "a value";
 }
 
-absl::Status Expect(const JsonValue& value, JsonValue::Type type,
-                    absl::string_view path) {
-  if (value.type == type) return absl::OkStatus();
-  return Error(path, absl::StrCat("must be ", KindName(type), ", got ",
-                                  KindName(value.type)));
+absl::Status Expect(const Json& value, Kind kind, absl::string_view path) {
+  if (KindOf(value) == kind) return absl::OkStatus();
+  return Error(path, absl::StrCat("must be ", KindName(kind), ", got ",
+                                  KindName(KindOf(value))));
 }
 
-// `object`'s members, each named once and among `known`.
-absl::Status CheckKeys(const JsonValue& object, absl::string_view path,
+// The member `key` of `object` (an object), or nullptr.
+const Json* Find(const Json& object, absl::string_view key) {
+  auto found = object.find(std::string(key));
+  return found != object.end() ? &*found : nullptr;
+}
+
+// `object`'s members are among `known` (ParseSelectionConfig refuses a key
+// given twice).
+absl::Status CheckKeys(const Json& object, absl::string_view path,
                        const std::vector<absl::string_view>& known) {
-  std::set<std::string> seen;
-  for (const auto& [key, value] : object.object) {
-    const std::string where = path.empty() ? key : absl::StrCat(path, ".", key);
+  for (const auto& [key, value] : object.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
+      const std::string where =
+          path.empty() ? key : absl::StrCat(path, ".", key);
       return Error(where, absl::StrCat("unknown key (known: ",
                                        absl::StrJoin(known, ", "), ")"));
     }
-    if (!seen.insert(key).second) return Error(where, "given twice");
   }
   return absl::OkStatus();
 }
 
-// A finite number.
-absl::StatusOr<double> Number(const JsonValue& value, absl::string_view path) {
-  RETURN_IF_ERROR(Expect(value, JsonValue::Type::kNumber, path));
-  if (!std::isfinite(value.number)) return Error(path, "must be finite");
-  return value.number;
+// A number (finite: the parser refuses Infinity, NaN and 1e999).
+absl::StatusOr<double> Number(const Json& value, absl::string_view path) {
+  RETURN_IF_ERROR(Expect(value, Kind::kNumber, path));
+  return value.get<double>();
 }
 
 // An integer in [low, high].
-absl::StatusOr<uint64_t> Integer(const JsonValue& value, absl::string_view path,
+absl::StatusOr<uint64_t> Integer(const Json& value, absl::string_view path,
                                  uint64_t low, uint64_t high) {
   ASSIGN_OR_RETURN(double number, Number(value, path));
   if (number != std::floor(number) || number < static_cast<double>(low) ||
@@ -94,34 +109,34 @@ absl::StatusOr<uint64_t> Integer(const JsonValue& value, absl::string_view path,
 }
 
 // A "type" member's value, upper-cased.
-absl::StatusOr<std::string> TypeName(const JsonValue& object,
+absl::StatusOr<std::string> TypeName(const Json& object,
                                      absl::string_view path) {
   const std::string where = absl::StrCat(path, ".type");
-  const JsonValue* type = object.Find("type");
+  const Json* type = Find(object, "type");
   if (type == nullptr) return Error(where, "missing");
-  RETURN_IF_ERROR(Expect(*type, JsonValue::Type::kString, where));
-  return absl::AsciiStrToUpper(type->string);
+  RETURN_IF_ERROR(Expect(*type, Kind::kString, where));
+  return absl::AsciiStrToUpper(type->get<std::string>());
 }
 
 // A non-empty string.
-absl::StatusOr<std::string> Name(const JsonValue& value,
-                                 absl::string_view path) {
-  RETURN_IF_ERROR(Expect(value, JsonValue::Type::kString, path));
-  if (value.string.empty()) return Error(path, "must not be empty");
-  return value.string;
+absl::StatusOr<std::string> Name(const Json& value, absl::string_view path) {
+  RETURN_IF_ERROR(Expect(value, Kind::kString, path));
+  std::string name = value.get<std::string>();
+  if (name.empty()) return Error(path, "must not be empty");
+  return name;
 }
 
 // A SCORES input's "score" (Lightly's names).
-absl::StatusOr<Objective::Score> ScoreName(const JsonValue& value,
+absl::StatusOr<Objective::Score> ScoreName(const Json& value,
                                            absl::string_view path) {
-  RETURN_IF_ERROR(Expect(value, JsonValue::Type::kString, path));
-  const std::string name = absl::AsciiStrToLower(value.string);
+  RETURN_IF_ERROR(Expect(value, Kind::kString, path));
+  const std::string name = absl::AsciiStrToLower(value.get<std::string>());
   if (name == "uncertainty_entropy") return Objective::SCORE_ENTROPY;
   if (name == "uncertainty_margin") return Objective::SCORE_MARGIN;
   if (name == "uncertainty_least_confidence") {
     return Objective::SCORE_LEAST_CONFIDENCE;
   }
-  return Error(path, absl::StrCat("unknown score '", value.string,
+  return Error(path, absl::StrCat("unknown score '", value.get<std::string>(),
                                   "' (supported: uncertainty_entropy, "
                                   "uncertainty_margin, "
                                   "uncertainty_least_confidence)"));
@@ -135,9 +150,9 @@ Objective::Input InputOfKey(absl::string_view key) {
 }
 
 // strategies[i].input into `objective`.
-absl::Status ReadInput(const JsonValue& input, const std::string& path,
+absl::Status ReadInput(const Json& input, const std::string& path,
                        Objective* objective) {
-  RETURN_IF_ERROR(Expect(input, JsonValue::Type::kObject, path));
+  RETURN_IF_ERROR(Expect(input, Kind::kObject, path));
   RETURN_IF_ERROR(CheckKeys(
       input, path,
       {"type", "random_seed", "random_distribution", "key", "task", "score"}));
@@ -153,12 +168,13 @@ absl::Status ReadInput(const JsonValue& input, const std::string& path,
   } else if (type == "SCORES") {
     objective->set_input(Objective::INPUT_SCORES);
   } else {
-    return Error(absl::StrCat(path, ".type"),
-                 absl::StrCat("unknown input '", input.Find("type")->string,
-                              "' (supported: EMBEDDINGS, RANDOM, LABELS, "
-                              "METADATA, SCORES)"));
+    return Error(
+        absl::StrCat(path, ".type"),
+        absl::StrCat("unknown input '", input.at("type").get<std::string>(),
+                     "' (supported: EMBEDDINGS, RANDOM, LABELS, "
+                     "METADATA, SCORES)"));
   }
-  for (const auto& [key, value] : input.object) {
+  for (const auto& [key, value] : input.items()) {
     const std::string where = absl::StrCat(path, ".", key);
     if (key == "type") continue;
     const Objective::Input owner = InputOfKey(key);
@@ -174,9 +190,10 @@ absl::Status ReadInput(const JsonValue& input, const std::string& path,
                        Integer(value, where, 0, kMaxExactInteger));
       objective->set_seed(seed);
     } else if (key == "random_distribution") {
-      RETURN_IF_ERROR(Expect(value, JsonValue::Type::kString, where));
-      if (absl::AsciiStrToLower(value.string) != "uniform") {
-        return Error(where, absl::StrCat("unknown distribution '", value.string,
+      RETURN_IF_ERROR(Expect(value, Kind::kString, where));
+      if (absl::AsciiStrToLower(value.get<std::string>()) != "uniform") {
+        return Error(where, absl::StrCat("unknown distribution '",
+                                         value.get<std::string>(),
                                          "' (supported: uniform)"));
       }
     } else if (key == "key" || key == "task") {
@@ -194,7 +211,7 @@ absl::Status ReadInput(const JsonValue& input, const std::string& path,
     required = {"task", "score"};
   }
   for (absl::string_view key : required) {
-    if (input.Find(key) == nullptr) {
+    if (Find(input, key) == nullptr) {
       return Error(absl::StrCat(path, ".", key), "missing");
     }
   }
@@ -203,19 +220,20 @@ absl::Status ReadInput(const JsonValue& input, const std::string& path,
 
 // A BALANCE strategy's "distribution" ("uniform") or "target" ({"<label>":
 // share, ...}) into `objective`.
-absl::Status ReadBalance(const std::string& key, const JsonValue& value,
+absl::Status ReadBalance(const std::string& key, const Json& value,
                          const std::string& where, Objective* objective) {
   if (key == "distribution") {
-    RETURN_IF_ERROR(Expect(value, JsonValue::Type::kString, where));
-    if (absl::AsciiStrToLower(value.string) != "uniform") {
-      return Error(where, absl::StrCat("unknown distribution '", value.string,
+    RETURN_IF_ERROR(Expect(value, Kind::kString, where));
+    if (absl::AsciiStrToLower(value.get<std::string>()) != "uniform") {
+      return Error(where, absl::StrCat("unknown distribution '",
+                                       value.get<std::string>(),
                                        "' (supported: uniform, or give "
                                        "target)"));
     }
     return absl::OkStatus();
   }
-  RETURN_IF_ERROR(Expect(value, JsonValue::Type::kObject, where));
-  for (const auto& [label, share] : value.object) {
+  RETURN_IF_ERROR(Expect(value, Kind::kObject, where));
+  for (const auto& [label, share] : value.items()) {
     const std::string at = absl::StrCat(where, "[", label, "]");
     int64_t id = 0;
     if (!absl::SimpleAtoi(label, &id)) {
@@ -228,17 +246,18 @@ absl::Status ReadBalance(const std::string& key, const JsonValue& value,
 }
 
 // A THRESHOLD strategy's "operation".
-absl::StatusOr<Objective::Operation> OperationName(const JsonValue& value,
+absl::StatusOr<Objective::Operation> OperationName(const Json& value,
                                                    absl::string_view path) {
-  RETURN_IF_ERROR(Expect(value, JsonValue::Type::kString, path));
-  const std::string name = absl::AsciiStrToUpper(value.string);
+  RETURN_IF_ERROR(Expect(value, Kind::kString, path));
+  const std::string name = absl::AsciiStrToUpper(value.get<std::string>());
   if (name == "SMALLER") return Objective::OPERATION_SMALLER;
   if (name == "SMALLER_EQUAL") return Objective::OPERATION_SMALLER_EQUAL;
   if (name == "BIGGER") return Objective::OPERATION_BIGGER;
   if (name == "BIGGER_EQUAL") return Objective::OPERATION_BIGGER_EQUAL;
-  return Error(path, absl::StrCat("unknown operation '", value.string,
-                                  "' (supported: SMALLER, SMALLER_EQUAL, "
-                                  "BIGGER, BIGGER_EQUAL)"));
+  return Error(path,
+               absl::StrCat("unknown operation '", value.get<std::string>(),
+                            "' (supported: SMALLER, SMALLER_EQUAL, "
+                            "BIGGER, BIGGER_EQUAL)"));
 }
 
 // The strategy each strategy option belongs to ("strength" to all).
@@ -277,19 +296,18 @@ absl::string_view StrategyName(Objective::Strategy strategy) {
 
 // The keys a strategy requires: THRESHOLD both of its own, SIMILARITY one
 // of its two.
-absl::Status CheckRequiredKeys(const JsonValue& strategy,
-                               const std::string& path,
+absl::Status CheckRequiredKeys(const Json& strategy, const std::string& path,
                                const Objective& objective) {
   if (objective.strategy() == Objective::STRATEGY_THRESHOLD) {
     for (absl::string_view key : {"threshold", "operation"}) {
-      if (strategy.Find(key) == nullptr) {
+      if (Find(strategy, key) == nullptr) {
         return Error(absl::StrCat(path, ".", key), "missing");
       }
     }
   }
   if (objective.strategy() == Objective::STRATEGY_SIMILARITY) {
-    const bool tag = strategy.Find("query_tag_name") != nullptr;
-    const bool embeddings = strategy.Find("query_embeddings") != nullptr;
+    const bool tag = Find(strategy, "query_tag_name") != nullptr;
+    const bool embeddings = Find(strategy, "query_embeddings") != nullptr;
     if (tag == embeddings) {
       return Error(path, tag ? "give one of query_tag_name and "
                                "query_embeddings, not both"
@@ -302,10 +320,10 @@ absl::Status CheckRequiredKeys(const JsonValue& strategy,
 
 // strategies[i].strategy into `objective` (index `index` of the config),
 // its minimum distance and query file into `file`.
-absl::Status ReadStrategy(const JsonValue& strategy, const std::string& path,
+absl::Status ReadStrategy(const Json& strategy, const std::string& path,
                           int index, Objective* objective,
                           SelectionConfigFile* file) {
-  RETURN_IF_ERROR(Expect(strategy, JsonValue::Type::kObject, path));
+  RETURN_IF_ERROR(Expect(strategy, Kind::kObject, path));
   RETURN_IF_ERROR(CheckKeys(
       strategy, path,
       {"type", "strength", "neighbors", "min_typicality",
@@ -327,11 +345,12 @@ absl::Status ReadStrategy(const JsonValue& strategy, const std::string& path,
   } else {
     return Error(
         absl::StrCat(path, ".type"),
-        absl::StrCat("unknown strategy '", strategy.Find("type")->string,
+        absl::StrCat("unknown strategy '",
+                     strategy.at("type").get<std::string>(),
                      "' (supported: DIVERSITY, TYPICALITY, WEIGHTS, BALANCE, "
                      "THRESHOLD, SIMILARITY)"));
   }
-  for (const auto& [key, value] : strategy.object) {
+  for (const auto& [key, value] : strategy.items()) {
     const std::string where = absl::StrCat(path, ".", key);
     if (key == "type") continue;
     if (key == "strength") {
@@ -398,46 +417,48 @@ absl::StatusOr<std::optional<v1::SelectionConfig>> ParseStrategy(
 
 absl::StatusOr<SelectionConfigFile> ParseSelectionConfig(
     absl::string_view json) {
-  absl::StatusOr<JsonValue> root = ParseJson(json);
+  std::string duplicate;
+  absl::StatusOr<Json> root = ParseJson(json, &duplicate);
   if (!root.ok()) {
     absl::string_view why = root.status().message();
     absl::ConsumePrefix(&why, "JSON: ");
     return absl::InvalidArgumentError(
         absl::StrCat("--selection-config: not valid JSON: ", why));
   }
-  if (root->type != JsonValue::Type::kObject) {
+  if (!root->is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--selection-config: must be a JSON object "
                      "({\"strategies\": [...]}), got ",
-                     KindName(root->type)));
+                     KindName(KindOf(*root))));
   }
+  if (!duplicate.empty()) return Error(duplicate, "given twice");
   for (absl::string_view stop : {"n_samples", "proportion_samples"}) {
-    if (root->Find(stop) != nullptr) {
+    if (Find(*root, stop) != nullptr) {
       return Error(stop, "not read from the file; use --n-samples");
     }
   }
   RETURN_IF_ERROR(CheckKeys(*root, "", {"strategies"}));
-  const JsonValue* strategies = root->Find("strategies");
+  const Json* strategies = Find(*root, "strategies");
   if (strategies == nullptr) return Error("strategies", "missing");
-  RETURN_IF_ERROR(Expect(*strategies, JsonValue::Type::kArray, "strategies"));
-  if (strategies->array.empty()) {
+  RETURN_IF_ERROR(Expect(*strategies, Kind::kArray, "strategies"));
+  if (strategies->empty()) {
     return Error("strategies", "empty; give at least one strategy");
   }
   SelectionConfigFile file;
-  for (size_t i = 0; i < strategies->array.size(); ++i) {
-    const JsonValue& entry = strategies->array[i];
+  for (size_t i = 0; i < strategies->size(); ++i) {
+    const Json& entry = (*strategies)[i];
     const std::string path = absl::StrCat("strategies[", i, "]");
-    RETURN_IF_ERROR(Expect(entry, JsonValue::Type::kObject, path));
+    RETURN_IF_ERROR(Expect(entry, Kind::kObject, path));
     RETURN_IF_ERROR(CheckKeys(entry, path, {"input", "strategy"}));
     Objective* objective = file.config.add_objectives();
     for (absl::string_view part : {"input", "strategy"}) {
-      if (entry.Find(part) == nullptr) {
+      if (Find(entry, part) == nullptr) {
         return Error(absl::StrCat(path, ".", part), "missing");
       }
     }
-    RETURN_IF_ERROR(ReadInput(*entry.Find("input"),
+    RETURN_IF_ERROR(ReadInput(*Find(entry, "input"),
                               absl::StrCat(path, ".input"), objective));
-    RETURN_IF_ERROR(ReadStrategy(*entry.Find("strategy"),
+    RETURN_IF_ERROR(ReadStrategy(*Find(entry, "strategy"),
                                  absl::StrCat(path, ".strategy"),
                                  static_cast<int>(i), objective, &file));
   }

@@ -171,6 +171,9 @@ TEST(ParseSelectionConfigTest, UnknownAndMissingKeysNameThePath) {
                                     R"({"type": "DIVERSITY", "strength": 1,
                                         "strength": 2})")),
             "--selection-config strategies[0].strategy.strength: given twice");
+  EXPECT_EQ(ConfigError(R"({"strategies": [{"input": {"type": "LABELS"},
+          "strategy": {"type": "BALANCE", "target": {"3": 0.5, "3": 0.25}}}]})"),
+            "--selection-config strategies[0].strategy.target.3: given twice");
 }
 
 TEST(ParseSelectionConfigTest, BalanceTakesATargetOrUniform) {
@@ -227,10 +230,18 @@ TEST(ParseSelectionConfigTest, ValuesOfTheWrongKind) {
                 embeddings, R"({"type": "DIVERSITY", "strength": null})")),
             "--selection-config strategies[0].strategy.strength: must be a "
             "number, got null");
-  EXPECT_EQ(ConfigError(OneStrategy(
-                embeddings, R"({"type": "DIVERSITY", "strength": Infinity})")),
-            "--selection-config strategies[0].strategy.strength: must be "
-            "finite");
+  // JSON has no infinities (Python's json.dumps writes Infinity), and a
+  // number too large for a double is refused as it is read.
+  EXPECT_THAT(
+      ConfigError(OneStrategy(
+          embeddings, R"({"type": "DIVERSITY", "strength": Infinity})")),
+      StartsWith("--selection-config: not valid JSON: parse error at "
+                 "line 1, column 97: syntax error while parsing value "
+                 "- invalid literal; last read: '\"strength\": I'"));
+  EXPECT_THAT(ConfigError(OneStrategy(
+                  embeddings, R"({"type": "DIVERSITY", "strength": 1e999})")),
+              StartsWith("--selection-config: not valid JSON: number overflow "
+                         "parsing '1e999'"));
   EXPECT_EQ(ConfigError(OneStrategy(embeddings, R"({"type": 3})")),
             "--selection-config strategies[0].strategy.type: must be a "
             "string, got a number");
