@@ -39,7 +39,8 @@ DATAPOOL_PACKAGES=(
   # The Go SDK (client/go): Debian's gRPC and protobuf sources (GOPATH mode,
   # offline) and the generators of client/go/regen.sh. gRPC 1.33 needs
   # protobuf 1.5, named here: it would otherwise accept the older 1.3.
-  golang-google-grpc-dev golang-google-protobuf-dev
+  # genproto has google/api/annotations (the proto's REST options).
+  golang-google-grpc-dev golang-google-protobuf-dev golang-google-genproto-dev
   golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
   # The selection report's browser test (tests/python/browser.py): selenium
   # driving Debian's chromium through its chromium-driver (same version).

@@ -40,6 +40,8 @@ type DatapoolClient interface {
 	// The k nearest pool samples of each query (embeddings, or images the
 	// server embeds). The first message names the pool and k. NOT_FOUND for a
 	// missing pool; FAILED_PRECONDITION for another dimension or model.
+	// REST: one request message, the body (the pool in it: a streaming
+	// method takes no path variables).
 	Search(ctx context.Context, opts ...grpc.CallOption) (Datapool_SearchClient, error)
 	// NOT_FOUND when the pool does not exist.
 	GetPool(ctx context.Context, in *GetPoolRequest, opts ...grpc.CallOption) (*PoolInfo, error)
@@ -60,6 +62,7 @@ type DatapoolClient interface {
 	// A selection report: every selection that commits picks writes one to
 	// <pool>/reports/<version>/ (report.json and a self-contained
 	// report.html). NOT_FOUND for a missing pool or report.
+	// REST: version and include_html as query parameters.
 	GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (*SelectionReport, error)
 	// Makes a model file the pool's model: every sample's image is read
 	// again from the server's --input-dir (the sample's filename, relative
@@ -425,6 +428,8 @@ type DatapoolServer interface {
 	// The k nearest pool samples of each query (embeddings, or images the
 	// server embeds). The first message names the pool and k. NOT_FOUND for a
 	// missing pool; FAILED_PRECONDITION for another dimension or model.
+	// REST: one request message, the body (the pool in it: a streaming
+	// method takes no path variables).
 	Search(Datapool_SearchServer) error
 	// NOT_FOUND when the pool does not exist.
 	GetPool(context.Context, *GetPoolRequest) (*PoolInfo, error)
@@ -445,6 +450,7 @@ type DatapoolServer interface {
 	// A selection report: every selection that commits picks writes one to
 	// <pool>/reports/<version>/ (report.json and a self-contained
 	// report.html). NOT_FOUND for a missing pool or report.
+	// REST: version and include_html as query parameters.
 	GetReport(context.Context, *GetReportRequest) (*SelectionReport, error)
 	// Makes a model file the pool's model: every sample's image is read
 	// again from the server's --input-dir (the sample's filename, relative
