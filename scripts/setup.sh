@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Datapool needs from Debian's packages (only the missing ones)
-# and defines datapool_build (into ./build) and datapool_build_fuzz (the
+# and client/typescript's npm packages (datapool_install_npm), and defines datapool_build (into ./build) and datapool_build_fuzz (the
 # libFuzzer targets, with clang, into ./build-fuzz). Sourced by
 # run-server.sh and run-tests.sh; running it directly installs and builds
 # everything but the fuzzers; fast when nothing changed. Environment:
@@ -45,12 +45,17 @@ DATAPOOL_PACKAGES=(
   # The selection report's browser test (tests/python/browser.py): selenium
   # driving Debian's chromium through its chromium-driver (same version).
   chromium chromium-driver python3-selenium
+  # The TypeScript SDK (client/typescript) and the buf CLI: npm packages,
+  # installed by datapool_install_npm below. NodeSource's nodejs brings its
+  # own npm (and conflicts with Debian's).
+  nodejs npm
 )
 
 datapool_install_packages() {
   local missing=()
   local pkg
   for pkg in "${DATAPOOL_PACKAGES[@]}"; do
+    [ "$pkg" = npm ] && command -v npm >/dev/null && continue
     if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
       missing+=("$pkg")
     fi
@@ -64,6 +69,26 @@ datapool_install_packages() {
   fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# The npm packages of client/typescript (the TypeScript SDK's, and the buf
+# CLI that tests/buf/check.sh runs), as package-lock.json pins them: `npm ci`
+# (which also builds the SDK's dist/) when node_modules is missing or the
+# lock changed since; npm's cache first, the registry only for what it lacks.
+datapool_install_npm() {
+  local dir="$DATAPOOL_ROOT/client/typescript"
+  local stamp="$dir/node_modules/.datapool-lock.sha256"
+  local sum
+  sum="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
+  echo "setup: npm ci in client/typescript" >&2
+  # Not fatal (run-server.sh needs none of it): the tests that do say so.
+  if ! (cd "$dir" && npm ci --prefer-offline --no-audit --no-fund >&2); then
+    echo "setup: npm ci failed in client/typescript: the buf and TypeScript" \
+      "SDK tests will fail until it succeeds" >&2
+    return 0
+  fi
+  echo "$sum" >"$stamp"
 }
 
 # Builds the given targets (default: everything, tests included).
@@ -90,5 +115,6 @@ datapool_build_fuzz() {
 }
 
 datapool_install_packages
+datapool_install_npm
 # Run directly (not sourced): build everything.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then datapool_build; fi
