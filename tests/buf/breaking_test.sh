@@ -71,7 +71,7 @@ git -C "$repo" init -q
 cp -r "$here/proto" "$repo/proto"
 commit "$repo" "the API as it is"
 run_check first "$repo"
-expect first 77 "SKIPPED" "is not in this clone"
+expect first 77 "SKIPPED" "is the first commit"
 
 add_field "$repo"
 run_check uncommitted-compatible "$repo"
@@ -104,6 +104,11 @@ git -C "$repo" commit -qm "dimension widened" \
 run_check allowed "$repo"
 expect allowed 0 'changed type from "uint32" to "uint64"' \
   "allowed by" "breaking_test.sh checks the escape hatch"
+
+# A shallow clone whose history starts at the last change.
+git clone -q --depth 1 "file://$repo" "$tmp/shallow"
+run_check shallow "$tmp/shallow"
+expect shallow 77 "SKIPPED" "a shallow clone"
 
 # No history: a copy outside any git checkout.
 cp -r "$repo/proto" "$tmp/plain-proto"

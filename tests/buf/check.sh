@@ -66,9 +66,12 @@ case "${1:-}" in
     else
       last="$(git -C "$root" log -1 --format=%H -- 'proto/*.proto')"
       [ -n "$last" ] || skip "no commit changed proto/: nothing to compare with"
-      against="$(git -C "$root" rev-parse -q --verify "$last^{commit}^" 2>/dev/null)" ||
-        skip "the parent of $last (the last commit that changed proto/) is not" \
-          "in this clone (the first commit, or a shallow clone: git fetch --unshallow)"
+      if ! against="$(git -C "$root" rev-parse -q --verify "$last^{commit}^" 2>/dev/null)"; then
+        [ "$(git -C "$root" rev-parse --is-shallow-repository)" = true ] &&
+          skip "a shallow clone: its history of proto/ starts at $last" \
+            "(git fetch --unshallow)"
+        skip "$last, the last commit that changed proto/, is the first commit"
+      fi
       why="comparing with $against, the parent of $last (the last commit that changed proto/)"
     fi
     echo "buf breaking: $why"
