@@ -18,11 +18,13 @@
 # when the last commit that changed proto/ says so in its message, on a
 # line of its own: `Buf-Breaking-Allowed: <why>`. The findings are still
 # printed; the check passes, naming the commit. Uncommitted changes cannot
-# be allowed: commit them with that line. Without git history to compare
-# with -- not a git checkout (a source tarball), git missing, no commit
-# that changed proto/, or that commit's parent not fetched (a shallow clone,
-# or the commit that added proto/) -- it says why and exits 77, which ctest
-# reports as Skipped (SKIP_RETURN_CODE), not as passed.
+# be allowed: commit them with that line.
+#
+# Without git history to compare with -- not a git checkout (a source
+# tarball), git missing, no commit that changed proto/, that commit's parent
+# not fetched (a shallow clone), or proto/ added by the first commit -- it
+# says why and exits 77, which ctest reports as Skipped (SKIP_RETURN_CODE),
+# not as passed.
 #
 # BUF names the buf binary; default: the one scripts/setup.sh installs from
 # npm (@bufbuild/buf, pinned in client/typescript/package-lock.json).
