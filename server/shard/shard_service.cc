@@ -1,0 +1,273 @@
+#include "server/shard/shard_service.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/embedding_table.h"
+#include "server/core/kcenter_sharded.h"
+#include "server/core/pool_snapshot.h"
+#include "server/core/pool_store.h"
+#include "server/shard/remote_shard.h"
+
+namespace datapool {
+
+namespace v1 = cluster::v1;
+
+// One loaded shard: the rows it borrows to LocalKCenterShard, and the
+// mutex that keeps its steps one at a time.
+struct ShardService::Held {
+  std::vector<float> rows;
+  EmbeddingTable pool;
+  absl::Mutex mu;
+  std::unique_ptr<LocalKCenterShard> shard ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+
+// `relative` under `dir`, refusing absolute paths and "..".
+absl::StatusOr<std::string> UnderShared(const std::string& dir,
+                                        const std::string& relative) {
+  const std::filesystem::path p(relative);
+  if (p.is_absolute()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "path ", relative, " must be relative to the shared folder"));
+  }
+  for (const auto& part : p) {
+    if (part == "..") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("path ", relative, " leaves the shared folder"));
+    }
+  }
+  return (std::filesystem::path(dir) / p).string();
+}
+
+// Floats [first, first + count) of a raw float32 file.
+absl::StatusOr<std::vector<float>> ReadFloats(const std::string& path,
+                                              uint64_t first, uint64_t count) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  in.seekg(0, std::ios::end);
+  const uint64_t size = static_cast<uint64_t>(in.tellg());
+  if (size % sizeof(float) != 0 || first + count > size / sizeof(float)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " holds ", size / sizeof(float),
+                     " floats; asked for ", first, " + ", count));
+  }
+  std::vector<float> out(count);
+  in.seekg(static_cast<std::streamoff>(first * sizeof(float)));
+  in.read(reinterpret_cast<char*>(out.data()),
+          static_cast<std::streamsize>(count * sizeof(float)));
+  if (!in) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  return out;
+}
+
+}  // namespace
+
+ShardService::ShardService(Options options) : options_(std::move(options)) {}
+ShardService::~ShardService() = default;
+
+size_t ShardService::shards_held() const {
+  absl::MutexLock lock(&mu_);
+  return shards_.size();
+}
+
+absl::StatusOr<std::shared_ptr<ShardService::Held>> ShardService::Load(
+    const v1::LoadShardRequest& r) {
+  const size_t d = r.dimension();
+  if (d == 0) return absl::InvalidArgumentError("dimension is 0");
+  auto held = std::make_shared<Held>();
+  if (!r.candidates_path().empty()) {
+    absl::StatusOr<std::string> path =
+        UnderShared(options_.shared_dir, r.candidates_path());
+    if (!path.ok()) return path.status();
+    absl::StatusOr<std::vector<float>> rows =
+        ReadFloats(*path, r.offset() * d, r.count() * d);
+    if (!rows.ok()) return rows.status();
+    held->rows = std::move(*rows);
+  } else {
+    if (static_cast<uint64_t>(r.values_size()) != r.count() * d) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          r.values_size(), " values for ", r.count(), " rows of ", d));
+    }
+    held->rows.assign(r.values().begin(), r.values().end());
+  }
+  const size_t n = held->rows.size() / d;
+  if (!r.pool().empty() || !r.pool_path().empty()) {
+    if (!r.pool().empty()) {
+      PoolStore::Options store_options;
+      store_options.shared_dir = options_.shared_dir;
+      absl::StatusOr<std::unique_ptr<PoolStore>> store =
+          PoolStore::Create(store_options);
+      if (!store.ok()) return store.status();
+      // Read only: the pool's owner may be writing; this reads its latest
+      // committed version.
+      absl::StatusOr<StoredPool> pool = (*store)->Load(r.pool(), false);
+      if (!pool.ok()) return pool.status();
+      held->pool = std::move(pool->table);
+    } else {
+      absl::StatusOr<std::string> path =
+          UnderShared(options_.shared_dir, r.pool_path());
+      if (!path.ok()) return path.status();
+      std::error_code ec;
+      const uint64_t bytes = std::filesystem::file_size(*path, ec);
+      if (ec) return absl::NotFoundError(absl::StrCat("cannot read ", *path));
+      absl::StatusOr<std::vector<float>> rows =
+          ReadFloats(*path, 0, bytes / sizeof(float) / d * d);
+      if (!rows.ok()) return rows.status();
+      held->pool.dimension = d;
+      held->pool.values = std::move(*rows);
+      held->pool.filenames.resize(held->pool.values.size() / d);
+    }
+    if (held->pool.size() > 0 && held->pool.dimension != d) {
+      return absl::InvalidArgumentError(absl::StrCat("the pool's dimension is ",
+                                                     held->pool.dimension,
+                                                     ", the candidates' ", d));
+    }
+  }
+  LocalKCenterShard::Slice slice;
+  slice.rows = held->rows.data();
+  slice.count = n;
+  slice.d = d;
+  slice.offset = r.first_index();
+  if (r.eligible_size() > 0)
+    slice.eligible.assign(r.eligible().begin(), r.eligible().end());
+  slice.p = held->pool.size();
+  if (slice.p > 0) {
+    slice.pool = held->pool.values.data();
+    // The nearest pool sample as a single server's Select finds it.
+    std::vector<float> sq(n);
+    slice.nearest_pool.resize(n);
+    absl::Status found =
+        NearestRows(held->pool, options_.index_factory, held->rows.data(), n, 1,
+                    sq.data(), slice.nearest_pool.data());
+    if (!found.ok()) return found;
+  }
+  absl::StatusOr<std::unique_ptr<LocalKCenterShard>> shard =
+      LocalKCenterShard::Create(std::move(slice),
+                                static_cast<int>(r.threads()));
+  if (!shard.ok()) return shard.status();
+  absl::MutexLock lock(&held->mu);
+  held->shard = std::move(*shard);
+  return held;
+}
+
+grpc::Status ShardService::LoadShard(grpc::ServerContext* context,
+                                     const v1::LoadShardRequest* request,
+                                     v1::LoadShardResponse* response) {
+  if (options_.authorize) {
+    absl::Status allowed = options_.authorize(*context);
+    if (!allowed.ok()) return ToGrpc(allowed);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (shards_.size() >= options_.max_shards) {
+      return grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat(shards_.size(), " shards held already; release one"));
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::shared_ptr<Held>> held = Load(*request);
+  if (!held.ok()) return ToGrpc(held.status());
+  size_t p = (*held)->pool.size();
+  absl::MutexLock lock(&mu_);
+  const std::string id = absl::StrCat("shard-", ++next_id_);
+  shards_[id] = std::move(*held);
+  response->set_shard_id(id);
+  response->set_pool_size(p);
+  response->set_load_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count());
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<std::shared_ptr<ShardService::Held>> ShardService::Find(
+    const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = shards_.find(id);
+  if (it == shards_.end()) {
+    return absl::NotFoundError(absl::StrCat("no shard ", id, " here"));
+  }
+  return it->second;
+}
+
+grpc::Status ShardService::AddLiveSum(grpc::ServerContext* context,
+                                      const v1::AddLiveSumRequest* request,
+                                      v1::AddLiveSumResponse* response) {
+  if (options_.authorize) {
+    absl::Status allowed = options_.authorize(*context);
+    if (!allowed.ok()) return ToGrpc(allowed);
+  }
+  absl::StatusOr<std::shared_ptr<Held>> held = Find(request->shard_id());
+  if (!held.ok()) return ToGrpc(held.status());
+  std::vector<double> sum(request->sum().begin(), request->sum().end());
+  uint64_t live = request->live();
+  absl::MutexLock lock(&(*held)->mu);
+  absl::Status added = (*held)->shard->AddLiveSum(&sum, &live);
+  if (!added.ok()) return ToGrpc(added);
+  response->mutable_sum()->Add(sum.begin(), sum.end());
+  response->set_live(live);
+  return grpc::Status::OK;
+}
+
+grpc::Status ShardService::Step(grpc::ServerContext* context,
+                                const v1::StepRequest* request,
+                                v1::StepResponse* response) {
+  if (options_.authorize) {
+    absl::Status allowed = options_.authorize(*context);
+    if (!allowed.ok()) return ToGrpc(allowed);
+  }
+  absl::StatusOr<std::shared_ptr<Held>> held = Find(request->shard_id());
+  if (!held.ok()) return ToGrpc(held.status());
+  absl::MutexLock lock(&(*held)->mu);
+  LocalKCenterShard& shard = *(*held)->shard;
+  absl::StatusOr<ShardFarthest> answer;
+  switch (request->step_case()) {
+    case v1::StepRequest::kTake:
+      answer =
+          shard.Take(request->take().index(),
+                     absl::MakeConstSpan(request->take().embedding().data(),
+                                         request->take().embedding_size()));
+      break;
+    case v1::StepRequest::kFarthestFrom:
+      answer = shard.FarthestFrom(
+          absl::MakeConstSpan(request->farthest_from().values().data(),
+                              request->farthest_from().values_size()));
+      break;
+    case v1::StepRequest::kFarthest:
+      answer = shard.Farthest();
+      break;
+    default:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a step is take, farthest_from or farthest");
+  }
+  if (!answer.ok()) return ToGrpc(answer.status());
+  response->set_index(answer->index);
+  response->set_squared_distance(answer->sq);
+  response->mutable_embedding()->Add(answer->embedding.begin(),
+                                     answer->embedding.end());
+  response->set_scan_seconds(answer->scan_seconds);
+  return grpc::Status::OK;
+}
+
+grpc::Status ShardService::ReleaseShard(
+    grpc::ServerContext* context, const v1::ReleaseShardRequest* request,
+    v1::ReleaseShardResponse* /*response*/) {
+  if (options_.authorize) {
+    absl::Status allowed = options_.authorize(*context);
+    if (!allowed.ok()) return ToGrpc(allowed);
+  }
+  absl::MutexLock lock(&mu_);
+  if (shards_.erase(request->shard_id()) == 0) {
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no shard ", request->shard_id(), " here"));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace datapool

@@ -1,0 +1,72 @@
+// ShardService: the shard RPC (proto/datapool/cluster/v1/shard.proto) over
+// LocalKCenterShard. Each loaded shard holds its slice of the candidates,
+// the pool rows they started from and its distances until released (or
+// the server stops).
+#ifndef DATAPOOL_SERVER_SHARD_SHARD_SERVICE_H_
+#define DATAPOOL_SERVER_SHARD_SHARD_SERVICE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "datapool/cluster/v1/shard.grpc.pb.h"
+#include "server/core/vector_index.h"
+
+namespace datapool {
+
+// Thread-safe: shards are kept under a mutex, and each shard's steps run
+// one at a time.
+class ShardService final : public cluster::v1::ShardService::Service {
+ public:
+  struct Options {
+    // Paths in LoadShard are relative to this folder (the shared volume).
+    std::string shared_dir;
+    // The index that finds each candidate's nearest pool sample: the one
+    // a single server's Select uses (FaissFlatIndex::Factory()), so the
+    // starting distances are the same.
+    VectorIndexFactory index_factory;
+    // Checks a call's credentials (the server's bearer tokens); null: open.
+    std::function<absl::Status(const grpc::ServerContext&)> authorize;
+    // Shards held at once; LoadShard beyond is RESOURCE_EXHAUSTED.
+    size_t max_shards = 8;
+  };
+  explicit ShardService(Options options);
+  ~ShardService() override;
+
+  grpc::Status LoadShard(grpc::ServerContext* context,
+                         const cluster::v1::LoadShardRequest* request,
+                         cluster::v1::LoadShardResponse* response) override;
+  grpc::Status AddLiveSum(grpc::ServerContext* context,
+                          const cluster::v1::AddLiveSumRequest* request,
+                          cluster::v1::AddLiveSumResponse* response) override;
+  grpc::Status Step(grpc::ServerContext* context,
+                    const cluster::v1::StepRequest* request,
+                    cluster::v1::StepResponse* response) override;
+  grpc::Status ReleaseShard(
+      grpc::ServerContext* context,
+      const cluster::v1::ReleaseShardRequest* request,
+      cluster::v1::ReleaseShardResponse* response) override;
+
+  size_t shards_held() const;
+
+ private:
+  struct Held;
+  absl::StatusOr<std::shared_ptr<Held>> Find(const std::string& id) const;
+  absl::StatusOr<std::shared_ptr<Held>> Load(
+      const cluster::v1::LoadShardRequest& request);
+
+  const Options options_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Held>> shards_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace datapool
+
+#endif  // DATAPOOL_SERVER_SHARD_SHARD_SERVICE_H_

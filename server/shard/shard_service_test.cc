@@ -1,0 +1,165 @@
+#include "server/shard/shard_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "gtest/gtest.h"
+#include "server/core/kcenter_sharded.h"
+#include "server/shard/remote_shard.h"
+
+namespace datapool {
+namespace {
+
+namespace v1 = cluster::v1;
+
+// Rows of {0, 1, 2}^d, each twice (exact ties, duplicates).
+std::vector<float> Lattice(size_t n, size_t d, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> coord(0, 2);
+  std::vector<float> v(n * d);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < d; ++j) {
+      v[i * d + j] =
+          i % 2 == 1 ? v[(i - 1) * d + j] : static_cast<float>(coord(rng));
+    }
+  }
+  return v;
+}
+
+class ShardServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("shard_service_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    ShardService::Options options;
+    options.shared_dir = dir_.string();
+    options.index_factory = BruteForceIndex::Factory();
+    options.authorize = [](const grpc::ServerContext& context) {
+      auto it = context.client_metadata().find("authorization");
+      if (it == context.client_metadata().end() || it->second != "Bearer t") {
+        return absl::UnauthenticatedError("no");
+      }
+      return absl::OkStatus();
+    };
+    options.max_shards = 4;
+    service_ = std::make_unique<ShardService>(options);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(port, 0);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                   grpc::InsecureChannelCredentials());
+  }
+  void TearDown() override {
+    server_->Shutdown();
+    std::filesystem::remove_all(dir_);
+  }
+  void Write(const std::string& name, const std::vector<float>& v) {
+    std::ofstream out(dir_ / name, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(v.data()),
+              static_cast<std::streamsize>(v.size() * sizeof(float)));
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<ShardService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(ShardServiceTest, RemoteShardsPickAsOneMachine) {
+  const size_t n = 301, d = 4;
+  const std::vector<float> cand = Lattice(n, d, 3);
+  const std::vector<float> pool = {0, 0, 0, 0, 2, 2, 2, 2, 1, 0, 1, 0};
+  Write("c.f32", cand);
+  Write("p.f32", pool);
+  for (bool with_pool : {false, true}) {
+    KCenterInput in;
+    in.candidates = cand.data();
+    in.n = n;
+    in.d = d;
+    if (with_pool) {
+      in.pool = pool.data();
+      in.p = 3;
+      in.nearest_pool = NearestBruteForce(cand.data(), n, pool.data(), 3, d);
+    }
+    KCenterOptions options;
+    options.max_picks = 50;
+    const KCenterResult single = KCenterGreedy(in, options);
+    // Three shards of one server: a path range, inline values, a path range.
+    std::vector<std::unique_ptr<RemoteKCenterShard>> owned;
+    const size_t cuts[] = {0, 17, 200, n};
+    for (int s = 0; s < 3; ++s) {
+      v1::LoadShardRequest r;
+      r.set_dimension(d);
+      r.set_count(cuts[s + 1] - cuts[s]);
+      r.set_first_index(cuts[s]);
+      if (s == 1) {
+        r.mutable_values()->Add(cand.begin() + cuts[s] * d,
+                                cand.begin() + cuts[s + 1] * d);
+      } else {
+        r.set_candidates_path("c.f32");
+        r.set_offset(cuts[s]);
+      }
+      if (with_pool) r.set_pool_path("p.f32");
+      auto shard = RemoteKCenterShard::Load(channel_, r, {"Bearer t", 30});
+      ASSERT_TRUE(shard.ok()) << shard.status();
+      EXPECT_EQ((*shard)->pool_size(), with_pool ? 3u : 0u);
+      owned.push_back(std::move(*shard));
+    }
+    EXPECT_EQ(service_->shards_held(), 3u);
+    std::vector<KCenterShard*> shards;
+    for (auto& s : owned) shards.push_back(s.get());
+    absl::StatusOr<KCenterResult> sharded =
+        ShardedKCenterGreedy(shards, options);
+    ASSERT_TRUE(sharded.ok()) << sharded.status();
+    EXPECT_EQ(sharded->picks, single.picks);
+    EXPECT_EQ(sharded->distances, single.distances);
+    EXPECT_EQ(sharded->stop_reason, single.stop_reason);
+    owned.clear();  // released
+    EXPECT_EQ(service_->shards_held(), 0u);
+  }
+}
+
+TEST_F(ShardServiceTest, RefusesWrongTokenBadPathsAndTooManyShards) {
+  Write("c.f32", Lattice(10, 2, 1));
+  v1::LoadShardRequest r;
+  r.set_dimension(2);
+  r.set_count(10);
+  r.set_candidates_path("c.f32");
+  EXPECT_EQ(
+      RemoteKCenterShard::Load(channel_, r, {"Bearer x", 30}).status().code(),
+      absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(RemoteKCenterShard::Load(channel_, r, {"", 30}).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  v1::LoadShardRequest outside = r;
+  outside.set_candidates_path("../c.f32");
+  EXPECT_EQ(RemoteKCenterShard::Load(channel_, outside, {"Bearer t", 30})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::LoadShardRequest too_many = r;
+  too_many.set_count(11);
+  EXPECT_EQ(RemoteKCenterShard::Load(channel_, too_many, {"Bearer t", 30})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<std::unique_ptr<RemoteKCenterShard>> held;
+  for (int i = 0; i < 4; ++i) {
+    auto s = RemoteKCenterShard::Load(channel_, r, {"Bearer t", 30});
+    ASSERT_TRUE(s.ok()) << s.status();
+    held.push_back(std::move(*s));
+  }
+  EXPECT_EQ(
+      RemoteKCenterShard::Load(channel_, r, {"Bearer t", 30}).status().code(),
+      absl::StatusCode::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace datapool
