@@ -14,6 +14,7 @@
 #include "server/app/listen_address.h"
 #include "server/app/model_library.h"
 #include "server/backends/faiss/faiss_index.h"
+#include "server/cluster/rendezvous.h"
 #ifdef DATAPOOL_CUDA
 #include "server/backends/cuda/kcenter_cuda.h"
 #endif
@@ -95,11 +96,22 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   service.max_queued_calls = options.max_queued_calls;
   service.log = options.log;
   service.ready = [server = s.get()] { return server->ready_.load(); };
+  RETURN_IF_ERROR(s->OpenPeers(options));
+  service.router = s->router_.get();
   s->service_ =
       std::make_unique<DatapoolService>(s->manager_.get(), images, service);
   RETURN_IF_ERROR(s->Serve(options, credentials));
   absl::Status loaded = s->StartGateway(options);
-  if (loaded.ok()) loaded = s->manager_->LoadPools();
+  if (loaded.ok()) {
+    // Several replicas: only the pools this one owns are locked and loaded.
+    std::function<bool(absl::string_view)> owns;
+    if (options.cluster.clustered()) {
+      owns = [cluster = options.cluster](absl::string_view pool) {
+        return PoolOwner(pool, cluster.replicas()) == cluster.replica_index;
+      };
+    }
+    loaded = s->manager_->LoadPools(owns);
+  }
   if (!loaded.ok()) {
     s->Stop(absl::Now());
     s->server_ = nullptr;
@@ -107,7 +119,44 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   }
   s->ready_.store(true);
   s->server_->GetHealthCheckService()->SetServingStatus(true);
+  // After the line above, which sets every service named so far.
+  s->peer_health_ = std::make_unique<PeerHealth>(
+      s->router_.get(), s->server_->GetHealthCheckService(), absl::Seconds(2));
   return s;
+}
+
+absl::Status DatapoolServer::OpenPeers(const Options& options) {
+  PeerRouter::Options peers;
+  peers.cluster = options.cluster;
+  // Forwarded calls carry what the caller sent; the owner applies its
+  // limits.
+  peers.channel_args.SetMaxReceiveMessageSize(-1);
+  peers.channel_args.SetMaxSendMessageSize(-1);
+  // A restarted replica is reached again within seconds (gRPC's default
+  // backoff grows to two minutes).
+  peers.channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  peers.channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  peers.channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  if (!options.tls_cert_file.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    if (!options.peer_tls_ca_file.empty()) {
+      ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                       ReadPem("--peer-tls-ca", options.peer_tls_ca_file));
+    }
+    if (!options.tls_client_ca_file.empty()) {
+      // Mutual TLS: this server's certificate is its client certificate.
+      ASSIGN_OR_RETURN(ssl.pem_cert_chain,
+                       ReadPem("--tls-cert", options.tls_cert_file));
+      ASSIGN_OR_RETURN(ssl.pem_private_key,
+                       ReadPem("--tls-key", options.tls_key_file));
+    }
+    peers.credentials = grpc::SslCredentials(ssl);
+    if (!options.peer_tls_server_name.empty()) {
+      peers.channel_args.SetSslTargetNameOverride(options.peer_tls_server_name);
+    }
+  }
+  router_ = std::make_unique<PeerRouter>(std::move(peers));
+  return absl::OkStatus();
 }
 
 namespace {
@@ -280,9 +329,13 @@ void DatapoolServer::Stop(absl::Time deadline) {
   rest_gateway_ = nullptr;
 }
 
-DatapoolServer::~DatapoolServer() { Stop(absl::Now()); }
+DatapoolServer::~DatapoolServer() {
+  peer_health_ = nullptr;  // it uses server_'s health service
+  Stop(absl::Now());
+}
 
 void DatapoolServer::Shutdown(absl::Duration grace) {
+  peer_health_ = nullptr;  // stops setting peers' states
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }

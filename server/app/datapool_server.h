@@ -12,6 +12,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/app/metrics_http.h"
+#include "server/app/peer_health.h"
+#include "server/cluster/cluster_config.h"
 #include "server/core/embedder.h"
 #include "server/core/image_inputs.h"
 #include "server/core/model_backend.h"
@@ -109,6 +111,14 @@ class DatapoolServer {
     // Admission of heavy calls (DatapoolService::Options). Defaults 4, 32.
     int max_running_calls = DatapoolService::Options().max_running_calls;
     int max_queued_calls = DatapoolService::Options().max_queued_calls;
+    // Replicas. Who this one is and where the others listen; default one
+    // replica (every pool here, nothing forwarded).
+    ClusterConfig cluster;
+    // With TLS: the CA of the peers' certificates (empty: the system's
+    // roots), and the name they carry (empty: their address's host).
+    std::string peer_tls_ca_file;
+    std::string peer_tls_server_name;
+
     // One line per call at kInfo and above; null: no log lines.
     std::function<void(LogLevel, const std::string&)> log;
   };
@@ -148,6 +158,8 @@ class DatapoolServer {
   DatapoolServer() = default;
   // The steps of Start.
   absl::StatusOr<ImageServices> OpenImageServices(const Options& options);
+  // The channels to the other replicas (none for one replica).
+  absl::Status OpenPeers(const Options& options);
   // `backend` loads pools' own models; null without images.
   static PoolManager::Options ManagerOptions(const Options& options,
                                              Embedder* model,
@@ -172,6 +184,10 @@ class DatapoolServer {
   std::unique_ptr<InputResolver> inputs_;
   std::unique_ptr<PoolManager> manager_;
   std::unique_ptr<TokenAuthenticator> auth_;
+  // Where calls for other replicas' pools go; built before the service.
+  std::unique_ptr<PeerRouter> router_;
+  // Health services replica-<i>; null until ready and after Shutdown.
+  std::unique_ptr<PeerHealth> peer_health_;
   Metrics metrics_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<DatapoolService> service_;

@@ -213,8 +213,13 @@ int Run(int argc, char** argv) {
   ParseFlags(argc, argv, parser, flags);
   const int grace_s =
       OrExit(IntFlag("shutdown-grace-s", flags.shutdown_grace_s, 0, 86400));
-  DatapoolServer::Options options =
-      OrExit(ServerOptions(flags, DefaultMaxPools(RaiseOpenFileLimit())));
+  // A StatefulSet pod's HOSTNAME (name-N) gives its replica ordinal.
+  char host_name[256] = {};
+  if (gethostname(host_name, sizeof(host_name) - 1) != 0) host_name[0] = 0;
+  const char* env_host = std::getenv("HOSTNAME");
+  DatapoolServer::Options options = OrExit(
+      ServerOptions(flags, DefaultMaxPools(RaiseOpenFileLimit()),
+                    env_host != nullptr && *env_host ? env_host : host_name));
   CheckInputDir(flags.input_dir, !parser.WasSet("input-dir"));
   const int threshold = OrExit(LogThreshold(flags.log_level));
   options.log = [threshold](LogLevel severity, const std::string& line) {

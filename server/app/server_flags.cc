@@ -120,6 +120,31 @@ void RegisterModelFlags(ServerFlags* f, ArgParser* p) {
                "largest uploaded image in MiB (larger ones are skipped)");
 }
 
+void RegisterClusterFlags(ServerFlags* f, ArgParser* p) {
+  ClusterFlags& c = f->cluster;
+  p->AddString("replicas", &c.replicas,
+               "replicas sharing --shared-dir; each pool is owned by one "
+               "(rendezvous hashing of its name) and any replica forwards "
+               "a call to the owner; default: the number of --peers, else 1 "
+               "(one server)");
+  p->AddString("replica-index", &c.replica_index,
+               "this replica's ordinal in [0, replicas); default: the "
+               "number ending the host name (StatefulSet pod name-N)");
+  p->AddString("peer-address-template", &c.peer_address_template,
+               "every replica's HOST:PORT with {i} for its ordinal, e.g. "
+               "datapool-{i}.datapool-headless.NS.svc:50051");
+  p->AddString("peers", &c.peers,
+               "every replica's HOST:PORT, comma-separated, in ordinal "
+               "order (this one included); instead of the template");
+  p->AddString("peer-tls-ca", &f->peer_tls_ca,
+               "PEM CA that signed the peers' certificates (with TLS); "
+               "empty: the system's roots. With --tls-client-ca this "
+               "server's --tls-cert is its client certificate to peers");
+  p->AddString("peer-tls-server-name", &f->peer_tls_server_name,
+               "name the peers' certificates carry, when not their "
+               "address's host");
+}
+
 }  // namespace
 
 void RegisterServerFlags(ServerFlags* f, ArgParser* p) {
@@ -140,6 +165,7 @@ void RegisterServerFlags(ServerFlags* f, ArgParser* p) {
                "seconds in-flight calls get to finish on SIGTERM; then "
                "they are cancelled and the process exits within 5 s");
   RegisterModelFlags(f, p);
+  RegisterClusterFlags(f, p);
   p->AddBool("prune", &f->prune,
              "always prune the k-center passes (triangle inequality, "
              "candidates grouped by nearest centre; same picks). Default: "
@@ -251,9 +277,12 @@ absl::Status SetModel(const ServerFlags& f, DatapoolServer::Options* o) {
 
 }  // namespace
 
-absl::StatusOr<DatapoolServer::Options> ServerOptions(const ServerFlags& f,
-                                                      int default_max_pools) {
+absl::StatusOr<DatapoolServer::Options> ServerOptions(
+    const ServerFlags& f, int default_max_pools, absl::string_view host_name) {
   DatapoolServer::Options o;
+  ASSIGN_OR_RETURN(o.cluster, ClusterConfig::Parse(f.cluster, host_name));
+  o.peer_tls_ca_file = f.peer_tls_ca;
+  o.peer_tls_server_name = f.peer_tls_server_name;
   o.listen = f.listen;
   RETURN_IF_ERROR(SetLimits(f, &o));
   RETURN_IF_ERROR(SetStorage(f, default_max_pools, &o));

@@ -50,6 +50,10 @@ struct ServerFlags {
   std::string max_running_calls;
   std::string max_queued_calls;
   std::string log_level;
+  // Several replicas over one shared folder (ClusterConfig::Parse).
+  ClusterFlags cluster;
+  std::string peer_tls_ca;
+  std::string peer_tls_server_name;
   bool help = false;
 };
 
@@ -65,10 +69,12 @@ absl::StatusOr<int> IntFlag(const std::string& name, const std::string& value,
                             int lo, int hi);
 
 // The options the flags ask for (`log` left null). `default_max_pools`
-// stands in for an empty --max-pools. InvalidArgument naming the first bad
-// flag.
-absl::StatusOr<DatapoolServer::Options> ServerOptions(const ServerFlags& flags,
-                                                      int default_max_pools);
+// stands in for an empty --max-pools; `host_name` (a pod's HOSTNAME) gives
+// the replica's ordinal when --replica-index is not given. InvalidArgument
+// naming the first bad flag.
+absl::StatusOr<DatapoolServer::Options> ServerOptions(
+    const ServerFlags& flags, int default_max_pools,
+    absl::string_view host_name = "");
 
 // --log-level as the lowest LogLevel printed (kError + 1 for "off").
 absl::StatusOr<int> LogThreshold(const std::string& level);

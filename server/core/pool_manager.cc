@@ -55,7 +55,10 @@ absl::StatusOr<std::unique_ptr<PoolManager>> PoolManager::Open(
       new PoolManager(std::move(store), options));
 }
 
-absl::Status PoolManager::LoadPools() { return registry_.LoadAll(); }
+absl::Status PoolManager::LoadPools(
+    const std::function<bool(absl::string_view)>& owns) {
+  return registry_.LoadAll(owns);
+}
 
 absl::StatusOr<std::shared_ptr<Embedder>> PoolManager::ModelFor(
     absl::string_view pool) {

@@ -92,7 +92,9 @@ class PoolManager {
   // pools loaded.
   static absl::StatusOr<std::unique_ptr<PoolManager>> Open(
       const Options& options);
-  absl::Status LoadPools();
+  // `owns`: only the pools it accepts (PoolRegistry::LoadAll); null: all.
+  absl::Status LoadPools(
+      const std::function<bool(absl::string_view)>& owns = nullptr);
 
   // Validates the request, prepares the candidates (masked rows go; the
   // others are checked and normalised) and runs the selection pipeline

@@ -24,10 +24,12 @@ absl::Status PoolDamage(absl::string_view name, const absl::Status& load) {
 
 }  // namespace
 
-absl::Status PoolRegistry::LoadAll() {
+absl::Status PoolRegistry::LoadAll(
+    const std::function<bool(absl::string_view)>& owns) {
   ASSIGN_OR_RETURN(std::vector<std::string> names, store_.ListPoolNames());
   size_t held = 0;
   for (const std::string& name : names) {
+    if (owns && !owns(name)) continue;
     std::shared_ptr<PoolEntry> entry = LoadOne(name, &held);
     if (entry == nullptr) continue;
     absl::MutexLock map_lock(&mu_);

@@ -81,8 +81,11 @@ class PoolRegistry {
   // be loaded is held damaged (DataLoss naming the file), one beyond
   // max_pools or out of descriptors with ResourceExhausted: listed, never
   // written over. Pools another process owns are served read-only (or
-  // left out while mid-commit) until they can be taken over.
-  absl::Status LoadAll();
+  // left out while mid-commit) until they can be taken over. With `owns`,
+  // only the pools it accepts are loaded (the others belong to other
+  // replicas: neither locked nor listed).
+  absl::Status LoadAll(
+      const std::function<bool(absl::string_view)>& owns = nullptr);
 
   // The pool's entry, or null.
   std::shared_ptr<PoolEntry> Find(absl::string_view name) const;

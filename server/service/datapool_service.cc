@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <type_traits>
@@ -12,6 +13,7 @@
 #include "common/json_text.h"
 #include "common/status_macros.h"
 #include "common/status_names.h"
+#include "server/service/forwarding.h"
 #include "server/service/model_change.h"
 #include "server/service/proto_convert.h"
 #include "server/service/request_streams.h"
@@ -96,6 +98,39 @@ absl::Status DatapoolService::Admit(grpc::ServerContext& context, bool heavy,
     context.AddTrailingMetadata("grpc-retry-pushback-ms", "2000");
   }
   return entered;
+}
+
+absl::StatusOr<std::optional<int>> DatapoolService::Route(
+    grpc::ServerContext& context, absl::string_view pool) const {
+  if (options_.router == nullptr) return std::nullopt;
+  return options_.router->Route(context, pool);
+}
+
+absl::Status DatapoolService::AddPeerPools(
+    grpc::ServerContext& context, v1::ListPoolsResponse* response) const {
+  const PeerRouter* router = options_.router;
+  // A forwarded ListPools asks for this replica's own pools only.
+  if (router == nullptr || PeerRouter::IsForwarded(context)) {
+    return absl::OkStatus();
+  }
+  for (int r = 0; r < router->cluster().replicas(); ++r) {
+    if (r == router->self()) continue;
+    v1::ListPoolsResponse theirs;
+    // A replica that does not answer makes the list UNAVAILABLE, never
+    // short.
+    RETURN_IF_ERROR(ForwardUnary(*router, context, r, "(every pool)",
+                                 &v1::Datapool::Stub::ListPools,
+                                 v1::ListPoolsRequest(), &theirs));
+    for (v1::PoolInfo& pool : *theirs.mutable_pools()) {
+      *response->add_pools() = std::move(pool);
+    }
+  }
+  std::sort(response->mutable_pools()->begin(),
+            response->mutable_pools()->end(),
+            [](const v1::PoolInfo& a, const v1::PoolInfo& b) {
+              return a.name() < b.name();
+            });
+  return absl::OkStatus();
 }
 
 grpc::Status DatapoolService::Handle(const char* method,
@@ -195,6 +230,12 @@ grpc::Status DatapoolService::Select(grpc::ServerContext* context,
                                      const v1::SelectRequest* request,
                                      v1::SelectResponse* response) {
   return Handle("Select", *context, true, [&](CallRecord& record) {
+    record.pool = request->params().pool();
+    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    if (owner) {
+      return ForwardUnary(*options_.router, *context, *owner, record.pool,
+                          &v1::Datapool::Stub::Select, *request, response);
+    }
     UnaryReader<v1::SelectRequest> reader(*request);
     return SelectFrom(context, reader, response, record, nullptr);
   });
@@ -206,7 +247,19 @@ grpc::Status DatapoolService::SelectStream(
   return Handle("SelectStream", *context, true, [&](CallRecord& record) {
     StreamReader<v1::SelectRequest, std::remove_pointer_t<decltype(stream)>>
         reader(stream);
-    return SelectFrom(context, reader, response, record, nullptr);
+    reader.Begin();
+    const v1::SelectRequest* first = reader.Next();
+    if (first != nullptr && first->has_params()) {
+      record.pool = first->params().pool();
+      ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+      if (owner) {
+        return ForwardClientStream(
+            *options_.router, *context, *owner, record.pool,
+            &v1::Datapool::Stub::SelectStream, *first, reader, response);
+      }
+    }
+    PeekedReader<v1::SelectRequest, decltype(reader)> peeked(reader, first);
+    return SelectFrom(context, peeked, response, record, nullptr);
   });
 }
 
@@ -216,9 +269,21 @@ grpc::Status DatapoolService::SelectWithProgress(
   return Handle("SelectWithProgress", *context, true, [&](CallRecord& record) {
     StreamReader<v1::SelectRequest, std::remove_pointer_t<decltype(stream)>>
         reader(stream);
+    reader.Begin();
+    const v1::SelectRequest* first = reader.Next();
+    if (first != nullptr && first->has_params()) {
+      record.pool = first->params().pool();
+      ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+      if (owner) {
+        return ForwardBidi<v1::SelectRequest, v1::SelectProgress>(
+            *options_.router, *context, *owner, record.pool,
+            &v1::Datapool::Stub::SelectWithProgress, *first, reader, stream);
+      }
+    }
+    PeekedReader<v1::SelectRequest, decltype(reader)> peeked(reader, first);
     return WithProgress<v1::SelectProgress>(
         stream, [&](v1::SelectResponse* result, const ProgressFn& progress) {
-          return SelectFrom(context, reader, result, record, progress);
+          return SelectFrom(context, peeked, result, record, progress);
         });
   });
 }
@@ -287,7 +352,21 @@ grpc::Status DatapoolService::Embed(
   return Handle("Embed", *context, true, [&](CallRecord& record) {
     StreamReader<v1::EmbedRequest, std::remove_pointer_t<decltype(stream)>>
         reader(stream);
-    return EmbedFrom(context, reader, response, record, nullptr);
+    reader.Begin();
+    const v1::EmbedRequest* first = reader.Next();
+    // Without a pool, the default model embeds here.
+    if (first != nullptr && !first->pool().empty()) {
+      ASSIGN_OR_RETURN(std::optional<int> owner,
+                       Route(*context, first->pool()));
+      if (owner) {
+        record.pool = first->pool();
+        return ForwardClientStream(*options_.router, *context, *owner,
+                                   first->pool(), &v1::Datapool::Stub::Embed,
+                                   *first, reader, response);
+      }
+    }
+    PeekedReader<v1::EmbedRequest, decltype(reader)> peeked(reader, first);
+    return EmbedFrom(context, peeked, response, record, nullptr);
   });
 }
 
@@ -297,9 +376,22 @@ grpc::Status DatapoolService::EmbedWithProgress(
   return Handle("EmbedWithProgress", *context, true, [&](CallRecord& record) {
     StreamReader<v1::EmbedRequest, std::remove_pointer_t<decltype(stream)>>
         reader(stream);
+    reader.Begin();
+    const v1::EmbedRequest* first = reader.Next();
+    if (first != nullptr && !first->pool().empty()) {
+      ASSIGN_OR_RETURN(std::optional<int> owner,
+                       Route(*context, first->pool()));
+      if (owner) {
+        record.pool = first->pool();
+        return ForwardBidi<v1::EmbedRequest, v1::EmbedProgress>(
+            *options_.router, *context, *owner, first->pool(),
+            &v1::Datapool::Stub::EmbedWithProgress, *first, reader, stream);
+      }
+    }
+    PeekedReader<v1::EmbedRequest, decltype(reader)> peeked(reader, first);
     return WithProgress<v1::EmbedProgress>(
         stream, [&](v1::EmbedResponse* result, const ProgressFn& progress) {
-          return EmbedFrom(context, reader, result, record, progress);
+          return EmbedFrom(context, peeked, result, record, progress);
         });
   });
 }
@@ -311,11 +403,22 @@ grpc::Status DatapoolService::Search(
     StreamReader<v1::SearchRequest, std::remove_pointer_t<decltype(stream)>>
         reader(stream);
     reader.Begin();
+    const v1::SearchRequest* head = reader.Next();
+    if (head != nullptr) {
+      ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, head->pool()));
+      if (owner) {
+        record.pool = head->pool();
+        return ForwardClientStream(*options_.router, *context, *owner,
+                                   head->pool(), &v1::Datapool::Stub::Search,
+                                   *head, reader, response);
+      }
+    }
+    PeekedReader<v1::SearchRequest, decltype(reader)> peeked(reader, head);
     std::string pool;
     uint32_t k = 0;
     CandidateInput input = NewInput();
     bool first = true;
-    while (const v1::SearchRequest* message = reader.Next()) {
+    while (const v1::SearchRequest* message = peeked.Next()) {
       if (first) {
         pool = message->pool();
         k = message->k();
@@ -347,6 +450,11 @@ grpc::Status DatapoolService::GetPool(grpc::ServerContext* context,
                                       v1::PoolInfo* response) {
   return Handle("GetPool", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
+    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    if (owner) {
+      return ForwardUnary(*options_.router, *context, *owner, record.pool,
+                          &v1::Datapool::Stub::GetPool, *request, response);
+    }
     ASSIGN_OR_RETURN(PoolInfo info, manager_.GetPool(request->pool()));
     ToProto(info, response);
     return absl::OkStatus();
@@ -360,7 +468,7 @@ grpc::Status DatapoolService::ListPools(grpc::ServerContext* context,
     for (const PoolInfo& info : manager_.ListPools()) {
       ToProto(info, response->add_pools());
     }
-    return absl::OkStatus();
+    return AddPeerPools(*context, response);
   });
 }
 
@@ -369,6 +477,11 @@ grpc::Status DatapoolService::ListHistory(grpc::ServerContext* context,
                                           v1::ListHistoryResponse* response) {
   return Handle("ListHistory", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
+    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    if (owner) {
+      return ForwardUnary(*options_.router, *context, *owner, record.pool,
+                          &v1::Datapool::Stub::ListHistory, *request, response);
+    }
     ASSIGN_OR_RETURN(std::vector<PoolManager::VersionInfo> versions,
                      manager_.ListHistory(request->pool()));
     for (const PoolManager::VersionInfo& v : versions) {
@@ -383,6 +496,12 @@ grpc::Status DatapoolService::RestoreVersion(
     v1::RestoreVersionResponse* response) {
   return Handle("RestoreVersion", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
+    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    if (owner) {
+      return ForwardUnary(*options_.router, *context, *owner, record.pool,
+                          &v1::Datapool::Stub::RestoreVersion, *request,
+                          response);
+    }
     ASSIGN_OR_RETURN(PoolInfo info, manager_.RestoreVersion(
                                         request->pool(), request->version()));
     record.version = static_cast<int64_t>(info.meta.version);
@@ -398,6 +517,11 @@ grpc::Status DatapoolService::GetReport(grpc::ServerContext* context,
                                         v1::SelectionReport* response) {
   return Handle("GetReport", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
+    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    if (owner) {
+      return ForwardUnary(*options_.router, *context, *owner, record.pool,
+                          &v1::Datapool::Stub::GetReport, *request, response);
+    }
     ASSIGN_OR_RETURN(StoredReport report,
                      manager_.GetReport(request->pool(), request->version(),
                                         request->include_html()));
@@ -412,6 +536,11 @@ grpc::Status DatapoolService::DeletePool(grpc::ServerContext* context,
                                          v1::DeletePoolResponse* response) {
   return Handle("DeletePool", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
+    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    if (owner) {
+      return ForwardUnary(*options_.router, *context, *owner, record.pool,
+                          &v1::Datapool::Stub::DeletePool, *request, response);
+    }
     ASSIGN_OR_RETURN(PoolInfo info, manager_.DeletePool(request->pool()));
     ToProto(info, response->mutable_deleted());
     return absl::OkStatus();
@@ -423,6 +552,11 @@ grpc::Status DatapoolService::MergePools(grpc::ServerContext* context,
                                          v1::MergePoolsResponse* response) {
   return Handle("MergePools", *context, true, [&](CallRecord& record) {
     record.pool = request->target();
+    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    if (owner) {
+      return ForwardUnary(*options_.router, *context, *owner, record.pool,
+                          &v1::Datapool::Stub::MergePools, *request, response);
+    }
     ASSIGN_OR_RETURN(MergeParams params, FromProto(*request));
     ASSIGN_OR_RETURN(MergeOutcome outcome, manager_.MergePools(params));
     record.version = static_cast<int64_t>(outcome.pool.meta.version);
@@ -438,9 +572,23 @@ grpc::Status DatapoolService::SetPoolModel(
     v1::SetPoolModelResponse* response) {
   return Handle("SetPoolModel", *context, true, [&](CallRecord& record) {
     stream->SendInitialMetadata();
-    ModelChange change(&manager_, &images_, options_.limits.max_request_bytes);
     v1::SetPoolModelRequest message;
-    while (stream->Read(&message)) {
+    bool more = stream->Read(&message);
+    if (more) {
+      ASSIGN_OR_RETURN(std::optional<int> owner,
+                       Route(*context, message.pool()));
+      if (owner) {
+        record.pool = message.pool();
+        StreamReader<v1::SetPoolModelRequest,
+                     std::remove_pointer_t<decltype(stream)>>
+            rest(stream);
+        return ForwardClientStream(
+            *options_.router, *context, *owner, message.pool(),
+            &v1::Datapool::Stub::SetPoolModel, message, rest, response);
+      }
+    }
+    ModelChange change(&manager_, &images_, options_.limits.max_request_bytes);
+    for (; more; more = stream->Read(&message)) {
       RETURN_IF_ERROR(change.Add(message));
       record.pool = change.pool();
     }
@@ -457,11 +605,24 @@ grpc::Status DatapoolService::Train(
     grpc::ServerReaderWriter<v1::TrainProgress, v1::TrainRequest>* stream) {
   return Handle("Train", *context, true, [&](CallRecord& record) {
     stream->SendInitialMetadata();
+    v1::TrainRequest message;
+    bool more = stream->Read(&message);
+    if (more) {
+      ASSIGN_OR_RETURN(std::optional<int> owner,
+                       Route(*context, message.pool()));
+      if (owner) {
+        record.pool = message.pool();
+        StreamReader<v1::TrainRequest, std::remove_pointer_t<decltype(stream)>>
+            rest(stream);
+        return ForwardBidi<v1::TrainRequest, v1::TrainProgress>(
+            *options_.router, *context, *owner, message.pool(),
+            &v1::Datapool::Stub::Train, message, rest, stream);
+      }
+    }
     ProgressWriter<v1::TrainProgress, std::remove_pointer_t<decltype(stream)>>
         writer(stream);
     TrainCall call(&manager_, &images_, options_.trainer, options_.limits);
-    v1::TrainRequest message;
-    while (stream->Read(&message)) {
+    for (; more; more = stream->Read(&message)) {
       RETURN_IF_ERROR(call.Add(message));
       record.pool = call.pool();
       writer.Report("receiving", call.received(), 0);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "datapool/v1/datapool.grpc.pb.h"
@@ -19,6 +20,7 @@
 #include "server/service/candidate_input.h"
 #include "server/service/image_ingest.h"
 #include "server/service/metrics.h"
+#include "server/service/peer_router.h"
 #include "server/service/token_auth.h"
 
 namespace datapool {
@@ -62,6 +64,10 @@ class DatapoolService final : public v1::Datapool::Service {
     // Trains models for the Train call (borrowed); null: Train is
     // FAILED_PRECONDITION.
     ModelTrainer* trainer = nullptr;
+    // Several replicas: a call for a pool another replica owns goes there
+    // (after this one checked the token), ListPools asks every replica.
+    // Borrowed; null: one server, every pool here.
+    const PeerRouter* router = nullptr;
   };
 
   DatapoolService(PoolManager* manager, const ImageServices& images,
@@ -133,6 +139,14 @@ class DatapoolService final : public v1::Datapool::Service {
   absl::Status EmbedFrom(grpc::ServerContext* context, Reader& reader,
                          v1::EmbedResponse* response, CallRecord& record,
                          const ProgressFn& progress);
+
+  // The replica that answers for `pool` when it is not this one (see
+  // PeerRouter::Route); nullopt without a router.
+  absl::StatusOr<std::optional<int>> Route(grpc::ServerContext& context,
+                                           absl::string_view pool) const;
+  // The pools of the other replicas, added to `response` (ListPools).
+  absl::Status AddPeerPools(grpc::ServerContext& context,
+                            v1::ListPoolsResponse* response) const;
 
   // The model Embed uses: the default (`pool` empty), or pool `pool`'s
   // (NotFound when there is no such pool; PoolManager::ModelFor).
