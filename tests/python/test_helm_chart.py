@@ -8,7 +8,8 @@ parsed (PyYAML) and
 - checked against the Kubernetes API types (k8s_schema: Debian's
   python3-kubernetes), so that a misspelt field, a number where the API
   wants a string or a missing required field fails here, not at install;
-- checked for what the chart promises: one replica, non-root, read-only
+- checked for what the chart promises: one replica by default (three:
+  started together, told their peers), non-root, read-only
   root, probes on grpc.health.v1, the ports, the ReadWriteMany shared claim,
   the read-only input, Secrets for token and TLS, nvidia.com/gpu only with
   values-gpu.yaml.
@@ -327,10 +328,49 @@ class ChartTest(unittest.TestCase, PodChecks):
                 ("tls.enabled=true", "tls.existingSecret"),
                 ("auth.enabled=true", "auth.existingSecret"),
                 ("tls.clientCA.enabled=true", "tls.enabled"),
-                ("server.model=/models/m.pt", "model.existingClaim")):
+                ("server.model=/models/m.pt", "model.existingClaim"),
+                ("replicas=0", "replicas must be at least 1")):
             with self.assertRaises(RenderError, msg=sets) as cm:
                 render("--set", sets)
             self.assertIn(words, str(cm.exception))
+
+    def test_three_replicas(self):
+        """replicas: 3 — three pods started together, each told the
+        replica count and how to reach the others (its ordinal comes from
+        its pod name); the headless Service publishes them before they are
+        ready; with TLS they trust the chart's CA."""
+        docs = render("--set", "replicas=3", name="dp")
+        self.check_schema(docs)
+        sts = one(docs, "StatefulSet")
+        self.assertEqual(sts["spec"]["replicas"], 3)
+        self.assertEqual(sts["spec"]["podManagementPolicy"], "Parallel")
+        (c,) = sts["spec"]["template"]["spec"]["containers"]
+        env = env_of(c)
+        self.assertEqual(env["DATAPOOL_REPLICAS"], "3")
+        self.assertEqual(env["DATAPOOL_PEER_ADDRESS_TEMPLATE"],
+                         "dp-datapool-{i}.dp-datapool-headless.default.svc:%d"
+                         % GRPC_PORT)
+        self.assertNotIn("DATAPOOL_REPLICA_INDEX", env)
+        self.assertNotIn("DATAPOOL_PEER_TLS_CA", env)
+        headless = [s for s in by_kind(docs, "Service")
+                    if s["metadata"]["name"] == sts["spec"]["serviceName"]]
+        self.assertTrue(headless[0]["spec"]["publishNotReadyAddresses"])
+        self.check_probes(c)
+        tls = render("--set", "replicas=3,tls.enabled=true,"
+                     "tls.existingSecret=tls,tls.peerServerName=peers.example")
+        self.check_schema(tls)
+        (c,) = one(tls, "StatefulSet")["spec"]["template"]["spec"][
+            "containers"]
+        env = env_of(c)
+        self.assertEqual(env["DATAPOOL_PEER_TLS_CA"],
+                         "/etc/datapool/tls/ca.crt")
+        self.assertEqual(env["DATAPOOL_PEER_TLS_SERVER_NAME"], "peers.example")
+        # One replica: none of it.
+        (dc,) = one(self.default, "StatefulSet")["spec"]["template"]["spec"][
+            "containers"]
+        self.assertFalse([n for n in env_of(dc) if "PEER" in n or
+                          "REPLICA" in n])
+        self.assertNotIn("publishNotReadyAddresses", str(self.default))
 
     def test_plain_manifests_are_the_default_render(self):
         """deploy/kubernetes/datapool.yaml is the chart's default render
