@@ -87,12 +87,17 @@ absl::Status DatapoolService::Admit(grpc::ServerContext& context, bool heavy,
         "the server is still loading its pools; retry shortly");
   }
   if (!heavy) return absl::OkStatus();
+  absl::Status entered = EnterAdmission(context);
+  *admitted = entered.ok();
+  return entered;
+}
+
+absl::Status DatapoolService::EnterAdmission(grpc::ServerContext& context) {
   Metrics* metrics = options_.metrics;
   if (metrics != nullptr) metrics->Add("datapool_work_queue_depth", {}, 1);
   absl::Status entered =
       admission_.Enter([&context] { return context.IsCancelled(); });
   if (metrics != nullptr) metrics->Add("datapool_work_queue_depth", {}, -1);
-  *admitted = entered.ok();
   if (absl::IsResourceExhausted(entered)) {
     // The standard hint for gRPC's retry policies.
     context.AddTrailingMetadata("grpc-retry-pushback-ms", "2000");
@@ -100,10 +105,21 @@ absl::Status DatapoolService::Admit(grpc::ServerContext& context, bool heavy,
   return entered;
 }
 
+absl::Status DatapoolService::AdmitHere(grpc::ServerContext& context,
+                                        CallRecord& record) {
+  if (!record.admission_deferred || record.admitted) return absl::OkStatus();
+  RETURN_IF_ERROR(EnterAdmission(context));
+  record.admitted = true;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<int>> DatapoolService::Route(
-    grpc::ServerContext& context, absl::string_view pool) const {
+    grpc::ServerContext& context, absl::string_view pool, CallRecord& record) {
   if (options_.router == nullptr) return std::nullopt;
-  return options_.router->Route(context, pool);
+  ASSIGN_OR_RETURN(std::optional<int> owner,
+                   options_.router->Route(context, pool));
+  if (!owner) RETURN_IF_ERROR(AdmitHere(context, record));
+  return owner;
 }
 
 absl::Status DatapoolService::AddPeerPools(
@@ -140,10 +156,15 @@ grpc::Status DatapoolService::Handle(const char* method,
   Metrics* metrics = options_.metrics;
   if (metrics != nullptr) metrics->Add("datapool_rpc_in_flight", {}, 1);
   CallRecord record;
+  // Several replicas: a heavy call is admitted once it is known to run
+  // here (Route), not while it is forwarded.
+  record.admission_deferred = heavy && options_.router != nullptr &&
+                              options_.router->cluster().clustered();
   bool admitted = false;
-  absl::Status status = Admit(context, heavy, &admitted);
+  absl::Status status =
+      Admit(context, heavy && !record.admission_deferred, &admitted);
   if (status.ok()) status = body(record);
-  if (admitted) {
+  if (admitted || record.admitted) {
     admission_.Leave();
     // A heavy call frees multi-MB buffers (candidates, the CSV text of a
     // commit); glibc keeps them in its arenas unless asked to give them
@@ -231,7 +252,8 @@ grpc::Status DatapoolService::Select(grpc::ServerContext* context,
                                      v1::SelectResponse* response) {
   return Handle("Select", *context, true, [&](CallRecord& record) {
     record.pool = request->params().pool();
-    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    ASSIGN_OR_RETURN(std::optional<int> owner,
+                     Route(*context, record.pool, record));
     if (owner) {
       return ForwardUnary(*options_.router, *context, *owner, record.pool,
                           &v1::Datapool::Stub::Select, *request, response);
@@ -251,13 +273,15 @@ grpc::Status DatapoolService::SelectStream(
     const v1::SelectRequest* first = reader.Next();
     if (first != nullptr && first->has_params()) {
       record.pool = first->params().pool();
-      ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+      ASSIGN_OR_RETURN(std::optional<int> owner,
+                       Route(*context, record.pool, record));
       if (owner) {
         return ForwardClientStream(
             *options_.router, *context, *owner, record.pool,
             &v1::Datapool::Stub::SelectStream, *first, reader, response);
       }
     }
+    RETURN_IF_ERROR(AdmitHere(*context, record));
     PeekedReader<v1::SelectRequest, decltype(reader)> peeked(reader, first);
     return SelectFrom(context, peeked, response, record, nullptr);
   });
@@ -273,13 +297,15 @@ grpc::Status DatapoolService::SelectWithProgress(
     const v1::SelectRequest* first = reader.Next();
     if (first != nullptr && first->has_params()) {
       record.pool = first->params().pool();
-      ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+      ASSIGN_OR_RETURN(std::optional<int> owner,
+                       Route(*context, record.pool, record));
       if (owner) {
         return ForwardBidi<v1::SelectRequest, v1::SelectProgress>(
             *options_.router, *context, *owner, record.pool,
             &v1::Datapool::Stub::SelectWithProgress, *first, reader, stream);
       }
     }
+    RETURN_IF_ERROR(AdmitHere(*context, record));
     PeekedReader<v1::SelectRequest, decltype(reader)> peeked(reader, first);
     return WithProgress<v1::SelectProgress>(
         stream, [&](v1::SelectResponse* result, const ProgressFn& progress) {
@@ -357,7 +383,7 @@ grpc::Status DatapoolService::Embed(
     // Without a pool, the default model embeds here.
     if (first != nullptr && !first->pool().empty()) {
       ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, first->pool()));
+                       Route(*context, first->pool(), record));
       if (owner) {
         record.pool = first->pool();
         return ForwardClientStream(*options_.router, *context, *owner,
@@ -365,6 +391,7 @@ grpc::Status DatapoolService::Embed(
                                    *first, reader, response);
       }
     }
+    RETURN_IF_ERROR(AdmitHere(*context, record));
     PeekedReader<v1::EmbedRequest, decltype(reader)> peeked(reader, first);
     return EmbedFrom(context, peeked, response, record, nullptr);
   });
@@ -380,7 +407,7 @@ grpc::Status DatapoolService::EmbedWithProgress(
     const v1::EmbedRequest* first = reader.Next();
     if (first != nullptr && !first->pool().empty()) {
       ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, first->pool()));
+                       Route(*context, first->pool(), record));
       if (owner) {
         record.pool = first->pool();
         return ForwardBidi<v1::EmbedRequest, v1::EmbedProgress>(
@@ -388,6 +415,7 @@ grpc::Status DatapoolService::EmbedWithProgress(
             &v1::Datapool::Stub::EmbedWithProgress, *first, reader, stream);
       }
     }
+    RETURN_IF_ERROR(AdmitHere(*context, record));
     PeekedReader<v1::EmbedRequest, decltype(reader)> peeked(reader, first);
     return WithProgress<v1::EmbedProgress>(
         stream, [&](v1::EmbedResponse* result, const ProgressFn& progress) {
@@ -405,7 +433,8 @@ grpc::Status DatapoolService::Search(
     reader.Begin();
     const v1::SearchRequest* head = reader.Next();
     if (head != nullptr) {
-      ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, head->pool()));
+      ASSIGN_OR_RETURN(std::optional<int> owner,
+                       Route(*context, head->pool(), record));
       if (owner) {
         record.pool = head->pool();
         return ForwardClientStream(*options_.router, *context, *owner,
@@ -413,6 +442,7 @@ grpc::Status DatapoolService::Search(
                                    *head, reader, response);
       }
     }
+    RETURN_IF_ERROR(AdmitHere(*context, record));
     PeekedReader<v1::SearchRequest, decltype(reader)> peeked(reader, head);
     std::string pool;
     uint32_t k = 0;
@@ -450,7 +480,8 @@ grpc::Status DatapoolService::GetPool(grpc::ServerContext* context,
                                       v1::PoolInfo* response) {
   return Handle("GetPool", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
-    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    ASSIGN_OR_RETURN(std::optional<int> owner,
+                     Route(*context, record.pool, record));
     if (owner) {
       return ForwardUnary(*options_.router, *context, *owner, record.pool,
                           &v1::Datapool::Stub::GetPool, *request, response);
@@ -477,7 +508,8 @@ grpc::Status DatapoolService::ListHistory(grpc::ServerContext* context,
                                           v1::ListHistoryResponse* response) {
   return Handle("ListHistory", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
-    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    ASSIGN_OR_RETURN(std::optional<int> owner,
+                     Route(*context, record.pool, record));
     if (owner) {
       return ForwardUnary(*options_.router, *context, *owner, record.pool,
                           &v1::Datapool::Stub::ListHistory, *request, response);
@@ -496,7 +528,8 @@ grpc::Status DatapoolService::RestoreVersion(
     v1::RestoreVersionResponse* response) {
   return Handle("RestoreVersion", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
-    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    ASSIGN_OR_RETURN(std::optional<int> owner,
+                     Route(*context, record.pool, record));
     if (owner) {
       return ForwardUnary(*options_.router, *context, *owner, record.pool,
                           &v1::Datapool::Stub::RestoreVersion, *request,
@@ -517,7 +550,8 @@ grpc::Status DatapoolService::GetReport(grpc::ServerContext* context,
                                         v1::SelectionReport* response) {
   return Handle("GetReport", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
-    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    ASSIGN_OR_RETURN(std::optional<int> owner,
+                     Route(*context, record.pool, record));
     if (owner) {
       return ForwardUnary(*options_.router, *context, *owner, record.pool,
                           &v1::Datapool::Stub::GetReport, *request, response);
@@ -536,7 +570,8 @@ grpc::Status DatapoolService::DeletePool(grpc::ServerContext* context,
                                          v1::DeletePoolResponse* response) {
   return Handle("DeletePool", *context, false, [&](CallRecord& record) {
     record.pool = request->pool();
-    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    ASSIGN_OR_RETURN(std::optional<int> owner,
+                     Route(*context, record.pool, record));
     if (owner) {
       return ForwardUnary(*options_.router, *context, *owner, record.pool,
                           &v1::Datapool::Stub::DeletePool, *request, response);
@@ -552,7 +587,8 @@ grpc::Status DatapoolService::MergePools(grpc::ServerContext* context,
                                          v1::MergePoolsResponse* response) {
   return Handle("MergePools", *context, true, [&](CallRecord& record) {
     record.pool = request->target();
-    ASSIGN_OR_RETURN(std::optional<int> owner, Route(*context, record.pool));
+    ASSIGN_OR_RETURN(std::optional<int> owner,
+                     Route(*context, record.pool, record));
     if (owner) {
       return ForwardUnary(*options_.router, *context, *owner, record.pool,
                           &v1::Datapool::Stub::MergePools, *request, response);
@@ -576,7 +612,7 @@ grpc::Status DatapoolService::SetPoolModel(
     bool more = stream->Read(&message);
     if (more) {
       ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, message.pool()));
+                       Route(*context, message.pool(), record));
       if (owner) {
         record.pool = message.pool();
         StreamReader<v1::SetPoolModelRequest,
@@ -587,6 +623,7 @@ grpc::Status DatapoolService::SetPoolModel(
             &v1::Datapool::Stub::SetPoolModel, message, rest, response);
       }
     }
+    RETURN_IF_ERROR(AdmitHere(*context, record));
     ModelChange change(&manager_, &images_, options_.limits.max_request_bytes);
     for (; more; more = stream->Read(&message)) {
       RETURN_IF_ERROR(change.Add(message));
@@ -609,7 +646,7 @@ grpc::Status DatapoolService::Train(
     bool more = stream->Read(&message);
     if (more) {
       ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, message.pool()));
+                       Route(*context, message.pool(), record));
       if (owner) {
         record.pool = message.pool();
         StreamReader<v1::TrainRequest, std::remove_pointer_t<decltype(stream)>>
@@ -619,6 +656,7 @@ grpc::Status DatapoolService::Train(
             &v1::Datapool::Stub::Train, message, rest, stream);
       }
     }
+    RETURN_IF_ERROR(AdmitHere(*context, record));
     ProgressWriter<v1::TrainProgress, std::remove_pointer_t<decltype(stream)>>
         writer(stream);
     TrainCall call(&manager_, &images_, options_.trainer, options_.limits);

@@ -33,6 +33,13 @@ struct CallRecord {
   int64_t version = -1;
   int64_t skipped = -1;
   bool committed = false;
+  // Several replicas: a heavy call enters admission only once it is known
+  // to run here (DatapoolService::AdmitHere), so that a call forwarded to
+  // its pool's owner holds no slot here while the owner works (two
+  // replicas forwarding to each other would otherwise wait on each other's
+  // full queues). Set by Handle and AdmitHere.
+  bool admission_deferred = false;
+  bool admitted = false;
 };
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
@@ -141,9 +148,16 @@ class DatapoolService final : public v1::Datapool::Service {
                          const ProgressFn& progress);
 
   // The replica that answers for `pool` when it is not this one (see
-  // PeerRouter::Route); nullopt without a router.
+  // PeerRouter::Route); nullopt without a router. When it is this one, a
+  // heavy call enters admission here (AdmitHere).
   absl::StatusOr<std::optional<int>> Route(grpc::ServerContext& context,
-                                           absl::string_view pool) const;
+                                           absl::string_view pool,
+                                           CallRecord& record);
+  // Enters admission when `record` deferred it (several replicas).
+  absl::Status AdmitHere(grpc::ServerContext& context, CallRecord& record);
+  // Admission of one heavy call: waits for a slot, RESOURCE_EXHAUSTED with
+  // a retry hint when the queue is full.
+  absl::Status EnterAdmission(grpc::ServerContext& context);
   // The pools of the other replicas, added to `response` (ListPools).
   absl::Status AddPeerPools(grpc::ServerContext& context,
                             v1::ListPoolsResponse* response) const;

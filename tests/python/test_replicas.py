@@ -14,6 +14,7 @@ Run: /usr/bin/python3 -m unittest tests/python/test_replicas.py
 """
 
 import os
+import re
 import signal
 import socket
 import sys
@@ -21,6 +22,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,6 +41,7 @@ TIMEOUT_S = 60
 TOKEN = "replica-test-token-0123456789"
 POOLS = ["pool-%d" % i for i in range(12)]
 SERVING, NOT_SERVING = 1, 2
+METRICS_LINE = re.compile(r"metrics on (http://\S+/metrics)")
 
 
 def free_ports(n):
@@ -333,6 +336,48 @@ class ReplicasTest(unittest.TestCase):
         info = self.pool_info(1, pool)
         self.assertEqual(info.size, len(rows))
         self.assertGreaterEqual(info.version, versions[-1])
+
+    def test_forwarded_call_holds_no_slot_here(self):
+        """A call being forwarded holds none of this replica's admission
+        slots: with one slot and no queue, a call for this replica's own
+        pool runs while a forwarded one waits on its (stopped) owner. (Two
+        replicas forwarding to each other would otherwise wait on each
+        other's full queues.)"""
+        self.start_all(free_ports(2),
+                       ["--max-running-calls", "1", "--max-queued-calls", "0"])
+        for pool in POOLS[:6]:
+            self.select(0, pool, pool)
+        owners = {pool: self.owner(pool) for pool in POOLS[:6]}
+        theirs = next(p for p in owners if owners[p] == 1)
+        ours = next(p for p in owners if owners[p] == 0)
+        metrics = METRICS_LINE.search(
+            self.servers[0].stderr_text()).group(1)
+
+        def in_flight():
+            with urllib.request.urlopen(metrics, timeout=10) as r:
+                text = r.read().decode()
+            return float(re.search(r"^datapool_rpc_in_flight (\S+)$", text,
+                                   re.M).group(1))
+
+        held = {}
+
+        def forwarded():
+            try:
+                held["version"] = self.select(0, theirs, "held").version
+            except grpc.RpcError as e:
+                held["error"] = e
+
+        owner = self.servers[1].proc.pid
+        os.kill(owner, signal.SIGSTOP)
+        worker = threading.Thread(target=forwarded)
+        try:
+            worker.start()
+            wait_until(lambda: in_flight() >= 1, "the forwarded call")
+            self.assertEqual(self.select(0, ours, "mine").version, 2)
+        finally:
+            os.kill(owner, signal.SIGCONT)
+            worker.join()
+        self.assertEqual(held, {"version": 2})
 
     def test_replicas_that_disagree_never_forward_twice(self):
         a, b = free_ports(2)
