@@ -100,6 +100,8 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   service.router = s->router_.get();
   s->service_ =
       std::make_unique<DatapoolService>(s->manager_.get(), images, service);
+  s->shard_service_ =
+      std::make_unique<ShardService>(ShardOptions(options, s->auth_.get()));
   RETURN_IF_ERROR(s->Serve(options, credentials));
   absl::Status loaded = s->StartGateway(options);
   if (loaded.ok()) {
@@ -244,6 +246,25 @@ PoolManager::Options DatapoolServer::ManagerOptions(
   return pools;
 }
 
+ShardService::Options DatapoolServer::ShardOptions(
+    const Options& options, const TokenAuthenticator* auth) {
+  ShardService::Options shard;
+  shard.shared_dir = options.shared_dir;
+  // The index a Select finds each candidate's nearest pool sample with.
+  shard.index_factory = FaissFlatIndex::Factory();
+  if (auth != nullptr) {
+    shard.authorize = [auth](const grpc::ServerContext& context) {
+      const auto& metadata = context.client_metadata();
+      auto it = metadata.find("authorization");
+      return auth->Check(
+          it == metadata.end()
+              ? absl::string_view()
+              : absl::string_view(it->second.data(), it->second.size()));
+    };
+  }
+  return shard;
+}
+
 absl::Status DatapoolServer::StartMetrics(const Options& options) {
   Metrics::DeclareServiceMetrics(&metrics_);
   PoolManager* manager = manager_.get();
@@ -275,6 +296,7 @@ absl::Status DatapoolServer::Serve(
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.RegisterService(service_.get());
+  builder.RegisterService(shard_service_.get());
   // Serve health at once: live ("liveness" SERVING) but not ready (""
   // and the API NOT_SERVING, calls UNAVAILABLE: ready_) until the pools are
   // loaded.

@@ -20,6 +20,7 @@
 #include "server/core/pool_manager.h"
 #include "server/gateway/rest_gateway.h"
 #include "server/service/datapool_service.h"
+#include "server/shard/shard_service.h"
 
 namespace datapool {
 
@@ -160,6 +161,8 @@ class DatapoolServer {
   absl::StatusOr<ImageServices> OpenImageServices(const Options& options);
   // The channels to the other replicas (none for one replica).
   absl::Status OpenPeers(const Options& options);
+  static ShardService::Options ShardOptions(const Options& options,
+                                            const TokenAuthenticator* auth);
   // `backend` loads pools' own models; null without images.
   static PoolManager::Options ManagerOptions(const Options& options,
                                              Embedder* model,
@@ -191,6 +194,8 @@ class DatapoolServer {
   Metrics metrics_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<DatapoolService> service_;
+  // The shard RPC of sharded selections (datapool.cluster.v1).
+  std::unique_ptr<ShardService> shard_service_;
   std::unique_ptr<grpc::Server> server_;
   // Null without --http-listen; calls server_: stopped before it goes.
   std::unique_ptr<RestGateway> rest_gateway_;
