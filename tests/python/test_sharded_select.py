@@ -4,7 +4,8 @@ coordinator (datapool-shard-select) loads a slice of the candidates on each
 over the shard RPC (datapool.cluster.v1) and runs the greedy loop. Its picks
 and distances equal one server's Select on the same data, ties included
 (duplicate rows and axis vectors at exactly equal distances), with and
-without a pool read from the shared folder by name.
+without a pool read from the shared folder by name. The shard RPC takes
+the servers' bearer tokens: none or a wrong one is UNAUTHENTICATED.
 
 Run: /usr/bin/python3 -m unittest tests/python/test_sharded_select.py
 """
@@ -95,15 +96,20 @@ class ShardedSelectTest(unittest.TestCase):
                                                   candidates=block),
                            timeout=TIMEOUT_S)
 
-    def sharded(self, servers, n, k, pool=None):
+    def run_sharded(self, servers, n, k, pool=None, token_file=None):
         args = [self.shard_select,
                 "--peers=" + ",".join(s.address for s in servers),
                 "--candidates=cands.f32", "--n=%d" % n, "--d=%d" % D,
                 "--k=%d" % k, "--threads=1"]
         if pool:
             args.append("--pool=" + pool)
-        done = subprocess.run(args, capture_output=True, text=True,
+        if token_file:
+            args.append("--token-file=" + token_file)
+        return subprocess.run(args, capture_output=True, text=True,
                               timeout=TIMEOUT_S)
+
+    def sharded(self, servers, n, k, pool=None, token_file=None):
+        done = self.run_sharded(servers, n, k, pool, token_file)
         self.assertEqual(done.returncode, 0, done.stderr)
         return json.loads(done.stdout)
 
@@ -140,6 +146,28 @@ class ShardedSelectTest(unittest.TestCase):
                     self.assertEqual(sorted(want), list(range(len(cands))))
                     self.assertEqual(want_d[-32:], [0.0] * 32)
                     self.assertGreater(want_d[-33], 0.0)
+
+
+    def test_the_servers_tokens_guard_the_shard_rpc(self):
+        cands = candidates(self.rng)
+        cands.tofile(os.path.join(self.shared, "cands.f32"))
+        tokens = os.path.join(self.input, "tokens")
+        right = os.path.join(self.input, "right")
+        wrong = os.path.join(self.input, "wrong")
+        for path, text in ((tokens, "s3cret\n"), (right, "s3cret\n"),
+                           (wrong, "guess\n")):
+            with open(path, "w") as f:
+                f.write(text)
+        flags = ["--auth-token-file", tokens]
+        with RunningServer(self.shared, self.input, flags) as a, \
+                RunningServer(self.shared, self.input, flags) as b:
+            for token_file in (None, wrong):
+                refused = self.run_sharded([a, b], len(cands), 10,
+                                           token_file=token_file)
+                self.assertEqual(refused.returncode, 2)
+                self.assertIn("UNAUTHENTICATED", refused.stderr)
+            got = self.sharded([a, b], len(cands), 10, token_file=right)
+            self.assertEqual(len(got["picks"]), 10)
 
 
 if __name__ == "__main__":
