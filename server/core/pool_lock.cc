@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
@@ -29,10 +30,12 @@ absl::StatusOr<std::unique_ptr<PoolLock>> PoolLock::Acquire(
     ::close(fd);
     if (err != EWOULDBLOCK) return ErrnoStatus(err, "cannot lock", path);
     absl::StatusOr<std::string> owner = ReadFile(path);
-    return absl::FailedPreconditionError(absl::StrCat(
+    absl::Status held = absl::FailedPreconditionError(absl::StrCat(
         "pool folder ", pool_dir, " is owned by another datapool-server (",
         owner.ok() ? absl::StripAsciiWhitespace(*owner) : "owner unknown",
         "); it can be written once that process stops"));
+    held.SetPayload(kPoolLockedPayload, absl::Cord(pool_dir));
+    return held;
   }
   char host[256] = "unknown-host";
   ::gethostname(host, sizeof(host) - 1);

@@ -10,6 +10,10 @@
 namespace datapool {
 
 inline constexpr char kLockFileName[] = "datapool.lock";
+// The payload (type URL) of Acquire's FailedPrecondition when another
+// process holds the lock, so that callers can tell it from other failed
+// preconditions (replicas answer it as a pool in hand-off: UNAVAILABLE).
+inline constexpr char kPoolLockedPayload[] = "datapool/pool-locked";
 
 // An exclusive OS lock (flock) on <pool>/datapool.lock, whose text names
 // the owner (host, pid, start time) for people and error messages. The OS
@@ -18,7 +22,8 @@ inline constexpr char kLockFileName[] = "datapool.lock";
 class PoolLock {
  public:
   // Creates the folder if needed and takes the lock. FailedPrecondition
-  // naming the current owner when another process holds it.
+  // naming the current owner (with payload kPoolLockedPayload) when another
+  // process holds it.
   static absl::StatusOr<std::unique_ptr<PoolLock>> Acquire(
       const std::string& pool_dir);
 

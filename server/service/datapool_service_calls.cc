@@ -12,6 +12,7 @@
 #include "common/json_text.h"
 #include "common/status_macros.h"
 #include "common/status_names.h"
+#include "server/core/pool_lock.h"
 #include "server/service/datapool_service.h"
 #include "server/service/forwarding.h"
 #include "server/service/status_util.h"
@@ -127,6 +128,17 @@ grpc::Status DatapoolService::Handle(const char* method,
   absl::Status status =
       Admit(context, heavy && !record.admission_deferred, &admitted);
   if (status.ok()) status = body(record);
+  if (absl::IsFailedPrecondition(status) && options_.router != nullptr &&
+      options_.router->cluster().clustered() &&
+      status.GetPayload(kPoolLockedPayload).has_value()) {
+    // This replica owns the pool now, but its previous owner (a scale
+    // change or restart in progress) still holds it: a hand-off, not the
+    // caller's mistake.
+    context.AddTrailingMetadata("grpc-retry-pushback-ms", "1000");
+    status = absl::UnavailableError(
+        absl::StrCat(status.message(),
+                     "; the pool is moving to this replica; retry shortly"));
+  }
   if (admitted || record.admitted) {
     admission_.Leave();
     // A heavy call frees multi-MB buffers (candidates, the CSV text of a

@@ -3,9 +3,12 @@ StatefulSet's replicas: each pool has one owner (rendezvous hashing of its
 name), any replica answers for any pool by forwarding to the owner (with
 the caller's deadline and token; a wrong token never leaves the first
 replica), ListPools and health aggregate, a scale change moves only the
-pools whose owner changed, and a killed owner's pools answer UNAVAILABLE
+pools whose owner changed, a killed owner's pools answer UNAVAILABLE
 with a retry hint (never a wrong answer) until it is back, with every
-acknowledged selection on disk once.
+acknowledged selection on disk once, a pool still locked by its previous
+owner answers UNAVAILABLE until that one lets go, a forwarded call holds
+no admission slot on the replica forwarding it, and replicas that disagree
+on their number never forward a call twice.
 
 Which replica owns a pool is read from the pool's lock file, which names
 the pid of the process holding it.
@@ -120,7 +123,7 @@ class ReplicasTest(unittest.TestCase):
                 return index
         self.fail("no running replica holds %s: %r" % (pool, text))
 
-    # -- calls -----------------------------------------------------------------
+    # -- calls ---------------------------------------------------------------
     def request(self, pool, prefix, n=2):
         rows = unit_rows(self.rng.normal(size=(8, 6)))
         block = self.pb2.EmbeddingBlock(
@@ -141,7 +144,7 @@ class ReplicasTest(unittest.TestCase):
     def names(self, response):
         return [p.name for p in response.pools]
 
-    # -- tests -----------------------------------------------------------------
+    # -- tests ---------------------------------------------------------------
     def test_any_replica_answers_for_any_pool(self):
         self.start_all(free_ports(3))
         for i, pool in enumerate(POOLS):
@@ -328,7 +331,8 @@ class ReplicasTest(unittest.TestCase):
         self.assertEqual(versions, sorted(set(versions)))
         with open(os.path.join(self.shared, pool,
                                "datapool_latest.csv")) as f:
-            rows = [line.split(",", 1)[0] for line in f.read().splitlines()[1:]]
+            rows = [line.split(",", 1)[0]
+                    for line in f.read().splitlines()[1:]]
         self.assertEqual(len(rows), len(set(rows)))
         for _, picked in acknowledged:
             for name in picked:
@@ -378,6 +382,41 @@ class ReplicasTest(unittest.TestCase):
             os.kill(owner, signal.SIGCONT)
             worker.join()
         self.assertEqual(held, {"version": 2})
+
+    def test_hand_off_waits_for_the_previous_owner(self):
+        """A pool whose new owner finds its lock still held by the previous
+        owner (a rollout in progress; here a server started without
+        replicas) answers writes with UNAVAILABLE and a retry hint, not
+        FAILED_PRECONDITION; once that process stops, the owner takes the
+        pool over with its last commit."""
+        old = RunningServer(self.shared, self.input, ["--model", "none"])
+        old.__enter__()
+        self.addCleanup(old.stop)
+        channel = grpc.insecure_channel(old.address)
+        self.addCleanup(channel.close)
+        old_stub = self.rpc.DatapoolStub(channel)
+        pools = POOLS[:4]
+        for pool in pools:
+            old_stub.Select(self.request(pool, pool), timeout=TIMEOUT_S)
+        self.start_all(free_ports(2))
+        for pool in pools:
+            with self.assertRaises(grpc.RpcError) as moving:
+                self.select(0, pool, "early")
+            self.assertEqual(moving.exception.code(),
+                             grpc.StatusCode.UNAVAILABLE, pool)
+            self.assertIn("moving to this replica",
+                          moving.exception.details())
+            self.assertIsNotNone(dict(moving.exception.trailing_metadata())
+                                 .get("grpc-retry-pushback-ms"))
+        # The previous owner still commits, until it stops.
+        self.assertEqual(old_stub.Select(self.request(pools[0], "last"),
+                                         timeout=TIMEOUT_S).version, 2)
+        old.stop()
+        for i, pool in enumerate(pools):
+            taken = self.select(1, pool, "taken")
+            self.assertEqual(taken.version, 3 if i == 0 else 2, pool)
+            self.assertEqual(taken.pool_size_before, 4 if i == 0 else 2)
+            self.assertIn(self.owner(pool), (0, 1))
 
     def test_replicas_that_disagree_never_forward_twice(self):
         a, b = free_ports(2)
