@@ -8,12 +8,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/kcenter_groups.h"
 #include "server/core/kcenter_pass.h"
 #include "server/core/thread_team.h"
 
 namespace datapool {
 
 using kcenter_internal::BlockResult;
+using kcenter_internal::CentreGroups;
 using kcenter_internal::kTaken;
 using kcenter_internal::PassArgs;
 using kcenter_internal::SquaredDistanceInline;
@@ -52,6 +54,8 @@ struct LocalKCenterShard::Passes {
   ThreadTeam team;
   std::vector<BlockResult> blocks;
   size_t block;
+  // Slice::prune: the live rows grouped by nearest centre.
+  std::unique_ptr<CentreGroups> grouped;
 };
 
 absl::StatusOr<std::unique_ptr<LocalKCenterShard>> LocalKCenterShard::Create(
@@ -105,6 +109,21 @@ LocalKCenterShard::LocalKCenterShard(Slice slice, int threads)
     }
   }
   next_id_ = static_cast<int32_t>(slice_.p);
+  if (slice_.prune) {
+    // As KCenterGreedy with KCenterPrune::kOn: grouped from the start, the
+    // pool samples being the first centres.
+    std::vector<const float*> centres(slice_.p);
+    for (size_t c = 0; c < slice_.p; ++c) centres[c] = slice_.pool + c * d;
+    passes_->grouped =
+        std::make_unique<CentreGroups>(slice_.rows, d, &passes_->team);
+    passes_->grouped->Build(min_sq_.data(), owner_.data(), n, centres.data(),
+                            Args(nullptr, -1));
+  }
+}
+
+PassArgs LocalKCenterShard::Args(const float* s, int32_t id) {
+  return PassArgs{slice_.rows, slice_.d, min_sq_.data(), owner_.data(), s,
+                  id,          nullptr,  false,          0.0f};
 }
 
 LocalKCenterShard::~LocalKCenterShard() = default;
@@ -174,14 +193,20 @@ absl::StatusOr<ShardFarthest> LocalKCenterShard::Take(
     return absl::InvalidArgumentError("shard: centre of the wrong dimension");
   }
   const auto start = std::chrono::steady_clock::now();
+  Passes& p = *passes_;
   if (index >= static_cast<int64_t>(slice_.offset) &&
       index < static_cast<int64_t>(slice_.offset + slice_.count)) {
-    min_sq_[static_cast<size_t>(index) - slice_.offset] = kTaken;
+    const size_t local = static_cast<size_t>(index) - slice_.offset;
+    if (p.grouped != nullptr && min_sq_[local] != kTaken) {
+      p.grouped->Remove(local, owner_[local], Args(nullptr, -1));
+    }
+    min_sq_[local] = kTaken;
   }
-  const PassArgs args{slice_.rows,   slice_.d,      min_sq_.data(),
-                      owner_.data(), centre.data(), next_id_++,
-                      nullptr,       false,         0.0f};
-  Passes& p = *passes_;
+  const PassArgs args = Args(centre.data(), next_id_++);
+  if (p.grouped != nullptr) {
+    const BlockResult r = p.grouped->Pass(args);
+    return Answer(r.best, r.best_value, SecondsSince(start));
+  }
   const size_t n = slice_.count;
   p.team.Run([&](int t) {
     const size_t lo = std::min(n, t * p.block), hi = std::min(n, lo + p.block);

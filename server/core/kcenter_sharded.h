@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "server/core/kcenter_greedy.h"
+#include "server/core/kcenter_pass.h"
 
 namespace datapool {
 
@@ -83,6 +84,9 @@ class LocalKCenterShard final : public KCenterShard {
     const float* pool = nullptr;
     size_t p = 0;
     std::vector<int64_t> nearest_pool;
+    // Triangle-inequality pruning of the passes (KCenterPrune::kOn: same
+    // picks; one more copy of the rows). Default off: plain passes.
+    bool prune = false;
   };
   // threads: for the passes (0 = all cores; small slices use one).
   static absl::StatusOr<std::unique_ptr<LocalKCenterShard>> Create(Slice slice,
@@ -104,6 +108,8 @@ class LocalKCenterShard final : public KCenterShard {
   struct Passes;
   LocalKCenterShard(Slice slice, int threads);
   ShardFarthest Answer(ptrdiff_t local, float sq, double seconds) const;
+  // The pass arguments for new centre `s` (id `id`).
+  kcenter_internal::PassArgs Args(const float* s, int32_t id);
 
   const Slice slice_;
   std::vector<float> min_sq_;  // -1: taken or ineligible

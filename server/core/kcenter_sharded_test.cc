@@ -79,7 +79,7 @@ KCenterInput SingleInput(const Data& data) {
 
 // Cuts [0, n) at `cuts` (ascending) into local shards.
 std::vector<std::unique_ptr<LocalKCenterShard>> MakeShards(
-    const Data& data, const std::vector<size_t>& cuts) {
+    const Data& data, const std::vector<size_t>& cuts, bool prune = false) {
   const KCenterInput whole = SingleInput(data);
   std::vector<size_t> bounds = {0};
   bounds.insert(bounds.end(), cuts.begin(), cuts.end());
@@ -102,6 +102,7 @@ std::vector<std::unique_ptr<LocalKCenterShard>> MakeShards(
       slice.nearest_pool.assign(whole.nearest_pool.begin() + lo,
                                 whole.nearest_pool.begin() + hi);
     }
+    slice.prune = prune;
     auto shard = LocalKCenterShard::Create(std::move(slice), 1);
     EXPECT_TRUE(shard.ok()) << shard.status();
     shards.push_back(std::move(*shard));
@@ -136,11 +137,13 @@ void ExpectSameAsSingle(const Data& data, const KCenterOptions& base,
     single_options.threads = 2;
     const KCenterResult single = KCenterGreedy(in, single_options);
     for (size_t k : {1, 2, 3, 7}) {
-      for (bool uneven : {false, true}) {
+      for (int variant = 0; variant < 3; ++variant) {
+        // Even slices, uneven ones (one empty), uneven pruned shards.
+        const bool uneven = variant > 0, shard_prune = variant == 2;
         SCOPED_TRACE(absl::StrCat(what, ", prune ", static_cast<int>(prune),
-                                  ", ", k, " shards",
-                                  uneven ? ", uneven" : ""));
-        auto owned = MakeShards(data, Cuts(data.n(), k, uneven));
+                                  ", ", k, " shards", uneven ? ", uneven" : "",
+                                  shard_prune ? ", pruned shards" : ""));
+        auto owned = MakeShards(data, Cuts(data.n(), k, uneven), shard_prune);
         std::vector<KCenterShard*> shards;
         for (auto& s : owned) shards.push_back(s.get());
         ShardedKCenterStats stats;

@@ -5,7 +5,8 @@
 //
 //   datapool-shard-select --peers=127.0.0.1:50051,127.0.0.1:50052
 //     --candidates=c1m.f32 --n=1000000 --d=32 [--pool=NAME | --pool-path=F]
-//     [--k=1000] [--min-distance=X] [--threads=T] [--token-file=F]
+//     [--k=1000] [--min-distance=X] [--threads=T] [--prune=1]
+//     [--token-file=F]
 //
 // Paths are relative to the servers' shared folder. Each peer gets an even
 // slice of the rows, in order. Plaintext channels only.
@@ -85,6 +86,7 @@ int Main(int argc, char** argv) {
     request.set_pool(flags["pool"]);
     request.set_pool_path(flags["pool-path"]);
     request.set_threads(static_cast<uint32_t>(number("threads", 0)));
+    request.set_prune(number("prune", 0) != 0);
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);
     auto channel = grpc::CreateCustomChannel(

@@ -133,6 +133,7 @@ absl::StatusOr<std::shared_ptr<ShardService::Held>> ShardService::Load(
   slice.count = n;
   slice.d = d;
   slice.offset = r.first_index();
+  slice.prune = r.prune();
   if (r.eligible_size() > 0)
     slice.eligible.assign(r.eligible().begin(), r.eligible().end());
   slice.p = held->pool.size();

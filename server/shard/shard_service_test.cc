@@ -79,7 +79,8 @@ TEST_F(ShardServiceTest, RemoteShardsPickAsOneMachine) {
   const std::vector<float> pool = {0, 0, 0, 0, 2, 2, 2, 2, 1, 0, 1, 0};
   Write("c.f32", cand);
   Write("p.f32", pool);
-  for (bool with_pool : {false, true}) {
+  for (int variant = 0; variant < 4; ++variant) {
+    const bool with_pool = variant % 2 == 1, prune = variant >= 2;
     KCenterInput in;
     in.candidates = cand.data();
     in.n = n;
@@ -108,6 +109,7 @@ TEST_F(ShardServiceTest, RemoteShardsPickAsOneMachine) {
         r.set_offset(cuts[s]);
       }
       if (with_pool) r.set_pool_path("p.f32");
+      r.set_prune(prune);
       auto shard = RemoteKCenterShard::Load(channel_, r, {"Bearer t", 30});
       ASSERT_TRUE(shard.ok()) << shard.status();
       EXPECT_EQ((*shard)->pool_size(), with_pool ? 3u : 0u);
