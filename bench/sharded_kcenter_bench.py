@@ -56,11 +56,12 @@ class Server:
         self.log.close()
 
 
-def run(args, servers, n, threads):
+def run(args, servers, n, threads, prune=False):
     cmd = [os.path.join(args.build, "datapool-shard-select"),
            "--peers=" + ",".join(s.address for s in servers),
            "--candidates=cands.f32", "--n=%d" % n, "--d=%d" % args.d,
-           "--k=%d" % args.k, "--threads=%d" % threads]
+           "--k=%d" % args.k, "--threads=%d" % threads,
+           "--prune=%d" % prune]
     if args.pool:
         cmd.append("--pool-path=pool.f32")
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -99,8 +100,10 @@ def main():
             try:
                 for n in [int(x) for x in args.sizes.split(",")]:
                     for threads in ([2, 1] if r == 1 else [1]):
-                        res = run(args, servers, n, threads)
-                        rows.append((n, r, threads, res, os.getloadavg()[0]))
+                        for prune in (False, True):
+                            res = run(args, servers, n, threads, prune)
+                            rows.append((n, r, threads, prune, res,
+                                         os.getloadavg()[0]))
             finally:
                 for s in servers:
                     s.stop()
@@ -127,19 +130,21 @@ def main():
                     n, engine[(n, "exact")], engine[(n, "auto")],
                     engine[(n, "load")]))
             print()
-        print("| N | replicas × threads | load (s) | picks | per pick (ms) "
-              "| scan (ms) | round trip (ms) | load avg |")
-        print("|--:|--|--:|--:|--:|--:|--:|--:|")
+        print("| N | replicas × threads | passes | load (s) | picks "
+              "| per pick (ms) | scan (ms) | round trip (ms) | load avg |")
+        print("|--:|--|--|--:|--:|--:|--:|--:|--:|")
         base = {}
-        for n, r, t, res, load in rows:
+        for n, r, t, prune, res, load in rows:
             rounds = max(1, res["rounds"])
             per = 1e3 * res["round_seconds"] / rounds
             scan = 1e3 * res["scan_seconds"] / rounds
             base.setdefault(n, res["picks"])
             same = "" if res["picks"] == base[n] else " (PICKS DIFFER)"
-            print("| %d | %d × %d | %.2f | %d | %.3f | %.3f | %.3f | %.1f |%s"
-                  % (n, r, t, res["load_seconds"], len(res["picks"]), per,
-                     scan, per - scan, load, same))
+            print("| %d | %d × %d | %s | %.2f | %d | %.3f | %.3f | %.3f "
+                  "| %.1f |%s"
+                  % (n, r, t, "pruned" if prune else "plain",
+                     res["load_seconds"], len(res["picks"]), per, scan,
+                     per - scan, load, same))
     finally:
         shutil.rmtree(work)
 
