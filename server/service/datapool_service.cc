@@ -437,6 +437,19 @@ grpc::Status DatapoolService::MergePools(grpc::ServerContext* context,
       return ForwardUnary(*options_.router, *context, *owner, record.pool,
                           &v1::Datapool::Stub::MergePools, *request, response);
     }
+    for (const std::string& source : request->sources()) {
+      const std::optional<int> elsewhere =
+          options_.router != nullptr ? options_.router->OtherOwner(source)
+                                     : std::nullopt;
+      if (elsewhere) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "cannot merge pool '", source, "' into '", request->target(),
+            "': replica ", *elsewhere, " owns it and replica ",
+            options_.router->self(),
+            " the target; merging across replicas is not supported yet "
+            "(merge pools of one replica)"));
+      }
+    }
     ASSIGN_OR_RETURN(MergeParams params, FromProto(*request));
     ASSIGN_OR_RETURN(MergeOutcome outcome, manager_.MergePools(params));
     record.version = static_cast<int64_t>(outcome.pool.meta.version);

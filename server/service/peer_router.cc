@@ -38,6 +38,14 @@ PeerRouter::PeerRouter(Options options) : options_(std::move(options)) {
   }
 }
 
+std::optional<int> PeerRouter::OtherOwner(absl::string_view pool) const {
+  const ClusterConfig& cluster = options_.cluster;
+  if (!cluster.clustered()) return std::nullopt;
+  const int owner = PoolOwner(pool, cluster.replicas());
+  if (owner == cluster.replica_index) return std::nullopt;
+  return owner;
+}
+
 bool PeerRouter::IsForwarded(const grpc::ServerContext& context) {
   return context.client_metadata().count(kForwardedHeader) > 0;
 }

@@ -52,6 +52,8 @@ class PeerRouter {
   // rollout): a call is never forwarded twice.
   absl::StatusOr<std::optional<int>> Route(grpc::ServerContext& context,
                                            absl::string_view pool) const;
+  // The owner of `pool`, when it is another replica (no call involved).
+  std::optional<int> OtherOwner(absl::string_view pool) const;
   // Whether the call came from another replica.
   static bool IsForwarded(const grpc::ServerContext& context);
 

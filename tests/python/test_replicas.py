@@ -37,6 +37,7 @@ import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 
 from datapool_testlib import load_stubs, unit_rows  # noqa: E402
+from pki import make_pki  # noqa: E402
 from server_harness import (RunningServer, health_check,  # noqa: E402
                             server_binary)
 
@@ -182,6 +183,19 @@ class ReplicasTest(unittest.TestCase):
         self.assertEqual(history[1], history[0])
         self.assertEqual(history[2], history[0])
         self.assertEqual(self.pool_info(2, pool).version, 3)
+        # Merging: pools of one replica, through another; across replicas
+        # refused as such (not NOT_FOUND).
+        same = [p for p in POOLS if owners[p] == 2]
+        stub.MergePools(self.pb2.MergePoolsRequest(
+            target=same[0], sources=[same[1]]), timeout=TIMEOUT_S)
+        self.assertEqual(self.pool_info(1, same[0]).size, 4)
+        with self.assertRaises(grpc.RpcError) as across:
+            stub.MergePools(self.pb2.MergePoolsRequest(
+                target=same[0], sources=[pool]), timeout=TIMEOUT_S)
+        self.assertEqual(across.exception.code(),
+                         grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn("merging across replicas is not supported",
+                      across.exception.details())
         # Errors come back as the owner gave them.
         with self.assertRaises(grpc.RpcError) as missing:
             self.pool_info(0, "no-such-pool-%d" % owners[pool])
@@ -417,6 +431,52 @@ class ReplicasTest(unittest.TestCase):
             self.assertEqual(taken.version, 3 if i == 0 else 2, pool)
             self.assertEqual(taken.pool_size_before, 4 if i == 0 else 2)
             self.assertIn(self.owner(pool), (0, 1))
+
+    def test_forwarding_over_tls(self):
+        """With TLS the replicas call each other over TLS, trusting
+        --peer-tls-ca; a replica that does not trust its peer's
+        certificate forwards nothing (UNAVAILABLE)."""
+        pki = os.path.join(self.dir, "pki")
+        os.mkdir(pki)
+        make_pki(pki)
+        tls = ["--tls-cert", os.path.join(pki, "server.pem"),
+               "--tls-key", os.path.join(pki, "server.key")]
+        ports = free_ports(2)
+        self.start(0, ports, tls + ["--peer-tls-ca",
+                                    os.path.join(pki, "ca.pem")])
+        self.start(1, ports, tls)  # trusts the system's roots only
+        with open(os.path.join(pki, "ca.pem"), "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+
+        def stub(index):
+            channel = grpc.secure_channel(self.servers[index].address, creds)
+            self.addCleanup(channel.close)
+            return self.rpc.DatapoolStub(channel)
+
+        created = {}
+        for pool in POOLS[:6]:
+            for index in (0, 1):
+                try:
+                    stub(index).Select(self.request(pool, pool),
+                                       timeout=TIMEOUT_S)
+                    created[pool] = index
+                    break
+                except grpc.RpcError as e:
+                    self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE)
+        owners = {pool: self.owner(pool) for pool in created}
+        theirs = [p for p in owners if owners[p] == 1]
+        ours = [p for p in owners if owners[p] == 0]
+        self.assertTrue(theirs and ours, owners)
+        # 0 trusts the CA: it forwards to 1.
+        for pool in theirs:
+            self.assertEqual(stub(0).GetPool(self.pb2.GetPoolRequest(
+                pool=pool), timeout=TIMEOUT_S).size, 2)
+        # 1 does not: nothing reaches 0 from it.
+        with self.assertRaises(grpc.RpcError) as untrusted:
+            stub(1).GetPool(self.pb2.GetPoolRequest(pool=ours[0]),
+                            timeout=TIMEOUT_S)
+        self.assertEqual(untrusted.exception.code(),
+                         grpc.StatusCode.UNAVAILABLE)
 
     def test_replicas_that_disagree_never_forward_twice(self):
         a, b = free_ports(2)
