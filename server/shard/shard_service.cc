@@ -165,6 +165,16 @@ grpc::Status ShardService::LoadShard(grpc::ServerContext* context,
   }
   {
     absl::MutexLock lock(&mu_);
+    // Shards whose coordinator went away without releasing them.
+    const absl::Time idle_since = Now() - options_.idle_release;
+    for (auto it = last_used_.begin(); it != last_used_.end();) {
+      if (it->second < idle_since) {
+        shards_.erase(it->first);
+        last_used_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
     if (shards_.size() >= options_.max_shards) {
       return grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -178,6 +188,7 @@ grpc::Status ShardService::LoadShard(grpc::ServerContext* context,
   absl::MutexLock lock(&mu_);
   const std::string id = absl::StrCat("shard-", ++next_id_);
   shards_[id] = std::move(*held);
+  last_used_[id] = Now();
   response->set_shard_id(id);
   response->set_pool_size(p);
   response->set_load_seconds(
@@ -187,12 +198,14 @@ grpc::Status ShardService::LoadShard(grpc::ServerContext* context,
 }
 
 absl::StatusOr<std::shared_ptr<ShardService::Held>> ShardService::Find(
-    const std::string& id) const {
+    const std::string& id) {
   absl::MutexLock lock(&mu_);
   auto it = shards_.find(id);
   if (it == shards_.end()) {
-    return absl::NotFoundError(absl::StrCat("no shard ", id, " here"));
+    return absl::NotFoundError(
+        absl::StrCat("no shard ", id, " here (released, or idle too long)"));
   }
+  last_used_[id] = Now();
   return it->second;
 }
 
@@ -263,6 +276,7 @@ grpc::Status ShardService::ReleaseShard(
     if (!allowed.ok()) return ToGrpc(allowed);
   }
   absl::MutexLock lock(&mu_);
+  last_used_.erase(request->shard_id());
   if (shards_.erase(request->shard_id()) == 0) {
     return grpc::Status(
         grpc::StatusCode::NOT_FOUND,

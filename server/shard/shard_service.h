@@ -14,6 +14,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "datapool/cluster/v1/shard.grpc.pb.h"
 #include "server/core/vector_index.h"
 
@@ -34,6 +36,11 @@ class ShardService final : public cluster::v1::ShardService::Service {
     std::function<absl::Status(const grpc::ServerContext&)> authorize;
     // Shards held at once; LoadShard beyond is RESOURCE_EXHAUSTED.
     size_t max_shards = 8;
+    // A shard no call has used for this long (its coordinator gone) is
+    // released at the next LoadShard.
+    absl::Duration idle_release = absl::Minutes(10);
+    // The clock (tests); null: absl::Now.
+    std::function<absl::Time()> now;
   };
   explicit ShardService(Options options);
   ~ShardService() override;
@@ -56,7 +63,8 @@ class ShardService final : public cluster::v1::ShardService::Service {
 
  private:
   struct Held;
-  absl::StatusOr<std::shared_ptr<Held>> Find(const std::string& id) const;
+  absl::StatusOr<std::shared_ptr<Held>> Find(const std::string& id);
+  absl::Time Now() const { return options_.now ? options_.now() : absl::Now(); }
   absl::StatusOr<std::shared_ptr<Held>> Load(
       const cluster::v1::LoadShardRequest& request);
 
@@ -64,6 +72,8 @@ class ShardService final : public cluster::v1::ShardService::Service {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Held>> shards_
       ABSL_GUARDED_BY(mu_);
+  // When each shard was last used.
+  absl::flat_hash_map<std::string, absl::Time> last_used_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

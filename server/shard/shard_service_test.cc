@@ -46,6 +46,7 @@ class ShardServiceTest : public ::testing::Test {
       return absl::OkStatus();
     };
     options.max_shards = 4;
+    options.now = [this] { return now_; };
     service_ = std::make_unique<ShardService>(options);
     grpc::ServerBuilder builder;
     int port = 0;
@@ -68,6 +69,7 @@ class ShardServiceTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  absl::Time now_ = absl::FromUnixSeconds(1000000);
   std::unique_ptr<ShardService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -161,6 +163,28 @@ TEST_F(ShardServiceTest, RefusesWrongTokenBadPathsAndTooManyShards) {
   EXPECT_EQ(
       RemoteKCenterShard::Load(channel_, r, {"Bearer t", 30}).status().code(),
       absl::StatusCode::kResourceExhausted);
+}
+
+// A coordinator that went away: its shards go once idle for
+// idle_release (10 minutes), at the next LoadShard; a shard in use stays.
+TEST_F(ShardServiceTest, IdleShardsAreReleased) {
+  Write("c.f32", Lattice(10, 2, 1));
+  v1::LoadShardRequest r;
+  r.set_dimension(2);
+  r.set_count(10);
+  r.set_candidates_path("c.f32");
+  auto idle = RemoteKCenterShard::Load(channel_, r, {"Bearer t", 30});
+  auto busy = RemoteKCenterShard::Load(channel_, r, {"Bearer t", 30});
+  ASSERT_TRUE(idle.ok() && busy.ok());
+  now_ += absl::Minutes(6);
+  ASSERT_TRUE((*busy)->FarthestFrom(std::vector<float>{0, 0}).ok());
+  now_ += absl::Minutes(6);
+  // 12 minutes idle, 6 busy: the next load releases the idle one only.
+  auto next = RemoteKCenterShard::Load(channel_, r, {"Bearer t", 30});
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(service_->shards_held(), 2u);
+  EXPECT_EQ((*idle)->Farthest().status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE((*busy)->Farthest().ok());
 }
 
 }  // namespace
