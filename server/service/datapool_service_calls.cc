@@ -127,6 +127,9 @@ grpc::Status DatapoolService::Handle(const char* method,
   bool admitted = false;
   absl::Status status =
       Admit(context, heavy && !record.admission_deferred, &admitted);
+  if (status.ok() && options_.router != nullptr) {
+    status = PeerRouter::CheckForwardedDeadline(context);
+  }
   if (status.ok()) status = body(record);
   if (absl::IsFailedPrecondition(status) && options_.router != nullptr &&
       options_.router->cluster().clustered() &&

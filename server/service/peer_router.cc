@@ -1,9 +1,13 @@
 #include "server/service/peer_router.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/cluster/rendezvous.h"
 
 namespace datapool {
@@ -50,6 +54,24 @@ bool PeerRouter::IsForwarded(const grpc::ServerContext& context) {
   return context.client_metadata().count(kForwardedHeader) > 0;
 }
 
+absl::Status PeerRouter::CheckForwardedDeadline(
+    const grpc::ServerContext& context) {
+  const std::string value =
+      MetadataValue(context.client_metadata(), kForwardedDeadlineHeader);
+  int64_t deadline_ms = 0;
+  if (value.empty() || !IsForwarded(context) ||
+      !absl::SimpleAtoi(value, &deadline_ms)) {
+    return absl::OkStatus();
+  }
+  const absl::Duration late = absl::Now() - absl::FromUnixMillis(deadline_ms);
+  if (late <= absl::ZeroDuration()) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat(
+      "the caller's deadline passed ", absl::FormatDuration(late),
+      " before this replica began the forwarded call (from replica ",
+      MetadataValue(context.client_metadata(), kForwardedHeader),
+      "); nothing was done"));
+}
+
 absl::StatusOr<std::optional<int>> PeerRouter::Route(
     grpc::ServerContext& context, absl::string_view pool) const {
   const ClusterConfig& cluster = options_.cluster;
@@ -91,6 +113,11 @@ absl::StatusOr<std::unique_ptr<grpc::ClientContext>> PeerRouter::ForwardContext(
       MetadataValue(server.client_metadata(), "authorization");
   if (!token.empty()) client->AddMetadata("authorization", token);
   client->AddMetadata(kForwardedHeader, absl::StrCat(self()));
+  if (server.deadline() != std::chrono::system_clock::time_point::max()) {
+    client->AddMetadata(
+        kForwardedDeadlineHeader,
+        absl::StrCat(absl::ToUnixMillis(absl::FromChrono(server.deadline()))));
+  }
   return client;
 }
 

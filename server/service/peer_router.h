@@ -23,6 +23,12 @@ namespace datapool {
 // The metadata key a forwarded call carries; its value is the ordinal of
 // the replica that forwarded it.
 inline constexpr char kForwardedHeader[] = "x-datapool-forwarded";
+// The caller's deadline as Unix milliseconds, on a forwarded call that has
+// one. gRPC sends a deadline as time left, which the owner counts from when
+// it reads the call: a call that waited in a paused or overloaded owner's
+// socket past the caller's deadline would still look alive there.
+inline constexpr char kForwardedDeadlineHeader[] =
+    "x-datapool-deadline-unix-ms";
 
 // Thread-safe (immutable after construction; gRPC stubs are thread-safe).
 class PeerRouter {
@@ -56,6 +62,12 @@ class PeerRouter {
   std::optional<int> OtherOwner(absl::string_view pool) const;
   // Whether the call came from another replica.
   static bool IsForwarded(const grpc::ServerContext& context);
+  // DeadlineExceeded when `context` is a forwarded call whose caller's
+  // deadline (kForwardedDeadlineHeader) passed before this replica began
+  // it: the caller has given up, so it must change nothing. Assumes the
+  // replicas' clocks agree (NTP) to well under a deadline.
+  static absl::Status CheckForwardedDeadline(
+      const grpc::ServerContext& context);
 
   // The stub of replica `replica` (not this one).
   v1::Datapool::Stub& Stub(int replica) const { return *stubs_[replica]; }
@@ -63,10 +75,11 @@ class PeerRouter {
   grpc::Channel& Channel(int replica) const { return *channels_[replica]; }
   // A client context for a call to replica `to` on behalf of `server`: its
   // deadline and cancellation, its `authorization` metadata and the
-  // forwarded marker. Waits for the connection to `to` up to the caller's
-  // deadline or `connect_timeout`, whichever comes first (a replica that
-  // starts or restarts is reached meanwhile); UNAVAILABLE with a retry hint
-  // when it is not reached by then.
+  // forwarded marker (and the deadline as a time, kForwardedDeadlineHeader).
+  // Waits for the connection to `to` up to the caller's deadline or
+  // `connect_timeout`, whichever comes first (a replica that starts or restarts
+  // is reached meanwhile); UNAVAILABLE with a retry hint when it is not reached
+  // by then.
   absl::StatusOr<std::unique_ptr<grpc::ClientContext>> ForwardContext(
       grpc::ServerContext& server, int to, absl::string_view pool) const;
   // The forwarded call's status for the caller. An unreachable owner (or

@@ -71,6 +71,19 @@ def wait_until(predicate, what, timeout=30.0):
         time.sleep(0.1)
 
 
+def all_threads_stopped(pid):
+    """Whether every thread of process `pid` is stopped (state T)."""
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, task)) as f:
+                # The state follows the command name's closing parenthesis.
+                if f.read().rsplit(")", 1)[1].split()[0] != "T":
+                    return False
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+    return True
+
+
 class ReplicasTest(unittest.TestCase):
 
     def setUp(self):
@@ -236,16 +249,37 @@ class ReplicasTest(unittest.TestCase):
         self.assertNotIn("UNAUTHENTICATED",
                          self.servers[owner].stderr_text())
         # The caller's deadline: with the owner stopped (SIGSTOP), the call
-        # ends at the caller's deadline; once the owner runs again, that
-        # call, expired, commits nothing.
+        # ends at the caller's deadline; the owner, run again once that
+        # deadline is clearly past, begins the expired call (gRPC would
+        # count its time left from then) and must change nothing: the
+        # forwarded call carries the deadline as a time. (At the very
+        # boundary the outcome is unknown, as DEADLINE_EXCEEDED always is.)
         os.kill(self.servers[owner].proc.pid, signal.SIGSTOP)
         try:
+            # kill() returns before every thread has stopped: a running one
+            # could still take the call.
+            wait_until(lambda: all_threads_stopped(
+                self.servers[owner].proc.pid), "the owner stopped")
+            sent = time.time()
             with self.assertRaises(grpc.RpcError) as late:
                 self.select(0, pool, "late", metadata=good, timeout=2)
             self.assertEqual(late.exception.code(),
                              grpc.StatusCode.DEADLINE_EXCEEDED)
+            # Waiting for the clock itself: the deadline half a second past.
+            time.sleep(max(0.0, sent + 2.5 - time.time()))
         finally:
             os.kill(self.servers[owner].proc.pid, signal.SIGCONT)
+        # The same, sent straight to the owner as a replica would forward
+        # it, with the caller's deadline a second past.
+        past = str(int(time.time() * 1000) - 1000)
+        with self.assertRaises(grpc.RpcError) as expired:
+            self.select(owner, pool, "expired", metadata=good + [
+                ("x-datapool-forwarded", "0"),
+                ("x-datapool-deadline-unix-ms", past)])
+        self.assertEqual(expired.exception.code(),
+                         grpc.StatusCode.DEADLINE_EXCEEDED)
+        self.assertIn("before this replica began the forwarded call",
+                      expired.exception.details())
         after = self.select(owner, pool, "after", metadata=good)
         self.assertEqual(after.version, 3)
         info = self.stub(owner).GetPool(self.pb2.GetPoolRequest(pool=pool),
@@ -389,6 +423,7 @@ class ReplicasTest(unittest.TestCase):
         os.kill(owner, signal.SIGSTOP)
         worker = threading.Thread(target=forwarded)
         try:
+            wait_until(lambda: all_threads_stopped(owner), "the owner stopped")
             worker.start()
             wait_until(lambda: in_flight() >= 1, "the forwarded call")
             self.assertEqual(self.select(0, ours, "mine").version, 2)
