@@ -317,6 +317,25 @@ class ChartTest(unittest.TestCase, PodChecks):
         self.assertEqual(env["DATAPOOL_MODEL"], "/models/resnet18.pt")
         self.assertNotIn("annotations", sts["spec"]["template"]["metadata"])
 
+    def test_rest_gateway(self):
+        # Off by default: no port, no listener.
+        _, c = self.check_workload(self.default)
+        self.assertNotIn("DATAPOOL_HTTP_LISTEN", env_of(c))
+        self.assertNotIn("rest", [p["name"] for p in c["ports"]])
+        docs = render("--set", "rest.enabled=true,service.restPort=8443")
+        self.check_schema(docs)
+        _, c = self.check_workload(docs)
+        self.check_service(docs)
+        self.assertEqual(env_of(c)["DATAPOOL_HTTP_LISTEN"], "0.0.0.0:8443")
+        self.assertIn({"name": "rest", "containerPort": 8443,
+                       "protocol": "TCP"}, c["ports"])
+        main = [s for s in by_kind(docs, "Service")
+                if s["spec"].get("clusterIP") != "None"][0]
+        rest = [p for p in main["spec"]["ports"] if p["name"] == "rest"]
+        self.assertEqual(rest, [{"name": "rest", "port": 8443,
+                                 "targetPort": "rest", "protocol": "TCP",
+                                 "appProtocol": "http"}])
+
     def test_example_production_values(self):
         docs = render("-f", EXAMPLE_VALUES)
         self.check_schema(docs)
