@@ -5,8 +5,10 @@
 #ifndef DATAPOOL_SERVER_CORE_KCENTER_PASS_H_
 #define DATAPOOL_SERVER_CORE_KCENTER_PASS_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <thread>
 
 namespace datapool {
 namespace kcenter_internal {
@@ -41,6 +43,26 @@ struct BlockResult {
   uint64_t evaluations = 0;
   uint64_t skipped = 0;
 };
+
+// Whether block result `b` beats `best`: the larger value wins, ties to the
+// lower index (the order every k-center path picks in, sharded included).
+inline bool Beats(const BlockResult& b, const BlockResult& best) {
+  return b.best >= 0 &&
+         (b.best_value > best.best_value ||
+          (b.best_value == best.best_value && b.best < best.best));
+}
+
+// Threads for passes over n × d candidates: `wanted` (0: every core), but
+// one below ~1M floats, where a pass is shorter than waking the other
+// threads (measured: 2 threads 2.3x slower than 1 at 2048 × 128), and no
+// more than one per 1024 candidates.
+inline int PassTeamSize(size_t n, size_t d, int wanted) {
+  int threads = wanted > 0
+                    ? wanted
+                    : static_cast<int>(std::thread::hardware_concurrency());
+  if (n * d < (size_t{1} << 20)) threads = 1;
+  return std::max(1, std::min<int>(threads, static_cast<int>(n / 1024) + 1));
+}
 
 struct PassArgs {
   const float* candidates;

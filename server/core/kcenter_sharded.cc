@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,10 +13,12 @@
 
 namespace datapool {
 
+using kcenter_internal::Beats;
 using kcenter_internal::BlockResult;
 using kcenter_internal::CentreGroups;
 using kcenter_internal::kTaken;
 using kcenter_internal::PassArgs;
+using kcenter_internal::PassTeamSize;
 using kcenter_internal::SquaredDistanceInline;
 
 namespace {
@@ -27,28 +28,12 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-// As KCenterGreedy's TeamSize: one thread below ~1M floats.
-int TeamSize(size_t n, size_t d, int wanted) {
-  int threads = wanted > 0
-                    ? wanted
-                    : static_cast<int>(std::thread::hardware_concurrency());
-  if (n * d < (size_t{1} << 20)) threads = 1;
-  return std::max(1, std::min<int>(threads, static_cast<int>(n / 1024) + 1));
-}
-
-// The larger value wins, ties to the lower index (KCenterGreedy's Reduce).
-bool Better(const BlockResult& b, const BlockResult& best) {
-  return b.best >= 0 &&
-         (b.best_value > best.best_value ||
-          (b.best_value == best.best_value && b.best < best.best));
-}
-
 }  // namespace
 
 // The threads of one shard's passes and their block results.
 struct LocalKCenterShard::Passes {
   Passes(size_t n, size_t d, int threads)
-      : team(TeamSize(n, d, threads)),
+      : team(PassTeamSize(n, d, threads)),
         blocks(team.size()),
         block((n + team.size() - 1) / team.size()) {}
   ThreadTeam team;
@@ -214,7 +199,7 @@ absl::StatusOr<ShardFarthest> LocalKCenterShard::Take(
   });
   BlockResult best;
   for (const BlockResult& b : p.blocks) {
-    if (Better(b, best)) best = b;
+    if (Beats(b, best)) best = b;
   }
   return Answer(best.best, best.best_value, SecondsSince(start));
 }
