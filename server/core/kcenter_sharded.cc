@@ -247,9 +247,14 @@ class Rounds {
 
 }  // namespace
 
-absl::StatusOr<KCenterResult> ShardedKCenterGreedy(
-    absl::Span<KCenterShard* const> shards, const KCenterOptions& options,
-    ShardedKCenterStats* stats) {
+namespace {
+
+// The greedy loop; *unapplied: the last pick when the loop stopped before
+// making it a centre (max_picks reached), as KCenterGreedy leaves it.
+absl::StatusOr<KCenterResult> Greedy(absl::Span<KCenterShard* const> shards,
+                                     const KCenterOptions& options,
+                                     ShardedKCenterStats* stats,
+                                     std::optional<ShardFarthest>* unapplied) {
   KCenterResult result;
   if (shards.empty()) return result;
   const size_t p = shards[0]->pool_size();
@@ -298,6 +303,7 @@ absl::StatusOr<KCenterResult> ShardedKCenterGreedy(
         if (!next.ok()) return next.status();
         ++result.stats.passes;
       } else {
+        *unapplied = std::move(*next);
         next = ShardFarthest();
       }
     }
@@ -327,13 +333,44 @@ absl::StatusOr<KCenterResult> ShardedKCenterGreedy(
     result.picks.push_back(static_cast<size_t>(next->index));
     result.distances.push_back(distance);
     if (options.on_pick) options.on_pick(result.picks.size());
-    if (result.picks.size() >= options.max_picks) continue;
+    if (result.picks.size() >= options.max_picks) {
+      *unapplied = std::move(*next);
+      continue;
+    }
     const ShardFarthest won = std::move(*next);
     next = rounds.Run(
         [&](KCenterShard& s) { return s.Take(won.index, won.embedding); });
     if (!next.ok()) return next.status();
     ++result.stats.passes;
   }
+}
+
+}  // namespace
+
+absl::StatusOr<KCenterResult> ShardedKCenterGreedy(
+    absl::Span<KCenterShard* const> shards, const KCenterOptions& options,
+    ShardedKCenterStats* stats) {
+  std::optional<ShardFarthest> unapplied;
+  absl::StatusOr<KCenterResult> result =
+      Greedy(shards, options, stats, &unapplied);
+  if (!result.ok() || !options.final_distances || result->cancelled) {
+    return result;
+  }
+  // KCenterGreedy's FinalDistances: the last pick becomes a centre too.
+  if (unapplied.has_value() && unapplied->index >= 0) {
+    Rounds rounds(shards, stats);
+    absl::StatusOr<ShardFarthest> ignored = rounds.Run([&](KCenterShard& s) {
+      return s.Take(unapplied->index, unapplied->embedding);
+    });
+    if (!ignored.ok()) return ignored.status();
+  }
+  for (KCenterShard* s : shards) {
+    absl::StatusOr<std::vector<float>> slice = s->Distances();
+    if (!slice.ok()) return slice.status();
+    result->final_sq.insert(result->final_sq.end(), slice->begin(),
+                            slice->end());
+  }
+  return result;
 }
 
 }  // namespace datapool

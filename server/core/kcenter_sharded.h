@@ -63,6 +63,11 @@ class KCenterShard {
   // distance lowered to it; returns the new farthest.
   virtual absl::StatusOr<ShardFarthest> Take(
       int64_t index, absl::Span<const float> centre) = 0;
+  // Each row's squared distance to its nearest centre, in row order
+  // (negative: taken or ineligible): KCenterResult::final_sq's slice.
+  virtual absl::StatusOr<std::vector<float>> Distances() {
+    return absl::UnimplementedError("this shard does not return distances");
+  }
 };
 
 // A shard in this process over a borrowed slice of the candidates. Not
@@ -103,6 +108,7 @@ class LocalKCenterShard final : public KCenterShard {
   absl::StatusOr<ShardFarthest> Farthest() override;
   absl::StatusOr<ShardFarthest> Take(int64_t index,
                                      absl::Span<const float> centre) override;
+  absl::StatusOr<std::vector<float>> Distances() override { return min_sq_; }
 
  private:
   struct Passes;
@@ -129,8 +135,10 @@ struct ShardedKCenterStats {
 
 // Runs greedy k-center over `shards` (their slices in global index order,
 // not overlapping; all with the same pool). Honours options.max_picks,
-// min_distance, cancelled and on_pick; the other options are the shards'
-// business. Returns the first shard error. Thread-compatible.
+// min_distance, cancelled, on_pick and final_distances (the shards'
+// Distances concatenated: their slices must then cover 0 .. n - 1); the
+// other options are the shards' business. Returns the first shard error.
+// Thread-compatible.
 absl::StatusOr<KCenterResult> ShardedKCenterGreedy(
     absl::Span<KCenterShard* const> shards, const KCenterOptions& options,
     ShardedKCenterStats* stats = nullptr);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -153,6 +154,7 @@ void ExpectSameAsSingle(const Data& data, const KCenterOptions& base,
         EXPECT_EQ(sharded->picks, single.picks);
         EXPECT_EQ(sharded->distances, single.distances);
         EXPECT_EQ(sharded->stop_reason, single.stop_reason);
+        EXPECT_EQ(sharded->final_sq, single.final_sq);
         EXPECT_EQ(sharded->stats.passes, single.stats.passes);
         EXPECT_GE(stats.rounds, single.stats.passes);
       }
@@ -220,6 +222,28 @@ TEST(ShardedKCenterTest, NothingEligibleAndZeroPicks) {
   KCenterOptions one;
   one.max_picks = 1;
   ExpectSameAsSingle(data, one, "one pick");
+}
+
+// KCenterOptions::final_distances (a report's "after" distances): the
+// shards' distances, the last pick applied, equal KCenterGreedy's.
+TEST(ShardedKCenterTest, FinalDistancesAsOneMachine) {
+  Data data{LatticeWithDuplicates(300, 5, 3), {}, 5, {}};
+  data.pool = {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 0, 2, 0, 2};
+  data.eligible.assign(data.n(), 1);
+  for (size_t i = 0; i < data.n(); i += 7) data.eligible[i] = 0;
+  KCenterOptions options;
+  options.final_distances = true;
+  options.max_picks = 40;
+  ExpectSameAsSingle(data, options, "final, pool, 40 picks");
+  options.max_picks = 1;
+  ExpectSameAsSingle(data, options, "final, pool, 1 pick");
+  data.pool.clear();
+  ExpectSameAsSingle(data, options, "final, no pool, 1 pick");
+  options.max_picks = 25;
+  ExpectSameAsSingle(data, options, "final, no pool, 25 picks");
+  options.max_picks = std::numeric_limits<size_t>::max();
+  options.min_distance = 1.5;
+  ExpectSameAsSingle(data, options, "final, min distance");
 }
 
 TEST(ShardedKCenterTest, CancelAndProgress) {

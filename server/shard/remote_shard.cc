@@ -1,5 +1,6 @@
 #include "server/shard/remote_shard.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -37,6 +38,7 @@ absl::StatusOr<std::unique_ptr<RemoteKCenterShard>> RemoteKCenterShard::Load(
   }
   shard->id_ = response.shard_id();
   shard->d_ = request.dimension();
+  shard->count_ = request.count();
   shard->pool_size_ = response.pool_size();
   shard->load_seconds_ = response.load_seconds();
   return shard;
@@ -46,6 +48,9 @@ RemoteKCenterShard::~RemoteKCenterShard() {
   if (id_.empty()) return;
   grpc::ClientContext context;
   Prepare(&context);
+  // A replica that went away must not hold the caller up for long.
+  const auto limit = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  if (context.deadline() > limit) context.set_deadline(limit);
   v1::ReleaseShardRequest request;
   request.set_shard_id(id_);
   v1::ReleaseShardResponse response;
@@ -57,11 +62,16 @@ void RemoteKCenterShard::Prepare(grpc::ClientContext* context) const {
   if (!options_.authorization.empty()) {
     context->AddMetadata("authorization", options_.authorization);
   }
+  auto deadline = options_.deadline;
   if (options_.deadline_seconds > 0) {
-    context->set_deadline(
+    deadline = std::min(
+        deadline,
         std::chrono::system_clock::now() +
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::duration<double>(options_.deadline_seconds)));
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::duration<double>(options_.deadline_seconds)));
+  }
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    context->set_deadline(deadline);
   }
 }
 
@@ -118,6 +128,22 @@ absl::StatusOr<ShardFarthest> RemoteKCenterShard::Farthest() {
   request.set_shard_id(id_);
   request.set_farthest(true);
   return Step(request);
+}
+
+absl::StatusOr<std::vector<float>> RemoteKCenterShard::Distances() {
+  v1::DistancesRequest request;
+  request.set_shard_id(id_);
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::DistancesResponse response;
+  absl::Status status =
+      FromGrpc(stub_->Distances(&context, request, &response));
+  if (!status.ok()) return status;
+  if (static_cast<size_t>(response.squared_distances_size()) != count_) {
+    return absl::InternalError("Distances: the wrong number of distances");
+  }
+  return std::vector<float>(response.squared_distances().begin(),
+                            response.squared_distances().end());
 }
 
 absl::StatusOr<ShardFarthest> RemoteKCenterShard::Take(

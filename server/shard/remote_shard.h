@@ -5,8 +5,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "datapool/cluster/v1/shard.grpc.pb.h"
@@ -15,7 +17,8 @@
 namespace datapool {
 
 // Not thread-safe (one coordinator thread at a time, as KCenterShard asks).
-// Releases the shard when destroyed (best effort).
+// Releases the shard when destroyed (best effort, waiting at most a few
+// seconds).
 class RemoteKCenterShard final : public KCenterShard {
  public:
   struct Options {
@@ -23,6 +26,9 @@ class RemoteKCenterShard final : public KCenterShard {
     std::string authorization;
     // Per call; 0: none.
     double deadline_seconds = 0;
+    // Every call's deadline at the latest (the caller's); max: none.
+    std::chrono::system_clock::time_point deadline =
+        std::chrono::system_clock::time_point::max();
   };
   // Loads the shard on the server behind `channel`.
   static absl::StatusOr<std::unique_ptr<RemoteKCenterShard>> Load(
@@ -39,6 +45,7 @@ class RemoteKCenterShard final : public KCenterShard {
   absl::StatusOr<ShardFarthest> Farthest() override;
   absl::StatusOr<ShardFarthest> Take(int64_t index,
                                      absl::Span<const float> centre) override;
+  absl::StatusOr<std::vector<float>> Distances() override;
 
  private:
   RemoteKCenterShard(std::shared_ptr<grpc::Channel> channel, Options options)
@@ -50,7 +57,7 @@ class RemoteKCenterShard final : public KCenterShard {
   std::unique_ptr<cluster::v1::ShardService::Stub> stub_;
   const Options options_;
   std::string id_;
-  size_t d_ = 0, pool_size_ = 0;
+  size_t d_ = 0, pool_size_ = 0, count_ = 0;
   double load_seconds_ = 0;
 };
 

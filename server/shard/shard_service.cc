@@ -107,6 +107,13 @@ absl::StatusOr<std::shared_ptr<ShardService::Held>> ShardService::Load(
       // committed version.
       absl::StatusOr<StoredPool> pool = (*store)->Load(r.pool(), false);
       if (!pool.ok()) return pool.status();
+      // Pinned: the version the coordinator's selection runs against.
+      if (r.pool_version() != 0 && pool->meta.version != r.pool_version()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "pool '", r.pool(), "' is at version ", pool->meta.version,
+            " in the shared folder; the selection runs against version ",
+            r.pool_version()));
+      }
       held->pool = std::move(pool->table);
     } else {
       absl::StatusOr<std::string> path =
@@ -137,7 +144,15 @@ absl::StatusOr<std::shared_ptr<ShardService::Held>> ShardService::Load(
   if (r.eligible_size() > 0)
     slice.eligible.assign(r.eligible().begin(), r.eligible().end());
   slice.p = held->pool.size();
-  if (slice.p > 0) {
+  if (slice.p > 0 && r.nearest_pool_size() > 0) {
+    // The coordinator's own (its pool index's) nearest samples.
+    if (static_cast<size_t>(r.nearest_pool_size()) != n) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          r.nearest_pool_size(), " nearest pool samples for ", n, " rows"));
+    }
+    slice.pool = held->pool.values.data();
+    slice.nearest_pool.assign(r.nearest_pool().begin(), r.nearest_pool().end());
+  } else if (slice.p > 0) {
     slice.pool = held->pool.values.data();
     // The nearest pool sample as a single server's Select finds it.
     std::vector<float> sq(n);
@@ -260,11 +275,28 @@ grpc::Status ShardService::Step(grpc::ServerContext* context,
                           "a step is take, farthest_from or farthest");
   }
   if (!answer.ok()) return ToGrpc(answer.status());
+  if (options_.on_step) options_.on_step();
   response->set_index(answer->index);
   response->set_squared_distance(answer->sq);
   response->mutable_embedding()->Add(answer->embedding.begin(),
                                      answer->embedding.end());
   response->set_scan_seconds(answer->scan_seconds);
+  return grpc::Status::OK;
+}
+
+grpc::Status ShardService::Distances(grpc::ServerContext* context,
+                                     const v1::DistancesRequest* request,
+                                     v1::DistancesResponse* response) {
+  if (options_.authorize) {
+    absl::Status allowed = options_.authorize(*context);
+    if (!allowed.ok()) return ToGrpc(allowed);
+  }
+  absl::StatusOr<std::shared_ptr<Held>> held = Find(request->shard_id());
+  if (!held.ok()) return ToGrpc(held.status());
+  absl::MutexLock lock(&(*held)->mu);
+  absl::StatusOr<std::vector<float>> sq = (*held)->shard->Distances();
+  if (!sq.ok()) return ToGrpc(sq.status());
+  response->mutable_squared_distances()->Add(sq->begin(), sq->end());
   return grpc::Status::OK;
 }
 

@@ -41,6 +41,8 @@ class ShardService final : public cluster::v1::ShardService::Service {
     absl::Duration idle_release = absl::Minutes(10);
     // The clock (tests); null: absl::Now.
     std::function<absl::Time()> now;
+    // Called after each Step answered (a metric); null: nothing.
+    std::function<void()> on_step;
   };
   explicit ShardService(Options options);
   ~ShardService() override;
@@ -54,6 +56,9 @@ class ShardService final : public cluster::v1::ShardService::Service {
   grpc::Status Step(grpc::ServerContext* context,
                     const cluster::v1::StepRequest* request,
                     cluster::v1::StepResponse* response) override;
+  grpc::Status Distances(grpc::ServerContext* context,
+                         const cluster::v1::DistancesRequest* request,
+                         cluster::v1::DistancesResponse* response) override;
   grpc::Status ReleaseShard(
       grpc::ServerContext* context,
       const cluster::v1::ReleaseShardRequest* request,

@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "server/core/kcenter_sharded.h"
+#include "server/core/pool_store.h"
 #include "server/shard/remote_shard.h"
 
 namespace datapool {
@@ -163,6 +164,76 @@ TEST_F(ShardServiceTest, RefusesWrongTokenBadPathsAndTooManyShards) {
   EXPECT_EQ(
       RemoteKCenterShard::Load(channel_, r, {"Bearer t", 30}).status().code(),
       absl::StatusCode::kResourceExhausted);
+}
+
+// LoadShard with pool_version reads exactly that version of the pool from
+// the shared folder, or refuses: a commit between the coordinator's
+// snapshot and the shard's read must not change the starting distances.
+TEST_F(ShardServiceTest, ShardsPinThePoolVersion) {
+  PoolStore::Options store_options;
+  store_options.shared_dir = dir_.string();
+  auto store = PoolStore::Create(store_options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EmbeddingTable table;
+  table.dimension = 2;
+  table.values = {1, 0, 0, 1};
+  table.filenames = {"a", "b"};
+  table.labels = {0, 0};
+  PoolMetadata meta;
+  meta.dimension = 2;
+  meta.version = 1;
+  meta.normalized = true;
+  ASSERT_TRUE((*store)->Commit("base", &meta, table, nullptr, true).ok());
+  Write("c.f32", Lattice(10, 2, 1));
+  v1::LoadShardRequest r;
+  r.set_dimension(2);
+  r.set_count(10);
+  r.set_candidates_path("c.f32");
+  r.set_pool("base");
+  auto load = [&](uint64_t version) {
+    v1::LoadShardRequest pinned = r;
+    pinned.set_pool_version(version);
+    return RemoteKCenterShard::Load(channel_, pinned, {"Bearer t", 30});
+  };
+  auto v1_shard = load(1);
+  ASSERT_TRUE(v1_shard.ok()) << v1_shard.status();
+  EXPECT_EQ((*v1_shard)->pool_size(), 2u);
+  EXPECT_EQ(load(2).status().code(), absl::StatusCode::kFailedPrecondition);
+  // A commit moves the pool on: version 1 is refused, version 2 read.
+  const PoolMetadata previous = meta;
+  table.values.insert(table.values.end(), {-1, 0});
+  table.filenames.push_back("c");
+  table.labels.push_back(0);
+  meta.version = 2;
+  ASSERT_TRUE((*store)->Commit("base", &meta, table, &previous, true).ok());
+  absl::StatusOr<std::unique_ptr<RemoteKCenterShard>> stale = load(1);
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(stale.status().message().find("version 2"), std::string::npos)
+      << stale.status();
+  auto v2_shard = load(2);
+  ASSERT_TRUE(v2_shard.ok()) << v2_shard.status();
+  EXPECT_EQ((*v2_shard)->pool_size(), 3u);
+  // The coordinator's nearest pool samples, one per row or refused.
+  v1::LoadShardRequest nearest = r;
+  nearest.set_pool_version(2);
+  for (int i = 0; i < 9; ++i) nearest.add_nearest_pool(0);
+  EXPECT_EQ(RemoteKCenterShard::Load(channel_, nearest, {"Bearer t", 30})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  nearest.add_nearest_pool(2);
+  auto given = RemoteKCenterShard::Load(channel_, nearest, {"Bearer t", 30});
+  ASSERT_TRUE(given.ok()) << given.status();
+  // Every row starts from pool sample 0 (1, 0) but the last, from (-1, 0).
+  absl::StatusOr<std::vector<float>> sq = (*given)->Distances();
+  ASSERT_TRUE(sq.ok()) << sq.status();
+  const std::vector<float> rows = Lattice(10, 2, 1);
+  ASSERT_EQ(sq->size(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    const float cx = i == 9 ? -1.0f : 1.0f;
+    const float dx = rows[i * 2] - cx, dy = rows[i * 2 + 1];
+    EXPECT_EQ((*sq)[i], dx * dx + dy * dy) << i;
+  }
 }
 
 // A coordinator that went away: its shards go once idle for
