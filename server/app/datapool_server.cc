@@ -83,9 +83,11 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
     s->auth_ = std::make_unique<TokenAuthenticator>(*std::move(auth));
   }
   ASSIGN_OR_RETURN(ImageServices images, s->OpenImageServices(options));
-  ASSIGN_OR_RETURN(s->manager_,
-                   PoolManager::Open(ManagerOptions(options, s->embedder_.get(),
-                                                    s->model_backend_)));
+  PoolManager::Options pools =
+      ManagerOptions(options, s->embedder_.get(), s->model_backend_);
+  s->shard_provider_ = s->MakeShardProvider(options);
+  pools.shard_provider = s->shard_provider_.get();
+  ASSIGN_OR_RETURN(s->manager_, PoolManager::Open(pools));
   RETURN_IF_ERROR(s->StartMetrics(options));
   DatapoolService::Options service;
   service.limits = options.limits;
@@ -100,8 +102,11 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   service.router = s->router_.get();
   s->service_ =
       std::make_unique<DatapoolService>(s->manager_.get(), images, service);
-  s->shard_service_ =
-      std::make_unique<ShardService>(ShardOptions(options, s->auth_.get()));
+  ShardService::Options shards = ShardOptions(options, s->auth_.get());
+  shards.on_step = [metrics = &s->metrics_] {
+    metrics->Add("datapool_shard_steps_total", {});
+  };
+  s->shard_service_ = std::make_unique<ShardService>(std::move(shards));
   RETURN_IF_ERROR(s->Serve(options, credentials));
   absl::Status loaded = s->StartGateway(options);
   if (loaded.ok()) {
@@ -263,6 +268,48 @@ ShardService::Options DatapoolServer::ShardOptions(
     };
   }
   return shard;
+}
+
+std::unique_ptr<ReplicaShardProvider> DatapoolServer::MakeShardProvider(
+    const Options& options) {
+  metrics_.Declare("datapool_shard_steps_total", "counter",
+                   "Picks this replica's shards answered for sharded "
+                   "selections coordinated by a replica");
+  metrics_.Declare("datapool_sharded_selections_total", "counter",
+                   "Selections this replica sharded over the replicas "
+                   "(result: sharded, or in_process when a replica failed "
+                   "and it ran here)");
+  if (!options.cluster.clustered() ||
+      options.shard_select_min_candidates == 0) {
+    return nullptr;
+  }
+  ReplicaShardProvider::Options shard;
+  shard.self = options.cluster.replica_index;
+  shard.replicas = options.cluster.replicas();
+  // The router's channels (its credentials), not owned: it outlives every
+  // selection.
+  shard.channel = [this](int r) -> std::shared_ptr<grpc::Channel> {
+    if (router_ == nullptr) return nullptr;
+    return std::shared_ptr<grpc::Channel>(std::shared_ptr<grpc::Channel>(),
+                                          &router_->Channel(r));
+  };
+  shard.min_candidates = options.shard_select_min_candidates;
+  shard.max_message_bytes = static_cast<size_t>(options.max_message_bytes);
+  shard.on_finished = [this, log = options.log](const absl::Status& status,
+                                                size_t shards) {
+    metrics_.Add("datapool_sharded_selections_total",
+                 {{"result", status.ok() ? "sharded" : "in_process"}});
+    if (!log) return;
+    if (status.ok()) {
+      log(LogLevel::kInfo,
+          absl::StrCat("selection sharded over ", shards, " replicas"));
+    } else {
+      log(LogLevel::kWarning,
+          absl::StrCat("sharded selection failed (", status.ToString(),
+                       "); it runs on this replica instead"));
+    }
+  };
+  return std::make_unique<ReplicaShardProvider>(std::move(shard));
 }
 
 absl::Status DatapoolServer::StartMetrics(const Options& options) {

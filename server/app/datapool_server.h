@@ -20,6 +20,7 @@
 #include "server/core/pool_manager.h"
 #include "server/gateway/rest_gateway.h"
 #include "server/service/datapool_service.h"
+#include "server/shard/shard_provider.h"
 #include "server/shard/shard_service.h"
 
 namespace datapool {
@@ -86,6 +87,11 @@ class DatapoolServer {
     // Triangle-inequality pruning of the k-center passes
     // (KCenterOptions::prune). Default kAuto: where it pays.
     KCenterPrune prune = KCenterPrune::kAuto;
+    // With several replicas, a plain farthest-first Select (DIVERSITY
+    // only) over at least this many candidates runs sharded over them
+    // (exact: the same picks); 0: never. Default 250,000: sharding pays
+    // across machines from ~100-500 k rows at d = 32 (bench/README).
+    size_t shard_select_min_candidates = 250000;
     // Selection reports carry thumbnails of the input images they name.
     bool report_thumbnails = ImageServices().report_thumbnails;
 
@@ -163,6 +169,10 @@ class DatapoolServer {
   absl::Status OpenPeers(const Options& options);
   static ShardService::Options ShardOptions(const Options& options,
                                             const TokenAuthenticator* auth);
+  // Sharded selections over the replicas (router_, metrics_, once they
+  // exist); null with one replica or a threshold of 0.
+  std::unique_ptr<ReplicaShardProvider> MakeShardProvider(
+      const Options& options);
   // `backend` loads pools' own models; null without images.
   static PoolManager::Options ManagerOptions(const Options& options,
                                              Embedder* model,
@@ -185,6 +195,9 @@ class DatapoolServer {
   // Trains pool models (Train); null without images.
   std::unique_ptr<ModelTrainer> trainer_;
   std::unique_ptr<InputResolver> inputs_;
+  // Shards large selections over the replicas (the manager borrows it);
+  // null with one replica.
+  std::unique_ptr<ReplicaShardProvider> shard_provider_;
   std::unique_ptr<PoolManager> manager_;
   std::unique_ptr<TokenAuthenticator> auth_;
   // Where calls for other replicas' pools go; built before the service.

@@ -29,6 +29,7 @@ ServerFlags DefaultServerFlags() {
   f.max_image_mb = absl::StrCat(o.max_image_bytes >> 20);
   f.prune = o.prune == KCenterPrune::kOn;
   f.no_prune = o.prune == KCenterPrune::kOff;
+  f.shard_select_min_candidates = absl::StrCat(o.shard_select_min_candidates);
   f.no_report_thumbnails = !o.report_thumbnails;
   f.max_running_calls = absl::StrCat(o.max_running_calls);
   f.max_queued_calls = absl::StrCat(o.max_queued_calls);
@@ -172,6 +173,13 @@ void RegisterServerFlags(ServerFlags* f, ArgParser* p) {
              "pruned where the first picks show it pays");
   p->AddBool("no-prune", &f->no_prune,
              "never prune the k-center passes (no copy of the candidates)");
+  p->AddString("shard-select-min-candidates", &f->shard_select_min_candidates,
+               "with --replicas > 1: a Select whose only objective is "
+               "DIVERSITY over at least this many candidates runs sharded "
+               "over the replicas (each scans a slice; the same picks; a "
+               "replica that fails makes it run here); 0: never. Sharding "
+               "pays across machines from ~100-500 k candidates at d = 32, "
+               "never on one machine");
   p->AddBool("no-report-thumbnails", &f->no_report_thumbnails,
              "selection reports show no thumbnails of input images "
              "(reports reach whoever may call Select or GetReport)");
@@ -271,6 +279,10 @@ absl::Status SetModel(const ServerFlags& f, DatapoolServer::Options* o) {
   o->prune = f.prune      ? KCenterPrune::kOn
              : f.no_prune ? KCenterPrune::kOff
                           : KCenterPrune::kAuto;
+  ASSIGN_OR_RETURN(const int shard_min,
+                   IntFlag("shard-select-min-candidates",
+                           f.shard_select_min_candidates, 0, 2000000000));
+  o->shard_select_min_candidates = static_cast<size_t>(shard_min);
   o->report_thumbnails = !f.no_report_thumbnails;
   return absl::OkStatus();
 }

@@ -40,6 +40,7 @@ struct ServerFlags {
   std::string max_image_mb;
   bool prune = false;
   bool no_prune = false;
+  std::string shard_select_min_candidates;
   bool no_report_thumbnails = false;
   std::string tls_cert;
   std::string tls_key;

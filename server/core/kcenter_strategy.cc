@@ -8,6 +8,30 @@ absl::StatusOr<SelectionResult> KCenterStrategy::Select(
     SelectionProblem& problem, const StopRule& stop,
     const SelectionControl& control) {
   const EmbeddingTable& candidates = *problem.candidates;
+  // The picks reported so far: a selection that goes on here after its
+  // shards failed reports only the picks beyond them.
+  size_t reported = 0;
+  SelectionControl here = control;
+  if (control.on_pick) {
+    here.on_pick = [&reported, &control](size_t picks) {
+      if (picks <= reported) return;
+      reported = picks;
+      control.on_pick(picks);
+    };
+  }
+  KCenterShardProvider* const provider = options_.shard_provider;
+  if (provider != nullptr && !options_.device_factory &&
+      IsPlainFarthestFirst(problem) && provider->Wants(candidates.size())) {
+    absl::StatusOr<SelectionResult> sharded = SelectSharded(
+        problem, stop, here, *provider, options_.prune != KCenterPrune::kOff);
+    if (sharded.ok()) return sharded;
+    if (control.cancelled && control.cancelled()) {
+      SelectionResult cancelled;
+      cancelled.cancelled = true;
+      return cancelled;
+    }
+    // A replica failed: the same selection here (the same picks).
+  }
   KCenterInput input;
   input.candidates = candidates.values.data();
   input.n = candidates.size();
@@ -36,7 +60,7 @@ absl::StatusOr<SelectionResult> KCenterStrategy::Select(
   options.max_picks = stop.max_picks;
   options.min_distance = stop.min_distance;
   options.cancelled = control.cancelled;
-  options.on_pick = control.on_pick;
+  options.on_pick = here.on_pick;
   options.final_distances = control.final_distances;
   return KCenterGreedy(input, options);
 }

@@ -24,6 +24,7 @@ std::unique_ptr<SelectionStrategy> MakeStrategy(
   kcenter.threads = options.selection_threads;
   kcenter.prune = options.prune;
   kcenter.device_factory = options.device_factory;
+  kcenter.shard_provider = options.shard_provider;
   return std::make_unique<KCenterStrategy>(std::move(kcenter));
 }
 

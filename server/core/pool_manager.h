@@ -25,6 +25,7 @@
 #include "server/core/pool_store.h"
 #include "server/core/selection.h"
 #include "server/core/selection_strategy.h"
+#include "server/core/sharded_selection.h"
 #include "server/core/vector_index.h"
 
 namespace datapool {
@@ -73,6 +74,9 @@ class PoolManager {
     // Makes an accelerator for the k-center passes (one per selection);
     // null, or a null result, means the CPU. Default null.
     std::function<std::unique_ptr<KCenterDevice>()> device_factory = nullptr;
+    // Shards large plain farthest-first selections over the replicas
+    // (KCenterStrategy::Options::shard_provider; borrowed). Default none.
+    KCenterShardProvider* shard_provider = nullptr;
     // Most pools this server creates pools up to (pools found at start
     // count, and are all loaded). Default 10,000.
     size_t max_pools = 10000;

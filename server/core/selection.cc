@@ -45,6 +45,10 @@ absl::StatusOr<SelectionRun> RunSelection(const SelectParams& params,
   problem.candidates = &candidates;
   problem.eligibility = &run.eligibility;
   problem.pool = pool != nullptr ? &pool->table : &empty;
+  problem.pool_name = params.pool;
+  problem.pool_version = pool != nullptr ? pool->meta.version : 0;
+  problem.authorization = params.authorization;
+  problem.deadline = params.deadline;
   if (problem.pool->size() > 0) {
     // Each candidate's nearest pool sample (and, for the report, its
     // squared distance), batched through the pool's index.

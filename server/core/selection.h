@@ -69,6 +69,10 @@ struct SelectParams {
   // Values of the candidates that objectives read (kColumn, kScores);
   // null: none.
   std::shared_ptr<const CandidateColumns> columns;
+  // The caller's credentials (its "authorization" header, opaque here) and
+  // deadline, for the replicas a sharded selection runs on. Default: none.
+  std::string authorization;
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 // InvalidArgument for a bad pool name, no stopping rule, a min_distance

@@ -12,9 +12,11 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/embedding_table.h"
 #include "server/core/eligibility.h"
 #include "server/core/kcenter_greedy.h"
@@ -34,6 +36,14 @@ struct SelectionProblem {
   // The objectives other than DIVERSITY, folded into one weight per
   // candidate (empty weights: plain farthest-first).
   const ObjectiveWeights* weights = nullptr;
+  // The pool's name and the version `pool` holds (0: none), and the
+  // caller's credentials (opaque: its "authorization" header) and
+  // deadline: for a strategy that runs on several replicas
+  // (sharded_selection.h).
+  std::string pool_name;
+  uint64_t pool_version = 0;
+  std::string authorization;
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 // When to stop: after max_picks picks (preselected ones count), or before

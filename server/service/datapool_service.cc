@@ -84,6 +84,14 @@ absl::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
   // it never saw confirmed; the selection stops as soon as it notices.
   if (context->IsCancelled()) return Cancelled();
   params->cancelled = [context] { return context->IsCancelled(); };
+  // For the replicas a sharded selection runs on.
+  if (auto it = context->client_metadata().find("authorization");
+      it != context->client_metadata().end()) {
+    params->authorization.assign(it->second.data(), it->second.size());
+  }
+  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+    params->deadline = absl::FromChrono(context->deadline());
+  }
   ASSIGN_OR_RETURN(SelectOutcome outcome,
                    input.Select(*std::move(params), progress));
   RecordSelection(outcome, options_.metrics, &record);

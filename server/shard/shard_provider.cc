@@ -1,0 +1,129 @@
+#include "server/shard/shard_provider.h"
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/shard/remote_shard.h"
+
+namespace datapool {
+
+namespace v1 = cluster::v1;
+
+bool ReplicaShardProvider::Wants(size_t n) const {
+  return options_.replicas > 1 && options_.min_candidates > 0 &&
+         n >= options_.min_candidates && options_.channel != nullptr;
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<KCenterShard>>>
+ReplicaShardProvider::Open(const ShardedSelectionInput& in) {
+  const size_t r_count = static_cast<size_t>(options_.replicas);
+  const size_t d = in.d;
+  auto lo = [&](size_t r) { return in.n * r / r_count; };
+  std::vector<std::unique_ptr<KCenterShard>> shards(r_count);
+  std::vector<absl::Status> loaded(r_count);
+  RemoteKCenterShard::Options remote;
+  remote.authorization = in.authorization;
+  if (in.deadline != absl::InfiniteFuture()) {
+    remote.deadline = absl::ToChronoTime(in.deadline);
+  }
+  // The other replicas load their slices at once (each reads the pool).
+  std::vector<std::thread> loading;
+  for (size_t r = 0; r < r_count; ++r) {
+    if (static_cast<int>(r) == options_.self) continue;
+    const size_t first = lo(r), count = lo(r + 1) - first;
+    std::shared_ptr<grpc::Channel> channel =
+        options_.channel(static_cast<int>(r));
+    if (channel == nullptr) {
+      loaded[r] =
+          absl::UnavailableError(absl::StrCat("replica ", r, ": no channel"));
+      continue;
+    }
+    v1::LoadShardRequest request;
+    request.set_dimension(static_cast<uint32_t>(d));
+    request.set_count(count);
+    request.set_first_index(first);
+    request.mutable_values()->Add(in.candidates + first * d,
+                                  in.candidates + (first + count) * d);
+    if (!in.eligible->empty()) {
+      request.mutable_eligible()->Reserve(static_cast<int>(count));
+      for (size_t i = first; i < first + count; ++i) {
+        request.add_eligible((*in.eligible)[i] != 0);
+      }
+    }
+    if (in.p > 0) {
+      request.set_pool(in.pool);
+      request.set_pool_version(in.pool_version);
+      request.mutable_nearest_pool()->Add(
+          in.nearest_pool->begin() + static_cast<ptrdiff_t>(first),
+          in.nearest_pool->begin() + static_cast<ptrdiff_t>(first + count));
+    }
+    request.set_prune(in.prune);
+    if (request.ByteSizeLong() > options_.max_message_bytes) {
+      loaded[r] = absl::ResourceExhaustedError(
+          absl::StrCat("replica ", r, "'s slice takes ", request.ByteSizeLong(),
+                       " bytes, over the message limit"));
+      continue;
+    }
+    loading.emplace_back([&, r, channel, request = std::move(request)] {
+      // A replica that starts or reconnects is waited for a little; one
+      // that is down makes the selection run here.
+      if (channel->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY &&
+          !channel->WaitForConnected(absl::ToChronoTime(
+              std::min(in.deadline, absl::Now() + options_.connect_timeout)))) {
+        loaded[r] = absl::UnavailableError(
+            absl::StrCat("replica ", r, " cannot be reached"));
+        return;
+      }
+      absl::StatusOr<std::unique_ptr<RemoteKCenterShard>> shard =
+          RemoteKCenterShard::Load(channel, request, remote);
+      if (shard.ok()) {
+        shards[r] = *std::move(shard);
+      } else {
+        loaded[r] = absl::Status(
+            shard.status().code(),
+            absl::StrCat("replica ", r, ": ", shard.status().message()));
+      }
+    });
+  }
+  // This replica's slice meanwhile, over the rows and pool it holds.
+  const size_t self = static_cast<size_t>(options_.self);
+  LocalKCenterShard::Slice slice;
+  slice.offset = lo(self);
+  slice.count = lo(self + 1) - slice.offset;
+  slice.d = d;
+  slice.rows = in.candidates + slice.offset * d;
+  if (!in.eligible->empty()) {
+    slice.eligible.assign(in.eligible->begin() + slice.offset,
+                          in.eligible->begin() + slice.offset + slice.count);
+  }
+  if (in.p > 0) {
+    slice.pool = in.pool_rows;
+    slice.p = in.p;
+    slice.nearest_pool.assign(
+        in.nearest_pool->begin() + static_cast<ptrdiff_t>(slice.offset),
+        in.nearest_pool->begin() +
+            static_cast<ptrdiff_t>(slice.offset + slice.count));
+  }
+  slice.prune = in.prune;
+  absl::StatusOr<std::unique_ptr<LocalKCenterShard>> local =
+      LocalKCenterShard::Create(std::move(slice), options_.threads);
+  for (std::thread& t : loading) t.join();
+  if (!local.ok()) return local.status();
+  shards[self] = *std::move(local);
+  // The first failure; the shards loaded so far are released on return.
+  for (const absl::Status& s : loaded) {
+    if (!s.ok()) return s;
+  }
+  for (const auto& s : shards) {
+    if (s->pool_size() != in.p) {
+      return absl::FailedPreconditionError(
+          "a replica's shard started from a pool of another size");
+    }
+  }
+  return shards;
+}
+
+}  // namespace datapool
