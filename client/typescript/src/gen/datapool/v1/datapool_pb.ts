@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file datapool/v1/datapool.proto.
  */
 export const file_datapool_v1_datapool: GenFile = /*@__PURE__*/
-  fileDesc("ChpkYXRhcG9vbC92MS9kYXRhcG9vbC5wcm90bxILZGF0YXBvb2wudjEieAoORW1iZWRkaW5nQmxvY2sSEQoJZGltZW5zaW9uGAEgASgNEhEKCWZpbGVuYW1lcxgCIAMoCRIOCgZ2YWx1ZXMYAyADKAISDgoGbGFiZWxzGAQgAygDEhAKCHNlbGVjdGVkGAUgAygIEg4KBm1hc2tlZBgGIAMoCCKCAwoPU2VsZWN0aW9uUGFyYW1zEgwKBHBvb2wYASABKAkSGQoPbl9zYW1wbGVzX2NvdW50GAIgASgESAASHAoSbl9zYW1wbGVzX2ZyYWN0aW9uGAMgASgBSAASGQoMbWluX2Rpc3RhbmNlGAQgASgBSAGIAQESGQoMa2VlcF9oaXN0b3J5GAUgASgISAKIAQESDwoHZHJ5X3J1bhgGIAEoCBIfChJhcHBlbmRfd2Vha19sYWJlbHMYByABKAhIA4gBARIeChFyZW1vdmVfZHVwbGljYXRlcxgIIAEoCEgEiAEBEhYKDmRyeV9ydW5fcmVwb3J0GAkgASgIEiwKBmNvbmZpZxgKIAEoCzIcLmRhdGFwb29sLnYxLlNlbGVjdGlvbkNvbmZpZ0ILCgluX3NhbXBsZXNCDwoNX21pbl9kaXN0YW5jZUIPCg1fa2VlcF9oaXN0b3J5QhUKE19hcHBlbmRfd2Vha19sYWJlbHNCFAoSX3JlbW92ZV9kdXBsaWNhdGVzIkYKD1NlbGVjdGlvbkNvbmZpZxIzCgpvYmplY3RpdmVzGAEgAygLMh8uZGF0YXBvb2wudjEuU2VsZWN0aW9uT2JqZWN0aXZlIuoIChJTZWxlY3Rpb25PYmplY3RpdmUSNAoFaW5wdXQYASABKA4yJS5kYXRhcG9vbC52MS5TZWxlY3Rpb25PYmplY3RpdmUuSW5wdXQSOgoIc3RyYXRlZ3kYAiABKA4yKC5kYXRhcG9vbC52MS5TZWxlY3Rpb25PYmplY3RpdmUuU3RyYXRlZ3kSFQoIc3RyZW5ndGgYAyABKAFIAIgBARIcChR0eXBpY2FsaXR5X25laWdoYm9ycxgEIAEoDRIWCg5taW5fdHlwaWNhbGl0eRgNIAEoARIMCgRzZWVkGAUgASgEEkoKDmJhbGFuY2VfdGFyZ2V0GAYgAygLMjIuZGF0YXBvb2wudjEuU2VsZWN0aW9uT2JqZWN0aXZlLkJhbGFuY2VUYXJnZXRFbnRyeRIOCgZjb2x1bW4YByABKAkSNAoFc2NvcmUYCCABKA4yJS5kYXRhcG9vbC52MS5TZWxlY3Rpb25PYmplY3RpdmUuU2NvcmUSEQoJdGhyZXNob2xkGAkgASgBEjwKCW9wZXJhdGlvbhgKIAEoDjIpLmRhdGFwb29sLnYxLlNlbGVjdGlvbk9iamVjdGl2ZS5PcGVyYXRpb24SKgoFcXVlcnkYCyABKAsyGy5kYXRhcG9vbC52MS5FbWJlZGRpbmdCbG9jaxISCgpxdWVyeV9wb29sGAwgASgJGjQKEkJhbGFuY2VUYXJnZXRFbnRyeRILCgNrZXkYASABKAMSDQoFdmFsdWUYAiABKAE6AjgBInwKBUlucHV0EhUKEUlOUFVUX1VOU1BFQ0lGSUVEEAASFAoQSU5QVVRfRU1CRURESU5HUxABEhAKDElOUFVUX1JBTkRPTRACEhAKDElOUFVUX0xBQkVMUxADEhAKDElOUFVUX0NPTFVNThAEEhAKDElOUFVUX1NDT1JFUxAFIrIBCghTdHJhdGVneRIYChRTVFJBVEVHWV9VTlNQRUNJRklFRBAAEhYKElNUUkFURUdZX0RJVkVSU0lUWRABEhcKE1NUUkFURUdZX1RZUElDQUxJVFkQAhIUChBTVFJBVEVHWV9XRUlHSFRTEAMSFAoQU1RSQVRFR1lfQkFMQU5DRRAEEhYKElNUUkFURUdZX1RIUkVTSE9MRBAFEhcKE1NUUkFURUdZX1NJTUlMQVJJVFkQBiKMAQoJT3BlcmF0aW9uEhkKFU9QRVJBVElPTl9VTlNQRUNJRklFRBAAEhUKEU9QRVJBVElPTl9TTUFMTEVSEAESGwoXT1BFUkFUSU9OX1NNQUxMRVJfRVFVQUwQAhIUChBPUEVSQVRJT05fQklHR0VSEAMSGgoWT1BFUkFUSU9OX0JJR0dFUl9FUVVBTBAEIl8KBVNjb3JlEhUKEVNDT1JFX1VOU1BFQ0lGSUVEEAASEQoNU0NPUkVfRU5UUk9QWRABEhAKDFNDT1JFX01BUkdJThACEhoKFlNDT1JFX0xFQVNUX0NPTkZJREVOQ0UQA0ILCglfc3RyZW5ndGgiVAoQQ2FuZGlkYXRlQ29sdW1ucxIRCglmaWxlbmFtZXMYASADKAkSLQoHY29sdW1ucxgCIAMoCzIcLmRhdGFwb29sLnYxLkNhbmRpZGF0ZUNvbHVtbiIvCg9DYW5kaWRhdGVDb2x1bW4SDAoEbmFtZRgBIAEoCRIOCgZ2YWx1ZXMYAiADKAEiSQoKSW1hZ2VDaHVuaxIQCghmaWxlbmFtZRgBIAEoCRIMCgRkYXRhGAIgASgMEgwKBGxhc3QYAyABKAgSDQoFbGFiZWwYBCABKAMi3AEKDVNlbGVjdFJlcXVlc3QSLAoGcGFyYW1zGAEgASgLMhwuZGF0YXBvb2wudjEuU2VsZWN0aW9uUGFyYW1zEi8KCmNhbmRpZGF0ZXMYAiABKAsyGy5kYXRhcG9vbC52MS5FbWJlZGRpbmdCbG9jaxITCgtpbnB1dF9wYXRocxgDIAMoCRInCgZpbWFnZXMYBCADKAsyFy5kYXRhcG9vbC52MS5JbWFnZUNodW5rEi4KB2NvbHVtbnMYBSABKAsyHS5kYXRhcG9vbC52MS5DYW5kaWRhdGVDb2x1bW5zIjUKEFJlbW92ZWREdXBsaWNhdGUSEAoIZmlsZW5hbWUYASABKAkSDwoHc2FtZV9hcxgCIAEoCSIvCgtTa2lwcGVkRmlsZRIQCghmaWxlbmFtZRgBIAEoCRIOCgZyZWFzb24YAiABKAkikgEKDEVtYmVkUmVxdWVzdBITCgtpbnB1dF9wYXRocxgBIAMoCRInCgZpbWFnZXMYAiADKAsyFy5kYXRhcG9vbC52MS5JbWFnZUNodW5rEh8KEmFwcGVuZF93ZWFrX2xhYmVscxgDIAEoCEgAiAEBEgwKBHBvb2wYBCABKAlCFQoTX2FwcGVuZF93ZWFrX2xhYmVscyKGAQoNRW1iZWRSZXNwb25zZRIvCgplbWJlZGRpbmdzGAEgASgLMhsuZGF0YXBvb2wudjEuRW1iZWRkaW5nQmxvY2sSKQoHc2tpcHBlZBgCIAMoCzIYLmRhdGFwb29sLnYxLlNraXBwZWRGaWxlEhkKEW1vZGVsX2ZpbmdlcnByaW50GAMgASgJIlUKDlNlbGVjdGVkU2FtcGxlEhAKCGZpbGVuYW1lGAEgASgJEhUKCGRpc3RhbmNlGAIgASgBSACIAQESDQoFbGFiZWwYAyABKANCCwoJX2Rpc3RhbmNlIoUECg5TZWxlY3RSZXNwb25zZRItCghzZWxlY3RlZBgBIAMoCzIbLmRhdGFwb29sLnYxLlNlbGVjdGVkU2FtcGxlEiwKC3N0b3BfcmVhc29uGAIgASgOMhcuZGF0YXBvb2wudjEuU3RvcFJlYXNvbhIYChBwb29sX3NpemVfYmVmb3JlGAMgASgEEhcKD3Bvb2xfc2l6ZV9hZnRlchgEIAEoBBIPCgd2ZXJzaW9uGAUgASgEEhEKCWNvbW1pdHRlZBgGIAEoCBIbChNjYW5kaWRhdGVzX3JlY2VpdmVkGAcgASgEEiIKGmNhbmRpZGF0ZXNfYWxyZWFkeV9pbl9wb29sGAggASgEEikKB3NraXBwZWQYCSADKAsyGC5kYXRhcG9vbC52MS5Ta2lwcGVkRmlsZRIcChRkaXN0YW5jZV9ldmFsdWF0aW9ucxgKIAEoBBIbChNldmFsdWF0aW9uc19za2lwcGVkGAsgASgEEhoKEmR1cGxpY2F0ZXNfcmVtb3ZlZBgMIAEoBBIxCgpkdXBsaWNhdGVzGA4gAygLMh0uZGF0YXBvb2wudjEuUmVtb3ZlZER1cGxpY2F0ZRIbChNjYW5kaWRhdGVzX2ZpbHRlcmVkGA8gASgEEiwKBnJlcG9ydBgNIAEoCzIcLmRhdGFwb29sLnYxLlNlbGVjdGlvblJlcG9ydCJdCg9TZWxlY3Rpb25SZXBvcnQSDwoHdmVyc2lvbhgBIAEoBBIOCgZmb2xkZXIYAiABKAkSDAoEanNvbhgDIAEoCRIMCgRodG1sGAQgASgJEg0KBWVycm9yGAUgASgJIpEBChNTZXRQb29sTW9kZWxSZXF1ZXN0EgwKBHBvb2wYASABKAkSEgoKaW5wdXRfc2l6ZRgCIAEoDRIXCg9kcm9wX3VucmVhZGFibGUYAyABKAgSGQoMa2VlcF9oaXN0b3J5GAQgASgISACIAQESEwoLbW9kZWxfY2h1bmsYBSABKAxCDwoNX2tlZXBfaGlzdG9yeSJ6ChRTZXRQb29sTW9kZWxSZXNwb25zZRIjCgRwb29sGAEgASgLMhUuZGF0YXBvb2wudjEuUG9vbEluZm8SEgoKcmVlbWJlZGRlZBgCIAEoBBIpCgdkcm9wcGVkGAMgAygLMhguZGF0YXBvb2wudjEuU2tpcHBlZEZpbGUi7wIKDFRyYWluUmVxdWVzdBIMCgRwb29sGAEgASgJEhMKC2lucHV0X3BhdGhzGAIgAygJEicKBmltYWdlcxgDIAMoCzIXLmRhdGFwb29sLnYxLkltYWdlQ2h1bmsSDgoGZXBvY2hzGAQgASgNEhIKCmJhdGNoX3NpemUYBSABKA0SDAoEc2VlZBgGIAEoBBIXCg9kcm9wX3VucmVhZGFibGUYByABKAgSGQoMa2VlcF9oaXN0b3J5GAggASgISACIAQESDgoGZGV2aWNlGAkgASgJEhoKDWxlYXJuaW5nX3JhdGUYCiABKAFIAYgBARIYCgt0ZW1wZXJhdHVyZRgLIAEoAUgCiAEBEjQKDGF1Z21lbnRhdGlvbhgMIAEoCzIeLmRhdGFwb29sLnYxLlRyYWluQXVnbWVudGF0aW9uQg8KDV9rZWVwX2hpc3RvcnlCEAoOX2xlYXJuaW5nX3JhdGVCDgoMX3RlbXBlcmF0dXJlIr8EChFUcmFpbkF1Z21lbnRhdGlvbhIbCg5jcm9wX21pbl9zY2FsZRgBIAEoAUgAiAEBEhsKDmNyb3BfbWF4X3NjYWxlGAIgASgBSAGIAQESHQoQZmxpcF9wcm9iYWJpbGl0eRgDIAEoAUgCiAEBEh8KEmppdHRlcl9wcm9iYWJpbGl0eRgEIAEoAUgDiAEBEhcKCmJyaWdodG5lc3MYBSABKAFIBIgBARIVCghjb250cmFzdBgGIAEoAUgFiAEBEhcKCnNhdHVyYXRpb24YByABKAFIBogBARIQCgNodWUYCCABKAFIB4gBARIiChVncmF5c2NhbGVfcHJvYmFiaWxpdHkYCSABKAFICIgBARIdChBibHVyX3Byb2JhYmlsaXR5GAogASgBSAmIAQESGwoOYmx1cl9taW5fc2lnbWEYCyABKAFICogBARIbCg5ibHVyX21heF9zaWdtYRgMIAEoAUgLiAEBQhEKD19jcm9wX21pbl9zY2FsZUIRCg9fY3JvcF9tYXhfc2NhbGVCEwoRX2ZsaXBfcHJvYmFiaWxpdHlCFQoTX2ppdHRlcl9wcm9iYWJpbGl0eUINCgtfYnJpZ2h0bmVzc0ILCglfY29udHJhc3RCDQoLX3NhdHVyYXRpb25CBgoEX2h1ZUIYChZfZ3JheXNjYWxlX3Byb2JhYmlsaXR5QhMKEV9ibHVyX3Byb2JhYmlsaXR5QhEKD19ibHVyX21pbl9zaWdtYUIRCg9fYmx1cl9tYXhfc2lnbWEi7gIKDVRyYWluUmVzcG9uc2USIwoEcG9vbBgBIAEoCzIVLmRhdGFwb29sLnYxLlBvb2xJbmZvEg4KBmVwb2NocxgCIAEoDRINCgVzdGVwcxgDIAEoBBIOCgZpbWFnZXMYBCABKAQSEgoKZmlyc3RfbG9zcxgFIAEoARIRCglsYXN0X2xvc3MYBiABKAESFQoNdHJhaW5fc2Vjb25kcxgHIAEoARIZChFpbWFnZXNfcGVyX3NlY29uZBgIIAEoARIOCgZkZXZpY2UYCSABKAkSEgoKcmVlbWJlZGRlZBgKIAEoBBIpCgdkcm9wcGVkGAsgAygLMhguZGF0YXBvb2wudjEuU2tpcHBlZEZpbGUSKQoHc2tpcHBlZBgMIAMoCzIYLmRhdGFwb29sLnYxLlNraXBwZWRGaWxlEhEKCWNvbnRpbnVlZBgNIAEoCBIPCgdyZXN1bWVkGA4gASgIEhIKCnN0YXRlX2tlcHQYDyABKAgicgoNVHJhaW5Qcm9ncmVzcxIpCghwcm9ncmVzcxgBIAEoCzIVLmRhdGFwb29sLnYxLlByb2dyZXNzSAASLAoGcmVzdWx0GAIgASgLMhouZGF0YXBvb2wudjEuVHJhaW5SZXNwb25zZUgAQggKBnVwZGF0ZSJHChBHZXRSZXBvcnRSZXF1ZXN0EgwKBHBvb2wYASABKAkSDwoHdmVyc2lvbhgCIAEoBBIUCgxpbmNsdWRlX2h0bWwYAyABKAgilAEKDVNlYXJjaFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIJCgFrGAIgASgNEiwKB3F1ZXJpZXMYAyABKAsyGy5kYXRhcG9vbC52MS5FbWJlZGRpbmdCbG9jaxITCgtpbnB1dF9wYXRocxgEIAMoCRInCgZpbWFnZXMYBSADKAsyFy5kYXRhcG9vbC52MS5JbWFnZUNodW5rIj0KCE5laWdoYm9yEhAKCGZpbGVuYW1lGAEgASgJEhAKCGRpc3RhbmNlGAIgASgBEg0KBWxhYmVsGAMgASgDIkYKC1F1ZXJ5UmVzdWx0Eg0KBXF1ZXJ5GAEgASgJEigKCW5laWdoYm9ycxgCIAMoCzIVLmRhdGFwb29sLnYxLk5laWdoYm9yImYKDlNlYXJjaFJlc3BvbnNlEikKB3Jlc3VsdHMYASADKAsyGC5kYXRhcG9vbC52MS5RdWVyeVJlc3VsdBIpCgdza2lwcGVkGAIgAygLMhguZGF0YXBvb2wudjEuU2tpcHBlZEZpbGUi2gEKCFBvb2xJbmZvEgwKBG5hbWUYASABKAkSDAoEc2l6ZRgCIAEoBBIRCglkaW1lbnNpb24YAyABKA0SDwoHdmVyc2lvbhgEIAEoBBIUCgxjcmVhdGVkX3RpbWUYBSABKAkSFAoMdXBkYXRlZF90aW1lGAYgASgJEg4KBmZvbGRlchgHIAEoCRISCgpub3JtYWxpemVkGAggASgIEhkKEW1vZGVsX2ZpbmdlcnByaW50GAkgASgJEhIKCmlucHV0X3NpemUYCiABKA0SDwoHcHJvYmxlbRgLIAEoCSIeCg5HZXRQb29sUmVxdWVzdBIMCgRwb29sGAEgASgJIhIKEExpc3RQb29sc1JlcXVlc3QiOQoRTGlzdFBvb2xzUmVzcG9uc2USJAoFcG9vbHMYASADKAsyFS5kYXRhcG9vbC52MS5Qb29sSW5mbyIhChFEZWxldGVQb29sUmVxdWVzdBIMCgRwb29sGAEgASgJIjwKEkRlbGV0ZVBvb2xSZXNwb25zZRImCgdkZWxldGVkGAEgASgLMhUuZGF0YXBvb2wudjEuUG9vbEluZm8iXgoMSGlzdG9yeUVudHJ5Eg8KB3ZlcnNpb24YASABKAQSDAoEdGltZRgCIAEoCRIMCgRzaXplGAMgASgEEhAKCGNzdl9maWxlGAQgASgJEg8KB2N1cnJlbnQYBSABKAgiIgoSTGlzdEhpc3RvcnlSZXF1ZXN0EgwKBHBvb2wYASABKAkiQgoTTGlzdEhpc3RvcnlSZXNwb25zZRIrCgh2ZXJzaW9ucxgBIAMoCzIZLmRhdGFwb29sLnYxLkhpc3RvcnlFbnRyeSI2ChVSZXN0b3JlVmVyc2lvblJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEIlcKFlJlc3RvcmVWZXJzaW9uUmVzcG9uc2USIwoEcG9vbBgBIAEoCzIVLmRhdGFwb29sLnYxLlBvb2xJbmZvEhgKEHJlc3RvcmVkX3ZlcnNpb24YAiABKAQi4wEKEU1lcmdlUG9vbHNSZXF1ZXN0Eg4KBnRhcmdldBgBIAEoCRIPCgdzb3VyY2VzGAIgAygJEg4KBmNyZWF0ZRgDIAEoCBIZCgxtaW5fZGlzdGFuY2UYBCABKAFIAIgBARI0Cgxvbl9jb2xsaXNpb24YBSABKA4yHi5kYXRhcG9vbC52MS5GaWxlbmFtZUNvbGxpc2lvbhIZCgxrZWVwX2hpc3RvcnkYBiABKAhIAYgBARIPCgdkcnlfcnVuGAcgASgIQg8KDV9taW5fZGlzdGFuY2VCDwoNX2tlZXBfaGlzdG9yeSJ9CgxNZXJnZWRTb3VyY2USDAoEcG9vbBgBIAEoCRIPCgdzYW1wbGVzGAIgASgEEg4KBm1lcmdlZBgDIAEoBBIPCgdyZW5hbWVkGAQgASgEEhoKEnNraXBwZWRfY29sbGlzaW9ucxgFIAEoBBIRCgl0b29fY2xvc2UYBiABKAQiqwEKEk1lcmdlUG9vbHNSZXNwb25zZRIjCgRwb29sGAEgASgLMhUuZGF0YXBvb2wudjEuUG9vbEluZm8SKgoHc291cmNlcxgCIAMoCzIZLmRhdGFwb29sLnYxLk1lcmdlZFNvdXJjZRIYChBwb29sX3NpemVfYmVmb3JlGAMgASgEEhcKD3Bvb2xfc2l6ZV9hZnRlchgEIAEoBBIRCgljb21taXR0ZWQYBSABKAgiUgoIUHJvZ3Jlc3MSDQoFcGhhc2UYASABKAkSDAoEZG9uZRgCIAEoBBINCgV0b3RhbBgDIAEoBBIRCgRsb3NzGAQgASgBSACIAQFCBwoFX2xvc3MidAoOU2VsZWN0UHJvZ3Jlc3MSKQoIcHJvZ3Jlc3MYASABKAsyFS5kYXRhcG9vbC52MS5Qcm9ncmVzc0gAEi0KBnJlc3VsdBgCIAEoCzIbLmRhdGFwb29sLnYxLlNlbGVjdFJlc3BvbnNlSABCCAoGdXBkYXRlInIKDUVtYmVkUHJvZ3Jlc3MSKQoIcHJvZ3Jlc3MYASABKAsyFS5kYXRhcG9vbC52MS5Qcm9ncmVzc0gAEiwKBnJlc3VsdBgCIAEoCzIaLmRhdGFwb29sLnYxLkVtYmVkUmVzcG9uc2VIAEIICgZ1cGRhdGUqfQoKU3RvcFJlYXNvbhIbChdTVE9QX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFVNUT1BfUkVBU09OX05fU0FNUExFUxABEhwKGFNUT1BfUkVBU09OX01JTl9ESVNUQU5DRRACEhkKFVNUT1BfUkVBU09OX0VYSEFVU1RFRBADKn4KEUZpbGVuYW1lQ29sbGlzaW9uEiIKHkZJTEVOQU1FX0NPTExJU0lPTl9VTlNQRUNJRklFRBAAEhUKEU9OX0NPTExJU0lPTl9GQUlMEAESFwoTT05fQ09MTElTSU9OX1BSRUZJWBACEhUKEU9OX0NPTExJU0lPTl9TS0lQEAMytQoKCERhdGFwb29sEmwKBlNlbGVjdBIaLmRhdGFwb29sLnYxLlNlbGVjdFJlcXVlc3QaGy5kYXRhcG9vbC52MS5TZWxlY3RSZXNwb25zZSIpgtPkkwIjOgEqIh4vdjEvcG9vbHMve3BhcmFtcy5wb29sfTpzZWxlY3QSSQoMU2VsZWN0U3RyZWFtEhouZGF0YXBvb2wudjEuU2VsZWN0UmVxdWVzdBobLmRhdGFwb29sLnYxLlNlbGVjdFJlc3BvbnNlKAESUQoSU2VsZWN0V2l0aFByb2dyZXNzEhouZGF0YXBvb2wudjEuU2VsZWN0UmVxdWVzdBobLmRhdGFwb29sLnYxLlNlbGVjdFByb2dyZXNzKAEwARJACgVFbWJlZBIZLmRhdGFwb29sLnYxLkVtYmVkUmVxdWVzdBoaLmRhdGFwb29sLnYxLkVtYmVkUmVzcG9uc2UoARJOChFFbWJlZFdpdGhQcm9ncmVzcxIZLmRhdGFwb29sLnYxLkVtYmVkUmVxdWVzdBoaLmRhdGFwb29sLnYxLkVtYmVkUHJvZ3Jlc3MoATABEmAKBlNlYXJjaBIaLmRhdGFwb29sLnYxLlNlYXJjaFJlcXVlc3QaGy5kYXRhcG9vbC52MS5TZWFyY2hSZXNwb25zZSIbgtPkkwIVOgEqIhAvdjEvcG9vbHM6c2VhcmNoKAESVwoHR2V0UG9vbBIbLmRhdGFwb29sLnYxLkdldFBvb2xSZXF1ZXN0GhUuZGF0YXBvb2wudjEuUG9vbEluZm8iGILT5JMCEhIQL3YxL3Bvb2xzL3twb29sfRJdCglMaXN0UG9vbHMSHS5kYXRhcG9vbC52MS5MaXN0UG9vbHNSZXF1ZXN0Gh4uZGF0YXBvb2wudjEuTGlzdFBvb2xzUmVzcG9uc2UiEYLT5JMCCxIJL3YxL3Bvb2xzEk0KCkRlbGV0ZVBvb2wSHi5kYXRhcG9vbC52MS5EZWxldGVQb29sUmVxdWVzdBofLmRhdGFwb29sLnYxLkRlbGV0ZVBvb2xSZXNwb25zZRJyCgtMaXN0SGlzdG9yeRIfLmRhdGFwb29sLnYxLkxpc3RIaXN0b3J5UmVxdWVzdBogLmRhdGFwb29sLnYxLkxpc3RIaXN0b3J5UmVzcG9uc2UiIILT5JMCGhIYL3YxL3Bvb2xzL3twb29sfS9oaXN0b3J5ElkKDlJlc3RvcmVWZXJzaW9uEiIuZGF0YXBvb2wudjEuUmVzdG9yZVZlcnNpb25SZXF1ZXN0GiMuZGF0YXBvb2wudjEuUmVzdG9yZVZlcnNpb25SZXNwb25zZRJNCgpNZXJnZVBvb2xzEh4uZGF0YXBvb2wudjEuTWVyZ2VQb29sc1JlcXVlc3QaHy5kYXRhcG9vbC52MS5NZXJnZVBvb2xzUmVzcG9uc2USaQoJR2V0UmVwb3J0Eh0uZGF0YXBvb2wudjEuR2V0UmVwb3J0UmVxdWVzdBocLmRhdGFwb29sLnYxLlNlbGVjdGlvblJlcG9ydCIfgtPkkwIZEhcvdjEvcG9vbHMve3Bvb2x9L3JlcG9ydBJVCgxTZXRQb29sTW9kZWwSIC5kYXRhcG9vbC52MS5TZXRQb29sTW9kZWxSZXF1ZXN0GiEuZGF0YXBvb2wudjEuU2V0UG9vbE1vZGVsUmVzcG9uc2UoARJCCgVUcmFpbhIZLmRhdGFwb29sLnYxLlRyYWluUmVxdWVzdBoaLmRhdGFwb29sLnYxLlRyYWluUHJvZ3Jlc3MoATABQipaKGRhdGFwb29sL2NsaWVudC9nby9kYXRhcG9vbHYxO2RhdGFwb29sdjFiBnByb3RvMw", [file_google_api_annotations]);
+  fileDesc("ChpkYXRhcG9vbC92MS9kYXRhcG9vbC5wcm90bxILZGF0YXBvb2wudjEieAoORW1iZWRkaW5nQmxvY2sSEQoJZGltZW5zaW9uGAEgASgNEhEKCWZpbGVuYW1lcxgCIAMoCRIOCgZ2YWx1ZXMYAyADKAISDgoGbGFiZWxzGAQgAygDEhAKCHNlbGVjdGVkGAUgAygIEg4KBm1hc2tlZBgGIAMoCCKCAwoPU2VsZWN0aW9uUGFyYW1zEgwKBHBvb2wYASABKAkSGQoPbl9zYW1wbGVzX2NvdW50GAIgASgESAASHAoSbl9zYW1wbGVzX2ZyYWN0aW9uGAMgASgBSAASGQoMbWluX2Rpc3RhbmNlGAQgASgBSAGIAQESGQoMa2VlcF9oaXN0b3J5GAUgASgISAKIAQESDwoHZHJ5X3J1bhgGIAEoCBIfChJhcHBlbmRfd2Vha19sYWJlbHMYByABKAhIA4gBARIeChFyZW1vdmVfZHVwbGljYXRlcxgIIAEoCEgEiAEBEhYKDmRyeV9ydW5fcmVwb3J0GAkgASgIEiwKBmNvbmZpZxgKIAEoCzIcLmRhdGFwb29sLnYxLlNlbGVjdGlvbkNvbmZpZ0ILCgluX3NhbXBsZXNCDwoNX21pbl9kaXN0YW5jZUIPCg1fa2VlcF9oaXN0b3J5QhUKE19hcHBlbmRfd2Vha19sYWJlbHNCFAoSX3JlbW92ZV9kdXBsaWNhdGVzIkYKD1NlbGVjdGlvbkNvbmZpZxIzCgpvYmplY3RpdmVzGAEgAygLMh8uZGF0YXBvb2wudjEuU2VsZWN0aW9uT2JqZWN0aXZlIuoIChJTZWxlY3Rpb25PYmplY3RpdmUSNAoFaW5wdXQYASABKA4yJS5kYXRhcG9vbC52MS5TZWxlY3Rpb25PYmplY3RpdmUuSW5wdXQSOgoIc3RyYXRlZ3kYAiABKA4yKC5kYXRhcG9vbC52MS5TZWxlY3Rpb25PYmplY3RpdmUuU3RyYXRlZ3kSFQoIc3RyZW5ndGgYAyABKAFIAIgBARIcChR0eXBpY2FsaXR5X25laWdoYm9ycxgEIAEoDRIWCg5taW5fdHlwaWNhbGl0eRgNIAEoARIMCgRzZWVkGAUgASgEEkoKDmJhbGFuY2VfdGFyZ2V0GAYgAygLMjIuZGF0YXBvb2wudjEuU2VsZWN0aW9uT2JqZWN0aXZlLkJhbGFuY2VUYXJnZXRFbnRyeRIOCgZjb2x1bW4YByABKAkSNAoFc2NvcmUYCCABKA4yJS5kYXRhcG9vbC52MS5TZWxlY3Rpb25PYmplY3RpdmUuU2NvcmUSEQoJdGhyZXNob2xkGAkgASgBEjwKCW9wZXJhdGlvbhgKIAEoDjIpLmRhdGFwb29sLnYxLlNlbGVjdGlvbk9iamVjdGl2ZS5PcGVyYXRpb24SKgoFcXVlcnkYCyABKAsyGy5kYXRhcG9vbC52MS5FbWJlZGRpbmdCbG9jaxISCgpxdWVyeV9wb29sGAwgASgJGjQKEkJhbGFuY2VUYXJnZXRFbnRyeRILCgNrZXkYASABKAMSDQoFdmFsdWUYAiABKAE6AjgBInwKBUlucHV0EhUKEUlOUFVUX1VOU1BFQ0lGSUVEEAASFAoQSU5QVVRfRU1CRURESU5HUxABEhAKDElOUFVUX1JBTkRPTRACEhAKDElOUFVUX0xBQkVMUxADEhAKDElOUFVUX0NPTFVNThAEEhAKDElOUFVUX1NDT1JFUxAFIrIBCghTdHJhdGVneRIYChRTVFJBVEVHWV9VTlNQRUNJRklFRBAAEhYKElNUUkFURUdZX0RJVkVSU0lUWRABEhcKE1NUUkFURUdZX1RZUElDQUxJVFkQAhIUChBTVFJBVEVHWV9XRUlHSFRTEAMSFAoQU1RSQVRFR1lfQkFMQU5DRRAEEhYKElNUUkFURUdZX1RIUkVTSE9MRBAFEhcKE1NUUkFURUdZX1NJTUlMQVJJVFkQBiKMAQoJT3BlcmF0aW9uEhkKFU9QRVJBVElPTl9VTlNQRUNJRklFRBAAEhUKEU9QRVJBVElPTl9TTUFMTEVSEAESGwoXT1BFUkFUSU9OX1NNQUxMRVJfRVFVQUwQAhIUChBPUEVSQVRJT05fQklHR0VSEAMSGgoWT1BFUkFUSU9OX0JJR0dFUl9FUVVBTBAEIl8KBVNjb3JlEhUKEVNDT1JFX1VOU1BFQ0lGSUVEEAASEQoNU0NPUkVfRU5UUk9QWRABEhAKDFNDT1JFX01BUkdJThACEhoKFlNDT1JFX0xFQVNUX0NPTkZJREVOQ0UQA0ILCglfc3RyZW5ndGgiVAoQQ2FuZGlkYXRlQ29sdW1ucxIRCglmaWxlbmFtZXMYASADKAkSLQoHY29sdW1ucxgCIAMoCzIcLmRhdGFwb29sLnYxLkNhbmRpZGF0ZUNvbHVtbiIvCg9DYW5kaWRhdGVDb2x1bW4SDAoEbmFtZRgBIAEoCRIOCgZ2YWx1ZXMYAiADKAEiSQoKSW1hZ2VDaHVuaxIQCghmaWxlbmFtZRgBIAEoCRIMCgRkYXRhGAIgASgMEgwKBGxhc3QYAyABKAgSDQoFbGFiZWwYBCABKAMilAIKDVNlbGVjdFJlcXVlc3QSLAoGcGFyYW1zGAEgASgLMhwuZGF0YXBvb2wudjEuU2VsZWN0aW9uUGFyYW1zEi8KCmNhbmRpZGF0ZXMYAiABKAsyGy5kYXRhcG9vbC52MS5FbWJlZGRpbmdCbG9jaxITCgtpbnB1dF9wYXRocxgDIAMoCRInCgZpbWFnZXMYBCADKAsyFy5kYXRhcG9vbC52MS5JbWFnZUNodW5rEi4KB2NvbHVtbnMYBSABKAsyHS5kYXRhcG9vbC52MS5DYW5kaWRhdGVDb2x1bW5zEjYKEGltYWdlX2VtYmVkZGluZ3MYBiABKAsyHC5kYXRhcG9vbC52MS5JbWFnZUVtYmVkZGluZ3Mi2wEKD0ltYWdlRW1iZWRkaW5ncxIpCgRyb3dzGAEgASgLMhsuZGF0YXBvb2wudjEuRW1iZWRkaW5nQmxvY2sSGQoRbW9kZWxfZmluZ2VycHJpbnQYAiABKAkSEgoKaW5wdXRfc2l6ZRgDIAEoDRIpCgdza2lwcGVkGAQgAygLMhguZGF0YXBvb2wudjEuU2tpcHBlZEZpbGUSMQoKZHVwbGljYXRlcxgFIAMoCzIdLmRhdGFwb29sLnYxLlJlbW92ZWREdXBsaWNhdGUSEAoIdXBsb2FkZWQYBiABKAgiNQoQUmVtb3ZlZER1cGxpY2F0ZRIQCghmaWxlbmFtZRgBIAEoCRIPCgdzYW1lX2FzGAIgASgJIi8KC1NraXBwZWRGaWxlEhAKCGZpbGVuYW1lGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKSAQoMRW1iZWRSZXF1ZXN0EhMKC2lucHV0X3BhdGhzGAEgAygJEicKBmltYWdlcxgCIAMoCzIXLmRhdGFwb29sLnYxLkltYWdlQ2h1bmsSHwoSYXBwZW5kX3dlYWtfbGFiZWxzGAMgASgISACIAQESDAoEcG9vbBgEIAEoCUIVChNfYXBwZW5kX3dlYWtfbGFiZWxzIoYBCg1FbWJlZFJlc3BvbnNlEi8KCmVtYmVkZGluZ3MYASABKAsyGy5kYXRhcG9vbC52MS5FbWJlZGRpbmdCbG9jaxIpCgdza2lwcGVkGAIgAygLMhguZGF0YXBvb2wudjEuU2tpcHBlZEZpbGUSGQoRbW9kZWxfZmluZ2VycHJpbnQYAyABKAkiVQoOU2VsZWN0ZWRTYW1wbGUSEAoIZmlsZW5hbWUYASABKAkSFQoIZGlzdGFuY2UYAiABKAFIAIgBARINCgVsYWJlbBgDIAEoA0ILCglfZGlzdGFuY2UihQQKDlNlbGVjdFJlc3BvbnNlEi0KCHNlbGVjdGVkGAEgAygLMhsuZGF0YXBvb2wudjEuU2VsZWN0ZWRTYW1wbGUSLAoLc3RvcF9yZWFzb24YAiABKA4yFy5kYXRhcG9vbC52MS5TdG9wUmVhc29uEhgKEHBvb2xfc2l6ZV9iZWZvcmUYAyABKAQSFwoPcG9vbF9zaXplX2FmdGVyGAQgASgEEg8KB3ZlcnNpb24YBSABKAQSEQoJY29tbWl0dGVkGAYgASgIEhsKE2NhbmRpZGF0ZXNfcmVjZWl2ZWQYByABKAQSIgoaY2FuZGlkYXRlc19hbHJlYWR5X2luX3Bvb2wYCCABKAQSKQoHc2tpcHBlZBgJIAMoCzIYLmRhdGFwb29sLnYxLlNraXBwZWRGaWxlEhwKFGRpc3RhbmNlX2V2YWx1YXRpb25zGAogASgEEhsKE2V2YWx1YXRpb25zX3NraXBwZWQYCyABKAQSGgoSZHVwbGljYXRlc19yZW1vdmVkGAwgASgEEjEKCmR1cGxpY2F0ZXMYDiADKAsyHS5kYXRhcG9vbC52MS5SZW1vdmVkRHVwbGljYXRlEhsKE2NhbmRpZGF0ZXNfZmlsdGVyZWQYDyABKAQSLAoGcmVwb3J0GA0gASgLMhwuZGF0YXBvb2wudjEuU2VsZWN0aW9uUmVwb3J0Il0KD1NlbGVjdGlvblJlcG9ydBIPCgd2ZXJzaW9uGAEgASgEEg4KBmZvbGRlchgCIAEoCRIMCgRqc29uGAMgASgJEgwKBGh0bWwYBCABKAkSDQoFZXJyb3IYBSABKAkikQEKE1NldFBvb2xNb2RlbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRISCgppbnB1dF9zaXplGAIgASgNEhcKD2Ryb3BfdW5yZWFkYWJsZRgDIAEoCBIZCgxrZWVwX2hpc3RvcnkYBCABKAhIAIgBARITCgttb2RlbF9jaHVuaxgFIAEoDEIPCg1fa2VlcF9oaXN0b3J5InoKFFNldFBvb2xNb2RlbFJlc3BvbnNlEiMKBHBvb2wYASABKAsyFS5kYXRhcG9vbC52MS5Qb29sSW5mbxISCgpyZWVtYmVkZGVkGAIgASgEEikKB2Ryb3BwZWQYAyADKAsyGC5kYXRhcG9vbC52MS5Ta2lwcGVkRmlsZSLvAgoMVHJhaW5SZXF1ZXN0EgwKBHBvb2wYASABKAkSEwoLaW5wdXRfcGF0aHMYAiADKAkSJwoGaW1hZ2VzGAMgAygLMhcuZGF0YXBvb2wudjEuSW1hZ2VDaHVuaxIOCgZlcG9jaHMYBCABKA0SEgoKYmF0Y2hfc2l6ZRgFIAEoDRIMCgRzZWVkGAYgASgEEhcKD2Ryb3BfdW5yZWFkYWJsZRgHIAEoCBIZCgxrZWVwX2hpc3RvcnkYCCABKAhIAIgBARIOCgZkZXZpY2UYCSABKAkSGgoNbGVhcm5pbmdfcmF0ZRgKIAEoAUgBiAEBEhgKC3RlbXBlcmF0dXJlGAsgASgBSAKIAQESNAoMYXVnbWVudGF0aW9uGAwgASgLMh4uZGF0YXBvb2wudjEuVHJhaW5BdWdtZW50YXRpb25CDwoNX2tlZXBfaGlzdG9yeUIQCg5fbGVhcm5pbmdfcmF0ZUIOCgxfdGVtcGVyYXR1cmUivwQKEVRyYWluQXVnbWVudGF0aW9uEhsKDmNyb3BfbWluX3NjYWxlGAEgASgBSACIAQESGwoOY3JvcF9tYXhfc2NhbGUYAiABKAFIAYgBARIdChBmbGlwX3Byb2JhYmlsaXR5GAMgASgBSAKIAQESHwoSaml0dGVyX3Byb2JhYmlsaXR5GAQgASgBSAOIAQESFwoKYnJpZ2h0bmVzcxgFIAEoAUgEiAEBEhUKCGNvbnRyYXN0GAYgASgBSAWIAQESFwoKc2F0dXJhdGlvbhgHIAEoAUgGiAEBEhAKA2h1ZRgIIAEoAUgHiAEBEiIKFWdyYXlzY2FsZV9wcm9iYWJpbGl0eRgJIAEoAUgIiAEBEh0KEGJsdXJfcHJvYmFiaWxpdHkYCiABKAFICYgBARIbCg5ibHVyX21pbl9zaWdtYRgLIAEoAUgKiAEBEhsKDmJsdXJfbWF4X3NpZ21hGAwgASgBSAuIAQFCEQoPX2Nyb3BfbWluX3NjYWxlQhEKD19jcm9wX21heF9zY2FsZUITChFfZmxpcF9wcm9iYWJpbGl0eUIVChNfaml0dGVyX3Byb2JhYmlsaXR5Qg0KC19icmlnaHRuZXNzQgsKCV9jb250cmFzdEINCgtfc2F0dXJhdGlvbkIGCgRfaHVlQhgKFl9ncmF5c2NhbGVfcHJvYmFiaWxpdHlCEwoRX2JsdXJfcHJvYmFiaWxpdHlCEQoPX2JsdXJfbWluX3NpZ21hQhEKD19ibHVyX21heF9zaWdtYSLuAgoNVHJhaW5SZXNwb25zZRIjCgRwb29sGAEgASgLMhUuZGF0YXBvb2wudjEuUG9vbEluZm8SDgoGZXBvY2hzGAIgASgNEg0KBXN0ZXBzGAMgASgEEg4KBmltYWdlcxgEIAEoBBISCgpmaXJzdF9sb3NzGAUgASgBEhEKCWxhc3RfbG9zcxgGIAEoARIVCg10cmFpbl9zZWNvbmRzGAcgASgBEhkKEWltYWdlc19wZXJfc2Vjb25kGAggASgBEg4KBmRldmljZRgJIAEoCRISCgpyZWVtYmVkZGVkGAogASgEEikKB2Ryb3BwZWQYCyADKAsyGC5kYXRhcG9vbC52MS5Ta2lwcGVkRmlsZRIpCgdza2lwcGVkGAwgAygLMhguZGF0YXBvb2wudjEuU2tpcHBlZEZpbGUSEQoJY29udGludWVkGA0gASgIEg8KB3Jlc3VtZWQYDiABKAgSEgoKc3RhdGVfa2VwdBgPIAEoCCJyCg1UcmFpblByb2dyZXNzEikKCHByb2dyZXNzGAEgASgLMhUuZGF0YXBvb2wudjEuUHJvZ3Jlc3NIABIsCgZyZXN1bHQYAiABKAsyGi5kYXRhcG9vbC52MS5UcmFpblJlc3BvbnNlSABCCAoGdXBkYXRlIkcKEEdldFJlcG9ydFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEhQKDGluY2x1ZGVfaHRtbBgDIAEoCCLMAQoNU2VhcmNoUmVxdWVzdBIMCgRwb29sGAEgASgJEgkKAWsYAiABKA0SLAoHcXVlcmllcxgDIAEoCzIbLmRhdGFwb29sLnYxLkVtYmVkZGluZ0Jsb2NrEhMKC2lucHV0X3BhdGhzGAQgAygJEicKBmltYWdlcxgFIAMoCzIXLmRhdGFwb29sLnYxLkltYWdlQ2h1bmsSNgoQaW1hZ2VfZW1iZWRkaW5ncxgGIAEoCzIcLmRhdGFwb29sLnYxLkltYWdlRW1iZWRkaW5ncyI9CghOZWlnaGJvchIQCghmaWxlbmFtZRgBIAEoCRIQCghkaXN0YW5jZRgCIAEoARINCgVsYWJlbBgDIAEoAyJGCgtRdWVyeVJlc3VsdBINCgVxdWVyeRgBIAEoCRIoCgluZWlnaGJvcnMYAiADKAsyFS5kYXRhcG9vbC52MS5OZWlnaGJvciJmCg5TZWFyY2hSZXNwb25zZRIpCgdyZXN1bHRzGAEgAygLMhguZGF0YXBvb2wudjEuUXVlcnlSZXN1bHQSKQoHc2tpcHBlZBgCIAMoCzIYLmRhdGFwb29sLnYxLlNraXBwZWRGaWxlItoBCghQb29sSW5mbxIMCgRuYW1lGAEgASgJEgwKBHNpemUYAiABKAQSEQoJZGltZW5zaW9uGAMgASgNEg8KB3ZlcnNpb24YBCABKAQSFAoMY3JlYXRlZF90aW1lGAUgASgJEhQKDHVwZGF0ZWRfdGltZRgGIAEoCRIOCgZmb2xkZXIYByABKAkSEgoKbm9ybWFsaXplZBgIIAEoCBIZChFtb2RlbF9maW5nZXJwcmludBgJIAEoCRISCgppbnB1dF9zaXplGAogASgNEg8KB3Byb2JsZW0YCyABKAkiHgoOR2V0UG9vbFJlcXVlc3QSDAoEcG9vbBgBIAEoCSISChBMaXN0UG9vbHNSZXF1ZXN0IjkKEUxpc3RQb29sc1Jlc3BvbnNlEiQKBXBvb2xzGAEgAygLMhUuZGF0YXBvb2wudjEuUG9vbEluZm8iIQoRRGVsZXRlUG9vbFJlcXVlc3QSDAoEcG9vbBgBIAEoCSI8ChJEZWxldGVQb29sUmVzcG9uc2USJgoHZGVsZXRlZBgBIAEoCzIVLmRhdGFwb29sLnYxLlBvb2xJbmZvIl4KDEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgEEgwKBHRpbWUYAiABKAkSDAoEc2l6ZRgDIAEoBBIQCghjc3ZfZmlsZRgEIAEoCRIPCgdjdXJyZW50GAUgASgIIiIKEkxpc3RIaXN0b3J5UmVxdWVzdBIMCgRwb29sGAEgASgJIkIKE0xpc3RIaXN0b3J5UmVzcG9uc2USKwoIdmVyc2lvbnMYASADKAsyGS5kYXRhcG9vbC52MS5IaXN0b3J5RW50cnkiNgoVUmVzdG9yZVZlcnNpb25SZXF1ZXN0EgwKBHBvb2wYASABKAkSDwoHdmVyc2lvbhgCIAEoBCJXChZSZXN0b3JlVmVyc2lvblJlc3BvbnNlEiMKBHBvb2wYASABKAsyFS5kYXRhcG9vbC52MS5Qb29sSW5mbxIYChByZXN0b3JlZF92ZXJzaW9uGAIgASgEIuMBChFNZXJnZVBvb2xzUmVxdWVzdBIOCgZ0YXJnZXQYASABKAkSDwoHc291cmNlcxgCIAMoCRIOCgZjcmVhdGUYAyABKAgSGQoMbWluX2Rpc3RhbmNlGAQgASgBSACIAQESNAoMb25fY29sbGlzaW9uGAUgASgOMh4uZGF0YXBvb2wudjEuRmlsZW5hbWVDb2xsaXNpb24SGQoMa2VlcF9oaXN0b3J5GAYgASgISAGIAQESDwoHZHJ5X3J1bhgHIAEoCEIPCg1fbWluX2Rpc3RhbmNlQg8KDV9rZWVwX2hpc3RvcnkifQoMTWVyZ2VkU291cmNlEgwKBHBvb2wYASABKAkSDwoHc2FtcGxlcxgCIAEoBBIOCgZtZXJnZWQYAyABKAQSDwoHcmVuYW1lZBgEIAEoBBIaChJza2lwcGVkX2NvbGxpc2lvbnMYBSABKAQSEQoJdG9vX2Nsb3NlGAYgASgEIqsBChJNZXJnZVBvb2xzUmVzcG9uc2USIwoEcG9vbBgBIAEoCzIVLmRhdGFwb29sLnYxLlBvb2xJbmZvEioKB3NvdXJjZXMYAiADKAsyGS5kYXRhcG9vbC52MS5NZXJnZWRTb3VyY2USGAoQcG9vbF9zaXplX2JlZm9yZRgDIAEoBBIXCg9wb29sX3NpemVfYWZ0ZXIYBCABKAQSEQoJY29tbWl0dGVkGAUgASgIIlIKCFByb2dyZXNzEg0KBXBoYXNlGAEgASgJEgwKBGRvbmUYAiABKAQSDQoFdG90YWwYAyABKAQSEQoEbG9zcxgEIAEoAUgAiAEBQgcKBV9sb3NzInQKDlNlbGVjdFByb2dyZXNzEikKCHByb2dyZXNzGAEgASgLMhUuZGF0YXBvb2wudjEuUHJvZ3Jlc3NIABItCgZyZXN1bHQYAiABKAsyGy5kYXRhcG9vbC52MS5TZWxlY3RSZXNwb25zZUgAQggKBnVwZGF0ZSJyCg1FbWJlZFByb2dyZXNzEikKCHByb2dyZXNzGAEgASgLMhUuZGF0YXBvb2wudjEuUHJvZ3Jlc3NIABIsCgZyZXN1bHQYAiABKAsyGi5kYXRhcG9vbC52MS5FbWJlZFJlc3BvbnNlSABCCAoGdXBkYXRlKn0KClN0b3BSZWFzb24SGwoXU1RPUF9SRUFTT05fVU5TUEVDSUZJRUQQABIZChVTVE9QX1JFQVNPTl9OX1NBTVBMRVMQARIcChhTVE9QX1JFQVNPTl9NSU5fRElTVEFOQ0UQAhIZChVTVE9QX1JFQVNPTl9FWEhBVVNURUQQAyp+ChFGaWxlbmFtZUNvbGxpc2lvbhIiCh5GSUxFTkFNRV9DT0xMSVNJT05fVU5TUEVDSUZJRUQQABIVChFPTl9DT0xMSVNJT05fRkFJTBABEhcKE09OX0NPTExJU0lPTl9QUkVGSVgQAhIVChFPTl9DT0xMSVNJT05fU0tJUBADMrUKCghEYXRhcG9vbBJsCgZTZWxlY3QSGi5kYXRhcG9vbC52MS5TZWxlY3RSZXF1ZXN0GhsuZGF0YXBvb2wudjEuU2VsZWN0UmVzcG9uc2UiKYLT5JMCIzoBKiIeL3YxL3Bvb2xzL3twYXJhbXMucG9vbH06c2VsZWN0EkkKDFNlbGVjdFN0cmVhbRIaLmRhdGFwb29sLnYxLlNlbGVjdFJlcXVlc3QaGy5kYXRhcG9vbC52MS5TZWxlY3RSZXNwb25zZSgBElEKElNlbGVjdFdpdGhQcm9ncmVzcxIaLmRhdGFwb29sLnYxLlNlbGVjdFJlcXVlc3QaGy5kYXRhcG9vbC52MS5TZWxlY3RQcm9ncmVzcygBMAESQAoFRW1iZWQSGS5kYXRhcG9vbC52MS5FbWJlZFJlcXVlc3QaGi5kYXRhcG9vbC52MS5FbWJlZFJlc3BvbnNlKAESTgoRRW1iZWRXaXRoUHJvZ3Jlc3MSGS5kYXRhcG9vbC52MS5FbWJlZFJlcXVlc3QaGi5kYXRhcG9vbC52MS5FbWJlZFByb2dyZXNzKAEwARJgCgZTZWFyY2gSGi5kYXRhcG9vbC52MS5TZWFyY2hSZXF1ZXN0GhsuZGF0YXBvb2wudjEuU2VhcmNoUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL3Bvb2xzOnNlYXJjaCgBElcKB0dldFBvb2wSGy5kYXRhcG9vbC52MS5HZXRQb29sUmVxdWVzdBoVLmRhdGFwb29sLnYxLlBvb2xJbmZvIhiC0+STAhISEC92MS9wb29scy97cG9vbH0SXQoJTGlzdFBvb2xzEh0uZGF0YXBvb2wudjEuTGlzdFBvb2xzUmVxdWVzdBoeLmRhdGFwb29sLnYxLkxpc3RQb29sc1Jlc3BvbnNlIhGC0+STAgsSCS92MS9wb29scxJNCgpEZWxldGVQb29sEh4uZGF0YXBvb2wudjEuRGVsZXRlUG9vbFJlcXVlc3QaHy5kYXRhcG9vbC52MS5EZWxldGVQb29sUmVzcG9uc2UScgoLTGlzdEhpc3RvcnkSHy5kYXRhcG9vbC52MS5MaXN0SGlzdG9yeVJlcXVlc3QaIC5kYXRhcG9vbC52MS5MaXN0SGlzdG9yeVJlc3BvbnNlIiCC0+STAhoSGC92MS9wb29scy97cG9vbH0vaGlzdG9yeRJZCg5SZXN0b3JlVmVyc2lvbhIiLmRhdGFwb29sLnYxLlJlc3RvcmVWZXJzaW9uUmVxdWVzdBojLmRhdGFwb29sLnYxLlJlc3RvcmVWZXJzaW9uUmVzcG9uc2USTQoKTWVyZ2VQb29scxIeLmRhdGFwb29sLnYxLk1lcmdlUG9vbHNSZXF1ZXN0Gh8uZGF0YXBvb2wudjEuTWVyZ2VQb29sc1Jlc3BvbnNlEmkKCUdldFJlcG9ydBIdLmRhdGFwb29sLnYxLkdldFJlcG9ydFJlcXVlc3QaHC5kYXRhcG9vbC52MS5TZWxlY3Rpb25SZXBvcnQiH4LT5JMCGRIXL3YxL3Bvb2xzL3twb29sfS9yZXBvcnQSVQoMU2V0UG9vbE1vZGVsEiAuZGF0YXBvb2wudjEuU2V0UG9vbE1vZGVsUmVxdWVzdBohLmRhdGFwb29sLnYxLlNldFBvb2xNb2RlbFJlc3BvbnNlKAESQgoFVHJhaW4SGS5kYXRhcG9vbC52MS5UcmFpblJlcXVlc3QaGi5kYXRhcG9vbC52MS5UcmFpblByb2dyZXNzKAEwAUIqWihkYXRhcG9vbC9jbGllbnQvZ28vZGF0YXBvb2x2MTtkYXRhcG9vbHYxYgZwcm90bzM", [file_google_api_annotations]);
 
 /**
  * n rows of `dimension` floats, row-major: values.size() == n * dimension.
@@ -635,6 +635,14 @@ export type SelectRequest = Message<"datapool.v1.SelectRequest"> & {
    * @generated from field: datapool.v1.CandidateColumns columns = 5;
    */
   columns?: CandidateColumns;
+
+  /**
+   * Images another replica already embedded: see ImageEmbeddings. Clients
+   * send images or candidates instead.
+   *
+   * @generated from field: datapool.v1.ImageEmbeddings image_embeddings = 6;
+   */
+  imageEmbeddings?: ImageEmbeddings;
 };
 
 /**
@@ -643,6 +651,69 @@ export type SelectRequest = Message<"datapool.v1.SelectRequest"> & {
  */
 export const SelectRequestSchema: GenMessage<SelectRequest> = /*@__PURE__*/
   messageDesc(file_datapool_v1_datapool, 7);
+
+/**
+ * Several replicas: images a replica that does not own the pool received,
+ * decoded and embedded with the pool's model, as it forwards the call to
+ * the owner (the rest of the request unchanged; only embeddings travel).
+ * The owner takes them as images it embedded itself: the pool must hold
+ * this model's embeddings, or be new and this model be its default
+ * (FAILED_PRECONDITION otherwise, e.g. when the pool's model changed in
+ * between: retry), and it records this model for a new pool. Rows, skipped
+ * and duplicate files may be spread over the messages of a stream.
+ *
+ * @generated from message datapool.v1.ImageEmbeddings
+ */
+export type ImageEmbeddings = Message<"datapool.v1.ImageEmbeddings"> & {
+  /**
+   * The model's raw (not normalised) embeddings in input order, with the
+   * images' weak labels.
+   *
+   * @generated from field: datapool.v1.EmbeddingBlock rows = 1;
+   */
+  rows?: EmbeddingBlock;
+
+  /**
+   * The model that made them (EmbedResponse.model_fingerprint) and its
+   * input size in pixels.
+   *
+   * @generated from field: string model_fingerprint = 2;
+   */
+  modelFingerprint: string;
+
+  /**
+   * @generated from field: uint32 input_size = 3;
+   */
+  inputSize: number;
+
+  /**
+   * Images that could not be used, and those dropped as identical files
+   * (remove_duplicates), as the owner would have reported them.
+   *
+   * @generated from field: repeated datapool.v1.SkippedFile skipped = 4;
+   */
+  skipped: SkippedFile[];
+
+  /**
+   * @generated from field: repeated datapool.v1.RemovedDuplicate duplicates = 5;
+   */
+  duplicates: RemovedDuplicate[];
+
+  /**
+   * Some images were uploaded (not read from the input folder): the
+   * selection report has no thumbnails.
+   *
+   * @generated from field: bool uploaded = 6;
+   */
+  uploaded: boolean;
+};
+
+/**
+ * Describes the message datapool.v1.ImageEmbeddings.
+ * Use `create(ImageEmbeddingsSchema)` to create a new message.
+ */
+export const ImageEmbeddingsSchema: GenMessage<ImageEmbeddings> = /*@__PURE__*/
+  messageDesc(file_datapool_v1_datapool, 8);
 
 /**
  * @generated from message datapool.v1.RemovedDuplicate
@@ -666,7 +737,7 @@ export type RemovedDuplicate = Message<"datapool.v1.RemovedDuplicate"> & {
  * Use `create(RemovedDuplicateSchema)` to create a new message.
  */
 export const RemovedDuplicateSchema: GenMessage<RemovedDuplicate> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 8);
+  messageDesc(file_datapool_v1_datapool, 9);
 
 /**
  * @generated from message datapool.v1.SkippedFile
@@ -690,7 +761,7 @@ export type SkippedFile = Message<"datapool.v1.SkippedFile"> & {
  * Use `create(SkippedFileSchema)` to create a new message.
  */
 export const SkippedFileSchema: GenMessage<SkippedFile> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 9);
+  messageDesc(file_datapool_v1_datapool, 10);
 
 /**
  * @generated from message datapool.v1.EmbedRequest
@@ -731,7 +802,7 @@ export type EmbedRequest = Message<"datapool.v1.EmbedRequest"> & {
  * Use `create(EmbedRequestSchema)` to create a new message.
  */
 export const EmbedRequestSchema: GenMessage<EmbedRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 10);
+  messageDesc(file_datapool_v1_datapool, 11);
 
 /**
  * @generated from message datapool.v1.EmbedResponse
@@ -760,7 +831,7 @@ export type EmbedResponse = Message<"datapool.v1.EmbedResponse"> & {
  * Use `create(EmbedResponseSchema)` to create a new message.
  */
 export const EmbedResponseSchema: GenMessage<EmbedResponse> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 11);
+  messageDesc(file_datapool_v1_datapool, 12);
 
 /**
  * @generated from message datapool.v1.SelectedSample
@@ -790,7 +861,7 @@ export type SelectedSample = Message<"datapool.v1.SelectedSample"> & {
  * Use `create(SelectedSampleSchema)` to create a new message.
  */
 export const SelectedSampleSchema: GenMessage<SelectedSample> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 12);
+  messageDesc(file_datapool_v1_datapool, 13);
 
 /**
  * @generated from message datapool.v1.SelectResponse
@@ -901,7 +972,7 @@ export type SelectResponse = Message<"datapool.v1.SelectResponse"> & {
  * Use `create(SelectResponseSchema)` to create a new message.
  */
 export const SelectResponseSchema: GenMessage<SelectResponse> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 13);
+  messageDesc(file_datapool_v1_datapool, 14);
 
 /**
  * What one selection did: counts, stop reason, distances to the pool
@@ -952,7 +1023,7 @@ export type SelectionReport = Message<"datapool.v1.SelectionReport"> & {
  * Use `create(SelectionReportSchema)` to create a new message.
  */
 export const SelectionReportSchema: GenMessage<SelectionReport> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 14);
+  messageDesc(file_datapool_v1_datapool, 15);
 
 /**
  * @generated from message datapool.v1.SetPoolModelRequest
@@ -1001,7 +1072,7 @@ export type SetPoolModelRequest = Message<"datapool.v1.SetPoolModelRequest"> & {
  * Use `create(SetPoolModelRequestSchema)` to create a new message.
  */
 export const SetPoolModelRequestSchema: GenMessage<SetPoolModelRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 15);
+  messageDesc(file_datapool_v1_datapool, 16);
 
 /**
  * @generated from message datapool.v1.SetPoolModelResponse
@@ -1032,7 +1103,7 @@ export type SetPoolModelResponse = Message<"datapool.v1.SetPoolModelResponse"> &
  * Use `create(SetPoolModelResponseSchema)` to create a new message.
  */
 export const SetPoolModelResponseSchema: GenMessage<SetPoolModelResponse> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 16);
+  messageDesc(file_datapool_v1_datapool, 17);
 
 /**
  * @generated from message datapool.v1.TrainRequest
@@ -1130,7 +1201,7 @@ export type TrainRequest = Message<"datapool.v1.TrainRequest"> & {
  * Use `create(TrainRequestSchema)` to create a new message.
  */
 export const TrainRequestSchema: GenMessage<TrainRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 17);
+  messageDesc(file_datapool_v1_datapool, 18);
 
 /**
  * SimCLR's augmentations, applied in this order to each view: a random
@@ -1222,7 +1293,7 @@ export type TrainAugmentation = Message<"datapool.v1.TrainAugmentation"> & {
  * Use `create(TrainAugmentationSchema)` to create a new message.
  */
 export const TrainAugmentationSchema: GenMessage<TrainAugmentation> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 18);
+  messageDesc(file_datapool_v1_datapool, 19);
 
 /**
  * @generated from message datapool.v1.TrainResponse
@@ -1331,7 +1402,7 @@ export type TrainResponse = Message<"datapool.v1.TrainResponse"> & {
  * Use `create(TrainResponseSchema)` to create a new message.
  */
 export const TrainResponseSchema: GenMessage<TrainResponse> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 19);
+  messageDesc(file_datapool_v1_datapool, 20);
 
 /**
  * @generated from message datapool.v1.TrainProgress
@@ -1362,7 +1433,7 @@ export type TrainProgress = Message<"datapool.v1.TrainProgress"> & {
  * Use `create(TrainProgressSchema)` to create a new message.
  */
 export const TrainProgressSchema: GenMessage<TrainProgress> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 20);
+  messageDesc(file_datapool_v1_datapool, 21);
 
 /**
  * @generated from message datapool.v1.GetReportRequest
@@ -1393,7 +1464,7 @@ export type GetReportRequest = Message<"datapool.v1.GetReportRequest"> & {
  * Use `create(GetReportRequestSchema)` to create a new message.
  */
 export const GetReportRequestSchema: GenMessage<GetReportRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 21);
+  messageDesc(file_datapool_v1_datapool, 22);
 
 /**
  * @generated from message datapool.v1.SearchRequest
@@ -1429,6 +1500,13 @@ export type SearchRequest = Message<"datapool.v1.SearchRequest"> & {
    * @generated from field: repeated datapool.v1.ImageChunk images = 5;
    */
   images: ImageChunk[];
+
+  /**
+   * As in SelectRequest: images another replica embedded.
+   *
+   * @generated from field: datapool.v1.ImageEmbeddings image_embeddings = 6;
+   */
+  imageEmbeddings?: ImageEmbeddings;
 };
 
 /**
@@ -1436,7 +1514,7 @@ export type SearchRequest = Message<"datapool.v1.SearchRequest"> & {
  * Use `create(SearchRequestSchema)` to create a new message.
  */
 export const SearchRequestSchema: GenMessage<SearchRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 22);
+  messageDesc(file_datapool_v1_datapool, 23);
 
 /**
  * @generated from message datapool.v1.Neighbor
@@ -1465,7 +1543,7 @@ export type Neighbor = Message<"datapool.v1.Neighbor"> & {
  * Use `create(NeighborSchema)` to create a new message.
  */
 export const NeighborSchema: GenMessage<Neighbor> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 23);
+  messageDesc(file_datapool_v1_datapool, 24);
 
 /**
  * @generated from message datapool.v1.QueryResult
@@ -1491,7 +1569,7 @@ export type QueryResult = Message<"datapool.v1.QueryResult"> & {
  * Use `create(QueryResultSchema)` to create a new message.
  */
 export const QueryResultSchema: GenMessage<QueryResult> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 24);
+  messageDesc(file_datapool_v1_datapool, 25);
 
 /**
  * @generated from message datapool.v1.SearchResponse
@@ -1513,7 +1591,7 @@ export type SearchResponse = Message<"datapool.v1.SearchResponse"> & {
  * Use `create(SearchResponseSchema)` to create a new message.
  */
 export const SearchResponseSchema: GenMessage<SearchResponse> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 25);
+  messageDesc(file_datapool_v1_datapool, 26);
 
 /**
  * @generated from message datapool.v1.PoolInfo
@@ -1594,7 +1672,7 @@ export type PoolInfo = Message<"datapool.v1.PoolInfo"> & {
  * Use `create(PoolInfoSchema)` to create a new message.
  */
 export const PoolInfoSchema: GenMessage<PoolInfo> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 26);
+  messageDesc(file_datapool_v1_datapool, 27);
 
 /**
  * @generated from message datapool.v1.GetPoolRequest
@@ -1611,7 +1689,7 @@ export type GetPoolRequest = Message<"datapool.v1.GetPoolRequest"> & {
  * Use `create(GetPoolRequestSchema)` to create a new message.
  */
 export const GetPoolRequestSchema: GenMessage<GetPoolRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 27);
+  messageDesc(file_datapool_v1_datapool, 28);
 
 /**
  * @generated from message datapool.v1.ListPoolsRequest
@@ -1624,7 +1702,7 @@ export type ListPoolsRequest = Message<"datapool.v1.ListPoolsRequest"> & {
  * Use `create(ListPoolsRequestSchema)` to create a new message.
  */
 export const ListPoolsRequestSchema: GenMessage<ListPoolsRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 28);
+  messageDesc(file_datapool_v1_datapool, 29);
 
 /**
  * @generated from message datapool.v1.ListPoolsResponse
@@ -1641,7 +1719,7 @@ export type ListPoolsResponse = Message<"datapool.v1.ListPoolsResponse"> & {
  * Use `create(ListPoolsResponseSchema)` to create a new message.
  */
 export const ListPoolsResponseSchema: GenMessage<ListPoolsResponse> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 29);
+  messageDesc(file_datapool_v1_datapool, 30);
 
 /**
  * @generated from message datapool.v1.DeletePoolRequest
@@ -1658,7 +1736,7 @@ export type DeletePoolRequest = Message<"datapool.v1.DeletePoolRequest"> & {
  * Use `create(DeletePoolRequestSchema)` to create a new message.
  */
 export const DeletePoolRequestSchema: GenMessage<DeletePoolRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 30);
+  messageDesc(file_datapool_v1_datapool, 31);
 
 /**
  * @generated from message datapool.v1.DeletePoolResponse
@@ -1675,7 +1753,7 @@ export type DeletePoolResponse = Message<"datapool.v1.DeletePoolResponse"> & {
  * Use `create(DeletePoolResponseSchema)` to create a new message.
  */
 export const DeletePoolResponseSchema: GenMessage<DeletePoolResponse> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 31);
+  messageDesc(file_datapool_v1_datapool, 32);
 
 /**
  * @generated from message datapool.v1.HistoryEntry
@@ -1721,7 +1799,7 @@ export type HistoryEntry = Message<"datapool.v1.HistoryEntry"> & {
  * Use `create(HistoryEntrySchema)` to create a new message.
  */
 export const HistoryEntrySchema: GenMessage<HistoryEntry> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 32);
+  messageDesc(file_datapool_v1_datapool, 33);
 
 /**
  * @generated from message datapool.v1.ListHistoryRequest
@@ -1738,7 +1816,7 @@ export type ListHistoryRequest = Message<"datapool.v1.ListHistoryRequest"> & {
  * Use `create(ListHistoryRequestSchema)` to create a new message.
  */
 export const ListHistoryRequestSchema: GenMessage<ListHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 33);
+  messageDesc(file_datapool_v1_datapool, 34);
 
 /**
  * @generated from message datapool.v1.ListHistoryResponse
@@ -1755,7 +1833,7 @@ export type ListHistoryResponse = Message<"datapool.v1.ListHistoryResponse"> & {
  * Use `create(ListHistoryResponseSchema)` to create a new message.
  */
 export const ListHistoryResponseSchema: GenMessage<ListHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 34);
+  messageDesc(file_datapool_v1_datapool, 35);
 
 /**
  * @generated from message datapool.v1.RestoreVersionRequest
@@ -1777,7 +1855,7 @@ export type RestoreVersionRequest = Message<"datapool.v1.RestoreVersionRequest">
  * Use `create(RestoreVersionRequestSchema)` to create a new message.
  */
 export const RestoreVersionRequestSchema: GenMessage<RestoreVersionRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 35);
+  messageDesc(file_datapool_v1_datapool, 36);
 
 /**
  * @generated from message datapool.v1.RestoreVersionResponse
@@ -1801,7 +1879,7 @@ export type RestoreVersionResponse = Message<"datapool.v1.RestoreVersionResponse
  * Use `create(RestoreVersionResponseSchema)` to create a new message.
  */
 export const RestoreVersionResponseSchema: GenMessage<RestoreVersionResponse> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 36);
+  messageDesc(file_datapool_v1_datapool, 37);
 
 /**
  * @generated from message datapool.v1.MergePoolsRequest
@@ -1864,7 +1942,7 @@ export type MergePoolsRequest = Message<"datapool.v1.MergePoolsRequest"> & {
  * Use `create(MergePoolsRequestSchema)` to create a new message.
  */
 export const MergePoolsRequestSchema: GenMessage<MergePoolsRequest> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 37);
+  messageDesc(file_datapool_v1_datapool, 38);
 
 /**
  * @generated from message datapool.v1.MergedSource
@@ -1916,7 +1994,7 @@ export type MergedSource = Message<"datapool.v1.MergedSource"> & {
  * Use `create(MergedSourceSchema)` to create a new message.
  */
 export const MergedSourceSchema: GenMessage<MergedSource> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 38);
+  messageDesc(file_datapool_v1_datapool, 39);
 
 /**
  * @generated from message datapool.v1.MergePoolsResponse
@@ -1958,7 +2036,7 @@ export type MergePoolsResponse = Message<"datapool.v1.MergePoolsResponse"> & {
  * Use `create(MergePoolsResponseSchema)` to create a new message.
  */
 export const MergePoolsResponseSchema: GenMessage<MergePoolsResponse> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 39);
+  messageDesc(file_datapool_v1_datapool, 40);
 
 /**
  * How a long call goes. Phases, in order: "receiving" (done: candidates or
@@ -1997,7 +2075,7 @@ export type Progress = Message<"datapool.v1.Progress"> & {
  * Use `create(ProgressSchema)` to create a new message.
  */
 export const ProgressSchema: GenMessage<Progress> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 40);
+  messageDesc(file_datapool_v1_datapool, 41);
 
 /**
  * @generated from message datapool.v1.SelectProgress
@@ -2028,7 +2106,7 @@ export type SelectProgress = Message<"datapool.v1.SelectProgress"> & {
  * Use `create(SelectProgressSchema)` to create a new message.
  */
 export const SelectProgressSchema: GenMessage<SelectProgress> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 41);
+  messageDesc(file_datapool_v1_datapool, 42);
 
 /**
  * @generated from message datapool.v1.EmbedProgress
@@ -2059,7 +2137,7 @@ export type EmbedProgress = Message<"datapool.v1.EmbedProgress"> & {
  * Use `create(EmbedProgressSchema)` to create a new message.
  */
 export const EmbedProgressSchema: GenMessage<EmbedProgress> = /*@__PURE__*/
-  messageDesc(file_datapool_v1_datapool, 42);
+  messageDesc(file_datapool_v1_datapool, 43);
 
 /**
  * @generated from enum datapool.v1.StopReason
