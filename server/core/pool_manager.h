@@ -140,6 +140,19 @@ class PoolManager {
   // or when the pool's checkpoint cannot be loaded; a damaged pool's
   // damage. Called before embedding, so that a request fails early.
   absl::StatusOr<std::shared_ptr<Embedder>> ModelFor(absl::string_view pool);
+  // Several replicas: the model ModelFor would give on the replica that
+  // owns `pool`, for one that does not, from the pool's files in the shared
+  // folder (read without taking the pool): the default for a pool not
+  // there yet (NotFound instead when `must_exist`), else the pool's own.
+  // Errors as ModelFor's. (pool_model_lookup.cc)
+  absl::StatusOr<std::shared_ptr<Embedder>> ModelFromFolder(
+      absl::string_view pool, bool must_exist);
+  // The owner's side of that: ModelFor(pool) when it is the model with
+  // `fingerprint` and `input_size` that embedded images elsewhere;
+  // FailedPrecondition (retry) when the pool's model is another one now.
+  // SelectImages still checks the pool's model as it commits.
+  absl::StatusOr<std::shared_ptr<Embedder>> ModelMatching(
+      absl::string_view pool, absl::string_view fingerprint, int input_size);
   // The filenames of pool `name`'s samples, in row order. NotFound for a
   // missing pool.
   absl::StatusOr<std::vector<std::string>> SampleNames(

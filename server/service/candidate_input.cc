@@ -27,10 +27,17 @@ absl::Status CandidateInput::Add(
     }
   }
   const bool has_images = paths.size() > 0 || chunks.size() > 0;
+  if (has_images && embedded_ != nullptr) {
+    return absl::InvalidArgumentError(
+        "a call carries images or image_embeddings, not both");
+  }
   if (has_images && ingest_ == nullptr) {
     RETURN_IF_ERROR(budget_.UseImages());
     // The pool's model, loaded if need be: fails before any image is read.
-    ASSIGN_OR_RETURN(std::shared_ptr<Embedder> model, manager_.ModelFor(pool));
+    ASSIGN_OR_RETURN(std::shared_ptr<Embedder> model,
+                     from_folder_
+                         ? manager_.ModelFromFolder(pool, pool_must_exist_)
+                         : manager_.ModelFor(pool));
     ASSIGN_OR_RETURN(ingest_,
                      ImageIngest::Create(images_, std::move(model), &budget_,
                                          weak_labels, drop_identical_files));
@@ -49,9 +56,58 @@ absl::StatusOr<SelectOutcome> CandidateInput::Select(
   params.progress = progress;
   params.thumbnails = Thumbnails();
   params.columns = columns_;
+  if (embedded_ != nullptr) {
+    return manager_.SelectImages(params, std::move(*embedded_));
+  }
   if (ingest_ == nullptr) return manager_.Select(params, std::move(table_));
   ASSIGN_OR_RETURN(EmbeddedImages images, FinishImages(progress));
   return manager_.SelectImages(params, std::move(images));
+}
+
+absl::Status CandidateInput::AddEmbedded(absl::string_view pool,
+                                         const v1::ImageEmbeddings& embedded) {
+  if (ingest_ != nullptr) {
+    return absl::InvalidArgumentError(
+        "a call carries images or image_embeddings, not both");
+  }
+  if (embedded_ == nullptr) {
+    RETURN_IF_ERROR(budget_.UseImages());
+    embedded_ = std::make_unique<EmbeddedImages>();
+    ASSIGN_OR_RETURN(
+        embedded_->model,
+        manager_.ModelMatching(pool, embedded.model_fingerprint(),
+                               static_cast<int>(embedded.input_size())));
+  } else if (embedded.model_fingerprint() != embedded_->model->fingerprint() ||
+             static_cast<int>(embedded.input_size()) !=
+                 embedded_->model->input_size()) {
+    return absl::InvalidArgumentError(
+        "image_embeddings of one call must all come from one model");
+  }
+  const v1::EmbeddingBlock& rows = embedded.rows();
+  RETURN_IF_ERROR(budget_.AddSkippedImages(static_cast<size_t>(
+      embedded.skipped_size() + embedded.duplicates_size())));
+  for (const std::string& filename : rows.filenames()) {
+    RETURN_IF_ERROR(budget_.AddImage(filename, rows.dimension()));
+  }
+  RETURN_IF_ERROR(AppendBlock(rows, &embedded_->table));
+  for (const v1::SkippedFile& s : embedded.skipped()) {
+    embedded_->skipped.push_back(SkippedFile{s.filename(), s.reason()});
+  }
+  for (const v1::RemovedDuplicate& d : embedded.duplicates()) {
+    embedded_->duplicates.push_back(
+        RemovedDuplicate{d.filename(), d.same_as()});
+  }
+  images_received_ += static_cast<size_t>(rows.filenames_size());
+  if (embedded.uploaded()) ++uploads_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EmbeddedImages> CandidateInput::EmbedImages(
+    const ProgressFn& progress) {
+  if (ingest_ == nullptr) {
+    return absl::FailedPreconditionError("the call carried no images");
+  }
+  return FinishImages(progress);
 }
 
 absl::Status CandidateInput::AddColumns(const v1::CandidateColumns& proto) {
@@ -80,6 +136,9 @@ absl::Status CandidateInput::AddColumns(const v1::CandidateColumns& proto) {
 
 absl::StatusOr<SearchOutcome> CandidateInput::Search(absl::string_view pool,
                                                      size_t k) {
+  if (embedded_ != nullptr) {
+    return manager_.SearchImages(pool, std::move(*embedded_), k);
+  }
   if (ingest_ == nullptr) return manager_.Search(pool, std::move(table_), k);
   ASSIGN_OR_RETURN(EmbeddedImages images, FinishImages(nullptr));
   return manager_.SearchImages(pool, std::move(images), k);
@@ -95,6 +154,11 @@ absl::StatusOr<EmbeddedImages> CandidateInput::FinishImages(
   }
   ASSIGN_OR_RETURN(EmbeddedImages images, ingest_->Finish(embedded));
   CountImages(images, metrics_);
+  // The pipeline reports while it waits; this says that it is done, even
+  // when it was quick.
+  if (progress) {
+    progress("embedding", images.table.size(), images.table.size());
+  }
   return images;
 }
 

@@ -45,6 +45,20 @@ class CandidateInput {
       const google::protobuf::RepeatedPtrField<std::string>& paths,
       const google::protobuf::RepeatedPtrField<v1::ImageChunk>& chunks);
 
+  // Several replicas, on one that does not own the pool: images are
+  // embedded with the pool's model as read from the shared folder
+  // (PoolManager::ModelFromFolder; a pool not there yet is NotFound when
+  // `pool_must_exist`, else new), for EmbedImages.
+  void UseModelFromFolder(bool pool_must_exist) {
+    from_folder_ = true;
+    pool_must_exist_ = pool_must_exist;
+  }
+  // The owner's side: images another replica embedded (ImageEmbeddings),
+  // taken as if this server had embedded them, with the pool's model
+  // (PoolManager::ModelMatching). Budgeted like images.
+  absl::Status AddEmbedded(absl::string_view pool,
+                           const v1::ImageEmbeddings& embedded);
+
   // Takes one message's column values (kept apart from the candidates
   // until the selection matches them up). InvalidArgument as
   // CandidateColumns::Add; ResourceExhausted beyond the request's bytes.
@@ -52,6 +66,14 @@ class CandidateInput {
 
   // Candidates or images taken so far.
   size_t received() const { return table_.size() + images_received_; }
+  // Whether images were taken (to embed), and whether some were uploaded.
+  bool has_images() const { return ingest_ != nullptr; }
+  bool uploaded() const { return uploads_ > 0; }
+
+  // The images taken, embedded (and counted in the metrics): for a
+  // replica that forwards them to the pool's owner. FailedPrecondition
+  // when no image was taken.
+  absl::StatusOr<EmbeddedImages> EmbedImages(const ProgressFn& progress);
 
   // The selection of what was taken (embeddings, or the images once
   // embedded), with thumbnails for its report.
@@ -80,6 +102,10 @@ class CandidateInput {
   std::unique_ptr<ImageIngest> ingest_;
   size_t images_received_ = 0;  // paths given and uploads completed
   size_t uploads_ = 0;          // upload chunks seen
+  bool from_folder_ = false;
+  bool pool_must_exist_ = false;
+  // Images another replica embedded (AddEmbedded), with their model.
+  std::unique_ptr<EmbeddedImages> embedded_;
 };
 
 }  // namespace datapool

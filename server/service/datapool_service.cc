@@ -10,6 +10,7 @@
 #include "server/service/model_change.h"
 #include "server/service/proto_convert.h"
 #include "server/service/request_streams.h"
+#include "server/service/routed_call.h"
 #include "server/service/status_util.h"
 #include "server/service/train_call.h"
 
@@ -75,6 +76,10 @@ absl::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
     RETURN_IF_ERROR(input.Add(params->pool, weak_labels,
                               params->remove_duplicates, message->candidates(),
                               message->input_paths(), message->images()));
+    if (message->has_image_embeddings()) {
+      RETURN_IF_ERROR(
+          input.AddEmbedded(params->pool, message->image_embeddings()));
+    }
     RETURN_IF_ERROR(input.AddColumns(message->columns()));
     if (progress) progress("receiving", input.received(), 0);
   }
@@ -99,19 +104,38 @@ absl::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
   return absl::OkStatus();
 }
 
+namespace {
+// The pool a Select message routes to (none without params: an error
+// answered here).
+std::string SelectPool(const v1::SelectRequest& m) {
+  return m.has_params() ? m.params().pool() : "";
+}
+std::string SearchPool(const v1::SearchRequest& m) { return m.pool(); }
+// The rest of a request stream, for SelectArrived and SearchArrived.
+template <typename Request, typename Reader>
+std::function<const Request*()> Rest(Reader& reader) {
+  return [&reader] { return reader.Next(); };
+}
+}  // namespace
+
 grpc::Status DatapoolService::Select(grpc::ServerContext* context,
                                      const v1::SelectRequest* request,
                                      v1::SelectResponse* response) {
   return Handle("Select", *context, true, [&](CallRecord& record) {
-    record.pool = request->params().pool();
-    ASSIGN_OR_RETURN(std::optional<int> owner,
-                     Route(*context, record.pool, record));
-    if (owner) {
-      return ForwardUnary(*options_.router, *context, *owner, record.pool,
-                          &v1::Datapool::Stub::Select, *request, response);
-    }
     UnaryReader<v1::SelectRequest> reader(*request);
-    return SelectFrom(context, reader, response, record, nullptr);
+    return Routed<v1::SelectRequest>(
+        *context, record, reader, SelectPool,
+        [&](int owner, const v1::SelectRequest& first) {
+          if (first.input_paths().empty() && first.images().empty()) {
+            return ForwardUnary(*options_.router, *context, owner, record.pool,
+                                &v1::Datapool::Stub::Select, first, response);
+          }
+          return SelectArrived(*context, record, owner, first, nullptr,
+                               response, nullptr);
+        },
+        [&](auto& messages) {
+          return SelectFrom(context, messages, response, record, nullptr);
+        });
   });
 }
 
@@ -121,21 +145,16 @@ grpc::Status DatapoolService::SelectStream(
   return Handle("SelectStream", *context, true, [&](CallRecord& record) {
     StreamReader<v1::SelectRequest, std::remove_pointer_t<decltype(stream)>>
         reader(stream);
-    reader.Begin();
-    const v1::SelectRequest* first = reader.Next();
-    if (first != nullptr && first->has_params()) {
-      record.pool = first->params().pool();
-      ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, record.pool, record));
-      if (owner) {
-        return ForwardClientStream(
-            *options_.router, *context, *owner, record.pool,
-            &v1::Datapool::Stub::SelectStream, *first, reader, response);
-      }
-    }
-    RETURN_IF_ERROR(AdmitHere(*context, record));
-    PeekedReader<v1::SelectRequest, decltype(reader)> peeked(reader, first);
-    return SelectFrom(context, peeked, response, record, nullptr);
+    return Routed<v1::SelectRequest>(
+        *context, record, reader, SelectPool,
+        [&](int owner, const v1::SelectRequest& first) {
+          return SelectArrived(*context, record, owner, first,
+                               Rest<v1::SelectRequest>(reader), response,
+                               nullptr);
+        },
+        [&](auto& messages) {
+          return SelectFrom(context, messages, response, record, nullptr);
+        });
   });
 }
 
@@ -145,135 +164,58 @@ grpc::Status DatapoolService::SelectWithProgress(
   return Handle("SelectWithProgress", *context, true, [&](CallRecord& record) {
     StreamReader<v1::SelectRequest, std::remove_pointer_t<decltype(stream)>>
         reader(stream);
-    reader.Begin();
-    const v1::SelectRequest* first = reader.Next();
-    if (first != nullptr && first->has_params()) {
-      record.pool = first->params().pool();
-      ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, record.pool, record));
-      if (owner) {
-        return ForwardBidi<v1::SelectRequest, v1::SelectProgress>(
-            *options_.router, *context, *owner, record.pool,
-            &v1::Datapool::Stub::SelectWithProgress, *first, reader, stream);
-      }
-    }
-    RETURN_IF_ERROR(AdmitHere(*context, record));
-    PeekedReader<v1::SelectRequest, decltype(reader)> peeked(reader, first);
-    return WithProgress<v1::SelectProgress>(
-        stream, [&](v1::SelectResponse* result, const ProgressFn& progress) {
-          return SelectFrom(context, peeked, result, record, progress);
+    return Routed<v1::SelectRequest>(
+        *context, record, reader, SelectPool,
+        [&](int owner, const v1::SelectRequest& first) {
+          return SelectArrived(*context, record, owner, first,
+                               Rest<v1::SelectRequest>(reader), nullptr,
+                               stream);
+        },
+        [&](auto& messages) {
+          return WithProgress<v1::SelectProgress>(
+              stream,
+              [&](v1::SelectResponse* result, const ProgressFn& progress) {
+                return SelectFrom(context, messages, result, record, progress);
+              });
         });
   });
-}
-
-absl::StatusOr<std::shared_ptr<Embedder>> DatapoolService::EmbedModel(
-    absl::string_view pool) {
-  if (pool.empty()) {
-    // Not owned: the default outlives the service.
-    return std::shared_ptr<Embedder>(std::shared_ptr<Embedder>(),
-                                     images_.embedder);
-  }
-  RETURN_IF_ERROR(manager_.GetPool(pool).status());
-  return manager_.ModelFor(pool);
 }
 
 template <typename Reader>
-absl::Status DatapoolService::EmbedFrom(grpc::ServerContext* context,
-                                        Reader& reader,
-                                        v1::EmbedResponse* response,
-                                        CallRecord& record,
-                                        const ProgressFn& progress) {
-  reader.Begin();
-  RequestBudget budget(options_.limits);
-  std::unique_ptr<ImageIngest> ingest;
-  size_t received = 0;
-  while (const v1::EmbedRequest* message = reader.Next()) {
-    if (ingest == nullptr) {
-      record.pool = message->pool();
-      ASSIGN_OR_RETURN(std::shared_ptr<Embedder> model,
-                       EmbedModel(message->pool()));
-      ASSIGN_OR_RETURN(ingest,
-                       ImageIngest::Create(images_, std::move(model), &budget,
-                                           WeakLabelsOf(*message)));
+absl::Status DatapoolService::SearchHere(grpc::ServerContext& context,
+                                         Reader& messages,
+                                         v1::SearchResponse* response,
+                                         CallRecord& record) {
+  std::string pool;
+  uint32_t k = 0;
+  CandidateInput input = NewInput();
+  bool first = true;
+  while (const v1::SearchRequest* message = messages.Next()) {
+    if (first) {
+      pool = message->pool();
+      k = message->k();
+      record.pool = pool;
+      // A missing pool fails before any image is embedded.
+      RETURN_IF_ERROR(manager_.GetPool(pool).status());
+    } else if (!message->pool().empty() || message->k() != 0) {
+      return absl::InvalidArgumentError(
+          "only the first message of a search may name the pool and k");
     }
-    RETURN_IF_ERROR(ingest->AddPaths(message->input_paths()));
-    RETURN_IF_ERROR(ingest->AddChunks(message->images()));
-    received += message->input_paths_size();
-    for (const v1::ImageChunk& chunk : message->images()) {
-      received += chunk.last();
+    first = false;
+    RETURN_IF_ERROR(input.Add(pool, /*weak_labels=*/false,
+                              /*drop_identical_files=*/false,
+                              message->queries(), message->input_paths(),
+                              message->images()));
+    if (message->has_image_embeddings()) {
+      RETURN_IF_ERROR(input.AddEmbedded(pool, message->image_embeddings()));
     }
-    if (progress) progress("receiving", received, 0);
   }
-  if (context->IsCancelled()) return Cancelled();
-  if (ingest == nullptr)
-    return absl::InvalidArgumentError("no images were given");
-  std::function<void(size_t, size_t)> embedded;
-  if (progress) {
-    embedded = [&progress](size_t done, size_t total) {
-      progress("embedding", done, total);
-    };
-  }
-  ASSIGN_OR_RETURN(EmbeddedImages images, ingest->Finish(embedded));
-  CandidateInput::CountImages(images, options_.metrics);
-  record.candidates = static_cast<int64_t>(images.table.size());
-  record.skipped = static_cast<int64_t>(images.skipped.size());
-  if (images.table.size() == 0) return NoUsableImagesError(images.skipped);
-  if (progress) progress("embedding", images.table.size(), images.table.size());
-  ToProto(images, response);
-  response->set_model_fingerprint(images.model->fingerprint());
+  if (first) return absl::InvalidArgumentError("the stream carried no message");
+  if (context.IsCancelled()) return Cancelled();
+  ASSIGN_OR_RETURN(SearchOutcome outcome, input.Search(pool, k));
+  record.candidates = static_cast<int64_t>(outcome.queries.size());
+  ToProto(outcome, response);
   return absl::OkStatus();
-}
-
-grpc::Status DatapoolService::Embed(
-    grpc::ServerContext* context, grpc::ServerReader<v1::EmbedRequest>* stream,
-    v1::EmbedResponse* response) {
-  return Handle("Embed", *context, true, [&](CallRecord& record) {
-    StreamReader<v1::EmbedRequest, std::remove_pointer_t<decltype(stream)>>
-        reader(stream);
-    reader.Begin();
-    const v1::EmbedRequest* first = reader.Next();
-    // Without a pool, the default model embeds here.
-    if (first != nullptr && !first->pool().empty()) {
-      ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, first->pool(), record));
-      if (owner) {
-        record.pool = first->pool();
-        return ForwardClientStream(*options_.router, *context, *owner,
-                                   first->pool(), &v1::Datapool::Stub::Embed,
-                                   *first, reader, response);
-      }
-    }
-    RETURN_IF_ERROR(AdmitHere(*context, record));
-    PeekedReader<v1::EmbedRequest, decltype(reader)> peeked(reader, first);
-    return EmbedFrom(context, peeked, response, record, nullptr);
-  });
-}
-
-grpc::Status DatapoolService::EmbedWithProgress(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::EmbedProgress, v1::EmbedRequest>* stream) {
-  return Handle("EmbedWithProgress", *context, true, [&](CallRecord& record) {
-    StreamReader<v1::EmbedRequest, std::remove_pointer_t<decltype(stream)>>
-        reader(stream);
-    reader.Begin();
-    const v1::EmbedRequest* first = reader.Next();
-    if (first != nullptr && !first->pool().empty()) {
-      ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, first->pool(), record));
-      if (owner) {
-        record.pool = first->pool();
-        return ForwardBidi<v1::EmbedRequest, v1::EmbedProgress>(
-            *options_.router, *context, *owner, first->pool(),
-            &v1::Datapool::Stub::EmbedWithProgress, *first, reader, stream);
-      }
-    }
-    RETURN_IF_ERROR(AdmitHere(*context, record));
-    PeekedReader<v1::EmbedRequest, decltype(reader)> peeked(reader, first);
-    return WithProgress<v1::EmbedProgress>(
-        stream, [&](v1::EmbedResponse* result, const ProgressFn& progress) {
-          return EmbedFrom(context, peeked, result, record, progress);
-        });
-  });
 }
 
 grpc::Status DatapoolService::Search(
@@ -282,48 +224,15 @@ grpc::Status DatapoolService::Search(
   return Handle("Search", *context, true, [&](CallRecord& record) {
     StreamReader<v1::SearchRequest, std::remove_pointer_t<decltype(stream)>>
         reader(stream);
-    reader.Begin();
-    const v1::SearchRequest* head = reader.Next();
-    if (head != nullptr) {
-      ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, head->pool(), record));
-      if (owner) {
-        record.pool = head->pool();
-        return ForwardClientStream(*options_.router, *context, *owner,
-                                   head->pool(), &v1::Datapool::Stub::Search,
-                                   *head, reader, response);
-      }
-    }
-    RETURN_IF_ERROR(AdmitHere(*context, record));
-    PeekedReader<v1::SearchRequest, decltype(reader)> peeked(reader, head);
-    std::string pool;
-    uint32_t k = 0;
-    CandidateInput input = NewInput();
-    bool first = true;
-    while (const v1::SearchRequest* message = peeked.Next()) {
-      if (first) {
-        pool = message->pool();
-        k = message->k();
-        record.pool = pool;
-        // A missing pool fails before any image is embedded.
-        RETURN_IF_ERROR(manager_.GetPool(pool).status());
-      } else if (!message->pool().empty() || message->k() != 0) {
-        return absl::InvalidArgumentError(
-            "only the first message of a search may name the pool and k");
-      }
-      first = false;
-      RETURN_IF_ERROR(input.Add(pool, /*weak_labels=*/false,
-                                /*drop_identical_files=*/false,
-                                message->queries(), message->input_paths(),
-                                message->images()));
-    }
-    if (first)
-      return absl::InvalidArgumentError("the stream carried no message");
-    if (context->IsCancelled()) return Cancelled();
-    ASSIGN_OR_RETURN(SearchOutcome outcome, input.Search(pool, k));
-    record.candidates = static_cast<int64_t>(outcome.queries.size());
-    ToProto(outcome, response);
-    return absl::OkStatus();
+    return Routed<v1::SearchRequest>(
+        *context, record, reader, SearchPool,
+        [&](int owner, const v1::SearchRequest& first) {
+          return SearchArrived(*context, record, owner, first,
+                               Rest<v1::SearchRequest>(reader), response);
+        },
+        [&](auto& messages) {
+          return SearchHere(*context, messages, response, record);
+        });
   });
 }
 

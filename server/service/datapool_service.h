@@ -135,9 +135,13 @@ class DatapoolService final : public v1::Datapool::Service {
   // A handler's body: fills the response, says how the call went.
   using Body = std::function<absl::Status(CallRecord&)>;
 
+  using SelectProgressStream =
+      grpc::ServerReaderWriter<v1::SelectProgress, v1::SelectRequest>;
+
   // The bodies of Select / SelectStream / SelectWithProgress, and of Embed
   // / EmbedWithProgress, over a Reader of request messages (see
-  // StreamReader and UnaryReader in the .cc).
+  // StreamReader and UnaryReader in the .cc). `pool_from_folder`: this
+  // replica does not own Embed's pool (its model is read from the folder).
   template <typename Reader>
   absl::Status SelectFrom(grpc::ServerContext* context, Reader& reader,
                           v1::SelectResponse* response, CallRecord& record,
@@ -145,7 +149,48 @@ class DatapoolService final : public v1::Datapool::Service {
   template <typename Reader>
   absl::Status EmbedFrom(grpc::ServerContext* context, Reader& reader,
                          v1::EmbedResponse* response, CallRecord& record,
-                         const ProgressFn& progress);
+                         const ProgressFn& progress, bool pool_from_folder);
+
+  // The body of Search on this replica.
+  template <typename Reader>
+  absl::Status SearchHere(grpc::ServerContext& context, Reader& messages,
+                          v1::SearchResponse* response, CallRecord& record);
+
+  // A streaming call routed by the pool its first message names
+  // (`pool_of(first)`; empty: runs here): reads that message; when
+  // replica `owner` owns the pool, `elsewhere(owner, first)` (the rest of
+  // the messages still in `reader`), else the call is admitted here and
+  // `here(messages)` runs on the messages with the first replayed.
+  template <typename Request, typename Reader, typename PoolOf,
+            typename Elsewhere, typename Here>
+  absl::Status Routed(grpc::ServerContext& context, CallRecord& record,
+                      Reader& reader, const PoolOf& pool_of,
+                      const Elsewhere& elsewhere, const Here& here);
+
+  // Several replicas, on one that does not own the pool (replica `owner`
+  // does): a Select or Search whose first message is `first` and the rest
+  // `next`'s (null: none). When its candidates come as images, they are
+  // decoded and embedded here with the pool's model (the call admitted
+  // here meanwhile) and the owner gets their embeddings
+  // (ImageEmbeddings) with the rest of the call unchanged, as SelectStream
+  // (or SelectWithProgress, reporting to `progress_out`, when not null)
+  // or Search; otherwise the messages go to the owner as they come.
+  // (datapool_service_arrival.cc)
+  absl::Status SelectArrived(
+      grpc::ServerContext& context, CallRecord& record, int owner,
+      const v1::SelectRequest& first,
+      const std::function<const v1::SelectRequest*()>& next,
+      v1::SelectResponse* response, SelectProgressStream* progress_out);
+  absl::Status SearchArrived(
+      grpc::ServerContext& context, CallRecord& record, int owner,
+      const v1::SearchRequest& first,
+      const std::function<const v1::SearchRequest*()>& next,
+      v1::SearchResponse* response);
+  // The images `input` took, embedded, for the owner; leaves admission.
+  absl::StatusOr<EmbeddedImages> EmbedArrived(grpc::ServerContext& context,
+                                              CallRecord& record,
+                                              CandidateInput& input,
+                                              const ProgressFn& progress);
 
   // The replica that answers for `pool` when it is not this one (see
   // PeerRouter::Route); nullopt without a router. When it is this one, a
@@ -155,6 +200,9 @@ class DatapoolService final : public v1::Datapool::Service {
                                            CallRecord& record);
   // Enters admission when `record` deferred it (several replicas).
   absl::Status AdmitHere(grpc::ServerContext& context, CallRecord& record);
+  // Leaves the admission AdmitHere entered, before the call goes on
+  // elsewhere (its images embedded here, the rest forwarded).
+  void LeaveAdmission(CallRecord& record);
   // Admission of one heavy call: waits for a slot, RESOURCE_EXHAUSTED with
   // a retry hint when the queue is full.
   absl::Status EnterAdmission(grpc::ServerContext& context);
@@ -163,8 +211,10 @@ class DatapoolService final : public v1::Datapool::Service {
                             v1::ListPoolsResponse* response) const;
 
   // The model Embed uses: the default (`pool` empty), or pool `pool`'s
-  // (NotFound when there is no such pool; PoolManager::ModelFor).
-  absl::StatusOr<std::shared_ptr<Embedder>> EmbedModel(absl::string_view pool);
+  // (NotFound when there is no such pool; PoolManager::ModelFor, or
+  // ModelFromFolder when `from_folder`: another replica owns the pool).
+  absl::StatusOr<std::shared_ptr<Embedder>> EmbedModel(absl::string_view pool,
+                                                       bool from_folder);
 
   // Runs one call: authorization, readiness, admission (heavy calls),
   // `body`, then the metrics and the log line; converts its status.

@@ -77,6 +77,12 @@ absl::Status DatapoolService::AdmitHere(grpc::ServerContext& context,
   return absl::OkStatus();
 }
 
+void DatapoolService::LeaveAdmission(CallRecord& record) {
+  if (!record.admitted) return;
+  admission_.Leave();
+  record.admitted = false;
+}
+
 absl::StatusOr<std::optional<int>> DatapoolService::Route(
     grpc::ServerContext& context, absl::string_view pool, CallRecord& record) {
   if (options_.router == nullptr) return std::nullopt;
