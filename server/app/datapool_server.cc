@@ -14,7 +14,6 @@
 #include "server/app/listen_address.h"
 #include "server/app/model_library.h"
 #include "server/backends/faiss/faiss_index.h"
-#include "server/cluster/rendezvous.h"
 #ifdef DATAPOOL_CUDA
 #include "server/backends/cuda/kcenter_cuda.h"
 #endif
@@ -100,6 +99,14 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   service.ready = [server = s.get()] { return server->ready_.load(); };
   RETURN_IF_ERROR(s->OpenPeers(options));
   service.router = s->router_.get();
+  if (options.cluster.clustered()) {
+    // A pool is this replica's while it is the owner among the replicas
+    // that are up; only then is it served here.
+    s->manager_->ServeOnlyOwned(
+        [router = s->router_.get()](absl::string_view pool) {
+          return router->membership().Owner(pool) == router->self();
+        });
+  }
   s->service_ =
       std::make_unique<DatapoolService>(s->manager_.get(), images, service);
   ShardService::Options shards = ShardOptions(options, s->auth_.get());
@@ -110,11 +117,12 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   RETURN_IF_ERROR(s->Serve(options, credentials));
   absl::Status loaded = s->StartGateway(options);
   if (loaded.ok()) {
-    // Several replicas: only the pools this one owns are locked and loaded.
+    // Several replicas: only the pools this one owns are locked and loaded
+    // (every replica counts as up until seen down).
     std::function<bool(absl::string_view)> owns;
     if (options.cluster.clustered()) {
-      owns = [cluster = options.cluster](absl::string_view pool) {
-        return PoolOwner(pool, cluster.replicas()) == cluster.replica_index;
+      owns = [router = s->router_.get()](absl::string_view pool) {
+        return router->membership().Owner(pool) == router->self();
       };
     }
     loaded = s->manager_->LoadPools(owns);
@@ -127,14 +135,21 @@ absl::StatusOr<std::unique_ptr<DatapoolServer>> DatapoolServer::Start(
   s->ready_.store(true);
   s->server_->GetHealthCheckService()->SetServingStatus(true);
   // After the line above, which sets every service named so far.
+  // Probed often enough to see a replica down within about
+  // --peer-down-after-s; after each round, the pools that moved away are
+  // let go of (after the write in progress on each).
+  const absl::Duration period = std::clamp(
+      options.peer_down_after / 4, absl::Milliseconds(100), absl::Seconds(2));
   s->peer_health_ = std::make_unique<PeerHealth>(
-      s->router_.get(), s->server_->GetHealthCheckService(), absl::Seconds(2));
+      s->router_.get(), s->server_->GetHealthCheckService(), period,
+      [manager = s->manager_.get()] { manager->ReleaseUnowned(); });
   return s;
 }
 
 absl::Status DatapoolServer::OpenPeers(const Options& options) {
   PeerRouter::Options peers;
   peers.cluster = options.cluster;
+  peers.down_after = options.peer_down_after;
   // Forwarded calls carry what the caller sent; the owner applies its
   // limits.
   peers.channel_args.SetMaxReceiveMessageSize(-1);

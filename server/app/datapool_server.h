@@ -125,6 +125,9 @@ class DatapoolServer {
     // roots), and the name they carry (empty: their address's host).
     std::string peer_tls_ca_file;
     std::string peer_tls_server_name;
+    // How long a replica must be unreachable before its pools move to the
+    // others (Membership). Default 10 s.
+    absl::Duration peer_down_after = absl::Seconds(10);
 
     // One line per call at kInfo and above; null: no log lines.
     std::function<void(LogLevel, const std::string&)> log;

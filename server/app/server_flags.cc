@@ -41,6 +41,7 @@ ServerFlags DefaultServerFlags() {
   f.keep_reports = "100";
   f.metrics_listen = "127.0.0.1:9464";
   f.shutdown_grace_s = "30";
+  f.peer_down_after_s = "10";
   f.log_level = "info";
   return f;
 }
@@ -144,6 +145,10 @@ void RegisterClusterFlags(ServerFlags* f, ArgParser* p) {
   p->AddString("peer-tls-server-name", &f->peer_tls_server_name,
                "name the peers' certificates carry, when not their "
                "address's host");
+  p->AddString("peer-down-after-s", &f->peer_down_after_s,
+               "seconds a replica must be unreachable before its pools "
+               "move to the others (each loads them from --shared-dir); "
+               "they move back when it is reached again");
 }
 
 }  // namespace
@@ -295,6 +300,9 @@ absl::StatusOr<DatapoolServer::Options> ServerOptions(
   ASSIGN_OR_RETURN(o.cluster, ClusterConfig::Parse(f.cluster, host_name));
   o.peer_tls_ca_file = f.peer_tls_ca;
   o.peer_tls_server_name = f.peer_tls_server_name;
+  ASSIGN_OR_RETURN(const int down_after_s,
+                   IntFlag("peer-down-after-s", f.peer_down_after_s, 1, 3600));
+  o.peer_down_after = absl::Seconds(down_after_s);
   o.listen = f.listen;
   RETURN_IF_ERROR(SetLimits(f, &o));
   RETURN_IF_ERROR(SetStorage(f, default_max_pools, &o));

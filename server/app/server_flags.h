@@ -55,6 +55,7 @@ struct ServerFlags {
   ClusterFlags cluster;
   std::string peer_tls_ca;
   std::string peer_tls_server_name;
+  std::string peer_down_after_s;
   bool help = false;
 };
 

@@ -13,11 +13,16 @@ uint64_t RendezvousWeight(absl::string_view pool, int replica) {
 }
 
 int PoolOwner(absl::string_view pool, int replicas) {
-  int owner = 0;
-  uint64_t best = RendezvousWeight(pool, 0);
-  for (int r = 1; r < replicas; ++r) {
+  return PoolOwnerAmong(pool, std::vector<bool>(replicas, true));
+}
+
+int PoolOwnerAmong(absl::string_view pool, const std::vector<bool>& live) {
+  int owner = -1;
+  uint64_t best = 0;
+  for (int r = 0; r < static_cast<int>(live.size()); ++r) {
+    if (!live[r]) continue;
     const uint64_t w = RendezvousWeight(pool, r);
-    if (w > best) {
+    if (owner < 0 || w > best) {
       best = w;
       owner = r;
     }

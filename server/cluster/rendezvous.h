@@ -8,6 +8,7 @@
 #define DATAPOOL_SERVER_CLUSTER_RENDEZVOUS_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -21,6 +22,11 @@ uint64_t RendezvousWeight(absl::string_view pool, int replica);
 // The owner of `pool` among ordinals [0, replicas); replicas >= 1. Ties
 // (which XXH3 makes vanishingly rare) go to the lower ordinal.
 int PoolOwner(absl::string_view pool, int replicas);
+
+// The owner of `pool` among the replicas r with live[r] true (the highest
+// weight among them): while a replica is down only its pools move, each to
+// the replica it would go to were that one removed. -1 when none is live.
+int PoolOwnerAmong(absl::string_view pool, const std::vector<bool>& live);
 
 }  // namespace datapool
 

@@ -174,6 +174,7 @@ absl::StatusOr<std::vector<std::string>> PoolManager::SampleNames(
 std::vector<PoolInfo> PoolManager::ListPools() const {
   std::vector<PoolInfo> infos;
   for (const auto& [name, entry] : registry_.Sorted()) {
+    if (!registry_.Serves(name, *entry)) continue;
     if (absl::Status damage = entry->Damage(); !damage.ok()) {
       infos.push_back(registry_.DamagedInfo(name, damage));
     } else if (auto snapshot = entry->Current()) {
@@ -208,7 +209,7 @@ absl::StatusOr<std::vector<PoolManager::VersionInfo>> PoolManager::ListHistory(
 absl::StatusOr<PoolInfo> PoolManager::RestoreVersion(absl::string_view name,
                                                      uint64_t version) {
   RETURN_IF_ERROR(ValidatePoolName(name));
-  std::shared_ptr<PoolEntry> entry = registry_.Find(name);
+  ASSIGN_OR_RETURN(std::shared_ptr<PoolEntry> entry, registry_.Held(name));
   if (entry == nullptr) return PoolNotFoundError(name);
   absl::MutexLock write_lock(&entry->write_mu);
   if (absl::Status damage = entry->Damage(); !damage.ok()) {
@@ -323,7 +324,7 @@ absl::StatusOr<StoredReport> PoolManager::GetReport(absl::string_view name,
 
 absl::StatusOr<PoolInfo> PoolManager::DeletePool(absl::string_view name) {
   RETURN_IF_ERROR(ValidatePoolName(name));
-  std::shared_ptr<PoolEntry> entry = registry_.Find(name);
+  ASSIGN_OR_RETURN(std::shared_ptr<PoolEntry> entry, registry_.Held(name));
   if (entry == nullptr) return PoolNotFoundError(name);
   absl::MutexLock write_lock(&entry->write_mu);
   PoolInfo info;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -96,6 +97,18 @@ class PoolManager {
   // pools loaded.
   static absl::StatusOr<std::unique_ptr<PoolManager>> Open(
       const Options& options);
+  // Several replicas share the folder: a pool is served only while this
+  // process holds it and `owns` (which may change answer) accepts it
+  // (PoolRegistry::ServeOnlyOwned). Call before LoadPools.
+  void ServeOnlyOwned(std::function<bool(absl::string_view)> owns) {
+    registry_.ServeOnlyOwned(std::move(owns));
+  }
+  // Takes over every pool that is this replica's (before ListPools, which
+  // must not be short): a pool still held elsewhere is FailedPrecondition
+  // with kPoolLockedPayload.
+  absl::Status HoldAllOwned() const { return registry_.HoldAllOwned(); }
+  // Lets go of the pools that are no longer this replica's; how many.
+  size_t ReleaseUnowned() { return registry_.ReleaseUnowned(); }
   // `owns`: only the pools it accepts (PoolRegistry::LoadAll); null: all.
   absl::Status LoadPools(
       const std::function<bool(absl::string_view)>& owns = nullptr);

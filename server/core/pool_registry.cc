@@ -22,6 +22,18 @@ absl::Status PoolDamage(absl::string_view name, const absl::Status& load) {
       "files aside yourself and restart; or delete it"));
 }
 
+// A pool this replica may not serve (yet): another process holds it, or it
+// is another replica's now. Said as a hand-off (kPoolLockedPayload), which
+// the service answers UNAVAILABLE with a retry hint.
+absl::Status PoolMovedError(absl::string_view name) {
+  absl::Status moved = absl::FailedPreconditionError(
+      absl::StrCat("pool '", name,
+                   "' is changing hands between replicas (one was lost or "
+                   "is back)"));
+  moved.SetPayload(kPoolLockedPayload, absl::Cord(name));
+  return moved;
+}
+
 }  // namespace
 
 absl::Status PoolRegistry::LoadAll(
@@ -39,7 +51,7 @@ absl::Status PoolRegistry::LoadAll(
 }
 
 std::shared_ptr<PoolEntry> PoolRegistry::LoadOne(const std::string& name,
-                                                 size_t* held) {
+                                                 size_t* held) const {
   auto entry = std::make_shared<PoolEntry>();
   // Not OK: the pool is listed with this problem and refuses calls; one
   // such pool neither stops the server nor is written over.
@@ -88,9 +100,74 @@ std::shared_ptr<PoolEntry> PoolRegistry::LoadOne(const std::string& name,
   }
   if (lock != nullptr) {
     absl::MutexLock write_lock(&entry->write_mu);
-    entry->lock = std::move(lock);
+    entry->SetLock(std::move(lock));
   }
   return entry;
+}
+
+void PoolRegistry::ServeOnlyOwned(std::function<bool(absl::string_view)> owns) {
+  owns_ = std::move(owns);
+}
+
+absl::StatusOr<std::shared_ptr<PoolEntry>> PoolRegistry::Held(
+    absl::string_view name) const {
+  while (true) {
+    std::shared_ptr<PoolEntry> entry = Find(name);
+    if (!owns_) return entry;
+    if (!owns_(name)) return PoolMovedError(name);
+    if (entry != nullptr && entry->held.load(std::memory_order_acquire)) {
+      return entry;
+    }
+    if (entry == nullptr) {
+      absl::MutexLock adopting(&adopt_mu_);
+      entry = Find(name);
+      if (entry == nullptr) {
+        if (!store_.HasPool(name)) return nullptr;
+        size_t count;
+        {
+          absl::MutexLock map_lock(&mu_);
+          count = pools_.size();
+        }
+        entry = LoadOne(std::string(name), &count);
+        // Null: its previous owner is between the renames of a commit.
+        if (entry == nullptr) return PoolMovedError(name);
+        absl::MutexLock map_lock(&mu_);
+        pools_.emplace(name, entry);
+      }
+    }
+    absl::MutexLock write_lock(&entry->write_mu);
+    if (entry->released) continue;  // let go of meanwhile: look again
+    if (entry->lock == nullptr && !entry->deleted && entry->Damage().ok()) {
+      RETURN_IF_ERROR(EnsureOwned(name, *entry));
+    }
+    return entry;
+  }
+}
+
+absl::Status PoolRegistry::HoldAllOwned() const {
+  if (!owns_) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<std::string> names, store_.ListPoolNames());
+  for (const std::string& name : names) {
+    if (owns_(name)) RETURN_IF_ERROR(Held(name).status());
+  }
+  return absl::OkStatus();
+}
+
+size_t PoolRegistry::ReleaseUnowned() {
+  if (!owns_) return 0;
+  size_t released = 0;
+  for (const auto& [name, entry] : Sorted()) {
+    if (owns_(name)) continue;
+    absl::MutexLock write_lock(&entry->write_mu);
+    if (entry->released || entry->deleted) continue;
+    entry->released = true;
+    entry->SetLock(nullptr);
+    absl::MutexLock map_lock(&mu_);
+    auto it = pools_.find(name);
+    if (it != pools_.end() && it->second == entry) pools_.erase(it);
+    ++released;
+  }
+  return released;
 }
 
 std::shared_ptr<PoolEntry> PoolRegistry::Find(absl::string_view name) const {
@@ -128,7 +205,7 @@ absl::StatusOr<std::shared_ptr<const PoolSnapshot>> PoolRegistry::Readable(
 
 absl::StatusOr<std::shared_ptr<const PoolSnapshot>> PoolRegistry::CurrentOrNull(
     absl::string_view name) const {
-  std::shared_ptr<PoolEntry> entry = Find(name);
+  ASSIGN_OR_RETURN(std::shared_ptr<PoolEntry> entry, Held(name));
   if (entry == nullptr) return nullptr;
   RETURN_IF_ERROR(entry->Damage());
   return entry->Current();
@@ -150,15 +227,15 @@ absl::Status PoolRegistry::Write(absl::string_view name, bool create,
                                  const absl::Status& if_missing,
                                  const WriteFn& write) {
   while (true) {
-    std::shared_ptr<PoolEntry> entry;
+    ASSIGN_OR_RETURN(std::shared_ptr<PoolEntry> entry, Held(name));
     if (create) {
       ASSIGN_OR_RETURN(entry, FindOrAdd(name));
     } else {
-      entry = Find(name);
       if (entry == nullptr) return if_missing;
       RETURN_IF_ERROR(entry->Damage());
     }
     absl::MutexLock write_lock(&entry->write_mu);
+    if (entry->released) continue;  // moved meanwhile: Held says where
     if (entry->deleted) {
       if (create) continue;  // deleted meanwhile: a new pool
       return if_missing;
@@ -171,14 +248,17 @@ absl::Status PoolRegistry::Write(absl::string_view name, bool create,
 }
 
 absl::Status PoolRegistry::EnsureOwned(absl::string_view name,
-                                       PoolEntry& entry) {
+                                       PoolEntry& entry) const {
+  if (entry.released) return PoolMovedError(name);
   if (entry.lock != nullptr) return absl::OkStatus();
-  ASSIGN_OR_RETURN(entry.lock, PoolLock::Acquire(store_.PoolDir(name)));
+  ASSIGN_OR_RETURN(std::unique_ptr<PoolLock> lock,
+                   PoolLock::Acquire(store_.PoolDir(name)));
+  entry.SetLock(std::move(lock));
   // Taken over (or new): what is on disk now is the pool.
   absl::StatusOr<StoredPool> stored = store_.Load(name);
   if (absl::IsNotFound(stored.status())) return absl::OkStatus();  // new
   if (!stored.ok()) {
-    entry.lock = nullptr;
+    entry.SetLock(nullptr);
     return stored.status();
   }
   entry.Publish(Snapshot(std::move(stored->meta), std::move(stored->table)));
@@ -195,14 +275,17 @@ absl::StatusOr<std::shared_ptr<const PoolSnapshot>> PoolRegistry::Owned(
 }
 
 absl::Status PoolRegistry::Lock(absl::string_view name, PoolEntry& entry) {
+  if (entry.released) return PoolMovedError(name);
   if (entry.lock != nullptr) return absl::OkStatus();
-  ASSIGN_OR_RETURN(entry.lock, PoolLock::Acquire(store_.PoolDir(name)));
+  ASSIGN_OR_RETURN(std::unique_ptr<PoolLock> lock,
+                   PoolLock::Acquire(store_.PoolDir(name)));
+  entry.SetLock(std::move(lock));
   return absl::OkStatus();
 }
 
 void PoolRegistry::Remove(absl::string_view name, PoolEntry& entry) {
   entry.deleted = true;
-  entry.lock = nullptr;
+  entry.SetLock(nullptr);
   absl::MutexLock lock(&mu_);
   pools_.erase(name);
 }

@@ -6,6 +6,7 @@
 #ifndef DATAPOOL_SERVER_CORE_POOL_REGISTRY_H_
 #define DATAPOOL_SERVER_CORE_POOL_REGISTRY_H_
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -43,9 +44,16 @@ struct PoolEntry {
   // Held for the whole of a committing selection, merge, restore or delete.
   absl::Mutex write_mu;
   bool deleted ABSL_GUARDED_BY(write_mu) = false;
+  // Let go of (PoolRegistry::ReleaseUnowned): another replica owns the
+  // pool now; a call that found the entry before looks it up again.
+  bool released ABSL_GUARDED_BY(write_mu) = false;
   // Ownership of the folder among server processes; null while another
-  // process owns it (writes are refused until it can be taken over).
+  // process owns it (writes are refused until it can be taken over). Set
+  // through SetLock.
   std::unique_ptr<PoolLock> lock ABSL_GUARDED_BY(write_mu);
+  // Whether `lock` is held, readable without write_mu (which a commit
+  // holds for seconds).
+  std::atomic<bool> held{false};
   mutable absl::Mutex mu;
   // Null until the first commit of a new pool, and for a damaged one.
   std::shared_ptr<const PoolSnapshot> snapshot ABSL_GUARDED_BY(mu);
@@ -65,6 +73,11 @@ struct PoolEntry {
   void Publish(std::shared_ptr<const PoolSnapshot> next) {
     absl::MutexLock l(&mu);
     snapshot = std::move(next);
+  }
+  void SetLock(std::unique_ptr<PoolLock> next)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu) {
+    lock = std::move(next);
+    held.store(lock != nullptr, std::memory_order_release);
   }
 };
 
@@ -87,8 +100,36 @@ class PoolRegistry {
   absl::Status LoadAll(
       const std::function<bool(absl::string_view)>& owns = nullptr);
 
-  // The pool's entry, or null.
+  // Several replicas share the folder, and `owns` says (at each moment)
+  // which pools are this one's. From then on a pool is served, read or
+  // written, only while this process holds its lock — never a copy that
+  // another replica may be changing — and a pool that `owns` accepts is
+  // taken over (locked and loaded from disk) when first used. Call once,
+  // before the server takes calls.
+  void ServeOnlyOwned(std::function<bool(absl::string_view)> owns);
+
+  // The pool's entry, or null. With ServeOnlyOwned prefer Held.
   std::shared_ptr<PoolEntry> Find(absl::string_view name) const;
+  // Find; with ServeOnlyOwned, the entry only once this process holds the
+  // pool (taking it over now if it must): null for a pool not on disk,
+  // FailedPrecondition with kPoolLockedPayload (a pool in hand-off) while
+  // another process holds it or when it is no longer this replica's.
+  // Taking a pool over fills a cache; hence const.
+  absl::StatusOr<std::shared_ptr<PoolEntry>> Held(absl::string_view name) const;
+  // With ServeOnlyOwned: takes over every pool on disk that is this
+  // replica's (before a list that must not be short); the first failure.
+  absl::Status HoldAllOwned() const;
+  // With ServeOnlyOwned: lets go of every pool that is no longer this
+  // replica's (each after the write in progress on it), so that its new
+  // owner can take it over. How many.
+  size_t ReleaseUnowned();
+  // Whether `entry` (of pool `name`) is one this replica serves now: always
+  // for one server; with ServeOnlyOwned, while it is this replica's and
+  // held.
+  bool Serves(absl::string_view name, const PoolEntry& entry) const {
+    return !owns_ || (owns_(name) && entry.held.load());
+  }
+
   // The current snapshot of an existing pool: NotFound for a missing pool
   // (or one with no version yet), the damage of a damaged one.
   absl::StatusOr<std::shared_ptr<const PoolSnapshot>> Readable(
@@ -117,7 +158,7 @@ class PoolRegistry {
   // Makes this process the pool's owner before a write: takes its lock if
   // not held yet and then reloads it from disk (the previous owner may
   // have committed since). FailedPrecondition naming the owner otherwise.
-  absl::Status EnsureOwned(absl::string_view name, PoolEntry& entry)
+  absl::Status EnsureOwned(absl::string_view name, PoolEntry& entry) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.write_mu);
   // EnsureOwned, then the current snapshot; NotFound when the pool was
   // deleted or has no version.
@@ -152,15 +193,21 @@ class PoolRegistry {
   // would make more than max_pools pools; the damage of a damaged one.
   absl::StatusOr<std::shared_ptr<PoolEntry>> FindOrAdd(absl::string_view name);
   // Loads one pool found at start; `held` counts pools loaded so far.
-  std::shared_ptr<PoolEntry> LoadOne(const std::string& name, size_t* held);
+  std::shared_ptr<PoolEntry> LoadOne(const std::string& name,
+                                     size_t* held) const;
   void ForgetIfUncommitted(absl::string_view name, PoolEntry& entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.write_mu);
 
   PoolStore& store_;
   const VectorIndexFactory factory_;
   const size_t max_pools_;
+  // Set once before calls (ServeOnlyOwned); null: one server.
+  std::function<bool(absl::string_view)> owns_;
+  // One take-over at a time (a pool is loaded once).
+  mutable absl::Mutex adopt_mu_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<PoolEntry>> pools_
+  // Mutable: Held fills it.
+  mutable absl::flat_hash_map<std::string, std::shared_ptr<PoolEntry>> pools_
       ABSL_GUARDED_BY(mu_);
 };
 

@@ -76,14 +76,19 @@ absl::StatusOr<std::vector<std::string>> PoolStore::ListPoolNames() const {
       continue;
     }
     if (!ValidatePoolName(name).ok() || !entry.is_directory(ec)) continue;
-    if (fs::exists(entry.path() / kCsvFileName, ec) ||
-        fs::exists(entry.path() / kMetadataFileName, ec) ||
-        fs::is_directory(entry.path() / kHistoryDirName, ec)) {
-      names.push_back(name);
-    }
+    if (HasPool(name)) names.push_back(name);
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+bool PoolStore::HasPool(absl::string_view name) const {
+  if (!ValidatePoolName(name).ok()) return false;
+  std::error_code ec;
+  const fs::path dir = PoolDir(name);
+  return fs::exists(dir / kCsvFileName, ec) ||
+         fs::exists(dir / kMetadataFileName, ec) ||
+         fs::is_directory(dir / kHistoryDirName, ec);
 }
 
 namespace {

@@ -72,6 +72,8 @@ class PoolStore {
   // still a pool, to be served as damaged, never recreated over), sorted.
   // Removes leftovers of interrupted deletes.
   absl::StatusOr<std::vector<std::string>> ListPoolNames() const;
+  // Whether pool `name` has files (what ListPoolNames lists).
+  bool HasPool(absl::string_view name) const;
 
   // Loads a pool. NotFound when it has no CSV; DataLoss when the CSV and
   // metadata disagree beyond repair. Finishes a commit that a crash

@@ -257,6 +257,9 @@ grpc::Status DatapoolService::ListPools(grpc::ServerContext* context,
                                         const v1::ListPoolsRequest*,
                                         v1::ListPoolsResponse* response) {
   return Handle("ListPools", *context, false, [&](CallRecord&) {
+    // Several replicas: the pools that became this one's are taken over
+    // first (a hand-off still under way makes the list UNAVAILABLE).
+    RETURN_IF_ERROR(manager_.HoldAllOwned());
     for (const PoolInfo& info : manager_.ListPools()) {
       ToProto(info, response->add_pools());
     }

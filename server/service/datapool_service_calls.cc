@@ -100,7 +100,8 @@ absl::Status DatapoolService::AddPeerPools(
     return absl::OkStatus();
   }
   for (int r = 0; r < router->cluster().replicas(); ++r) {
-    if (r == router->self()) continue;
+    // A replica that is down has no pools: the others took them over.
+    if (r == router->self() || !router->membership().IsLive(r)) continue;
     v1::ListPoolsResponse theirs;
     // A replica that does not answer makes the list UNAVAILABLE, never
     // short.

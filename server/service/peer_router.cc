@@ -8,7 +8,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/cluster/rendezvous.h"
 
 namespace datapool {
 namespace {
@@ -25,7 +24,11 @@ std::string MetadataValue(
 
 }  // namespace
 
-PeerRouter::PeerRouter(Options options) : options_(std::move(options)) {
+PeerRouter::PeerRouter(Options options)
+    : options_(std::move(options)),
+      membership_(std::make_unique<Membership>(options_.cluster.replicas(),
+                                               options_.cluster.replica_index,
+                                               options_.down_after)) {
   const ClusterConfig& cluster = options_.cluster;
   channels_.resize(cluster.replicas());
   stubs_.resize(cluster.replicas());
@@ -45,7 +48,7 @@ PeerRouter::PeerRouter(Options options) : options_(std::move(options)) {
 std::optional<int> PeerRouter::OtherOwner(absl::string_view pool) const {
   const ClusterConfig& cluster = options_.cluster;
   if (!cluster.clustered()) return std::nullopt;
-  const int owner = PoolOwner(pool, cluster.replicas());
+  const int owner = membership_->Owner(pool);
   if (owner == cluster.replica_index) return std::nullopt;
   return owner;
 }
@@ -76,7 +79,7 @@ absl::StatusOr<std::optional<int>> PeerRouter::Route(
     grpc::ServerContext& context, absl::string_view pool) const {
   const ClusterConfig& cluster = options_.cluster;
   if (!cluster.clustered()) return std::nullopt;
-  const int owner = PoolOwner(pool, cluster.replicas());
+  const int owner = membership_->Owner(pool);
   if (owner == cluster.replica_index) return std::nullopt;
   if (IsForwarded(context)) {
     context.AddTrailingMetadata(kRetryHint, "1000");
@@ -86,7 +89,8 @@ absl::StatusOr<std::optional<int>> PeerRouter::Route(
         MetadataValue(context.client_metadata(), kForwardedHeader),
         ", but replica ", owner, " of ", cluster.replicas(),
         " owns it here: the replicas disagree on --replicas (a scale "
-        "change in progress?); a call is never forwarded twice; retry "
+        "change in progress?) or on which replicas are up (one was just "
+        "lost or is back); a call is never forwarded twice; retry "
         "shortly"));
   }
   return owner;

@@ -1,7 +1,8 @@
-// PeerRouter: which replica answers for a pool, and the gRPC channels to
-// the others. A call for a pool this replica does not own goes to the
-// owner (forwarding.h) with the caller's deadline, cancellation and token,
-// and a marker header so that it is never forwarded twice.
+// PeerRouter: which replica answers for a pool (rendezvous hashing over the
+// replicas that are up, Membership), and the gRPC channels to the others. A
+// call for a pool this replica does not own goes to the owner (forwarding.h)
+// with the caller's deadline, cancellation and token, and a marker header so
+// that it is never forwarded twice.
 #ifndef DATAPOOL_SERVER_SERVICE_PEER_ROUTER_H_
 #define DATAPOOL_SERVER_SERVICE_PEER_ROUTER_H_
 
@@ -17,6 +18,7 @@
 #include "absl/time/time.h"
 #include "datapool/v1/datapool.grpc.pb.h"
 #include "server/cluster/cluster_config.h"
+#include "server/cluster/membership.h"
 
 namespace datapool {
 
@@ -30,7 +32,8 @@ inline constexpr char kForwardedHeader[] = "x-datapool-forwarded";
 inline constexpr char kForwardedDeadlineHeader[] =
     "x-datapool-deadline-unix-ms";
 
-// Thread-safe (immutable after construction; gRPC stubs are thread-safe).
+// Thread-safe (immutable after construction but for the membership, which is
+// thread-safe; gRPC stubs are thread-safe).
 class PeerRouter {
  public:
   struct Options {
@@ -43,22 +46,28 @@ class PeerRouter {
     grpc::ChannelArguments channel_args;
     // How long a call waits for an unconnected owner. Default 5 s.
     absl::Duration connect_timeout = absl::Seconds(5);
+    // How long a replica must be unreachable before its pools move to
+    // the others (Membership).
+    absl::Duration down_after = absl::Seconds(10);
   };
 
   explicit PeerRouter(Options options);
 
   const ClusterConfig& cluster() const { return options_.cluster; }
   int self() const { return options_.cluster.replica_index; }
+  // Which replicas are up, as this one sees them (fed by PeerHealth).
+  Membership& membership() const { return *membership_; }
 
   // The replica that must answer for `pool` when it is not this one:
   // nullopt to answer here (one replica, or this one owns the pool).
   // Unavailable (with a retry hint added to `context`) when the call was
   // already forwarded to this replica by another that thought this one
   // owns it (the replicas disagree about their number, as during a
-  // rollout): a call is never forwarded twice.
+  // rollout, or about which are up): a call is never forwarded twice.
   absl::StatusOr<std::optional<int>> Route(grpc::ServerContext& context,
                                            absl::string_view pool) const;
-  // The owner of `pool`, when it is another replica (no call involved).
+  // The owner of `pool` now, when it is another replica (no call
+  // involved).
   std::optional<int> OtherOwner(absl::string_view pool) const;
   // Whether the call came from another replica.
   static bool IsForwarded(const grpc::ServerContext& context);
@@ -92,6 +101,7 @@ class PeerRouter {
 
  private:
   const Options options_;
+  const std::unique_ptr<Membership> membership_;
   // One per replica; null for this one.
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<v1::Datapool::Stub>> stubs_;

@@ -4,8 +4,9 @@ name), any replica answers for any pool by forwarding to the owner (with
 the caller's deadline and token; a wrong token never leaves the first
 replica), ListPools and health aggregate, a scale change moves only the
 pools whose owner changed, a killed owner's pools answer UNAVAILABLE
-with a retry hint (never a wrong answer) until it is back, with every
-acknowledged selection on disk once, a pool still locked by its previous
+with a retry hint (never a wrong answer) until they move to a replica
+that is up, and back when the owner returns, with every acknowledged
+selection on disk once, a pool still locked by its previous
 owner answers UNAVAILABLE until that one lets go, a forwarded call holds
 no admission slot on the replica forwarding it, and replicas that disagree
 on their number never forward a call twice.
@@ -315,8 +316,15 @@ class ReplicasTest(unittest.TestCase):
             self.assertEqual((info.version, info.size), (2, 4), pool)
 
     def test_owner_killed_during_commits(self):
+        """kill -9 of a pool's owner while commits run through another
+        replica: the calls get UNAVAILABLE with a retry hint for a moment,
+        then the pool moves to a replica that is up (after
+        --peer-down-after-s) and the commits go on there; when the owner is
+        back the pool moves back to it. Every acknowledged selection is on
+        disk, once, and the versions only rise."""
         ports = free_ports(3)
-        self.start_all(ports)
+        fast = ["--peer-down-after-s", "1"]
+        self.start_all(ports, fast)
         for pool in POOLS[:6]:
             self.select(0, pool, pool)
         owners = {pool: self.owner(pool) for pool in POOLS[:6]}
@@ -347,30 +355,47 @@ class ReplicasTest(unittest.TestCase):
                 if len(acknowledged) >= 5:
                     enough.set()
 
+        def held_by(index):
+            with open(os.path.join(self.shared, pool, "datapool.lock")) as f:
+                return "pid %d" % self.servers[index].proc.pid in f.read()
+
         worker = threading.Thread(target=commits)
         worker.start()
         try:
             self.assertTrue(enough.wait(TIMEOUT_S))
             self.servers[victim].crash()
-            wait_until(lambda: len(codes) >= 3, "calls refused after the kill")
+            at_kill = len(acknowledged)
+            # The pool moves to a replica that is up; commits go on there
+            # while its owner is still dead.
+            wait_until(lambda: len(acknowledged) >= at_kill + 3,
+                       "commits on the pool's new owner")
+            self.assertNotEqual(self.owner(pool), victim)
             with grpc.insecure_channel(self.servers[0].address) as channel:
-                wait_until(lambda: health_check(
-                    channel, "replica-%d" % victim) == NOT_SERVING,
-                    "replica-%d NOT_SERVING" % victim)
-                # ListPools would be short: refused instead.
-                with self.assertRaises(grpc.RpcError) as short:
-                    self.stub(0).ListPools(self.pb2.ListPoolsRequest(),
-                                           timeout=TIMEOUT_S)
-                self.assertEqual(short.exception.code(),
-                                 grpc.StatusCode.UNAVAILABLE)
-                # Back (a StatefulSet restarts the pod): it takes its pools.
-                before_restart = len(acknowledged)
-                self.start(victim, ports)
-                wait_until(lambda: len(acknowledged) >= before_restart + 3,
-                           "commits after the restart")
+                self.assertEqual(
+                    health_check(channel, "replica-%d" % victim),
+                    NOT_SERVING)
+            # Every pool is listed, the dead replica's by the others.
+            self.assertEqual(
+                self.names(self.stub(0).ListPools(self.pb2.ListPoolsRequest(),
+                                                  timeout=TIMEOUT_S)),
+                POOLS[:6])
+            # Only the dead replica's pools moved (listing them took each
+            # over on its new owner).
+            for p in POOLS[:6]:
+                if owners[p] == victim:
+                    self.assertNotEqual(self.owner(p), victim, p)
+                else:
+                    self.assertEqual(self.owner(p), owners[p], p)
+            # Back (a StatefulSet restarts the pod): the pool moves back.
+            self.start(victim, ports, fast)
+            before_restart = len(acknowledged)
+            wait_until(lambda: held_by(victim), "the pool back on its owner")
+            wait_until(lambda: len(acknowledged) >= before_restart + 3,
+                       "commits after the restart")
         finally:
             stop.set()
             worker.join()
+        self.assertTrue(codes)
         self.assertEqual(set(codes), {grpc.StatusCode.UNAVAILABLE})
         self.assertTrue(all(h is not None for h in hints), hints)
         self.assertEqual(self.owner(pool), victim)
@@ -435,8 +460,8 @@ class ReplicasTest(unittest.TestCase):
     def test_hand_off_waits_for_the_previous_owner(self):
         """A pool whose new owner finds its lock still held by the previous
         owner (a rollout in progress; here a server started without
-        replicas) answers writes with UNAVAILABLE and a retry hint, not
-        FAILED_PRECONDITION; once that process stops, the owner takes the
+        replicas) answers writes and reads with UNAVAILABLE and a retry
+        hint, not FAILED_PRECONDITION or a stale copy; once that process stops, the owner takes the
         pool over with its last commit."""
         old = RunningServer(self.shared, self.input, ["--model", "none"])
         old.__enter__()
@@ -460,6 +485,12 @@ class ReplicasTest(unittest.TestCase):
         # The previous owner still commits, until it stops.
         self.assertEqual(old_stub.Select(self.request(pools[0], "last"),
                                          timeout=TIMEOUT_S).version, 2)
+        # Reads wait too: never the copy the previous owner is changing.
+        for index in (0, 1):
+            with self.assertRaises(grpc.RpcError) as read:
+                self.pool_info(index, pools[0])
+            self.assertEqual(read.exception.code(),
+                             grpc.StatusCode.UNAVAILABLE)
         old.stop()
         for i, pool in enumerate(pools):
             taken = self.select(1, pool, "taken")
