@@ -366,6 +366,9 @@ class ChartTest(unittest.TestCase, PodChecks):
         (c,) = sts["spec"]["template"]["spec"]["containers"]
         env = env_of(c)
         self.assertEqual(env["DATAPOOL_REPLICAS"], "3")
+        # Large DIVERSITY-only selections sharded over the replicas.
+        self.assertEqual(env["DATAPOOL_SHARD_SELECT_MIN_CANDIDATES"],
+                         "250000")
         self.assertEqual(env["DATAPOOL_PEER_ADDRESS_TEMPLATE"],
                          "dp-datapool-{i}.dp-datapool-headless.default.svc:%d"
                          % GRPC_PORT)
