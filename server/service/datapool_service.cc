@@ -384,33 +384,30 @@ grpc::Status DatapoolService::SetPoolModel(
     grpc::ServerReader<v1::SetPoolModelRequest>* stream,
     v1::SetPoolModelResponse* response) {
   return Handle("SetPoolModel", *context, true, [&](CallRecord& record) {
-    stream->SendInitialMetadata();
-    v1::SetPoolModelRequest message;
-    bool more = stream->Read(&message);
-    if (more) {
-      ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, message.pool(), record));
-      if (owner) {
-        record.pool = message.pool();
-        StreamReader<v1::SetPoolModelRequest,
-                     std::remove_pointer_t<decltype(stream)>>
-            rest(stream);
-        return ForwardClientStream(
-            *options_.router, *context, *owner, message.pool(),
-            &v1::Datapool::Stub::SetPoolModel, message, rest, response);
-      }
-    }
-    RETURN_IF_ERROR(AdmitHere(*context, record));
-    ModelChange change(&manager_, &images_, options_.limits.max_request_bytes);
-    for (; more; more = stream->Read(&message)) {
-      RETURN_IF_ERROR(change.Add(message));
-      record.pool = change.pool();
-    }
-    if (context->IsCancelled()) return Cancelled();
-    RETURN_IF_ERROR(change.Finish(nullptr, response));
-    record.version = static_cast<int64_t>(response->pool().version());
-    record.committed = true;
-    return absl::OkStatus();
+    StreamReader<v1::SetPoolModelRequest,
+                 std::remove_pointer_t<decltype(stream)>>
+        reader(stream);
+    return Routed<v1::SetPoolModelRequest>(
+        *context, record, reader,
+        [](const v1::SetPoolModelRequest& m) { return m.pool(); },
+        [&](int owner, const v1::SetPoolModelRequest& first) {
+          return ForwardClientStream(
+              *options_.router, *context, owner, first.pool(),
+              &v1::Datapool::Stub::SetPoolModel, first, reader, response);
+        },
+        [&](auto& messages) -> absl::Status {
+          ModelChange change(&manager_, &images_,
+                             options_.limits.max_request_bytes);
+          while (const v1::SetPoolModelRequest* message = messages.Next()) {
+            RETURN_IF_ERROR(change.Add(*message));
+            record.pool = change.pool();
+          }
+          if (context->IsCancelled()) return Cancelled();
+          RETURN_IF_ERROR(change.Finish(nullptr, response));
+          record.version = static_cast<int64_t>(response->pool().version());
+          record.committed = true;
+          return absl::OkStatus();
+        });
   });
 }
 
@@ -418,42 +415,41 @@ grpc::Status DatapoolService::Train(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::TrainProgress, v1::TrainRequest>* stream) {
   return Handle("Train", *context, true, [&](CallRecord& record) {
-    stream->SendInitialMetadata();
-    v1::TrainRequest message;
-    bool more = stream->Read(&message);
-    if (more) {
-      ASSIGN_OR_RETURN(std::optional<int> owner,
-                       Route(*context, message.pool(), record));
-      if (owner) {
-        record.pool = message.pool();
-        StreamReader<v1::TrainRequest, std::remove_pointer_t<decltype(stream)>>
-            rest(stream);
-        return ForwardBidi<v1::TrainRequest, v1::TrainProgress>(
-            *options_.router, *context, *owner, message.pool(),
-            &v1::Datapool::Stub::Train, message, rest, stream);
-      }
-    }
-    RETURN_IF_ERROR(AdmitHere(*context, record));
-    ProgressWriter<v1::TrainProgress, std::remove_pointer_t<decltype(stream)>>
-        writer(stream);
-    TrainCall call(&manager_, &images_, options_.trainer, options_.limits);
-    for (; more; more = stream->Read(&message)) {
-      RETURN_IF_ERROR(call.Add(message));
-      record.pool = call.pool();
-      writer.Report("receiving", call.received(), 0);
-    }
-    if (context->IsCancelled()) return Cancelled();
-    v1::TrainProgress last;
-    RETURN_IF_ERROR(call.Finish(
-        [&writer](absl::string_view phase, uint64_t done, uint64_t total,
-                  std::optional<double> loss) {
-          writer.Report(phase, done, total, loss);
+    StreamReader<v1::TrainRequest, std::remove_pointer_t<decltype(stream)>>
+        reader(stream);
+    return Routed<v1::TrainRequest>(
+        *context, record, reader,
+        [](const v1::TrainRequest& m) { return m.pool(); },
+        [&](int owner, const v1::TrainRequest& first) {
+          return ForwardBidi<v1::TrainRequest, v1::TrainProgress>(
+              *options_.router, *context, owner, first.pool(),
+              &v1::Datapool::Stub::Train, first, reader, stream);
         },
-        [context] { return context->IsCancelled(); }, last.mutable_result()));
-    record.version = static_cast<int64_t>(last.result().pool().version());
-    record.committed = true;
-    stream->Write(last);
-    return absl::OkStatus();
+        [&](auto& messages) -> absl::Status {
+          ProgressWriter<v1::TrainProgress,
+                         std::remove_pointer_t<decltype(stream)>>
+              writer(stream);
+          TrainCall call(&manager_, &images_, options_.trainer,
+                         options_.limits);
+          while (const v1::TrainRequest* message = messages.Next()) {
+            RETURN_IF_ERROR(call.Add(*message));
+            record.pool = call.pool();
+            writer.Report("receiving", call.received(), 0);
+          }
+          if (context->IsCancelled()) return Cancelled();
+          v1::TrainProgress last;
+          RETURN_IF_ERROR(call.Finish(
+              [&writer](absl::string_view phase, uint64_t done, uint64_t total,
+                        std::optional<double> loss) {
+                writer.Report(phase, done, total, loss);
+              },
+              [context] { return context->IsCancelled(); },
+              last.mutable_result()));
+          record.version = static_cast<int64_t>(last.result().pool().version());
+          record.committed = true;
+          stream->Write(last);
+          return absl::OkStatus();
+        });
   });
 }
 
