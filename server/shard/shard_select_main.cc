@@ -1,7 +1,8 @@
 // datapool-shard-select: runs one exact sharded greedy k-center selection
 // over datapool-server replicas given explicitly (--peers), as the
 // coordinator, and prints the picks and the per-pick timings as JSON. For
-// the benchmark and the end-to-end test until Select shards by itself.
+// the benchmark and the end-to-end test (Select shards by itself through
+// ReplicaShardProvider, shard_provider.h).
 //
 //   datapool-shard-select --peers=127.0.0.1:50051,127.0.0.1:50052
 //     --candidates=c1m.f32 --n=1000000 --d=32 [--pool=NAME | --pool-path=F]

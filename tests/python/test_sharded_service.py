@@ -6,8 +6,9 @@ other replicas one each over the shard RPC, with the caller's token). Its
 picks, distances, stop reason and committed CSV (latest and history)
 equal one server's alone on the same requests, with and without a pool,
 duplicates and already-pooled rows ineligible, ties included; the
-replicas' metrics show the shards' steps. A replica killed before a
-Select: the owner runs it in process instead, the same picks.
+replicas' metrics show the shards' steps; the same over TLS. A replica
+killed before a Select: the owner runs it in process instead, the same
+picks.
 
 Run: /usr/bin/python3 -m unittest tests/python/test_sharded_service.py
 """
@@ -29,6 +30,7 @@ import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 
 from datapool_testlib import load_stubs  # noqa: E402
+from pki import make_pki  # noqa: E402
 from server_harness import RunningServer, server_binary  # noqa: E402
 from test_replicas import METRICS_LINE, free_ports  # noqa: E402
 from test_sharded_select import D, candidates  # noqa: E402
@@ -45,6 +47,7 @@ class ShardedServiceSelectTest(unittest.TestCase):
         self.pb2, self.rpc = load_stubs()
         tmp = tempfile.TemporaryDirectory(prefix="datapool-sharded-svc-")
         self.addCleanup(tmp.cleanup)
+        self.tmp = tmp.name
         self.shared = os.path.join(tmp.name, "shared")
         self.alone_shared = os.path.join(tmp.name, "alone")
         self.input = os.path.join(tmp.name, "input")
@@ -57,6 +60,7 @@ class ShardedServiceSelectTest(unittest.TestCase):
         self.rng = np.random.default_rng(18)
         self.servers = []
         self.addCleanup(self.stop_all)
+        self.credentials = {}  # server address: channel credentials
 
     def stop_all(self):
         for server in self.servers:
@@ -69,13 +73,13 @@ class ShardedServiceSelectTest(unittest.TestCase):
         self.servers.append(server)
         return server
 
-    def start_replicas(self):
+    def start_replicas(self, extra=()):
         ports = free_ports(3)
         peers = ",".join("127.0.0.1:%d" % p for p in ports)
         return [self.start(self.shared, [
             "--listen", "127.0.0.1:%d" % port, "--replicas", "3",
             "--replica-index", str(i), "--peers", peers,
-            "--shard-select-min-candidates", "100"])
+            "--shard-select-min-candidates", "100"] + list(extra))
             for i, port in enumerate(ports)]
 
     def owner(self, replicas):
@@ -96,7 +100,9 @@ class ShardedServiceSelectTest(unittest.TestCase):
             dimension=D, filenames=["%s%03d" % (prefix, i)
                                     for i in range(len(rows))],
             values=rows.ravel().tolist())
-        channel = grpc.insecure_channel(server.address)
+        creds = self.credentials.get(server.address)
+        channel = (grpc.secure_channel(server.address, creds) if creds
+                   else grpc.insecure_channel(server.address))
         self.addCleanup(channel.close)
         return self.rpc.DatapoolStub(channel).Select(
             self.pb2.SelectRequest(params=params, candidates=block),
@@ -116,7 +122,7 @@ class ShardedServiceSelectTest(unittest.TestCase):
                       "candidates_already_in_pool"):
             self.assertEqual(getattr(got, field), getattr(want, field), field)
 
-    def assert_same_files(self):
+    def assert_same_files(self, history=True):
         """The pool's CSV and its history's, byte for byte."""
         def files(shared):
             out = {}
@@ -133,7 +139,8 @@ class ShardedServiceSelectTest(unittest.TestCase):
             return out
         got, want = files(self.shared), files(self.alone_shared)
         self.assertIn("datapool_latest.csv", want)
-        self.assertGreater(len(want), 1, want.keys())  # history too
+        if history:
+            self.assertGreater(len(want), 1, want.keys())
         self.assertEqual(got, want)
 
     def metric(self, server, name, labels=""):
@@ -184,6 +191,34 @@ class ShardedServiceSelectTest(unittest.TestCase):
             self.select(alone, small, "s", 10, True))
         self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
                                      '{result="sharded"}'), 3)
+
+    def test_over_tls(self):
+        """With TLS the owner reaches the other replicas' shards over TLS,
+        trusting --peer-tls-ca, with the caller's token."""
+        pki = os.path.join(self.tmp, "pki")
+        os.mkdir(pki)
+        make_pki(pki)
+        ca = os.path.join(pki, "ca.pem")
+        replicas = self.start_replicas([
+            "--tls-cert", os.path.join(pki, "server.pem"),
+            "--tls-key", os.path.join(pki, "server.key"),
+            "--peer-tls-ca", ca])
+        with open(ca, "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        for r in replicas:
+            self.credentials[r.address] = creds
+        alone = self.start(self.alone_shared, [])
+        rows = candidates(self.rng)
+        self.assert_same_selection(self.select(replicas[1], rows, "a", 50),
+                                   self.select(alone, rows, "a", 50))
+        self.assert_same_files(history=False)
+        owner = self.owner(replicas)
+        self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
+                                     '{result="sharded"}'), 1)
+        for r in replicas:
+            if r is not owner:
+                self.assertGreaterEqual(
+                    self.metric(r, "datapool_shard_steps_total"), 49)
 
     def test_a_dead_replica_means_the_select_runs_here(self):
         replicas = self.start_replicas()
