@@ -94,6 +94,13 @@ absl::Status FaissFlatIndex::Search(const float* queries, size_t n, size_t k,
                    size(), dimension(), sq_distances, indices);
     });
   }
+  if (k > 1 && n >= kFusedMinQueries && impl_->nearest == Nearest::kFused &&
+      FusedTopKUsable(size(), k)) {
+    return Guard("search", [&] {
+      FusedTopK(queries, n, impl_->index.get_xb(), impl_->norms.data(), size(),
+                dimension(), k, sq_distances, indices);
+    });
+  }
   return Guard("search", [&] {
     impl_->index.search(static_cast<int64_t>(n), queries,
                         static_cast<int64_t>(k), sq_distances, indices);

@@ -1,6 +1,6 @@
 // VectorIndex on FAISS: exact IndexFlatL2 (a contiguous row-major array;
-// batched queries run as BLAS sgemm blocks). Nearest-row searches (k = 1)
-// of many queries run fused (fused_nearest.h) by default.
+// batched queries run as BLAS sgemm blocks). Searches of many queries run
+// fused (fused_nearest.h) by default: k = 1 and, on AVX-512, k > 1.
 #ifndef DATAPOOL_SERVER_BACKENDS_FAISS_FAISS_INDEX_H_
 #define DATAPOOL_SERVER_BACKENDS_FAISS_FAISS_INDEX_H_
 
@@ -20,7 +20,10 @@ class FaissFlatIndex final : public VectorIndex {
   //
   // kFused: k = 1 searches of at least kFusedMinQueries queries run through
   // FusedNearest (no N × P distance blocks; measured in
-  // bench/kcenter_bench.py); kFaiss: every search through FAISS.
+  // bench/kcenter_bench.py), and k > 1 ones through FusedTopK where it is
+  // usable (AVX-512, k <= kFusedTopKMaxK; typicality's k = 51: measured by
+  // `datapool_kcenter_bench typicality-paths`); kFaiss: every search
+  // through FAISS.
   enum class Nearest { kFused, kFaiss };
   static constexpr size_t kFusedMinQueries = 20;  // FAISS's BLAS threshold
   static VectorIndexFactory Factory(Nearest nearest = Nearest::kFused);

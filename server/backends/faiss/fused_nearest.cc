@@ -161,4 +161,16 @@ void FusedNearest(const float* queries, size_t n, const float* rows,
   }
 }
 
+bool FusedTopKUsable(size_t p, size_t k) {
+  return k >= 1 && k <= kFusedTopKMaxK && fused_internal::Avx512Usable(p);
+}
+
+void FusedTopK(const float* queries, size_t n, const float* rows,
+               const float* row_norms, size_t p, size_t d, size_t k,
+               float* sq_distances, int64_t* indices) {
+  if (n == 0 || k == 0) return;
+  fused_internal::TopKAvx512(queries, n, rows, row_norms, p, d, k, sq_distances,
+                             indices);
+}
+
 }  // namespace datapool

@@ -45,6 +45,21 @@ void FusedNearest(const float* queries, size_t n, const float* rows,
                   float* sq_distances, int64_t* indices,
                   const FusedTiles& tiles = FusedTiles());
 
+// The k > 1 search without an N × P matrix: for each of n queries, its k
+// nearest of the p rows, nearest first, at sq_distances[i * k ..] /
+// indices[i * k ..] (n × k each), distances as FusedNearest's; among
+// equal computed values the lower row comes first; where p < k the rest
+// are FAISS's empty results (the largest float, −1). The AVX-512 kernel of
+// FusedNearest with a sorted list of k per query in place of the minimum;
+// only where FusedTopKUsable (elsewhere FAISS's search, whose sgemm is the
+// same work), d >= 1. Query blocks on the OpenMP threads. May throw
+// std::bad_alloc. Thread-safe (pure).
+constexpr size_t kFusedTopKMaxK = 128;
+bool FusedTopKUsable(size_t p, size_t k);
+void FusedTopK(const float* queries, size_t n, const float* rows,
+               const float* row_norms, size_t p, size_t d, size_t k,
+               float* sq_distances, int64_t* indices);
+
 namespace fused_internal {
 // The AVX-512 kernel (fused_nearest_avx512.cc): usable on this CPU for p
 // rows; FusedNearest's contract without `tiles`. `chunk_rows`: rows
@@ -54,6 +69,10 @@ void NearestAvx512(const float* queries, size_t n, const float* rows,
                    const float* row_norms, size_t p, size_t d,
                    float* sq_distances, int64_t* indices,
                    size_t chunk_rows = 0);
+// FusedTopK's kernel (fused_topk_avx512.cc), `chunk_rows` as above.
+void TopKAvx512(const float* queries, size_t n, const float* rows,
+                const float* row_norms, size_t p, size_t d, size_t k,
+                float* sq_distances, int64_t* indices, size_t chunk_rows = 0);
 }  // namespace fused_internal
 
 }  // namespace datapool
