@@ -308,6 +308,11 @@ std::unique_ptr<ReplicaShardProvider> DatapoolServer::MakeShardProvider(
     return std::shared_ptr<grpc::Channel>(std::shared_ptr<grpc::Channel>(),
                                           &router_->Channel(r));
   };
+  // Sliced over the replicas that are up: one seen down is left out (one
+  // that fails anyway makes the selection run here).
+  shard.live = [this](int r) {
+    return router_ != nullptr && router_->membership().IsLive(r);
+  };
   shard.min_candidates = options.shard_select_min_candidates;
   shard.max_message_bytes = static_cast<size_t>(options.max_message_bytes);
   shard.on_finished = [this, log = options.log](const absl::Status& status,

@@ -19,11 +19,23 @@ bool ReplicaShardProvider::Wants(size_t n) const {
 
 absl::StatusOr<std::vector<std::unique_ptr<KCenterShard>>>
 ReplicaShardProvider::Open(const ShardedSelectionInput& in) {
-  const size_t r_count = static_cast<size_t>(options_.replicas);
+  // The replicas taking part: this one and every other not known down.
+  std::vector<int> members;
+  size_t self = 0;
+  for (int r = 0; r < options_.replicas; ++r) {
+    if (r == options_.self) self = members.size();
+    if (r == options_.self || !options_.live || options_.live(r)) {
+      members.push_back(r);
+    }
+  }
+  if (members.size() < 2) {
+    return absl::UnavailableError("no other replica is up");
+  }
+  const size_t slots = members.size();
   const size_t d = in.d;
-  auto lo = [&](size_t r) { return in.n * r / r_count; };
-  std::vector<std::unique_ptr<KCenterShard>> shards(r_count);
-  std::vector<absl::Status> loaded(r_count);
+  auto lo = [&](size_t s) { return in.n * s / slots; };
+  std::vector<std::unique_ptr<KCenterShard>> shards(slots);
+  std::vector<absl::Status> loaded(slots);
   RemoteKCenterShard::Options remote;
   remote.authorization = in.authorization;
   if (in.deadline != absl::InfiniteFuture()) {
@@ -31,13 +43,13 @@ ReplicaShardProvider::Open(const ShardedSelectionInput& in) {
   }
   // The other replicas load their slices at once (each reads the pool).
   std::vector<std::thread> loading;
-  for (size_t r = 0; r < r_count; ++r) {
-    if (static_cast<int>(r) == options_.self) continue;
-    const size_t first = lo(r), count = lo(r + 1) - first;
-    std::shared_ptr<grpc::Channel> channel =
-        options_.channel(static_cast<int>(r));
+  for (size_t s = 0; s < slots; ++s) {
+    if (s == self) continue;
+    const int r = members[s];
+    const size_t first = lo(s), count = lo(s + 1) - first;
+    std::shared_ptr<grpc::Channel> channel = options_.channel(r);
     if (channel == nullptr) {
-      loaded[r] =
+      loaded[s] =
           absl::UnavailableError(absl::StrCat("replica ", r, ": no channel"));
       continue;
     }
@@ -62,34 +74,33 @@ ReplicaShardProvider::Open(const ShardedSelectionInput& in) {
     }
     request.set_prune(in.prune);
     if (request.ByteSizeLong() > options_.max_message_bytes) {
-      loaded[r] = absl::ResourceExhaustedError(
+      loaded[s] = absl::ResourceExhaustedError(
           absl::StrCat("replica ", r, "'s slice takes ", request.ByteSizeLong(),
                        " bytes, over the message limit"));
       continue;
     }
-    loading.emplace_back([&, r, channel, request = std::move(request)] {
+    loading.emplace_back([&, s, r, channel, request = std::move(request)] {
       // A replica that starts or reconnects is waited for a little; one
       // that is down makes the selection run here.
       if (channel->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY &&
           !channel->WaitForConnected(absl::ToChronoTime(
               std::min(in.deadline, absl::Now() + options_.connect_timeout)))) {
-        loaded[r] = absl::UnavailableError(
+        loaded[s] = absl::UnavailableError(
             absl::StrCat("replica ", r, " cannot be reached"));
         return;
       }
       absl::StatusOr<std::unique_ptr<RemoteKCenterShard>> shard =
           RemoteKCenterShard::Load(channel, request, remote);
       if (shard.ok()) {
-        shards[r] = *std::move(shard);
+        shards[s] = *std::move(shard);
       } else {
-        loaded[r] = absl::Status(
+        loaded[s] = absl::Status(
             shard.status().code(),
             absl::StrCat("replica ", r, ": ", shard.status().message()));
       }
     });
   }
   // This replica's slice meanwhile, over the rows and pool it holds.
-  const size_t self = static_cast<size_t>(options_.self);
   LocalKCenterShard::Slice slice;
   slice.offset = lo(self);
   slice.count = lo(self + 1) - slice.offset;

@@ -1,6 +1,6 @@
 // ReplicaShardProvider: the KCenterShardProvider of a replicated
 // datapool-server. A selection it shards gets one even, contiguous slice
-// of the candidates per configured replica, in replica order: this
+// of the candidates per replica that is up, in replica order: this
 // replica's slice as a LocalKCenterShard, the others' over the shard RPC
 // (RemoteKCenterShard) through the server's peer channels (TLS as
 // configured) with the caller's bearer token and deadline. The
@@ -30,6 +30,9 @@ class ReplicaShardProvider final : public KCenterShardProvider {
     int replicas = 1;
     // The channel to replica r (not self); null: unreachable.
     std::function<std::shared_ptr<grpc::Channel>(int r)> channel;
+    // Whether replica r counts as up (the cluster's membership); the
+    // selection is sliced over this one and those. Null: all of them.
+    std::function<bool(int r)> live;
     // Selections over fewer candidates run in one process; 0: never
     // sharded.
     size_t min_candidates = 0;

@@ -8,7 +8,7 @@ equal one server's alone on the same requests, with and without a pool,
 duplicates and already-pooled rows ineligible, ties included; the
 replicas' metrics show the shards' steps; the same over TLS. A replica
 killed before a Select: the owner runs it in process instead, the same
-picks.
+picks; once it counts the replica down, over the two that are up.
 
 Run: /usr/bin/python3 -m unittest tests/python/test_sharded_service.py
 """
@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from datapool_testlib import load_stubs  # noqa: E402
 from pki import make_pki  # noqa: E402
 from server_harness import RunningServer, server_binary  # noqa: E402
-from test_replicas import METRICS_LINE, free_ports  # noqa: E402
+from test_replicas import METRICS_LINE, free_ports, wait_until  # noqa: E402
 from test_sharded_select import D, candidates  # noqa: E402
 
 TIMEOUT_S = 60
@@ -221,7 +221,7 @@ class ShardedServiceSelectTest(unittest.TestCase):
                     self.metric(r, "datapool_shard_steps_total"), 49)
 
     def test_a_dead_replica_means_the_select_runs_here(self):
-        replicas = self.start_replicas()
+        replicas = self.start_replicas(["--peer-down-after-s", "1"])
         alone = self.start(self.alone_shared, [])
         rows = candidates(self.rng)
         self.assert_same_selection(self.select(replicas[0], rows, "a", 50),
@@ -238,6 +238,16 @@ class ShardedServiceSelectTest(unittest.TestCase):
         self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
                                      '{result="in_process"}'), 1)
         self.assertIn("it runs on this replica instead", owner.stderr_text())
+        # Once the owner counts it down, the next ones are sliced over the
+        # two replicas that are up.
+        later = candidates(self.rng)
+        want = self.select(alone, later, "c", 90, dry_run=True)
+
+        def over_two():
+            got = self.select(owner, later, "c", 90, dry_run=True)
+            self.assert_same_selection(got, want)
+            return "selection sharded over 2 replicas" in owner.stderr_text()
+        wait_until(over_two, "a selection sharded over the 2 live replicas")
 
 
 if __name__ == "__main__":
