@@ -135,11 +135,19 @@ absl::StatusOr<std::shared_ptr<PoolEntry>> PoolRegistry::Held(
         pools_.emplace(name, entry);
       }
     }
-    absl::MutexLock write_lock(&entry->write_mu);
-    if (entry->released) continue;  // let go of meanwhile: look again
-    if (entry->lock == nullptr && !entry->deleted && entry->Damage().ok()) {
-      RETURN_IF_ERROR(EnsureOwned(name, *entry));
+    // Not waiting: a write may hold this pool's write_mu while it reads
+    // another pool (a selection's query pool), so waiting here could
+    // deadlock two such writes; busy means changing hands right now.
+    if (!entry->write_mu.TryLock()) return PoolMovedError(name);
+    const bool released = entry->released;
+    absl::Status owned;
+    if (!released && entry->lock == nullptr && !entry->deleted &&
+        entry->Damage().ok()) {
+      owned = EnsureOwned(name, *entry);
     }
+    entry->write_mu.Unlock();
+    if (released) continue;  // let go of meanwhile: look again
+    RETURN_IF_ERROR(owned);
     return entry;
   }
 }

@@ -113,8 +113,9 @@ class PoolRegistry {
   // Find; with ServeOnlyOwned, the entry only once this process holds the
   // pool (taking it over now if it must): null for a pool not on disk,
   // FailedPrecondition with kPoolLockedPayload (a pool in hand-off) while
-  // another process holds it or when it is no longer this replica's.
-  // Taking a pool over fills a cache; hence const.
+  // another process holds it, while another call is taking it over or
+  // letting go of it, or when it is no longer this replica's. Taking a pool
+  // over fills a cache; hence const.
   absl::StatusOr<std::shared_ptr<PoolEntry>> Held(absl::string_view name) const;
   // With ServeOnlyOwned: takes over every pool on disk that is this
   // replica's (before a list that must not be short); the first failure.
