@@ -366,6 +366,7 @@ class ChartTest(unittest.TestCase, PodChecks):
         (c,) = sts["spec"]["template"]["spec"]["containers"]
         env = env_of(c)
         self.assertEqual(env["DATAPOOL_REPLICAS"], "3")
+        self.assertEqual(env["DATAPOOL_PEER_DOWN_AFTER_S"], "10")
         # Large DIVERSITY-only selections sharded over the replicas.
         self.assertEqual(env["DATAPOOL_SHARD_SELECT_MIN_CANDIDATES"],
                          "250000")
