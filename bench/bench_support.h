@@ -55,6 +55,8 @@ int CmdSgemm(Flags& flags);
 int CmdFma(Flags& flags);
 // Sampled against exact typicality (typicality_check.cc).
 int CmdTypicalityCheck(Flags& flags);
+// Typicality's search, fused against FAISS's (typicality_paths.cc).
+int CmdTypicalityPaths(Flags& flags);
 
 }  // namespace datapool_bench
 

@@ -29,14 +29,21 @@
 //       interleaved, and reports the best time (and all of them).
 //       Reports wall times, stats and peak RSS (VmHWM; ru_maxrss too).
 //       Mode `typical` is the server's default selection: typicality of
-//       every candidate (FAISS k-NN over candidates and pool, sampled above
-//       50k points) folded into weights, then the weighted k-center pass;
+//       every candidate (k-NN over candidates and pool, sampled above 50k
+//       points, through the server's index: the fused top-k search on
+//       AVX-512) folded into weights, then the weighted k-center pass;
 //       its time includes the typicality, also reported as typicality_s.
 //   typicality-check --candidates=FILE --n=N --d=D [--pool=FILE --p=P]
 //           [--rows=2000] [--samples=4096,16384,65536] [--neighbors=50]
 //       How the server's sampled typicality (above 50,000 points it
 //       searches the neighbours among a fixed sample) agrees with the exact
 //       one (typicality_check.cc).
+//   typicality-paths --n=N --d=D [--candidates=FILE] [--pool=FILE --p=P]
+//           [--neighbors=50] [--sample=16384] [--check-rows=2000] [--reps=1]
+//       Typicality of every candidate through the server's index (fused
+//       top-k) and through FAISS's flat search, side by side: times,
+//       GFLOP/s, ratio, agreement (typicality_paths.cc). Without
+//       --candidates (--pool) seeded synthetic unit vectors.
 #include <dlfcn.h>
 #include <sys/resource.h>
 
@@ -335,7 +342,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: datapool_kcenter_bench "
-        "bandwidth|fma|sgemm|kcenter|typicality-check "
+        "bandwidth|fma|sgemm|kcenter|typicality-check|typicality-paths "
         "[--flag=value ...]\n(see the top of bench/kcenter_bench.cc)\n");
     return 2;
   }
@@ -347,6 +354,9 @@ int main(int argc, char** argv) {
   if (cmd == "kcenter") return CmdKCenter(flags);
   if (cmd == "typicality-check") {
     return datapool_bench::CmdTypicalityCheck(flags);
+  }
+  if (cmd == "typicality-paths") {
+    return datapool_bench::CmdTypicalityPaths(flags);
   }
   Die("unknown subcommand " + cmd);
 }
