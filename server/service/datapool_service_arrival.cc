@@ -220,6 +220,7 @@ absl::Status DatapoolService::SelectArrived(
   for (v1::ImageEmbeddings& e : EmbeddingMessages(images, input.uploaded())) {
     *forwarded.emplace_back().mutable_image_embeddings() = std::move(e);
   }
+  images.table = EmbeddingTable();  // the messages hold the rows now
   ReplayReader<v1::SelectRequest> rest(forwarded, 1, nullptr);
   if (progress_out != nullptr) {
     OwnerMessages<v1::SelectProgress, SelectProgressStream> out(progress_out);
@@ -275,6 +276,7 @@ absl::Status DatapoolService::SearchArrived(
   for (v1::ImageEmbeddings& e : EmbeddingMessages(images, input.uploaded())) {
     *forwarded.emplace_back().mutable_image_embeddings() = std::move(e);
   }
+  images.table = EmbeddingTable();  // the messages hold the rows now
   ReplayReader<v1::SearchRequest> rest(forwarded, 1, nullptr);
   return ForwardClientStream(router, context, owner, pool,
                              &v1::Datapool::Stub::Search, forwarded[0], rest,
