@@ -294,10 +294,7 @@ std::unique_ptr<ReplicaShardProvider> DatapoolServer::MakeShardProvider(
                    "Selections this replica sharded over the replicas "
                    "(result: sharded, or in_process when a replica failed "
                    "and it ran here)");
-  if (!options.cluster.clustered() ||
-      options.shard_select_min_candidates == 0) {
-    return nullptr;
-  }
+  if (!options.cluster.clustered()) return nullptr;
   ReplicaShardProvider::Options shard;
   shard.self = options.cluster.replica_index;
   shard.replicas = options.cluster.replicas();

@@ -173,7 +173,7 @@ class DatapoolServer {
   static ShardService::Options ShardOptions(const Options& options,
                                             const TokenAuthenticator* auth);
   // Sharded selections over the replicas (router_, metrics_, once they
-  // exist); null with one replica or a threshold of 0.
+  // exist); null with one replica.
   std::unique_ptr<ReplicaShardProvider> MakeShardProvider(
       const Options& options);
   // `backend` loads pools' own models; null without images.

@@ -21,7 +21,8 @@ absl::StatusOr<SelectionResult> KCenterStrategy::Select(
   }
   KCenterShardProvider* const provider = options_.shard_provider;
   if (provider != nullptr && !options_.device_factory &&
-      IsPlainFarthestFirst(problem) && provider->Wants(candidates.size())) {
+      IsPlainFarthestFirst(problem) &&
+      provider->Wants(candidates.size(), problem.shard_over_replicas)) {
     absl::StatusOr<SelectionResult> sharded = SelectSharded(
         problem, stop, here, *provider, options_.prune != KCenterPrune::kOff);
     if (sharded.ok()) return sharded;

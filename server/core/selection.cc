@@ -47,6 +47,7 @@ absl::StatusOr<SelectionRun> RunSelection(const SelectParams& params,
   problem.pool = pool != nullptr ? &pool->table : &empty;
   problem.pool_name = params.pool;
   problem.pool_version = pool != nullptr ? pool->meta.version : 0;
+  problem.shard_over_replicas = params.shard_over_replicas;
   problem.authorization = params.authorization;
   problem.deadline = params.deadline;
   if (problem.pool->size() > 0) {

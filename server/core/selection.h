@@ -69,6 +69,10 @@ struct SelectParams {
   // Values of the candidates that objectives read (kColumn, kScores);
   // null: none.
   std::shared_ptr<const CandidateColumns> columns;
+  // Whether the selection may run sharded over the replicas: nullopt as
+  // the server decides (enough candidates), true whatever their number,
+  // false never (KCenterShardProvider). Default nullopt.
+  std::optional<bool> shard_over_replicas;
   // The caller's credentials (its "authorization" header, opaque here) and
   // deadline, for the replicas a sharded selection runs on. Default: none.
   std::string authorization;

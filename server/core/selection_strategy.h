@@ -42,6 +42,8 @@ struct SelectionProblem {
   // (sharded_selection.h).
   std::string pool_name;
   uint64_t pool_version = 0;
+  // SelectParams::shard_over_replicas.
+  std::optional<bool> shard_over_replicas;
   std::string authorization;
   absl::Time deadline = absl::InfiniteFuture();
 };

@@ -51,9 +51,11 @@ struct ShardedSelectionInput {
 class KCenterShardProvider {
  public:
   virtual ~KCenterShardProvider() = default;
-  // Whether a plain farthest-first selection over `n` candidates is worth
-  // sharding (enough candidates, several replicas).
-  virtual bool Wants(size_t n) const = 0;
+  // Whether a plain farthest-first selection over `n` candidates is to be
+  // sharded: `asked` is the caller's say (SelectParams::
+  // shard_over_replicas; nullopt: enough candidates decide), and there
+  // must be several replicas.
+  virtual bool Wants(size_t n, std::optional<bool> asked) const = 0;
   // Shards covering candidates 0 .. n - 1 in slice order (their slices
   // contiguous and in global order), one of them in this process. An error
   // (a replica unreachable, or refusing the pool version) makes the

@@ -69,7 +69,9 @@ class CountedShard final : public KCenterShard {
 // Three uneven in-process shards; the last one fails at `fail_at`.
 class FakeProvider final : public KCenterShardProvider {
  public:
-  bool Wants(size_t n) const override { return n >= min_candidates; }
+  bool Wants(size_t n, std::optional<bool> asked) const override {
+    return asked.value_or(n >= min_candidates);
+  }
   absl::StatusOr<std::vector<std::unique_ptr<KCenterShard>>> Open(
       const ShardedSelectionInput& in) override {
     ++opened;
@@ -116,6 +118,7 @@ struct Problem {
   EmbeddingTable candidates, pool;
   Eligibility eligibility;
   ObjectiveWeights weights;
+  std::optional<bool> shard;
 
   SelectionProblem Make() {
     SelectionProblem p;
@@ -131,6 +134,7 @@ struct Problem {
     p.pool_name = "p";
     p.pool_version = pool.size() > 0 ? 7 : 0;
     p.authorization = "Bearer t";
+    p.shard_over_replicas = shard;
     return p;
   }
 };
@@ -242,6 +246,18 @@ TEST(ShardedSelectionTest, OnlyLargePlainFarthestFirstIsSharded) {
   Problem plain = MakeProblem(false);
   Select(&provider, plain, stop);
   EXPECT_EQ(provider.opened, 1);
+  // The caller's say (SelectionParams.shard_over_replicas) wins over the
+  // threshold, but not over weights.
+  plain.shard = false;
+  Select(&provider, plain, stop);
+  EXPECT_EQ(provider.opened, 1);
+  provider.min_candidates = 1000;
+  small.shard = true;
+  Select(&provider, small, stop);
+  EXPECT_EQ(provider.opened, 2);
+  weighted.shard = true;
+  Select(&provider, weighted, stop);
+  EXPECT_EQ(provider.opened, 2);
 }
 
 TEST(ShardedSelectionTest, CancelledWhileSharded) {

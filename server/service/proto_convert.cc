@@ -172,6 +172,9 @@ absl::StatusOr<SelectParams> FromProto(const v1::SelectionParams& proto) {
     p.remove_duplicates = proto.remove_duplicates();
   }
   p.dry_run_report = proto.dry_run_report();
+  if (proto.has_shard_over_replicas()) {
+    p.shard_over_replicas = proto.shard_over_replicas();
+  }
   if (proto.has_config()) {
     ASSIGN_OR_RETURN(p.config, FromProto(proto.config()));
   }

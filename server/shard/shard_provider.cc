@@ -12,9 +12,10 @@ namespace datapool {
 
 namespace v1 = cluster::v1;
 
-bool ReplicaShardProvider::Wants(size_t n) const {
-  return options_.replicas > 1 && options_.min_candidates > 0 &&
-         n >= options_.min_candidates && options_.channel != nullptr;
+bool ReplicaShardProvider::Wants(size_t n, std::optional<bool> asked) const {
+  if (options_.replicas < 2 || options_.channel == nullptr) return false;
+  if (asked.has_value()) return *asked;
+  return options_.min_candidates > 0 && n >= options_.min_candidates;
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<KCenterShard>>>

@@ -33,8 +33,8 @@ class ReplicaShardProvider final : public KCenterShardProvider {
     // Whether replica r counts as up (the cluster's membership); the
     // selection is sliced over this one and those. Null: all of them.
     std::function<bool(int r)> live;
-    // Selections over fewer candidates run in one process; 0: never
-    // sharded.
+    // Selections over fewer candidates run in one process unless the
+    // caller asks; 0: only when asked.
     size_t min_candidates = 0;
     // Threads of this replica's shard (0: all cores).
     int threads = 0;
@@ -50,7 +50,7 @@ class ReplicaShardProvider final : public KCenterShardProvider {
   explicit ReplicaShardProvider(Options options)
       : options_(std::move(options)) {}
 
-  bool Wants(size_t n) const override;
+  bool Wants(size_t n, std::optional<bool> asked) const override;
   absl::StatusOr<std::vector<std::unique_ptr<KCenterShard>>> Open(
       const ShardedSelectionInput& input) override;
   void Finished(const absl::Status& status, size_t shards) override {

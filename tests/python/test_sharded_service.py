@@ -6,7 +6,8 @@ other replicas one each over the shard RPC, with the caller's token). Its
 picks, distances, stop reason and committed CSV (latest and history)
 equal one server's alone on the same requests, with and without a pool,
 duplicates and already-pooled rows ineligible, ties included; the
-replicas' metrics show the shards' steps; the same over TLS. A replica
+replicas' metrics show the shards' steps; the same over TLS; the
+request's shard_over_replicas overrides the threshold. A replica
 killed before a Select: the owner runs it in process instead, the same
 picks; once it counts the replica down, over the two that are up.
 
@@ -88,7 +89,7 @@ class ShardedServiceSelectTest(unittest.TestCase):
         return next(r for r in replicas if "pid %d" % r.proc.pid in text)
 
     def select(self, server, rows, prefix, n, dry_run=False,
-               remove_duplicates=True):
+               remove_duplicates=True, shard=None):
         diversity = self.pb2.SelectionObjective(
             input=self.pb2.SelectionObjective.INPUT_EMBEDDINGS,
             strategy=self.pb2.SelectionObjective.STRATEGY_DIVERSITY)
@@ -96,6 +97,8 @@ class ShardedServiceSelectTest(unittest.TestCase):
             pool=POOL, n_samples_count=n, dry_run=dry_run,
             remove_duplicates=remove_duplicates,
             config=self.pb2.SelectionConfig(objectives=[diversity]))
+        if shard is not None:
+            params.shard_over_replicas = shard
         block = self.pb2.EmbeddingBlock(
             dimension=D, filenames=["%s%03d" % (prefix, i)
                                     for i in range(len(rows))],
@@ -184,13 +187,21 @@ class ShardedServiceSelectTest(unittest.TestCase):
                     self.metric(r, "datapool_shard_steps_total"), 60)
         self.assertIn("selection sharded over 3 replicas",
                       owner.stderr_text())
-        # Below the threshold: not sharded.
+        # Below the threshold: not sharded; unless the request asks
+        # (shard_over_replicas), which also keeps one above it unsharded.
         small = candidates(self.rng)[:90]
+        want = self.select(alone, small, "s", 10, True)
         self.assert_same_selection(
-            self.select(replicas[0], small, "s", 10, True),
-            self.select(alone, small, "s", 10, True))
+            self.select(replicas[0], small, "s", 10, True), want)
+        self.assert_same_selection(
+            self.select(replicas[0], first, "a", 10, True, shard=False),
+            self.select(alone, first, "a", 10, True))
         self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
                                      '{result="sharded"}'), 3)
+        self.assert_same_selection(
+            self.select(replicas[1], small, "s", 10, True, shard=True), want)
+        self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
+                                     '{result="sharded"}'), 4)
 
     def test_over_tls(self):
         """With TLS the owner reaches the other replicas' shards over TLS,
