@@ -89,7 +89,8 @@ class DatapoolServer {
     KCenterPrune prune = KCenterPrune::kAuto;
     // With several replicas, a plain farthest-first Select (DIVERSITY
     // only) over at least this many candidates runs sharded over them
-    // (exact: the same picks); 0: never. Default 250,000: sharding pays
+    // (exact: the same picks); 0: only when a request asks
+    // (SelectParams::shard_over_replicas). Default 250,000: sharding pays
     // across machines from ~100-500 k rows at d = 32 (bench/README).
     size_t shard_select_min_candidates = 250000;
     // Selection reports carry thumbnails of the input images they name.

@@ -182,7 +182,8 @@ void RegisterServerFlags(ServerFlags* f, ArgParser* p) {
                "with --replicas > 1: a Select whose only objective is "
                "DIVERSITY over at least this many candidates runs sharded "
                "over the replicas (each scans a slice; the same picks; a "
-               "replica that fails makes it run here); 0: never. Sharding "
+               "replica that fails makes it run here); 0: only when the "
+               "request asks (SelectionParams.shard_over_replicas). Sharding "
                "pays across machines from ~100-500 k candidates at d = 32, "
                "never on one machine");
   p->AddBool("no-report-thumbnails", &f->no_report_thumbnails,
