@@ -15,6 +15,7 @@
 //   kcenter --candidates=FILE --n=N --d=D [--pool=FILE --p=P] --k=K
 //           [--threads=2] [--modes=pruned,exact,auto] [--picks-out=PREFIX]
 //           [--blas-threads=B] [--reps=R] [--pool-paths=fused,faiss]
+//           [--typicality-path=fused|faiss]
 //       Reads raw little-endian float32 rows (n x d, then p x d), runs the
 //       pool phase when a pool is given (FAISS IndexFlatL2 add + batched k=1
 //       search of all candidates, as PoolManager does: fused, the server's
@@ -31,8 +32,9 @@
 //       Mode `typical` is the server's default selection: typicality of
 //       every candidate (k-NN over candidates and pool, sampled above 50k
 //       points, through the server's index: the fused top-k search on
-//       AVX-512) folded into weights, then the weighted k-center pass;
-//       its time includes the typicality, also reported as typicality_s.
+//       AVX-512; --typicality-path=faiss: FAISS's flat search) folded
+//       into weights, then the weighted k-center pass; its time includes
+//       the typicality, also reported as typicality_s.
 //   typicality-check --candidates=FILE --n=N --d=D [--pool=FILE --p=P]
 //           [--rows=2000] [--samples=4096,16384,65536] [--neighbors=50]
 //       How the server's sampled typicality (above 50,000 points it
@@ -90,6 +92,10 @@ struct KCenterArgs {
   int blas_threads = 0;
   int reps = 1;
   bool pool_fused = true, pool_faiss = true;
+  // Typicality's search (mode `typical`): the server's index (fused top-k)
+  // or FAISS's own.
+  datapool::FaissFlatIndex::Nearest typicality_path =
+      datapool::FaissFlatIndex::Nearest::kFused;
 };
 
 std::vector<std::string> ParseModes(const std::string& flag) {
@@ -124,6 +130,11 @@ KCenterArgs ParseKCenterArgs(Flags& flags) {
   a.pool_fused = paths.find("fused") != std::string::npos;
   a.pool_faiss = paths.find("faiss") != std::string::npos;
   if (!a.pool_fused && !a.pool_faiss) Die("--pool-paths: fused and/or faiss");
+  const std::string typ = flags.Str("typicality-path", "fused");
+  if (typ != "fused" && typ != "faiss") Die("--typicality-path: fused|faiss");
+  a.typicality_path = typ == "faiss"
+                          ? datapool::FaissFlatIndex::Nearest::kFaiss
+                          : datapool::FaissFlatIndex::Nearest::kFused;
   flags.CheckAllUsed();
   if (a.cand_path.empty() || a.n == 0 || a.d == 0 || a.k == 0) {
     Die("kcenter needs --candidates, --n, --d and --k");
@@ -186,9 +197,9 @@ datapool::ObjectiveWeights TypicalWeights(const KCenterArgs& a,
   const datapool::EmbeddingTable pool_rows = AsTable(pool, a.d);
   const auto t0 = Clock::now();
   absl::StatusOr<datapool::ObjectiveWeights> w =
-      datapool::ComputeObjectiveWeights(datapool::SelectionConfig::Typical(),
-                                        cand, pool_rows, nullptr,
-                                        datapool::FaissFlatIndex::Factory());
+      datapool::ComputeObjectiveWeights(
+          datapool::SelectionConfig::Typical(), cand, pool_rows, nullptr,
+          datapool::FaissFlatIndex::Factory(a.typicality_path));
   *seconds = Seconds(t0, Clock::now());
   if (!w.ok()) Die(std::string(w.status().message()));
   return *std::move(w);
