@@ -239,6 +239,30 @@ TEST_F(FusedTopKTest, EmptyIndexGivesEmptySlots) {
   }
 }
 
+// The index grown in several Adds (its norms appended each time), then
+// searched with k > 1; and searches that stay with FAISS (fewer than
+// kFusedMinQueries queries, k above kFusedTopKMaxK) agree with brute force.
+TEST_F(FusedTopKTest, GrownIndexAndFaissFallbacks) {
+  const size_t d = 20, p = 900;
+  const std::vector<float> rows = Make(Data::kClustered, p, d, 11);
+  auto index = FaissFlatIndex::Factory()(d);
+  ASSERT_TRUE(index.ok());
+  for (size_t begin = 0; begin < p; begin += 300) {
+    ASSERT_TRUE((*index)->Add(rows.data() + begin * d, 300).ok());
+  }
+  for (size_t n : {size_t{64}, FaissFlatIndex::kFusedMinQueries - 1}) {
+    for (size_t k : {size_t{10}, kFusedTopKMaxK + 1}) {
+      SCOPED_TRACE(testing::Message() << "n " << n << " k " << k);
+      const std::vector<float> q = Make(Data::kClustered, n, d, 12);
+      TopK got{std::vector<float>(n * k), std::vector<int64_t>(n * k)};
+      ASSERT_TRUE(
+          (*index)->Search(q.data(), n, k, got.sq.data(), got.idx.data()).ok());
+      ExpectTopK(got, BruteForce(q, n, rows, p, d, k), q, rows, n, p, d, k,
+                 false, "index");
+    }
+  }
+}
+
 EmbeddingTable Table(const std::vector<float>& values, size_t d) {
   EmbeddingTable t;
   t.dimension = d;
