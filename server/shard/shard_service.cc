@@ -174,10 +174,8 @@ absl::StatusOr<std::shared_ptr<ShardService::Held>> ShardService::Load(
 grpc::Status ShardService::LoadShard(grpc::ServerContext* context,
                                      const v1::LoadShardRequest* request,
                                      v1::LoadShardResponse* response) {
-  if (options_.authorize) {
-    absl::Status allowed = options_.authorize(*context);
-    if (!allowed.ok()) return ToGrpc(allowed);
-  }
+  absl::Status allowed = Authorize(*context);
+  if (!allowed.ok()) return ToGrpc(allowed);
   {
     absl::MutexLock lock(&mu_);
     // Shards whose coordinator went away without releasing them.
@@ -212,6 +210,18 @@ grpc::Status ShardService::LoadShard(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+absl::Status ShardService::Authorize(const grpc::ServerContext& context) const {
+  return options_.authorize ? options_.authorize(context) : absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<ShardService::Held>>
+ShardService::AuthorizedFind(const grpc::ServerContext& context,
+                             const std::string& id) {
+  absl::Status allowed = Authorize(context);
+  if (!allowed.ok()) return allowed;
+  return Find(id);
+}
+
 absl::StatusOr<std::shared_ptr<ShardService::Held>> ShardService::Find(
     const std::string& id) {
   absl::MutexLock lock(&mu_);
@@ -227,11 +237,8 @@ absl::StatusOr<std::shared_ptr<ShardService::Held>> ShardService::Find(
 grpc::Status ShardService::AddLiveSum(grpc::ServerContext* context,
                                       const v1::AddLiveSumRequest* request,
                                       v1::AddLiveSumResponse* response) {
-  if (options_.authorize) {
-    absl::Status allowed = options_.authorize(*context);
-    if (!allowed.ok()) return ToGrpc(allowed);
-  }
-  absl::StatusOr<std::shared_ptr<Held>> held = Find(request->shard_id());
+  absl::StatusOr<std::shared_ptr<Held>> held =
+      AuthorizedFind(*context, request->shard_id());
   if (!held.ok()) return ToGrpc(held.status());
   std::vector<double> sum(request->sum().begin(), request->sum().end());
   uint64_t live = request->live();
@@ -246,11 +253,8 @@ grpc::Status ShardService::AddLiveSum(grpc::ServerContext* context,
 grpc::Status ShardService::Step(grpc::ServerContext* context,
                                 const v1::StepRequest* request,
                                 v1::StepResponse* response) {
-  if (options_.authorize) {
-    absl::Status allowed = options_.authorize(*context);
-    if (!allowed.ok()) return ToGrpc(allowed);
-  }
-  absl::StatusOr<std::shared_ptr<Held>> held = Find(request->shard_id());
+  absl::StatusOr<std::shared_ptr<Held>> held =
+      AuthorizedFind(*context, request->shard_id());
   if (!held.ok()) return ToGrpc(held.status());
   absl::MutexLock lock(&(*held)->mu);
   LocalKCenterShard& shard = *(*held)->shard;
@@ -287,11 +291,8 @@ grpc::Status ShardService::Step(grpc::ServerContext* context,
 grpc::Status ShardService::Distances(grpc::ServerContext* context,
                                      const v1::DistancesRequest* request,
                                      v1::DistancesResponse* response) {
-  if (options_.authorize) {
-    absl::Status allowed = options_.authorize(*context);
-    if (!allowed.ok()) return ToGrpc(allowed);
-  }
-  absl::StatusOr<std::shared_ptr<Held>> held = Find(request->shard_id());
+  absl::StatusOr<std::shared_ptr<Held>> held =
+      AuthorizedFind(*context, request->shard_id());
   if (!held.ok()) return ToGrpc(held.status());
   absl::MutexLock lock(&(*held)->mu);
   absl::StatusOr<std::vector<float>> sq = (*held)->shard->Distances();
@@ -303,10 +304,8 @@ grpc::Status ShardService::Distances(grpc::ServerContext* context,
 grpc::Status ShardService::ReleaseShard(
     grpc::ServerContext* context, const v1::ReleaseShardRequest* request,
     v1::ReleaseShardResponse* /*response*/) {
-  if (options_.authorize) {
-    absl::Status allowed = options_.authorize(*context);
-    if (!allowed.ok()) return ToGrpc(allowed);
-  }
+  absl::Status allowed = Authorize(*context);
+  if (!allowed.ok()) return ToGrpc(allowed);
   absl::MutexLock lock(&mu_);
   last_used_.erase(request->shard_id());
   if (shards_.erase(request->shard_id()) == 0) {

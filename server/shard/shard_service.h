@@ -69,6 +69,10 @@ class ShardService final : public cluster::v1::ShardService::Service {
  private:
   struct Held;
   absl::StatusOr<std::shared_ptr<Held>> Find(const std::string& id);
+  // The call's credentials (options_.authorize), then Find(id).
+  absl::StatusOr<std::shared_ptr<Held>> AuthorizedFind(
+      const grpc::ServerContext& context, const std::string& id);
+  absl::Status Authorize(const grpc::ServerContext& context) const;
   absl::Time Now() const { return options_.now ? options_.now() : absl::Now(); }
   absl::StatusOr<std::shared_ptr<Held>> Load(
       const cluster::v1::LoadShardRequest& request);
