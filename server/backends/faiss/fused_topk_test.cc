@@ -11,36 +11,11 @@
 #include "gtest/gtest.h"
 #include "server/backends/faiss/faiss_index.h"
 #include "server/backends/faiss/fused_nearest.h"
+#include "server/backends/faiss/fused_test_util.h"
 #include "server/core/typicality.h"
 
 namespace datapool {
 namespace {
-
-enum class Data { kRandom, kClustered, kDuplicates };
-
-// n rows of d floats: Gaussian; around 5 far-apart centres; or copies of
-// 7 distinct rows (the same 7 for every seed, so queries and rows share
-// them).
-std::vector<float> Make(Data kind, size_t n, size_t d, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0, 1);
-  std::vector<float> v(n * d);
-  if (kind == Data::kRandom) {
-    for (float& x : v) x = g(rng);
-    return v;
-  }
-  const size_t groups = kind == Data::kClustered ? 5 : 7;
-  std::mt19937 base_rng(99);
-  std::vector<float> base(groups * d);
-  for (float& x : base) x = 10 * g(base_rng);
-  for (size_t i = 0; i < n; ++i) {
-    const size_t c = rng() % groups;
-    for (size_t k = 0; k < d; ++k) {
-      v[i * d + k] = base[c * d + k] + (kind == Data::kClustered ? g(rng) : 0);
-    }
-  }
-  return v;
-}
 
 double Exact(const float* x, const float* y, size_t d) {
   double s = 0;
