@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/core/kcenter_shard_test_util.h"
 
 namespace datapool {
 namespace {
@@ -262,37 +263,10 @@ TEST(ShardedKCenterTest, CancelAndProgress) {
   EXPECT_EQ(seen, (std::vector<size_t>{1, 2, 3, 4, 5}));
 }
 
-// A shard that fails on its third round.
-class FailingShard final : public KCenterShard {
- public:
-  explicit FailingShard(KCenterShard* inner) : inner_(inner) {}
-  size_t dimension() const override { return inner_->dimension(); }
-  size_t pool_size() const override { return inner_->pool_size(); }
-  absl::Status AddLiveSum(std::vector<double>* sum, uint64_t* live) override {
-    return inner_->AddLiveSum(sum, live);
-  }
-  absl::StatusOr<ShardFarthest> FarthestFrom(
-      absl::Span<const float> point) override {
-    return inner_->FarthestFrom(point);
-  }
-  absl::StatusOr<ShardFarthest> Farthest() override {
-    return inner_->Farthest();
-  }
-  absl::StatusOr<ShardFarthest> Take(int64_t index,
-                                     absl::Span<const float> centre) override {
-    if (++takes_ == 3) return absl::UnavailableError("replica gone");
-    return inner_->Take(index, centre);
-  }
-
- private:
-  KCenterShard* inner_;
-  int takes_ = 0;
-};
-
 TEST(ShardedKCenterTest, ShardErrorEndsTheSelection) {
   Data data{Clustered(200, 4, 9), {}, 4, {}};
   auto owned = MakeShards(data, {100});
-  FailingShard failing(owned[1].get());
+  FailingShard failing(owned[1].get(), /*fail_at=*/3);  // its third round
   std::vector<KCenterShard*> shards = {owned[0].get(), &failing};
   absl::StatusOr<KCenterResult> r =
       ShardedKCenterGreedy(shards, KCenterOptions());

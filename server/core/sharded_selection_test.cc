@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "server/core/kcenter_shard_test_util.h"
 #include "server/core/kcenter_strategy.h"
 
 namespace datapool {
@@ -30,40 +31,20 @@ EmbeddingTable Lattice(size_t n, size_t d, uint32_t seed) {
 
 // A local shard that counts itself and fails its `fail_at`-th Take
 // (0: never), as a replica that goes away mid-selection.
-class CountedShard final : public KCenterShard {
+class CountedShard final : public FailingShard {
  public:
   CountedShard(std::unique_ptr<LocalKCenterShard> inner, int* alive,
                int fail_at)
-      : inner_(std::move(inner)), alive_(alive), fail_at_(fail_at) {
+      : FailingShard(inner.get(), fail_at),
+        inner_(std::move(inner)),
+        alive_(alive) {
     ++*alive_;
   }
   ~CountedShard() override { --*alive_; }
-  size_t dimension() const override { return inner_->dimension(); }
-  size_t pool_size() const override { return inner_->pool_size(); }
-  absl::Status AddLiveSum(std::vector<double>* sum, uint64_t* live) override {
-    return inner_->AddLiveSum(sum, live);
-  }
-  absl::StatusOr<ShardFarthest> FarthestFrom(
-      absl::Span<const float> point) override {
-    return inner_->FarthestFrom(point);
-  }
-  absl::StatusOr<ShardFarthest> Farthest() override {
-    return inner_->Farthest();
-  }
-  absl::StatusOr<ShardFarthest> Take(int64_t index,
-                                     absl::Span<const float> centre) override {
-    if (++takes_ == fail_at_) return absl::UnavailableError("replica gone");
-    return inner_->Take(index, centre);
-  }
-  absl::StatusOr<std::vector<float>> Distances() override {
-    return inner_->Distances();
-  }
 
  private:
-  std::unique_ptr<LocalKCenterShard> inner_;
+  const std::unique_ptr<LocalKCenterShard> inner_;
   int* const alive_;
-  const int fail_at_;
-  int takes_ = 0;
 };
 
 // Three uneven in-process shards; the last one fails at `fail_at`.
