@@ -166,6 +166,13 @@ class DatapoolService final : public v1::Datapool::Service {
   absl::Status Routed(grpc::ServerContext& context, CallRecord& record,
                       Reader& reader, const PoolOf& pool_of,
                       const Elsewhere& elsewhere, const Here& here);
+  // Embed and EmbedWithProgress routed: `embed(messages, from_folder)`
+  // runs here either way, with the pool's model as the shared folder names
+  // it (from_folder) when another replica owns the pool.
+  // (datapool_service_embed.cc)
+  template <typename Reader, typename EmbedFn>
+  absl::Status EmbedRouted(grpc::ServerContext& context, CallRecord& record,
+                           Reader& reader, const EmbedFn& embed);
 
   // Several replicas, on one that does not own the pool (replica `owner`
   // does): a Select or Search whose first message is `first` and the rest

@@ -77,6 +77,20 @@ absl::Status DatapoolService::EmbedFrom(
   return absl::OkStatus();
 }
 
+template <typename Reader, typename EmbedFn>
+absl::Status DatapoolService::EmbedRouted(grpc::ServerContext& context,
+                                          CallRecord& record, Reader& reader,
+                                          const EmbedFn& embed) {
+  return Routed<v1::EmbedRequest>(
+      context, record, reader, EmbedPool,
+      [&](int, const v1::EmbedRequest& first) {
+        RETURN_IF_ERROR(AdmitHere(context, record));
+        PeekedReader<v1::EmbedRequest, Reader> messages(reader, &first);
+        return embed(messages, true);
+      },
+      [&](auto& messages) { return embed(messages, false); });
+}
+
 grpc::Status DatapoolService::Embed(
     grpc::ServerContext* context, grpc::ServerReader<v1::EmbedRequest>* stream,
     v1::EmbedResponse* response) {
@@ -87,15 +101,7 @@ grpc::Status DatapoolService::Embed(
       return EmbedFrom(context, messages, response, record, nullptr,
                        from_folder);
     };
-    return Routed<v1::EmbedRequest>(
-        *context, record, reader, EmbedPool,
-        [&](int, const v1::EmbedRequest& first) {
-          RETURN_IF_ERROR(AdmitHere(*context, record));
-          PeekedReader<v1::EmbedRequest, decltype(reader)> messages(reader,
-                                                                    &first);
-          return embed(messages, true);
-        },
-        [&](auto& messages) { return embed(messages, false); });
+    return EmbedRouted(*context, record, reader, embed);
   });
 }
 
@@ -112,15 +118,7 @@ grpc::Status DatapoolService::EmbedWithProgress(
                              from_folder);
           });
     };
-    return Routed<v1::EmbedRequest>(
-        *context, record, reader, EmbedPool,
-        [&](int, const v1::EmbedRequest& first) {
-          RETURN_IF_ERROR(AdmitHere(*context, record));
-          PeekedReader<v1::EmbedRequest, decltype(reader)> messages(reader,
-                                                                    &first);
-          return embed(messages, true);
-        },
-        [&](auto& messages) { return embed(messages, false); });
+    return EmbedRouted(*context, record, reader, embed);
   });
 }
 
