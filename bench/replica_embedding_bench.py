@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from datapool_testlib import load_stubs  # noqa: E402
+from server_harness import free_ports  # noqa: E402
 
 LISTENING = re.compile(r"listening on (127\.0\.0\.1:[0-9]+)")
 METRICS = re.compile(r"metrics on (http://\S+/metrics)")
@@ -97,17 +98,6 @@ class Server:
         self.proc.terminate()
         self.proc.wait(timeout=60)
         self.log.close()
-
-
-def free_ports(n):
-    import socket
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def requests(pb2, pool, share, n_samples, per_message):

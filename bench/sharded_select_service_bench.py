@@ -27,7 +27,6 @@ k-center", makes them).
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,28 +35,19 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "client", "python"))
 
+import benchlib  # noqa: E402
 import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 
 from datapool_client._gen import datapool_pb2 as pb2  # noqa: E402
 
+benchlib.use_test_helpers()
+from server_harness import free_ports  # noqa: E402
+
 D = 32
 LISTENING = re.compile(r"listening on (127\.0\.0\.1:[0-9]+)")
 UNLIMITED = [("grpc.max_send_message_length", -1),
              ("grpc.max_receive_message_length", -1)]
-
-
-def free_ports(n):
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def start(binary, shared, log_dir, replicas, extra):

@@ -24,6 +24,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -35,6 +36,20 @@ SHUTDOWN_TIMEOUT_S = 30.0
 
 LISTENING_RE = re.compile(
     r"datapool-server: listening on (127\.0\.0\.1:([0-9]{1,5}))\s*$")
+
+
+def free_ports(n):
+    """n loopback ports free right now (the servers bind them next)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def require_binary(env_name):

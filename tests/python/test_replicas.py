@@ -20,7 +20,6 @@ Run: /usr/bin/python3 -m unittest tests/python/test_replicas.py
 import os
 import re
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -39,28 +38,14 @@ import numpy as np  # noqa: E402
 
 from datapool_testlib import load_stubs, unit_rows  # noqa: E402
 from pki import make_pki  # noqa: E402
-from server_harness import (RunningServer, health_check,  # noqa: E402
-                            server_binary)
+from server_harness import (RunningServer, free_ports,  # noqa: E402
+                            health_check, server_binary)
 
 TIMEOUT_S = 60
 TOKEN = "replica-test-token-0123456789"
 POOLS = ["pool-%d" % i for i in range(12)]
 SERVING, NOT_SERVING = 1, 2
 METRICS_LINE = re.compile(r"metrics on (http://\S+/metrics)")
-
-
-def free_ports(n):
-    """n loopback ports free right now (the servers bind them next)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def wait_until(predicate, what, timeout=30.0):
