@@ -90,6 +90,13 @@ long RuMaxRssKiB() {
   return ru.ru_maxrss;  // KiB on Linux
 }
 
+double CpuSeconds() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 // OpenBLAS's thread count, where the BLAS is OpenBLAS (-1 otherwise).
 int SetBlasThreads(int threads) {
   using Set = void (*)(int);

@@ -40,6 +40,8 @@ class Flags {
 // Peak resident set of this process image (VmHWM), and getrusage's.
 long PeakRssKiB();
 long RuMaxRssKiB();
+// CPU seconds of this process, all threads (user + system).
+double CpuSeconds();
 // OpenBLAS's thread count after setting it (-1 when the BLAS is not
 // OpenBLAS), and its configuration.
 int SetBlasThreads(int threads);

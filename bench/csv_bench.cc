@@ -68,6 +68,7 @@ namespace {
 
 using datapool::EmbeddingTable;
 using datapool_bench::Clock;
+using datapool_bench::CpuSeconds;
 using datapool_bench::Die;
 using datapool_bench::PeakRssKiB;
 using datapool_bench::Seconds;
@@ -139,14 +140,6 @@ long long ParseCount(const std::string& s, const char* what) {
   const long long v = std::strtoll(s.c_str(), &end, 10);
   if (*end != '\0' || v <= 0) Die(std::string(what) + " must be > 0: " + s);
   return v;
-}
-
-// CPU seconds of this process, all threads (user + system).
-double CpuSeconds() {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-         1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 long MaxRssKiB() {

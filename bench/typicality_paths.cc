@@ -7,8 +7,6 @@
 // typicalities differ, and, on a subset of the candidates searched against
 // one reference sample, how often the two searches give the same row at
 // the same rank; and the k = 1 kernel's time on the same search.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -61,13 +59,6 @@ struct PathRun {
   double seconds = 0;
   double cpu_seconds = 0;  // user + system, all threads
 };
-
-double CpuSeconds() {
-  rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
 
 PathRun RunTypicality(const datapool::EmbeddingTable& cand,
                       const datapool::EmbeddingTable& pool, Nearest path,
