@@ -17,6 +17,17 @@
 namespace datapool {
 namespace {
 
+// image_embeddings come only from a replica forwarding images it embedded
+// (the marker PeerRouter adds): a client's own rows must not be recorded
+// as the pool model's embeddings. Not a security boundary (the token is):
+// a guard against a client using the field by mistake.
+absl::Status FromAReplica(const grpc::ServerContext& context) {
+  if (PeerRouter::IsForwarded(context)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "image_embeddings are what a replica forwards after embedding images "
+      "itself; send the images, or your embeddings as candidates");
+}
+
 absl::Status Cancelled() {
   return absl::CancelledError("the call was cancelled");
 }
@@ -77,6 +88,7 @@ absl::Status DatapoolService::SelectFrom(grpc::ServerContext* context,
                               params->remove_duplicates, message->candidates(),
                               message->input_paths(), message->images()));
     if (message->has_image_embeddings()) {
+      RETURN_IF_ERROR(FromAReplica(*context));
       RETURN_IF_ERROR(
           input.AddEmbedded(params->pool, message->image_embeddings()));
     }
@@ -207,6 +219,7 @@ absl::Status DatapoolService::SearchHere(grpc::ServerContext& context,
                               message->queries(), message->input_paths(),
                               message->images()));
     if (message->has_image_embeddings()) {
+      RETURN_IF_ERROR(FromAReplica(context));
       RETURN_IF_ERROR(input.AddEmbedded(pool, message->image_embeddings()));
     }
   }

@@ -296,7 +296,8 @@ class ReplicaEmbeddingTest(unittest.TestCase):
         """Embeddings a replica made with a model that is not the pool's
         (its model changed between the two steps, or the replicas run
         different defaults) never enter the pool: FAILED_PRECONDITION, to
-        retry, and nothing written."""
+        retry, and nothing written. A client sending image_embeddings
+        itself (no replica's marker) gets INVALID_ARGUMENT."""
         existing, new = self.pools_owned("other", (1, 2))
         self.stubs[1].Select(self.pb2.SelectRequest(
             params=self.pb2.SelectionParams(pool=existing, n_samples_count=2),
@@ -321,6 +322,20 @@ class ReplicaEmbeddingTest(unittest.TestCase):
                                  grpc.StatusCode.FAILED_PRECONDITION)
                 self.assertIn("changed meanwhile",
                               refused.exception.details())
+        # From a client (no replica's marker): refused whatever the model.
+        embedded = self.pb2.ImageEmbeddings(
+            rows=self.pb2.EmbeddingBlock(
+                dimension=2, filenames=["x.png"], values=[0.6, 0.8]),
+            model_fingerprint=model, input_size=64)
+        with self.assertRaises(grpc.RpcError) as refused:
+            self.stubs[1].SelectStream(iter([
+                self.pb2.SelectRequest(params=self.pb2.SelectionParams(
+                    pool=existing, n_samples_count=1)),
+                self.pb2.SelectRequest(image_embeddings=embedded)]),
+                timeout=TIMEOUT_S, metadata=GOOD)
+        self.assertEqual(refused.exception.code(),
+                         grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("send the images", refused.exception.details())
         self.assertEqual(self.meta(existing)["version"], version)
         self.assertFalse(os.path.exists(os.path.join(self.shared, new,
                                                      "datapool_meta.json")))
