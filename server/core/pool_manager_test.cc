@@ -22,13 +22,6 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-SelectParams Count(const std::string& pool, uint64_t n) {
-  SelectParams p;
-  p.pool = pool;
-  p.n_samples = *SampleLimit::Count(n);
-  return p;
-}
-
 std::unique_ptr<PoolManager> Open(const std::string& dir) {
   auto m = PoolManager::Create({dir});
   EXPECT_TRUE(m.ok()) << m.status();

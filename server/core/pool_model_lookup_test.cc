@@ -18,13 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-SelectParams Count(const std::string& pool, uint64_t n) {
-  SelectParams p;
-  p.pool = pool;
-  p.n_samples = *SampleLimit::Count(n);
-  return p;
-}
-
 // One red image as `model` (borrowed) embedded it.
 EmbeddedImages RedImage(Embedder* model) {
   EmbeddedImages images;

@@ -17,13 +17,6 @@ namespace {
 
 using ::testing::ElementsAre;
 
-SelectParams Count(const std::string& pool, uint64_t n) {
-  SelectParams p;
-  p.pool = pool;
-  p.n_samples = *SampleLimit::Count(n);
-  return p;
-}
-
 // A replica whose pools are those `*owner` names it for (`*owner` == id).
 std::unique_ptr<PoolManager> Replica(const std::string& dir, int id,
                                      const std::atomic<int>* owner) {

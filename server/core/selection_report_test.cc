@@ -24,13 +24,6 @@ std::unique_ptr<PoolManager> Open(const std::string& dir) {
   return m.ok() ? *std::move(m) : nullptr;
 }
 
-SelectParams Count(const std::string& pool, uint64_t n) {
-  SelectParams p;
-  p.pool = pool;
-  p.n_samples = *SampleLimit::Count(n);
-  return p;
-}
-
 const Json& Get(const Json& v, const std::string& key) {
   static const Json kNull;
   const bool found = v.is_object() && v.contains(key);

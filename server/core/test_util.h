@@ -2,6 +2,7 @@
 #ifndef DATAPOOL_SERVER_CORE_TEST_UTIL_H_
 #define DATAPOOL_SERVER_CORE_TEST_UTIL_H_
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/embedding_table.h"
 #include "gtest/gtest.h"
+#include "server/core/selection.h"
 
 namespace datapool {
 
@@ -43,6 +45,14 @@ inline EmbeddingTable RandomTable(size_t n, size_t d, uint32_t seed,
     for (size_t j = 0; j < d; ++j) t.values.push_back(g(rng));
   }
   return t;
+}
+
+// A request for n picks into `pool`, the default selection.
+inline SelectParams Count(const std::string& pool, uint64_t n) {
+  SelectParams p;
+  p.pool = pool;
+  p.n_samples = *SampleLimit::Count(n);
+  return p;
 }
 
 }  // namespace datapool
