@@ -154,6 +154,18 @@ class ShardedServiceSelectTest(unittest.TestCase):
                                               re.escape(labels)), text, re.M)
         return float(found.group(1)) if found else 0.0
 
+    def selections(self, server, result="sharded"):
+        """`server`'s datapool_sharded_selections_total{result=...}."""
+        return self.metric(server, "datapool_sharded_selections_total",
+                           '{result="%s"}' % result)
+
+    def assert_others_stepped(self, replicas, owner, at_least):
+        """Every replica but the owner answered `at_least` shard steps."""
+        for r in replicas:
+            if r is not owner:
+                self.assertGreaterEqual(
+                    self.metric(r, "datapool_shard_steps_total"), at_least)
+
     def test_a_sharded_select_equals_one_servers(self):
         replicas = self.start_replicas()
         alone = self.start(self.alone_shared, [])
@@ -179,12 +191,8 @@ class ShardedServiceSelectTest(unittest.TestCase):
         # It ran sharded: three selections coordinated by the owner, the
         # other replicas' shards answered the picks.
         owner = self.owner(replicas)
-        self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
-                                     '{result="sharded"}'), 3)
-        for r in replicas:
-            if r is not owner:
-                self.assertGreaterEqual(
-                    self.metric(r, "datapool_shard_steps_total"), 60)
+        self.assertEqual(self.selections(owner), 3)
+        self.assert_others_stepped(replicas, owner, 60)
         self.assertIn("selection sharded over 3 replicas",
                       owner.stderr_text())
         # Below the threshold: not sharded; unless the request asks
@@ -196,12 +204,10 @@ class ShardedServiceSelectTest(unittest.TestCase):
         self.assert_same_selection(
             self.select(replicas[0], first, "a", 10, True, shard=False),
             self.select(alone, first, "a", 10, True))
-        self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
-                                     '{result="sharded"}'), 3)
+        self.assertEqual(self.selections(owner), 3)
         self.assert_same_selection(
             self.select(replicas[1], small, "s", 10, True, shard=True), want)
-        self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
-                                     '{result="sharded"}'), 4)
+        self.assertEqual(self.selections(owner), 4)
 
     def test_over_tls(self):
         """With TLS the owner reaches the other replicas' shards over TLS,
@@ -224,12 +230,8 @@ class ShardedServiceSelectTest(unittest.TestCase):
                                    self.select(alone, rows, "a", 50))
         self.assert_same_files(history=False)
         owner = self.owner(replicas)
-        self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
-                                     '{result="sharded"}'), 1)
-        for r in replicas:
-            if r is not owner:
-                self.assertGreaterEqual(
-                    self.metric(r, "datapool_shard_steps_total"), 49)
+        self.assertEqual(self.selections(owner), 1)
+        self.assert_others_stepped(replicas, owner, 49)
 
     def test_a_dead_replica_means_the_select_runs_here(self):
         replicas = self.start_replicas(["--peer-down-after-s", "1"])
@@ -244,10 +246,8 @@ class ShardedServiceSelectTest(unittest.TestCase):
         self.assert_same_selection(self.select(owner, more, "b", 70),
                                    self.select(alone, more, "b", 70))
         self.assert_same_files()
-        self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
-                                     '{result="sharded"}'), 1)
-        self.assertEqual(self.metric(owner, "datapool_sharded_selections_total",
-                                     '{result="in_process"}'), 1)
+        self.assertEqual(self.selections(owner), 1)
+        self.assertEqual(self.selections(owner, "in_process"), 1)
         self.assertIn("it runs on this replica instead", owner.stderr_text())
         # Once the owner counts it down, the next ones are sliced over the
         # two replicas that are up.
