@@ -23,7 +23,6 @@ import os
 import pathlib
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,9 +39,8 @@ import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from datapool_testlib import load_stubs  # noqa: E402
-from server_harness import free_ports  # noqa: E402
+from server_harness import RunningServer, free_ports  # noqa: E402
 
-LISTENING = re.compile(r"listening on (127\.0\.0\.1:[0-9]+)")
 METRICS = re.compile(r"metrics on (http://\S+/metrics)")
 SIDE = 64
 CHUNK = 64 << 10
@@ -65,39 +63,21 @@ def images(n):
     return out
 
 
-class Server:
-    def __init__(self, binary, shared, log_dir, name, extra):
-        self.log_path = os.path.join(log_dir, "%s.log" % name)
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [binary, "--shared-dir", shared, "--input-dir", shared,
-             "--metrics-listen", "127.0.0.1:0", "--device", "cpu"] + extra,
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.address = None
-        deadline = time.time() + 120
-        while time.time() < deadline and self.address is None:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = LISTENING.search(line)
-            if m:
-                self.address = m.group(1)
-        if self.address is None:
-            raise RuntimeError("%s did not start (%s)" % (name, self.log_path))
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+def start_server(binary, shared, extra):
+    """datapool-server on the CPU over `shared` (metrics on a free port)."""
+    server = RunningServer(shared, shared, ["--device", "cpu"] + extra,
+                           binary=binary, startup_timeout=120,
+                           shutdown_timeout=60)
+    return server.__enter__()
 
-    def embedded(self):
-        with open(self.log_path) as f:
-            url = METRICS.search(f.read()).group(1)
-        with urllib.request.urlopen(url, timeout=10) as r:
-            text = r.read().decode()
-        m = re.search(r"^datapool_images_embedded_total (\S+)$", text, re.M)
-        return int(float(m.group(1))) if m else 0
 
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
-        self.log.close()
+def embedded(server):
+    """The server's datapool_images_embedded_total."""
+    url = METRICS.search(server.stderr_text()).group(1)
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    m = re.search(r"^datapool_images_embedded_total (\S+)$", text, re.M)
+    return int(float(m.group(1))) if m else 0
 
 
 def requests(pb2, pool, share, n_samples, per_message):
@@ -144,14 +124,13 @@ def run_case(args, pb2, rpc, data, replicas, clients, work):
     servers = []
     try:
         if replicas == 0:
-            servers.append(Server(binary, shared, work, "single-%d" % clients,
-                                  ["--listen", "127.0.0.1:0"] + extra))
+            servers.append(start_server(binary, shared, extra))
         else:
             ports = free_ports(replicas)
             peers = ",".join("127.0.0.1:%d" % p for p in ports)
             for i in range(replicas):
-                servers.append(Server(
-                    binary, shared, work, "r%d-of-%d" % (i, replicas),
+                servers.append(start_server(
+                    binary, shared,
                     ["--listen", "127.0.0.1:%d" % ports[i], "--replicas",
                      str(replicas), "--replica-index", str(i), "--peers",
                      peers] + extra))
@@ -168,7 +147,7 @@ def run_case(args, pb2, rpc, data, replicas, clients, work):
             stub.Embed(iter([pb2.EmbedRequest(images=[pb2.ImageChunk(
                 filename="w.png", data=data[0][1], last=True)])]),
                 timeout=120)
-        before = [s.embedded() for s in servers]
+        before = [embedded(s) for s in servers]
         errors = []
 
         def client(c):
@@ -191,10 +170,10 @@ def run_case(args, pb2, rpc, data, replicas, clients, work):
         if errors:
             raise RuntimeError("a client failed: %s" % errors[0])
         load = os.getloadavg()[0]
-        embedded = [s.embedded() - b for s, b in zip(servers, before)]
+        done = [embedded(s) - b for s, b in zip(servers, before)]
         for c in channels:
             c.close()
-        return seconds, embedded, load
+        return seconds, done, load
     finally:
         for s in servers:
             s.stop()

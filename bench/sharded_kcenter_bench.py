@@ -19,41 +19,24 @@ other shards).
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-LISTENING = re.compile(r"listening on (127\.0\.0\.1:[0-9]+)")
+import benchlib
+
+benchlib.use_test_helpers()
+from server_harness import RunningServer  # noqa: E402
 
 
-class Server:
-    def __init__(self, binary, shared, log_dir, index):
-        self.log = open(os.path.join(log_dir, "server%d.log" % index), "w")
-        self.proc = subprocess.Popen(
-            [binary, "--shared-dir", shared, "--input-dir", shared,
-             "--listen", "127.0.0.1:0", "--model", "none",
-             "--metrics-listen", ""],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.address = None
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = LISTENING.search(line)
-            if m:
-                self.address = m.group(1)
-                break
-        if self.address is None:
-            raise RuntimeError("server %d did not start" % index)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
-        self.log.close()
+def start_server(binary, shared):
+    """A datapool-server without a model on a free loopback port."""
+    server = RunningServer(shared, shared, ["--model", "none",
+                                            "--metrics-listen", ""],
+                           binary=binary, startup_timeout=60,
+                           shutdown_timeout=60)
+    return server.__enter__()
 
 
 def run(args, servers, n, threads, prune=False):
@@ -96,7 +79,7 @@ def main():
         print("load before: %s" % os.getloadavg()[0], file=sys.stderr)
         rows = []
         for r in [int(x) for x in args.replicas.split(",")]:
-            servers = [Server(binary, work, work, i) for i in range(r)]
+            servers = [start_server(binary, work) for _ in range(r)]
             try:
                 for n in [int(x) for x in args.sizes.split(",")]:
                     for threads in ([2, 1] if r == 1 else [1]):

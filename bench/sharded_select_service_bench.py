@@ -26,8 +26,6 @@ k-center", makes them).
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,44 +40,40 @@ import numpy as np  # noqa: E402
 from datapool_client._gen import datapool_pb2 as pb2  # noqa: E402
 
 benchlib.use_test_helpers()
-from server_harness import free_ports  # noqa: E402
+from server_harness import RunningServer, free_ports  # noqa: E402
 
 D = 32
-LISTENING = re.compile(r"listening on (127\.0\.0\.1:[0-9]+)")
 UNLIMITED = [("grpc.max_send_message_length", -1),
              ("grpc.max_receive_message_length", -1)]
 
 
-def start(binary, shared, log_dir, replicas, extra):
+def start(binary, shared, replicas, extra):
+    """`replicas` servers without a model sharing `shared`, on free loopback
+    ports, each told the others' addresses."""
     ports = free_ports(replicas)
     peers = ",".join("127.0.0.1:%d" % p for p in ports)
-    procs = []
-    for i, port in enumerate(ports):
-        args = [binary, "--shared-dir", shared, "--input-dir", shared,
-                "--listen", "127.0.0.1:%d" % port, "--model", "none",
-                "--metrics-listen", "", "--max-message-mb", "2047"]
-        args += extra
-        if replicas > 1:
-            args += ["--replicas", str(replicas), "--replica-index", str(i),
-                     "--peers", peers, "--shard-select-min-candidates", "1"]
-        log = open(os.path.join(log_dir, "r%d-%d.log" % (replicas, i)), "w")
-        procs.append((subprocess.Popen(args, stdout=subprocess.PIPE,
-                                       stderr=log, text=True), log))
-    for proc, _ in procs:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = proc.stdout.readline()
-            if not line or LISTENING.search(line):
-                break
-    return ["127.0.0.1:%d" % p for p in ports], procs
+    servers = []
+    try:
+        for i, port in enumerate(ports):
+            args = ["--listen", "127.0.0.1:%d" % port, "--model", "none",
+                    "--metrics-listen", "", "--max-message-mb", "2047"]
+            args += extra
+            if replicas > 1:
+                args += ["--replicas", str(replicas), "--replica-index",
+                         str(i), "--peers", peers,
+                         "--shard-select-min-candidates", "1"]
+            servers.append(RunningServer(
+                shared, shared, args, binary=binary, startup_timeout=60,
+                shutdown_timeout=60).__enter__())
+    except BaseException:
+        stop(servers)
+        raise
+    return servers
 
 
-def stop(procs):
-    for proc, log in procs:
-        proc.terminate()
-    for proc, log in procs:
-        proc.wait(timeout=60)
-        log.close()
+def stop(servers):
+    for server in servers:
+        server.stop()
 
 
 def request(pool, rows, prefix, k, dry_run):
@@ -123,12 +117,12 @@ def call(address, raw):
         raise RuntimeError("no result")
 
 
-def owner(shared, pool, procs, addresses):
+def owner(shared, pool, servers):
     with open(os.path.join(shared, pool, "datapool.lock")) as f:
         text = f.read()
-    for (proc, _), address in zip(procs, addresses):
-        if "pid %d" % proc.pid in text:
-            return address
+    for server in servers:
+        if "pid %d" % server.proc.pid in text:
+            return server.address
     raise RuntimeError("no owner of " + pool)
 
 
@@ -165,22 +159,21 @@ def main():
         with tempfile.TemporaryDirectory(prefix="dp-shardsvc-") as tmp:
             shared = os.path.join(tmp, "shared")
             os.mkdir(shared)
-            addresses, procs = start(binary, shared, tmp, replicas, extra)
+            servers = start(binary, shared, replicas, extra)
             try:
-                made = call(addresses[0], pool_raw)[3]
+                made = call(servers[0].address, pool_raw)[3]
                 assert made.committed and made.pool_size_after == len(
                     pool_rows), made
-                target = owner(shared, "bench", procs, addresses)
+                target = owner(shared, "bench", servers)
                 to_first, picking, total, got = call(target, raw)
+                logs = "".join(server.stderr_text() for server in servers)
             finally:
-                stop(procs)
+                stop(servers)
             names = [s.filename for s in got.selected]
             if picks is None:
                 picks = names
             elif names != picks:
                 raise SystemExit("%s: other picks" % config)
-            logs = "".join(open(os.path.join(tmp, f)).read()
-                           for f in os.listdir(tmp) if f.endswith(".log"))
             sharded = logs.count("selection sharded over")
             print("| %s | %s | %.2f | %.3f | %.2f | %.2f |" % (
                 config, "yes" if sharded else "no", to_first,
