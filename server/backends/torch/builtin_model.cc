@@ -13,14 +13,23 @@
 namespace datapool {
 namespace {
 
-// N×3×S×S → N×3×G×G (G = kBuiltinModelGrid) → N×(3·G·G) → minus each
-// row's mean. A fixed projection to fewer dimensions was measured and lost
-// nearest neighbours against the pooled pixels themselves (bench/README.md,
-// "The built-in model"), so there is none.
-constexpr char kForward[] = R"(def forward(self, x):
+// N×C×S×S → blurred (a separable Gaussian, sigma 1 pixel, radius 4, edges
+// mirrored as OpenCV's default) → N×C×G×G averages → minus each channel's
+// mean → N×(C·G·G). Why these choices: bench/README.md, "The built-in
+// model" (the blur and the per-channel centring each kept more nearest
+// neighbours than the plain average on real images; a projection to fewer
+// dimensions lost some).
+constexpr char kThumbnail[] = R"(def thumbnail(self, x):
+    r = %d
+    k = torch.exp(torch.square(torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)) / -2.0)
+    k = k / torch.sum(k)
+    c = x.size(1)
+    x = torch.reflection_pad2d(x, [r, r, r, r])
+    x = torch.conv2d(x, k.view([1, 1, 1, 2 * r + 1]).expand([c, 1, 1, 2 * r + 1]), None, [1, 1], [0, 0], [1, 1], c)
+    x = torch.conv2d(x, k.view([1, 1, 2 * r + 1, 1]).expand([c, 1, 2 * r + 1, 1]), None, [1, 1], [0, 0], [1, 1], c)
     x = torch.adaptive_avg_pool2d(x, [%d, %d])
-    x = torch.flatten(x, 1)
-    return x - torch.mean(x, [1], True)
+    x = x - torch.mean(x, [2, 3], True)
+    return torch.flatten(x, 1)
 )";
 
 static_assert(kBuiltinModelDimension ==
@@ -32,7 +41,9 @@ absl::StatusOr<std::string> ComputeBytes() {
     torch::jit::Module m("BuiltinPooledPixels");
     // eval() and torch::jit::freeze need the attribute every nn.Module has.
     m.register_attribute("training", c10::BoolType::get(), false);
-    m.define(absl::StrFormat(kForward, kBuiltinModelGrid, kBuiltinModelGrid));
+    m.define(absl::StrCat(ThumbnailMethodSource(kBuiltinModelGrid),
+                          "def forward(self, x):\n"
+                          "    return self.thumbnail(x)\n"));
     m.eval();
     std::ostringstream out;
     m.save(out);
@@ -47,6 +58,10 @@ absl::StatusOr<std::string> ComputeBytes() {
 }
 
 }  // namespace
+
+std::string ThumbnailMethodSource(int grid) {
+  return absl::StrFormat(kThumbnail, kBuiltinModelBlurRadius, grid, grid);
+}
 
 absl::StatusOr<std::string> BuiltinModelBytes() {
   static const absl::StatusOr<std::string>* const bytes =

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/backends/torch/builtin_model.h"
 
 namespace datapool {
 namespace {
@@ -99,18 +100,17 @@ torch::jit::Module BuildEncoder(const std::vector<int>& widths, uint64_t seed,
   }
   b.Line("return torch.mean(x, [2, 3])");
   if (pixel_grid <= 0) return b.Finish("forward", "");
-  // The built-in model's thumbnail (builtin_model.cc), both parts at unit
-  // length (a zero part stays zero).
-  return b.Finish("features", absl::StrFormat(R"(
+  // The built-in model's thumbnail, both parts at unit length (a zero part
+  // stays zero).
+  return b.Finish("features",
+                  absl::StrCat(ThumbnailMethodSource(pixel_grid), R"(
 def forward(self, x):
     f = self.features(x)
     f = f / torch.clamp_min(torch.sqrt(torch.sum(f * f, [1], True)), 1e-12)
-    t = torch.flatten(torch.adaptive_avg_pool2d(x, [%d, %d]), 1)
-    t = t - torch.mean(t, [1], True)
+    t = self.thumbnail(x)
     t = t / torch.clamp_min(torch.sqrt(torch.sum(t * t, [1], True)), 1e-12)
     return torch.cat([f, t], 1)
-)",
-                                              pixel_grid, pixel_grid));
+)"));
 }
 
 torch::jit::Method TrainedMethod(const torch::jit::Module& module) {

@@ -52,8 +52,8 @@ class SplitMix64 {
 // width). With pixel_grid = g > 0, the module also has the method
 // `features(x)` (that network, what training trains), and forward(x) is
 // [features(x) at unit length, the built-in model's centred g×g RGB
-// thumbnail of x at unit length]: D = the last width + 3·g·g, and the two
-// parts count equally in a distance.
+// thumbnail of x at unit length (ThumbnailMethodSource)]: D = the last width +
+// 3·g·g, and the two parts count equally in a distance.
 torch::jit::Module BuildEncoder(const std::vector<int>& widths, uint64_t seed,
                                 int pixel_grid = 0);
 

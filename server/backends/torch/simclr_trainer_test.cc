@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/backends/torch/builtin_model.h"
 #include "server/backends/torch/torch_embedder.h"
 #include "server/backends/torch/torch_test_util.h"
 #include "server/core/test_util.h"
@@ -178,11 +179,12 @@ torch::Tensor UnitRows(const torch::Tensor& t) {
 
 TEST(SimClrTrainerTest, WithPixelsTheEmbeddingIsFeaturesThenTheThumbnail) {
   SimClrTrainer::Options with_pixels = SmallModel();
-  with_pixels.pixel_grid = 4;
+  with_pixels.pixel_grid = kBuiltinModelGrid;
+  constexpr int kDim = 64 + kBuiltinModelDimension;
   absl::StatusOr<TrainResult> result =
       MakeTrainer(with_pixels)->Train(Images(16), SmallRun(1), {});
   ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->dimension, 64 + 3 * 4 * 4);
+  ASSERT_EQ(result->dimension, kDim);
 
   {
     std::istringstream in(result->checkpoint);
@@ -190,16 +192,19 @@ TEST(SimClrTrainerTest, WithPixelsTheEmbeddingIsFeaturesThenTheThumbnail) {
     torch::NoGradGuard no_grad;
     const torch::Tensor x = torch::rand({3, 3, kSide, kSide}) * 4 - 2;
     const torch::Tensor out = model.forward({x}).toTensor();
-    ASSERT_EQ(out.sizes(), (std::vector<int64_t>{3, 112}));
+    ASSERT_EQ(out.sizes(), (std::vector<int64_t>{3, kDim}));
     // The trained network's features at unit length, ...
     const torch::Tensor features = model.get_method("features")({x}).toTensor();
     ASSERT_EQ(features.size(1), 64);
     EXPECT_TRUE(
         torch::allclose(out.slice(1, 0, 64), UnitRows(features), 1e-5, 1e-6));
-    // ... then the built-in model's centred thumbnail at unit length.
-    torch::Tensor thumb = torch::adaptive_avg_pool2d(x, {4, 4}).flatten(1);
-    thumb = UnitRows(thumb - thumb.mean({1}, true));
-    EXPECT_TRUE(torch::allclose(out.slice(1, 64, 112), thumb, 1e-5, 1e-6));
+    // ... then the built-in model's embedding at unit length.
+    absl::StatusOr<std::string> builtin_bytes = BuiltinModelBytes();
+    ASSERT_TRUE(builtin_bytes.ok()) << builtin_bytes.status();
+    std::istringstream builtin_in(*builtin_bytes);
+    torch::jit::Module builtin = torch::jit::load(builtin_in);
+    const torch::Tensor thumb = UnitRows(builtin.forward({x}).toTensor());
+    EXPECT_TRUE(torch::allclose(out.slice(1, 64, kDim), thumb, 1e-5, 1e-6));
   }
 
   // Continuing keeps the model's own layout, whatever the trainer's.
@@ -209,7 +214,7 @@ TEST(SimClrTrainerTest, WithPixelsTheEmbeddingIsFeaturesThenTheThumbnail) {
       MakeTrainer(SmallModel())->Train(Images(16), more, {});
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->continued);
-  EXPECT_EQ(again->dimension, 112);
+  EXPECT_EQ(again->dimension, kDim);
 }
 
 TEST(SimClrTrainerTest, SameSeedAndThreadsSameBytesOtherSeedOtherBytes) {
