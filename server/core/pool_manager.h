@@ -185,6 +185,12 @@ class PoolManager {
                                              const RowEmbedder& embed) {
     return datapool::ReembedPool(registry_, name, model, params, embed);
   }
+  // Makes a new pool with no samples whose model is `model` (see
+  // pool_reembed.h's CreateModelPool).
+  absl::StatusOr<ReembedOutcome> CreateModelPool(absl::string_view name,
+                                                 const Embedder& model) {
+    return datapool::CreateModelPool(registry_, name, model);
+  }
   // Pool models loaded now (the default not counted).
   size_t loaded_models() const { return models_.loaded(); }
 

@@ -72,7 +72,8 @@ absl::StatusOr<ReembedOutcome> ReembedPool(PoolRegistry& registry,
         ". Nothing changed; make their images readable under the input "
         "folder, or drop them (drop_unreadable)"));
   }
-  if (next.size() == 0) {
+  // A pool with no samples yet takes the new model all the same.
+  if (next.size() == 0 && rows.size() > 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "none of the ", rows.size(), " rows of pool '", name,
         "' could be re-embedded: ", Named(out.dropped), ". Nothing changed"));
@@ -102,6 +103,39 @@ absl::StatusOr<ReembedOutcome> ReembedPool(PoolRegistry& registry,
         out.version = meta.version;
         // New embeddings: the index starts afresh.
         entry.Publish(registry.Snapshot(meta, std::move(next)));
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::StatusOr<ReembedOutcome> CreateModelPool(PoolRegistry& registry,
+                                               absl::string_view name,
+                                               const Embedder& model) {
+  RETURN_IF_ERROR(ValidatePoolName(name));
+  ReembedOutcome out;
+  RETURN_IF_ERROR(registry.Write(
+      name, /*create=*/true, absl::OkStatus(),
+      [&](PoolEntry& entry, const std::shared_ptr<const PoolSnapshot>& before) {
+        if (before != nullptr) {
+          return absl::AbortedError(absl::StrCat(
+              "pool '", name, "' was created meanwhile (version ",
+              before->meta.version, "); nothing changed, run it again"));
+        }
+        EmbeddingTable empty;
+        empty.dimension = model.dimension();
+        PoolMetadata meta;
+        meta.version = 1;
+        meta.dimension = empty.dimension;
+        meta.model_fingerprint = model.fingerprint();
+        meta.input_size = model.input_size();
+        meta.normalized = true;
+        meta.created = meta.updated = absl::Now();
+        RETURN_IF_ERROR(registry.store().Commit(name, &meta, empty,
+                                                /*previous=*/nullptr,
+                                                /*keep_history=*/true,
+                                                &model.checkpoint()));
+        out.version = meta.version;
+        entry.Publish(registry.Snapshot(meta, std::move(empty)));
         return absl::OkStatus();
       }));
   return out;

@@ -52,6 +52,18 @@ absl::StatusOr<ReembedOutcome> ReembedPool(PoolRegistry& registry,
                                            const ReembedParams& params,
                                            const RowEmbedder& embed);
 
+// Commits a new pool `name` with no samples whose model is `model`: version
+// 1, an empty table of the model's dimension (a header-only CSV) and the
+// model's file as its checkpoint, so that images selected into it are
+// embedded with that model (a pool's first model trained on images that
+// are not in it yet). Aborted when the pool exists (another call created
+// it meanwhile: nothing changed, run it again); InvalidArgument for a bad
+// name; ResourceExhausted beyond the registry's max_pools; the store's
+// errors (nothing is left behind then).
+absl::StatusOr<ReembedOutcome> CreateModelPool(PoolRegistry& registry,
+                                               absl::string_view name,
+                                               const Embedder& model);
+
 }  // namespace datapool
 
 #endif  // DATAPOOL_SERVER_CORE_POOL_REEMBED_H_

@@ -27,7 +27,8 @@ using ::testing::HasSubstr;
 class ReembedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    PoolManager::Options options{tmp_.path(), &first_};
+    options_ = PoolManager::Options{tmp_.path(), &first_};
+    PoolManager::Options& options = options_;
     // Loads "bytes-a" / "bytes-b" files as models aaa / bbb.
     options.model_loader =
         [](const std::string& path,
@@ -83,7 +84,16 @@ class ReembedTest : public ::testing::Test {
     return *ReadFile(tmp_.path() + "/m/datapool_latest.csv");
   }
 
+  // A server started again on the same folder.
+  void Restart() {
+    manager_.reset();
+    auto manager = PoolManager::Create(options_);
+    ASSERT_TRUE(manager.ok()) << manager.status();
+    manager_ = *std::move(manager);
+  }
+
   TempDir tmp_;
+  PoolManager::Options options_;
   FakeEmbedder first_{"sha256:aaa", 4, "bytes-a"};
   FakeEmbedder second_{"sha256:bbb", 8, "bytes-b"};
   std::unique_ptr<PoolManager> manager_;
@@ -201,6 +211,94 @@ TEST_F(ReembedTest, APoolThatChangesMeanwhileIsLeftAlone) {
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST_F(ReembedTest, ANewPoolOfItsOwnModelStartsEmptyAndTakesItsImages) {
+  auto out = manager_->CreateModelPool("n", second_);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->version, 1u);
+  EXPECT_EQ(out->reembedded, 0u);
+  // Version 1: no samples, the model's dimension in a header-only CSV as
+  // lightly's load_embeddings reads it, and the model's checkpoint.
+  const std::string dir = tmp_.path() + "/n";
+  EXPECT_EQ(*ReadFile(dir + "/datapool_latest.csv"),
+            "filenames,embedding_0,embedding_1,embedding_2,labels\n");
+  EXPECT_EQ(*ReadFile(dir + "/checkpoint_latest.ckpt"), "bytes-b");
+  auto check = [&] {
+    auto info = manager_->GetPool("n");
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->meta.version, 1u);
+    EXPECT_EQ(info->meta.size, 0u);
+    EXPECT_EQ(info->meta.dimension, 3u);
+    EXPECT_EQ(info->meta.model_fingerprint, "sha256:bbb");
+    EXPECT_EQ(info->meta.input_size, 8);
+    auto names = manager_->SampleNames("n");
+    ASSERT_TRUE(names.ok());
+    EXPECT_TRUE(names->empty());
+  };
+  check();
+  // A second creator finds it made: nothing changes.
+  const std::string csv = *ReadFile(dir + "/datapool_latest.csv");
+  const std::string meta = *ReadFile(dir + "/datapool_meta.json");
+  auto again = manager_->CreateModelPool("n", first_);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(again.status().message(), HasSubstr("run it again"));
+  EXPECT_EQ(*ReadFile(dir + "/datapool_latest.csv"), csv);
+  EXPECT_EQ(*ReadFile(dir + "/datapool_meta.json"), meta);
+  EXPECT_EQ(*ReadFile(dir + "/checkpoint_latest.ckpt"), "bytes-b");
+  // So does an existing pool with samples, and a bad name makes nothing.
+  EXPECT_EQ(manager_->CreateModelPool("m", second_).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(manager_->GetPool("m")->meta.model_fingerprint, "sha256:aaa");
+  EXPECT_EQ(manager_->CreateModelPool("../x", second_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // After a restart the empty pool loads and is listed.
+  Restart();
+  check();
+  bool listed = false;
+  for (const PoolInfo& p : manager_->ListPools()) {
+    listed |= p.name == "n" && p.problem.empty() && p.meta.size == 0;
+  }
+  EXPECT_TRUE(listed);
+  // Its images are embedded by its own model (loaded from its checkpoint),
+  // not the server's default, and a selection commits into it.
+  auto model = manager_->ModelFor("n");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->fingerprint(), "sha256:bbb");
+  EXPECT_EQ((*model)->input_size(), 8);
+  EmbeddedImages images;
+  images.model = *model;
+  images.table.dimension = 3;
+  images.table.filenames = {"n0", "n1"};
+  images.table.labels = {0, 0};
+  images.table.values = {1, 0, 0, 0, 2, 0};
+  SelectParams p;
+  p.pool = "n";
+  p.n_samples = *SampleLimit::Count(2);
+  auto selected = manager_->SelectImages(p, std::move(images));
+  ASSERT_TRUE(selected.ok()) << selected.status();
+  EXPECT_TRUE(selected->committed);
+  EXPECT_EQ(selected->version, 2u);
+  auto info = manager_->GetPool("n");
+  EXPECT_EQ(info->meta.size, 2u);
+  EXPECT_EQ(info->meta.model_fingerprint, "sha256:bbb");
+  EXPECT_EQ(*ReadFile(dir + "/checkpoint_latest.ckpt"), "bytes-b");
+  // The empty version 1 is kept, and restores.
+  auto restored = manager_->RestoreVersion("n", 1);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->meta.size, 0u);
+  EXPECT_EQ(restored->meta.version, 3u);
+  // A pool with no samples takes another model (a train before its first
+  // selection) as one more version with no samples.
+  ASSERT_TRUE(manager_->CreateModelPool("e", second_).ok());
+  auto changed = manager_->ReembedPool("e", first_, ReembedParams(), Embed());
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_EQ(changed->version, 2u);
+  EXPECT_EQ(changed->reembedded, 0u);
+  EXPECT_EQ(manager_->GetPool("e")->meta.model_fingerprint, "sha256:aaa");
+  EXPECT_EQ(*ReadFile(tmp_.path() + "/e/datapool_latest.csv"),
+            "filenames,embedding_0,embedding_1,embedding_2,labels\n");
 }
 
 }  // namespace

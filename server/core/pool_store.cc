@@ -257,6 +257,9 @@ absl::StatusOr<StoredPool> PoolStore::Load(absl::string_view name,
         meta->dimension));
   }
   pool.meta = *std::move(meta);
+  // A pool with no samples yet (its first model trained on other images)
+  // keeps its model's width, which a rowless cache does not record.
+  if (pool.table.size() == 0) pool.table.dimension = pool.meta.dimension;
   if (!pool.meta.normalized) NormalizeRows(&pool.table);
   return pool;
 }

@@ -37,6 +37,38 @@ PoolMetadata Meta(uint64_t version, size_t d, int64_t millis) {
   return m;
 }
 
+TEST(PoolStoreTest, APoolWithNoSamplesKeepsItsDimension) {
+  TempDir tmp;
+  auto store = PoolStore::Create({tmp.path() + "/shared"});
+  ASSERT_TRUE(store.ok()) << store.status();
+  EmbeddingTable empty;
+  empty.dimension = 3;
+  PoolMetadata m1 = Meta(1, 3, 1700000000000);
+  ASSERT_TRUE((*store)->Commit("p", &m1, empty, nullptr, true).ok());
+  EXPECT_EQ(m1.size, 0u);
+  const std::string dir = (*store)->PoolDir("p");
+  // The lightly header alone, with the pool's width.
+  EXPECT_EQ(*ReadFile(dir + "/datapool_latest.csv"),
+            "filenames,embedding_0,embedding_1,embedding_2,labels\n");
+  // Loaded from the binary cache, then from the CSV.
+  for (int pass = 0; pass < 2; ++pass) {
+    auto loaded = (*store)->Load("p");
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ(loaded->meta.size, 0u);
+    EXPECT_EQ(loaded->table.size(), 0u);
+    EXPECT_EQ(loaded->table.dimension, 3u) << "pass " << pass;
+    fs::remove(dir + "/datapool_cache.bin");
+  }
+  // Rows come after it, and the empty version stays in history.
+  PoolMetadata m2 = Meta(2, 3, 1700000001000);
+  ASSERT_TRUE((*store)->Commit("p", &m2, RandomTable(2, 3, 1), &m1, true).ok());
+  EXPECT_EQ((*store)->Load("p")->table.size(), 2u);
+  auto kept = (*store)->LoadHistoryVersion("p", 1);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->table.size(), 0u);
+  EXPECT_EQ(kept->table.dimension, 3u);
+}
+
 TEST(PoolStoreTest, CommitLoadAndHistory) {
   TempDir tmp;
   auto store = PoolStore::Create({tmp.path() + "/shared"});

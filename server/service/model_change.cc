@@ -130,6 +130,20 @@ absl::StatusOr<ReembedOutcome> ApplyModelFile(
       });
 }
 
+absl::StatusOr<ReembedOutcome> CreatePoolWithModelFile(
+    PoolManager& manager, absl::string_view pool,
+    const std::string& model_bytes, int input_size) {
+  TempFile file;
+  RETURN_IF_ERROR(file.Write(model_bytes));
+  absl::StatusOr<std::shared_ptr<Embedder>> model =
+      manager.LoadModel(file.path(), input_size);
+  if (!model.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the model file cannot be used: ", model.status().message()));
+  }
+  return manager.CreateModelPool(pool, **model);
+}
+
 absl::Status ModelChange::Finish(const ModelProgressFn& progress,
                                  v1::SetPoolModelResponse* response) {
   if (!started_) {

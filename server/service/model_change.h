@@ -42,6 +42,16 @@ absl::StatusOr<ReembedOutcome> ApplyModelFile(
     const std::string& model, int input_size, const ReembedParams& params,
     const ModelProgressFn& progress);
 
+// Loads the TorchScript file `model` (its bytes) for images of
+// `input_size` pixels and commits a new pool `pool` with no samples whose
+// model it is (PoolManager::CreateModelPool). InvalidArgument for a file
+// that is not a usable model; CreateModelPool's errors (Aborted when the
+// pool exists).
+absl::StatusOr<ReembedOutcome> CreatePoolWithModelFile(PoolManager& manager,
+                                                       absl::string_view pool,
+                                                       const std::string& model,
+                                                       int input_size);
+
 // The SetPoolModel call. Not thread-safe (one per call). Everything is
 // borrowed.
 class ModelChange {

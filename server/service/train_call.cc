@@ -98,6 +98,14 @@ std::string ReadTrainState(const std::string& folder,
   return bytes->substr(header.size());
 }
 
+// A pool to be made by this call that another call made meanwhile.
+absl::Status CreatedMeanwhile(absl::string_view pool) {
+  return absl::AbortedError(absl::StrCat(
+      "pool '", pool,
+      "' was created by another call while this one trained; nothing "
+      "changed, run it again (it then trains the pool as it is)"));
+}
+
 }  // namespace
 
 // An Embedder that keeps each decoded image for training and "embeds" it
@@ -145,7 +153,8 @@ absl::Status TrainCall::Add(const v1::TrainRequest& message) {
       message.batch_size() != 0 || message.seed() != 0 ||
       message.drop_unreadable() || message.has_keep_history() ||
       !message.device().empty() || message.has_learning_rate() ||
-      message.has_temperature() || message.has_augmentation();
+      message.has_temperature() || message.has_augmentation() ||
+      message.create_pool();
   if (started_) {
     if (has_params) {
       return absl::InvalidArgumentError(
@@ -159,20 +168,31 @@ absl::Status TrainCall::Add(const v1::TrainRequest& message) {
       return absl::FailedPreconditionError(
           "this server cannot train (it takes no images: --model none)");
     }
+    // A missing pool fails before any image is read, unless it is to be
+    // made.
+    absl::StatusOr<PoolInfo> info = manager_.GetPool(message.pool());
+    if (absl::IsNotFound(info.status()) && message.create_pool()) {
+      create_ = true;
+    } else if (absl::IsNotFound(info.status())) {
+      return absl::NotFoundError(absl::StrCat(
+          info.status().message(),
+          " (set create_pool to make it, trained on the given images)"));
+    } else if (!info.ok()) {
+      return info.status();
+    }
     // The pool's samples are re-embedded from it after training.
-    if (images_.inputs == nullptr) {
+    if (!create_ && images_.inputs == nullptr) {
       return absl::FailedPreconditionError(
           "this server has no input folder (--input-dir), so it cannot read "
           "the pool's images to train on and re-embed them");
     }
-    // A missing pool fails before any image is read.
-    ASSIGN_OR_RETURN(PoolInfo info, manager_.GetPool(message.pool()));
     first_ = message;
     first_.clear_input_paths();
     first_.clear_images();
     started_ = true;
-    const int side = info.meta.input_size > 0 ? info.meta.input_size
-                                              : images_.embedder->input_size();
+    const int side = !create_ && info->meta.input_size > 0
+                         ? info->meta.input_size
+                         : images_.embedder->input_size();
     collector_ = std::make_shared<Collector>(side);
   }
   if (message.input_paths_size() == 0 && message.images_size() == 0) {
@@ -197,7 +217,14 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
     return absl::InvalidArgumentError("the stream carried no message");
   }
   const std::string& pool = first_.pool();
-  ASSIGN_OR_RETURN(PoolInfo info, manager_.GetPool(pool));
+  PoolInfo info;
+  if (create_) {
+    absl::StatusOr<PoolInfo> now = manager_.GetPool(pool);
+    if (now.ok()) return CreatedMeanwhile(pool);
+    if (!absl::IsNotFound(now.status())) return now.status();
+  } else {
+    ASSIGN_OR_RETURN(info, manager_.GetPool(pool));
+  }
   auto report = [&progress](absl::string_view phase, uint64_t done,
                             uint64_t total) {
     if (progress) progress(phase, done, total, std::nullopt);
@@ -208,7 +235,7 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
     ASSIGN_OR_RETURN(EmbeddedImages extra, ingest_->Finish());
     skipped = std::move(extra.skipped);
   }
-  {
+  if (!create_) {
     ASSIGN_OR_RETURN(std::vector<std::string> names,
                      manager_.SampleNames(pool));
     EmbeddingPipeline::Options options = images_.pipeline;
@@ -225,8 +252,11 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
   if (training.size() < 2) {
     return absl::FailedPreconditionError(absl::StrCat(
         "training needs two images or more; ", training.size(),
-        " could be read (the pool's samples are read from the server's "
-        "--input-dir; give more with input paths or uploads)"));
+        create_ ? " could be read (a new pool is trained on the given images "
+                  "only; give more with input paths or uploads)"
+                : " could be read (the pool's samples are read from the "
+                  "server's --input-dir; give more with input paths or "
+                  "uploads)"));
   }
   if (cancelled && cancelled()) {
     return absl::CancelledError("the call was cancelled; nothing changed");
@@ -235,9 +265,12 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
   TrainOptions options = options_;
   options.input_size = collector_->input_size();
   options.threads = images_.model_threads;
-  // Continue from the pool's model (a new network when it has no trainable
-  // weights, as the built-in model).
-  if (!info.meta.model_fingerprint.empty()) {
+  // Continue from the pool's model, or the server's default for a new
+  // pool (a new network when it has no trainable weights, as the built-in
+  // model).
+  if (create_) {
+    options.initial_model = images_.embedder->checkpoint();
+  } else if (!info.meta.model_fingerprint.empty()) {
     absl::StatusOr<std::string> current =
         ReadFile(absl::StrCat(info.folder, "/", kCheckpointFileName));
     if (current.ok()) {
@@ -259,12 +292,22 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
     return absl::CancelledError("the call was cancelled; nothing changed");
   }
 
-  ReembedParams params;
-  params.drop_unreadable = first_.drop_unreadable();
-  params.keep_history = !first_.has_keep_history() || first_.keep_history();
-  ASSIGN_OR_RETURN(ReembedOutcome outcome,
-                   ApplyModelFile(manager_, images_, pool, trained.checkpoint,
-                                  options.input_size, params, report));
+  ReembedOutcome outcome;
+  if (create_) {
+    report("committing", 0, 1);
+    absl::StatusOr<ReembedOutcome> created = CreatePoolWithModelFile(
+        manager_, pool, trained.checkpoint, options.input_size);
+    if (absl::IsAborted(created.status())) return CreatedMeanwhile(pool);
+    ASSIGN_OR_RETURN(outcome, std::move(created));
+    report("committing", 1, 1);
+  } else {
+    ReembedParams params;
+    params.drop_unreadable = first_.drop_unreadable();
+    params.keep_history = !first_.has_keep_history() || first_.keep_history();
+    ASSIGN_OR_RETURN(outcome,
+                     ApplyModelFile(manager_, images_, pool, trained.checkpoint,
+                                    options.input_size, params, report));
+  }
   ASSIGN_OR_RETURN(PoolInfo after, manager_.GetPool(pool));
   ToProto(after, response->mutable_pool());
   // For the next train of this model. The version is committed: failing to
@@ -295,6 +338,7 @@ absl::Status TrainCall::Finish(const ProgressFn& progress,
   response->set_continued(trained.continued);
   response->set_resumed(trained.resumed);
   response->set_reembedded(outcome.reembedded);
+  response->set_created(create_);
   for (const SkippedFile& s : outcome.dropped) {
     v1::SkippedFile* d = response->add_dropped();
     d->set_filename(s.filename);

@@ -1,7 +1,10 @@
 // The Train call's body: its parameters and extra images as the request
 // messages bring them, the pool's own images read from the input folder,
 // all decoded for the trainer (a ModelTrainer backend), then the trained
-// model applied to the pool as SetPoolModel does (model_change.h).
+// model applied to the pool as SetPoolModel does (model_change.h). A
+// missing pool, with create_pool, is trained from the server's default
+// model on the request's images and committed as a new pool with no
+// samples (CreatePoolWithModelFile).
 // Protocol and file work only: training is the backend's, the commit the
 // core's.
 #ifndef DATAPOOL_SERVER_SERVICE_TRAIN_CALL_H_
@@ -41,8 +44,9 @@ class TrainCall {
   size_t received() const { return received_; }
   const std::string& pool() const { return first_.pool(); }
 
-  // Trains, applies the model to the pool and fills `response`; stops with
-  // Cancelled when `cancelled` says so (nothing committed).
+  // Trains, applies the model to the pool (or makes the new pool) and
+  // fills `response`; stops with Cancelled when `cancelled` says so
+  // (nothing committed).
   absl::Status Finish(const ProgressFn& progress,
                       const std::function<bool()>& cancelled,
                       v1::TrainResponse* response);
@@ -56,7 +60,10 @@ class TrainCall {
   RequestBudget budget_;
   bool started_ = false;
   v1::TrainRequest first_;  // parameters only
-  TrainOptions options_;    // first_'s, checked when it arrives
+  // The pool did not exist and first_.create_pool() is set: trained on the
+  // request's images only, committed as a new pool with no samples.
+  bool create_ = false;
+  TrainOptions options_;  // first_'s, checked when it arrives
   std::shared_ptr<Collector> collector_;
   std::unique_ptr<ImageIngest> ingest_;  // the request's images, if any
   size_t received_ = 0;

@@ -88,7 +88,8 @@ type DatapoolClient interface {
 	// "committing"), and last the TrainResponse. Cancelling the call (or its
 	// deadline) stops the work and commits nothing. FAILED_PRECONDITION as
 	// SetPoolModel, or with fewer than two usable images; NOT_FOUND for a
-	// missing pool.
+	// missing pool unless create_pool is set; ABORTED when the pool changed
+	// (or, with create_pool, was created) meanwhile: run it again.
 	Train(ctx context.Context, opts ...grpc.CallOption) (Datapool_TrainClient, error)
 }
 
@@ -476,7 +477,8 @@ type DatapoolServer interface {
 	// "committing"), and last the TrainResponse. Cancelling the call (or its
 	// deadline) stops the work and commits nothing. FAILED_PRECONDITION as
 	// SetPoolModel, or with fewer than two usable images; NOT_FOUND for a
-	// missing pool.
+	// missing pool unless create_pool is set; ABORTED when the pool changed
+	// (or, with create_pool, was created) meanwhile: run it again.
 	Train(Datapool_TrainServer) error
 	mustEmbedUnimplementedDatapoolServer()
 }

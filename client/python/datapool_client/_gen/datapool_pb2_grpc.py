@@ -236,7 +236,8 @@ class DatapoolServicer(object):
         "committing"), and last the TrainResponse. Cancelling the call (or its
         deadline) stops the work and commits nothing. FAILED_PRECONDITION as
         SetPoolModel, or with fewer than two usable images; NOT_FOUND for a
-        missing pool.
+        missing pool unless create_pool is set; ABORTED when the pool changed
+        (or, with create_pool, was created) meanwhile: run it again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
