@@ -133,10 +133,16 @@ std::string TrainText(const v1::TrainResponse& r) {
       r.images(), r.epochs(), r.steps(), r.train_seconds(),
       r.images_per_second(), r.device(), r.first_loss(), r.last_loss());
   absl::StrAppend(
-      &out, PoolText(r.pool(), absl::StrCat(r.reembedded(),
-                                            " samples re-embedded with the "
-                                            "trained model: version ",
-                                            r.pool().version(), " of ")));
+      &out,
+      PoolText(r.pool(),
+               r.created()
+                   ? absl::StrCat("New pool with the trained model and no "
+                                  "samples yet: version ",
+                                  r.pool().version(), " of ")
+                   : absl::StrCat(r.reembedded(),
+                                  " samples re-embedded with the trained "
+                                  "model: version ",
+                                  r.pool().version(), " of ")));
   if (r.dropped_size() > 0) {
     absl::StrAppend(&out, r.dropped_size(), " dropped (unreadable):\n");
     for (const v1::SkippedFile& d : r.dropped()) {

@@ -44,6 +44,7 @@ Json TrainObject(const v1::TrainResponse& r) {
               {"resumed", r.resumed()},
               {"state_kept", r.state_kept()},
               {"reembedded", r.reembedded()},
+              {"created", r.created()},
               {"dropped", Files(r.dropped())},
               {"skipped", Files(r.skipped())},
               {"pool", PoolObject(r.pool())}};

@@ -192,6 +192,25 @@ TEST(ProgressBarTest, LineAndTerminalControls) {
   EXPECT_EQ(none.str(), "");
 }
 
+TEST(TrainTextTest, SaysWhetherTheTrainMadeThePool) {
+  v1::TrainResponse r;
+  r.mutable_pool()->set_name("p");
+  r.mutable_pool()->set_version(1);
+  r.set_created(true);
+  EXPECT_THAT(TrainText(r),
+              HasSubstr("New pool with the trained model and no samples "
+                        "yet: version 1 of p\n  size        0\n"));
+  EXPECT_THAT(TrainJson(r), HasSubstr("\"created\":true"));
+  r.set_created(false);
+  r.set_reembedded(4);
+  r.mutable_pool()->set_version(3);
+  r.mutable_pool()->set_size(4);
+  EXPECT_THAT(TrainText(r),
+              HasSubstr("4 samples re-embedded with the trained model: "
+                        "version 3 of p\n"));
+  EXPECT_THAT(TrainJson(r), HasSubstr("\"created\":false"));
+}
+
 }  // namespace
 }  // namespace cli
 }  // namespace datapool

@@ -199,13 +199,12 @@ int Select(const Call& call) {
       flags.train ? TrainRequestOf(flags) : v1::TrainRequest();
   if (!train.ok()) return UsageError(call, train.status().message());
   // --train: the pool's model is trained on its images and these first,
-  // so that they are embedded by it; a new pool is made first and trained
-  // after (its picks come from the default model).
-  v1::PoolInfo existing;
-  const bool train_first =
-      flags.train && call.client.GetPool(flags.pool, &existing).ok();
+  // so that they are embedded by it. A new pool is made by that training
+  // (create_pool: trained on these images only, committed with no samples
+  // and the trained model), so its picks too come from the trained model.
   v1::TrainResponse trained;
-  if (train_first) {
+  if (flags.train) {
+    train->set_create_pool(true);
     if (int failed = RunTrain(call, *train, candidates->images, &trained)) {
       return failed;
     }
@@ -219,14 +218,9 @@ int Select(const Call& call) {
   bar.Done();
   if (!status.ok()) {
     return CallError(status, flags,
-                     train_first ? "the trained model was committed; the "
+                     flags.train ? "the trained model was committed; the "
                                    "selection was not"
                                  : "nothing was committed");
-  }
-  if (flags.train && !train_first) {
-    if (int failed = RunTrain(call, *train, candidates->images, &trained)) {
-      return failed;
-    }
   }
   if (flags.train && !flags.json) std::cout << TrainText(trained);
   std::cout << (flags.json && flags.train ? TrainedSelectJson(trained, response)
@@ -390,9 +384,10 @@ Command SelectCommand() {
        kDryRunFlag,
        {"train", "",
         "the whole run of the Lightly worker in one command: train the "
-        "pool's model on its images and these (datapool train), then select "
-        "with it; a new pool is selected into first (with the server's "
-        "default model) and trained after",
+        "pool's model on its images and these (datapool train), then embed "
+        "these with it and select; a new pool is first made by training "
+        "the server's default model on these images (datapool train "
+        "--create)",
         &Flags::train},
        {"epochs", "N", "with --train: passes over the images (default 10)",
         &Flags::epochs},

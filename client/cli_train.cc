@@ -54,8 +54,7 @@ absl::StatusOr<std::optional<double>> Real(absl::string_view name,
 }
 
 // --augment's KEY=VALUE list into `a`, checked against the server's ranges
-// (select --train may commit a selection before it trains, so a bad value
-// must fail here first).
+// (a bad value fails here, before any image is sent).
 absl::Status ParseAugment(const std::string& list, v1::TrainAugmentation* a) {
   using Setter = void (v1::TrainAugmentation::*)(double);
   using Getter = double (v1::TrainAugmentation::*)() const;
@@ -165,6 +164,7 @@ absl::StatusOr<v1::TrainRequest> TrainRequestOf(const Flags& flags) {
   first.set_batch_size(static_cast<uint32_t>(batch));
   first.set_seed(seed);
   first.set_drop_unreadable(flags.drop_unreadable);
+  first.set_create_pool(flags.create);
   if (!flags.device.empty()) {
     if (flags.device != "auto" && flags.device != "cpu" &&
         flags.device != "cuda") {
@@ -205,6 +205,15 @@ int RunTrain(const Call& call, const v1::TrainRequest& first,
       first, images, [&bar](const v1::Progress& p) { bar.Show(p); }, trained);
   bar.Done();
   if (status.ok()) return 0;
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND &&
+      !first.create_pool()) {
+    // The server names create_pool; the flag is --create.
+    status = grpc::Status(
+        status.error_code(),
+        absl::StrCat("pool '", first.pool(),
+                     "' does not exist (datapool train --create makes it, "
+                     "trained on the images given)"));
+  }
   return CallError(status, call.flags, "the pool's model was not changed");
 }
 
@@ -212,8 +221,9 @@ std::vector<Command> TrainCommands() {
   return {
       {"train",
        "Train a pool's model on its images",
-       "--pool NAME [--input PATH...] [--upload PATH...] [--epochs N] "
-       "[--batch-size B] [--seed S] [--device auto|cpu|cuda] [flags]",
+       "--pool NAME [--create] [--input PATH...] [--upload PATH...] "
+       "[--epochs N] [--batch-size B] [--seed S] [--device auto|cpu|cuda] "
+       "[flags]",
        "Trains the pool's model self-supervised on the server (SimCLR: "
        "two augmented views of each image, contrastive loss) on the "
        "pool's own images (its samples whose files the server can read "
@@ -225,8 +235,16 @@ std::vector<Command> TrainCommands() {
        "(pools restore brings it back). Samples whose image cannot be "
        "read again fail the command unless --drop-unreadable. On a "
        "terminal a progress line shows the training loss; Ctrl-C or "
-       "--timeout stops it and changes nothing (exit 130 for Ctrl-C).",
+       "--timeout stops it and changes nothing (exit 130 for Ctrl-C). "
+       "With --create a pool that does not exist is made: the server's "
+       "default model is trained on the images given (two or more) and "
+       "committed as version 1 of a pool with no samples, whose "
+       "selections then embed their images with the trained model.",
        {{"pool", "NAME", "the pool whose model is trained", &Flags::pool},
+        {"create", "",
+         "make the pool when it does not exist, its model trained on the "
+         "images given only (without it, a missing pool is an error)",
+         &Flags::create},
         {"input", "PATH...",
          "more training images on the server's input folder (files or "
          "folders); they train the model but do not join the pool",
@@ -256,7 +274,8 @@ std::vector<Command> TrainCommands() {
         "datapool train --pool digits --epochs 20 --augment "
         "flip=0,hue=0,crop-min-scale=0.4",
         "datapool train --pool my_pool --upload ~/photos/unlabelled "
-        "--epochs 5 --json"},
+        "--epochs 5 --json",
+        "datapool train --pool new_pool --create --input batch1 --epochs 5"},
        0,
        -1,
        &Train}};

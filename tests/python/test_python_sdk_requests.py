@@ -59,9 +59,11 @@ class Recorder(pb_grpc.DatapoolServicer):
         return self.set_model_response
 
     def Train(self, request_iterator, context):
-        self.calls.append(list(request_iterator))
+        messages = list(request_iterator)
+        self.calls.append(messages)
         yield pb.TrainProgress(result=pb.TrainResponse(
-            pool=pb.PoolInfo(name="p", version=2), epochs=1))
+            pool=pb.PoolInfo(name="p", version=2), epochs=1,
+            created=messages[0].create_pool))
 
 
 def setUpModule():
@@ -642,6 +644,14 @@ class TrainTest(RequestTestBase):
         self.assertFalse(first.HasField("learning_rate"))
         self.assertFalse(first.HasField("temperature"))
         self.assertFalse(first.HasField("augmentation"))
+        self.assertFalse(first.create_pool)
+
+    def test_create_asks_for_a_new_pool(self):
+        got = self.client().train("new", paths="batch1", create=True)
+        (first,) = self.sent()
+        self.assertEqual((first.pool, first.create_pool), ("new", True))
+        self.assertEqual(list(first.input_paths), ["batch1"])
+        self.assertIs(got.created, True)  # the fake server's answer
 
     def test_what_cannot_be_sent_is_refused(self):
         train = self.client().train

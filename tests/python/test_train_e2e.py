@@ -125,8 +125,7 @@ class TrainTest(ImagesTestBase):
     def test_bad_tuning_is_refused_before_anything_changes(self):
         self.new_pool("b1")
         before = snapshot_tree(self.pool_dir("b1"))
-        # The CLI refuses what the server would, before it sends anything
-        # (select --train into a new pool would otherwise commit first).
+        # The CLI refuses what the server would, before it sends anything.
         for args, says in (
                 (("--augment", "flip=0,wobble=1"), "unknown key 'wobble'"),
                 (("--augment", "hue=0.7"), "hue must be in [0, 0.5]"),
@@ -228,16 +227,44 @@ class TrainTest(ImagesTestBase):
         self.assertIs(out["resumed"], False, out)
 
     def test_select_train_is_the_workers_run_in_one_command(self):
-        # A new pool: selected into with the default model, then trained.
-        out = self.cli_json("select", "--pool", "w1", "--input", "train",
-                            "--n-samples", "10", "--train", "--epochs", "1")
+        _, _, default = self.embed("w1-default.csv", "--input", "train")
+        # A new pool: made by training the default model on the new images
+        # (version 1, no samples), which then embeds them for the
+        # selection (version 2).
+        out = self.cli_json("select", "--pool", "w1", "--strategy",
+                            "diversity", "--input", "train", "--n-samples",
+                            "10", "--train", "--epochs", "1")
+        train = out["train"]
+        self.assertIs(train["created"], True, out)
+        self.assertIs(train["continued"], False, out)
+        self.assertEqual(train["images"], 24, out)
+        self.assertEqual(train["reembedded"], 0, out)
+        self.assertEqual((train["pool"]["version"], train["pool"]["size"]),
+                         (1, 0), out)
         self.assertIs(out["select"]["committed"], True, out)
-        self.assertIs(out["train"]["continued"], False, out)
-        self.assertEqual(out["train"]["reembedded"], 10, out)
+        self.assertEqual(out["select"]["version"], 2, out)
+        self.assertEqual(out["select"]["pool_size_before"], 0, out)
+        self.assertEqual(out["select"]["pool_size_after"], 10, out)
         shown = self.cli_json("pools", "show", "w1")
-        self.assertEqual(shown["model_fingerprint"],
-                         out["train"]["pool"]["model_fingerprint"])
         self.assertEqual(shown["version"], 2, shown)
+        trained = train["pool"]["model_fingerprint"]
+        self.assertEqual(shown["model_fingerprint"], trained)
+        self.assertNotEqual(trained, default["model_fingerprint"])
+        self.assertEqual(trained, "sha256:" + sha256_file(self.checkpoint(
+            "w1")))
+        # Its rows are the trained model's embeddings, and the picks are
+        # farthest-first among the candidates as that model embeds them.
+        vecs, _, info = self.embed("w1-new.csv", "--pool", "w1", "--input",
+                                   "train")
+        self.assertEqual(info["model_fingerprint"], trained)
+        rows = self.pool_rows("w1")
+        self.assertEqual(len(rows), 10)
+        for name, row in rows.items():
+            np.testing.assert_allclose(row, unit_rows([vecs[name]])[0],
+                                       rtol=0, atol=1e-5, err_msg=name)
+        candidates = {name: unit_rows([v])[0] for name, v in vecs.items()}
+        self.assertGreedy(out["select"], candidates,
+                          np.zeros((0, shown["dimension"])), n_limit=10)
         # An existing pool: trained first (on its images and the new ones),
         # then the new images are embedded by the trained model and picked.
         out = self.cli_json("select", "--pool", "w1", "--input", "train",
@@ -263,6 +290,90 @@ class TrainTest(ImagesTestBase):
             proc = self.run_cli(*args)
             self.assertEqual(proc.returncode, 1, self.explain(proc))
             self.assertIn("--train", proc.stderr, self.explain(proc))
+
+    def test_train_create_makes_an_empty_pool_of_the_trained_model(self):
+        shared = os.path.join(self.tmp, "shared-create")
+        os.mkdir(shared)
+        server = RunningServer(shared, self.input,
+                               extra_args=list(SERVER_ARGS))
+        server.__enter__()
+        try:
+            # Without --create a missing pool is an error and nothing is
+            # made (a mistyped name creates no pool).
+            proc = self.cli_error("NOT_FOUND", "train", "--pool", "c1",
+                                  "--input", "train", *TRAIN, server=server)
+            self.assertIn("--create", proc.stderr, self.explain(proc))
+            self.assertEqual(os.listdir(shared), [])
+            out = self.cli_json("train", "--pool", "c1", "--create",
+                                "--input", "train", *TRAIN, server=server)
+            self.assertIs(out["created"], True, out)
+            self.assertIs(out["continued"], False, out)
+            self.assertIs(out["state_kept"], True, out)
+            self.assertEqual((out["images"], out["reembedded"]), (24, 0), out)
+            pool = out["pool"]
+            self.assertEqual((pool["version"], pool["size"]), (1, 0), out)
+            dim = pool["dimension"]
+            self.assertGreater(dim, 0, out)
+            self.assertEqual(pool["model_fingerprint"], "sha256:" +
+                             sha256_file(self.checkpoint("c1", shared)))
+            self.assertTrue(os.path.isfile(os.path.join(
+                self.pool_dir("c1", shared), "train_state.bin")))
+            # The CSV is the lightly header alone, with the model's width.
+            with open(os.path.join(self.pool_dir("c1", shared),
+                                   "datapool_latest.csv")) as f:
+                self.assertEqual(f.read(), "filenames,%s,labels\n" % ",".join(
+                    "embedding_%d" % i for i in range(dim)))
+        finally:
+            server.stop()
+        with RunningServer(shared, self.input,
+                           extra_args=list(SERVER_ARGS)) as again:
+            # It loads after a restart, is listed, and takes a selection
+            # embedded by its own (trained) model.
+            shown = self.cli_json("pools", "show", "c1", server=again)
+            self.assertEqual(shown, dict(pool, updated_time=shown[
+                "updated_time"], created_time=shown["created_time"]))
+            listed = self.cli_json("pools", "list", server=again)
+            self.assertIn("c1", [p["name"] for p in listed["pools"]])
+            sel = self.cli_json("select", "--pool", "c1", "--input", "train",
+                                "--n-samples", "5", server=again)
+            self.assertEqual((sel["version"], sel["pool_size_after"]), (2, 5))
+            vecs, _, info = self.embed("c1.csv", "--pool", "c1", "--input",
+                                       "train", server=again)
+            self.assertEqual(info["model_fingerprint"],
+                             pool["model_fingerprint"])
+            from lightly_csv import check_lightly_csv
+            names, rows, _ = check_lightly_csv(os.path.join(
+                shared, "c1", "datapool_latest.csv"))
+            self.assertEqual(len(names), 5)
+            for name, row in zip(names, rows):
+                np.testing.assert_allclose(row, unit_rows([vecs[name]])[0],
+                                           rtol=0, atol=1e-5, err_msg=name)
+            # --create on an existing pool trains it as usual, continuing
+            # the state kept by the train that made it.
+            out = self.cli_json("train", "--pool", "c1", "--create", *TRAIN,
+                                server=again)
+            self.assertIs(out["created"], False, out)
+            self.assertIs(out["resumed"], True, out)
+            self.assertEqual((out["reembedded"], out["pool"]["version"]),
+                             (5, 3), out)
+            # The SDK: NOT_FOUND without create, a new pool with it.
+            client = sdk.Client(again.address, timeout=120,
+                                options=[("grpc.enable_http_proxy", 0)])
+            try:
+                with self.assertRaises(sdk.DatapoolError) as refused:
+                    client.train("c2", paths="train", epochs=1, batch_size=8)
+                self.assertEqual(refused.exception.code_name, "NOT_FOUND")
+                self.assertIn("create_pool", refused.exception.message)
+                self.assertFalse(os.path.exists(os.path.join(shared, "c2")))
+                got = client.train("c2", paths="train", epochs=1,
+                                   batch_size=8, create=True)
+                self.assertIs(got.created, True)
+                self.assertEqual((got.pool.version, got.pool.size), (1, 0))
+                self.assertEqual(got.pool.dimension, dim)
+                self.assertEqual(client.pool("c2").model_fingerprint,
+                                 got.pool.model_fingerprint)
+            finally:
+                client.close()
 
     def test_a_kill_during_training_leaves_the_pool_as_it_was(self):
         shared = os.path.join(self.tmp, "shared-kill")

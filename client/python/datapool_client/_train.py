@@ -23,7 +23,8 @@ def _number(value, what):
 
 
 def train_request(pool, *, epochs, batch_size, seed, device, learning_rate,
-                  temperature, augment, drop_unreadable, keep_history):
+                  temperature, augment, drop_unreadable, keep_history,
+                  create=False):
     """A TrainRequest with the parameters (no images)."""
     if device not in DEVICES:
         raise invalid_argument("device must be auto, cpu or cuda, got %r"
@@ -31,7 +32,8 @@ def train_request(pool, *, epochs, batch_size, seed, device, learning_rate,
     first = pb.TrainRequest(pool=pool, seed=req.to_int(seed, "seed"),
                             device=device,
                             drop_unreadable=bool(drop_unreadable),
-                            keep_history=bool(keep_history))
+                            keep_history=bool(keep_history),
+                            create_pool=bool(create))
     for name, value, low in (("epochs", epochs, 1),
                              ("batch_size", batch_size, 2)):
         if value is None:

@@ -357,6 +357,7 @@ class Client:
               temperature: Optional[float] = None,
               augment: Optional[Mapping[str, float]] = None,
               drop_unreadable: bool = False, keep_history: bool = True,
+              create: bool = False,
               progress: Optional[ProgressCallback] = None) -> TrainResult:
         """Trains the pool's model self-supervised on the server (SimCLR)
         on the pool's own images (its samples the server can read under
@@ -374,15 +375,22 @@ class Client:
         "hue": 0}`` for digits or text); ranges are checked by the server.
         ``progress(phase, done, total)`` as in ``select``
         ("training" counts steps). Cancelling (KeyboardInterrupt in the
-        callback, the client's timeout) changes nothing. Raises
-        DatapoolError: NOT_FOUND for a missing pool, FAILED_PRECONDITION
-        with fewer than two readable images or unreadable samples (unless
-        ``drop_unreadable``)."""
+        callback, the client's timeout) changes nothing. ``create``: a
+        pool that does not exist is made: the server's default model is
+        trained on ``paths`` and ``images`` only (two or more) and
+        committed as version 1 of a pool with no samples
+        (``result.created``), whose ``select`` calls then embed images
+        with the trained model; an existing pool trains as usual. Raises
+        DatapoolError: NOT_FOUND for a missing pool (without ``create``),
+        FAILED_PRECONDITION with fewer than two readable images or
+        unreadable samples (unless ``drop_unreadable``), ABORTED when
+        another call made the pool meanwhile (run it again)."""
         first = _train.train_request(
             pool, epochs=epochs, batch_size=batch_size, seed=seed,
             device=device, learning_rate=learning_rate,
             temperature=temperature, augment=augment,
-            drop_unreadable=drop_unreadable, keep_history=keep_history)
+            drop_unreadable=drop_unreadable, keep_history=keep_history,
+            create=create)
         first.input_paths.extend(req.server_paths(paths))
         uploads = _images.list_local_images(req.as_list(images, "images"))
         messages = req.image_messages(pb.TrainRequest, first, uploads,
@@ -400,7 +408,7 @@ class Client:
             dropped=_convert.skipped(response.dropped),
             skipped=_convert.skipped(response.skipped),
             continued=response.continued, resumed=response.resumed,
-            state_kept=response.state_kept)
+            state_kept=response.state_kept, created=response.created)
 
     def set_pool_model(self, name: str, model: PathLike, *,
                        input_size: Optional[int] = None,

@@ -206,7 +206,8 @@ class TrainResult:
     on, with the reason. ``continued``: it trained the pool's model (not
     a new network); ``resumed``: also the projection head and optimiser
     state of the train that made that model; ``state_kept``: this train's
-    state was kept for the next one."""
+    state was kept for the next one; ``created``: train(create=True)
+    made the pool (version 1, no samples yet)."""
     pool: PoolInfo
     images: int
     epochs: int
@@ -222,6 +223,7 @@ class TrainResult:
     continued: bool = False
     resumed: bool = False
     state_kept: bool = False
+    created: bool = False
 
 
 @dataclass(frozen=True)
