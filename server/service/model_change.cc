@@ -45,6 +45,22 @@ class TempFile {
   std::string path_;
 };
 
+// The model in the TorchScript file `bytes`, for images of `input_size`
+// pixels (the file is gone once it is loaded); InvalidArgument when it is
+// not a usable model.
+absl::StatusOr<std::shared_ptr<Embedder>> LoadModelBytes(
+    PoolManager& manager, const std::string& bytes, int input_size) {
+  TempFile file;
+  RETURN_IF_ERROR(file.Write(bytes));
+  absl::StatusOr<std::shared_ptr<Embedder>> model =
+      manager.LoadModel(file.path(), input_size);
+  if (!model.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the model file cannot be used: ", model.status().message()));
+  }
+  return model;
+}
+
 }  // namespace
 
 absl::Status ModelChange::Add(const v1::SetPoolModelRequest& message) {
@@ -103,15 +119,9 @@ absl::StatusOr<ReembedOutcome> ApplyModelFile(
         "this server has no input folder (--input-dir), so it cannot read "
         "the pool's images again");
   }
-  TempFile file;
-  RETURN_IF_ERROR(file.Write(model_bytes));
-  absl::StatusOr<std::shared_ptr<Embedder>> model =
-      manager.LoadModel(file.path(), input_size);
-  if (!model.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the model file cannot be used: ", model.status().message()));
-  }
-  Embedder& embedder = **model;
+  ASSIGN_OR_RETURN(std::shared_ptr<Embedder> model,
+                   LoadModelBytes(manager, model_bytes, input_size));
+  Embedder& embedder = *model;
   return manager.ReembedPool(
       pool, embedder, params,
       [&](const EmbeddingTable& rows) -> absl::StatusOr<EmbeddedImages> {
@@ -133,15 +143,9 @@ absl::StatusOr<ReembedOutcome> ApplyModelFile(
 absl::StatusOr<ReembedOutcome> CreatePoolWithModelFile(
     PoolManager& manager, absl::string_view pool,
     const std::string& model_bytes, int input_size) {
-  TempFile file;
-  RETURN_IF_ERROR(file.Write(model_bytes));
-  absl::StatusOr<std::shared_ptr<Embedder>> model =
-      manager.LoadModel(file.path(), input_size);
-  if (!model.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the model file cannot be used: ", model.status().message()));
-  }
-  return manager.CreateModelPool(pool, **model);
+  ASSIGN_OR_RETURN(std::shared_ptr<Embedder> model,
+                   LoadModelBytes(manager, model_bytes, input_size));
+  return manager.CreateModelPool(pool, *model);
 }
 
 absl::Status ModelChange::Finish(const ModelProgressFn& progress,
