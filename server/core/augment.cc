@@ -264,34 +264,38 @@ void GaussianBlur(FloatImage& image, double sigma) {
   }
   for (float& k : kernel) k = static_cast<float>(k / total);
 
+  // Each output value sums its taps in kernel order, as a per-pixel loop
+  // would (the same floats, bit for bit); looping over the taps outside
+  // and over a whole row inside lets the compiler vectorise.
   const int w = image.width, h = image.height;
+  const size_t row_floats = size_t{3} * w;
   std::vector<float> tmp(image.values.size());
-  // Rows into tmp.
+  // Rows into tmp, through a copy of the row with its edge pixels repeated
+  // `radius` times on each side.
+  std::vector<float> padded(size_t{3} * (w + 2 * radius));
   for (int y = 0; y < h; ++y) {
-    const float* row = image.values.data() + size_t{3} * w * y;
-    float* out = tmp.data() + size_t{3} * w * y;
-    for (int x = 0; x < w; ++x) {
-      float acc[3] = {0, 0, 0};
-      for (int k = -radius; k <= radius; ++k) {
-        const int sx = std::clamp(x + k, 0, w - 1);
-        const float kw = kernel[k + radius];
-        for (int c = 0; c < 3; ++c) acc[c] += kw * row[3 * sx + c];
-      }
-      for (int c = 0; c < 3; ++c) out[3 * x + c] = acc[c];
+    const float* row = image.values.data() + row_floats * y;
+    for (int x = -radius; x < w + radius; ++x) {
+      const float* px = row + 3 * std::clamp(x, 0, w - 1);
+      float* dst = padded.data() + 3 * (x + radius);
+      dst[0] = px[0], dst[1] = px[1], dst[2] = px[2];
+    }
+    float* out = tmp.data() + row_floats * y;
+    std::fill(out, out + row_floats, 0.0f);
+    for (int k = 0; k <= 2 * radius; ++k) {
+      const float kw = kernel[k];
+      const float* in = padded.data() + 3 * k;
+      for (size_t i = 0; i < row_floats; ++i) out[i] += kw * in[i];
     }
   }
   // Columns back into the image.
   for (int y = 0; y < h; ++y) {
-    float* out = image.values.data() + size_t{3} * w * y;
-    for (int x = 0; x < w; ++x) {
-      float acc[3] = {0, 0, 0};
-      for (int k = -radius; k <= radius; ++k) {
-        const int sy = std::clamp(y + k, 0, h - 1);
-        const float kw = kernel[k + radius];
-        const float* px = tmp.data() + size_t{3} * (size_t{1} * w * sy + x);
-        for (int c = 0; c < 3; ++c) acc[c] += kw * px[c];
-      }
-      for (int c = 0; c < 3; ++c) out[3 * x + c] = acc[c];
+    float* out = image.values.data() + row_floats * y;
+    std::fill(out, out + row_floats, 0.0f);
+    for (int k = -radius; k <= radius; ++k) {
+      const float kw = kernel[k + radius];
+      const float* in = tmp.data() + row_floats * std::clamp(y + k, 0, h - 1);
+      for (size_t i = 0; i < row_floats; ++i) out[i] += kw * in[i];
     }
   }
 }
@@ -300,8 +304,13 @@ RgbImage ToRgb(const FloatImage& image) {
   RgbImage out{image.width, image.height,
                std::vector<uint8_t>(image.values.size())};
   for (size_t i = 0; i < image.values.size(); ++i) {
-    out.pixels[i] =
-        static_cast<uint8_t>(std::lround(Clamp255(image.values[i])));
+    // std::lround of the clamped value, without the library call: v + 0.5
+    // is exact in double for a float in [0, 255], so truncating it rounds
+    // halves up as lround does (and NaN gives 0, as lround's cast did).
+    const float v = image.values[i];
+    out.pixels[i] = v > 0 ? static_cast<uint8_t>(static_cast<int>(
+                                static_cast<double>(Clamp255(v)) + 0.5))
+                          : 0;
   }
   return out;
 }

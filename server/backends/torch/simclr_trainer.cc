@@ -391,7 +391,18 @@ absl::StatusOr<TrainResult> SimClrTrainer::Train(
           torch::from_blob(views.data(), {2 * batch, 3, side, side},
                            torch::kFloat)
               .to(device);
-      optimizer->zero_grad();
+      // On CPU, channels-last activations take oneDNN's NHWC convolutions
+      // and batch norm's channels-last kernels: a training step of the
+      // default encoder took 12-14% less time than with NCHW (bench/
+      // README.md, Training). The weights keep their layout (so do the
+      // saved model and the optimiser's state).
+      if (device.is_cpu()) {
+        input = input.contiguous(torch::MemoryFormat::ChannelsLast);
+      }
+      // No gradient buffers to zero and add into: backward writes them anew
+      // (what Python's zero_grad(set_to_none=True) does; Adam and SGD skip
+      // a parameter without one).
+      for (torch::Tensor& p : params) p.mutable_grad() = torch::Tensor();
       torch::Tensor features = trained({input}).toTensor();
       torch::Tensor loss = NtXentLoss(head(features), options.temperature);
       loss.backward();
