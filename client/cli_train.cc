@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "client/cli_command.h"
 #include "client/cli_input.h"
@@ -205,14 +206,15 @@ int RunTrain(const Call& call, const v1::TrainRequest& first,
       first, images, [&bar](const v1::Progress& p) { bar.Show(p); }, trained);
   bar.Done();
   if (status.ok()) return 0;
-  if (status.error_code() == grpc::StatusCode::NOT_FOUND &&
-      !first.create_pool()) {
-    // The server names create_pool; the flag is --create.
+  // A missing pool: the server names the request's create_pool, the flag
+  // is --create. (Other NOT_FOUNDs, as a missing input path, stay as
+  // they are.)
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
     status = grpc::Status(
         status.error_code(),
-        absl::StrCat("pool '", first.pool(),
-                     "' does not exist (datapool train --create makes it, "
-                     "trained on the images given)"));
+        absl::StrReplaceAll(status.error_message(),
+                            {{"set create_pool to make it",
+                              "datapool train --create makes it"}}));
   }
   return CallError(status, call.flags, "the pool's model was not changed");
 }

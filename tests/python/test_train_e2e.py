@@ -308,6 +308,13 @@ class TrainTest(ImagesTestBase):
                                 "--input", "train", *TRAIN, server=server)
             self.assertIs(out["created"], True, out)
             self.assertIs(out["continued"], False, out)
+            # Another NOT_FOUND (a missing input path) is not taken for a
+            # missing pool.
+            proc = self.cli_error("NOT_FOUND", "train", "--pool", "c1",
+                                  "--input", "not-there", *TRAIN,
+                                  server=server)
+            self.assertIn("not-there", proc.stderr, self.explain(proc))
+            self.assertNotIn("--create", proc.stderr, self.explain(proc))
             self.assertIs(out["state_kept"], True, out)
             self.assertEqual((out["images"], out["reembedded"]), (24, 0), out)
             pool = out["pool"]
